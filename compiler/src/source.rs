@@ -1,0 +1,198 @@
+//! The text of every loaded file, and the conversion of byte offsets to lines and
+//! columns for rendering.
+
+use std::path::{Path, PathBuf};
+
+use crate::span::{FileId, Span};
+
+/// One loaded file.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The path as the user should see it (relative when the user gave a relative path).
+    pub path: PathBuf,
+    pub text: String,
+    line_starts: Vec<u32>,
+}
+
+impl SourceFile {
+    #[must_use]
+    pub fn new(path: PathBuf, text: String) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        );
+        Self {
+            path,
+            text,
+            line_starts,
+        }
+    }
+
+    /// 1-based line and 1-based column (in characters) of a byte offset.
+    #[must_use]
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let offset = offset.min(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line] as usize;
+        let end = (offset as usize).max(start);
+        let column = self
+            .text
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count());
+        (line + 1, column + 1)
+    }
+
+    /// Byte offset of a 1-based line and 1-based character column.
+    #[must_use]
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let start = start as usize;
+        let rest = &self.text[start..];
+        let line_text = rest.split('\n').next().unwrap_or("");
+        let within = line_text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(line_text.len(), |(i, _)| i);
+        start + within
+    }
+
+    /// The text of a span, if it lies in this file.
+    #[must_use]
+    pub fn slice(&self, span: Span) -> &str {
+        self.text.get(span.range()).unwrap_or("")
+    }
+}
+
+/// All files of one run, indexed by [`FileId`].
+#[derive(Debug, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    pub fn add(&mut self, file: SourceFile) -> FileId {
+        self.files.push(file);
+        FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
+    }
+
+    #[must_use]
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    #[must_use]
+    pub fn path(&self, id: FileId) -> &Path {
+        &self.get(id).path
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(u32::try_from(i).unwrap_or(u32::MAX)), f))
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Maps a range of a scalar's *content* (the string the YAML parser produced) to the
+/// bytes of the source that produced it.
+///
+/// For plain scalars the content is the source; for quoted, folded and block scalars
+/// quotes, escapes and indentation sit in between. The content is aligned to the
+/// source greedily, character by character, skipping source characters that have no
+/// counterpart (indentation, quotes). That is exact for the text templates and
+/// expressions are made of, and falls back to the whole scalar otherwise.
+#[must_use]
+pub fn map_content_range(
+    source: &str,
+    scalar: Span,
+    content: &str,
+    range: std::ops::Range<usize>,
+) -> Span {
+    let raw = source.get(scalar.range()).unwrap_or("");
+    if raw == content {
+        return scalar.sub(range);
+    }
+    let (Some(start), Some(end)) = (
+        align(raw, content, range.start),
+        align(raw, content, range.end),
+    ) else {
+        return scalar;
+    };
+    scalar.sub(start..end.max(start))
+}
+
+/// Source offset (within `raw`) of content offset `target`.
+fn align(raw: &str, content: &str, target: usize) -> Option<usize> {
+    // How far ahead a content character may be looked for in the source. Indentation
+    // and quoting seldom add more than this between two content characters.
+    const WINDOW: usize = 256;
+    let find = |from: usize, ch: char| {
+        let rest = &raw[from..];
+        let limit = rest
+            .char_indices()
+            .nth(WINDOW)
+            .map_or(rest.len(), |(i, _)| i);
+        rest[..limit].find(ch).map(|i| from + i)
+    };
+    let mut r = 0;
+    for (c_off, ch) in content.char_indices() {
+        let at = find(r, ch)?;
+        if c_off >= target {
+            return Some(at);
+        }
+        r = at + ch.len_utf8();
+    }
+    (target >= content.len()).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let f = SourceFile::new("a.yml".into(), "ab\né x\n".into());
+        assert_eq!(f.line_col(0), (1, 1));
+        assert_eq!(f.line_col(3), (2, 1));
+        // 'x' is after a 2-byte char and a space
+        assert_eq!(f.line_col(6), (2, 3));
+        assert_eq!(f.offset_of(2, 3), 6);
+    }
+
+    #[test]
+    fn maps_block_scalar_content() {
+        let src = "bash: |\n  echo ${{ a }}\n  exit\n";
+        let start = src.find("echo").unwrap();
+        let scalar = Span::new(FileId(0), start, src.len());
+        let content = "echo ${{ a }}\nexit\n";
+        let at = content.find("exit").unwrap();
+        let span = map_content_range(src, scalar, content, at..at + 4);
+        assert_eq!(&src[span.range()], "exit");
+    }
+
+    #[test]
+    fn maps_quoted_scalar_content() {
+        let src = r#"if: "'${{ x }}' == \"a\"""#;
+        let start = src.find('"').unwrap();
+        let scalar = Span::new(FileId(0), start, src.len());
+        let content = r#"'${{ x }}' == "a""#;
+        let at = content.find("==").unwrap();
+        let span = map_content_range(src, scalar, content, at..at + 2);
+        assert_eq!(&src[span.range()], "==");
+    }
+}

@@ -1,0 +1,4 @@
+//! From files to a typed, spanned model of workflows.
+
+pub mod expr;
+pub mod yaml;

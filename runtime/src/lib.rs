@@ -1,0 +1,1 @@
+//! wfc-runtime: the VM that runs compiled plans (not built yet; see the project issues).
