@@ -155,6 +155,14 @@ impl Diagnostics {
     }
 }
 
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
 impl IntoIterator for Diagnostics {
     type Item = Diagnostic;
     type IntoIter = std::vec::IntoIter<Diagnostic>;
@@ -164,10 +172,14 @@ impl IntoIterator for Diagnostics {
 }
 
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
-        let score = strsim::jaro_winkler(&word.to_ascii_lowercase(), &candidate.to_ascii_lowercase());
+        let score =
+            strsim::jaro_winkler(&word.to_ascii_lowercase(), &candidate.to_ascii_lowercase());
         if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, candidate));
         }
@@ -187,7 +199,10 @@ mod tests {
     #[test]
     fn suggests_close_words_only() {
         assert_eq!(did_you_mean("ecoh", ["echo", "sleep"]), Some("echo"));
-        assert_eq!(did_you_mean("max_workers", ["max-workers", "stages"]), Some("max-workers"));
+        assert_eq!(
+            did_you_mean("max_workers", ["max-workers", "stages"]),
+            Some("max-workers")
+        );
         assert_eq!(did_you_mean("zzz", ["echo", "sleep"]), None);
     }
 }

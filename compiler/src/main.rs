@@ -1,1 +1,7 @@
-fn main() {}
+//! `wfc`: the workflow compiler's command line.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    wfc_compiler::cli::main()
+}

@@ -125,7 +125,7 @@ pub fn map_content_range(
 ) -> Span {
     let raw = source.get(scalar.range()).unwrap_or("");
     if raw == content {
-        return scalar.sub(range);
+        return scalar.within(range);
     }
     let (Some(start), Some(end)) = (
         align(raw, content, range.start),
@@ -133,7 +133,7 @@ pub fn map_content_range(
     ) else {
         return scalar;
     };
-    scalar.sub(start..end.max(start))
+    scalar.within(start..end.max(start))
 }
 
 /// Source offset (within `raw`) of content offset `target`.

@@ -60,7 +60,7 @@ impl Span {
 
     /// A sub-span given by offsets relative to `self.start`.
     #[must_use]
-    pub fn sub(self, range: Range<usize>) -> Span {
+    pub fn within(self, range: Range<usize>) -> Span {
         let start = self.start as usize + range.start;
         let end = self.start as usize + range.end;
         Span::new(self.file, start, end.min(self.end as usize).max(start))

@@ -1,4 +1,8 @@
 //! From files to a typed, spanned model of workflows.
 
+pub mod build;
+pub mod cron;
+pub mod discover;
 pub mod expr;
+pub mod model;
 pub mod yaml;

@@ -68,7 +68,9 @@ fn lower_template_parts<'a>(pairs: impl Iterator<Item = Pair<'a, Rule>>) -> Temp
     };
     for pair in pairs {
         match pair.as_rule() {
-            Rule::text | Rule::single_text | Rule::double_text => push_text(&mut parts, pair.as_str()),
+            Rule::text | Rule::single_text | Rule::double_text => {
+                push_text(&mut parts, pair.as_str())
+            }
             Rule::escaped_dollar => push_text(&mut parts, "$"),
             Rule::escape => push_text(&mut parts, &unescape(pair.as_str())),
             Rule::env_ref => parts.push(Part::Env(lower_env(pair))),
@@ -260,8 +262,10 @@ fn lower_number(text: &str) -> Literal {
     if text.contains(['.', 'e', 'E']) {
         Literal::Float(text.parse().unwrap_or(f64::NAN))
     } else {
-        text.parse()
-            .map_or_else(|_| Literal::Float(text.parse().unwrap_or(f64::NAN)), Literal::Int)
+        text.parse().map_or_else(
+            |_| Literal::Float(text.parse().unwrap_or(f64::NAN)),
+            Literal::Int,
+        )
     }
 }
 
@@ -580,20 +584,25 @@ mod tests {
 
     #[test]
     fn template_parts() {
-        let t = parse_template("a ${{ params.run-date | fmt('%Y') }} $${{ x }} ${HOME:/tmp} ${arr[@]}").unwrap();
+        let t =
+            parse_template("a ${{ params.run-date | fmt('%Y') }} $${{ x }} ${HOME:/tmp} ${arr[@]}")
+                .unwrap();
         assert_eq!(interp_paths(&t), vec!["params.run-date"]);
         let i = t.interps().next().unwrap();
         assert_eq!(i.pipeline.filters[0].name, "fmt");
         assert_eq!(i.pipeline.filters[0].args, vec![Literal::Str("%Y".into())]);
         assert_eq!(i.range, TextRange::new(2, 36));
         assert!(matches!(&t.parts[2], Part::Text(s) if s == " ${{ x }} "));
-        assert!(matches!(&t.parts[3], Part::Env(EnvRef { name, default: Some(d) }) if name == "HOME" && d == "/tmp"));
+        assert!(
+            matches!(&t.parts[3], Part::Env(EnvRef { name, default: Some(d) }) if name == "HOME" && d == "/tmp")
+        );
         assert!(matches!(&t.parts[4], Part::Text(s) if s == " ${arr[@]}"));
     }
 
     #[test]
     fn optional_and_numeric_segments() {
-        let t = parse_template("${{ jobs.a.strategies.3941390096.stages.s.errors?.message }}").unwrap();
+        let t =
+            parse_template("${{ jobs.a.strategies.3941390096.stages.s.errors?.message }}").unwrap();
         assert_eq!(
             interp_paths(&t),
             vec!["jobs.a.strategies.3941390096.stages.s.errors?.message"]
@@ -611,7 +620,8 @@ mod tests {
 
     #[test]
     fn condition_precedence() {
-        let e = parse_condition("not a.b == 1 and ${{ c }} in [1, 2] or 'x' != \"${{ d }}\"").unwrap();
+        let e =
+            parse_condition("not a.b == 1 and ${{ c }} in [1, 2] or 'x' != \"${{ d }}\"").unwrap();
         let ExprKind::Binary(BinaryOp::Or, lhs, rhs) = &e.kind else {
             panic!("{e:?}")
         };

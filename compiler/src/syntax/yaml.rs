@@ -87,7 +87,7 @@ impl Node {
 }
 
 /// Parses one file. An empty document is `Null`.
-pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, Diagnostic> {
+pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, Box<Diagnostic>> {
     let mut options = serde_saphyr::options::Options::default();
     options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::PassThrough;
     // ddeutil-workflow reads YAML with PyYAML's SafeLoader minus the yes/no/on/off
@@ -107,13 +107,15 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, Diagnostic> {
             span: Span::point(file, 0),
             kind: NodeKind::Null,
         }),
-        Ok(Err(error)) => Err(syntax_error(file, source, &error)),
-        Err(_) => Err(Diagnostic::new(
-            Code::Internal,
-            Span::point(file, 0),
-            "the YAML parser failed unexpectedly on this file",
-        )
-        .help("this is a bug in wfc; please report it with this file attached")),
+        Ok(Err(error)) => Err(Box::new(syntax_error(file, source, &error))),
+        Err(_) => Err(Box::new(
+            Diagnostic::new(
+                Code::Internal,
+                Span::point(file, 0),
+                "the YAML parser failed unexpectedly on this file",
+            )
+            .help("this is a bug in wfc; please report it with this file attached"),
+        )),
     }
 }
 
@@ -321,7 +323,7 @@ fn convert(file: FileId, text_len: usize, raw: RawNode) -> Node {
 mod tests {
     use super::*;
 
-    fn parse_str(text: &str) -> Result<Node, Diagnostic> {
+    fn parse_str(text: &str) -> Result<Node, Box<Diagnostic>> {
         let source = SourceFile::new("t.yml".into(), text.to_string());
         parse(FileId(0), &source)
     }
@@ -344,7 +346,12 @@ mod tests {
     #[test]
     fn upstream_scalar_resolution() {
         let node = parse_str("a: yes\nb: on\nc: true\nd: 010\ne: 1.5\nf: ~\n").unwrap();
-        let kinds: Vec<_> = node.as_map().unwrap().iter().map(|e| e.value.kind.clone()).collect();
+        let kinds: Vec<_> = node
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|e| e.value.kind.clone())
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -371,6 +378,9 @@ mod tests {
     #[test]
     fn empty_document_is_null() {
         assert_eq!(parse_str("").unwrap().kind, NodeKind::Null);
-        assert_eq!(parse_str("# only a comment\n").unwrap().kind, NodeKind::Null);
+        assert_eq!(
+            parse_str("# only a comment\n").unwrap().kind,
+            NodeKind::Null
+        );
     }
 }

@@ -250,7 +250,9 @@ impl Expr {
             }
             ExprKind::Compare(first, rest) => {
                 first.walk(visit);
-                rest.iter().for_each(|(_, e)| e.walk(visit));
+                for (_, e) in rest {
+                    e.walk(visit);
+                }
             }
             ExprKind::Filter(e, f) => {
                 e.walk(visit);

@@ -1,0 +1,61 @@
+//! Matrix `include` / `exclude` entries may only use the matrix's keys.
+
+use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::syntax::model::Workflow;
+
+pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
+    for job in &workflow.jobs {
+        let Some(strategy) = &job.strategy else {
+            continue;
+        };
+        let keys: Vec<&str> = strategy
+            .matrix
+            .iter()
+            .map(|a| a.key.name.as_str())
+            .collect();
+        for (rows, what) in [
+            (&strategy.include, "include"),
+            (&strategy.exclude, "exclude"),
+        ] {
+            for row in rows {
+                for (key, _) in &row.entries {
+                    if keys.contains(&key.name.as_str()) {
+                        continue;
+                    }
+                    let why = if what == "include" {
+                        "ddeutil-workflow fails the job when an include entry adds a new key"
+                    } else {
+                        "an exclude entry with another key never matches anything"
+                    };
+                    let help = suggestion(&key.name, keys.iter().copied()).unwrap_or_else(|| {
+                        if keys.is_empty() {
+                            "the job has no matrix keys; add the key under `strategy.matrix`"
+                                .to_string()
+                        } else {
+                            format!(
+                                "matrix keys are: {}",
+                                keys.iter()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    });
+                    out.push(
+                        Diagnostic::new(
+                            Code::MatrixKey,
+                            key.span,
+                            format!(
+                                "`{what}` uses `{}`, which is not a key of the matrix of job `{}`",
+                                key.name, job.id.value
+                            ),
+                        )
+                        .label("not a matrix key")
+                        .help(help)
+                        .note(why),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! YAML nodes to the typed model, with a diagnostic for every problem found.
+
+mod job;
+mod reader;
+mod stage;
+mod workflow;
+
+use crate::diagnostic::Diagnostic;
+use crate::source::SourceFile;
+use crate::span::FileId;
+use crate::syntax::model::FileModel;
+use crate::syntax::yaml::Node;
+
+/// Reads the workflows of one parsed file.
+#[must_use]
+pub fn build_file(file: FileId, source: &SourceFile, root: &Node) -> (FileModel, Vec<Diagnostic>) {
+    let mut cx = reader::Cx::new(source);
+    let workflows = workflow::file(&mut cx, root);
+    (FileModel { file, workflows }, cx.diags)
+}

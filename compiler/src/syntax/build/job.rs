@@ -1,0 +1,369 @@
+//! Jobs: `runs-on`, `needs`, `trigger-rule`, `strategy` and their stages.
+
+use super::reader::Cx;
+use super::stage;
+use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::span::Spanned;
+use crate::syntax::model::{
+    AxisValues, Job, MatrixAxis, MatrixRow, RunsOn, RunsOnKind, Strategy, TriggerRule, Value,
+};
+use crate::syntax::yaml::{Entry, Node, NodeKind};
+
+const JOB_KEYS: &[&str] = &[
+    "id",
+    "desc",
+    "runs-on",
+    "if",
+    "stages",
+    "retry",
+    "trigger-rule",
+    "needs",
+    "strategy",
+    "extras",
+];
+
+pub(super) fn jobs(cx: &mut Cx<'_>, node: &Node) -> Vec<Job> {
+    let NodeKind::Map(entries) = &node.kind else {
+        cx.wrong_type(
+            node,
+            "`jobs` must be a mapping of job ids to jobs",
+            "a mapping",
+        );
+        return Vec::new();
+    };
+    let kept = cx.dedup(entries, Code::DuplicateJob, "job id");
+    kept.into_iter().filter_map(|e| job(cx, e)).collect()
+}
+
+fn job(cx: &mut Cx<'_>, entry: &Entry) -> Option<Job> {
+    let id = Spanned::new(entry.key.name.clone(), entry.key.span);
+    cx.literal_only(&id, "a job id");
+    let obj = cx.obj(&entry.value, &format!("job `{}`", id.value))?;
+    cx.check_keys(&obj, "a job", JOB_KEYS);
+    if let Some(inner) = obj.get("id") {
+        match inner.as_str() {
+            Some(inner_id) if inner_id != id.value => cx.report(
+                Diagnostic::new(
+                    Code::NameMismatch,
+                    inner.span,
+                    format!(
+                        "`id: {inner_id}` differs from the job's key `{}`, which wins",
+                        id.value
+                    ),
+                )
+                .label("ignored")
+                .with_secondary(id.span, "the job's id")
+                .help("remove `id:` or make it equal to the key"),
+            ),
+            Some(_) => {}
+            None => cx.wrong_type(inner, "`id` must be a string", "a string"),
+        }
+    }
+    let desc = cx.desc(&obj);
+    let runs_on = obj.get("runs-on").and_then(|n| runs_on(cx, n));
+    let cond = obj.get("if").and_then(|n| cx.condition(n, "if"));
+    let stages = obj
+        .get("stages")
+        .map(|n| stage::stage_list(cx, n, stage::Place::Job))
+        .unwrap_or_default();
+    let retry = cx.int_in(&obj, "retry", 0, 20);
+    let trigger_rule = obj.get("trigger-rule").and_then(|n| trigger_rule(cx, n));
+    let needs = cx.string_list(&obj, "needs");
+    let strategy = obj.get("strategy").and_then(|n| strategy(cx, n));
+    let extras = cx.map_value(&obj, "extras");
+    Some(Job {
+        id,
+        desc,
+        runs_on,
+        cond,
+        stages,
+        retry,
+        trigger_rule,
+        needs,
+        strategy,
+        extras,
+    })
+}
+
+fn trigger_rule(cx: &mut Cx<'_>, node: &Node) -> Option<Spanned<TriggerRule>> {
+    let text = cx.string_node(node, "trigger-rule")?;
+    if let Some(rule) = TriggerRule::ALL
+        .into_iter()
+        .find(|r| r.name() == text.value)
+    {
+        return Some(Spanned::new(rule, text.span));
+    }
+    let names: Vec<&str> = TriggerRule::ALL.iter().map(|r| r.name()).collect();
+    cx.report(
+        Diagnostic::new(
+            Code::InvalidValue,
+            text.span,
+            format!("unknown trigger rule `{}`", text.value),
+        )
+        .label("unknown rule")
+        .help(
+            suggestion(&text.value, names.iter().copied())
+                .unwrap_or_else(|| format!("trigger rules are: {}", names.join(", "))),
+        ),
+    );
+    None
+}
+
+/// The `with:` keys of each `runs-on` type, required ones first.
+fn runs_on_args(kind: RunsOnKind) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    match kind {
+        RunsOnKind::Local => None,
+        RunsOnKind::SelfHosted => Some((&["host", "token"], &[])),
+        RunsOnKind::Docker => Some((&[], &["image", "env", "volume"])),
+        RunsOnKind::Container => Some((
+            &["image"],
+            &[
+                "container_name",
+                "volumes",
+                "environment",
+                "network",
+                "resources",
+                "working_dir",
+                "user",
+                "command",
+                "timeout",
+                "remove",
+                "docker_host",
+            ],
+        )),
+        RunsOnKind::AwsBatch => Some((
+            &["job_queue_arn", "s3_bucket"],
+            &[
+                "region_name",
+                "aws_access_key_id",
+                "aws_secret_access_key",
+                "aws_session_token",
+            ],
+        )),
+        RunsOnKind::GcpBatch => Some((
+            &["project_id", "region", "gcs_bucket"],
+            &["credentials_path", "machine_type", "max_parallel_tasks"],
+        )),
+    }
+}
+
+fn runs_on_kind(cx: &mut Cx<'_>, text: &Spanned<String>) -> Option<Spanned<RunsOnKind>> {
+    if let Some(kind) = RunsOnKind::ALL.into_iter().find(|k| k.name() == text.value) {
+        return Some(Spanned::new(kind, text.span));
+    }
+    let names: Vec<&str> = RunsOnKind::ALL.iter().map(|k| k.name()).collect();
+    cx.report(
+        Diagnostic::new(
+            Code::UnknownRunsOn,
+            text.span,
+            format!("unknown `runs-on` type `{}`", text.value),
+        )
+        .label("unknown type")
+        .help(
+            suggestion(&text.value, names.iter().copied())
+                .unwrap_or_else(|| format!("`runs-on` types are: {}", names.join(", "))),
+        ),
+    );
+    None
+}
+
+fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {
+    if let NodeKind::Str(s) = &node.kind {
+        let text = Spanned::new(s.clone(), node.span);
+        let kind = runs_on_kind(cx, &text)?;
+        if kind.value != RunsOnKind::Local {
+            cx.report(
+                Diagnostic::new(
+                    Code::WrongType,
+                    node.span,
+                    format!("`runs-on: {s}` needs its arguments"),
+                )
+                .label("only `local` can be written as a plain string")
+                .help(format!("write `runs-on: {{type: {s}, with: {{...}}}}`")),
+            );
+        }
+        return Some(RunsOn {
+            span: node.span,
+            kind,
+            args: None,
+        });
+    }
+    let obj = cx.obj(node, "`runs-on`")?;
+    cx.check_keys(&obj, "`runs-on`", &["type", "with"]);
+    let kind = match cx.string(&obj, "type") {
+        Some(text) => runs_on_kind(cx, &text)?,
+        None if obj.has("type") => return None,
+        None => Spanned::new(RunsOnKind::Local, obj.node.span),
+    };
+    let args = cx.map_value(&obj, "with");
+    if let Some((required, optional)) = runs_on_args(kind.value) {
+        let what = format!("`runs-on` type `{}`", kind.value.name());
+        let entries: &[(crate::syntax::yaml::Key, Value)] =
+            args.as_ref().and_then(Value::as_map).unwrap_or(&[]);
+        let all: Vec<&str> = required.iter().chain(optional).copied().collect();
+        for (key, _) in entries {
+            if !all.contains(&key.name.as_str()) {
+                let help = suggestion(&key.name, all.iter().copied())
+                    .unwrap_or_else(|| format!("its `with` keys are: {}", all.join(", ")));
+                cx.report(
+                    Diagnostic::new(
+                        Code::UnknownKey,
+                        key.span,
+                        format!("unknown key `{}` in `with` of {what}", key.name),
+                    )
+                    .label("unknown key")
+                    .help(help),
+                );
+            }
+        }
+        for needed in required {
+            if !entries.iter().any(|(k, _)| k.name == *needed) {
+                let at = obj.key_span(if obj.has("with") { "with" } else { "type" });
+                cx.report(
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        at,
+                        format!("{what} needs `with.{needed}`"),
+                    )
+                    .label(format!("`{needed}` is missing"))
+                    .help(format!("add `{needed}` under `with`")),
+                );
+            }
+        }
+    }
+    Some(RunsOn {
+        span: node.span,
+        kind,
+        args,
+    })
+}
+
+const STRATEGY_KEYS: &[&str] = &["matrix", "include", "exclude", "max-parallel", "fail-fast"];
+
+fn strategy(cx: &mut Cx<'_>, node: &Node) -> Option<Strategy> {
+    let obj = cx.obj(node, "`strategy`")?;
+    cx.check_keys(&obj, "`strategy`", STRATEGY_KEYS);
+    let fail_fast = cx.boolean(&obj, "fail-fast");
+    let max_parallel = cx.count_in(&obj, "max-parallel", 1, 10);
+    let matrix = obj.get("matrix").map(|n| matrix(cx, n)).unwrap_or_default();
+    let include = obj
+        .get("include")
+        .map(|n| rows(cx, n, "include"))
+        .unwrap_or_default();
+    let exclude = obj
+        .get("exclude")
+        .map(|n| rows(cx, n, "exclude"))
+        .unwrap_or_default();
+    Some(Strategy {
+        fail_fast,
+        max_parallel,
+        matrix,
+        include,
+        exclude,
+    })
+}
+
+fn matrix(cx: &mut Cx<'_>, node: &Node) -> Vec<MatrixAxis> {
+    let Some(obj) = cx.obj(node, "`matrix`") else {
+        return Vec::new();
+    };
+    let mut axes = Vec::new();
+    for entry in &obj.entries {
+        let node = &entry.value;
+        let values = match &node.kind {
+            NodeKind::Seq(items) => {
+                let strings = items
+                    .iter()
+                    .filter(|i| matches!(i.kind, NodeKind::Str(_)))
+                    .count();
+                for item in items {
+                    let fits = match item.kind {
+                        NodeKind::Str(_) => true,
+                        NodeKind::Int(_) | NodeKind::Bool(_) => strings == 0,
+                        _ => false,
+                    };
+                    if !fits {
+                        cx.wrong_type(
+                            item,
+                            &format!(
+                                "values of matrix key `{}` must all be strings or all be integers",
+                                entry.key.name
+                            ),
+                            if strings > 0 {
+                                "a string"
+                            } else {
+                                "an integer"
+                            },
+                        );
+                    }
+                }
+                AxisValues::List(items.iter().map(|n| cx.value(n)).collect())
+            }
+            NodeKind::Str(s) => {
+                let text = cx.template(s.clone(), node.span);
+                if text.template.sole_interp().is_none() {
+                    cx.wrong_type(
+                        node,
+                        &format!(
+                            "matrix key `{}` must be a list (or one template that gives a list)",
+                            entry.key.name
+                        ),
+                        "a list",
+                    );
+                    continue;
+                }
+                AxisValues::Template(text)
+            }
+            _ => {
+                cx.wrong_type(
+                    node,
+                    &format!("matrix key `{}` must be a list", entry.key.name),
+                    "a list",
+                );
+                continue;
+            }
+        };
+        axes.push(MatrixAxis {
+            key: entry.key.clone(),
+            values,
+        });
+    }
+    axes
+}
+
+fn rows(cx: &mut Cx<'_>, node: &Node, key: &str) -> Vec<MatrixRow> {
+    let NodeKind::Seq(items) = &node.kind else {
+        cx.wrong_type(
+            node,
+            &format!("`{key}` must be a list of mappings"),
+            "a list",
+        );
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for item in items {
+        let Some(obj) = cx.obj(item, &format!("an `{key}` entry")) else {
+            continue;
+        };
+        let mut entries = Vec::new();
+        for entry in &obj.entries {
+            if !matches!(
+                entry.value.kind,
+                NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Bool(_)
+            ) {
+                cx.wrong_type(
+                    &entry.value,
+                    &format!("`{key}` values must be strings or integers"),
+                    "a string",
+                );
+                continue;
+            }
+            entries.push((entry.key.clone(), cx.value(&entry.value)));
+        }
+        rows.push(MatrixRow {
+            span: item.span,
+            entries,
+        });
+    }
+    rows
+}

@@ -1,0 +1,747 @@
+//! Stages: the kind is decided by which keys are present, as upstream does, but a
+//! stage that fits no kind, or several, is an error instead of a silent empty stage.
+
+use super::reader::{Cx, Obj};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::syntax::expr::ast::Part;
+use crate::syntax::model::{
+    Branch, CaseArm, Cond, ForEachItems, Stage, StageKind, Text, Value, ValueKind,
+};
+use crate::syntax::yaml::{Entry, Node, NodeKind};
+
+/// Where a stage list sits; until loops cannot hold parallel stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Place {
+    Job,
+    Nested,
+    Until,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    ForEach,
+    Until,
+    Parallel,
+    Case,
+    Trigger,
+    Bash,
+    Call,
+    Run,
+    Raise,
+    Docker,
+}
+
+/// A stage kind: the keys that select it (in upstream's order of precedence) and the
+/// keys it takes.
+struct KindDef {
+    kind: Kind,
+    label: &'static str,
+    decisive: &'static [&'static str],
+    fields: &'static [&'static str],
+}
+
+const KINDS: &[KindDef] = &[
+    KindDef {
+        kind: Kind::ForEach,
+        label: "foreach",
+        decisive: &["foreach"],
+        fields: &["foreach", "stages", "concurrent", "use_index_as_key"],
+    },
+    KindDef {
+        kind: Kind::Until,
+        label: "until",
+        decisive: &["until"],
+        fields: &["until", "item", "stages", "max-loop"],
+    },
+    KindDef {
+        kind: Kind::Parallel,
+        label: "parallel",
+        decisive: &["parallel"],
+        fields: &["parallel", "max-workers"],
+    },
+    KindDef {
+        kind: Kind::Case,
+        label: "case",
+        decisive: &["case", "match"],
+        fields: &["case", "match", "skip-not-match"],
+    },
+    KindDef {
+        kind: Kind::Trigger,
+        label: "trigger",
+        decisive: &["trigger"],
+        fields: &["trigger", "params", "retry"],
+    },
+    KindDef {
+        kind: Kind::Bash,
+        label: "bash",
+        decisive: &["bash"],
+        fields: &["bash", "env", "retry"],
+    },
+    KindDef {
+        kind: Kind::Call,
+        label: "call",
+        decisive: &["uses"],
+        fields: &["uses", "with", "retry"],
+    },
+    KindDef {
+        kind: Kind::Run,
+        label: "python",
+        decisive: &["run", "deps"],
+        fields: &["run", "vars", "deps", "version", "retry"],
+    },
+    KindDef {
+        kind: Kind::Raise,
+        label: "raise",
+        decisive: &["raise"],
+        fields: &["raise"],
+    },
+    KindDef {
+        kind: Kind::Docker,
+        label: "docker",
+        decisive: &["image"],
+        fields: &["image", "tag", "env", "volume", "auth", "retry"],
+    },
+];
+
+const EMPTY_FIELDS: &[&str] = &["echo", "sleep"];
+const COMMON: &[&str] = &["name", "id", "desc", "if", "extras", "timeout"];
+/// Python stages without `deps` do not take the virtual-env keys.
+const VENV_ONLY: &[&str] = &["deps", "version"];
+
+pub(super) fn stage_list(cx: &mut Cx<'_>, node: &Node, place: Place) -> Vec<Stage> {
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().filter_map(|n| stage(cx, n, place)).collect(),
+        NodeKind::Null => Vec::new(),
+        _ => {
+            cx.wrong_type(node, "`stages` must be a list of stages", "a list");
+            Vec::new()
+        }
+    }
+}
+
+/// The labels of the kinds that take `key`.
+fn owners(key: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = KINDS
+        .iter()
+        .filter(|k| k.fields.contains(&key))
+        .map(|k| k.label)
+        .collect();
+    if EMPTY_FIELDS.contains(&key) {
+        out.push("empty");
+    }
+    out
+}
+
+/// "a bash stage", "an until stage".
+fn a_stage(label: &str) -> String {
+    let article = if label.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {label} stage")
+}
+
+fn join_and(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn stage(cx: &mut Cx<'_>, node: &Node, place: Place) -> Option<Stage> {
+    let obj = cx.obj(node, "a stage")?;
+
+    // Which kinds do the keys select?
+    let selected: Vec<(&KindDef, &Entry)> = KINDS
+        .iter()
+        .filter_map(|k| k.decisive.iter().find_map(|d| obj.entry(d)).map(|e| (k, e)))
+        .collect();
+    if let [(first, first_key), (second, second_key), ..] = selected.as_slice() {
+        let names: Vec<String> = selected
+            .iter()
+            .map(|(k, e)| format!("`{}` ({} stage)", e.key.name, k.label))
+            .collect();
+        cx.report(
+            Diagnostic::new(
+                Code::AmbiguousStage,
+                second_key.key.span,
+                format!(
+                    "this stage has the keys of several kinds: {}",
+                    join_and(&names.iter().map(String::as_str).collect::<Vec<_>>())
+                ),
+            )
+            .label(format!("makes it a {} stage", second.label))
+            .with_secondary(
+                first_key.key.span,
+                format!("makes it a {} stage", first.label),
+            )
+            .help("split it into one stage per kind"),
+        );
+    }
+    let def = selected.first().map(|(k, _)| *k);
+    let is_venv = def.is_some_and(|d| d.kind == Kind::Run) && obj.has("deps");
+    let label = match def {
+        Some(d) if d.kind == Kind::Run && is_venv => "virtual python",
+        Some(d) => d.label,
+        None => "empty",
+    };
+    let fields: Vec<&str> = match def {
+        Some(d) if d.kind == Kind::Run && !is_venv => d
+            .fields
+            .iter()
+            .copied()
+            .filter(|f| !VENV_ONLY.contains(f))
+            .collect(),
+        Some(d) => d.fields.to_vec(),
+        None => EMPTY_FIELDS.to_vec(),
+    };
+    check_stage_keys(cx, &obj, &selected, &fields, label);
+
+    if place == Place::Until && def.is_some_and(|d| d.kind == Kind::Parallel) {
+        cx.report(
+            Diagnostic::new(
+                Code::StageNotAllowed,
+                obj.key_span("parallel"),
+                "a parallel stage cannot be nested directly in an until stage",
+            )
+            .label("parallel inside until")
+            .help("wrap it in a foreach or case stage, or move it out of the loop"),
+        );
+    }
+
+    let name = if let Some(n) = obj.get("name") {
+        cx.text_node(n, "name")
+    } else {
+        cx.missing_key(
+            &obj,
+            "name",
+            &format!("this {label} stage"),
+            "every stage needs a `name`",
+        );
+        None
+    };
+    let id = obj.get("id").and_then(|n| cx.text_node(n, "id"));
+    let desc = cx.desc(&obj);
+    let cond = obj.get("if").and_then(|n| cx.condition(n, "if"));
+    let extras = cx.map_value(&obj, "extras");
+    let timeout = cx.number_in(&obj, "timeout", 0.0, f64::INFINITY);
+    if let Some(t) = &timeout
+        && t.value <= 0.0
+    {
+        cx.report(
+            Diagnostic::new(
+                Code::OutOfBounds,
+                t.span,
+                "`timeout` must be greater than 0 seconds",
+            )
+            .label("not a positive number of seconds"),
+        );
+    }
+    let kind = build_kind(cx, &obj, def.map(|d| d.kind), is_venv, label)?;
+    let retry = if kind.retries() {
+        cx.int_in(&obj, "retry", 0, 20)
+    } else {
+        None
+    };
+    Some(Stage {
+        span: obj.node.span,
+        name: name?,
+        id,
+        desc,
+        cond,
+        extras,
+        timeout,
+        retry,
+        kind,
+    })
+}
+
+fn check_stage_keys(
+    cx: &mut Cx<'_>,
+    obj: &Obj<'_>,
+    selected: &[(&KindDef, &Entry)],
+    fields: &[&str],
+    label: &str,
+) {
+    for entry in &obj.entries {
+        let key = entry.key.name.as_str();
+        if COMMON.contains(&key) || fields.contains(&key) {
+            continue;
+        }
+        // The deciding keys of other kinds were reported as an ambiguous stage.
+        if selected
+            .iter()
+            .skip(1)
+            .any(|(k, _)| k.decisive.contains(&key))
+        {
+            continue;
+        }
+        let owners = owners(key);
+        if owners.is_empty() {
+            let mut allowed: Vec<&str> = COMMON.to_vec();
+            allowed.extend(fields);
+            if did_you_mean(key, allowed.iter().copied()).is_some() {
+                cx.unknown_key(entry, &a_stage(label), &allowed);
+            } else {
+                let all: Vec<&str> = KINDS
+                    .iter()
+                    .flat_map(|k| k.fields.iter().copied())
+                    .chain(EMPTY_FIELDS.iter().copied())
+                    .collect();
+                match did_you_mean(key, all.iter().copied()) {
+                    Some(other) => cx.report(
+                        Diagnostic::new(
+                            Code::UnknownKey,
+                            entry.key.span,
+                            format!("unknown key `{key}` in {}", a_stage(label)),
+                        )
+                        .label("unknown key")
+                        .help(format!(
+                            "did you mean `{other}` (a key of {} stages)?",
+                            join_and(&owners_of(other))
+                        )),
+                    ),
+                    None => cx.unknown_key(entry, &a_stage(label), &allowed),
+                }
+            }
+            continue;
+        }
+        let help = if key == "retry" {
+            "only bash, python, virtual python, call, trigger and docker stages retry".to_string()
+        } else if VENV_ONLY.contains(&key) {
+            "`deps` makes a python stage a virtual python stage; `version` needs `deps` too"
+                .to_string()
+        } else {
+            let needs: Vec<String> = KINDS
+                .iter()
+                .filter(|k| k.fields.contains(&key))
+                .map(|k| format!("`{}`", k.decisive[0]))
+                .collect();
+            if needs.is_empty() {
+                format!("remove `{key}`; it belongs to empty stages")
+            } else {
+                format!(
+                    "add {} to make it that kind of stage, or remove `{key}`",
+                    needs.join(" or ")
+                )
+            }
+        };
+        cx.report(
+            Diagnostic::new(
+                Code::MisplacedKey,
+                entry.key.span,
+                format!(
+                    "`{key}` is not a key of {label} stages; it belongs to {} stages",
+                    join_and(&owners)
+                ),
+            )
+            .label(format!("not used by {}", a_stage(label)))
+            .help(help),
+        );
+    }
+}
+
+fn owners_of(key: &str) -> Vec<&'static str> {
+    owners(key)
+}
+
+fn build_kind(
+    cx: &mut Cx<'_>,
+    obj: &Obj<'_>,
+    kind: Option<Kind>,
+    is_venv: bool,
+    label: &str,
+) -> Option<StageKind> {
+    let required = |cx: &mut Cx<'_>, key: &str| -> Option<Text> {
+        if obj.has(key) {
+            cx.text(obj, key)
+        } else {
+            cx.missing_key(
+                obj,
+                key,
+                &format!("this {label} stage"),
+                &format!("add `{key}:`"),
+            );
+            None
+        }
+    };
+    Some(match kind {
+        None => StageKind::Empty {
+            echo: cx.text(obj, "echo"),
+            sleep: cx.number_in(obj, "sleep", 0.0, 1800.0),
+        },
+        Some(Kind::Bash) => StageKind::Bash {
+            bash: required(cx, "bash")?,
+            env: env(cx, obj),
+        },
+        Some(Kind::Run) => {
+            let run = required(cx, "run");
+            let vars = cx.map_value(obj, "vars");
+            if is_venv {
+                let deps = deps(cx, obj);
+                let version = cx.text(obj, "version");
+                StageKind::VirtualPy {
+                    run: run?,
+                    vars,
+                    deps,
+                    version,
+                }
+            } else {
+                StageKind::Py { run: run?, vars }
+            }
+        }
+        Some(Kind::Call) => {
+            let uses = required(cx, "uses");
+            if let Some(uses) = &uses {
+                check_uses(cx, uses);
+            }
+            let args = cx.map_value(obj, "with");
+            if let Some(ValueKind::Map(entries)) = args.as_ref().map(|a| &a.kind) {
+                for (key, _) in entries {
+                    if key.name == "result" || key.name == "extras" {
+                        cx.report(
+                            Diagnostic::new(Code::InvalidValue, key.span, format!("`with` cannot pass `{}`", key.name))
+                                .label("reserved argument")
+                                .help("`result` and `extras` are passed to every call by the engine; rename the function's parameter"),
+                        );
+                    }
+                }
+            }
+            StageKind::Call { uses: uses?, args }
+        }
+        Some(Kind::Trigger) => StageKind::Trigger {
+            trigger: required(cx, "trigger")?,
+            params: cx.map_value(obj, "params"),
+        },
+        Some(Kind::Raise) => StageKind::Raise {
+            message: required(cx, "raise")?,
+        },
+        Some(Kind::Docker) => StageKind::Docker {
+            image: required(cx, "image")?,
+            tag: cx.text(obj, "tag"),
+            env: cx.map_value(obj, "env"),
+            volume: cx.map_value(obj, "volume"),
+            auth: cx.map_value(obj, "auth"),
+        },
+        Some(Kind::Parallel) => {
+            let branches = obj
+                .get("parallel")
+                .map(|n| branches(cx, n))
+                .unwrap_or_default();
+            StageKind::Parallel {
+                branches,
+                max_workers: cx.count_in(obj, "max-workers", 1, 20),
+            }
+        }
+        Some(Kind::ForEach) => {
+            let use_index_as_key = cx.boolean(obj, "use_index_as_key");
+            let by_index = use_index_as_key.as_ref().is_some_and(|b| b.value);
+            let foreach = foreach_items(cx, obj.get("foreach")?, by_index);
+            let stages = obj
+                .get("stages")
+                .map(|n| stage_list(cx, n, Place::Nested))
+                .unwrap_or_default();
+            StageKind::ForEach {
+                foreach: foreach?,
+                stages,
+                concurrent: cx.int_in(obj, "concurrent", 1, 10),
+                use_index_as_key,
+            }
+        }
+        Some(Kind::Until) => {
+            let until_node = obj.get("until")?;
+            let until: Option<Cond> = if let NodeKind::Str(s) = &until_node.kind {
+                Some(cx.cond_text(s.clone(), until_node.span))
+            } else {
+                cx.wrong_type(
+                    until_node,
+                    "`until` must be a condition (a string)",
+                    "a string",
+                );
+                None
+            };
+            let item = obj.get("item").and_then(|n| {
+                if matches!(
+                    n.kind,
+                    NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Bool(_)
+                ) {
+                    Some(cx.value(n))
+                } else {
+                    cx.wrong_type(
+                        n,
+                        "`item` must be a string, an integer or a boolean",
+                        "a string",
+                    );
+                    None
+                }
+            });
+            let stages = obj
+                .get("stages")
+                .map(|n| stage_list(cx, n, Place::Until))
+                .unwrap_or_default();
+            StageKind::Until {
+                item,
+                until: until?,
+                stages,
+                max_loop: cx.int_in(obj, "max-loop", 1, 100),
+            }
+        }
+        Some(Kind::Case) => {
+            let case = required(cx, "case");
+            let arms = if let Some(n) = obj.get("match") {
+                arms(cx, n)
+            } else {
+                cx.missing_key(
+                    obj,
+                    "match",
+                    "this case stage",
+                    "add `match:` with a list of `{case: VALUE, stages: [...]}` arms",
+                );
+                Vec::new()
+            };
+            StageKind::Case {
+                case: case?,
+                arms,
+                skip_not_match: cx.boolean(obj, "skip-not-match"),
+            }
+        }
+    })
+}
+
+fn env(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Vec<(crate::syntax::yaml::Key, Text)> {
+    let Some(node) = obj.get("env") else {
+        return Vec::new();
+    };
+    let NodeKind::Map(entries) = &node.kind else {
+        cx.wrong_type(
+            node,
+            "`env` must be a mapping of names to strings",
+            "a mapping",
+        );
+        return Vec::new();
+    };
+    let kept = cx.dedup(entries, Code::DuplicateKey, "variable");
+    kept.into_iter()
+        .filter_map(|e| {
+            if let NodeKind::Str(s) = &e.value.kind {
+                Some((e.key.clone(), cx.template(s.clone(), e.value.span)))
+            } else {
+                cx.wrong_type(
+                    &e.value,
+                    &format!("env value `{}` must be a string", e.key.name),
+                    "a string",
+                );
+                None
+            }
+        })
+        .collect()
+}
+
+fn deps(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Vec<Text> {
+    let Some(node) = obj.get("deps") else {
+        return Vec::new();
+    };
+    let NodeKind::Seq(items) = &node.kind else {
+        cx.wrong_type(node, "`deps` must be a list of requirements", "a list");
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|n| cx.text_node(n, "deps"))
+        .collect()
+}
+
+/// `uses` must look like `path/function@tag` (templates count as any text).
+fn check_uses(cx: &mut Cx<'_>, uses: &Text) {
+    let skeleton: String = uses
+        .template
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => t.clone(),
+            Part::Interp(_) | Part::Env(_) => "x".to_string(),
+        })
+        .collect();
+    let ok = skeleton.split_once('/').is_some_and(|(path, rest)| {
+        !path.is_empty()
+            && !path.contains('@')
+            && rest
+                .split_once('@')
+                .is_some_and(|(func, tag)| !func.is_empty() && !tag.is_empty())
+    });
+    if !ok {
+        cx.report(
+            Diagnostic::new(
+                Code::InvalidValue,
+                uses.span,
+                format!(
+                    "`uses: {}` is not of the form `path/function@tag`",
+                    uses.raw
+                ),
+            )
+            .label("expected `path/function@tag`")
+            .help("for example `uses: tasks/get-items@v1`"),
+        );
+    }
+}
+
+fn branches(cx: &mut Cx<'_>, node: &Node) -> Vec<Branch> {
+    let NodeKind::Map(entries) = &node.kind else {
+        cx.wrong_type(
+            node,
+            "`parallel` must be a mapping of branch names to stage lists",
+            "a mapping",
+        );
+        return Vec::new();
+    };
+    let kept = cx.dedup(entries, Code::DuplicateKey, "branch");
+    kept.into_iter()
+        .map(|e| Branch {
+            name: e.key.clone(),
+            stages: stage_list(cx, &e.value, Place::Nested),
+        })
+        .collect()
+}
+
+fn foreach_items(cx: &mut Cx<'_>, node: &Node, by_index: bool) -> Option<ForEachItems> {
+    match &node.kind {
+        NodeKind::Seq(items) => {
+            let values: Vec<Value> = items.iter().map(|n| cx.value(n)).collect();
+            if !by_index {
+                check_unique_items(cx, items);
+            }
+            Some(ForEachItems::List(values))
+        }
+        NodeKind::Str(s) => {
+            let text = cx.template(s.clone(), node.span);
+            if text.template.is_literal() {
+                // Upstream reads a plain string as a JSON list.
+                match serde_json::from_str::<serde_json::Value>(s) {
+                    Ok(serde_json::Value::Array(_)) => {}
+                    _ => cx.report(
+                        Diagnostic::new(Code::InvalidValue, node.span, "`foreach` must be a list, or a template that gives one")
+                            .label("a plain string, not a list")
+                            .help("write a YAML list (`foreach: [a, b]`) or a template (`foreach: ${{ params.items }}`)"),
+                    ),
+                }
+            }
+            Some(ForEachItems::Template(text))
+        }
+        _ => {
+            cx.wrong_type(node, "`foreach` must be a list or a template", "a list");
+            None
+        }
+    }
+}
+
+/// Upstream refuses duplicate items unless `use_index_as_key` is set.
+fn check_unique_items(cx: &mut Cx<'_>, items: &[Node]) {
+    for (i, item) in items.iter().enumerate() {
+        let key = |n: &Node| match &n.kind {
+            NodeKind::Str(s) => Some(format!("s:{s}")),
+            NodeKind::Int(v) => Some(format!("i:{v}")),
+            NodeKind::Bool(b) => Some(format!("i:{}", i64::from(*b))),
+            _ => None,
+        };
+        let Some(k) = key(item) else { continue };
+        if let Some(first) = items[..i].iter().find(|o| key(o).as_deref() == Some(&k)) {
+            cx.report(
+                Diagnostic::new(Code::InvalidValue, item.span, format!("duplicate foreach item `{}`", cx.source.slice(item.span)))
+                    .label("duplicate")
+                    .with_secondary(first.span, "first listed here")
+                    .help("items are the keys of the foreach output; remove the duplicate or set `use_index_as_key: true`"),
+            );
+        }
+    }
+}
+
+fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
+    let NodeKind::Seq(items) = &node.kind else {
+        cx.wrong_type(
+            node,
+            "`match` must be a list of `{case: VALUE, stages: [...]}` arms",
+            "a list",
+        );
+        return Vec::new();
+    };
+    let mut arms: Vec<CaseArm> = Vec::new();
+    let mut default: Option<crate::span::Span> = None;
+    for item in items {
+        let Some(obj) = cx.obj(item, "a case arm") else {
+            continue;
+        };
+        if obj.has("else") {
+            cx.check_keys(&obj, "an else arm", &["else"]);
+            let stages = obj
+                .get("else")
+                .map(|n| stage_list(cx, n, Place::Nested))
+                .unwrap_or_default();
+            note_default(cx, &mut default, obj.key_span("else"));
+            arms.push(CaseArm {
+                span: item.span,
+                case: None,
+                stages,
+            });
+            continue;
+        }
+        cx.check_keys(&obj, "a case arm", &["case", "stages"]);
+        let case = match obj.get("case") {
+            Some(n) if matches!(n.kind, NodeKind::Str(_) | NodeKind::Int(_)) => Some(cx.value(n)),
+            Some(n) => {
+                cx.wrong_type(
+                    n,
+                    "an arm's `case` must be a string or an integer",
+                    "a string",
+                );
+                None
+            }
+            None => {
+                cx.missing_key(
+                    &obj,
+                    "case",
+                    "this case arm",
+                    "add `case: VALUE`, or use `else:` for the default arm",
+                );
+                None
+            }
+        };
+        if let Some(Value {
+            kind: ValueKind::Text(t),
+            span,
+        }) = &case
+            && t.raw == "_"
+        {
+            note_default(cx, &mut default, *span);
+        }
+        let stages = obj
+            .get("stages")
+            .map(|n| stage_list(cx, n, Place::Nested))
+            .unwrap_or_default();
+        if let Some(case) = case {
+            arms.push(CaseArm {
+                span: item.span,
+                case: Some(case),
+                stages,
+            });
+        }
+    }
+    arms
+}
+
+fn note_default(cx: &mut Cx<'_>, seen: &mut Option<crate::span::Span>, span: crate::span::Span) {
+    match seen {
+        Some(first) => cx.report(
+            Diagnostic::new(
+                Code::InvalidValue,
+                span,
+                "a case stage can have only one default arm",
+            )
+            .label("second default arm")
+            .with_secondary(*first, "first default arm")
+            .help("`case: _` and `else:` both mean \"anything else\"; keep one"),
+        ),
+        None => *seen = Some(span),
+    }
+}

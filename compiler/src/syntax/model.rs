@@ -1,0 +1,485 @@
+//! The typed model of workflows as written, with a span on everything the checks
+//! can complain about. Built from YAML nodes by `syntax::build`; defaults are not
+//! applied here (the plan does that), so the model says what the user wrote.
+
+use crate::span::{FileId, Span, Spanned};
+use crate::syntax::expr::ast::{Expr, Template};
+use crate::syntax::yaml::Key;
+
+/// A string value that may hold templates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Text {
+    /// The string as the YAML parser produced it.
+    pub raw: String,
+    /// The scalar in the file.
+    pub span: Span,
+    /// The parsed template; a plain literal when it did not parse (already reported).
+    pub template: Template,
+}
+
+/// A free-form value (`with`, `vars`, trigger `params`, `extras` ...). Every string
+/// in it is a parsed template.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Value {
+    pub span: Span,
+    pub kind: ValueKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(Text),
+    Seq(Vec<Value>),
+    Map(Vec<(Key, Value)>),
+}
+
+impl Value {
+    /// Every text in the value, depth first.
+    pub fn texts<'a>(&'a self, out: &mut Vec<&'a Text>) {
+        match &self.kind {
+            ValueKind::Text(t) => out.push(t),
+            ValueKind::Seq(items) => items.iter().for_each(|v| v.texts(out)),
+            ValueKind::Map(entries) => entries.iter().for_each(|(_, v)| v.texts(out)),
+            _ => {}
+        }
+    }
+
+    #[must_use]
+    pub fn as_text(&self) -> Option<&Text> {
+        match &self.kind {
+            ValueKind::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_map(&self) -> Option<&[(Key, Value)]> {
+        match &self.kind {
+            ValueKind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// All workflows of one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileModel {
+    pub file: FileId,
+    pub workflows: Vec<Workflow>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workflow {
+    /// The name and where it is defined (the map key, or the `name:` value).
+    pub name: Spanned<String>,
+    pub desc: Option<String>,
+    pub params: Vec<Param>,
+    pub schedule: Vec<Schedule>,
+    pub release: Vec<Spanned<String>>,
+    pub jobs: Vec<Job>,
+    pub tags: Vec<Spanned<String>>,
+    pub extras: Option<Value>,
+}
+
+impl Workflow {
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name.value == name)
+    }
+
+    #[must_use]
+    pub fn job(&self, id: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id.value == id)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: Spanned<String>,
+    pub ty: Spanned<ParamType>,
+    pub desc: Option<String>,
+    /// `required:` as written.
+    pub required: Option<Spanned<bool>>,
+    pub default: Option<Value>,
+    /// `choice` options.
+    pub options: Vec<Value>,
+    /// `float` / `decimal` digits after the point.
+    pub precision: Option<Spanned<i64>>,
+}
+
+impl Param {
+    /// True when a run must pass this param: it is required (`required: true`, or a
+    /// `choice` param without `required: false`, as upstream) and has no default.
+    #[must_use]
+    pub fn must_be_passed(&self) -> bool {
+        let required = self
+            .required
+            .as_ref()
+            .map_or(self.ty.value == ParamType::Choice, |r| r.value);
+        required && self.default.is_none()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    Str,
+    Int,
+    Float,
+    Decimal,
+    Date,
+    Datetime,
+    Choice,
+    Map,
+    Array,
+}
+
+impl ParamType {
+    pub const ALL: [ParamType; 9] = [
+        ParamType::Str,
+        ParamType::Int,
+        ParamType::Float,
+        ParamType::Decimal,
+        ParamType::Date,
+        ParamType::Datetime,
+        ParamType::Choice,
+        ParamType::Map,
+        ParamType::Array,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Str => "str",
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::Decimal => "decimal",
+            ParamType::Date => "date",
+            ParamType::Datetime => "datetime",
+            ParamType::Choice => "choice",
+            ParamType::Map => "map",
+            ParamType::Array => "array",
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<ParamType> {
+        ParamType::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub span: Span,
+    pub kind: ScheduleKind,
+    pub timezone: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ScheduleKind {
+    /// `cronjob:` — 5 fields, 6 with a year, or an `@alias`.
+    Cron(Spanned<String>),
+    /// `interval: daily|weekly|monthly` with `day` and `time`.
+    Interval {
+        interval: Spanned<String>,
+        day: Option<Spanned<String>>,
+        time: Option<Spanned<String>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: Spanned<String>,
+    pub desc: Option<String>,
+    pub runs_on: Option<RunsOn>,
+    pub cond: Option<Condition>,
+    pub stages: Vec<Stage>,
+    pub retry: Option<Spanned<i64>>,
+    pub trigger_rule: Option<Spanned<TriggerRule>>,
+    pub needs: Vec<Spanned<String>>,
+    pub strategy: Option<Strategy>,
+    pub extras: Option<Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunsOn {
+    pub span: Span,
+    pub kind: Spanned<RunsOnKind>,
+    pub args: Option<Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunsOnKind {
+    Local,
+    SelfHosted,
+    Docker,
+    Container,
+    AwsBatch,
+    GcpBatch,
+}
+
+impl RunsOnKind {
+    pub const ALL: [RunsOnKind; 6] = [
+        RunsOnKind::Local,
+        RunsOnKind::SelfHosted,
+        RunsOnKind::Docker,
+        RunsOnKind::Container,
+        RunsOnKind::AwsBatch,
+        RunsOnKind::GcpBatch,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            RunsOnKind::Local => "local",
+            RunsOnKind::SelfHosted => "self_hosted",
+            RunsOnKind::Docker => "docker",
+            RunsOnKind::Container => "container",
+            RunsOnKind::AwsBatch => "aws_batch",
+            RunsOnKind::GcpBatch => "gcp_batch",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerRule {
+    AllSuccess,
+    AllFailed,
+    AllDone,
+    OneFailed,
+    OneSuccess,
+    NoneFailed,
+    NoneSkipped,
+}
+
+impl TriggerRule {
+    pub const ALL: [TriggerRule; 7] = [
+        TriggerRule::AllSuccess,
+        TriggerRule::AllFailed,
+        TriggerRule::AllDone,
+        TriggerRule::OneFailed,
+        TriggerRule::OneSuccess,
+        TriggerRule::NoneFailed,
+        TriggerRule::NoneSkipped,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerRule::AllSuccess => "all_success",
+            TriggerRule::AllFailed => "all_failed",
+            TriggerRule::AllDone => "all_done",
+            TriggerRule::OneFailed => "one_failed",
+            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::NoneFailed => "none_failed",
+            TriggerRule::NoneSkipped => "none_skipped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Strategy {
+    pub fail_fast: Option<Spanned<bool>>,
+    pub max_parallel: Option<Count>,
+    pub matrix: Vec<MatrixAxis>,
+    pub include: Vec<MatrixRow>,
+    pub exclude: Vec<MatrixRow>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MatrixAxis {
+    pub key: Key,
+    pub values: AxisValues,
+}
+
+#[derive(Clone, Debug)]
+pub enum AxisValues {
+    List(Vec<Value>),
+    /// A template that gives the list at run time.
+    Template(Text),
+}
+
+#[derive(Clone, Debug)]
+pub struct MatrixRow {
+    pub span: Span,
+    pub entries: Vec<(Key, Value)>,
+}
+
+/// A bound written as a number or as a template resolved at run time.
+#[derive(Clone, Debug)]
+pub enum Count {
+    Int(Spanned<i64>),
+    Template(Text),
+}
+
+/// An `if` / `until`.
+#[derive(Clone, Debug)]
+pub enum Condition {
+    Bool(Spanned<bool>),
+    Expr(Cond),
+}
+
+/// A condition expression and its source text.
+#[derive(Clone, Debug)]
+pub struct Cond {
+    pub raw: String,
+    pub span: Span,
+    /// `None` when it did not parse (already reported).
+    pub expr: Option<Expr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stage {
+    /// The whole stage mapping.
+    pub span: Span,
+    pub name: Text,
+    pub id: Option<Text>,
+    pub desc: Option<String>,
+    pub cond: Option<Condition>,
+    pub extras: Option<Value>,
+    pub timeout: Option<Spanned<f64>>,
+    pub retry: Option<Spanned<i64>>,
+    pub kind: StageKind,
+}
+
+impl Stage {
+    /// The id a reference would use: `id` when literal, else `None`.
+    #[must_use]
+    pub fn literal_id(&self) -> Option<&str> {
+        let id = self.id.as_ref()?;
+        id.template.is_literal().then_some(id.raw.as_str())
+    }
+
+    /// The stages nested directly in this one, as lists (one per branch or arm).
+    #[must_use]
+    pub fn children(&self) -> Vec<&[Stage]> {
+        match &self.kind {
+            StageKind::Parallel { branches, .. } => {
+                branches.iter().map(|b| b.stages.as_slice()).collect()
+            }
+            StageKind::ForEach { stages, .. } | StageKind::Until { stages, .. } => {
+                vec![stages.as_slice()]
+            }
+            StageKind::Case { arms, .. } => arms.iter().map(|a| a.stages.as_slice()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum StageKind {
+    Empty {
+        echo: Option<Text>,
+        sleep: Option<Spanned<f64>>,
+    },
+    Bash {
+        bash: Text,
+        env: Vec<(Key, Text)>,
+    },
+    Py {
+        run: Text,
+        vars: Option<Value>,
+    },
+    VirtualPy {
+        run: Text,
+        vars: Option<Value>,
+        deps: Vec<Text>,
+        version: Option<Text>,
+    },
+    Call {
+        uses: Text,
+        args: Option<Value>,
+    },
+    Trigger {
+        trigger: Text,
+        params: Option<Value>,
+    },
+    Parallel {
+        branches: Vec<Branch>,
+        max_workers: Option<Count>,
+    },
+    ForEach {
+        foreach: ForEachItems,
+        stages: Vec<Stage>,
+        concurrent: Option<Spanned<i64>>,
+        use_index_as_key: Option<Spanned<bool>>,
+    },
+    Until {
+        item: Option<Value>,
+        until: Cond,
+        stages: Vec<Stage>,
+        max_loop: Option<Spanned<i64>>,
+    },
+    Case {
+        case: Text,
+        arms: Vec<CaseArm>,
+        skip_not_match: Option<Spanned<bool>>,
+    },
+    Raise {
+        message: Text,
+    },
+    Docker {
+        image: Text,
+        tag: Option<Text>,
+        env: Option<Value>,
+        volume: Option<Value>,
+        auth: Option<Value>,
+    },
+}
+
+impl StageKind {
+    /// The kind's name in messages.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            StageKind::Empty { .. } => "empty",
+            StageKind::Bash { .. } => "bash",
+            StageKind::Py { .. } => "python",
+            StageKind::VirtualPy { .. } => "virtual python",
+            StageKind::Call { .. } => "call",
+            StageKind::Trigger { .. } => "trigger",
+            StageKind::Parallel { .. } => "parallel",
+            StageKind::ForEach { .. } => "foreach",
+            StageKind::Until { .. } => "until",
+            StageKind::Case { .. } => "case",
+            StageKind::Raise { .. } => "raise",
+            StageKind::Docker { .. } => "docker",
+        }
+    }
+
+    /// Stages that take `retry`.
+    #[must_use]
+    pub fn retries(&self) -> bool {
+        matches!(
+            self,
+            StageKind::Bash { .. }
+                | StageKind::Py { .. }
+                | StageKind::VirtualPy { .. }
+                | StageKind::Call { .. }
+                | StageKind::Trigger { .. }
+                | StageKind::Docker { .. }
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub name: Key,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ForEachItems {
+    List(Vec<Value>),
+    Template(Text),
+}
+
+/// One arm of a case stage; `case: None` is the `else` arm.
+#[derive(Clone, Debug)]
+pub struct CaseArm {
+    pub span: Span,
+    pub case: Option<Value>,
+    pub stages: Vec<Stage>,
+}
