@@ -488,6 +488,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::mul_op => "`*`, `/`, `//` or `%`",
         Rule::neg_op => "`-`",
         Rule::EOI => "the end",
+        Rule::pipe => "`|`",
+        Rule::interp_close => "`}}`",
         _ => return None,
     })
 }
@@ -526,7 +528,13 @@ fn syntax_error(text: &str, error: &pest::error::Error<Rule>, what: &str) -> Syn
             words.sort_unstable();
             words.dedup();
             if in_unclosed_interp(text, start) {
-                format!("{what} does not parse: unclosed `${{{{` or unexpected {found} inside it")
+                format!("{what} does not parse: `${{{{` is never closed with `}}}}`")
+            } else if found == "`(`"
+                && text[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            {
+                format!(
+                    "{what} does not parse: function calls are not part of the condition language"
+                )
             } else if words.is_empty() {
                 format!("{what} does not parse: unexpected {found}")
             } else {

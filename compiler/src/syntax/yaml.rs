@@ -138,6 +138,15 @@ fn syntax_error(file: FileId, source: &SourceFile, error: &serde_saphyr::Error) 
         Some(i) => text[..i].to_string(),
         None => text,
     };
+    // The parser reports a stray tab at the start of the scalar it was reading;
+    // point at the tab itself.
+    let offset = if message.contains("tab") {
+        source.text[offset.min(source.text.len())..]
+            .find('\t')
+            .map_or(offset, |i| offset + i)
+    } else {
+        offset
+    };
     let help = syntax_help(&message);
     let end = source.text[offset.min(source.text.len())..]
         .chars()

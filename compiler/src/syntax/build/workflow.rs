@@ -33,7 +33,7 @@ pub(super) fn file(cx: &mut Cx<'_>, root: &Node) -> Vec<Workflow> {
             cx.report(
                 Diagnostic::new(
                     Code::NotAWorkflow,
-                    root.span,
+                    first_line(cx, root.span),
                     format!("a workflow file must be a mapping, but this file is {}", root.type_name()),
                 )
                 .label("top level of the file")
@@ -42,6 +42,13 @@ pub(super) fn file(cx: &mut Cx<'_>, root: &Node) -> Vec<Workflow> {
             Vec::new()
         }
     }
+}
+
+/// The part of `span` on its first line: a label over a whole file reads badly.
+fn first_line(cx: &Cx<'_>, span: crate::span::Span) -> crate::span::Span {
+    let text = cx.source.slice(span);
+    let len = text.find('\n').unwrap_or(text.len());
+    span.within(0..len)
 }
 
 /// Whether a mapping is a workflow (`type: Workflow`); reports entries that look
@@ -340,6 +347,12 @@ fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value
         ) => None,
         (ParamType::Int, ValueKind::Int(_)) => None,
         (ParamType::Int, ValueKind::Text(t)) if t.raw.trim().parse::<i64>().is_ok() => None,
+        (ParamType::Int, ValueKind::Text(t)) => Some(format!("`{}` is not an integer", t.raw)),
+        (ParamType::Float | ParamType::Decimal, ValueKind::Text(t))
+            if t.raw.trim().parse::<f64>().is_err() =>
+        {
+            Some(format!("`{}` is not a number", t.raw))
+        }
         (ParamType::Float | ParamType::Decimal, ValueKind::Int(_) | ValueKind::Float(_)) => None,
         (ParamType::Float | ParamType::Decimal, ValueKind::Text(t))
             if t.raw.trim().parse::<f64>().is_ok() =>
@@ -375,8 +388,9 @@ fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value
             (!matches).then(|| "a choice default must be one of the `options`".to_string())
         }
         _ => Some(format!(
-            "a `{}` param cannot default to this value",
-            ty.name()
+            "{} cannot default to {}",
+            article_type(ty),
+            value_noun(value)
         )),
     };
     match problem {
@@ -388,6 +402,28 @@ fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value
             );
             false
         }
+    }
+}
+
+/// "a `str` param", "an `int` param".
+fn article_type(ty: ParamType) -> String {
+    let article = if ty.name().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} `{}` param", ty.name())
+}
+
+fn value_noun(value: &Value) -> &'static str {
+    match value.kind {
+        ValueKind::Null => "null",
+        ValueKind::Bool(_) => "a boolean",
+        ValueKind::Int(_) => "an integer",
+        ValueKind::Float(_) => "a number",
+        ValueKind::Text(_) => "a string",
+        ValueKind::Seq(_) => "a list",
+        ValueKind::Map(_) => "a mapping",
     }
 }
 
