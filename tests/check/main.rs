@@ -1,1 +1,9 @@
-//! Integration tests of `wfc check`.
+//! Integration tests of the compiler's checks and of the `wfc` command line.
+
+mod bar;
+mod cli;
+mod corpus;
+mod fixtures;
+mod fuzz;
+mod spans;
+mod support;

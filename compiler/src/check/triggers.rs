@@ -53,7 +53,7 @@ pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                                     check_params(trigger, params.as_ref(), workflows[to], out);
                                 }
                                 None => {
-                                    out.push(unknown_workflow(trigger, &name, &binding, &index))
+                                    out.push(unknown_workflow(trigger, &name, &binding, &index));
                                 }
                             }
                         }

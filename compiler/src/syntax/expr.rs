@@ -69,7 +69,7 @@ fn lower_template_parts<'a>(pairs: impl Iterator<Item = Pair<'a, Rule>>) -> Temp
     for pair in pairs {
         match pair.as_rule() {
             Rule::text | Rule::single_text | Rule::double_text => {
-                push_text(&mut parts, pair.as_str())
+                push_text(&mut parts, pair.as_str());
             }
             Rule::escaped_dollar => push_text(&mut parts, "$"),
             Rule::escape => push_text(&mut parts, &unescape(pair.as_str())),
@@ -197,6 +197,7 @@ fn lower_filter(pair: Pair<'_, Rule>) -> Filter {
     let mut name_range = range;
     let mut args = Vec::new();
     let mut kwargs = Vec::new();
+    let mut called = false;
     for p in pair.into_inner() {
         match p.as_rule() {
             Rule::filter_name => {
@@ -204,6 +205,7 @@ fn lower_filter(pair: Pair<'_, Rule>) -> Filter {
                 name_range = range_of(&p);
             }
             Rule::filter_call => {
+                called = true;
                 for arg in p.into_inner().filter(|a| a.as_rule() == Rule::filter_arg) {
                     let mut keyword = None;
                     let mut value = Literal::Null;
@@ -227,7 +229,8 @@ fn lower_filter(pair: Pair<'_, Rule>) -> Filter {
         name,
         args,
         kwargs,
-        range,
+        // Without a call the rule's span runs on over trailing whitespace.
+        range: if called { range } else { name_range },
         name_range,
     }
 }
@@ -529,6 +532,8 @@ fn syntax_error(text: &str, error: &pest::error::Error<Rule>, what: &str) -> Syn
             words.dedup();
             if in_unclosed_interp(text, start) {
                 format!("{what} does not parse: `${{{{` is never closed with `}}}}`")
+            } else if found == "`=`" && !text[start..].starts_with("==") {
+                format!("{what} does not parse: `=` assigns; compare with `==`")
             } else if found == "`(`"
                 && text[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_')
             {
@@ -623,7 +628,7 @@ mod tests {
         let e = parse_template("x ${{ params.a b }}").unwrap_err();
         assert_eq!(e.range.start, 15);
         let e = parse_template("x ${{ params.a").unwrap_err();
-        assert!(e.message.contains("unclosed"), "{}", e.message);
+        assert!(e.message.contains("never closed"), "{}", e.message);
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, Box<Diagnostic>>
         serde_saphyr::from_str_with_options::<Option<RawNode>>(text, options)
     }));
     match parsed {
-        Ok(Ok(Some(raw))) => Ok(convert(file, text.len(), raw)),
+        Ok(Ok(Some(raw))) => Ok(convert(file, text, raw)),
         Ok(Ok(None)) => Ok(Node {
             span: Span::point(file, 0),
             kind: NodeKind::Null,
@@ -289,7 +289,8 @@ fn location_span(file: FileId, text_len: usize, location: &serde_saphyr::Locatio
     Span::new(file, start, (start + len).min(text_len))
 }
 
-fn convert(file: FileId, text_len: usize, raw: RawNode) -> Node {
+fn convert(file: FileId, text: &str, raw: RawNode) -> Node {
+    let text_len = text.len();
     let RawNode(spanned) = raw;
     let mut span = location_span(file, text_len, &spanned.referenced);
     let kind = match spanned.value {
@@ -299,10 +300,7 @@ fn convert(file: FileId, text_len: usize, raw: RawNode) -> Node {
         RawKind::Float(f) => NodeKind::Float(f),
         RawKind::Str(s) => NodeKind::Str(s),
         RawKind::Seq(items) => {
-            let items: Vec<Node> = items
-                .into_iter()
-                .map(|n| convert(file, text_len, n))
-                .collect();
+            let items: Vec<Node> = items.into_iter().map(|n| convert(file, text, n)).collect();
             if let Some(last) = items.last() {
                 span = span.cover(last.span);
             }
@@ -316,7 +314,7 @@ fn convert(file: FileId, text_len: usize, raw: RawNode) -> Node {
                         span: location_span(file, text_len, &k.referenced),
                         name: k.value,
                     },
-                    value: convert(file, text_len, v),
+                    value: convert(file, text, v),
                 })
                 .collect();
             if let Some(last) = entries.last() {
@@ -325,7 +323,33 @@ fn convert(file: FileId, text_len: usize, raw: RawNode) -> Node {
             NodeKind::Map(entries)
         }
     };
+    if matches!(kind, NodeKind::Seq(_) | NodeKind::Map(_)) {
+        span = close_flow(text, span);
+    }
     Node { span, kind }
+}
+
+/// A flow collection (`[a, b]`, `{a: 1}`) ends at its closing bracket, which comes
+/// after its last child.
+fn close_flow(text: &str, span: Span) -> Span {
+    let closer = match text.as_bytes().get(span.start as usize) {
+        Some(b'[') => b']',
+        Some(b'{') => b'}',
+        _ => return span,
+    };
+    let rest = &text.as_bytes()[span.end as usize..];
+    let skipped = rest
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace() || **b == b',')
+        .count();
+    match rest.get(skipped) {
+        Some(&b) if b == closer => Span::new(
+            span.file,
+            span.start as usize,
+            span.end as usize + skipped + 1,
+        ),
+        _ => span,
+    }
 }
 
 #[cfg(test)]
