@@ -1,14 +1,13 @@
 //! YAML text to a spanned node tree.
 //!
-//! serde-saphyr parses; a small `Deserialize` impl collects every node with its
-//! place. Maps keep all their entries in order, duplicates included (the
-//! `PassThrough` policy), so that the model builder can report every duplicate key
-//! instead of stopping at the first.
+//! saphyr-parser's events are assembled by hand into nodes that all carry a start
+//! and an end. Mappings keep every entry in order, duplicates included, so that the
+//! model builder can report each duplicate key instead of stopping at the first.
+//! Anchors, aliases and `<<` merges are expanded here.
 
-use std::fmt;
+use std::collections::HashMap;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned as SaphyrSpanned;
+use saphyr_parser::{Event, Parser, ScalarStyle, StrInput, Tag};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::SourceFile;
@@ -86,79 +85,57 @@ impl Node {
     }
 }
 
+/// Deepest nesting accepted; deeper input is refused rather than risking the stack.
+const MAX_DEPTH: usize = 200;
+/// Most nodes a file may expand to through aliases (a guard against alias bombs).
+const MAX_NODES: usize = 2_000_000;
+
 /// Parses one file. An empty document is `Null`.
 pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, Box<Diagnostic>> {
-    let mut options = serde_saphyr::options::Options::default();
-    options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::PassThrough;
-    // ddeutil-workflow reads YAML with PyYAML's SafeLoader minus the yes/no/on/off
-    // booleans: `on:` is a key, `yes` is a string, `010` is octal.
-    options.strict_booleans = true;
-    options.legacy_octal_numbers = true;
-    options.null_as_string = true;
-    options.with_snippet = false;
     let text = source.text.as_str();
-    // The parser is third-party code; a panic in it must become a diagnostic, not a crash.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        serde_saphyr::from_str_with_options::<Option<RawNode>>(text, options)
-    }));
-    match parsed {
-        Ok(Ok(Some(raw))) => Ok(convert(file, text, raw)),
-        Ok(Ok(None)) => Ok(Node {
-            span: Span::point(file, 0),
-            kind: NodeKind::Null,
-        }),
-        Ok(Err(error)) => Err(Box::new(syntax_error(file, source, &error))),
-        Err(_) => Err(Box::new(
-            Diagnostic::new(
-                Code::Internal,
-                Span::point(file, 0),
-                "the YAML parser failed unexpectedly on this file",
-            )
-            .help("this is a bug in wfc; please report it with this file attached"),
-        )),
-    }
+    let mut reader = Reader {
+        file,
+        text,
+        chars: CharIndex::new(text),
+        events: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
+    reader.document().map_err(|error| Box::new(error.into_diagnostic(file, source)))
 }
 
-fn syntax_error(file: FileId, source: &SourceFile, error: &serde_saphyr::Error) -> Diagnostic {
-    let location = error.location();
-    let offset = location.map_or(0, |l| {
-        l.span().byte_offset().map_or_else(
-            || {
-                source.offset_of(
-                    usize::try_from(l.line()).unwrap_or(1),
-                    usize::try_from(l.column()).unwrap_or(1),
-                )
-            },
-            |b| usize::try_from(b).unwrap_or(0),
+/// A problem found while reading: where (byte offset) and what.
+struct ReadError {
+    offset: usize,
+    message: String,
+}
+
+impl ReadError {
+    fn into_diagnostic(self, file: FileId, source: &SourceFile) -> Diagnostic {
+        let text = &source.text;
+        // The scanner reports a stray tab at the start of the scalar it was reading;
+        // point at the tab itself.
+        let offset = if self.message.contains("tab") {
+            text[self.offset.min(text.len())..]
+                .find('\t')
+                .map_or(self.offset, |i| self.offset + i)
+        } else {
+            self.offset
+        };
+        let offset = offset.min(text.len());
+        let end = text[offset..]
+            .chars()
+            .next()
+            .map_or(offset, |c| offset + c.len_utf8());
+        let help = syntax_help(&self.message);
+        Diagnostic::new(
+            Code::YamlSyntax,
+            Span::new(file, offset, end),
+            format!("invalid YAML: {}", self.message),
         )
-    });
-    let text = error.without_snippet().to_string();
-    // The renderer shows the place; drop the parser's own "at line X, column Y".
-    let message = match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    // The parser reports a stray tab at the start of the scalar it was reading;
-    // point at the tab itself.
-    let offset = if message.contains("tab") {
-        source.text[offset.min(source.text.len())..]
-            .find('\t')
-            .map_or(offset, |i| offset + i)
-    } else {
-        offset
-    };
-    let help = syntax_help(&message);
-    let end = source.text[offset.min(source.text.len())..]
-        .chars()
-        .next()
-        .map_or(offset, |c| offset + c.len_utf8());
-    Diagnostic::new(
-        Code::YamlSyntax,
-        Span::new(file, offset, end),
-        format!("invalid YAML: {message}"),
-    )
-    .label("the parser stopped here")
-    .maybe_help(help)
+        .label("the parser stopped here")
+        .maybe_help(help)
+    }
 }
 
 fn syntax_help(message: &str) -> Option<String> {
@@ -173,183 +150,384 @@ fn syntax_help(message: &str) -> Option<String> {
         "check the indentation: keys of one mapping must start in the same column"
     } else if m.contains("anchor") {
         "define the anchor (`&name`) before using it as an alias (`*name`)"
-    } else if m.contains("duplicate") {
-        "remove or rename one of the keys"
+    } else if m.contains("document") {
+        "keep one YAML document per file"
     } else {
         return None;
     };
     Some(help.to_string())
 }
 
-/// The tree as the parser hands it over: saphyr locations, no file id yet.
-struct RawNode(SaphyrSpanned<RawKind>);
-
-enum RawKind {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<RawNode>),
-    Map(Vec<(SaphyrSpanned<String>, RawNode)>),
+/// Character index (what the parser reports) to byte offset.
+enum CharIndex {
+    Ascii,
+    Table(Vec<u32>),
 }
 
-impl<'de> Deserialize<'de> for RawNode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        SaphyrSpanned::<RawKind>::deserialize(deserializer).map(RawNode)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawKind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawVisitor)
-    }
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = RawKind;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<RawKind, E> {
-        Ok(RawKind::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<RawKind, E> {
-        Ok(RawKind::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawKind, E> {
-        i64::try_from(v)
-            .map(RawKind::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawKind, E> {
-        i64::try_from(v)
-            .map(RawKind::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawKind, E> {
-        i64::try_from(v)
-            .map(RawKind::Int)
-            .map_err(|_| E::custom(format!("integer {v} is too large")))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<RawKind, E> {
-        Ok(RawKind::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<RawKind, E> {
-        Ok(RawKind::Str(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<RawKind, E> {
-        Ok(RawKind::Str(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<RawKind, E> {
-        String::from_utf8(v.to_vec())
-            .map(RawKind::Str)
-            .map_err(|_| E::custom("binary values are not supported"))
-    }
-    fn visit_unit<E>(self) -> Result<RawKind, E> {
-        Ok(RawKind::Null)
-    }
-    fn visit_none<E>(self) -> Result<RawKind, E> {
-        Ok(RawKind::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawKind, D::Error> {
-        d.deserialize_any(RawVisitor)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawKind, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element::<RawNode>()? {
-            items.push(item);
+impl CharIndex {
+    fn new(text: &str) -> Self {
+        if text.is_ascii() {
+            return CharIndex::Ascii;
         }
-        Ok(RawKind::Seq(items))
+        let mut table: Vec<u32> = text
+            .char_indices()
+            .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        table.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+        CharIndex::Table(table)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawKind, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(key) = map.next_key::<SaphyrSpanned<String>>()? {
-            let value = map.next_value::<RawNode>()?;
-            entries.push((key, value));
+
+    fn byte(&self, index: usize) -> usize {
+        match self {
+            CharIndex::Ascii => index,
+            CharIndex::Table(t) => t.get(index).or(t.last()).map_or(0, |&b| b as usize),
         }
-        Ok(RawKind::Map(entries))
     }
 }
 
-fn location_span(file: FileId, text_len: usize, location: &serde_saphyr::Location) -> Span {
-    let span = location.span();
-    let start = span
-        .byte_offset()
-        .and_then(|o| usize::try_from(o).ok())
-        .unwrap_or(0)
-        .min(text_len);
-    let len = span
-        .byte_len()
-        .and_then(|o| usize::try_from(o).ok())
-        .unwrap_or(0);
-    Span::new(file, start, (start + len).min(text_len))
+struct Reader<'t> {
+    file: FileId,
+    text: &'t str,
+    chars: CharIndex,
+    events: Parser<'t, StrInput<'t>>,
+    /// Anchored nodes and their sizes in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes made so far, aliases expanded.
+    nodes: usize,
 }
 
-fn convert(file: FileId, text: &str, raw: RawNode) -> Node {
-    let text_len = text.len();
-    let RawNode(spanned) = raw;
-    let mut span = location_span(file, text_len, &spanned.referenced);
-    let kind = match spanned.value {
-        RawKind::Null => NodeKind::Null,
-        RawKind::Bool(b) => NodeKind::Bool(b),
-        RawKind::Int(i) => NodeKind::Int(i),
-        RawKind::Float(f) => NodeKind::Float(f),
-        RawKind::Str(s) => NodeKind::Str(s),
-        RawKind::Seq(items) => {
-            let items: Vec<Node> = items.into_iter().map(|n| convert(file, text, n)).collect();
-            if let Some(last) = items.last() {
-                span = span.cover(last.span);
+impl<'t> Reader<'t> {
+    fn span(&self, span: saphyr_parser::Span) -> Span {
+        Span::new(
+            self.file,
+            self.chars.byte(span.start.index()),
+            self.chars.byte(span.end.index()),
+        )
+    }
+
+    fn next(&mut self) -> Result<(Event<'t>, saphyr_parser::Span), ReadError> {
+        match self.events.next_event() {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(error)) => Err(ReadError {
+                offset: self.chars.byte(error.marker().index()),
+                message: error.info().to_string(),
+            }),
+            None => Err(ReadError {
+                offset: self.text.len(),
+                message: "unexpected end of the file".into(),
+            }),
+        }
+    }
+
+    /// The stream: at most one document.
+    fn document(&mut self) -> Result<Node, ReadError> {
+        let mut root = None;
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) if root.is_some() => {
+                    return Err(ReadError {
+                        offset: self.span(span).start as usize,
+                        message: "a second YAML document in the same file".into(),
+                    });
+                }
+                Event::DocumentStart(_) => {
+                    let (first, first_span) = self.next()?;
+                    root = Some(self.node(first, first_span, 0)?);
+                }
+                other => root = Some(self.node(other, span, 0)?),
             }
-            NodeKind::Seq(items)
         }
-        RawKind::Map(entries) => {
-            let entries: Vec<Entry> = entries
-                .into_iter()
-                .map(|(k, v)| Entry {
-                    key: Key {
-                        span: location_span(file, text_len, &k.referenced),
-                        name: k.value,
-                    },
-                    value: convert(file, text, v),
-                })
-                .collect();
-            if let Some(last) = entries.last() {
-                span = span.cover(last.key.span).cover(last.value.span);
-            }
-            NodeKind::Map(entries)
-        }
-    };
-    if matches!(kind, NodeKind::Seq(_) | NodeKind::Map(_)) {
-        span = close_flow(text, span);
+        Ok(root.unwrap_or(Node {
+            span: Span::point(self.file, 0),
+            kind: NodeKind::Null,
+        }))
     }
-    Node { span, kind }
+
+    fn count(&mut self, n: usize, at: Span) -> Result<(), ReadError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(ReadError {
+                offset: at.start as usize,
+                message: format!("the file expands to more than {MAX_NODES} values through aliases"),
+            });
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, event: Event<'t>, span: saphyr_parser::Span, depth: usize) -> Result<Node, ReadError> {
+        let at = self.span(span);
+        if depth > MAX_DEPTH {
+            return Err(ReadError {
+                offset: at.start as usize,
+                message: format!("values are nested more than {MAX_DEPTH} levels deep"),
+            });
+        }
+        self.count(1, at)?;
+        let (node, anchor) = match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                let kind = scalar(&value, style, tag.as_deref()).map_err(|message| ReadError {
+                    offset: at.start as usize,
+                    message,
+                })?;
+                (Node { span: at, kind }, anchor)
+            }
+            Event::SequenceStart(anchor, _) => {
+                let mut items: Vec<Node> = Vec::new();
+                let mut end = at;
+                loop {
+                    let (event, span) = self.next()?;
+                    if let Event::SequenceEnd = event {
+                        end = end.cover(self.span(span));
+                        break;
+                    }
+                    let item = self.node(event, span, depth + 1)?;
+                    end = end.cover(item.span);
+                    items.push(item);
+                }
+                let last = items.last().map(|n| n.span);
+                (Node { span: self.close(at, end, last), kind: NodeKind::Seq(items) }, anchor)
+            }
+            Event::MappingStart(anchor, _) => {
+                let node = self.mapping(at, depth)?;
+                (node, anchor)
+            }
+            Event::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(&id).cloned() else {
+                    return Err(ReadError {
+                        offset: at.start as usize,
+                        message: "an alias refers to an unknown anchor".into(),
+                    });
+                };
+                self.count(size, at)?;
+                return Ok(node);
+            }
+            other => {
+                return Err(ReadError {
+                    offset: at.start as usize,
+                    message: format!("unexpected {other:?}"),
+                });
+            }
+        };
+        if anchor > 0 {
+            let size = node_count(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        Ok(node)
+    }
+
+    fn mapping(&mut self, at: Span, depth: usize) -> Result<Node, ReadError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut merged: Vec<Entry> = Vec::new();
+        let mut end = at;
+        let mut last: Option<Span> = None;
+        loop {
+            let (event, span) = self.next()?;
+            let key_span = self.span(span);
+            let key = match event {
+                Event::MappingEnd => {
+                    end = end.cover(key_span);
+                    break;
+                }
+                Event::Scalar(value, style, _, _) => {
+                    let merge = style == ScalarStyle::Plain && value == "<<";
+                    (value.into_owned(), merge)
+                }
+                Event::Alias(id) => match self.anchors.get(&id).map(|(n, _)| &n.kind) {
+                    Some(NodeKind::Str(s)) => (s.clone(), false),
+                    _ => {
+                        return Err(ReadError {
+                            offset: key_span.start as usize,
+                            message: "a mapping key must be a string".into(),
+                        });
+                    }
+                },
+                _ => {
+                    return Err(ReadError {
+                        offset: key_span.start as usize,
+                        message: "complex mapping keys (lists or mappings as keys) are not supported".into(),
+                    });
+                }
+            };
+            let (event, span) = self.next()?;
+            let value = self.node(event, span, depth + 1)?;
+            end = end.cover(key_span).cover(value.span);
+            last = Some(value.span.cover(key_span));
+            match key {
+                (_, true) => merged.extend(merge_entries(value).map_err(|offset| ReadError {
+                    offset,
+                    message: "`<<` merges a mapping or a list of mappings".into(),
+                })?),
+                (name, false) => entries.push(Entry {
+                    key: Key { name, span: key_span },
+                    value,
+                }),
+            }
+        }
+        // Keys written in the mapping win over merged ones; earlier merges win over later.
+        for entry in merged {
+            if !entries.iter().any(|e| e.key.name == entry.key.name) {
+                entries.push(entry);
+            }
+        }
+        Ok(Node {
+            span: self.close(at, end, last),
+            kind: NodeKind::Map(entries),
+        })
+    }
+
+    /// The span of a collection from its start to `end`, where `end` covers its
+    /// children and its closing event. A flow collection ends with its bracket; a
+    /// block one ends with its last child (its closing event sits at the next token,
+    /// possibly lines later), without trailing blanks.
+    fn close(&self, start: Span, end: Span, last_child: Option<Span>) -> Span {
+        match self.text.as_bytes().get(start.start as usize) {
+            Some(b'[' | b'{') => start.cover(end),
+            _ => match last_child {
+                Some(child) => {
+                    let stop = last_content(self.text, child.end as usize).max(child.start as usize);
+                    Span::new(self.file, start.start as usize, stop.max(start.end as usize))
+                }
+                None => start,
+            },
+        }
+    }
 }
 
-/// A flow collection (`[a, b]`, `{a: 1}`) ends at its closing bracket, which comes
-/// after its last child.
-fn close_flow(text: &str, span: Span) -> Span {
-    let closer = match text.as_bytes().get(span.start as usize) {
-        Some(b'[') => b']',
-        Some(b'{') => b'}',
-        _ => return span,
-    };
-    let rest = &text.as_bytes()[span.end as usize..];
-    let skipped = rest
-        .iter()
-        .take_while(|b| b.is_ascii_whitespace() || **b == b',')
-        .count();
-    match rest.get(skipped) {
-        Some(&b) if b == closer => Span::new(
-            span.file,
-            span.start as usize,
-            span.end as usize + skipped + 1,
-        ),
-        _ => span,
+/// The offset just after the last non-blank character before `end`.
+fn last_content(text: &str, end: usize) -> usize {
+    let end = end.min(text.len());
+    text[..end].trim_end().len()
+}
+
+fn node_count(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(node_count).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|e| node_count(&e.value)).sum(),
+        _ => 0,
     }
+}
+
+fn merge_entries(value: Node) -> Result<Vec<Entry>, usize> {
+    match value.kind {
+        NodeKind::Map(entries) => Ok(entries),
+        NodeKind::Seq(items) => {
+            let mut out: Vec<Entry> = Vec::new();
+            for item in items {
+                let NodeKind::Map(entries) = item.kind else {
+                    return Err(item.span.start as usize);
+                };
+                for entry in entries {
+                    if !out.iter().any(|e| e.key.name == entry.key.name) {
+                        out.push(entry);
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(value.span.start as usize),
+    }
+}
+
+/// Resolves a scalar the way ddeutil-workflow's loader does: PyYAML's YAML 1.1
+/// SafeLoader rules without the `yes/no/on/off` booleans. Dates stay strings.
+fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind, String> {
+    if let Some(tag) = tag {
+        if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
+            let parsed = match tag.suffix.as_str() {
+                "str" => Some(NodeKind::Str(value.to_string())),
+                "null" => Some(NodeKind::Null),
+                "bool" => resolve_bool(value).map(NodeKind::Bool),
+                "int" => resolve_int(value).map(NodeKind::Int),
+                "float" => resolve_float(value).or_else(|| resolve_int(value).map(|i| i as f64)).map(NodeKind::Float),
+                other => return Err(format!("the tag `!!{other}` is not supported")),
+            };
+            return parsed.ok_or_else(|| format!("`{value}` is not a valid `!!{}`", tag.suffix));
+        }
+        return Err(format!("the tag `{}{}` is not supported", tag.handle, tag.suffix));
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(NodeKind::Str(value.to_string()));
+    }
+    Ok(match value {
+        "" | "~" | "null" | "Null" | "NULL" => NodeKind::Null,
+        _ => {
+            if let Some(b) = resolve_bool(value) {
+                NodeKind::Bool(b)
+            } else if let Some(i) = resolve_int(value) {
+                NodeKind::Int(i)
+            } else if let Some(f) = resolve_float(value) {
+                NodeKind::Float(f)
+            } else {
+                NodeKind::Str(value.to_string())
+            }
+        }
+    })
+}
+
+fn resolve_bool(value: &str) -> Option<bool> {
+    match value {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// YAML 1.1 integers: decimal, `0b` binary, `0x` hex, leading-zero octal, `_` separators.
+fn resolve_int(value: &str) -> Option<i64> {
+    let (negative, digits) = match value.as_bytes().first()? {
+        b'-' => (true, &value[1..]),
+        b'+' => (false, &value[1..]),
+        _ => (false, value),
+    };
+    if digits.is_empty() || digits.starts_with('_') {
+        return None;
+    }
+    let (radix, body) = if let Some(rest) = digits.strip_prefix("0b") {
+        (2, rest)
+    } else if let Some(rest) = digits.strip_prefix("0x") {
+        (16, rest)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    let clean: String = body.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() || !clean.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i64::from_str_radix(&clean, radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// YAML 1.1 floats: a `.` is required, an exponent needs its sign; `.inf`, `.nan`.
+fn resolve_float(value: &str) -> Option<f64> {
+    match value {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let body = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.')?;
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let whole_ok = whole.is_empty() && !fraction.is_empty() || whole.starts_with(|c: char| c.is_ascii_digit()) && digits(whole);
+    if !whole_ok || !digits(fraction) {
+        return None;
+    }
+    if let Some(exp) = exponent {
+        let rest = exp.strip_prefix(['-', '+'])?;
+        if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+    }
+    value.replace('_', "").parse::<f64>().ok()
 }
 
 #[cfg(test)]
