@@ -1,11 +1,12 @@
 """Generate a folder of realistic workflow files for benchmarks.
 
-    python bench/gen_workflows.py OUT_DIR [FILES=1000] [STAGES=20]
+    python bench/gen_workflows.py OUT_DIR [FILES=1000] [STAGES=20] [--terse]
 
 Every file holds one workflow of 4 jobs chained by `needs`, with STAGES stages in
 all: a mix of echo, bash, python, call, foreach, parallel and case stages using
 params, matrix values and earlier stage outputs in templates. The files are valid
-for both wfc and ddeutil-workflow.
+for both wfc and ddeutil-workflow. With --terse every stage is one short flow
+mapping (about 80 bytes a stage instead of about 250).
 """
 import os
 import sys
@@ -88,7 +89,18 @@ def stage(i, job, wf, first):
 """
 
 
-def workflow(n, stages):
+def terse_stage(i, job, wf, first):
+    kind = i % 4
+    if kind == 0:
+        return f"        - {{name: Step {i}, id: s{i}, echo: 'run ${{{{ params.source }}}}'}}\n"
+    if kind == 1:
+        return f"        - {{name: Step {i}, id: s{i}, bash: echo {job}, env: {{A: x}}}}\n"
+    if kind == 2:
+        return f"        - {{name: Step {i}, id: s{i}, run: 'x = {i}', vars: {{y: 1}}}}\n"
+    return f"        - {{name: Step {i}, id: s{i}, uses: tasks/{job}@v1, with: {{n: 1}}}}\n"
+
+
+def workflow(n, stages, terse=False):
     wf = f"wf-{n:05d}"
     out = [f"""{wf}:
   type: Workflow
@@ -119,19 +131,21 @@ def workflow(n, stages):
         out.append("      stages:\n")
         first = i
         for _ in range(per_job[j]):
-            out.append(stage(i, job, wf, first))
+            out.append((terse_stage if terse else stage)(i, job, wf, first))
             i += 1
     return "".join(out)
 
 
 def main():
-    out_dir = sys.argv[1]
-    files = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    stages = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    terse = "--terse" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--terse"]
+    out_dir = args[0]
+    files = int(args[1]) if len(args) > 1 else 1000
+    stages = int(args[2]) if len(args) > 2 else 20
     os.makedirs(out_dir, exist_ok=True)
     for n in range(files):
         with open(os.path.join(out_dir, f"wf_{n:05d}.yml"), "w") as f:
-            f.write(workflow(n, stages))
+            f.write(workflow(n, stages, terse))
 
 
 if __name__ == "__main__":

@@ -342,12 +342,12 @@ fn check_path(
         );
         return;
     };
-    let root_span = at(first.range);
+    let root_span = || at(first.range);
     if env.only_matrix && root != "matrix" {
         out.push(
             Diagnostic::new(
                 Code::TemplateNotAllowed,
-                root_span,
+                root_span(),
                 format!("a stage's `name` and `id` can only use `matrix` templates, not `{root}`"),
             )
             .label("resolved before the stage runs")
@@ -357,13 +357,13 @@ fn check_path(
     }
     let next = path.segments.get(1);
     let next_name = path.name_at(1);
-    let next_span = next.map(|s| at(s.range));
     let optional = next.is_some_and(|s| s.optional);
     match root {
         "params" => {
-            let (Some(name), Some(span)) = (next_name, next_span) else {
+            let (Some(name), Some(next)) = (next_name, next) else {
                 return;
             };
+            let span = || at(next.range);
             if optional || env.workflow.param(name).is_some() {
                 return;
             }
@@ -371,7 +371,7 @@ fn check_path(
             out.push(
                 Diagnostic::new(
                     Code::UndeclaredParam,
-                    span,
+                    span(),
                     format!(
                         "`params.{name}` is not declared in workflow `{}`",
                         env.workflow.name.value
@@ -391,7 +391,7 @@ fn check_path(
                 out.push(
                     Diagnostic::new(
                         Code::OutOfScope,
-                        root_span,
+                        root_span(),
                         "`matrix` is not available here",
                     )
                     .label("no matrix here")
@@ -399,9 +399,10 @@ fn check_path(
                 );
                 return;
             };
-            let (Some(key), Some(span)) = (next_name, next_span) else {
+            let (Some(key), Some(next)) = (next_name, next) else {
                 return;
             };
+            let span = || at(next.range);
             if optional || keys.contains(&key) {
                 return;
             }
@@ -417,7 +418,7 @@ fn check_path(
                 )
             };
             out.push(
-                Diagnostic::new(Code::UnknownMatrixKey, span, message)
+                Diagnostic::new(Code::UnknownMatrixKey, span(), message)
                     .label("unknown matrix key")
                     .help(suggestion(key, keys.iter().copied()).unwrap_or_else(|| {
                         if keys.is_empty() {
@@ -428,11 +429,12 @@ fn check_path(
                     })),
             );
         }
-        "stages" => check_stage_ref(env, path, root_span, at, out),
+        "stages" => check_stage_ref(env, path, at, out),
         "jobs" => {
-            let (Some(id), Some(span)) = (next_name, next_span) else {
+            let (Some(id), Some(next)) = (next_name, next) else {
                 return;
             };
+            let span = || at(next.range);
             if optional || env.upstream.contains(id) {
                 return;
             }
@@ -458,7 +460,7 @@ fn check_path(
                 )
             };
             out.push(
-                Diagnostic::new(Code::JobNotUpstream, span, message)
+                Diagnostic::new(Code::JobNotUpstream, span(), message)
                     .label(if exists {
                         "not in `needs`"
                     } else {
@@ -478,7 +480,7 @@ fn check_path(
                 out.push(
                     Diagnostic::new(
                         Code::OutOfScope,
-                        root_span,
+                        root_span(),
                         format!("`{root}` is not available here"),
                     )
                     .label(format!("outside of where `{root}` exists"))
@@ -489,7 +491,7 @@ fn check_path(
         _ => out.push(
             Diagnostic::new(
                 Code::UnknownName,
-                root_span,
+                root_span(),
                 format!("unknown name `{root}`"),
             )
             .label("not a context name")
@@ -506,11 +508,11 @@ fn check_path(
 fn check_stage_ref(
     env: &Env<'_>,
     path: &Path,
-    root_span: Span,
     at: &dyn Fn(TextRange) -> Span,
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(visible) = &env.stages else {
+        let root_span = path.segments.first().map_or_else(Span::default, |s| at(s.range));
         out.push(
             Diagnostic::new(
                 Code::OutOfScope,

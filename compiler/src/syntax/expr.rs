@@ -23,7 +23,9 @@ pub struct SyntaxError {
 
 /// Parses a string value that may hold `${{ }}` templates.
 pub fn parse_template(text: &str) -> Result<Template, SyntaxError> {
-    if !text.contains('$') {
+    // Only `${{`, `${NAME}` and `$$` are special: anything else is literal text, and
+    // long scripts full of `$VAR` need not go through the parser.
+    if !text.contains("${") && !text.contains("$$") {
         return Ok(Template::literal(text));
     }
     let mut pairs = ExpressionParser::parse(Rule::template, text)

@@ -7,7 +7,10 @@
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::source::{SourceFile, map_content_range};
 use crate::span::{Span, Spanned};
-use crate::syntax::expr::{self, ast::TextRange};
+use std::collections::HashMap;
+
+use crate::syntax::expr::ast::{Template, TextRange};
+use crate::syntax::expr::{self, SyntaxError};
 use crate::syntax::model::{Cond, Condition, Count, Text, Value, ValueKind};
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
@@ -15,6 +18,8 @@ use crate::syntax::yaml::{Entry, Node, NodeKind};
 pub(crate) struct Cx<'s> {
     pub source: &'s SourceFile,
     pub diags: Vec<Diagnostic>,
+    /// Parsed templates by text: workflows repeat the same templates many times.
+    templates: HashMap<String, Result<Template, SyntaxError>>,
 }
 
 /// A YAML mapping being read: its entries with later duplicates dropped (and reported).
@@ -53,6 +58,7 @@ impl<'s> Cx<'s> {
         Self {
             source,
             diags: Vec::new(),
+            templates: HashMap::new(),
         }
     }
 
@@ -201,7 +207,15 @@ impl<'s> Cx<'s> {
 
     /// Parses a string's templates; a syntax error is reported and the string kept literal.
     pub fn template(&mut self, raw: String, span: Span) -> Text {
-        match expr::parse_template(&raw) {
+        let parsed = match self.templates.get(&raw) {
+            Some(parsed) => parsed.clone(),
+            None => {
+                let parsed = expr::parse_template(&raw);
+                self.templates.insert(raw.clone(), parsed.clone());
+                parsed
+            }
+        };
+        match parsed {
             Ok(template) => Text {
                 raw,
                 span,
