@@ -2,6 +2,9 @@
 //! of workflows (bench/gen_workflows.py; 1,000 files of 20 stages by default, or the
 //! folder in `WFC_BENCH_DIR`). Prints the best of several rounds per phase.
 
+// Byte and file counts are far below 2^52: converting them to f64 for rates is exact.
+#![allow(clippy::cast_precision_loss)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -97,10 +100,32 @@ fn main() {
         let _ = check::run(&loaded.project, &options);
     });
     let mb = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
-    println!("corpus: {} files, {:.2} MB ({})", files.len(), bytes as f64 / 1e6, dir.display());
-    println!("yaml parse, 1 thread:       {:>8.1} ms  {:>6.1} MB/s", parse.as_secs_f64() * 1e3, mb(parse));
-    println!("model build, 1 thread:      {:>8.1} ms", build_time.as_secs_f64() * 1e3);
-    println!("checks (parallel):          {:>8.1} ms", checks.as_secs_f64() * 1e3);
-    println!("parse+build (parallel):     {:>8.1} ms", load_parallel.as_secs_f64() * 1e3);
-    println!("whole check, files on disk: {:>8.1} ms  {:>6.0} files/s", whole.as_secs_f64() * 1e3, files.len() as f64 / whole.as_secs_f64());
+    println!(
+        "corpus: {} files, {:.2} MB ({})",
+        files.len(),
+        bytes as f64 / 1e6,
+        dir.display()
+    );
+    println!(
+        "yaml parse, 1 thread:       {:>8.1} ms  {:>6.1} MB/s",
+        parse.as_secs_f64() * 1e3,
+        mb(parse)
+    );
+    println!(
+        "model build, 1 thread:      {:>8.1} ms",
+        build_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "checks (parallel):          {:>8.1} ms",
+        checks.as_secs_f64() * 1e3
+    );
+    println!(
+        "parse+build (parallel):     {:>8.1} ms",
+        load_parallel.as_secs_f64() * 1e3
+    );
+    println!(
+        "whole check, files on disk: {:>8.1} ms  {:>6.0} files/s",
+        whole.as_secs_f64() * 1e3,
+        files.len() as f64 / whole.as_secs_f64()
+    );
 }

@@ -4,21 +4,28 @@
 //! Checks that look at one workflow run in parallel; the ones that relate
 //! workflows to each other run once over the whole project.
 
+mod cache;
 mod lint;
 mod matrix;
 mod names;
 mod needs;
 mod refs;
+pub mod summary;
 mod triggers;
 
-use rayon::prelude::*;
+use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
-use crate::project::Project;
-use crate::source::{SourceFile, map_content_range};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::project::{self, Project};
+use crate::source::{SourceFile, Sources, map_content_range};
 use crate::span::Span;
+use crate::syntax::discover::DiscoverError;
 use crate::syntax::expr::ast::TextRange;
-use crate::syntax::model::{Cond, Stage, Text};
+use crate::syntax::model::{Cond, FileModel, Stage, Text};
+use summary::WorkflowSummary;
 
 /// What the checks need to know beyond the files.
 #[derive(Clone, Debug, Default)]
@@ -27,26 +34,131 @@ pub struct Options {
     pub extra_filters: Vec<String>,
 }
 
-/// Runs every check; returns the findings (unsorted).
+/// The findings of one file on its own, and what the cross-file checks need of it.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct FileReport {
+    pub diagnostics: Vec<Diagnostic>,
+    pub workflows: Vec<WorkflowSummary>,
+}
+
+/// Checks one file's workflows (everything that does not need other files).
+#[must_use]
+pub fn check_file(source: &SourceFile, model: &FileModel, options: &Options) -> FileReport {
+    let mut diagnostics = Vec::new();
+    for workflow in &model.workflows {
+        names::stage_ids(workflow, &mut diagnostics);
+        needs::check(workflow, &mut diagnostics);
+        matrix::check(workflow, &mut diagnostics);
+        refs::check(source, workflow, options, &mut diagnostics);
+        lint::check(source, workflow, &mut diagnostics);
+    }
+    FileReport {
+        diagnostics,
+        workflows: model.workflows.iter().map(WorkflowSummary::of).collect(),
+    }
+}
+
+/// The checks that relate workflows of different files: names and triggers.
+#[must_use]
+pub fn check_across(workflows: &[&WorkflowSummary]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    names::duplicate_workflows(workflows, &mut out);
+    triggers::check(workflows, &mut out);
+    out
+}
+
+/// Runs every check on a loaded project; returns the findings (unsorted).
 #[must_use]
 pub fn run(project: &Project, options: &Options) -> Vec<Diagnostic> {
-    let workflows: Vec<_> = project.workflows().collect();
-    let mut out: Vec<Diagnostic> = workflows
+    let reports: Vec<FileReport> = project
+        .files
         .par_iter()
-        .flat_map_iter(|(file, workflow)| {
-            let source = project.sources.get(*file);
-            let mut found = Vec::new();
-            names::stage_ids(workflow, &mut found);
-            needs::check(workflow, &mut found);
-            matrix::check(workflow, &mut found);
-            refs::check(source, workflow, options, &mut found);
-            lint::check(source, workflow, &mut found);
-            found
+        .map(|model| check_file(project.sources.get(model.file), model, options))
+        .collect();
+    let summaries: Vec<&WorkflowSummary> = reports.iter().flat_map(|r| &r.workflows).collect();
+    let mut out = check_across(&summaries);
+    out.extend(reports.iter().flat_map(|r| r.diagnostics.iter().cloned()));
+    out
+}
+
+/// The result of checking paths.
+#[derive(Debug)]
+pub struct Checked {
+    pub sources: Sources,
+    /// Sorted, as renderers print them.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files whose findings came from the cache.
+    pub cache_hits: usize,
+}
+
+/// Loads and checks every file under `paths`. With a cache file, a file whose
+/// content (and compiler build and options) is unchanged is not parsed again.
+pub fn check_paths(
+    paths: &[PathBuf],
+    options: &Options,
+    cache_file: Option<&Path>,
+) -> Result<Checked, DiscoverError> {
+    let raw = project::read_files(paths)?;
+    let salt = cache_salt(options);
+    let cached = cache_file.map(cache::Cache::read).unwrap_or_default();
+    let results: Vec<(SourceFile, cache::Key, FileReport, bool)> = raw
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let file = project::file_id(index);
+            let key = cache::key(&salt, raw.text.as_bytes(), raw.bad_utf8.is_some());
+            let source = SourceFile::new(raw.path, raw.text);
+            if let Some(mut report) = cached.get(&key).cloned() {
+                report.diagnostics.iter_mut().for_each(|d| d.set_file(file));
+                report.workflows.iter_mut().for_each(|w| w.set_file(file));
+                return (source, key, report, true);
+            }
+            let (model, mut diagnostics) = project::load_file(file, &source, raw.bad_utf8);
+            let mut report = check_file(&source, &model, options);
+            diagnostics.append(&mut report.diagnostics);
+            report.diagnostics = diagnostics;
+            (source, key, report, false)
         })
         .collect();
-    names::duplicate_workflows(project, &mut out);
-    triggers::check(project, &mut out);
-    out
+    let cache_hits = results.iter().filter(|r| r.3).count();
+    if let Some(path) = cache_file {
+        let stale = cached.len() != cache_hits || cache_hits != results.len();
+        if stale {
+            let entries = results.iter().map(|(_, key, report, _)| (*key, report));
+            if let Err(error) = cache::Cache::write(path, entries) {
+                eprintln!(
+                    "wfc: warning: cannot write the check cache {}: {error} (run with --no-cache to skip it)",
+                    path.display()
+                );
+            }
+        }
+    }
+    let summaries: Vec<&WorkflowSummary> = results.iter().flat_map(|r| &r.2.workflows).collect();
+    let mut diagnostics = Diagnostics::default();
+    diagnostics.extend(check_across(&summaries));
+    let mut sources = Sources::default();
+    for (source, _, report, _) in results {
+        diagnostics.extend(report.diagnostics);
+        sources.add(source);
+    }
+    Ok(Checked {
+        sources,
+        diagnostics: diagnostics.into_sorted(),
+        cache_hits,
+    })
+}
+
+/// What, besides a file's content, decides its findings.
+fn cache_salt(options: &Options) -> Vec<u8> {
+    let mut filters = options.extra_filters.clone();
+    filters.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(crate::BUILD_ID.as_bytes());
+    for f in filters {
+        hasher.update(f.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().to_vec()
 }
 
 /// The file span of a range inside a template.

@@ -6,9 +6,11 @@ mod code;
 
 pub use code::Code;
 
-use crate::span::Span;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use crate::span::{FileId, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Severity {
     Error,
     Warning,
@@ -25,13 +27,13 @@ impl Severity {
 }
 
 /// A secondary place that explains the primary one ("first defined here").
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Label {
     pub span: Span,
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub code: Code,
     pub severity: Severity,
@@ -97,6 +99,14 @@ impl Diagnostic {
     pub fn note(mut self, text: impl Into<String>) -> Self {
         self.notes.push(text.into());
         self
+    }
+
+    /// Moves every span to `file` (diagnostics read back from the cache).
+    pub fn set_file(&mut self, file: FileId) {
+        self.span.file = file;
+        for label in &mut self.secondary {
+            label.span.file = file;
+        }
     }
 
     #[must_use]

@@ -12,3 +12,7 @@ pub mod render;
 pub mod source;
 pub mod span;
 pub mod syntax;
+
+/// Identifies this build of the compiler: a hash of its sources. Caches and plans
+/// made by another build are not trusted.
+pub const BUILD_ID: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("WFC_BUILD_ID"));

@@ -24,74 +24,105 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// A file's text as read from disk.
+#[derive(Debug)]
+pub struct RawFile {
+    /// The path as shown to users.
+    pub path: PathBuf,
+    pub text: String,
+    /// Where the first invalid UTF-8 byte was, if any (the text is then lossy).
+    pub bad_utf8: Option<usize>,
+}
+
+impl RawFile {
+    #[must_use]
+    pub fn new(path: PathBuf, text: String) -> Self {
+        Self {
+            path,
+            text,
+            bad_utf8: None,
+        }
+    }
+}
+
+/// Reads every workflow file under `paths`, in parallel, in a stable order.
+pub fn read_files(paths: &[PathBuf]) -> Result<Vec<RawFile>, DiscoverError> {
+    discover::discover(paths)?
+        .into_par_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).map_err(|e| DiscoverError {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let (text, bad_utf8) = match String::from_utf8(bytes) {
+                Ok(text) => (text, None),
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
+                }
+            };
+            Ok(RawFile {
+                path: display_path(&path),
+                text,
+                bad_utf8,
+            })
+        })
+        .collect()
+}
+
+/// Parses and reads one file into its model, with what was found on the way.
+#[must_use]
+pub fn load_file(
+    file: FileId,
+    source: &SourceFile,
+    bad_utf8: Option<usize>,
+) -> (FileModel, Vec<Diagnostic>) {
+    let empty = FileModel {
+        file,
+        workflows: Vec::new(),
+    };
+    if let Some(at) = bad_utf8 {
+        let diagnostic = Diagnostic::new(
+            Code::YamlSyntax,
+            Span::new(file, at, at + 1),
+            "the file is not valid UTF-8",
+        )
+        .label("invalid byte")
+        .help("save the file as UTF-8");
+        return (empty, vec![diagnostic]);
+    }
+    match yaml::parse(file, source) {
+        Ok(root) => build::build_file(file, source, &root),
+        Err(diagnostic) => (empty, vec![*diagnostic]),
+    }
+}
+
+/// The id of the `index`-th file.
+#[must_use]
+pub fn file_id(index: usize) -> FileId {
+    FileId(u32::try_from(index).unwrap_or(u32::MAX))
+}
+
 impl Project {
     /// Loads every workflow file under `paths` (files are read and parsed in parallel).
     pub fn load(paths: &[PathBuf]) -> Result<Loaded, DiscoverError> {
-        let files = discover::discover(paths)?;
-        let texts: Vec<(PathBuf, String, Option<usize>)> = files
-            .into_par_iter()
-            .map(|path| {
-                let bytes = std::fs::read(&path).map_err(|e| DiscoverError {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
-                let (text, bad_at) = match String::from_utf8(bytes) {
-                    Ok(text) => (text, None),
-                    Err(e) => {
-                        let at = e.utf8_error().valid_up_to();
-                        (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
-                    }
-                };
-                Ok((display_path(&path), text, bad_at))
-            })
-            .collect::<Result<_, DiscoverError>>()?;
-        Ok(Self::from_texts(texts))
+        Ok(Self::from_raw(read_files(paths)?))
     }
 
-    /// Loads in-memory files (tests, benchmarks, stdin).
+    /// Loads in-memory files (tests, benchmarks).
     #[must_use]
     pub fn from_sources(files: Vec<(PathBuf, String)>) -> Loaded {
-        Self::from_texts(files.into_iter().map(|(p, t)| (p, t, None)).collect())
+        Self::from_raw(files.into_iter().map(|(p, t)| RawFile::new(p, t)).collect())
     }
 
-    fn from_texts(texts: Vec<(PathBuf, String, Option<usize>)>) -> Loaded {
-        let built: Vec<(SourceFile, FileModel, Vec<Diagnostic>)> = texts
+    fn from_raw(files: Vec<RawFile>) -> Loaded {
+        let built: Vec<(SourceFile, FileModel, Vec<Diagnostic>)> = files
             .into_par_iter()
             .enumerate()
-            .map(|(index, (path, text, bad_utf8))| {
-                let file = FileId(u32::try_from(index).unwrap_or(u32::MAX));
-                let source = SourceFile::new(path, text);
-                if let Some(at) = bad_utf8 {
-                    let diagnostic = Diagnostic::new(
-                        Code::YamlSyntax,
-                        Span::new(file, at, at + 1),
-                        "the file is not valid UTF-8",
-                    )
-                    .label("invalid byte")
-                    .help("save the file as UTF-8");
-                    return (
-                        source,
-                        FileModel {
-                            file,
-                            workflows: Vec::new(),
-                        },
-                        vec![diagnostic],
-                    );
-                }
-                match yaml::parse(file, &source) {
-                    Ok(root) => {
-                        let (model, diagnostics) = build::build_file(file, &source, &root);
-                        (source, model, diagnostics)
-                    }
-                    Err(diagnostic) => (
-                        source,
-                        FileModel {
-                            file,
-                            workflows: Vec::new(),
-                        },
-                        vec![*diagnostic],
-                    ),
-                }
+            .map(|(index, raw)| {
+                let source = SourceFile::new(raw.path, raw.text);
+                let (model, diagnostics) = load_file(file_id(index), &source, raw.bad_utf8);
+                (source, model, diagnostics)
             })
             .collect();
         let mut project = Project::default();

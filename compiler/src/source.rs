@@ -2,6 +2,7 @@
 //! columns for rendering.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::span::{FileId, Span};
 
@@ -11,32 +12,41 @@ pub struct SourceFile {
     /// The path as the user should see it (relative when the user gave a relative path).
     pub path: PathBuf,
     pub text: String,
-    line_starts: Vec<u32>,
+    /// Where each line starts; computed when first needed (only for rendering).
+    line_starts: OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
     #[must_use]
     pub fn new(path: PathBuf, text: String) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
-        );
         Self {
             path,
             text,
-            line_starts,
+            line_starts: OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+            );
+            starts
+        })
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
     #[must_use]
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         let offset = offset.min(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.line_starts[line] as usize;
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset) - 1;
+        let start = starts[line] as usize;
         let end = (offset as usize).max(start);
         let column = self
             .text
@@ -48,7 +58,7 @@ impl SourceFile {
     /// Byte offset of a 1-based line and 1-based character column.
     #[must_use]
     pub fn offset_of(&self, line: usize, column: usize) -> usize {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+        let Some(&start) = self.line_starts().get(line.saturating_sub(1)) else {
             return self.text.len();
         };
         let start = start as usize;

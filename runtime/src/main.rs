@@ -4,17 +4,13 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version" | "-V") => {
-            println!("wfr {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!(
-                "wfr: the runtime is not part of this build yet; use `wfc check` to validate workflows"
-            );
-            ExitCode::from(2)
-        }
+    let first = std::env::args().nth(1);
+    if matches!(first.as_deref(), Some("--version" | "-V")) {
+        println!("wfr {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
     }
+    eprintln!(
+        "wfr: the runtime is not part of this build yet; use `wfc check` to validate workflows"
+    );
+    ExitCode::from(2)
 }

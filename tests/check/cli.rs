@@ -212,3 +212,90 @@ fn custom_filters_can_be_declared() {
         Some(0)
     );
 }
+
+#[test]
+fn cache_gives_the_same_findings_and_notices_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let parent = "parent:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: t, trigger: child}\n";
+    write(dir.path(), "conf/parent.yml", parent);
+    write(
+        dir.path(),
+        "conf/child.yml",
+        "child:\n  type: Workflow\n  jobs: {}\n",
+    );
+    write(dir.path(), "conf/broken.yml", BROKEN);
+    let cold = wfc(&["check", "conf"], dir.path());
+    assert!(
+        dir.path().join(".wfc/cache/check.bin").is_file(),
+        "the cache is written"
+    );
+    let warm = wfc(&["check", "conf"], dir.path());
+    let uncached = wfc(&["check", "--no-cache", "conf"], dir.path());
+    assert_eq!(cold.status.code(), Some(1));
+    assert_eq!(stdout(&cold), stdout(&warm));
+    assert_eq!(stdout(&cold), stdout(&uncached));
+
+    // The parent is unchanged (a cache hit), but the workflow it triggers is gone.
+    write(
+        dir.path(),
+        "conf/child.yml",
+        "renamed:\n  type: Workflow\n  jobs: {}\n",
+    );
+    let after = wfc(&["check", "--format", "json", "conf"], dir.path());
+    let findings: serde_json::Value = serde_json::from_slice(&after.stdout).expect("json");
+    let codes: Vec<&str> = findings
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"WF303"), "{codes:?}");
+
+    // Fixing the broken file is seen too.
+    write(dir.path(), "conf/broken.yml", CLEAN);
+    write(
+        dir.path(),
+        "conf/child.yml",
+        "child:\n  type: Workflow\n  jobs: {}\n",
+    );
+    assert_eq!(wfc(&["check", "conf"], dir.path()).status.code(), Some(0));
+}
+
+#[test]
+fn damaged_cache_is_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "a.yml", BROKEN);
+    write(
+        dir.path(),
+        ".wfc/cache/check.bin",
+        "WFCCHK01 not postcard at all",
+    );
+    let out = wfc(&["check", "a.yml"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("WF101"));
+    let again = wfc(&["check", "a.yml"], dir.path());
+    assert_eq!(stdout(&out), stdout(&again));
+}
+
+#[test]
+fn cache_depends_on_declared_filters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "a.yml",
+        "wf:\n  type: Workflow\n  params: {x: str}\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: '${{ params.x | slugify }}'}\n",
+    );
+    assert_eq!(
+        wfc(&["check", "--filter", "slugify", "a.yml"], dir.path())
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(wfc(&["check", "a.yml"], dir.path()).status.code(), Some(1));
+    assert_eq!(
+        wfc(&["check", "--filter", "slugify", "a.yml"], dir.path())
+            .status
+            .code(),
+        Some(0)
+    );
+}

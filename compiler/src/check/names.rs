@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
+use super::summary::WorkflowSummary;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::project::Project;
 use crate::span::Span;
 use crate::syntax::model::{Stage, Workflow};
 
-pub(super) fn duplicate_workflows(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn duplicate_workflows(workflows: &[&WorkflowSummary], out: &mut Vec<Diagnostic>) {
     let mut first: HashMap<&str, Span> = HashMap::new();
-    for (_, workflow) in project.workflows() {
+    for workflow in workflows {
         let name = workflow.name.value.as_str();
         match first.get(name) {
             Some(&earlier) => out.push(

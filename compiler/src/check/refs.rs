@@ -512,7 +512,10 @@ fn check_stage_ref(
     out: &mut Vec<Diagnostic>,
 ) {
     let Some(visible) = &env.stages else {
-        let root_span = path.segments.first().map_or_else(Span::default, |s| at(s.range));
+        let root_span = path
+            .segments
+            .first()
+            .map_or_else(Span::default, |s| at(s.range));
         out.push(
             Diagnostic::new(
                 Code::OutOfScope,
@@ -542,12 +545,22 @@ fn check_stage_ref(
             .find(|j| j.id.value != env.job.id.value && job_has_stage_id(&j.stages, id));
         let help = suggestion(id, visible.iter().map(String::as_str)).unwrap_or_else(|| {
             if let Some(other) = elsewhere {
-                let via = if other.strategy.as_ref().is_some_and(|s| !s.matrix.is_empty()) {
-                    format!("jobs.{}.strategies.<strategy id>.stages.{id}", other.id.value)
+                let via = if other
+                    .strategy
+                    .as_ref()
+                    .is_some_and(|s| !s.matrix.is_empty())
+                {
+                    format!(
+                        "jobs.{}.strategies.<strategy id>.stages.{id}",
+                        other.id.value
+                    )
                 } else {
                     format!("jobs.{}.stages.{id}", other.id.value)
                 };
-                format!("`{id}` is a stage of job `{}`; another job reads it as `{via}`", other.id.value)
+                format!(
+                    "`{id}` is a stage of job `{}`; another job reads it as `{via}`",
+                    other.id.value
+                )
             } else if later {
                 format!(
                     "stage `{id}` does not run before this one in the same list or an enclosing one"

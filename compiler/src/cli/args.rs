@@ -42,6 +42,11 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
 
+    /// Do not read or write the check cache (`.wfc/cache/check.bin`, or under
+    /// `$WFC_CACHE_DIR`), which lets unchanged files skip parsing.
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// A filter registered in Python with `@custom_filter` (repeatable).
     #[arg(long = "filter", value_name = "NAME")]
     pub filters: Vec<String>,

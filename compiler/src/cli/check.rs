@@ -5,8 +5,7 @@ use std::io::{IsTerminal, Write};
 use super::args::{CheckArgs, ColorArg, FormatArg};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::check;
-use crate::diagnostic::{Code, Diagnostics};
-use crate::project::Project;
+use crate::diagnostic::Code;
 use crate::render::{self, Color, Format};
 use crate::syntax::discover;
 
@@ -19,20 +18,18 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
     } else {
         args.paths.clone()
     };
-    let loaded = match Project::load(&paths) {
-        Ok(loaded) => loaded,
+    let options = check::Options {
+        extra_filters: args.filters.clone(),
+    };
+    let cache = (!args.no_cache).then(cache_file);
+    let checked = match check::check_paths(&paths, &options, cache.as_deref()) {
+        Ok(checked) => checked,
         Err(error) => {
             eprintln!("wfc: error: {error}");
             return EXIT_USAGE;
         }
     };
-    let options = check::Options {
-        extra_filters: args.filters.clone(),
-    };
-    let mut diagnostics = Diagnostics::default();
-    diagnostics.extend(loaded.diagnostics);
-    diagnostics.extend(check::run(&loaded.project, &options));
-    let diagnostics = diagnostics.into_sorted();
+    let diagnostics = checked.diagnostics;
 
     let format = match args.format {
         FormatArg::Human => Format::Human,
@@ -52,14 +49,8 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = render::write(
-        &mut out,
-        format,
-        &loaded.project.sources,
-        &diagnostics,
-        color,
-    )
-    .and_then(|()| out.flush());
+    let written = render::write(&mut out, format, &checked.sources, &diagnostics, color)
+        .and_then(|()| out.flush());
     if let Err(error) = written {
         // A closed pipe (`wfc check | head`) is not worth a message.
         if error.kind() != std::io::ErrorKind::BrokenPipe {
@@ -71,6 +62,17 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
         .iter()
         .any(|d| d.is_error() || args.deny_warnings);
     if failing { EXIT_FINDINGS } else { EXIT_OK }
+}
+
+/// Where the check cache lives: `$WFC_CACHE_DIR/check.bin`, else `.wfc/cache/check.bin`.
+fn cache_file() -> std::path::PathBuf {
+    let dir = std::env::var_os("WFC_CACHE_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || std::path::PathBuf::from(".wfc/cache"),
+            std::path::PathBuf::from,
+        );
+    dir.join("check.bin")
 }
 
 fn explain(code: &str) -> u8 {

@@ -5,7 +5,7 @@ use super::Severity;
 macro_rules! codes {
     ($( $variant:ident = $id:literal, $name:literal, $severity:ident, $summary:literal, $explain:literal; )*) => {
         /// A stable diagnostic code. The id (`WF101`) and the name (`unknown-key`) never change meaning.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         pub enum Code { $($variant,)* }
 
         impl Code {

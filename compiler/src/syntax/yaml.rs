@@ -101,7 +101,9 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Node, Box<Diagnostic>>
         anchors: HashMap::new(),
         nodes: 0,
     };
-    reader.document().map_err(|error| Box::new(error.into_diagnostic(file, source)))
+    reader
+        .document()
+        .map_err(|error| Box::new(error.into_diagnostic(file, source)))
 }
 
 /// A problem found while reading: where (byte offset) and what.
@@ -251,13 +253,20 @@ impl<'t> Reader<'t> {
         if self.nodes > MAX_NODES {
             return Err(ReadError {
                 offset: at.start as usize,
-                message: format!("the file expands to more than {MAX_NODES} values through aliases"),
+                message: format!(
+                    "the file expands to more than {MAX_NODES} values through aliases"
+                ),
             });
         }
         Ok(())
     }
 
-    fn node(&mut self, event: Event<'t>, span: saphyr_parser::Span, depth: usize) -> Result<Node, ReadError> {
+    fn node(
+        &mut self,
+        event: Event<'t>,
+        span: saphyr_parser::Span,
+        depth: usize,
+    ) -> Result<Node, ReadError> {
         let at = self.span(span);
         if depth > MAX_DEPTH {
             return Err(ReadError {
@@ -288,7 +297,13 @@ impl<'t> Reader<'t> {
                     items.push(item);
                 }
                 let last = items.last().map(|n| n.span);
-                (Node { span: self.close(at, end, last), kind: NodeKind::Seq(items) }, anchor)
+                (
+                    Node {
+                        span: self.close(at, end, last),
+                        kind: NodeKind::Seq(items),
+                    },
+                    anchor,
+                )
             }
             Event::MappingStart(anchor, _) => {
                 let node = self.mapping(at, depth)?;
@@ -347,7 +362,9 @@ impl<'t> Reader<'t> {
                 _ => {
                     return Err(ReadError {
                         offset: key_span.start as usize,
-                        message: "complex mapping keys (lists or mappings as keys) are not supported".into(),
+                        message:
+                            "complex mapping keys (lists or mappings as keys) are not supported"
+                                .into(),
                     });
                 }
             };
@@ -361,7 +378,10 @@ impl<'t> Reader<'t> {
                     message: "`<<` merges a mapping or a list of mappings".into(),
                 })?),
                 (name, false) => entries.push(Entry {
-                    key: Key { name, span: key_span },
+                    key: Key {
+                        name,
+                        span: key_span,
+                    },
                     value,
                 }),
             }
@@ -387,8 +407,13 @@ impl<'t> Reader<'t> {
             Some(b'[' | b'{') => start.cover(end),
             _ => match last_child {
                 Some(child) => {
-                    let stop = last_content(self.text, child.end as usize).max(child.start as usize);
-                    Span::new(self.file, start.start as usize, stop.max(start.end as usize))
+                    let stop =
+                        last_content(self.text, child.end as usize).max(child.start as usize);
+                    Span::new(
+                        self.file,
+                        start.start as usize,
+                        stop.max(start.end as usize),
+                    )
                 }
                 None => start,
             },
@@ -441,12 +466,22 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind
                 "null" => Some(NodeKind::Null),
                 "bool" => resolve_bool(value).map(NodeKind::Bool),
                 "int" => resolve_int(value).map(NodeKind::Int),
-                "float" => resolve_float(value).or_else(|| resolve_int(value).map(|i| i as f64)).map(NodeKind::Float),
+                "float" => resolve_float(value)
+                    .or_else(|| {
+                        value
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|_| resolve_int(value).is_some())
+                    })
+                    .map(NodeKind::Float),
                 other => return Err(format!("the tag `!!{other}` is not supported")),
             };
             return parsed.ok_or_else(|| format!("`{value}` is not a valid `!!{}`", tag.suffix));
         }
-        return Err(format!("the tag `{}{}` is not supported", tag.handle, tag.suffix));
+        return Err(format!(
+            "the tag `{}{}` is not supported",
+            tag.handle, tag.suffix
+        ));
     }
     if style != ScalarStyle::Plain {
         return Ok(NodeKind::Str(value.to_string()));
@@ -517,7 +552,8 @@ fn resolve_float(value: &str) -> Option<f64> {
     };
     let (whole, fraction) = mantissa.split_once('.')?;
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit() || c == '_');
-    let whole_ok = whole.is_empty() && !fraction.is_empty() || whole.starts_with(|c: char| c.is_ascii_digit()) && digits(whole);
+    let whole_ok = whole.is_empty() && !fraction.is_empty()
+        || whole.starts_with(|c: char| c.is_ascii_digit()) && digits(whole);
     if !whole_ok || !digits(fraction) {
         return None;
     }

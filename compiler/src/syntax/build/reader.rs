@@ -207,13 +207,12 @@ impl<'s> Cx<'s> {
 
     /// Parses a string's templates; a syntax error is reported and the string kept literal.
     pub fn template(&mut self, raw: String, span: Span) -> Text {
-        let parsed = match self.templates.get(&raw) {
-            Some(parsed) => parsed.clone(),
-            None => {
-                let parsed = expr::parse_template(&raw);
-                self.templates.insert(raw.clone(), parsed.clone());
-                parsed
-            }
+        let parsed = if let Some(parsed) = self.templates.get(&raw) {
+            parsed.clone()
+        } else {
+            let parsed = expr::parse_template(&raw);
+            self.templates.insert(raw.clone(), parsed.clone());
+            parsed
         };
         match parsed {
             Ok(template) => Text {
