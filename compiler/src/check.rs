@@ -5,6 +5,7 @@
 //! workflows to each other run once over the whole project.
 
 mod cache;
+mod cycles;
 mod lint;
 mod matrix;
 mod names;

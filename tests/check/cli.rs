@@ -299,3 +299,17 @@ fn cache_depends_on_declared_filters() {
         Some(0)
     );
 }
+
+#[test]
+fn readme_lists_every_code() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README");
+    for code in wfc_compiler::diagnostic::Code::ALL {
+        let row = format!("| {} | {} |", code.id(), code.name());
+        assert!(
+            readme.contains(&row),
+            "README's table of checks lacks {row}"
+        );
+    }
+}

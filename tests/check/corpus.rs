@@ -14,54 +14,44 @@ fn lines(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every line of `name` parses (`ok`) or fails with a range inside the line.
+fn corpus<T: std::fmt::Debug>(
+    name: &str,
+    ok: bool,
+    parse: impl Fn(&str) -> Result<T, wfc_compiler::syntax::expr::SyntaxError>,
+) {
+    let cases = lines(name);
+    assert!(cases.len() >= 10, "{name} is too small");
+    for case in cases {
+        match parse(&case) {
+            Ok(value) => assert!(ok, "should not parse: {case:?}: {value:?}"),
+            Err(error) => {
+                assert!(!ok, "should parse: {case:?}: {error:?}");
+                assert!(
+                    error.range.end as usize <= case.len(),
+                    "{case:?}: range out of the text"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn templates_ok() {
-    let cases = lines("templates.ok");
-    assert!(cases.len() >= 20);
-    for case in cases {
-        assert!(
-            parse_template(&case).is_ok(),
-            "should parse: {case:?}: {:?}",
-            parse_template(&case)
-        );
-    }
+    corpus("templates.ok", true, parse_template);
 }
 
 #[test]
 fn templates_err() {
-    let cases = lines("templates.err");
-    assert!(cases.len() >= 10);
-    for case in cases {
-        let error = parse_template(&case).expect_err(&case);
-        assert!(
-            error.range.end as usize <= case.len(),
-            "{case:?}: range out of the text"
-        );
-    }
+    corpus("templates.err", false, parse_template);
 }
 
 #[test]
 fn conditions_ok() {
-    let cases = lines("conditions.ok");
-    assert!(cases.len() >= 20);
-    for case in cases {
-        assert!(
-            parse_condition(&case).is_ok(),
-            "should parse: {case:?}: {:?}",
-            parse_condition(&case)
-        );
-    }
+    corpus("conditions.ok", true, parse_condition);
 }
 
 #[test]
 fn conditions_err() {
-    let cases = lines("conditions.err");
-    assert!(cases.len() >= 10);
-    for case in cases {
-        let error = parse_condition(&case).expect_err(&case);
-        assert!(
-            error.range.end as usize <= case.len(),
-            "{case:?}: range out of the text"
-        );
-    }
+    corpus("conditions.err", false, parse_condition);
 }

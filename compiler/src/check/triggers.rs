@@ -1,12 +1,11 @@
 //! Trigger stages between workflows: targets must exist, triggers must not loop,
 //! and a trigger must pass the params its target requires.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::needs::shortest_cycle;
+use super::cycles;
 use super::summary::{Targets, TriggerSummary, WorkflowSummary};
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::span::Span;
@@ -55,44 +54,17 @@ pub(super) fn check(workflows: &[&WorkflowSummary], out: &mut Vec<Diagnostic>) {
         }
     }
 
-    for component in tarjan_scc(&graph) {
-        let is_cycle = component.len() > 1 || graph.find_edge(component[0], component[0]).is_some();
-        if !is_cycle {
-            continue;
-        }
-        let start = component
-            .iter()
-            .copied()
-            .min_by_key(|n| graph[*n])
-            .unwrap_or(component[0]);
-        let members: HashSet<NodeIndex> = component.iter().copied().collect();
-        let path = shortest_cycle(&graph, start, &members);
-        let name = |n: NodeIndex| workflows[graph[n]].name.value.as_str();
-        let names: Vec<&str> = path.iter().map(|n| name(*n)).collect();
-        let edge = |a: NodeIndex, b: NodeIndex| graph.find_edge(a, b).map(|e| graph[e]);
-        let Some(first) = edge(path[0], path[1]) else {
-            continue;
-        };
-        let mut diagnostic = Diagnostic::new(
-            Code::TriggerCycle,
-            first,
-            format!(
-                "workflows trigger each other in a cycle: {}",
-                names.join(" -> ")
-            ),
-        )
-        .label(format!("`{}` triggers `{}`", names[0], names[1]))
-        .help("a workflow in this cycle would run forever; remove one of the triggers on the path");
-        for pair in path.windows(2).skip(1) {
-            if let Some(span) = edge(pair[0], pair[1]) {
-                diagnostic = diagnostic.with_secondary(
-                    span,
-                    format!("`{}` triggers `{}`", name(pair[0]), name(pair[1])),
-                );
-            }
-        }
-        out.push(diagnostic);
-    }
+    cycles::report(
+        &graph,
+        |i| workflows[i].name.value.as_str(),
+        &cycles::Wording {
+            code: Code::TriggerCycle,
+            what: "workflows trigger each other",
+            verb: "triggers",
+            help: "a workflow in this cycle would run forever; remove one of the triggers on the path",
+        },
+        out,
+    );
 }
 
 fn unknown_workflow(

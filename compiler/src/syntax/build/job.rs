@@ -87,26 +87,13 @@ fn job(cx: &mut Cx<'_>, entry: &Entry) -> Option<Job> {
 
 fn trigger_rule(cx: &mut Cx<'_>, node: &Node) -> Option<Spanned<TriggerRule>> {
     let text = cx.string_node(node, "trigger-rule")?;
-    if let Some(rule) = TriggerRule::ALL
-        .into_iter()
-        .find(|r| r.name() == text.value)
-    {
-        return Some(Spanned::new(rule, text.span));
-    }
-    let names: Vec<&str> = TriggerRule::ALL.iter().map(|r| r.name()).collect();
-    cx.report(
-        Diagnostic::new(
-            Code::InvalidValue,
-            text.span,
-            format!("unknown trigger rule `{}`", text.value),
-        )
-        .label("unknown rule")
-        .help(
-            suggestion(&text.value, names.iter().copied())
-                .unwrap_or_else(|| format!("trigger rules are: {}", names.join(", "))),
-        ),
-    );
-    None
+    cx.one_of(
+        &text,
+        &TriggerRule::ALL,
+        TriggerRule::name,
+        Code::InvalidValue,
+        "trigger rule",
+    )
 }
 
 /// The `with:` keys of each `runs-on` type, required ones first.
@@ -148,23 +135,13 @@ fn runs_on_args(kind: RunsOnKind) -> Option<(&'static [&'static str], &'static [
 }
 
 fn runs_on_kind(cx: &mut Cx<'_>, text: &Spanned<String>) -> Option<Spanned<RunsOnKind>> {
-    if let Some(kind) = RunsOnKind::ALL.into_iter().find(|k| k.name() == text.value) {
-        return Some(Spanned::new(kind, text.span));
-    }
-    let names: Vec<&str> = RunsOnKind::ALL.iter().map(|k| k.name()).collect();
-    cx.report(
-        Diagnostic::new(
-            Code::UnknownRunsOn,
-            text.span,
-            format!("unknown `runs-on` type `{}`", text.value),
-        )
-        .label("unknown type")
-        .help(
-            suggestion(&text.value, names.iter().copied())
-                .unwrap_or_else(|| format!("`runs-on` types are: {}", names.join(", "))),
-        ),
-    );
-    None
+    cx.one_of(
+        text,
+        &RunsOnKind::ALL,
+        RunsOnKind::name,
+        Code::UnknownRunsOn,
+        "`runs-on` type",
+    )
 }
 
 fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {

@@ -179,6 +179,31 @@ impl<'s> Cx<'s> {
         );
     }
 
+    /// One of a fixed set of names (`what` says which set in messages, e.g. "trigger
+    /// rule"); anything else is reported under `code` with the closest name.
+    pub fn one_of<T: Copy>(
+        &mut self,
+        text: &Spanned<String>,
+        all: &[T],
+        name: impl Fn(T) -> &'static str,
+        code: Code,
+        what: &str,
+    ) -> Option<Spanned<T>> {
+        if let Some(&found) = all.iter().find(|&&t| name(t) == text.value) {
+            return Some(Spanned::new(found, text.span));
+        }
+        let names: Vec<&str> = all.iter().map(|&t| name(t)).collect();
+        self.report(
+            Diagnostic::new(code, text.span, format!("unknown {what} `{}`", text.value))
+                .label(format!("not a {what}"))
+                .help(
+                    suggestion(&text.value, names.iter().copied())
+                        .unwrap_or_else(|| format!("{what}s are: {}", names.join(", "))),
+                ),
+        );
+        None
+    }
+
     /// A string field, as written.
     pub fn string(&mut self, obj: &Obj<'_>, key: &str) -> Option<Spanned<String>> {
         let node = obj.get(key)?;

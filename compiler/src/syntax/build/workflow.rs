@@ -2,7 +2,7 @@
 
 use super::job;
 use super::reader::{Cx, Obj};
-use crate::diagnostic::{Code, Diagnostic, did_you_mean, suggestion};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Spanned;
 use crate::syntax::cron;
 use crate::syntax::model::{Param, ParamType, Schedule, ScheduleKind, Value, ValueKind, Workflow};
@@ -186,23 +186,13 @@ const PARAM_KEYS: &[&str] = &[
 
 fn param_type(cx: &mut Cx<'_>, node: &Node) -> Option<Spanned<ParamType>> {
     let text = cx.string_node(node, "type")?;
-    if let Some(t) = ParamType::from_name(&text.value) {
-        return Some(Spanned::new(t, text.span));
-    }
-    let names: Vec<&str> = ParamType::ALL.iter().map(|t| t.name()).collect();
-    cx.report(
-        Diagnostic::new(
-            Code::InvalidValue,
-            text.span,
-            format!("unknown param type `{}`", text.value),
-        )
-        .label("unknown type")
-        .help(
-            suggestion(&text.value, names.iter().copied())
-                .unwrap_or_else(|| format!("param types are: {}", names.join(", "))),
-        ),
-    );
-    None
+    cx.one_of(
+        &text,
+        &ParamType::ALL,
+        ParamType::name,
+        Code::InvalidValue,
+        "param type",
+    )
 }
 
 fn param(cx: &mut Cx<'_>, entry: &Entry) -> Option<Param> {
