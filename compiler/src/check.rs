@@ -102,30 +102,32 @@ pub fn check_paths(
     let raw = project::read_files(paths)?;
     let salt = cache_salt(options);
     let cached = cache_file.map(cache::Cache::read).unwrap_or_default();
-    let results: Vec<(SourceFile, cache::Key, FileReport, bool)> = raw
+    let results: Vec<(SourceFile, cache::Key, FileReport, bool, bool)> = raw
         .into_par_iter()
         .enumerate()
         .map(|(index, raw)| {
             let file = project::file_id(index);
             let key = cache::key(&salt, raw.text.as_bytes(), raw.bad_utf8.is_some());
             let source = SourceFile::new(raw.path, raw.text);
-            if let Some(mut report) = cached.get(&key).cloned() {
+            let (report, hit) = if let Some(mut report) = cached.get(&key).cloned() {
                 report.diagnostics.iter_mut().for_each(|d| d.set_file(file));
                 report.workflows.iter_mut().for_each(|w| w.set_file(file));
-                return (source, key, report, true);
-            }
-            let (model, mut diagnostics) = project::load_file(file, &source, raw.bad_utf8);
-            let mut report = check_file(&source, &model, options);
-            diagnostics.append(&mut report.diagnostics);
-            report.diagnostics = diagnostics;
-            (source, key, report, false)
+                (report, true)
+            } else {
+                let (model, mut diagnostics) = project::load_file(file, &source, raw.bad_utf8);
+                let mut report = check_file(&source, &model, options);
+                diagnostics.append(&mut report.diagnostics);
+                report.diagnostics = diagnostics;
+                (report, false)
+            };
+            (source, key, report, hit, raw.explicit)
         })
         .collect();
     let cache_hits = results.iter().filter(|r| r.3).count();
     if let Some(path) = cache_file {
         let stale = cached.len() != cache_hits || cache_hits != results.len();
         if stale {
-            let entries = results.iter().map(|(_, key, report, _)| (*key, report));
+            let entries = results.iter().map(|(_, key, report, _, _)| (*key, report));
             if let Err(error) = cache::Cache::write(path, entries) {
                 eprintln!(
                     "wfc: warning: cannot write the check cache {}: {error} (run with --no-cache to skip it)",
@@ -138,7 +140,10 @@ pub fn check_paths(
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(check_across(&summaries));
     let mut sources = Sources::default();
-    for (source, _, report, _) in results {
+    for (source, _, report, _, explicit) in results {
+        if explicit && report.workflows.is_empty() && report.diagnostics.is_empty() {
+            diagnostics.push(no_workflow(&source, project::file_id(sources.len())));
+        }
         diagnostics.extend(report.diagnostics);
         sources.add(source);
     }
@@ -147,6 +152,18 @@ pub fn check_paths(
         diagnostics: diagnostics.into_sorted(),
         cache_hits,
     })
+}
+
+/// A file named on the command line that holds no workflow.
+fn no_workflow(source: &SourceFile, file: crate::span::FileId) -> Diagnostic {
+    let first_line = source.text.find('\n').unwrap_or(source.text.len());
+    Diagnostic::new(
+        crate::diagnostic::Code::NotAWorkflow,
+        Span::new(file, 0, first_line),
+        "this file holds no workflow: no top-level entry has `type: Workflow`",
+    )
+    .label("checked as a workflow file")
+    .help("give the workflow `type: Workflow`, or do not pass this file to `wfc check`")
 }
 
 /// What, besides a file's content, decides its findings.

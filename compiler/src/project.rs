@@ -32,6 +32,8 @@ pub struct RawFile {
     pub text: String,
     /// Where the first invalid UTF-8 byte was, if any (the text is then lossy).
     pub bad_utf8: Option<usize>,
+    /// Named on the command line (rather than found in a folder).
+    pub explicit: bool,
 }
 
 impl RawFile {
@@ -41,6 +43,7 @@ impl RawFile {
             path,
             text,
             bad_utf8: None,
+            explicit: false,
         }
     }
 }
@@ -62,6 +65,7 @@ pub fn read_files(paths: &[PathBuf]) -> Result<Vec<RawFile>, DiscoverError> {
                 }
             };
             Ok(RawFile {
+                explicit: paths.contains(&path),
                 path: display_path(&path),
                 text,
                 bad_utf8,

@@ -313,3 +313,18 @@ fn readme_lists_every_code() {
         );
     }
 }
+
+#[test]
+fn a_named_file_without_workflows_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "compose.yml",
+        "services:\n  web:\n    image: nginx\n",
+    );
+    let out = wfc(&["check", "compose.yml"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("WF003"), "{}", stdout(&out));
+    // In a folder, the same file is someone else's configuration and is skipped.
+    assert_eq!(wfc(&["check", "."], dir.path()).status.code(), Some(0));
+}

@@ -56,7 +56,7 @@ codes! {
         "YAML mappings must not repeat a key. ddeutil-workflow's loader keeps the last one silently; wfc reports it because one of the two values is always lost.\n\nRemove or rename one of the keys.";
     NotAWorkflow = "WF003", "not-a-workflow", Error,
         "the file cannot hold workflows",
-        "A workflow file is either a mapping `NAME: {type: Workflow, ...}` (any number of workflows) or one workflow with a top-level `name:`. This file's top level is neither, so nothing in it can be loaded.";
+        "A workflow file is either a mapping `NAME: {type: Workflow, ...}` (any number of workflows) or one workflow with a top-level `name:`. This file's top level is neither, so nothing in it can be loaded; or the file was named on the command line but holds no entry with `type: Workflow`. (In a folder, files without workflows are skipped quietly: other tools keep their configuration beside workflows.)";
     IgnoredEntry = "WF004", "ignored-entry", Warning,
         "a top-level entry looks like a workflow but will be ignored",
         "Only top-level entries with `type: Workflow` are workflows; others are ignored so that other tools can keep their configuration beside workflows. This entry has workflow keys (such as `jobs`) but no `type: Workflow`, so it will never run.\n\nAdd `type: Workflow`, or remove the entry.";
