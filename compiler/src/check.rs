@@ -25,7 +25,8 @@ use crate::source::{SourceFile, Sources, map_content_range};
 use crate::span::Span;
 use crate::syntax::discover::DiscoverError;
 use crate::syntax::expr::ast::TextRange;
-use crate::syntax::model::{Cond, FileModel, Stage, Text};
+pub(crate) use crate::syntax::model::walk_stages;
+use crate::syntax::model::{Cond, FileModel, Text};
 use summary::WorkflowSummary;
 
 /// What the checks need to know beyond the files.
@@ -88,6 +89,8 @@ pub struct Checked {
     pub sources: Sources,
     /// Sorted, as renderers print them.
     pub diagnostics: Vec<Diagnostic>,
+    /// Per file (indexed by file id): its workflows, as the cross-file checks saw them.
+    pub workflows: Vec<Vec<WorkflowSummary>>,
     /// Files whose findings came from the cache.
     pub cache_hits: usize,
 }
@@ -140,16 +143,19 @@ pub fn check_paths(
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(check_across(&summaries));
     let mut sources = Sources::default();
+    let mut workflows = Vec::with_capacity(results.len());
     for (source, _, report, _, explicit) in results {
         if explicit && report.workflows.is_empty() && report.diagnostics.is_empty() {
             diagnostics.push(no_workflow(&source, project::file_id(sources.len())));
         }
         diagnostics.extend(report.diagnostics);
+        workflows.push(report.workflows);
         sources.add(source);
     }
     Ok(Checked {
         sources,
         diagnostics: diagnostics.into_sorted(),
+        workflows,
         cache_hits,
     })
 }
@@ -187,14 +193,4 @@ pub(crate) fn text_span(source: &SourceFile, text: &Text, range: TextRange) -> S
 /// The file span of a range inside a condition.
 pub(crate) fn cond_span(source: &SourceFile, cond: &Cond, range: TextRange) -> Span {
     map_content_range(&source.text, cond.span, &cond.raw, range.range())
-}
-
-/// Calls `visit` on every stage, nested ones included, parents first.
-pub(crate) fn walk_stages<'a>(stages: &'a [Stage], visit: &mut impl FnMut(&'a Stage)) {
-    for stage in stages {
-        visit(stage);
-        for list in stage.children() {
-            walk_stages(list, visit);
-        }
-    }
 }

@@ -2,10 +2,20 @@
 
 mod args;
 mod check;
+mod compile;
+mod graph;
+mod plan;
 
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+
+use crate::diagnostic::Diagnostic;
+use crate::render::{self, Color, Format};
+use crate::source::Sources;
+use crate::syntax::discover;
 
 /// Exit status when the input was checked and is clean.
 pub const EXIT_OK: u8 = 0;
@@ -30,6 +40,74 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         args::Command::Check(args) => check::run(&args),
+        args::Command::Compile(args) => compile::run(&args),
+        args::Command::Plan(command) => plan::run(&command),
+        args::Command::Graph(args) => graph::run(&args),
     };
     ExitCode::from(code)
+}
+
+impl args::InputArgs {
+    /// The paths to load: the given ones, else the defaults.
+    fn paths(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() {
+            discover::default_paths()
+        } else {
+            self.paths.clone()
+        }
+    }
+
+    fn options(&self) -> crate::check::Options {
+        crate::check::Options {
+            extra_filters: self.filters.clone(),
+        }
+    }
+
+    /// Where the check cache lives: `$WFC_CACHE_DIR/check.bin`, else
+    /// `.wfc/cache/check.bin`; `None` with `--no-cache`.
+    fn cache_file(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        let dir = std::env::var_os("WFC_CACHE_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| PathBuf::from(".wfc/cache"), PathBuf::from);
+        Some(dir.join("check.bin"))
+    }
+}
+
+/// Prints findings to stdout in the chosen format. `Err` carries an exit status.
+fn report(
+    args: &args::ReportArgs,
+    sources: &Sources,
+    diagnostics: &[Diagnostic],
+) -> Result<(), u8> {
+    let format = match args.format {
+        args::FormatArg::Human => Format::Human,
+        args::FormatArg::Json => Format::Json,
+        args::FormatArg::Github => Format::Github,
+        args::FormatArg::Sarif => Format::Sarif,
+    };
+    let color = match args.color {
+        args::ColorArg::Always => Color::Always,
+        args::ColorArg::Never => Color::Never,
+        args::ColorArg::Auto
+            if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() =>
+        {
+            Color::Always
+        }
+        args::ColorArg::Auto => Color::Never,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written =
+        render::write(&mut out, format, sources, diagnostics, color).and_then(|()| out.flush());
+    match written {
+        // A closed pipe (`wfc check | head`) is not worth a message.
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("wfc: error: cannot write the report: {error}");
+            Err(EXIT_USAGE)
+        }
+        _ => Ok(()),
+    }
 }

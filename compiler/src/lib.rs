@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod diagnostic;
 pub mod ids;
 pub mod project;
@@ -16,3 +17,5 @@ pub mod syntax;
 /// Identifies this build of the compiler: a hash of its sources. Caches and plans
 /// made by another build are not trusted.
 pub const BUILD_ID: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("WFC_BUILD_ID"));
+pub mod plan;
+pub mod pytext;

@@ -16,6 +16,8 @@ const MAX_EXPANSION: usize = 256;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WorkflowSummary {
     pub name: Spanned<String>,
+    /// The whole definition.
+    pub span: Span,
     pub params: Vec<ParamSummary>,
     pub triggers: Vec<TriggerSummary>,
 }
@@ -70,6 +72,7 @@ impl WorkflowSummary {
         }
         WorkflowSummary {
             name: workflow.name.clone(),
+            span: workflow.span,
             params: workflow
                 .params
                 .iter()
@@ -85,6 +88,7 @@ impl WorkflowSummary {
     /// Moves every span to `file` (summaries read back from the cache).
     pub fn set_file(&mut self, file: FileId) {
         self.name.span.file = file;
+        self.span.file = file;
         for p in &mut self.params {
             p.name.span.file = file;
         }
@@ -104,7 +108,7 @@ impl WorkflowSummary {
 
 /// The names a trigger can produce: its text with every template replaced by each
 /// value it can take (choice params, static matrix values); else a pattern.
-fn targets(workflow: &Workflow, job: &Job, trigger: &Text) -> Targets {
+pub(crate) fn targets(workflow: &Workflow, job: &Job, trigger: &Text) -> Targets {
     let mut names: Vec<(String, String)> = vec![(String::new(), String::new())];
     let mut literals = vec![String::new()];
     let mut known = true;

@@ -19,16 +19,54 @@ pub enum Command {
     /// Exit status: 0 when clean (warnings alone are clean unless --deny-warnings),
     /// 1 when there are findings, 2 on usage or I/O errors.
     Check(CheckArgs),
+    /// Compile workflows to plan files (one per workflow), skipping those that are
+    /// up to date. Workflows with errors get no plan.
+    ///
+    /// Exit status: 0 when every workflow compiled, 1 when some have errors, 2 on
+    /// usage or I/O errors.
+    Compile(CompileArgs),
+    /// Inspect plan files.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Print a workflow's job graph, stages nested in their jobs.
+    Graph(GraphArgs),
+}
+
+/// Which files, and what the checks need to know.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Files or folders [default: $WORKFLOW_CORE_CONF_PATH, else ./conf, else .]
+    pub paths: Vec<PathBuf>,
+
+    /// A filter registered in Python with `@custom_filter` (repeatable).
+    #[arg(long = "filter", value_name = "NAME")]
+    pub filters: Vec<String>,
+
+    /// Do not read or write the check cache (`.wfc/cache/check.bin`, or under
+    /// `$WFC_CACHE_DIR`), which lets unchanged files skip parsing.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// How findings are printed.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format of findings.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+
+    /// When to colour human output.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files or folders to check [default: $WORKFLOW_CORE_CONF_PATH, else ./conf, else .]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    pub format: FormatArg,
+    #[command(flatten)]
+    pub report: ReportArgs,
 
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
@@ -37,19 +75,46 @@ pub struct CheckArgs {
     /// Print what a diagnostic code means (e.g. WF101 or unknown-key) and exit.
     #[arg(long, value_name = "CODE")]
     pub explain: Option<String>,
+}
 
-    /// When to colour human output.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    pub color: ColorArg,
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
 
-    /// Do not read or write the check cache (`.wfc/cache/check.bin`, or under
-    /// `$WFC_CACHE_DIR`), which lets unchanged files skip parsing.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 
-    /// A filter registered in Python with `@custom_filter` (repeatable).
-    #[arg(long = "filter", value_name = "NAME")]
-    pub filters: Vec<String>,
+    /// Where to write plans.
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        default_value = ".wfc/plans"
+    )]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Print a plan file as JSON (its header and the plan).
+    Show {
+        /// The `.wfp` file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The workflow's name.
+    pub name: String,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Graph language.
+    #[arg(long, value_enum, default_value_t = GraphFormatArg::Dot)]
+    pub format: GraphFormatArg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,4 +130,10 @@ pub enum ColorArg {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormatArg {
+    Dot,
+    Mermaid,
 }

@@ -372,7 +372,7 @@ fn lower_expr(pair: Pair<'_, Rule>) -> Expr {
                 return null_expr(range);
             };
             let mut expr = lower_expr(primary);
-            for filter in inner {
+            for filter in inner.filter(|p| p.as_rule() == Rule::filter) {
                 let filter = lower_filter(filter);
                 let range = TextRange {
                     start: expr.range.start,

@@ -75,6 +75,8 @@ pub struct FileModel {
 pub struct Workflow {
     /// The name and where it is defined (the map key, or the `name:` value).
     pub name: Spanned<String>,
+    /// The whole definition (to tell which workflow a finding is in).
+    pub span: Span,
     pub desc: Option<String>,
     pub params: Vec<Param>,
     pub schedule: Vec<Schedule>,
@@ -123,7 +125,8 @@ impl Param {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
 pub enum ParamType {
     Str,
     Int,
@@ -210,7 +213,8 @@ pub struct RunsOn {
     pub args: Option<Value>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
 pub enum RunsOnKind {
     Local,
     SelfHosted,
@@ -243,7 +247,8 @@ impl RunsOnKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
 pub enum TriggerRule {
     AllSuccess,
     AllFailed,
@@ -482,4 +487,14 @@ pub struct CaseArm {
     pub span: Span,
     pub case: Option<Value>,
     pub stages: Vec<Stage>,
+}
+
+/// Calls `visit` on every stage, nested ones included, parents first.
+pub fn walk_stages<'a>(stages: &'a [Stage], visit: &mut impl FnMut(&'a Stage)) {
+    for stage in stages {
+        visit(stage);
+        for list in stage.children() {
+            walk_stages(list, visit);
+        }
+    }
 }

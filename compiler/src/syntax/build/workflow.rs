@@ -128,7 +128,12 @@ fn nested(cx: &mut Cx<'_>, entry: &Entry) -> Option<Workflow> {
             None => cx.wrong_type(inner, "`name` must be a string", "a string"),
         }
     }
-    Some(workflow(cx, &obj, name))
+    Some(workflow(
+        cx,
+        &obj,
+        name,
+        entry.key.span.cover(entry.value.span),
+    ))
 }
 
 fn unnested(cx: &mut Cx<'_>, root: &Node) -> Option<Workflow> {
@@ -139,10 +144,15 @@ fn unnested(cx: &mut Cx<'_>, root: &Node) -> Option<Workflow> {
     }
     cx.literal_only(&name, "a workflow name");
     let obj = cx.obj(root, "a workflow")?;
-    Some(workflow(cx, &obj, name))
+    Some(workflow(cx, &obj, name, root.span))
 }
 
-fn workflow(cx: &mut Cx<'_>, obj: &Obj<'_>, name: Spanned<String>) -> Workflow {
+fn workflow(
+    cx: &mut Cx<'_>,
+    obj: &Obj<'_>,
+    name: Spanned<String>,
+    span: crate::span::Span,
+) -> Workflow {
     cx.check_keys(obj, "a workflow", WORKFLOW_KEYS);
     let desc = cx.desc(obj);
     let params = obj.get("params").map(|n| params(cx, n)).unwrap_or_default();
@@ -155,6 +165,7 @@ fn workflow(cx: &mut Cx<'_>, obj: &Obj<'_>, name: Spanned<String>) -> Workflow {
     let extras = cx.map_value(obj, "extras");
     Workflow {
         name,
+        span,
         desc,
         params,
         schedule,

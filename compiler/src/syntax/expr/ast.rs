@@ -28,7 +28,10 @@ impl TextRange {
 }
 
 /// A string value: text, interpolations and env references.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as its structure in binary formats (plans), and as its source text
+/// in human-readable ones (`wfc plan show`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Template {
     pub parts: Vec<Part>,
 }
@@ -102,8 +105,9 @@ pub enum Literal {
     List(Vec<Literal>),
 }
 
-/// A condition expression.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A condition expression. Serialized like [`Template`]: structure in binary
+/// formats, source text in human-readable ones.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
     pub kind: ExprKind,
     pub range: TextRange,
@@ -282,4 +286,340 @@ pub enum ExprItem<'a> {
     Filter(&'a Filter),
     /// An env reference inside a quoted string.
     Env,
+}
+
+impl std::fmt::Display for Literal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Literal::Null => f.write_str("None"),
+            Literal::Bool(true) => f.write_str("True"),
+            Literal::Bool(false) => f.write_str("False"),
+            Literal::Int(n) => write!(f, "{n}"),
+            Literal::Float(x) => write!(f, "{x:?}"),
+            Literal::Str(s) => f.write_str(&crate::pytext::repr_str(s)),
+            Literal::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, segment) in self.segments.iter().enumerate() {
+            match &segment.key {
+                Key::Name(n) if i == 0 => f.write_str(n)?,
+                Key::Name(n)
+                    if n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                {
+                    write!(f, ".{n}")?;
+                }
+                Key::Name(n) => write!(f, "[{}]", crate::pytext::repr_str(n))?,
+                Key::Index(i) => write!(f, "[{i}]")?,
+            }
+            if segment.optional {
+                f.write_str("?")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if self.args.is_empty() && self.kwargs.is_empty() {
+            return Ok(());
+        }
+        f.write_str("(")?;
+        let mut first = true;
+        for arg in &self.args {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{arg}")?;
+        }
+        for (key, value) in &self.kwargs {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{key}={value}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path)?;
+        for filter in &self.filters {
+            write!(f, " | {filter}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The template written back as source text (`$` escaped as `$$` where needed).
+impl std::fmt::Display for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => f.write_str(&escape_dollars(t))?,
+                Part::Interp(i) => write!(f, "${{{{ {} }}}}", i.pipeline)?,
+                Part::Env(e) => match &e.default {
+                    Some(d) => write!(f, "${{{}:{d}}}", e.name)?,
+                    None => write!(f, "${{{}}}", e.name)?,
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Literal text as template source: a `$` that would start `${`, `$$` or end next to
+/// another `$` is doubled.
+fn escape_dollars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$' && matches!(chars.peek(), Some('{' | '$')) {
+            out.push('$');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::syntax::expr::parse_template;
+
+    #[test]
+    fn condition_display_round_trips() {
+        use crate::syntax::expr::parse_condition;
+        for text in [
+            "params.x == 'a' and not (loop > 1 or ${{ item | int }} in [1, 2])",
+            "'${{ params.name }} it\\'s' != \"x\"",
+            "0 < loop <= 9 and -params.n % 2 == 0",
+            "a - (b - c) == (a - b) - c",
+            "not (a or b) and (c or d)",
+            "params['with space'] | upper not in ['A']",
+        ] {
+            let first = parse_condition(text).expect(text);
+            let shown = first.to_string();
+            let again =
+                parse_condition(&shown).unwrap_or_else(|e| panic!("{text} -> {shown}: {e:?}"));
+            assert_eq!(shown, again.to_string(), "{text}");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            "plain",
+            "a ${{ params.x | getitem('k', default=None) }} b",
+            "${{ stages.a.errors?.message }}",
+            "${{ params['with space'] }} ${{ item[0] }}",
+            "cost $$5 ${HOME} ${USER:nobody} $${{ not a template }}",
+        ] {
+            let first = parse_template(text).expect(text);
+            let shown = first.to_string();
+            let again = parse_template(&shown).expect(&shown);
+            let strip = |t: &crate::syntax::expr::ast::Template| format!("{t}");
+            assert_eq!(strip(&first), strip(&again), "{text} -> {shown}");
+        }
+    }
+}
+
+/// `Template` as stored in binary formats.
+#[derive(Serialize, Deserialize)]
+struct TemplateRepr {
+    parts: Vec<Part>,
+}
+
+impl Serialize for Template {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            TemplateRepr {
+                parts: self.parts.clone(),
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            crate::syntax::expr::parse_template(&text)
+                .map_err(|e| serde::de::Error::custom(e.message))
+        } else {
+            TemplateRepr::deserialize(deserializer).map(|r| Template { parts: r.parts })
+        }
+    }
+}
+
+/// `Expr` as stored in binary formats.
+#[derive(Serialize)]
+struct ExprRef<'a> {
+    kind: &'a ExprKind,
+    range: TextRange,
+}
+
+#[derive(Deserialize)]
+struct ExprOwned {
+    kind: ExprKind,
+    range: TextRange,
+}
+
+impl Serialize for Expr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            ExprRef {
+                kind: &self.kind,
+                range: self.range,
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            crate::syntax::expr::parse_condition(&text)
+                .map_err(|e| serde::de::Error::custom(e.message))
+        } else {
+            ExprOwned::deserialize(deserializer).map(|e| Expr {
+                kind: e.kind,
+                range: e.range,
+            })
+        }
+    }
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// Binding strength, as in the grammar: `or` binds loosest.
+        fn prec(e: &Expr) -> u8 {
+            match &e.kind {
+                ExprKind::Binary(BinaryOp::Or, ..) => 1,
+                ExprKind::Binary(BinaryOp::And, ..) => 2,
+                ExprKind::Unary(UnaryOp::Not, _) => 3,
+                ExprKind::Compare(..) => 4,
+                ExprKind::Binary(BinaryOp::Add | BinaryOp::Sub, ..) => 5,
+                ExprKind::Binary(..) => 6,
+                ExprKind::Unary(UnaryOp::Neg, _) => 7,
+                ExprKind::Filter(..) => 8,
+                _ => 9,
+            }
+        }
+        /// An operand, in parentheses when it binds looser than `min`.
+        fn operand(e: &Expr, min: u8, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            if prec(e) < min {
+                write!(f, "({e})")
+            } else {
+                write!(f, "{e}")
+            }
+        }
+        match &self.kind {
+            ExprKind::Literal(l) => write!(f, "{l}"),
+            ExprKind::Path(p) => write!(f, "{p}"),
+            ExprKind::Interp(p) => write!(f, "${{{{ {p} }}}}"),
+            ExprKind::Text(t) => {
+                f.write_str("'")?;
+                for part in &t.parts {
+                    match part {
+                        Part::Text(text) => {
+                            f.write_str(
+                                &escape_dollars(text)
+                                    .replace('\\', "\\\\")
+                                    .replace('\'', "\\'")
+                                    .replace('\n', "\\n"),
+                            )?;
+                        }
+                        Part::Interp(i) => write!(f, "${{{{ {} }}}}", i.pipeline)?,
+                        Part::Env(e) => match &e.default {
+                            Some(d) => write!(f, "${{{}:{d}}}", e.name)?,
+                            None => write!(f, "${{{}}}", e.name)?,
+                        },
+                    }
+                }
+                f.write_str("'")
+            }
+            ExprKind::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            ExprKind::Unary(UnaryOp::Not, e) => {
+                f.write_str("not ")?;
+                operand(e, 3, f)
+            }
+            ExprKind::Unary(UnaryOp::Neg, e) => {
+                f.write_str("-")?;
+                operand(e, 7, f)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let p = prec(self);
+                operand(a, p, f)?;
+                let op = match op {
+                    BinaryOp::And => "and",
+                    BinaryOp::Or => "or",
+                    BinaryOp::Add => "+",
+                    BinaryOp::Sub => "-",
+                    BinaryOp::Mul => "*",
+                    BinaryOp::Div => "/",
+                    BinaryOp::FloorDiv => "//",
+                    BinaryOp::Mod => "%",
+                };
+                write!(f, " {op} ")?;
+                // Left-associative: a right operand of equal strength needs parentheses.
+                operand(b, p + 1, f)
+            }
+            ExprKind::Compare(first, rest) => {
+                operand(first, 5, f)?;
+                for (op, e) in rest {
+                    let op = match op {
+                        CompareOp::Eq => "==",
+                        CompareOp::Ne => "!=",
+                        CompareOp::Lt => "<",
+                        CompareOp::Le => "<=",
+                        CompareOp::Gt => ">",
+                        CompareOp::Ge => ">=",
+                        CompareOp::In => "in",
+                        CompareOp::NotIn => "not in",
+                    };
+                    write!(f, " {op} ")?;
+                    operand(e, 5, f)?;
+                }
+                Ok(())
+            }
+            ExprKind::Filter(e, filter) => {
+                operand(e, 8, f)?;
+                write!(f, " | {filter}")
+            }
+        }
+    }
 }

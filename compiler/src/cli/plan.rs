@@ -1,0 +1,29 @@
+//! `wfc plan show`: a plan file as JSON, for people.
+
+use super::args::PlanCommand;
+use super::{EXIT_OK, EXIT_USAGE};
+use crate::plan;
+
+pub(super) fn run(command: &PlanCommand) -> u8 {
+    match command {
+        PlanCommand::Show { file } => match plan::read(file) {
+            Ok((header, plan)) => {
+                let value = serde_json::json!({ "header": header, "plan": plan });
+                match serde_json::to_string_pretty(&value) {
+                    Ok(text) => {
+                        println!("{text}");
+                        EXIT_OK
+                    }
+                    Err(error) => {
+                        eprintln!("wfc: error: {error}");
+                        EXIT_USAGE
+                    }
+                }
+            }
+            Err(error) => {
+                eprintln!("wfc: error: {error}");
+                EXIT_USAGE
+            }
+        },
+    }
+}

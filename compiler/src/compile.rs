@@ -1,0 +1,231 @@
+//! `wfc compile`: checked workflows to plan files, as a cache. A plan is rewritten
+//! only when the compiler build, the workflow's file or the file of a workflow it
+//! triggers changed; a workflow with errors gets no plan (and loses a stale one).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::check::summary::{Targets, WorkflowSummary};
+use crate::check::{self, Checked};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::plan::{self, Header, Plan};
+use crate::project;
+use crate::source::SourceFile;
+use crate::span::FileId;
+use crate::syntax::discover::DiscoverError;
+
+/// What `wfc compile` did.
+#[derive(Debug)]
+pub struct Compiled {
+    pub checked: Checked,
+    /// Plans written (workflow names).
+    pub written: Vec<String>,
+    pub up_to_date: usize,
+    /// Workflows with errors, which got no plan.
+    pub failed: Vec<String>,
+    /// Plans that could not be written, with why.
+    pub write_errors: Vec<(PathBuf, String)>,
+}
+
+/// Compiles every workflow under `paths` into `out_dir`.
+pub fn compile_paths(
+    paths: &[PathBuf],
+    out_dir: &Path,
+    options: &check::Options,
+    cache_file: Option<&Path>,
+) -> Result<Compiled, DiscoverError> {
+    let checked = check::check_paths(paths, options, cache_file)?;
+    let file_hashes: Vec<[u8; 32]> = checked
+        .sources
+        .iter()
+        .map(|(_, f)| Sha256::digest(f.text.as_bytes()).into())
+        .collect();
+    let mut by_name: HashMap<&str, (FileId, &WorkflowSummary)> = HashMap::new();
+    for (index, list) in checked.workflows.iter().enumerate() {
+        for summary in list {
+            by_name
+                .entry(summary.name.value.as_str())
+                .or_insert((project::file_id(index), summary));
+        }
+    }
+
+    let mut failed = Vec::new();
+    let mut up_to_date = 0;
+    // Stale workflows, grouped by file: (workflow name, source hash).
+    let mut stale: HashMap<FileId, Vec<(String, String)>> = HashMap::new();
+    let mut seen = BTreeSet::new();
+    for (index, list) in checked.workflows.iter().enumerate() {
+        let file = project::file_id(index);
+        for summary in list {
+            let name = summary.name.value.as_str();
+            if !seen.insert(name) {
+                continue;
+            }
+            let path = out_dir.join(plan::file_name(name));
+            if has_errors(
+                &checked.diagnostics,
+                file,
+                summary,
+                &checked.workflows[index],
+            ) {
+                failed.push(name.to_string());
+                // A plan from an earlier, correct version would now be a lie.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let hash = source_hash(summary, file, &by_name, &file_hashes);
+            let current = plan::read_header(&path).ok().is_some_and(|h| {
+                h.format == plan::FORMAT_VERSION
+                    && h.compiler == crate::BUILD_ID
+                    && h.source_hash == hash
+            });
+            if current {
+                up_to_date += 1;
+            } else {
+                stale
+                    .entry(file)
+                    .or_default()
+                    .push((name.to_string(), hash));
+            }
+        }
+    }
+
+    let mut written = Vec::new();
+    let mut write_errors = Vec::new();
+    let mut files: Vec<_> = stale.into_iter().collect();
+    files.sort_by_key(|(file, _)| *file);
+    for (file, names) in files {
+        let source = checked.sources.get(file);
+        let (model, _) = project::load_file(file, source, None);
+        for (name, hash) in names {
+            let Some(workflow) = model.workflows.iter().find(|w| w.name.value == name) else {
+                continue;
+            };
+            let plan = plan::lower(workflow, &source.path.to_string_lossy());
+            let header = header(&plan, hash);
+            let path = out_dir.join(plan::file_name(&name));
+            match plan::write(&path, &header, &plan) {
+                Ok(()) => written.push(name),
+                Err(error) => write_errors.push((path, error.to_string())),
+            }
+        }
+    }
+    Ok(Compiled {
+        checked,
+        written,
+        up_to_date,
+        failed,
+        write_errors,
+    })
+}
+
+/// The header of a freshly lowered plan.
+#[must_use]
+pub fn header(plan: &Plan, source_hash: String) -> Header {
+    let params = postcard::to_stdvec(&plan.params).unwrap_or_default();
+    Header {
+        format: plan::FORMAT_VERSION,
+        compiler: crate::BUILD_ID.to_string(),
+        workflow: plan.name.clone(),
+        source_hash,
+        params_hash: hex(&Sha256::digest(&params)),
+    }
+}
+
+/// Does the workflow have an error: in its own definition, or in its file outside
+/// any workflow (a file that did not load)?
+fn has_errors(
+    diagnostics: &[Diagnostic],
+    file: FileId,
+    summary: &WorkflowSummary,
+    in_file: &[WorkflowSummary],
+) -> bool {
+    diagnostics.iter().any(|d| {
+        if d.severity != Severity::Error || d.span.file != file {
+            return false;
+        }
+        let inside =
+            |w: &WorkflowSummary| d.span.start >= w.span.start && d.span.start <= w.span.end;
+        inside(summary) || !in_file.iter().any(inside)
+    })
+}
+
+/// Hash of the compiler build, the workflow's file and the files of every workflow
+/// it triggers, directly or not (names known before the run).
+fn source_hash(
+    summary: &WorkflowSummary,
+    file: FileId,
+    by_name: &HashMap<&str, (FileId, &WorkflowSummary)>,
+    file_hashes: &[[u8; 32]],
+) -> String {
+    let mut reached: BTreeSet<&str> = BTreeSet::new();
+    let mut queue: VecDeque<&WorkflowSummary> = VecDeque::from([summary]);
+    while let Some(current) = queue.pop_front() {
+        for trigger in &current.triggers {
+            let Targets::Known(names) = &trigger.targets else {
+                continue;
+            };
+            for (name, _) in names {
+                if let Some((_, target)) = by_name.get(name.as_str())
+                    && reached.insert(target.name.value.as_str())
+                {
+                    queue.push_back(target);
+                }
+            }
+        }
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(crate::BUILD_ID.as_bytes());
+    hasher.update(summary.name.value.as_bytes());
+    hasher.update(file_hashes[file.0 as usize]);
+    for name in reached {
+        if let Some((target_file, _)) = by_name.get(name) {
+            hasher.update([0]);
+            hasher.update(name.as_bytes());
+            hasher.update(file_hashes[target_file.0 as usize]);
+        }
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Lowers one workflow of a checked set (for `wfc graph`); `None` when it is not
+/// there or has errors, with the errors that stop it.
+#[must_use]
+pub fn lower_one(checked: &Checked, name: &str) -> Option<Result<Plan, Vec<Diagnostic>>> {
+    let (index, summary) = checked
+        .workflows
+        .iter()
+        .enumerate()
+        .find_map(|(i, list)| list.iter().find(|w| w.name.value == name).map(|w| (i, w)))?;
+    let file = project::file_id(index);
+    if has_errors(
+        &checked.diagnostics,
+        file,
+        summary,
+        &checked.workflows[index],
+    ) {
+        let errors = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.span.file == file && d.severity == Severity::Error)
+            .cloned()
+            .collect();
+        return Some(Err(errors));
+    }
+    let source: &SourceFile = checked.sources.get(file);
+    let (model, _) = project::load_file(file, source, None);
+    let workflow = model.workflows.iter().find(|w| w.name.value == name)?;
+    Some(Ok(plan::lower(workflow, &source.path.to_string_lossy())))
+}

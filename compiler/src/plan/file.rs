@@ -1,0 +1,265 @@
+//! The plan file: a header that says what made the plan and from what, then the
+//! plan, then a checksum. Binary (postcard) for fast loading; `wfc plan show`
+//! prints it as JSON.
+//!
+//! ```text
+//! "WFCPLAN\0"  format: u32 LE  header length: u32 LE  header (postcard)
+//! body length: u64 LE  body (postcard)  SHA-256 of header and body (32 bytes)
+//! ```
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Plan;
+
+const MAGIC: &[u8; 8] = b"WFCPLAN\0";
+
+/// The version of this layout and of the plan types. A plan of another format is
+/// refused, whatever compiler made it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What made a plan and from what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: u32,
+    /// The compiler build (`wfc_compiler::BUILD_ID`).
+    pub compiler: String,
+    pub workflow: String,
+    /// Hash of the compiler build, the workflow's file and the files of every
+    /// workflow it triggers: the plan is up to date while this is unchanged.
+    pub source_hash: String,
+    /// Hash of the declared params (names, types, requirements, defaults).
+    pub params_hash: String,
+}
+
+/// Why a plan file cannot be used.
+#[derive(Debug)]
+pub enum PlanError {
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    NotAPlan {
+        path: PathBuf,
+    },
+    Format {
+        path: PathBuf,
+        found: u32,
+    },
+    Truncated {
+        path: PathBuf,
+    },
+    Corrupt {
+        path: PathBuf,
+        why: String,
+    },
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const AGAIN: &str = "recompile with `wfc compile`";
+        match self {
+            PlanError::Io { path, error } => {
+                write!(f, "cannot read plan `{}`: {error}", path.display())
+            }
+            PlanError::NotAPlan { path } => {
+                write!(f, "`{}` is not a wfc plan file", path.display())
+            }
+            PlanError::Format { path, found } => write!(
+                f,
+                "plan `{}` has format {found}, but this build reads format {FORMAT_VERSION}: {AGAIN}",
+                path.display()
+            ),
+            PlanError::Truncated { path } => {
+                write!(f, "plan `{}` is truncated: {AGAIN}", path.display())
+            }
+            PlanError::Corrupt { path, why } => {
+                write!(f, "plan `{}` is damaged ({why}): {AGAIN}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// The file name of a workflow's plan: the name itself when it is safe in a path,
+/// else a cleaned name with a hash of the real one.
+#[must_use]
+pub fn file_name(workflow: &str) -> String {
+    let safe = !workflow.is_empty()
+        && !workflow.starts_with('.')
+        && workflow
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if safe {
+        return format!("{workflow}.wfp");
+    }
+    let cleaned: String = workflow
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    format!("{cleaned}-{}.wfp", &crate::ids::hash_id(workflow))
+}
+
+/// Writes a plan atomically (a temporary file renamed into place).
+pub fn write(path: &Path, header: &Header, plan: &Plan) -> std::io::Result<()> {
+    let header_bytes = postcard::to_stdvec(header).map_err(std::io::Error::other)?;
+    let body = postcard::to_stdvec(plan).map_err(std::io::Error::other)?;
+    let mut digest = Sha256::new();
+    digest.update(&header_bytes);
+    digest.update(&body);
+    let mut out = Vec::with_capacity(header_bytes.len() + body.len() + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(header_bytes.len())
+            .map_err(std::io::Error::other)?
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&header_bytes);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&digest.finalize());
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(&out)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn corrupt(path: &Path, why: impl Into<String>) -> PlanError {
+    PlanError::Corrupt {
+        path: path.to_path_buf(),
+        why: why.into(),
+    }
+}
+
+/// Magic and format; returns the header length.
+fn check_start(path: &Path, start: &[u8]) -> Result<usize, PlanError> {
+    if start.len() < 8 || &start[..8] != MAGIC {
+        return Err(PlanError::NotAPlan {
+            path: path.to_path_buf(),
+        });
+    }
+    if start.len() < 16 {
+        return Err(PlanError::Truncated {
+            path: path.to_path_buf(),
+        });
+    }
+    let format = u32::from_le_bytes([start[8], start[9], start[10], start[11]]);
+    if format != FORMAT_VERSION {
+        return Err(PlanError::Format {
+            path: path.to_path_buf(),
+            found: format,
+        });
+    }
+    Ok(u32::from_le_bytes([start[12], start[13], start[14], start[15]]) as usize)
+}
+
+/// Reads only the header (to tell whether a plan is up to date).
+pub fn read_header(path: &Path) -> Result<Header, PlanError> {
+    let io = |error| PlanError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut start = [0u8; 16];
+    let read = read_up_to(&mut file, &mut start).map_err(io)?;
+    let length = check_start(path, &start[..read])?;
+    if length > 1 << 20 {
+        return Err(corrupt(path, "header length out of range"));
+    }
+    let mut bytes = vec![0u8; length];
+    if read_up_to(&mut file, &mut bytes).map_err(io)? < length {
+        return Err(PlanError::Truncated {
+            path: path.to_path_buf(),
+        });
+    }
+    postcard::from_bytes(&bytes).map_err(|e| corrupt(path, format!("header: {e}")))
+}
+
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Reads and verifies a whole plan.
+pub fn read(path: &Path) -> Result<(Header, Plan), PlanError> {
+    let bytes = std::fs::read(path).map_err(|error| PlanError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    decode(path, &bytes)
+}
+
+/// Decodes plan bytes (`path` is only for messages).
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<(Header, Plan), PlanError> {
+    let truncated = || PlanError::Truncated {
+        path: path.to_path_buf(),
+    };
+    let header_len = check_start(path, bytes)?;
+    let header_end = 16usize.checked_add(header_len).ok_or_else(truncated)?;
+    let header_bytes = bytes.get(16..header_end).ok_or_else(truncated)?;
+    let len_bytes: [u8; 8] = bytes
+        .get(header_end..header_end + 8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(truncated)?;
+    let body_len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| truncated())?;
+    let body_start = header_end + 8;
+    let body_end = body_start.checked_add(body_len).ok_or_else(truncated)?;
+    let body = bytes.get(body_start..body_end).ok_or_else(truncated)?;
+    let stored = bytes.get(body_end..body_end + 32).ok_or_else(truncated)?;
+    if bytes.len() != body_end + 32 {
+        return Err(corrupt(path, "unexpected bytes after the checksum"));
+    }
+    let mut digest = Sha256::new();
+    digest.update(header_bytes);
+    digest.update(body);
+    if digest.finalize().as_slice() != stored {
+        return Err(corrupt(path, "checksum mismatch"));
+    }
+    let header: Header =
+        postcard::from_bytes(header_bytes).map_err(|e| corrupt(path, format!("header: {e}")))?;
+    let plan: Plan = postcard::from_bytes(body).map_err(|e| corrupt(path, format!("body: {e}")))?;
+    Ok((header, plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(file_name("wf-run.matrix_1"), "wf-run.matrix_1.wfp");
+        let odd = file_name("../etc/passwd");
+        assert!(
+            odd.starts_with("___etc_passwd-")
+                && std::path::Path::new(&odd)
+                    .extension()
+                    .is_some_and(|e| e == "wfp"),
+            "{odd}"
+        );
+        assert_ne!(file_name("a b"), file_name("a_b"));
+    }
+}

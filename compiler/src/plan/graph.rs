@@ -1,0 +1,198 @@
+//! A plan's job graph as Graphviz DOT or Mermaid: jobs are clusters holding their
+//! stages in order; parallel branches, loops and case arms are nested clusters.
+
+use std::fmt::Write as _;
+
+use petgraph::visit::EdgeRef;
+
+use super::{Plan, StageKindPlan, StagePlan};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Renders the plan's graph.
+#[must_use]
+pub fn render(plan: &Plan, format: GraphFormat) -> String {
+    match format {
+        GraphFormat::Dot => dot(plan),
+        GraphFormat::Mermaid => mermaid(plan),
+    }
+}
+
+/// A stage's label: its name (templates as written) and kind.
+fn label(stage: &StagePlan) -> String {
+    format!("{} ({})", stage.name, stage.kind.name())
+}
+
+/// The labels of a stage's nested lists ("branch a", "case th", "else", "each item").
+fn child_lists(stage: &StagePlan) -> Vec<(String, &[StagePlan])> {
+    match &stage.kind {
+        StageKindPlan::Parallel { branches, .. } => branches
+            .iter()
+            .map(|(name, stages)| (format!("branch {name}"), stages.as_slice()))
+            .collect(),
+        StageKindPlan::ForEach { stages, .. } => vec![("each item".to_string(), stages.as_slice())],
+        StageKindPlan::Until { stages, .. } => vec![("each loop".to_string(), stages.as_slice())],
+        StageKindPlan::Case { arms, .. } => arms
+            .iter()
+            .map(|arm| {
+                let name = match &arm.case {
+                    Some(super::PValue::Str(t)) => format!("case {t}"),
+                    Some(super::PValue::Int(n)) => format!("case {n}"),
+                    Some(_) => "case".to_string(),
+                    None => "else".to_string(),
+                };
+                (name, arm.stages.as_slice())
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn escape_dot(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn dot(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph \"{}\" {{", escape_dot(&plan.name));
+    out.push_str("  compound=true;\n  rankdir=TB;\n  node [shape=box, style=rounded];\n");
+    let mut anchors = Vec::new();
+    for index in plan.jobs.node_indices() {
+        let job = &plan.jobs[index];
+        let cluster = format!("job_{}", index.index());
+        let _ = writeln!(out, "  subgraph \"cluster_{cluster}\" {{");
+        let _ = writeln!(out, "    label=\"job {}\";", escape_dot(&job.id));
+        let anchor = if job.stages.is_empty() {
+            let node = format!("{cluster}_empty");
+            let _ = writeln!(
+                out,
+                "    \"{node}\" [label=\"(no stages)\", shape=plaintext];"
+            );
+            node
+        } else {
+            dot_stages(&mut out, &job.stages, &cluster, 2)
+        };
+        out.push_str("  }\n");
+        anchors.push((cluster, anchor));
+    }
+    for edge in plan.jobs.edge_references() {
+        let (from_cluster, from) = &anchors[edge.source().index()];
+        let (to_cluster, to) = &anchors[edge.target().index()];
+        let _ = writeln!(
+            out,
+            "  \"{from}\" -> \"{to}\" [ltail=\"cluster_{from_cluster}\", lhead=\"cluster_{to_cluster}\"];"
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Writes a stage list; returns the id of its first node (to hang edges on).
+fn dot_stages(out: &mut String, stages: &[StagePlan], prefix: &str, depth: usize) -> String {
+    let pad = "  ".repeat(depth);
+    let mut first = String::new();
+    let mut previous: Option<String> = None;
+    for (i, stage) in stages.iter().enumerate() {
+        let node = format!("{prefix}_{i}");
+        let _ = writeln!(
+            out,
+            "{pad}\"{node}\" [label=\"{}\"];",
+            escape_dot(&label(stage))
+        );
+        for (j, (name, list)) in child_lists(stage).into_iter().enumerate() {
+            let cluster = format!("{node}_{j}");
+            let _ = writeln!(out, "{pad}subgraph \"cluster_{cluster}\" {{");
+            let _ = writeln!(out, "{pad}  label=\"{}\";", escape_dot(&name));
+            if list.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{pad}  \"{cluster}_empty\" [label=\"(no stages)\", shape=plaintext];"
+                );
+                let _ = writeln!(out, "{pad}}}");
+                let _ = writeln!(
+                    out,
+                    "{pad}\"{node}\" -> \"{cluster}_empty\" [style=dashed];"
+                );
+            } else {
+                let inner = dot_stages(out, list, &cluster, depth + 1);
+                let _ = writeln!(out, "{pad}}}");
+                let _ = writeln!(
+                    out,
+                    "{pad}\"{node}\" -> \"{inner}\" [style=dashed, lhead=\"cluster_{cluster}\"];"
+                );
+            }
+        }
+        if let Some(prev) = &previous {
+            let _ = writeln!(out, "{pad}\"{prev}\" -> \"{node}\";");
+        }
+        if i == 0 {
+            first.clone_from(&node);
+        }
+        previous = Some(node);
+    }
+    first
+}
+
+fn escape_mermaid(text: &str) -> String {
+    text.replace('"', "#quot;")
+}
+
+fn mermaid(plan: &Plan) -> String {
+    let mut out = String::from("flowchart TD\n");
+    for index in plan.jobs.node_indices() {
+        let job = &plan.jobs[index];
+        let cluster = format!("job_{}", index.index());
+        let _ = writeln!(
+            out,
+            "  subgraph {cluster} [\"job {}\"]",
+            escape_mermaid(&job.id)
+        );
+        if job.stages.is_empty() {
+            let _ = writeln!(out, "    {cluster}_empty[\"(no stages)\"]");
+        } else {
+            mermaid_stages(&mut out, &job.stages, &cluster, 2);
+        }
+        out.push_str("  end\n");
+    }
+    for edge in plan.jobs.edge_references() {
+        let _ = writeln!(
+            out,
+            "  job_{} --> job_{}",
+            edge.source().index(),
+            edge.target().index()
+        );
+    }
+    out
+}
+
+fn mermaid_stages(out: &mut String, stages: &[StagePlan], prefix: &str, depth: usize) {
+    let pad = "  ".repeat(depth);
+    let mut previous: Option<String> = None;
+    for (i, stage) in stages.iter().enumerate() {
+        let node = format!("{prefix}_{i}");
+        let _ = writeln!(out, "{pad}{node}[\"{}\"]", escape_mermaid(&label(stage)));
+        for (j, (name, list)) in child_lists(stage).into_iter().enumerate() {
+            let cluster = format!("{node}_{j}");
+            let _ = writeln!(
+                out,
+                "{pad}subgraph {cluster} [\"{}\"]",
+                escape_mermaid(&name)
+            );
+            if list.is_empty() {
+                let _ = writeln!(out, "{pad}  {cluster}_empty[\"(no stages)\"]");
+            } else {
+                mermaid_stages(out, list, &cluster, depth + 1);
+            }
+            let _ = writeln!(out, "{pad}end");
+            let _ = writeln!(out, "{pad}{node} -.-> {cluster}");
+        }
+        if let Some(prev) = &previous {
+            let _ = writeln!(out, "{pad}{prev} --> {node}");
+        }
+        previous = Some(node);
+    }
+}

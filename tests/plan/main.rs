@@ -1,0 +1,7 @@
+//! Integration tests of plans: lowering, the plan file, `wfc compile` as a cache,
+//! `wfc plan show` and `wfc graph`.
+
+mod cli;
+mod file;
+mod lowering;
+mod support;
