@@ -91,8 +91,21 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// Per file (indexed by file id): its workflows, as the cross-file checks saw them.
     pub workflows: Vec<Vec<WorkflowSummary>>,
+    /// Per file: its model, when asked for and the file was parsed in this run.
+    pub models: Vec<Option<FileModel>>,
     /// Files whose findings came from the cache.
     pub cache_hits: usize,
+}
+
+/// One file on its way through `check_paths`.
+struct FileResult {
+    source: SourceFile,
+    key: cache::Key,
+    report: FileReport,
+    from_cache: bool,
+    explicit: bool,
+    /// The model, when the file was parsed in this run and the caller wants it.
+    model: Option<FileModel>,
 }
 
 /// Loads and checks every file under `paths`. With a cache file, a file whose
@@ -102,35 +115,53 @@ pub fn check_paths(
     options: &Options,
     cache_file: Option<&Path>,
 ) -> Result<Checked, DiscoverError> {
+    check_paths_keeping(paths, options, cache_file, false)
+}
+
+/// [`check_paths`], keeping the models of the files it parsed (in `Checked::models`)
+/// for a caller that lowers them next.
+pub fn check_paths_keeping(
+    paths: &[PathBuf],
+    options: &Options,
+    cache_file: Option<&Path>,
+    keep_models: bool,
+) -> Result<Checked, DiscoverError> {
     let raw = project::read_files(paths)?;
     let salt = cache_salt(options);
     let cached = cache_file.map(cache::Cache::read).unwrap_or_default();
-    let results: Vec<(SourceFile, cache::Key, FileReport, bool, bool)> = raw
+    let results: Vec<FileResult> = raw
         .into_par_iter()
         .enumerate()
         .map(|(index, raw)| {
             let file = project::file_id(index);
             let key = cache::key(&salt, raw.text.as_bytes(), raw.bad_utf8.is_some());
             let source = SourceFile::new(raw.path, raw.text);
-            let (report, hit) = if let Some(mut report) = cached.get(&key).cloned() {
+            let (report, from_cache, model) = if let Some(mut report) = cached.get(&key).cloned() {
                 report.diagnostics.iter_mut().for_each(|d| d.set_file(file));
                 report.workflows.iter_mut().for_each(|w| w.set_file(file));
-                (report, true)
+                (report, true, None)
             } else {
                 let (model, mut diagnostics) = project::load_file(file, &source, raw.bad_utf8);
                 let mut report = check_file(&source, &model, options);
                 diagnostics.append(&mut report.diagnostics);
                 report.diagnostics = diagnostics;
-                (report, false)
+                (report, false, keep_models.then_some(model))
             };
-            (source, key, report, hit, raw.explicit)
+            FileResult {
+                source,
+                key,
+                report,
+                from_cache,
+                explicit: raw.explicit,
+                model,
+            }
         })
         .collect();
-    let cache_hits = results.iter().filter(|r| r.3).count();
+    let cache_hits = results.iter().filter(|r| r.from_cache).count();
     if let Some(path) = cache_file {
         let stale = cached.len() != cache_hits || cache_hits != results.len();
         if stale {
-            let entries = results.iter().map(|(_, key, report, _, _)| (*key, report));
+            let entries = results.iter().map(|r| (r.key, &r.report));
             if let Err(error) = cache::Cache::write(path, entries) {
                 eprintln!(
                     "wfc: warning: cannot write the check cache {}: {error} (run with --no-cache to skip it)",
@@ -139,23 +170,30 @@ pub fn check_paths(
             }
         }
     }
-    let summaries: Vec<&WorkflowSummary> = results.iter().flat_map(|r| &r.2.workflows).collect();
+    let summaries: Vec<&WorkflowSummary> =
+        results.iter().flat_map(|r| &r.report.workflows).collect();
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(check_across(&summaries));
     let mut sources = Sources::default();
     let mut workflows = Vec::with_capacity(results.len());
-    for (source, _, report, _, explicit) in results {
-        if explicit && report.workflows.is_empty() && report.diagnostics.is_empty() {
-            diagnostics.push(no_workflow(&source, project::file_id(sources.len())));
+    let mut models = Vec::with_capacity(results.len());
+    for result in results {
+        if result.explicit
+            && result.report.workflows.is_empty()
+            && result.report.diagnostics.is_empty()
+        {
+            diagnostics.push(no_workflow(&result.source, project::file_id(sources.len())));
         }
-        diagnostics.extend(report.diagnostics);
-        workflows.push(report.workflows);
-        sources.add(source);
+        diagnostics.extend(result.report.diagnostics);
+        workflows.push(result.report.workflows);
+        models.push(result.model);
+        sources.add(result.source);
     }
     Ok(Checked {
         sources,
         diagnostics: diagnostics.into_sorted(),
         workflows,
+        models,
         cache_hits,
     })
 }

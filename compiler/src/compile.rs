@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::check::summary::{Targets, WorkflowSummary};
@@ -29,6 +30,14 @@ pub struct Compiled {
     pub write_errors: Vec<(PathBuf, String)>,
 }
 
+/// A file with plans to (re)write: the workflows and their source hashes, and the
+/// model when the check parsed it already.
+type StaleFile = (
+    FileId,
+    Vec<(String, String)>,
+    Option<crate::syntax::model::FileModel>,
+);
+
 /// Compiles every workflow under `paths` into `out_dir`.
 pub fn compile_paths(
     paths: &[PathBuf],
@@ -36,7 +45,7 @@ pub fn compile_paths(
     options: &check::Options,
     cache_file: Option<&Path>,
 ) -> Result<Compiled, DiscoverError> {
-    let checked = check::check_paths(paths, options, cache_file)?;
+    let mut checked = check::check_paths_keeping(paths, options, cache_file, true)?;
     let file_hashes: Vec<[u8; 32]> = checked
         .sources
         .iter()
@@ -92,24 +101,43 @@ pub fn compile_paths(
         }
     }
 
+    let mut files: Vec<StaleFile> = stale
+        .into_iter()
+        .map(|(file, names)| {
+            // Parsed by the check already, unless its findings came from the cache.
+            let model = checked
+                .models
+                .get_mut(file.0 as usize)
+                .and_then(Option::take);
+            (file, names, model)
+        })
+        .collect();
+    files.sort_by_key(|(file, _, _)| *file);
+    // Lowering and encoding run in parallel; files are written one after another
+    // (concurrent creates in one folder only contend for its lock).
+    let encoded: Vec<(String, PathBuf, std::io::Result<Vec<u8>>)> = files
+        .into_par_iter()
+        .flat_map_iter(|(file, names, model)| {
+            let source = checked.sources.get(file);
+            let model = model.unwrap_or_else(|| project::load_file(file, source, None).0);
+            names
+                .into_iter()
+                .filter_map(|(name, hash)| {
+                    let workflow = model.workflows.iter().find(|w| w.name.value == name)?;
+                    let plan = plan::lower(workflow, &source.path.to_string_lossy());
+                    let path = out_dir.join(plan::file_name(&name));
+                    let bytes = plan::encode(&header(&plan, hash), &plan);
+                    Some((name, path, bytes))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let mut written = Vec::new();
     let mut write_errors = Vec::new();
-    let mut files: Vec<_> = stale.into_iter().collect();
-    files.sort_by_key(|(file, _)| *file);
-    for (file, names) in files {
-        let source = checked.sources.get(file);
-        let (model, _) = project::load_file(file, source, None);
-        for (name, hash) in names {
-            let Some(workflow) = model.workflows.iter().find(|w| w.name.value == name) else {
-                continue;
-            };
-            let plan = plan::lower(workflow, &source.path.to_string_lossy());
-            let header = header(&plan, hash);
-            let path = out_dir.join(plan::file_name(&name));
-            match plan::write(&path, &header, &plan) {
-                Ok(()) => written.push(name),
-                Err(error) => write_errors.push((path, error.to_string())),
-            }
+    for (name, path, bytes) in encoded {
+        match bytes.and_then(|b| plan::write_bytes(&path, &b)) {
+            Ok(()) => written.push(name),
+            Err(error) => write_errors.push((path, error.to_string())),
         }
     }
     Ok(Compiled {

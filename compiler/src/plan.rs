@@ -10,7 +10,10 @@ mod matrix;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
-pub use file::{FORMAT_VERSION, Header, PlanError, decode, file_name, read, read_header, write};
+pub use file::{
+    FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, write,
+    write_bytes,
+};
 pub use lower::lower;
 
 use crate::syntax::expr::ast::{Expr, Template};

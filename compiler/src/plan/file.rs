@@ -112,8 +112,8 @@ pub fn file_name(workflow: &str) -> String {
     format!("{cleaned}-{}.wfp", &crate::ids::hash_id(workflow))
 }
 
-/// Writes a plan atomically (a temporary file renamed into place).
-pub fn write(path: &Path, header: &Header, plan: &Plan) -> std::io::Result<()> {
+/// A plan file's bytes.
+pub fn encode(header: &Header, plan: &Plan) -> std::io::Result<Vec<u8>> {
     let header_bytes = postcard::to_stdvec(header).map_err(std::io::Error::other)?;
     let body = postcard::to_stdvec(plan).map_err(std::io::Error::other)?;
     let mut digest = Sha256::new();
@@ -131,13 +131,23 @@ pub fn write(path: &Path, header: &Header, plan: &Plan) -> std::io::Result<()> {
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&body);
     out.extend_from_slice(&digest.finalize());
+    Ok(out)
+}
+
+/// Writes a plan atomically (a temporary file renamed into place).
+pub fn write(path: &Path, header: &Header, plan: &Plan) -> std::io::Result<()> {
+    write_bytes(path, &encode(header, plan)?)
+}
+
+/// Writes encoded plan bytes atomically.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(&out)?;
+    tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
