@@ -61,7 +61,7 @@ fn main() {
         &compiled,
     )
     .expect("write");
-    let size = std::fs::metadata(&plan_file).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&plan_file).map_or(0, |m| m.len());
 
     let compiling = best(|| {
         let _ = compile_once();
@@ -72,7 +72,7 @@ fn main() {
     });
     println!(
         "workflow: {stages} stages, YAML {} KB, plan {} KB",
-        std::fs::metadata(&yaml).map(|m| m.len()).unwrap_or(0) / 1024,
+        std::fs::metadata(&yaml).map_or(0, |m| m.len()) / 1024,
         size / 1024
     );
     println!(
