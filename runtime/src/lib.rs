@@ -1,1 +1,5 @@
-//! wfc-runtime: the VM that runs compiled plans (not built yet; see the project issues).
+//! wfc-runtime: the VM that runs compiled plans.
+
+pub mod eval;
+pub mod params;
+pub mod value;

@@ -1,0 +1,636 @@
+//! Evaluation of the plan's templates and conditions against what a run knows at
+//! one point. Nothing is parsed here: the plan holds the typed AST.
+//!
+//! Text follows ddeutil-workflow: a string that is exactly one `${{ }}` keeps the
+//! value's type; otherwise each value is spliced in as Python's `str()`; the whole
+//! text `None` or `null` becomes null; surrounding whitespace is stripped.
+
+mod filters;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use wfc_compiler::plan::{CondPlan, PMap, PValue};
+use wfc_compiler::syntax::expr::ast::{
+    BinaryOp, CompareOp, EnvRef, Expr, ExprKind, Key, Literal, Part, Path, Pipeline, Template,
+    UnaryOp,
+};
+
+use crate::value::{Map, Value};
+
+/// An evaluation failure: the exception name upstream reports and its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvalError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl EvalError {
+    fn util(message: impl Into<String>) -> Self {
+        Self {
+            name: "UtilError",
+            message: message.into(),
+        }
+    }
+
+    fn type_error(message: impl Into<String>) -> Self {
+        Self {
+            name: "TypeError",
+            message: message.into(),
+        }
+    }
+}
+
+/// Names bound by an enclosing stage: a foreach item, a parallel branch...
+#[derive(Clone, Debug, Default)]
+pub struct Bindings {
+    pub item: Option<Value>,
+    pub loop_index: Option<Value>,
+    pub branch: Option<Value>,
+    pub case: Option<Value>,
+}
+
+/// One level of nesting: the stage results visible from outside the current list
+/// (frozen while the nested list runs) and the names the level binds.
+#[derive(Debug, Default)]
+pub struct Frame {
+    pub parent: Option<Arc<Frame>>,
+    pub stages: Map,
+    pub bindings: Bindings,
+}
+
+impl Frame {
+    /// A nested level under `parent`, seeing `stages` (the parent list's results so far).
+    #[must_use]
+    pub fn nested(parent: &Arc<Frame>, stages: Map, bindings: Bindings) -> Arc<Frame> {
+        Arc::new(Frame {
+            parent: Some(Arc::clone(parent)),
+            stages,
+            bindings,
+        })
+    }
+
+    fn binding(&self, pick: fn(&Bindings) -> Option<&Value>) -> Option<&Value> {
+        let mut frame = Some(self);
+        while let Some(f) = frame {
+            if let Some(v) = pick(&f.bindings) {
+                return Some(v);
+            }
+            frame = f.parent.as_deref();
+        }
+        None
+    }
+
+    fn stage(&self, id: &str) -> Option<&Value> {
+        let mut frame = Some(self);
+        while let Some(f) = frame {
+            if let Some(v) = f.stages.get(id) {
+                return Some(v);
+            }
+            frame = f.parent.as_deref();
+        }
+        None
+    }
+
+    fn all_stages(&self, into: &mut Map) {
+        if let Some(parent) = &self.parent {
+            parent.all_stages(into);
+        }
+        for (k, v) in &self.stages {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Everything a template can read at one point of a run.
+pub struct Scope<'a> {
+    pub params: &'a Map,
+    pub jobs: &'a Map,
+    pub matrix: &'a Map,
+    /// Results of the earlier stages of the current list.
+    pub local: &'a Map,
+    pub frame: &'a Frame,
+    /// The attempt number, in stages that retry.
+    pub retry: Option<i64>,
+    /// Extra bindings of the current evaluation (until's next item and loop).
+    pub overlay: Option<&'a Bindings>,
+    /// Environment lookup (`${VAR}`); the process environment by default.
+    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+/// The process environment.
+#[must_use]
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Scope<'_> {
+    fn root(&self, name: &str) -> Option<Cow<'_, Value>> {
+        let bound = |pick: fn(&Bindings) -> Option<&Value>| {
+            self.overlay
+                .and_then(pick)
+                .or_else(|| self.frame.binding(pick))
+                .map(Cow::Borrowed)
+        };
+        match name {
+            "params" => Some(Cow::Owned(Value::Map(self.params.clone()))),
+            "jobs" => Some(Cow::Owned(Value::Map(self.jobs.clone()))),
+            "matrix" => Some(Cow::Owned(Value::Map(self.matrix.clone()))),
+            "stages" => {
+                let mut all = Map::new();
+                self.frame.all_stages(&mut all);
+                for (k, v) in self.local {
+                    all.insert(k.clone(), v.clone());
+                }
+                Some(Cow::Owned(Value::Map(all)))
+            }
+            "item" => bound(|b| b.item.as_ref()),
+            "loop" => bound(|b| b.loop_index.as_ref()),
+            "branch" => bound(|b| b.branch.as_ref()),
+            "case" => bound(|b| b.case.as_ref()),
+            "retry" => self.retry.map(|r| Cow::Owned(Value::Int(r))),
+            _ => None,
+        }
+    }
+
+    /// The value at `path`, without copying more than the result.
+    fn resolve(&self, path: &Path) -> Result<Value, EvalError> {
+        let missing = || {
+            EvalError::util(format!(
+                "Parameters does not get dot with caller: '{path}'."
+            ))
+        };
+        let Some((first, rest)) = path.segments.split_first() else {
+            return Err(missing());
+        };
+        let Key::Name(root) = &first.key else {
+            return Err(missing());
+        };
+        // The big maps are walked by reference, without building a whole root.
+        if let Some((second, tail)) = rest.split_first()
+            && let Key::Name(key) = &second.key
+        {
+            let found = match root.as_str() {
+                "params" => Some(self.params.get(key)),
+                "jobs" => Some(self.jobs.get(key)),
+                "matrix" => Some(self.matrix.get(key)),
+                "stages" => Some(self.local.get(key).or_else(|| self.frame.stage(key))),
+                _ => None,
+            };
+            if let Some(found) = found {
+                return match found {
+                    Some(v) => walk(v, tail, &missing),
+                    None if second.optional => Ok(Value::Null),
+                    None => Err(missing()),
+                };
+            }
+        }
+        match self.root(root) {
+            Some(v) => walk(&v, rest, &missing),
+            None if first.optional => Ok(Value::Null),
+            None => Err(missing()),
+        }
+    }
+}
+
+fn walk(
+    start: &Value,
+    segments: &[wfc_compiler::syntax::expr::ast::Segment],
+    missing: &dyn Fn() -> EvalError,
+) -> Result<Value, EvalError> {
+    let mut current = start;
+    for segment in segments {
+        let next = match (&segment.key, current) {
+            (Key::Name(k), Value::Map(m)) => m.get(k),
+            (Key::Index(i), Value::List(items)) => {
+                let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
+                let at = if *i < 0 { len + i } else { *i };
+                usize::try_from(at).ok().and_then(|at| items.get(at))
+            }
+            (Key::Index(i), Value::Map(m)) => m.get(&i.to_string()),
+            _ => None,
+        };
+        match next {
+            Some(v) => current = v,
+            None if segment.optional => return Ok(Value::Null),
+            None => return Err(missing()),
+        }
+    }
+    Ok(current.clone())
+}
+
+/// Evaluates `${{ path | filters }}`.
+pub fn pipeline(scope: &Scope<'_>, pipeline: &Pipeline) -> Result<Value, EvalError> {
+    let mut value = scope.resolve(&pipeline.path)?;
+    for filter in &pipeline.filters {
+        value = filters::apply(filter, value)?;
+    }
+    Ok(value)
+}
+
+fn env_value(scope: &Scope<'_>, env: &EnvRef) -> String {
+    (scope.env)(&env.name)
+        .filter(|v| !v.is_empty())
+        .or_else(|| env.default.clone().filter(|d| !d.is_empty()))
+        .unwrap_or_else(|| "null".to_string())
+}
+
+/// Renders a template to a value (see the module doc for the rules).
+pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
+    let parts = &template.parts;
+    // Surrounding whitespace does not count.
+    let significant: Vec<&Part> = parts
+        .iter()
+        .filter(|p| !matches!(p, Part::Text(t) if t.trim().is_empty()))
+        .collect();
+    if let [Part::Interp(interp)] = significant.as_slice() {
+        let value = pipeline(scope, &interp.pipeline)?;
+        return Ok(match value {
+            Value::Str(s) if s == "null" => Value::Null,
+            other => other,
+        });
+    }
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            Part::Text(t) => text.push_str(t),
+            Part::Interp(interp) => text.push_str(&pipeline(scope, &interp.pipeline)?.py_str()),
+            Part::Env(env) => text.push_str(&env_value(scope, env)),
+        }
+    }
+    let trimmed = text.trim();
+    Ok(match trimmed {
+        "None" | "null" => Value::Null,
+        _ if trimmed.len() == text.len() => Value::Str(text),
+        _ => Value::Str(trimmed.to_string()),
+    })
+}
+
+/// Renders a template to text (`str()` of its value).
+pub fn render_text(scope: &Scope<'_>, template: &Template) -> Result<String, EvalError> {
+    render(scope, template).map(|v| match v {
+        Value::Null => "None".to_string(),
+        other => other.py_str(),
+    })
+}
+
+/// Renders every template in a value.
+pub fn value(scope: &Scope<'_>, value: &PValue) -> Result<Value, EvalError> {
+    Ok(match value {
+        PValue::Null => Value::Null,
+        PValue::Bool(b) => Value::Bool(*b),
+        PValue::Int(n) => Value::Int(*n),
+        PValue::Float(x) => Value::Float(*x),
+        PValue::Str(t) => render(scope, t)?,
+        PValue::List(items) => Value::List(
+            items
+                .iter()
+                .map(|v| self::value(scope, v))
+                .collect::<Result<_, _>>()?,
+        ),
+        PValue::Map(map) => Value::Map(self::map(scope, map)?),
+    })
+}
+
+/// Renders every template of a mapping.
+pub fn map(scope: &Scope<'_>, map: &PMap) -> Result<Map, EvalError> {
+    map.iter()
+        .map(|(k, v)| Ok((k.clone(), value(scope, v)?)))
+        .collect()
+}
+
+/// Evaluates a condition; it must give a boolean.
+pub fn condition(scope: &Scope<'_>, cond: &CondPlan) -> Result<bool, EvalError> {
+    match cond {
+        CondPlan::Bool(b) => Ok(*b),
+        CondPlan::Expr { expr, .. } => match self::expr(scope, expr)? {
+            Value::Bool(b) => Ok(b),
+            _ => Err(EvalError::type_error(
+                "Return type of condition does not be boolean",
+            )),
+        },
+    }
+}
+
+/// Evaluates an expression with Python's semantics for the operators it has.
+pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
+    match &expr.kind {
+        ExprKind::Literal(lit) => Ok(literal(lit)),
+        ExprKind::Path(path) => scope.resolve(path),
+        ExprKind::Interp(p) => {
+            // `${{ x | rstr }}` was a Python literal in upstream's text: its value is the text.
+            if p.filters.last().is_some_and(|f| f.name == "rstr") {
+                let mut value = scope.resolve(&p.path)?;
+                for filter in &p.filters[..p.filters.len() - 1] {
+                    value = filters::apply(filter, value)?;
+                }
+                return Ok(Value::Str(value.py_str()));
+            }
+            pipeline(scope, p)
+        }
+        ExprKind::Text(template) => {
+            let mut text = String::new();
+            for part in &template.parts {
+                match part {
+                    Part::Text(t) => text.push_str(t),
+                    Part::Interp(i) => text.push_str(&pipeline(scope, &i.pipeline)?.py_str()),
+                    Part::Env(env) => text.push_str(&env_value(scope, env)),
+                }
+            }
+            Ok(Value::Str(text))
+        }
+        ExprKind::List(items) => Ok(Value::List(
+            items
+                .iter()
+                .map(|e| self::expr(scope, e))
+                .collect::<Result<_, _>>()?,
+        )),
+        ExprKind::Unary(UnaryOp::Not, e) => Ok(Value::Bool(!self::expr(scope, e)?.truthy())),
+        ExprKind::Unary(UnaryOp::Neg, e) => match self::expr(scope, e)? {
+            Value::Int(n) => n
+                .checked_neg()
+                .map(Value::Int)
+                .ok_or_else(|| EvalError::type_error("integer overflow")),
+            Value::Float(x) => Ok(Value::Float(-x)),
+            Value::Bool(b) => Ok(Value::Int(-i64::from(b))),
+            other => Err(EvalError::type_error(format!(
+                "bad operand type for unary -: '{}'",
+                other.type_name()
+            ))),
+        },
+        ExprKind::Binary(BinaryOp::And, a, b) => {
+            let left = self::expr(scope, a)?;
+            if left.truthy() {
+                self::expr(scope, b)
+            } else {
+                Ok(left)
+            }
+        }
+        ExprKind::Binary(BinaryOp::Or, a, b) => {
+            let left = self::expr(scope, a)?;
+            if left.truthy() {
+                Ok(left)
+            } else {
+                self::expr(scope, b)
+            }
+        }
+        ExprKind::Binary(op, a, b) => arithmetic(*op, self::expr(scope, a)?, self::expr(scope, b)?),
+        ExprKind::Compare(first, rest) => {
+            let mut left = self::expr(scope, first)?;
+            for (op, e) in rest {
+                let right = self::expr(scope, e)?;
+                if !compare(*op, &left, &right)? {
+                    return Ok(Value::Bool(false));
+                }
+                left = right;
+            }
+            Ok(Value::Bool(true))
+        }
+        ExprKind::Filter(e, filter) => filters::apply(filter, self::expr(scope, e)?),
+    }
+}
+
+pub(crate) fn literal(lit: &Literal) -> Value {
+    match lit {
+        Literal::Null => Value::Null,
+        Literal::Bool(b) => Value::Bool(*b),
+        Literal::Int(n) => Value::Int(*n),
+        Literal::Float(x) => Value::Float(*x),
+        Literal::Str(s) => Value::Str(s.clone()),
+        Literal::List(items) => Value::List(items.iter().map(literal).collect()),
+    }
+}
+
+fn compare(op: CompareOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+    use std::cmp::Ordering::{Greater, Less};
+    let order = || {
+        a.py_cmp(b).ok_or_else(|| {
+            EvalError::type_error(format!(
+                "'{}' not supported between instances of '{}' and '{}'",
+                match op {
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "<=",
+                    CompareOp::Gt => ">",
+                    _ => ">=",
+                },
+                a.type_name(),
+                b.type_name()
+            ))
+        })
+    };
+    Ok(match op {
+        CompareOp::Eq => a.py_eq(b),
+        CompareOp::Ne => !a.py_eq(b),
+        CompareOp::Lt => order()? == Less,
+        CompareOp::Le => order()? != Greater,
+        CompareOp::Gt => order()? == Greater,
+        CompareOp::Ge => order()? != Less,
+        CompareOp::In => contains(b, a)?,
+        CompareOp::NotIn => !contains(b, a)?,
+    })
+}
+
+fn contains(container: &Value, item: &Value) -> Result<bool, EvalError> {
+    match (container, item) {
+        (Value::Str(s), Value::Str(sub)) => Ok(s.contains(sub.as_str())),
+        (Value::Str(_), other) => Err(EvalError::type_error(format!(
+            "'in <string>' requires string as left operand, not {}",
+            other.type_name()
+        ))),
+        (Value::List(items), _) => Ok(items.iter().any(|i| i.py_eq(item))),
+        (Value::Map(map), Value::Str(k)) => Ok(map.contains_key(k)),
+        (Value::Map(_), _) => Ok(false),
+        (other, _) => Err(EvalError::type_error(format!(
+            "argument of type '{}' is not iterable",
+            other.type_name()
+        ))),
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
+    let unsupported = |a: &Value, b: &Value| {
+        let symbol = match op {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::FloorDiv => "//",
+            _ => "%",
+        };
+        EvalError::type_error(format!(
+            "unsupported operand type(s) for {symbol}: '{}' and '{}'",
+            a.type_name(),
+            b.type_name()
+        ))
+    };
+    let int = |v: &Value| match v {
+        Value::Int(n) => Some(*n),
+        Value::Bool(b) => Some(i64::from(*b)),
+        _ => None,
+    };
+    let float = |v: &Value| match v {
+        Value::Float(x) => Some(*x),
+        other => int(other).map(|n| n as f64),
+    };
+    let overflow = || EvalError::type_error("integer overflow");
+    let zero = || {
+        Err(EvalError {
+            name: "ZeroDivisionError",
+            message: "division by zero".into(),
+        })
+    };
+    match (op, &a, &b) {
+        (BinaryOp::Add, Value::Str(x), Value::Str(y)) => return Ok(Value::Str(format!("{x}{y}"))),
+        (BinaryOp::Add, Value::List(x), Value::List(y)) => {
+            return Ok(Value::List(x.iter().chain(y).cloned().collect()));
+        }
+        (BinaryOp::Mul, Value::Str(s), n) | (BinaryOp::Mul, n, Value::Str(s))
+            if int(n).is_some() =>
+        {
+            return Ok(Value::Str(
+                s.repeat(usize::try_from(int(n).unwrap_or(0)).unwrap_or(0)),
+            ));
+        }
+        (BinaryOp::Mod, Value::Str(_), _) => return Err(unsupported(&a, &b)),
+        _ => {}
+    }
+    if let (Some(x), Some(y)) = (int(&a), int(&b)) {
+        return match op {
+            BinaryOp::Add => x.checked_add(y).map(Value::Int).ok_or_else(overflow),
+            BinaryOp::Sub => x.checked_sub(y).map(Value::Int).ok_or_else(overflow),
+            BinaryOp::Mul => x.checked_mul(y).map(Value::Int).ok_or_else(overflow),
+            BinaryOp::Div if y == 0 => zero(),
+            BinaryOp::Div => Ok(Value::Float(x as f64 / y as f64)),
+            BinaryOp::FloorDiv | BinaryOp::Mod if y == 0 => zero(),
+            BinaryOp::FloorDiv => Ok(Value::Int(
+                x.div_euclid(y) - i64::from(y < 0 && x.rem_euclid(y) != 0),
+            )),
+            BinaryOp::Mod => {
+                let r = x.rem_euclid(y);
+                Ok(Value::Int(if y < 0 && r != 0 { r + y } else { r }))
+            }
+            BinaryOp::And | BinaryOp::Or => Err(unsupported(&a, &b)),
+        };
+    }
+    let (Some(x), Some(y)) = (float(&a), float(&b)) else {
+        return Err(unsupported(&a, &b));
+    };
+    match op {
+        BinaryOp::Add => Ok(Value::Float(x + y)),
+        BinaryOp::Sub => Ok(Value::Float(x - y)),
+        BinaryOp::Mul => Ok(Value::Float(x * y)),
+        BinaryOp::Div | BinaryOp::FloorDiv | BinaryOp::Mod if y == 0.0 => zero(),
+        BinaryOp::Div => Ok(Value::Float(x / y)),
+        BinaryOp::FloorDiv => Ok(Value::Float((x / y).floor())),
+        BinaryOp::Mod => Ok(Value::Float(x - y * (x / y).floor())),
+        BinaryOp::And | BinaryOp::Or => Err(unsupported(&a, &b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfc_compiler::syntax::expr::{parse_condition, parse_template};
+
+    fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
+        let mut params = Map::new();
+        params.insert("name".into(), Value::str("bob"));
+        params.insert("n".into(), Value::Int(5));
+        params.insert(
+            "list".into(),
+            Value::List(vec![Value::Int(1), Value::str("x")]),
+        );
+        let mut local = Map::new();
+        let mut outputs = Map::new();
+        outputs.insert("rows".into(), Value::Int(10));
+        let mut result = Map::new();
+        result.insert("outputs".into(), Value::Map(outputs));
+        local.insert("count".into(), Value::Map(result));
+        let frame = Frame {
+            bindings: Bindings {
+                item: Some(Value::str("a")),
+                loop_index: Some(Value::Int(0)),
+                ..Bindings::default()
+            },
+            ..Frame::default()
+        };
+        let empty = Map::new();
+        let env = |name: &str| (name == "HOME").then(|| "/root".to_string());
+        let scope = Scope {
+            params: &params,
+            jobs: &empty,
+            matrix: &empty,
+            local: &local,
+            frame: &frame,
+            retry: None,
+            overlay: None,
+            env: &env,
+        };
+        f(&scope)
+    }
+
+    fn t(text: &str) -> Value {
+        with_scope(|s| render(s, &parse_template(text).unwrap()).unwrap())
+    }
+
+    fn c(text: &str) -> Result<bool, EvalError> {
+        with_scope(|s| {
+            condition(
+                s,
+                &CondPlan::Expr {
+                    source: text.into(),
+                    expr: parse_condition(text).unwrap(),
+                },
+            )
+        })
+    }
+
+    #[test]
+    fn templates_keep_or_splice_types() {
+        assert_eq!(t("${{ params.n }}"), Value::Int(5));
+        assert_eq!(t("  ${{ params.n }}  "), Value::Int(5));
+        assert_eq!(t("n=${{ params.n }}"), Value::str("n=5"));
+        assert_eq!(t("${{ params.list }}!"), Value::str("[1, 'x']!"));
+        assert_eq!(t("${{ stages.count.outputs.rows }}"), Value::Int(10));
+        assert_eq!(t("${{ item }}-${{ loop }}"), Value::str("a-0"));
+        assert_eq!(t("${{ params.missing? }}"), Value::Null);
+        assert_eq!(
+            t("home ${HOME} ${NOPE:x} ${NOPE}"),
+            Value::str("home /root x null")
+        );
+        assert_eq!(t("${NOPE}"), Value::Null);
+        assert_eq!(t("  padded  "), Value::str("padded"));
+        assert_eq!(t("None"), Value::Null);
+        assert_eq!(t("${{ params.name | upper }}"), Value::str("BOB"));
+    }
+
+    #[test]
+    fn missing_paths_fail_like_upstream() {
+        let error =
+            with_scope(|s| render(s, &parse_template("${{ params.nope }}").unwrap())).unwrap_err();
+        assert_eq!(error.name, "UtilError");
+        assert_eq!(
+            error.message,
+            "Parameters does not get dot with caller: 'params.nope'."
+        );
+    }
+
+    #[test]
+    fn conditions() {
+        assert_eq!(
+            c("params.n > 3 and '${{ params.name }}' == 'bob'"),
+            Ok(true)
+        );
+        assert_eq!(c("${{ item | rstr }} == 'a'"), Ok(true));
+        assert_eq!(c("params.n in [1, 5] and 'x' in params.list"), Ok(true));
+        assert_eq!(c("not (params.n % 2 == 1)"), Ok(false));
+        assert_eq!(c("0 < params.n <= 5"), Ok(true));
+        assert_eq!(c("params.n // 2 == 2 and params.n / 2 == 2.5"), Ok(true));
+        assert_eq!(
+            c("params.n").unwrap_err().message,
+            "Return type of condition does not be boolean"
+        );
+        assert!(c("params.n < 'a'").is_err());
+    }
+}

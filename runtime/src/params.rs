@@ -1,0 +1,563 @@
+//! Params: the values a run is given, coerced to the declared types with
+//! ddeutil-workflow's rules, and the declared defaults applied (upstream applies a
+//! default only when `null` is passed explicitly; wfc applies it to an absent param).
+
+use wfc_compiler::plan::{PValue, ParamSpec};
+use wfc_compiler::syntax::model::ParamType;
+
+use crate::value::{Map, Value};
+
+/// A param that cannot be used, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError(pub String);
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Builds a run's params from what was given (strings from `-p`, typed values from
+/// a params file) and what the plan declares.
+pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
+    for name in given.keys() {
+        if !specs.iter().any(|s| &s.name == name) {
+            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            let hint = wfc_compiler::diagnostic::suggestion(name, names.iter().copied())
+                .unwrap_or_else(|| {
+                    format!(
+                        "declared params: {}",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    )
+                });
+            return Err(ParamError(format!("unknown param `{name}`: {hint}")));
+        }
+    }
+    let mut out = Map::new();
+    for spec in specs {
+        let value = match given.get(&spec.name) {
+            Some(Value::Null) | None => match &spec.default {
+                Some(default) => Some(constant(default)),
+                None if spec.ty == ParamType::Choice && !spec.required => {
+                    spec.options.first().map(constant)
+                }
+                None if given.contains_key(&spec.name) && spec.ty == ParamType::Choice => {
+                    spec.options.first().map(constant)
+                }
+                None if spec.required => {
+                    return Err(ParamError(format!(
+                        "param `{}` is required: pass it with `-p {}=VALUE`",
+                        spec.name, spec.name
+                    )));
+                }
+                None => None,
+            },
+            Some(value) => Some(value.clone()),
+        };
+        if let Some(value) = value {
+            let coerced = coerce(spec, value)
+                .map_err(|why| ParamError(format!("param `{}`: {why}", spec.name)))?;
+            out.insert(spec.name.clone(), coerced);
+        }
+    }
+    Ok(out)
+}
+
+/// A declared default or option (literal: params cannot hold templates).
+fn constant(value: &PValue) -> Value {
+    match value {
+        PValue::Null => Value::Null,
+        PValue::Bool(b) => Value::Bool(*b),
+        PValue::Int(n) => Value::Int(*n),
+        PValue::Float(x) => Value::Float(*x),
+        PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$")),
+        PValue::List(items) => Value::List(items.iter().map(constant).collect()),
+        PValue::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), constant(v))).collect()),
+    }
+}
+
+fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
+    let precision = spec.precision.unwrap_or(6);
+    match spec.ty {
+        ParamType::Str => Ok(match value {
+            Value::Str(s) => Value::Str(s),
+            other => Value::Str(other.py_str()),
+        }),
+        ParamType::Int => match value {
+            Value::Int(n) => Ok(Value::Int(n)),
+            Value::Bool(b) => Ok(Value::Bool(b)),
+            other => other
+                .py_str()
+                .trim()
+                .parse::<i64>()
+                .map(Value::Int)
+                .map_err(|_| format!("`{}` is not an integer", other.py_str())),
+        },
+        ParamType::Float => {
+            let x = match &value {
+                Value::Float(x) => *x,
+                #[allow(clippy::cast_precision_loss)]
+                Value::Int(n) => *n as f64,
+                Value::Str(s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("`{s}` is not a number"))?,
+                other => return Err(format!("a {} is not a number", other.type_name())),
+            };
+            Ok(Value::Float(round(x, precision)))
+        }
+        ParamType::Decimal => {
+            let text = match &value {
+                Value::Str(s) => s.trim().to_string(),
+                Value::Int(n) => n.to_string(),
+                Value::Float(x) => format!("{x}"),
+                Value::Decimal(d) => d.clone(),
+                other => return Err(format!("a {} is not a decimal", other.type_name())),
+            };
+            quantize(&text, precision)
+                .map(Value::Decimal)
+                .ok_or_else(|| format!("`{text}` is not a decimal"))
+        }
+        ParamType::Date => match value {
+            Value::Date(d) => Ok(Value::Date(d)),
+            Value::DateTime(t) => Ok(Value::Date(
+                t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+            )),
+            Value::Str(s) => parse_date(&s)
+                .map(Value::Date)
+                .ok_or_else(|| format!("`{s}` is not an ISO date (YYYY-MM-DD)")),
+            other => Err(format!("a {} is not a date", other.type_name())),
+        },
+        ParamType::Datetime => match value {
+            Value::DateTime(t) => Ok(Value::DateTime(t)),
+            Value::Date(d) => midnight(d)
+                .map(Value::DateTime)
+                .ok_or_else(|| "the date is out of range".to_string()),
+            Value::Str(s) => parse_datetime(&s)
+                .map(Value::DateTime)
+                .ok_or_else(|| format!("`{s}` is not an ISO datetime (YYYY-MM-DDTHH:MM:SS)")),
+            other => Err(format!("a {} is not a datetime", other.type_name())),
+        },
+        ParamType::Choice => {
+            let options: Vec<Value> = spec.options.iter().map(constant).collect();
+            if let Some(found) = options.iter().find(|o| o.py_eq(&value)) {
+                return Ok(found.clone());
+            }
+            // `-p` gives text: `1` picks the integer option 1.
+            let text = value.py_str();
+            options
+                .iter()
+                .find(|o| matches!(o, Value::Int(_)) && o.py_str() == text)
+                .cloned()
+                .ok_or_else(|| {
+                    let shown: Vec<String> = options.iter().map(Value::py_repr).collect();
+                    format!("`{text}` is not one of the options [{}]", shown.join(", "))
+                })
+        }
+        ParamType::Map => match value {
+            Value::Map(m) => Ok(Value::Map(m)),
+            Value::Str(s) => match literal_value(&s) {
+                Some(Value::Map(m)) => Ok(Value::Map(m)),
+                _ => Err(format!(
+                    "`{s}` is not a mapping (write JSON or a Python dict literal)"
+                )),
+            },
+            other => Err(format!("a {} is not a mapping", other.type_name())),
+        },
+        ParamType::Array => match value {
+            Value::List(items) => Ok(Value::List(items)),
+            Value::Str(s) => match serde_json::from_str::<serde_json::Value>(&s) {
+                Ok(serde_json::Value::Array(items)) => {
+                    Ok(Value::List(items.iter().map(Value::from_json).collect()))
+                }
+                _ => Err(format!("`{s}` is not a JSON list")),
+            },
+            other => Err(format!("a {} is not a list", other.type_name())),
+        },
+    }
+}
+
+/// Python's `round(x, n)` (half to even on the binary value).
+fn round(x: f64, digits: u32) -> f64 {
+    let text = format!("{x:.prec$}", prec = digits as usize);
+    text.parse().unwrap_or(x)
+}
+
+/// `Decimal(text).quantize(10 ** -precision)` with half-even rounding.
+fn quantize(text: &str, precision: u32) -> Option<String> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
+        None => (body, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    // All digits, and where the point is after applying the exponent.
+    let digits: Vec<u8> = whole
+        .bytes()
+        .chain(fraction.bytes())
+        .map(|b| b - b'0')
+        .collect();
+    let point = i64::try_from(whole.len()).ok()? + i64::from(exponent);
+    let keep = point + i64::from(precision);
+    let mut kept: Vec<u8> = (0..keep.max(0))
+        .map(|i| {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| digits.get(i))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    if keep < 0 {
+        kept.clear();
+    }
+    let first_dropped = usize::try_from(keep)
+        .ok()
+        .and_then(|k| digits.get(k))
+        .copied()
+        .unwrap_or(0);
+    let rest_nonzero = usize::try_from(keep + 1)
+        .ok()
+        .is_some_and(|k| digits.iter().skip(k).any(|d| *d != 0));
+    let round_up = first_dropped > 5
+        || first_dropped == 5 && (rest_nonzero || kept.last().is_some_and(|d| d % 2 == 1));
+    if round_up {
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                kept.insert(0, 1);
+                break;
+            }
+            i -= 1;
+            if kept[i] == 9 {
+                kept[i] = 0;
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    let precision = precision as usize;
+    while kept.len() < precision + 1 {
+        kept.insert(0, 0);
+    }
+    let split = kept.len() - precision;
+    let int_part: String = kept[..split].iter().map(|d| char::from(b'0' + d)).collect();
+    let int_part = int_part.trim_start_matches('0');
+    let int_part = if int_part.is_empty() { "0" } else { int_part };
+    let frac_part: String = kept[split..].iter().map(|d| char::from(b'0' + d)).collect();
+    let sign = if negative && kept.iter().any(|d| *d != 0) {
+        "-"
+    } else {
+        ""
+    };
+    Some(if precision == 0 {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{frac_part}")
+    })
+}
+
+fn parse_date(text: &str) -> Option<jiff::civil::Date> {
+    let text = text.trim();
+    (text.len() == 10).then(|| text.parse().ok()).flatten()
+}
+
+fn midnight(date: jiff::civil::Date) -> Option<jiff::Timestamp> {
+    date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// Python's `datetime.fromisoformat`, then the offset replaced by UTC (upstream keeps
+/// the wall-clock time and discards the offset of a string).
+fn parse_datetime(text: &str) -> Option<jiff::Timestamp> {
+    let text = text.trim();
+    if text.len() == 10 {
+        return midnight(text.parse().ok()?);
+    }
+    // Drop a trailing offset (`Z`, `+07:00`, `-0500`).
+    let wall = text
+        .strip_suffix('Z')
+        .or_else(|| {
+            let cut = text.rfind(['+', '-']).filter(|&i| i > 10)?;
+            Some(&text[..cut])
+        })
+        .unwrap_or(text);
+    let civil: jiff::civil::DateTime = wall.replacen(' ', "T", 1).parse().ok()?;
+    civil
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// A JSON or Python literal (`{'a': 1, 'b': [True, None]}`).
+fn literal_value(text: &str) -> Option<Value> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
+        return Some(Value::from_json(&json));
+    }
+    let mut parser = PyLiteral {
+        text: text.as_bytes(),
+        at: 0,
+    };
+    let value = parser.value()?;
+    parser.space();
+    (parser.at == parser.text.len()).then_some(value)
+}
+
+/// A reader of Python literals, for `map` params written the way upstream reads them
+/// (`ast.literal_eval`).
+struct PyLiteral<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl PyLiteral<'_> {
+    fn space(&mut self) {
+        while self.text.get(self.at).is_some_and(u8::is_ascii_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.space();
+        if self.text.get(self.at) == Some(&byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        self.space();
+        match *self.text.get(self.at)? {
+            b'{' => {
+                self.at += 1;
+                let mut map = Map::new();
+                if self.eat(b'}') {
+                    return Some(Value::Map(map));
+                }
+                loop {
+                    let key = self.value()?.py_str();
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    map.insert(key, self.value()?);
+                    if self.eat(b'}') {
+                        return Some(Value::Map(map));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                    if self.eat(b'}') {
+                        return Some(Value::Map(map));
+                    }
+                }
+            }
+            open @ (b'[' | b'(') => {
+                self.at += 1;
+                let close = if open == b'[' { b']' } else { b')' };
+                let mut items = Vec::new();
+                if self.eat(close) {
+                    return Some(Value::List(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    if self.eat(close) {
+                        return Some(Value::List(items));
+                    }
+                    if !self.eat(b',') || self.eat(close) {
+                        return (self.text.get(self.at - 1) == Some(&close))
+                            .then_some(Value::List(items));
+                    }
+                }
+            }
+            quote @ (b'\'' | b'"') => {
+                self.at += 1;
+                let mut out = String::new();
+                let rest = std::str::from_utf8(&self.text[self.at..]).ok()?;
+                let mut chars = rest.char_indices();
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            let (_, next) = chars.next()?;
+                            out.push(match next {
+                                'n' => '\n',
+                                't' => '\t',
+                                other => other,
+                            });
+                        }
+                        c if c as u32 == u32::from(quote) => {
+                            self.at += i + 1;
+                            return Some(Value::Str(out));
+                        }
+                        c => out.push(c),
+                    }
+                }
+                None
+            }
+            _ => {
+                let start = self.at;
+                while self.text.get(self.at).is_some_and(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_')
+                }) {
+                    self.at += 1;
+                }
+                let word = std::str::from_utf8(&self.text[start..self.at]).ok()?;
+                match word {
+                    "True" => Some(Value::Bool(true)),
+                    "False" => Some(Value::Bool(false)),
+                    "None" => Some(Value::Null),
+                    _ => word
+                        .parse::<i64>()
+                        .map(Value::Int)
+                        .or_else(|_| word.parse::<f64>().map(Value::Float))
+                        .ok(),
+                }
+            }
+        }
+    }
+}
+
+/// A `-p key=value` value: always text; the param's type decides what it becomes.
+#[must_use]
+pub fn from_cli(text: &str) -> Value {
+    Value::Str(text.to_string())
+}
+
+/// Values from a params file (JSON or YAML): keep their types.
+pub fn from_file(text: &str) -> Result<Map, String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
+        return match Value::from_json(&json) {
+            Value::Map(map) => Ok(map),
+            _ => Err("a params file must hold a mapping of names to values".to_string()),
+        };
+    }
+    let file = wfc_compiler::source::SourceFile::new("params".into(), text.to_string());
+    let node = wfc_compiler::syntax::yaml::parse(wfc_compiler::span::FileId(0), &file)
+        .map_err(|d| format!("{} (line {})", d.message, file.line_col(d.span.start).0))?;
+    match yaml_value(&node) {
+        Value::Map(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => Err("a params file must hold a mapping of names to values".to_string()),
+    }
+}
+
+fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
+    use wfc_compiler::syntax::yaml::NodeKind;
+    match &node.kind {
+        NodeKind::Null => Value::Null,
+        NodeKind::Bool(b) => Value::Bool(*b),
+        NodeKind::Int(n) => Value::Int(*n),
+        NodeKind::Float(x) => Value::Float(*x),
+        NodeKind::Str(s) => Value::Str(s.clone()),
+        NodeKind::Seq(items) => Value::List(items.iter().map(yaml_value).collect()),
+        NodeKind::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|e| (e.key.name.clone(), yaml_value(&e.value)))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfc_compiler::syntax::expr::ast::Template;
+
+    fn spec(name: &str, ty: ParamType) -> ParamSpec {
+        ParamSpec {
+            name: name.into(),
+            ty,
+            desc: None,
+            required: ty == ParamType::Choice,
+            default: None,
+            options: Vec::new(),
+            precision: None,
+        }
+    }
+
+    fn given(pairs: &[(&str, &str)]) -> Map {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), from_cli(v)))
+            .collect()
+    }
+
+    fn one(ty: ParamType, text: &str) -> Result<Value, ParamError> {
+        resolve(&[spec("x", ty)], &given(&[("x", text)])).map(|m| m["x"].clone())
+    }
+
+    #[test]
+    fn coercion_like_upstream() {
+        assert_eq!(one(ParamType::Int, "5"), Ok(Value::Int(5)));
+        assert!(one(ParamType::Int, "5.0").is_err());
+        assert_eq!(
+            one(ParamType::Float, "0.3333333333"),
+            Ok(Value::Float(0.333_333))
+        );
+        assert_eq!(
+            one(ParamType::Decimal, "1.5"),
+            Ok(Value::Decimal("1.500000".into()))
+        );
+        assert_eq!(
+            one(ParamType::Decimal, "2.0000005"),
+            Ok(Value::Decimal("2.000000".into()))
+        );
+        assert_eq!(
+            one(ParamType::Decimal, "2.0000015"),
+            Ok(Value::Decimal("2.000002".into()))
+        );
+        assert_eq!(
+            one(ParamType::Datetime, "2024-01-02T03:04:05+07:00").map(|v| v.py_str()),
+            Ok("2024-01-02 03:04:05+00:00".to_string())
+        );
+        assert_eq!(
+            one(ParamType::Date, "2024-01-31").map(|v| v.py_str()),
+            Ok("2024-01-31".into())
+        );
+        assert_eq!(
+            one(ParamType::Map, "{'k': [1, True, None]}").map(|v| v.py_str()),
+            Ok("{'k': [1, True, None]}".into())
+        );
+        assert_eq!(
+            one(ParamType::Array, "[1, \"x\"]").map(|v| v.py_str()),
+            Ok("[1, 'x']".into())
+        );
+        assert!(one(ParamType::Array, "nope").is_err());
+    }
+
+    #[test]
+    fn defaults_required_and_unknown() {
+        let mut with_default = spec("d", ParamType::Int);
+        with_default.default = Some(PValue::Int(3));
+        let mut choice = spec("c", ParamType::Choice);
+        choice.options = vec![PValue::Str(Template::literal("a")), PValue::Int(2)];
+        let specs = vec![with_default, choice];
+        let error = resolve(&specs, &Map::new()).unwrap_err();
+        assert!(error.0.contains("`c` is required"), "{error}");
+        let got = resolve(&specs, &given(&[("c", "2")])).unwrap();
+        assert_eq!(got["d"], Value::Int(3));
+        assert_eq!(got["c"], Value::Int(2));
+        assert!(resolve(&specs, &given(&[("c", "b")])).is_err());
+        let error = resolve(&specs, &given(&[("c", "a"), ("dd", "1")])).unwrap_err();
+        assert!(error.0.contains("did you mean `d`?"), "{error}");
+    }
+}

@@ -1,0 +1,408 @@
+//! Run-time values: what params, outputs and templates hold. They behave like the
+//! Python values ddeutil-workflow handles, so that text forms (`str()`), comparisons
+//! and the final context match it.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use indexmap::IndexMap;
+
+/// A mapping that keeps insertion order, like a Python dict.
+pub type Map = IndexMap<String, Value>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Value>),
+    Map(Map),
+    Date(jiff::civil::Date),
+    /// Always UTC, as upstream's datetime params are.
+    DateTime(jiff::Timestamp),
+    /// A `decimal` param, kept as its text (already quantized).
+    Decimal(String),
+}
+
+impl Value {
+    #[must_use]
+    pub fn str(s: impl Into<String>) -> Self {
+        Value::Str(s.into())
+    }
+
+    /// The Python type name, for error messages.
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::List(_) => "list",
+            Value::Map(_) => "dict",
+            Value::Date(_) => "date",
+            Value::DateTime(_) => "datetime",
+            Value::Decimal(_) => "Decimal",
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Python truthiness.
+    #[must_use]
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Int(n) => *n != 0,
+            Value::Float(x) => *x != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::Date(_) | Value::DateTime(_) => true,
+            Value::Decimal(d) => !d.parse::<f64>().is_ok_and(|x| x == 0.0),
+        }
+    }
+
+    /// Python's `str(value)`.
+    #[must_use]
+    pub fn py_str(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Date(d) => d.to_string(),
+            Value::DateTime(t) => datetime_str(*t),
+            Value::Decimal(d) => d.clone(),
+            other => other.py_repr(),
+        }
+    }
+
+    /// Python's `repr(value)`.
+    #[must_use]
+    pub fn py_repr(&self) -> String {
+        let mut out = String::new();
+        self.write_repr(&mut out);
+        out
+    }
+
+    fn write_repr(&self, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("None"),
+            Value::Bool(true) => out.push_str("True"),
+            Value::Bool(false) => out.push_str("False"),
+            Value::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Float(x) => out.push_str(&float_repr(*x)),
+            Value::Str(s) => out.push_str(&wfc_compiler::pytext::repr_str(s)),
+            Value::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write_repr(out);
+                }
+                out.push(']');
+            }
+            Value::Map(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&wfc_compiler::pytext::repr_str(k));
+                    out.push_str(": ");
+                    v.write_repr(out);
+                }
+                out.push('}');
+            }
+            Value::Date(d) => {
+                let _ = write!(
+                    out,
+                    "datetime.date({}, {}, {})",
+                    d.year(),
+                    d.month(),
+                    d.day()
+                );
+            }
+            Value::DateTime(t) => {
+                let dt = t.to_zoned_datetime(jiff::tz::TimeZone::UTC).datetime();
+                let _ = write!(
+                    out,
+                    "datetime.datetime({}, {}, {}, {}, {}",
+                    dt.year(),
+                    dt.month(),
+                    dt.day(),
+                    dt.hour(),
+                    dt.minute()
+                );
+                let micros = dt.subsec_nanosecond() / 1000;
+                if dt.second() != 0 || micros != 0 {
+                    let _ = write!(out, ", {}", dt.second());
+                }
+                if micros != 0 {
+                    let _ = write!(out, ", {micros}");
+                }
+                out.push_str(", tzinfo=datetime.timezone.utc)");
+            }
+            Value::Decimal(d) => {
+                let _ = write!(out, "Decimal('{d}')");
+            }
+        }
+    }
+
+    /// The value as JSON, the way the reference prints contexts
+    /// (`json.dumps(..., default=str)`).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(n) => J::from(*n),
+            Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(map) => {
+                J::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
+            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) => J::String(self.py_str()),
+        }
+    }
+
+    /// A JSON value as a run-time value.
+    #[must_use]
+    pub fn from_json(value: &serde_json::Value) -> Self {
+        use serde_json::Value as J;
+        match value {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
+            J::String(s) => Value::Str(s.clone()),
+            J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            J::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A number view for arithmetic and ordering (bools count as 0 and 1, as in Python).
+    fn number(&self) -> Option<Number> {
+        match self {
+            Value::Bool(b) => Some(Number::Int(i64::from(*b))),
+            Value::Int(n) => Some(Number::Int(*n)),
+            Value::Float(x) => Some(Number::Float(*x)),
+            Value::Decimal(d) => d.parse().ok().map(Number::Float),
+            _ => None,
+        }
+    }
+
+    /// Python `==`.
+    #[must_use]
+    pub fn py_eq(&self, other: &Value) -> bool {
+        if let (Some(a), Some(b)) = (self.number(), other.number()) {
+            return match (a, b) {
+                (Number::Int(x), Number::Int(y)) => x == y,
+                #[allow(clippy::float_cmp)]
+                _ => a.as_f64() == b.as_f64(),
+            };
+        }
+        match (self, other) {
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.py_eq(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.py_eq(w)))
+            }
+            (a, b) => a == b,
+        }
+    }
+
+    /// Python ordering (`<`); `None` where Python raises TypeError.
+    #[must_use]
+    pub fn py_cmp(&self, other: &Value) -> Option<Ordering> {
+        if let (Some(a), Some(b)) = (self.number(), other.number()) {
+            return match (a, b) {
+                (Number::Int(x), Number::Int(y)) => Some(x.cmp(&y)),
+                _ => a.as_f64().partial_cmp(&b.as_f64()),
+            };
+        }
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
+            (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
+            (Value::DateTime(a), Value::DateTime(b)) => Some(a.cmp(b)),
+            (Value::List(a), Value::List(b)) => {
+                for (x, y) in a.iter().zip(b) {
+                    if !x.py_eq(y) {
+                        return x.py_cmp(y);
+                    }
+                }
+                Some(a.len().cmp(&b.len()))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Number {
+    #[allow(clippy::cast_precision_loss)]
+    fn as_f64(self) -> f64 {
+        match self {
+            Number::Int(n) => n as f64,
+            Number::Float(x) => x,
+        }
+    }
+}
+
+/// Python's `str(datetime)` for a UTC datetime: `2024-01-02 03:04:05+00:00`, with
+/// microseconds only when there are some.
+fn datetime_str(t: jiff::Timestamp) -> String {
+    let dt = t.to_zoned_datetime(jiff::tz::TimeZone::UTC).datetime();
+    let micros = dt.subsec_nanosecond() / 1000;
+    let mut out = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    if micros != 0 {
+        let _ = write!(out, ".{micros:06}");
+    }
+    out.push_str("+00:00");
+    out
+}
+
+/// Python's `repr(float)`: the shortest digits that read back, fixed notation for
+/// exponents from -4 to 15, scientific (`1e+16`, `1.5e-05`) otherwise.
+#[must_use]
+pub fn float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let sci = format!("{x:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1;
+        let (whole, frac) = if point <= 0 {
+            (
+                "0".to_string(),
+                format!(
+                    "{}{digits}",
+                    "0".repeat(usize::try_from(-point).unwrap_or(0))
+                ),
+            )
+        } else {
+            let point = usize::try_from(point).unwrap_or(0);
+            if digits.len() <= point {
+                (
+                    format!("{digits}{}", "0".repeat(point - digits.len())),
+                    "0".to_string(),
+                )
+            } else {
+                (digits[..point].to_string(), digits[point..].to_string())
+            }
+        };
+        format!("{sign}{whole}.{frac}")
+    } else {
+        let rest = &digits[1..];
+        let mantissa = if rest.is_empty() {
+            digits[..1].to_string()
+        } else {
+            format!("{}.{rest}", &digits[..1])
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_python() {
+        for (x, s) in [
+            (0.1, "0.1"),
+            (1.0, "1.0"),
+            (-2.5, "-2.5"),
+            (100.0, "100.0"),
+            (1e16, "1e+16"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (123_456_789.0, "123456789.0"),
+            (0.333_333, "0.333333"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(float_repr(x), s, "{x}");
+        }
+    }
+
+    #[test]
+    fn text_forms() {
+        let mut map = Map::new();
+        map.insert("a".into(), Value::Int(1));
+        map.insert(
+            "b".into(),
+            Value::List(vec![Value::Null, Value::Bool(true), Value::str("x")]),
+        );
+        assert_eq!(Value::Map(map).py_str(), "{'a': 1, 'b': [None, True, 'x']}");
+        let t: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
+        assert_eq!(Value::DateTime(t).py_str(), "2024-01-02 03:04:05+00:00");
+        assert_eq!(Value::Str("x".into()).py_repr(), "'x'");
+    }
+
+    #[test]
+    fn comparisons_like_python() {
+        assert!(Value::Int(1).py_eq(&Value::Float(1.0)));
+        assert!(Value::Bool(true).py_eq(&Value::Int(1)));
+        assert!(!Value::Int(1).py_eq(&Value::str("1")));
+        assert_eq!(
+            Value::Int(2).py_cmp(&Value::Float(2.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(Value::Int(2).py_cmp(&Value::str("a")), None);
+        assert_eq!(
+            Value::str("a").py_cmp(&Value::str("b")),
+            Some(Ordering::Less)
+        );
+    }
+}
