@@ -55,14 +55,14 @@ pub struct Bindings {
 #[derive(Debug, Default)]
 pub struct Frame {
     pub parent: Option<Arc<Frame>>,
-    pub stages: Map,
+    pub stages: Arc<Map>,
     pub bindings: Bindings,
 }
 
 impl Frame {
     /// A nested level under `parent`, seeing `stages` (the parent list's results so far).
     #[must_use]
-    pub fn nested(parent: &Arc<Frame>, stages: Map, bindings: Bindings) -> Arc<Frame> {
+    pub fn nested(parent: &Arc<Frame>, stages: Arc<Map>, bindings: Bindings) -> Arc<Frame> {
         Arc::new(Frame {
             parent: Some(Arc::clone(parent)),
             stages,
@@ -96,7 +96,7 @@ impl Frame {
         if let Some(parent) = &self.parent {
             parent.all_stages(into);
         }
-        for (k, v) in &self.stages {
+        for (k, v) in self.stages.iter() {
             into.insert(k.clone(), v.clone());
         }
     }

@@ -1,5 +1,13 @@
 //! wfc-runtime: the VM that runs compiled plans.
 
+pub mod cancel;
+pub mod cli;
 pub mod eval;
+mod executor;
 pub mod params;
+pub mod plans;
+pub mod pool;
+pub mod record;
+pub mod status;
 pub mod value;
+pub mod vm;

@@ -1,0 +1,400 @@
+//! The `wfr` command line.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+use wfc_compiler::plan::{self, Plan};
+
+use crate::cancel::Cancel;
+use crate::params;
+use crate::plans::PlanStore;
+use crate::pool::Pool;
+use crate::record::Record;
+use crate::status::Status;
+use crate::value::{Map, Value};
+use crate::vm::{self, Ending, Engine, RunRequest};
+
+/// Exit statuses of `wfr run`.
+pub mod exit {
+    /// The run succeeded (or everything was skipped).
+    pub const SUCCESS: u8 = 0;
+    /// The run failed.
+    pub const FAILED: u8 = 1;
+    /// Bad input: unknown workflow, compile errors, params that do not fit, a bad plan.
+    pub const BAD_INPUT: u8 = 2;
+    /// Cancelled (SIGINT / SIGTERM).
+    pub const CANCELLED: u8 = 3;
+    /// Stopped by `--timeout`.
+    pub const TIMED_OUT: u8 = 4;
+}
+
+/// wfr: runs compiled wfc workflow plans.
+#[derive(Debug, Parser)]
+#[command(name = "wfr", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workflow: a plan file, a workflow name, or a YAML file.
+    ///
+    /// Exit status: 0 success (or all skipped), 1 failed, 2 bad input, 3 cancelled,
+    /// 4 timed out.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// A plan (`.wfp`), a workflow name (compiled from $WORKFLOW_CORE_CONF_PATH,
+    /// ./conf or . through the plan cache), or a YAML file with one workflow.
+    target: String,
+
+    /// A param, `key=value` (repeatable); the value is read as the param's type.
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// Params from a JSON or YAML file (a mapping); `-p` wins over it.
+    #[arg(long, value_name = "FILE")]
+    params_file: Option<PathBuf>,
+
+    /// What to print on stdout at the end.
+    #[arg(long, value_enum, default_value_t = OutputArg::Summary)]
+    output: OutputArg,
+
+    /// Stop the run after this many seconds (exit status 4).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+
+    /// How many jobs may run at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    max_job_parallel: usize,
+
+    /// Stop the whole run at the first failed stage.
+    #[arg(long)]
+    raise_error: bool,
+
+    /// Log lines on stderr: for people, or JSON lines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+
+    /// Where compiled plans are (and where a name or YAML file is compiled to).
+    #[arg(long, value_name = "DIR", default_value = ".wfc/plans")]
+    plans: PathBuf,
+
+    /// Where run records go.
+    #[arg(long, value_name = "DIR", default_value = ".wfc/runs")]
+    runs: PathBuf,
+
+    /// Store the outputs of stages without `id` under upstream's hashed ids
+    /// (`WORKFLOW_CORE_STAGE_DEFAULT_ID=true` does the same).
+    #[arg(long)]
+    default_ids: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputArg {
+    /// One line: run id, status, time, record.
+    Summary,
+    /// The final context as JSON.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Runs `wfr` with the process arguments.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::SUCCESS
+            });
+        }
+    };
+    match cli.command {
+        Command::Run(args) => ExitCode::from(run(&args)),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    eprintln!("wfr: error: {message}");
+    exit::BAD_INPUT
+}
+
+fn run(args: &RunArgs) -> u8 {
+    let (plan, plan_dir) = match locate(args) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let mut given = Map::new();
+    if let Some(file) = &args.params_file {
+        match std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| params::from_file(&t))
+        {
+            Ok(map) => given.extend(map),
+            Err(e) => return fail(format!("params file {}: {e}", file.display())),
+        }
+    }
+    for pair in &args.params {
+        let Some((key, value)) = pair.split_once('=') else {
+            return fail(format!("`-p {pair}`: write params as `-p key=value`"));
+        };
+        given.insert(key.trim().to_string(), params::from_cli(value));
+    }
+    let resolved = match params::resolve(&plan.params, &given) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("workflow `{}`: {e}", plan.name)),
+    };
+    let run_id = vm::new_run_id(&plan.name);
+    let record = match Record::start(&args.runs, &run_id) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(format!(
+                "cannot create the run record in {}: {e}",
+                args.runs.display()
+            ));
+        }
+    };
+    let _logging = init_logging(args.log_format, &record.log_path());
+
+    let cancel = Cancel::new();
+    watch_signals(&cancel);
+    let default_ids = args.default_ids
+        || std::env::var("WORKFLOW_CORE_STAGE_DEFAULT_ID")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let engine = Arc::new(Engine {
+        pool: Pool::new(std::thread::available_parallelism().map_or(2, usize::from)),
+        plans: PlanStore::new(plan_dir),
+        default_ids,
+        max_job_parallel: args.max_job_parallel,
+        max_depth: 16,
+        raise_error: args.raise_error,
+    });
+    engine.plans.insert(Arc::clone(&plan));
+    let request = RunRequest {
+        plan: Arc::clone(&plan),
+        params: resolved.clone(),
+        run_id: run_id.clone(),
+        parent_run_id: None,
+        timeout: args
+            .timeout
+            .filter(|t| *t > 0.0)
+            .map(Duration::from_secs_f64),
+        cancel,
+        depth: 0,
+    };
+    let result = vm::run(&engine, request);
+    engine.pool.shutdown();
+
+    let plan_info = {
+        let mut m = Map::new();
+        m.insert("workflow".into(), Value::str(&plan.name));
+        m.insert("source".into(), Value::str(&plan.source));
+        m.insert(
+            "source_hash".into(),
+            Value::str(source_hash(&args.plans, &plan)),
+        );
+        Value::Map(m)
+    };
+    let saved = record.finish(&result.context, &resolved, &plan_info);
+    match args.output {
+        OutputArg::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Value::Map(result.context.clone()).to_json())
+                    .unwrap_or_default()
+            );
+        }
+        OutputArg::Summary => {
+            let seconds = result
+                .context
+                .get("info")
+                .and_then(|i| i.as_map()?.get("exec_latency").cloned())
+                .map_or_else(String::new, |v| format!(" in {}s", v.py_str()));
+            println!(
+                "{} {}: {}{seconds}",
+                plan.name,
+                result.run_id,
+                result.status.as_str()
+            );
+        }
+    }
+    match saved {
+        Ok(path) => eprintln!("wfr: run record: {}", path.display()),
+        Err(e) => eprintln!("wfr: warning: cannot write the run record: {e}"),
+    }
+    match (result.ending, result.status) {
+        (Ending::TimedOut, _) => exit::TIMED_OUT,
+        (Ending::Cancelled, _) | (_, Status::Cancel) => exit::CANCELLED,
+        (_, Status::Failed) => exit::FAILED,
+        _ => exit::SUCCESS,
+    }
+}
+
+/// The plan's source hash, when its file is in the plan folder.
+fn source_hash(dir: &Path, plan: &Plan) -> String {
+    plan::read_header(&dir.join(plan::file_name(&plan.name)))
+        .map_or_else(|_| String::new(), |h| h.source_hash)
+}
+
+/// Finds (compiling if needed) the plan to run and the folder of its siblings.
+fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
+    let target = Path::new(&args.target);
+    if target.extension().is_some_and(|e| e == "wfp") {
+        let (_, plan) = plan::read(target).map_err(fail)?;
+        let dir = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        return Ok((Arc::new(plan), dir));
+    }
+    let is_file = target
+        .extension()
+        .is_some_and(|e| e == "yml" || e == "yaml")
+        && target.is_file();
+    let mut paths = wfc_compiler::syntax::discover::default_paths();
+    if is_file && !paths.iter().any(|p| target.starts_with(p)) {
+        paths.push(target.to_path_buf());
+    }
+    let compiled = wfc_compiler::compile::compile_paths(
+        &paths,
+        &args.plans,
+        &wfc_compiler::check::Options::default(),
+        None,
+    )
+    .map_err(fail)?;
+    let name = if is_file {
+        let display = target.strip_prefix(".").unwrap_or(target);
+        let names: Vec<&str> = compiled
+            .checked
+            .sources
+            .iter()
+            .filter(|(_, f)| f.path == display || f.path == target)
+            .flat_map(|(id, _)| {
+                compiled.checked.workflows[id.0 as usize]
+                    .iter()
+                    .map(|w| w.name.value.as_str())
+            })
+            .collect();
+        match names.as_slice() {
+            [one] => (*one).to_string(),
+            [] => return Err(fail(format!("{} holds no workflow", target.display()))),
+            many => {
+                return Err(fail(format!(
+                    "{} holds several workflows ({}); run one by name",
+                    target.display(),
+                    many.join(", ")
+                )));
+            }
+        }
+    } else {
+        args.target.clone()
+    };
+    if compiled.failed.contains(&name) {
+        let errors: Vec<_> = compiled
+            .checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        let _ = wfc_compiler::render::write(
+            &mut out,
+            wfc_compiler::render::Format::Human,
+            &compiled.checked.sources,
+            &errors,
+            if std::io::stderr().is_terminal() {
+                wfc_compiler::render::Color::Always
+            } else {
+                wfc_compiler::render::Color::Never
+            },
+        );
+        eprint!("{}", String::from_utf8_lossy(&out));
+        return Err(fail(format!(
+            "workflow `{name}` has errors; fix them, then run it again"
+        )));
+    }
+    let path = args.plans.join(plan::file_name(&name));
+    if !path.exists() {
+        let names = compiled
+            .checked
+            .workflows
+            .iter()
+            .flatten()
+            .map(|w| w.name.value.as_str());
+        let hint = wfc_compiler::diagnostic::suggestion(&name, names)
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        return Err(fail(format!("no workflow is named `{name}`{hint}")));
+    }
+    let (_, plan) = plan::read(&path).map_err(fail)?;
+    Ok((Arc::new(plan), args.plans.clone()))
+}
+
+/// Logs to stderr (for people or as JSON lines) and, as JSON lines, to the run's log.
+fn init_logging(format: LogFormat, log_file: &Path) -> Option<()> {
+    let filter = || EnvFilter::try_from_env("WFR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let file = std::fs::File::create(log_file).ok()?;
+    let file_layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(std::sync::Mutex::new(std::io::BufWriter::new(file)))
+        .with_filter(filter());
+    let stderr_layer = match format {
+        LogFormat::Human => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(stderr_layer)
+        .with(file_layer)
+        .try_init()
+        .ok()
+}
+
+/// SIGINT / SIGTERM cancel the run (running stages are stopped, the record is still
+/// written); a second signal exits at once.
+fn watch_signals(cancel: &Cancel) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    let cancel = cancel.clone();
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        for signal in signals.forever() {
+            seen += 1;
+            if seen > 1 {
+                std::process::exit(128 + signal);
+            }
+            tracing::warn!(target: "wfr::run", signal, "cancelling the run");
+            cancel.cancel();
+        }
+    });
+}

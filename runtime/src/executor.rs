@@ -1,0 +1,127 @@
+//! Stage executors: one file per stage kind, each a function from the stage's
+//! context and plan to an [`Outcome`].
+
+mod bash;
+mod case;
+mod empty;
+mod foreach;
+mod parallel;
+mod raise;
+mod trigger;
+mod until;
+
+use wfc_compiler::plan::{StageKindPlan, StagePlan};
+
+use crate::eval::EvalError;
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+use crate::vm::stage::StageCx;
+
+/// What a stage execution produced.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub status: Status,
+    pub outputs: Map,
+    /// `{name, message}`, or errors keyed by branch / item / loop for nested stages.
+    pub errors: Option<Value>,
+    /// The last retry attempt, when the stage was retried.
+    pub retried: Option<i64>,
+}
+
+impl Outcome {
+    pub(crate) fn status(status: Status) -> Self {
+        Self {
+            status,
+            outputs: Map::new(),
+            errors: None,
+            retried: None,
+        }
+    }
+
+    pub(crate) fn success(outputs: Map) -> Self {
+        Self {
+            outputs,
+            ..Self::status(Status::Success)
+        }
+    }
+
+    pub(crate) fn failed(name: &str, message: impl Into<String>) -> Self {
+        Self {
+            errors: Some(status::error(name, message)),
+            ..Self::status(Status::Failed)
+        }
+    }
+
+    pub(crate) fn cancelled(message: impl Into<String>) -> Self {
+        Self {
+            errors: Some(status::error("StageCancelError", message)),
+            ..Self::status(Status::Cancel)
+        }
+    }
+
+    pub(crate) fn eval_error(error: EvalError) -> Self {
+        Self::failed(error.name, error.message)
+    }
+}
+
+/// Runs the stage's executor. `retry` is the attempt number for stages that retry.
+pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outcome {
+    match &stage.kind {
+        StageKindPlan::Empty { echo, sleep } => empty::run(cx, local, echo.as_ref(), *sleep),
+        StageKindPlan::Bash { script, env } => bash::run(cx, local, retry, script, env),
+        StageKindPlan::Raise { message } => raise::run(cx, local, message),
+        StageKindPlan::Parallel {
+            branches,
+            max_workers,
+        } => parallel::run(cx, local, branches, max_workers),
+        StageKindPlan::ForEach {
+            items,
+            stages,
+            concurrent,
+            use_index_as_key,
+        } => foreach::run(cx, local, items, stages, *concurrent, *use_index_as_key),
+        StageKindPlan::Until {
+            item,
+            until,
+            stages,
+            max_loop,
+        } => until::run(cx, local, item, until, stages, *max_loop),
+        StageKindPlan::Case {
+            case,
+            arms,
+            skip_not_match,
+        } => case::run(cx, local, case, arms, *skip_not_match),
+        StageKindPlan::Trigger { workflow, params } => {
+            trigger::run(cx, local, retry, workflow, params)
+        }
+        StageKindPlan::Py { .. }
+        | StageKindPlan::VirtualPy { .. }
+        | StageKindPlan::Call { .. }
+        | StageKindPlan::Docker { .. } => Outcome::failed(
+            "NotImplementedError",
+            format!(
+                "{} stages are not supported by this build of wfr yet",
+                stage.kind.name()
+            ),
+        ),
+    }
+}
+
+/// The stages of one nested run (an item, a branch, a loop) in the shape upstream
+/// stores them: `{status, <key>: <value>, stages, errors?}`.
+pub(crate) fn nested_entry(
+    fields: &[(&str, Value)],
+    list: &crate::vm::stage::ListResult,
+    errors: Option<Value>,
+) -> Value {
+    let mut entry = Map::new();
+    entry.insert("status".into(), list.status.value());
+    for (k, v) in fields {
+        entry.insert((*k).to_string(), v.clone());
+    }
+    entry.insert("stages".into(), Value::Map(list.stages.clone()));
+    if let Some(errors) = errors {
+        entry.insert("errors".into(), errors);
+    }
+    Value::Map(entry)
+}

@@ -1,0 +1,133 @@
+//! Bash stage: the rendered script, written to a private temporary folder (mode
+//! 0700), run with bash in its own process group, `env` exported. A non-zero exit
+//! fails with the stderr in the message; cancelling kills the whole group.
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use wfc_compiler::plan::{PMap, PValue};
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use crate::eval;
+use crate::value::{Map, Value};
+use crate::vm::stage::StageCx;
+
+/// How long a cancelled script gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+
+pub(super) fn run(
+    cx: &StageCx,
+    local: &Map,
+    retry: Option<i64>,
+    script: &Template,
+    env: &PMap,
+) -> Outcome {
+    let scope = cx.scope(local, retry);
+    let script = match eval::render_text(&scope, script) {
+        Ok(text) => text,
+        Err(e) => return Outcome::eval_error(e),
+    };
+    let mut vars = Vec::with_capacity(env.0.len());
+    for (name, value) in env.iter() {
+        let text = match value {
+            PValue::Str(t) => eval::render_text(&scope, t),
+            other => eval::value(&scope, other).map(|v| v.py_str()),
+        };
+        match text {
+            Ok(text) => vars.push((name.clone(), text)),
+            Err(e) => return Outcome::eval_error(e),
+        }
+    }
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start bash process.");
+    }
+    match spawn_and_wait(cx, &script, &vars) {
+        Ok(done) => done,
+        Err(error) => Outcome::failed(
+            "StageError",
+            format!("cannot run the script with bash: {error}"),
+        ),
+    }
+}
+
+fn spawn_and_wait(
+    cx: &StageCx,
+    script: &str,
+    vars: &[(String, String)],
+) -> std::io::Result<Outcome> {
+    let dir = tempfile::Builder::new().prefix("wfr-bash-").tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let path = dir.path().join("stage.sh");
+    {
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(script.replace("\r\n", "\n").as_bytes())?;
+        file.write_all(b"\n")?;
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+    let child = Command::new("bash")
+        .arg(&path)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let _guard = cx.cancel.on_cancel(move || {
+        let _ = killpg(group, Signal::SIGTERM);
+        std::thread::spawn(move || {
+            std::thread::sleep(GRACE);
+            let _ = killpg(group, Signal::SIGKILL);
+        });
+    });
+    let output = cx.run.pool.blocking(|| child.wait_with_output())?;
+    drop(dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Ok(match output.status.code() {
+        Some(0) => {
+            let mut outputs = Map::new();
+            outputs.insert("return_code".into(), Value::Int(0));
+            outputs.insert("stdout".into(), trimmed(&stdout));
+            outputs.insert("stderr".into(), trimmed(&stderr));
+            Outcome::success(outputs)
+        }
+        Some(code) => {
+            let _ = code;
+            Outcome::failed(
+                "StageError",
+                format!(
+                    "Subprocess: {}\n\t```bash\n\t{}\n\t```",
+                    stderr.strip_suffix('\n').unwrap_or(&stderr),
+                    script.replace('\n', "\n\t")
+                ),
+            )
+        }
+        None if cx.cancel.is_cancelled() => {
+            Outcome::cancelled("Cancel while the bash process was running.")
+        }
+        None => Outcome::failed(
+            "StageError",
+            format!(
+                "Subprocess was killed by signal {}",
+                output.status.signal().unwrap_or(0)
+            ),
+        ),
+    })
+}
+
+/// Upstream's output form: newlines stripped at both ends, empty text is null.
+fn trimmed(text: &str) -> Value {
+    let text = text.trim_matches('\n');
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::str(text)
+    }
+}

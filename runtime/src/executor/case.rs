@@ -1,0 +1,109 @@
+//! Case stage: the stages of the first arm whose rendered `case` equals the
+//! rendered value (type-sensitive, as upstream), else the default arm.
+
+use std::sync::Arc;
+
+use wfc_compiler::plan::{ArmPlan, PValue};
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use crate::eval::{self, Bindings};
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+use crate::vm::stage::{StageCx, run_list};
+
+pub(super) fn run(
+    cx: &StageCx,
+    local: &Map,
+    case: &Template,
+    arms: &[ArmPlan],
+    skip_not_match: bool,
+) -> Outcome {
+    let scope = cx.scope(local, None);
+    let value = match eval::render(&scope, case) {
+        Ok(v) => v,
+        Err(e) => return Outcome::eval_error(e),
+    };
+    let mut chosen = None;
+    for arm in arms {
+        let Some(candidate) = &arm.case else { continue };
+        let candidate = match candidate {
+            PValue::Str(t) => eval::render(&scope, t),
+            other => eval::value(&scope, other),
+        };
+        match candidate {
+            Ok(candidate) if same(&candidate, &value) => {
+                chosen = Some((value.clone(), arm));
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => return Outcome::eval_error(e),
+        }
+    }
+    let (label, arm) = match chosen.or_else(|| {
+        arms.iter()
+            .find(|a| a.case.is_none())
+            .map(|a| (Value::str("_"), a))
+    }) {
+        Some(found) => found,
+        None if skip_not_match => return Outcome::status(Status::Skip),
+        None => {
+            return Outcome::failed(
+                "StageError",
+                "This stage does not set else for support not match any case.",
+            );
+        }
+    };
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start case process.");
+    }
+    let bindings = Bindings {
+        case: Some(label.clone()),
+        ..Bindings::default()
+    };
+    let nested = cx.nested(
+        &Arc::new(local.clone()),
+        bindings,
+        format!("{}/{}", cx.path, label.py_str()),
+    );
+    let list = run_list(&nested, &arm.stages);
+    let errors = match (&list.stopped_by, list.cancelled_before) {
+        (_, true) => Some(status::error(
+            "StageCancelError",
+            format!(
+                "Cancel case: {} before start nested process.",
+                label.py_repr()
+            ),
+        )),
+        (Some((iden, Status::Failed)), _) => Some(status::error(
+            "StageError",
+            format!(
+                "Break case: {} because nested stage: {iden}, failed.",
+                label.py_repr()
+            ),
+        )),
+        (Some(_), _) => Some(status::error(
+            "StageCancelError",
+            format!("Cancel case {} after end nested process.", label.py_repr()),
+        )),
+        _ => None,
+    };
+    let mut outputs = Map::new();
+    outputs.insert("case".into(), label);
+    outputs.insert("stages".into(), Value::Map(list.stages));
+    Outcome {
+        status: list.status,
+        outputs,
+        errors,
+        retried: None,
+    }
+}
+
+/// Python `==` between the rendered values: `"2"` does not equal `2`.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Str(_), Value::Int(_) | Value::Float(_))
+        | (Value::Int(_) | Value::Float(_), Value::Str(_)) => false,
+        _ => a.py_eq(b),
+    }
+}

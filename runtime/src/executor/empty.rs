@@ -1,0 +1,31 @@
+//! Empty stage: logs `echo`, then sleeps `sleep` seconds (cancellable).
+
+use std::time::Duration;
+
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use crate::eval;
+use crate::value::Map;
+use crate::vm::stage::StageCx;
+
+pub(super) fn run(cx: &StageCx, local: &Map, echo: Option<&Template>, sleep: f64) -> Outcome {
+    let scope = cx.scope(local, None);
+    let text = match echo {
+        Some(template) => match eval::render_text(&scope, template) {
+            Ok(text) => text,
+            Err(e) => return Outcome::eval_error(e),
+        },
+        None => "...".to_string(),
+    };
+    tracing::info!(target: "wfr::echo", run = %cx.run.run_id, at = %cx.path, "{text}");
+    if sleep > 0.0
+        && !cx
+            .run
+            .pool
+            .blocking(|| cx.cancel.sleep(Duration::from_secs_f64(sleep)))
+    {
+        return Outcome::cancelled("Cancel while the empty stage was sleeping.");
+    }
+    Outcome::success(Map::new())
+}

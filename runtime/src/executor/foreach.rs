@@ -1,0 +1,157 @@
+//! ForEach stage: the nested stages once per item, up to `concurrent` items at a
+//! time, stopping the other items at the first failure (as upstream).
+
+use std::sync::Arc;
+
+use wfc_compiler::plan::{Items, StagePlan};
+
+use super::{Outcome, nested_entry};
+use crate::eval::{self, Bindings};
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+use crate::vm::fanout::{self, Done};
+use crate::vm::stage::{StageCx, run_list};
+
+fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Outcome>> {
+    let scope = cx.scope(local, None);
+    let value = match items {
+        Items::List(values) => Value::List(
+            values
+                .iter()
+                .map(|v| eval::value(&scope, v))
+                .collect::<Result<_, _>>()
+                .map_err(|e| Box::new(Outcome::eval_error(e)))?,
+        ),
+        Items::Template(t) => {
+            eval::render(&scope, t).map_err(|e| Box::new(Outcome::eval_error(e)))?
+        }
+    };
+    match value {
+        Value::List(items) => Ok(items),
+        Value::Str(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Array(items)) => Ok(items.iter().map(Value::from_json).collect()),
+            _ => Err(Box::new(Outcome::failed(
+                "TypeError",
+                format!(
+                    "Does not support string foreach: {} that can not convert to list.",
+                    Value::Str(text).py_repr()
+                ),
+            ))),
+        },
+        Value::Map(map) => Err(Box::new(Outcome::failed(
+            "TypeError",
+            format!(
+                "Does not support dict foreach: {} (<class 'dict'>) yet.",
+                Value::Map(map).py_repr()
+            ),
+        ))),
+        other => Err(Box::new(Outcome::failed(
+            "TypeError",
+            format!(
+                "Does not support {} foreach: {}",
+                other.type_name(),
+                other.py_repr()
+            ),
+        ))),
+    }
+}
+
+pub(super) fn run(
+    cx: &StageCx,
+    local: &Map,
+    source: &Items,
+    stages: &[StagePlan],
+    concurrent: u32,
+    by_index: bool,
+) -> Outcome {
+    let items = match items(cx, local, source) {
+        Ok(items) => items,
+        Err(outcome) => return *outcome,
+    };
+    // Items are the keys of the output: each must be unique unless keyed by index.
+    let keys: Vec<Value> = if by_index {
+        (0..items.len())
+            .map(|i| Value::Int(i64::try_from(i).unwrap_or(i64::MAX)))
+            .collect()
+    } else {
+        items.clone()
+    };
+    let mut seen = std::collections::HashSet::new();
+    if !by_index && !keys.iter().all(|k| seen.insert(k.py_repr())) {
+        return Outcome::failed(
+            "ValueError",
+            "Foreach item should not duplicate. If this stage must to pass duplicate item, it should set `use_index_as_key: true`.",
+        );
+    }
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start foreach process.");
+    }
+    let stages = Arc::new(stages.to_vec());
+    let local = Arc::new(local.clone());
+    let units: Vec<(Value, Value)> = items.iter().cloned().zip(keys).collect();
+    let results = fanout::run(
+        cx,
+        units,
+        concurrent as usize,
+        true,
+        move |cx, index, (item, key)| {
+            let bindings = Bindings {
+                item: Some(item.clone()),
+                loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
+                ..Bindings::default()
+            };
+            let nested = cx.nested(&local, bindings, format!("{}[{}]", cx.path, key.py_str()));
+            let list = run_list(&nested, &stages);
+            let key_repr = key.py_repr();
+            let error = match (&list.stopped_by, list.cancelled_before) {
+                (_, true) => Some((
+                    "StageCancelError",
+                    format!("Cancel item: {key_repr} before start nested process."),
+                )),
+                (Some((iden, Status::Failed)), _) => Some((
+                    "StageError",
+                    format!(
+                        "Break item: {key_repr} because nested stage: {}, failed.",
+                        Value::str(iden).py_repr()
+                    ),
+                )),
+                (Some(_), _) => Some((
+                    "StageCancelError",
+                    format!("Cancel item: {key_repr} after end nested process."),
+                )),
+                _ => None,
+            };
+            let errors = error.map(|(name, message)| status::error(name, message));
+            let entry = nested_entry(&[("item", item)], &list, errors.clone());
+            Done {
+                failed: list.status == Status::Failed,
+                result: (key.py_str(), list.status, entry, errors),
+            }
+        },
+    );
+    let mut foreach = Map::new();
+    let mut errors = Map::new();
+    let mut statuses = Vec::new();
+    for result in results {
+        match result {
+            Some((key, status, entry, error)) => {
+                statuses.push(status);
+                if let Some(error) = error {
+                    errors.insert(key.clone(), error);
+                }
+                foreach.insert(key, entry);
+            }
+            // Never started: stopped by another item's failure.
+            None => statuses.push(Status::Cancel),
+        }
+    }
+    let mut outputs = Map::new();
+    outputs.insert("items".into(), Value::List(items));
+    outputs.insert("foreach".into(), Value::Map(foreach));
+    Outcome {
+        status: Status::aggregate(statuses),
+        outputs,
+        errors: (!errors.is_empty()).then_some(Value::Map(errors)),
+        retried: None,
+    }
+}

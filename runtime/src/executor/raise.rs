@@ -1,0 +1,15 @@
+//! Raise stage: fails with the rendered message.
+
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use crate::eval;
+use crate::value::Map;
+use crate::vm::stage::StageCx;
+
+pub(super) fn run(cx: &StageCx, local: &Map, message: &Template) -> Outcome {
+    match eval::render_text(&cx.scope(local, None), message) {
+        Ok(text) => Outcome::failed("StageError", text),
+        Err(e) => Outcome::eval_error(e),
+    }
+}

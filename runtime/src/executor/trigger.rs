@@ -1,0 +1,95 @@
+//! Trigger stage: runs another workflow's plan as a child run (its own run id, the
+//! parent's as parent); the child's context becomes the stage's outputs.
+
+use std::sync::Arc;
+
+use wfc_compiler::plan::PMap;
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use crate::eval;
+use crate::params;
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+use crate::vm::stage::StageCx;
+use crate::vm::{self, RunRequest};
+
+pub(super) fn run(
+    cx: &StageCx,
+    local: &Map,
+    retry: Option<i64>,
+    workflow: &Template,
+    params: &PMap,
+) -> Outcome {
+    let scope = cx.scope(local, retry);
+    let name = match eval::render_text(&scope, workflow) {
+        Ok(name) => name,
+        Err(e) => return Outcome::eval_error(e),
+    };
+    if name == cx.run.workflow {
+        return Outcome::failed(
+            "StageError",
+            "Circle execute via trigger itself workflow name.",
+        );
+    }
+    let engine = &cx.run.engine;
+    if cx.run.depth >= engine.max_depth {
+        return Outcome::failed(
+            "StageError",
+            format!(
+                "Trigger depth limit reached: workflow {} would be the {}th nested run (the limit is {}); is there a trigger cycle?",
+                Value::str(&name).py_repr(),
+                cx.run.depth + 1,
+                engine.max_depth
+            ),
+        );
+    }
+    let plan = match engine.plans.get(&name) {
+        Ok(plan) => plan,
+        Err(message) => return Outcome::failed("StageError", message),
+    };
+    let given = match eval::map(&scope, params) {
+        Ok(map) => map,
+        Err(e) => return Outcome::eval_error(e),
+    };
+    let resolved = match params::resolve(&plan.params, &given) {
+        Ok(p) => p,
+        Err(e) => return Outcome::failed("ParamError", e.0),
+    };
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start trigger process.");
+    }
+    let request = RunRequest {
+        plan: Arc::clone(&plan),
+        params: resolved,
+        run_id: vm::new_run_id(&plan.name),
+        parent_run_id: Some(cx.run.run_id.clone()),
+        timeout: None,
+        cancel: cx.cancel.child(),
+        depth: cx.run.depth + 1,
+    };
+    let result = vm::run(engine, request);
+    let mut outputs = result.context;
+    outputs.shift_remove("info");
+    match result.status {
+        Status::Failed => {
+            let detail = outputs
+                .get("errors")
+                .and_then(status::message)
+                .map_or_else(|| ".".to_string(), |m| format!(" with:\n{m}"));
+            Outcome {
+                outputs,
+                ..Outcome::failed("StageError", format!("Trigger workflow was failed{detail}"))
+            }
+        }
+        Status::Cancel => Outcome {
+            outputs,
+            ..Outcome::cancelled("Trigger workflow was cancel.")
+        },
+        Status::Skip => Outcome {
+            outputs,
+            ..Outcome::status(Status::Skip)
+        },
+        _ => Outcome::success(outputs),
+    }
+}

@@ -1,0 +1,323 @@
+//! The work-stealing pool every job, strategy, branch and item runs on: a global
+//! injector, one FIFO deque per worker, and stealing between them
+//! (crossbeam-deque).
+//!
+//! Two rules keep nested stages from deadlocking the pool:
+//! * a task that waits for tasks it spawned helps run queued work while it waits
+//!   ([`Pool::join`]), so a parent never sits on a worker its children need;
+//! * a task about to block outside the pool (a child process, a sleep) says so
+//!   ([`Pool::blocking`]): if that would leave no worker free, the pool starts one,
+//!   which retires once it is idle and the pool is back to its size.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Stealer, Worker};
+
+type Task = Box<dyn FnOnce() + Send>;
+
+struct Shared {
+    id: usize,
+    injector: Injector<Task>,
+    stealers: RwLock<Vec<Stealer<Task>>>,
+    /// Wakes idle workers and joiners: bumped on every push and every completion.
+    signal: (Mutex<u64>, Condvar),
+    /// The number of workers the pool keeps.
+    size: usize,
+    threads: AtomicUsize,
+    idle: AtomicUsize,
+    blocked: AtomicUsize,
+    shutdown: AtomicBool,
+}
+
+/// A handle on a pool; cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.shared.size)
+            .field("threads", &self.shared.threads.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+thread_local! {
+    /// The pool and deque of the worker running on this thread.
+    static LOCAL: RefCell<Option<(usize, Worker<Task>)>> = const { RefCell::new(None) };
+}
+
+static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
+
+/// The result of a spawned task, for [`Pool::join`].
+pub struct Handle<T> {
+    slot: Arc<Mutex<Option<std::thread::Result<T>>>>,
+}
+
+impl Pool {
+    /// A pool of `size` workers (at least one).
+    #[must_use]
+    pub fn new(size: usize) -> Self {
+        let pool = Pool {
+            shared: Arc::new(Shared {
+                id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
+                injector: Injector::new(),
+                stealers: RwLock::new(Vec::new()),
+                signal: (Mutex::new(0), Condvar::new()),
+                size: size.max(1),
+                threads: AtomicUsize::new(0),
+                idle: AtomicUsize::new(0),
+                blocked: AtomicUsize::new(0),
+                shutdown: AtomicBool::new(false),
+            }),
+        };
+        for _ in 0..pool.shared.size {
+            pool.start_worker();
+        }
+        pool
+    }
+
+    fn start_worker(&self) {
+        let worker: Worker<Task> = Worker::new_fifo();
+        if let Ok(mut stealers) = self.shared.stealers.write() {
+            stealers.push(worker.stealer());
+        }
+        self.shared.threads.fetch_add(1, Ordering::AcqRel);
+        let pool = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wfr-worker".into())
+            .spawn(move || pool.worker_loop(worker));
+        if spawned.is_err() {
+            self.shared.threads.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn notify(&self) {
+        let (lock, condvar) = &self.shared.signal;
+        if let Ok(mut generation) = lock.lock() {
+            *generation = generation.wrapping_add(1);
+        }
+        condvar.notify_all();
+    }
+
+    /// Runs `task` on the pool.
+    pub fn spawn<T: Send + 'static>(&self, task: impl FnOnce() -> T + Send + 'static) -> Handle<T> {
+        let slot = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&slot);
+        let pool = self.clone();
+        let job: Task = Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+            if let Ok(mut s) = out.lock() {
+                *s = Some(result);
+            }
+            pool.notify();
+        });
+        let id = self.shared.id;
+        let job = LOCAL.with(|local| match &*local.borrow() {
+            Some((pool_id, worker)) if *pool_id == id => {
+                worker.push(job);
+                None
+            }
+            _ => Some(job),
+        });
+        if let Some(job) = job {
+            self.shared.injector.push(job);
+        }
+        self.notify();
+        Handle { slot }
+    }
+
+    /// Finds a queued task: this worker's own first, then the injector, then others'.
+    fn find_task(&self) -> Option<Task> {
+        let id = self.shared.id;
+        let own = LOCAL.with(|local| match &*local.borrow() {
+            Some((pool_id, worker)) if *pool_id == id => worker.pop(),
+            _ => None,
+        });
+        if own.is_some() {
+            return own;
+        }
+        loop {
+            let stolen = LOCAL.with(|local| match &*local.borrow() {
+                Some((pool_id, worker)) if *pool_id == id => {
+                    self.shared.injector.steal_batch_and_pop(worker)
+                }
+                _ => self.shared.injector.steal(),
+            });
+            match stolen {
+                crossbeam_deque::Steal::Success(task) => return Some(task),
+                crossbeam_deque::Steal::Retry => {}
+                crossbeam_deque::Steal::Empty => break,
+            }
+        }
+        let stealers = self.shared.stealers.read().ok()?;
+        for stealer in stealers.iter() {
+            loop {
+                match stealer.steal() {
+                    crossbeam_deque::Steal::Success(task) => return Some(task),
+                    crossbeam_deque::Steal::Retry => {}
+                    crossbeam_deque::Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// Waits for the signal to move on (a push or a completion) after `seen`.
+    fn wait_signal(&self, seen: u64, timeout: Duration) {
+        let (lock, condvar) = &self.shared.signal;
+        if let Ok(generation) = lock.lock()
+            && *generation == seen
+        {
+            let _ = condvar.wait_timeout(generation, timeout);
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.shared.signal.0.lock().map_or(0, |g| *g)
+    }
+
+    fn worker_loop(self, worker: Worker<Task>) {
+        let id = self.shared.id;
+        LOCAL.with(|local| *local.borrow_mut() = Some((id, worker)));
+        loop {
+            let seen = self.generation();
+            if let Some(task) = self.find_task() {
+                task();
+                continue;
+            }
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            // More workers than the pool's size (some were added for blocked tasks):
+            // an idle one retires.
+            let running = self.shared.threads.load(Ordering::Acquire);
+            let blocked = self.shared.blocked.load(Ordering::Acquire);
+            if running > self.shared.size + blocked
+                && self
+                    .shared
+                    .threads
+                    .compare_exchange(running, running - 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                // Hand over anything left in this deque.
+                LOCAL.with(|local| {
+                    if let Some((_, worker)) = local.borrow_mut().take() {
+                        while let Some(task) = worker.pop() {
+                            self.shared.injector.push(task);
+                        }
+                    }
+                });
+                self.notify();
+                return;
+            }
+            self.shared.idle.fetch_add(1, Ordering::AcqRel);
+            self.wait_signal(seen, Duration::from_millis(500));
+            self.shared.idle.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.shared.threads.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Waits for `handles`, running queued tasks meanwhile; results in order. A task
+    /// that panicked resumes its panic here.
+    #[must_use]
+    pub fn join<T>(&self, handles: Vec<Handle<T>>) -> Vec<T> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(self.join_one(handle));
+        }
+        out
+    }
+
+    fn join_one<T>(&self, handle: Handle<T>) -> T {
+        loop {
+            let seen = self.generation();
+            if let Some(result) = handle.slot.lock().ok().and_then(|mut s| s.take()) {
+                return match result {
+                    Ok(value) => value,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+            }
+            if let Some(task) = self.find_task() {
+                task();
+                continue;
+            }
+            self.wait_signal(seen, Duration::from_millis(500));
+        }
+    }
+
+    /// Runs `f`, which blocks outside the pool, keeping the pool's capacity for
+    /// other work: a worker is added when none would be left free.
+    pub fn blocking<R>(&self, f: impl FnOnce() -> R) -> R {
+        let blocked = self.shared.blocked.fetch_add(1, Ordering::AcqRel) + 1;
+        let threads = self.shared.threads.load(Ordering::Acquire);
+        if threads < self.shared.size + blocked && self.shared.idle.load(Ordering::Acquire) == 0 {
+            self.start_worker();
+        }
+        let result = f();
+        self.shared.blocked.fetch_sub(1, Ordering::AcqRel);
+        result
+    }
+
+    /// Stops idle workers (running tasks finish first).
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.notify();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_joins_do_not_deadlock_a_small_pool() {
+        let pool = Pool::new(1);
+        let p = pool.clone();
+        let outer = pool.spawn(move || {
+            let inner: Vec<_> = (0..10)
+                .map(|i| {
+                    let p2 = p.clone();
+                    p.spawn(move || {
+                        let leaves: Vec<_> = (0..5).map(|j| p2.spawn(move || i * 10 + j)).collect();
+                        p2.join(leaves).into_iter().sum::<i32>()
+                    })
+                })
+                .collect();
+            p.join(inner).into_iter().sum::<i32>()
+        });
+        let total = pool.join(vec![outer])[0];
+        assert_eq!(
+            total,
+            (0..10)
+                .map(|i| (0..5).map(|j| i * 10 + j).sum::<i32>())
+                .sum::<i32>()
+        );
+        pool.shutdown();
+    }
+
+    #[test]
+    fn blocking_tasks_run_side_by_side() {
+        let pool = Pool::new(1);
+        let start = std::time::Instant::now();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = pool.clone();
+                pool.spawn(move || p.blocking(|| std::thread::sleep(Duration::from_millis(200))))
+            })
+            .collect();
+        let _ = pool.join(handles);
+        // Four 200 ms sleeps on a one-worker pool end together, not one after another.
+        assert!(
+            start.elapsed() < Duration::from_millis(700),
+            "{:?}",
+            start.elapsed()
+        );
+        pool.shutdown();
+    }
+}

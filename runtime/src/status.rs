@@ -1,0 +1,100 @@
+//! Statuses of stages, jobs and runs, and how they add up (upstream's rules).
+
+use crate::value::{Map, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Success,
+    Failed,
+    Skip,
+    Cancel,
+    Wait,
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "SUCCESS",
+            Status::Failed => "FAILED",
+            Status::Skip => "SKIP",
+            Status::Cancel => "CANCEL",
+            Status::Wait => "WAIT",
+        }
+    }
+
+    #[must_use]
+    pub fn value(self) -> Value {
+        Value::str(self.as_str())
+    }
+
+    /// Any failure wins, then any cancel, then any wait; all skipped is a skip;
+    /// otherwise success (an empty list is a success).
+    #[must_use]
+    pub fn aggregate(statuses: impl IntoIterator<Item = Status>) -> Status {
+        let (mut any, mut failed, mut cancel, mut wait, mut all_skip) =
+            (false, false, false, false, true);
+        for s in statuses {
+            any = true;
+            match s {
+                Status::Failed => failed = true,
+                Status::Cancel => cancel = true,
+                Status::Wait => wait = true,
+                _ => {}
+            }
+            all_skip &= s == Status::Skip;
+        }
+        if failed {
+            Status::Failed
+        } else if cancel {
+            Status::Cancel
+        } else if wait {
+            Status::Wait
+        } else if any && all_skip {
+            Status::Skip
+        } else {
+            Status::Success
+        }
+    }
+
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Status> {
+        Some(match text {
+            "SUCCESS" => Status::Success,
+            "FAILED" => Status::Failed,
+            "SKIP" => Status::Skip,
+            "CANCEL" => Status::Cancel,
+            "WAIT" => Status::Wait,
+            _ => return None,
+        })
+    }
+}
+
+/// `{name, message}`, the shape of every error in a context.
+#[must_use]
+pub fn error(name: &str, message: impl Into<String>) -> Value {
+    let mut map = Map::new();
+    map.insert("name".into(), Value::str(name));
+    map.insert("message".into(), Value::Str(message.into()));
+    Value::Map(map)
+}
+
+/// The message of an error value, when it is a `{name, message}` map.
+#[must_use]
+pub fn message(error: &Value) -> Option<&str> {
+    error.as_map()?.get("message")?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::{self, *};
+
+    #[test]
+    fn aggregation() {
+        assert_eq!(Status::aggregate([]), Success);
+        assert_eq!(Status::aggregate([Success, Skip]), Success);
+        assert_eq!(Status::aggregate([Skip, Skip]), Skip);
+        assert_eq!(Status::aggregate([Skip, Cancel, Success]), Cancel);
+        assert_eq!(Status::aggregate([Cancel, Failed]), Failed);
+    }
+}

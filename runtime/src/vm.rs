@@ -1,0 +1,429 @@
+//! The VM: runs a plan. Jobs start the moment their needs end (an event from the
+//! finishing job, never polling), gated by their trigger rule and `if`; strategies,
+//! branches and items run on the shared work-stealing pool.
+
+pub(crate) mod fanout;
+mod job;
+pub(crate) mod stage;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use wfc_compiler::plan::{JobPlan, Plan};
+use wfc_compiler::syntax::model::TriggerRule;
+
+use crate::cancel::Cancel;
+use crate::plans::PlanStore;
+use crate::pool::Pool;
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+
+/// What is shared by a run and the runs it triggers.
+pub struct Engine {
+    pub pool: Pool,
+    pub plans: PlanStore,
+    /// Store outputs of stages without `id` under upstream's hashed ids.
+    pub default_ids: bool,
+    pub max_job_parallel: usize,
+    /// How deep triggers may nest before a run is refused (dynamic cycles).
+    pub max_depth: u32,
+    /// Stop the whole run at the first failed stage.
+    pub raise_error: bool,
+}
+
+/// How a run ended, beyond its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Finished,
+    Cancelled,
+    TimedOut,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct RunResult {
+    pub run_id: String,
+    pub status: Status,
+    pub ending: Ending,
+    /// `{params, jobs, status, errors?, info}`, as upstream's context.
+    pub context: Map,
+}
+
+/// The run-level data every stage sees.
+pub(crate) struct RunCx {
+    pub run_id: String,
+    pub workflow: String,
+    pub params: Map,
+    pub pool: Pool,
+    pub default_ids: bool,
+    pub engine: Arc<Engine>,
+    pub depth: u32,
+}
+
+/// A new run id: the time to the microsecond, `T`, and a hash of the workflow name
+/// (upstream's format).
+#[must_use]
+pub fn new_run_id(workflow: &str) -> String {
+    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let stamp = jiff::fmt::strtime::format("%Y%m%d%H%M%S%6f", &now).unwrap_or_default();
+    let salt = format!("{workflow}{}", now.timestamp().as_nanosecond());
+    format!("{stamp}T{}", wfc_compiler::ids::hash_id(&salt))
+}
+
+/// What a run is asked to do.
+pub struct RunRequest {
+    pub plan: Arc<Plan>,
+    /// Already coerced (see `params::resolve`).
+    pub params: Map,
+    pub run_id: String,
+    pub parent_run_id: Option<String>,
+    pub timeout: Option<Duration>,
+    pub cancel: Cancel,
+    pub depth: u32,
+}
+
+/// Runs a plan to the end (or to its cancellation or timeout).
+#[must_use]
+pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
+    let started = jiff::Timestamp::now();
+    let clock = Instant::now();
+    let plan = &request.plan;
+    tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, parent = ?request.parent_run_id, "run started");
+    let cx = Arc::new(RunCx {
+        run_id: request.run_id.clone(),
+        workflow: plan.name.clone(),
+        params: request.params.clone(),
+        pool: engine.pool.clone(),
+        default_ids: engine.default_ids,
+        engine: Arc::clone(engine),
+        depth: request.depth,
+    });
+    let mut scheduler = Scheduler::new(plan, cx, request.cancel.clone());
+    let deadline = request.timeout.map(|t| clock + t);
+    let ending = scheduler.drive(deadline, engine.max_job_parallel.max(1));
+    let statuses = scheduler.statuses();
+    let mut status = Status::aggregate(statuses);
+    let mut errors = scheduler.workflow_error.take();
+    match ending {
+        Ending::TimedOut => {
+            status = Status::Failed;
+            errors = Some(status::error(
+                "WorkflowTimeoutError",
+                format!(
+                    "{} was timeout because it use exec time more than {} seconds.",
+                    Value::str(&plan.name).py_repr(),
+                    request.timeout.map_or(0.0, |t| t.as_secs_f64())
+                ),
+            ));
+        }
+        Ending::Cancelled => {
+            if status != Status::Failed {
+                status = Status::Cancel;
+            }
+            errors.get_or_insert_with(|| {
+                status::error("WorkflowCancelError", "Execution was canceled by a signal.")
+            });
+        }
+        Ending::Finished if errors.is_some() => status = Status::Failed,
+        Ending::Finished => {}
+    }
+    let mut context = Map::new();
+    context.insert("params".into(), Value::Map(request.params));
+    context.insert("jobs".into(), Value::Map(scheduler.contexts()));
+    context.insert("status".into(), status.value());
+    if let Some(errors) = errors {
+        context.insert("errors".into(), errors);
+    }
+    let ended = jiff::Timestamp::now();
+    let mut info = Map::new();
+    info.insert("exec_start".into(), Value::DateTime(started));
+    info.insert("exec_end".into(), Value::DateTime(ended));
+    info.insert(
+        "exec_latency".into(),
+        Value::Float((clock.elapsed().as_secs_f64() * 1e6).round() / 1e6),
+    );
+    context.insert("info".into(), Value::Map(info));
+    tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, status = status.as_str(), seconds = clock.elapsed().as_secs_f64(), "run ended");
+    RunResult {
+        run_id: request.run_id,
+        status,
+        ending,
+        context,
+    }
+}
+
+/// Where each job is.
+#[derive(Clone, Debug)]
+enum JobState {
+    Waiting {
+        remaining: usize,
+    },
+    Ready,
+    Running,
+    Done {
+        status: Status,
+        context: Value,
+    },
+    /// Never started: the run was aborted, cancelled or timed out first.
+    Dropped,
+}
+
+struct Scheduler<'p> {
+    plan: &'p Plan,
+    cx: Arc<RunCx>,
+    cancel: Cancel,
+    states: Vec<JobState>,
+    ready: VecDeque<NodeIndex>,
+    running: usize,
+    /// Set when a trigger rule fails: no more jobs start.
+    aborted: bool,
+    workflow_error: Option<Value>,
+    /// Completion order, for the job entries of the context.
+    finished: Vec<NodeIndex>,
+}
+
+impl<'p> Scheduler<'p> {
+    fn new(plan: &'p Plan, cx: Arc<RunCx>, cancel: Cancel) -> Self {
+        let states = plan
+            .jobs
+            .node_indices()
+            .map(|i| {
+                let remaining = plan.jobs.neighbors_directed(i, Direction::Incoming).count();
+                JobState::Waiting { remaining }
+            })
+            .collect();
+        let mut scheduler = Scheduler {
+            plan,
+            cx,
+            cancel,
+            states,
+            ready: VecDeque::new(),
+            running: 0,
+            aborted: false,
+            workflow_error: None,
+            finished: Vec::new(),
+        };
+        for i in plan.jobs.node_indices() {
+            if matches!(
+                scheduler.states[i.index()],
+                JobState::Waiting { remaining: 0 }
+            ) {
+                scheduler.states[i.index()] = JobState::Ready;
+                scheduler.ready.push_back(i);
+            }
+        }
+        scheduler
+    }
+
+    fn contexts(&self) -> Map {
+        self.finished
+            .iter()
+            .filter_map(|i| match &self.states[i.index()] {
+                JobState::Done { context, .. } => {
+                    Some((self.plan.jobs[*i].id.clone(), context.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn statuses(&self) -> Vec<Status> {
+        self.states
+            .iter()
+            .filter_map(|s| match s {
+                JobState::Done { status, .. } => Some(*status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Starts ready jobs and waits for them until nothing is left to do.
+    fn drive(&mut self, deadline: Option<Instant>, max_parallel: usize) -> Ending {
+        let (tx, rx) = crossbeam_channel::unbounded::<(NodeIndex, job::JobResult)>();
+        let mut ending = Ending::Finished;
+        loop {
+            let stopping = self.aborted || self.cancel.is_cancelled();
+            while !stopping && self.running < max_parallel {
+                let Some(next) = self.ready.pop_front() else {
+                    break;
+                };
+                self.start(next, &tx);
+            }
+            if self.running == 0 {
+                break;
+            }
+            let event = match deadline {
+                Some(deadline) => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    match self.cx.pool.blocking(|| rx.recv_timeout(wait)) {
+                        Ok(event) => Some(event),
+                        Err(RecvTimeoutError::Timeout) => {
+                            ending = Ending::TimedOut;
+                            self.cancel.cancel();
+                            None
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match self.cx.pool.blocking(|| rx.recv()) {
+                    Ok(event) => Some(event),
+                    Err(_) => break,
+                },
+            };
+            if let Some((index, result)) = event {
+                self.running -= 1;
+                self.finish(index, result.status, result.context);
+            } else {
+                // Timed out: wait for the running jobs to stop.
+                while self.running > 0 {
+                    match self.cx.pool.blocking(|| rx.recv()) {
+                        Ok((index, result)) => {
+                            self.running -= 1;
+                            self.finish(index, result.status, result.context);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                break;
+            }
+        }
+        if ending == Ending::Finished && self.cancel.is_cancelled() {
+            ending = Ending::Cancelled;
+        }
+        for state in &mut self.states {
+            if matches!(state, JobState::Waiting { .. } | JobState::Ready) {
+                *state = JobState::Dropped;
+            }
+        }
+        ending
+    }
+
+    fn start(
+        &mut self,
+        index: NodeIndex,
+        tx: &crossbeam_channel::Sender<(NodeIndex, job::JobResult)>,
+    ) {
+        self.states[index.index()] = JobState::Running;
+        self.running += 1;
+        let job: Arc<JobPlan> = Arc::new(self.plan.jobs[index].clone());
+        let jobs = Arc::new(self.contexts());
+        let cx = Arc::clone(&self.cx);
+        let cancel = self.cancel.clone();
+        let tx = tx.clone();
+        tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, "job started");
+        let _ = self.cx.pool.spawn(move || {
+            let result = job::run(&cx, &job, jobs, &cancel);
+            tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), "job ended");
+            let _ = tx.send((index, result));
+        });
+    }
+
+    /// Records a finished job and moves on the jobs that need it.
+    fn finish(&mut self, index: NodeIndex, status: Status, context: Value) {
+        if status == Status::Failed {
+            self.workflow_error = Some(status::error(
+                "WorkflowError",
+                format!(
+                    "Job execution, {}, was failed.",
+                    Value::str(&self.plan.jobs[index].id).py_repr()
+                ),
+            ));
+        }
+        self.states[index.index()] = JobState::Done { status, context };
+        self.finished.push(index);
+        let mut dependents: Vec<NodeIndex> = self
+            .plan
+            .jobs
+            .neighbors_directed(index, Direction::Outgoing)
+            .collect();
+        dependents.sort_unstable();
+        for dependent in dependents {
+            let JobState::Waiting { remaining } = &mut self.states[dependent.index()] else {
+                continue;
+            };
+            *remaining -= 1;
+            if *remaining > 0 {
+                continue;
+            }
+            match self.check_needs(dependent) {
+                Need::Run => {
+                    self.states[dependent.index()] = JobState::Ready;
+                    self.ready.push_back(dependent);
+                }
+                Need::Skip => {
+                    let mut skipped = Map::new();
+                    skipped.insert("status".into(), Status::Skip.value());
+                    self.finish(dependent, Status::Skip, Value::Map(skipped));
+                }
+                Need::Cancel => {
+                    let mut cancelled = Map::new();
+                    cancelled.insert("status".into(), Status::Cancel.value());
+                    self.finish(dependent, Status::Cancel, Value::Map(cancelled));
+                }
+                Need::Fail(rule) => {
+                    if !self.aborted {
+                        self.aborted = true;
+                        self.workflow_error = Some(status::error(
+                            "WorkflowError",
+                            format!(
+                                "Validate job trigger rule was failed with {}.",
+                                Value::str(rule.name()).py_repr()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Upstream's `check_needs`, with `one_*` meaning at least one (not exactly
+    /// one), and a cancelled need cancelling the job instead of running it.
+    fn check_needs(&self, index: NodeIndex) -> Need {
+        let job = &self.plan.jobs[index];
+        let needs: Vec<(Status, bool)> = self
+            .plan
+            .jobs
+            .neighbors_directed(index, Direction::Incoming)
+            .filter_map(|n| match &self.states[n.index()] {
+                JobState::Done { status, context } => {
+                    let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
+                    Some((*status, has_errors))
+                }
+                _ => None,
+            })
+            .collect();
+        if needs.iter().all(|(s, _)| *s == Status::Skip) {
+            return Need::Skip;
+        }
+        if needs.iter().any(|(s, _)| *s == Status::Cancel) {
+            return Need::Cancel;
+        }
+        let success = |(s, errors): &(Status, bool)| *s == Status::Success && !errors;
+        let failed = |(s, errors): &(Status, bool)| *s == Status::Failed || *errors;
+        let ok = match job.trigger_rule {
+            TriggerRule::AllDone => true,
+            TriggerRule::AllSuccess => needs.iter().all(success),
+            TriggerRule::AllFailed => needs.iter().all(failed),
+            TriggerRule::OneSuccess => needs.iter().any(success),
+            TriggerRule::OneFailed => needs.iter().any(failed),
+            TriggerRule::NoneFailed => !needs.iter().any(failed),
+            TriggerRule::NoneSkipped => !needs.iter().any(|(s, _)| *s == Status::Skip),
+        };
+        if ok {
+            Need::Run
+        } else {
+            Need::Fail(job.trigger_rule)
+        }
+    }
+}
+
+enum Need {
+    Run,
+    Skip,
+    Cancel,
+    Fail(TriggerRule),
+}

@@ -1,0 +1,315 @@
+//! One job: its `if`, its strategies (matrix combinations, up to `max-parallel` at
+//! a time, fail-fast), and its context entry.
+
+use std::sync::Arc;
+
+use wfc_compiler::plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
+
+use super::RunCx;
+use super::fanout::{self, Done};
+use super::stage::{StageCx, run_list};
+use crate::cancel::Cancel;
+use crate::eval::{self, Frame, Scope};
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+
+/// A finished job: its status and its entry under `jobs.<id>`.
+pub(crate) struct JobResult {
+    pub status: Status,
+    pub context: Value,
+}
+
+impl JobResult {
+    fn only(status: Status, errors: Option<Value>) -> Self {
+        let mut map = Map::new();
+        map.insert("status".into(), status.value());
+        if let Some(errors) = errors {
+            map.insert("errors".into(), errors);
+        }
+        Self {
+            status,
+            context: Value::Map(map),
+        }
+    }
+}
+
+fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) -> Scope<'a> {
+    Scope {
+        params: &run.params,
+        jobs,
+        matrix: empty,
+        local: empty,
+        frame,
+        retry: None,
+        overlay: None,
+        env: &eval::process_env,
+    }
+}
+
+/// Runs a job whose needs are met. `jobs` holds the finished jobs' entries.
+pub(crate) fn run(
+    run: &Arc<RunCx>,
+    job: &Arc<JobPlan>,
+    jobs: Arc<Map>,
+    cancel: &Cancel,
+) -> JobResult {
+    let empty = Map::new();
+    let root = Arc::new(Frame::default());
+    if let Some(cond) = &job.cond {
+        match eval::condition(&scope(run, &jobs, &empty, &root), cond) {
+            Ok(true) => {}
+            Ok(false) => return JobResult::only(Status::Skip, None),
+            Err(e) => {
+                return JobResult::only(
+                    Status::Failed,
+                    Some(status::error(
+                        "JobError",
+                        format!("{}: {}", e.name, e.message),
+                    )),
+                );
+            }
+        }
+    }
+    if cancel.is_cancelled() {
+        return JobResult::only(
+            Status::Cancel,
+            Some(status::error(
+                "JobCancelError",
+                "Job was canceled before it started.",
+            )),
+        );
+    }
+    let combinations = match strategies(run, job, &jobs) {
+        Ok(c) => c,
+        Err(message) => {
+            return JobResult::only(Status::Failed, Some(status::error("JobError", message)));
+        }
+    };
+    let max_parallel = match &job.strategy.max_parallel {
+        Count::Fixed(n) => i64::from(*n),
+        Count::Template(t) => match eval::render(&scope(run, &jobs, &empty, &root), t) {
+            Ok(Value::Int(n)) => n,
+            Ok(Value::Str(s)) => s.trim().parse().unwrap_or(0),
+            _ => 0,
+        },
+    };
+    if !(1..10).contains(&max_parallel) {
+        return JobResult::only(
+            Status::Failed,
+            Some(status::error(
+                "JobError",
+                "The max-parallel value should not more than 10",
+            )),
+        );
+    }
+    let cx = StageCx {
+        run: Arc::clone(run),
+        jobs,
+        matrix: Arc::new(Map::new()),
+        frame: root,
+        cancel: cancel.clone(),
+        path: Arc::from(job.id.as_str()),
+    };
+    let is_matrix = !matches!(job.strategy.matrix, MatrixPlan::None);
+    let job_for_units = Arc::clone(job);
+    let results = fanout::run(
+        &cx,
+        combinations,
+        usize::try_from(max_parallel).unwrap_or(1),
+        job.strategy.fail_fast,
+        move |cx, _, combination: (String, Map)| {
+            let (id, matrix) = combination;
+            let path = if is_matrix {
+                format!("{}/{id}", job_for_units.id)
+            } else {
+                job_for_units.id.clone()
+            };
+            let strategy_cx = StageCx {
+                matrix: Arc::new(matrix.clone()),
+                path: Arc::from(path),
+                ..cx.clone()
+            };
+            let list = run_list(&strategy_cx, &job_for_units.stages);
+            let error = match (&list.stopped_by, list.cancelled_before) {
+                (_, true) => Some(status::error(
+                    "JobCancelError",
+                    "Strategy execution was canceled from the event before start stage execution.",
+                )),
+                (Some((iden, Status::Failed)), _) => Some(status::error(
+                    "JobError",
+                    format!(
+                        "Strategy execution was break because its nested-stage, {}, failed.",
+                        Value::str(iden).py_repr()
+                    ),
+                )),
+                (Some(_), _) => Some(status::error(
+                    "JobCancelError",
+                    "Strategy execution was canceled from the event after end stage execution.",
+                )),
+                _ => None,
+            };
+            let mut entry = Map::new();
+            entry.insert("status".into(), list.status.value());
+            entry.insert("matrix".into(), Value::Map(matrix));
+            entry.insert("stages".into(), Value::Map(list.stages));
+            if let Some(error) = &error {
+                entry.insert("errors".into(), error.clone());
+            }
+            Done {
+                failed: list.status == Status::Failed,
+                result: (id, list.status, entry, error),
+            }
+        },
+    );
+    let mut statuses = Vec::new();
+    let mut strategies = Map::new();
+    let mut errors: Vec<(String, Value)> = Vec::new();
+    for result in results {
+        match result {
+            Some((id, status, entry, error)) => {
+                statuses.push(status);
+                if let Some(error) = error {
+                    errors.push((id.clone(), error));
+                }
+                strategies.insert(id, Value::Map(entry));
+            }
+            None => statuses.push(Status::Cancel),
+        }
+    }
+    let status = Status::aggregate(statuses);
+    let mut context = Map::new();
+    if is_matrix {
+        context.insert("strategies".into(), Value::Map(strategies));
+        if !errors.is_empty() {
+            context.insert("errors".into(), Value::Map(errors.into_iter().collect()));
+        }
+    } else {
+        // One strategy: its stages sit directly under the job.
+        if let Some(Value::Map(mut only)) = strategies.into_values().next() {
+            only.shift_remove("matrix");
+            only.shift_remove("status");
+            only.shift_remove("errors");
+            context.extend(only);
+        }
+        if let Some((_, error)) = errors.into_iter().next() {
+            context.insert("errors".into(), error);
+        }
+    }
+    context.insert("status".into(), status.value());
+    JobResult {
+        status,
+        context: Value::Map(context),
+    }
+}
+
+/// The job's strategies: `(id, matrix)` pairs; one empty strategy without a matrix.
+fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map)>, String> {
+    let to_map = |c: &Combination| -> Map {
+        c.values
+            .iter()
+            .map(|(k, v)| (k.clone(), constant(v)))
+            .collect()
+    };
+    match &job.strategy.matrix {
+        MatrixPlan::None => Ok(vec![("EMPTY".to_string(), Map::new())]),
+        MatrixPlan::Static(combinations) => Ok(combinations
+            .iter()
+            .map(|c| (c.id.clone(), to_map(c)))
+            .collect()),
+        MatrixPlan::Dynamic {
+            axes,
+            include,
+            exclude,
+        } => dynamic(run, jobs, axes, include, exclude),
+    }
+}
+
+fn constant(value: &PValue) -> Value {
+    match value {
+        PValue::Int(n) => Value::Int(*n),
+        PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$")),
+        PValue::Bool(b) => Value::Int(i64::from(*b)),
+        PValue::Float(x) => Value::Float(*x),
+        PValue::Null => Value::Null,
+        PValue::List(items) => Value::List(items.iter().map(constant).collect()),
+        PValue::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), constant(v))).collect()),
+    }
+}
+
+/// A templated matrix, expanded now with upstream's rules.
+fn dynamic(
+    run: &RunCx,
+    jobs: &Map,
+    axes: &[(String, Axis)],
+    include: &[PMap],
+    exclude: &[PMap],
+) -> Result<Vec<(String, Map)>, String> {
+    let empty = Map::new();
+    let root = Frame::default();
+    let scope = scope(run, jobs, &empty, &root);
+    let render = |v: &PValue| eval::value(&scope, v).map_err(|e| e.message);
+    let mut product: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    for (key, axis) in axes {
+        let values = match axis {
+            Axis::Values(values) => values.iter().map(render).collect::<Result<Vec<_>, _>>()?,
+            Axis::Template(t) => match eval::render(&scope, t).map_err(|e| e.message)? {
+                Value::List(items) => items,
+                other => {
+                    return Err(format!(
+                        "matrix key `{key}` must give a list, got {}",
+                        other.py_repr()
+                    ));
+                }
+            },
+        };
+        product = product
+            .into_iter()
+            .flat_map(|row| {
+                values.iter().map(move |v| {
+                    let mut next = row.clone();
+                    next.push((key.clone(), v.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    let rows = |list: &[PMap]| -> Result<Vec<Vec<(String, Value)>>, String> {
+        list.iter()
+            .map(|m| m.iter().map(|(k, v)| Ok((k.clone(), render(v)?))).collect())
+            .collect()
+    };
+    let (include, exclude) = (rows(include)?, rows(exclude)?);
+    let get = |row: &Vec<(String, Value)>, k: &str| {
+        row.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
+    };
+    let mut kept: Vec<Vec<(String, Value)>> = product
+        .into_iter()
+        .filter(|row| {
+            !exclude.iter().any(|ex| {
+                ex.iter()
+                    .all(|(k, v)| get(row, k).is_some_and(|x| x.py_eq(v)))
+            })
+        })
+        .collect();
+    if kept.is_empty() && include.is_empty() {
+        kept.push(Vec::new());
+    }
+    let mut added = Vec::new();
+    for inc in include {
+        let present = kept.iter().chain(&added).any(|row: &Vec<(String, Value)>| {
+            row.iter()
+                .all(|(k, v)| get(&inc, k).is_some_and(|x| x.py_eq(v)))
+        });
+        if !present {
+            added.push(inc);
+        }
+    }
+    kept.extend(added);
+    Ok(kept
+        .into_iter()
+        .map(|row| {
+            let text = Value::Map(row.iter().cloned().collect()).py_str();
+            (wfc_compiler::ids::hash_id(&text), row.into_iter().collect())
+        })
+        .collect())
+}

@@ -1,0 +1,242 @@
+//! Running stage lists and one stage: the condition, retries, the timeout, the
+//! executor, and the result as it is stored under `stages.<id>`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wfc_compiler::plan::{StageKindPlan, StagePlan};
+
+use super::RunCx;
+use crate::cancel::Cancel;
+use crate::eval::{self, Bindings, Frame, Scope};
+use crate::executor::{self, Outcome};
+use crate::status::{self, Status};
+use crate::value::{Map, Value};
+
+/// Where a stage runs: what templates see and what stops it.
+#[derive(Clone)]
+pub(crate) struct StageCx {
+    pub run: Arc<RunCx>,
+    pub jobs: Arc<Map>,
+    pub matrix: Arc<Map>,
+    /// The enclosing levels (bindings and outer stage results).
+    pub frame: Arc<Frame>,
+    pub cancel: Cancel,
+    /// For logs: `job`, `job/strategy`, `job/each[2]`...
+    pub path: Arc<str>,
+}
+
+impl StageCx {
+    /// A scope over this context and the current list's results.
+    pub(crate) fn scope<'a>(&'a self, local: &'a Map, retry: Option<i64>) -> Scope<'a> {
+        Scope {
+            params: &self.run.params,
+            jobs: &self.jobs,
+            matrix: &self.matrix,
+            local,
+            frame: &self.frame,
+            retry,
+            overlay: None,
+            env: &eval::process_env,
+        }
+    }
+
+    /// The context of a nested list: this list's results so far become visible
+    /// from the inside, with new bindings.
+    pub(crate) fn nested(&self, local: &Arc<Map>, bindings: Bindings, path: String) -> StageCx {
+        StageCx {
+            frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
+            path: Arc::from(path),
+            ..self.clone()
+        }
+    }
+}
+
+/// What a stage list produced.
+pub(crate) struct ListResult {
+    /// `stages.<id>` entries.
+    pub stages: Map,
+    pub status: Status,
+    /// The stage that stopped the list: its id (or name) and status.
+    pub stopped_by: Option<(String, Status)>,
+    /// Cancelled before a stage started.
+    pub cancelled_before: bool,
+}
+
+/// Runs `stages` in order; stops at the first failed or cancelled one.
+pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
+    let mut local = Map::new();
+    let mut skipped = 0;
+    for stage in stages {
+        if cx.cancel.is_cancelled() {
+            return ListResult {
+                stages: local,
+                status: Status::Cancel,
+                stopped_by: None,
+                cancelled_before: true,
+            };
+        }
+        let (key, result) = run_stage(cx, stage, &local);
+        let status = status_of(&result);
+        let iden = key.clone().unwrap_or_else(|| stage.name.to_string());
+        if let Some(key) = key {
+            local.insert(key, result);
+        }
+        match status {
+            Status::Skip => skipped += 1,
+            Status::Failed | Status::Cancel => {
+                return ListResult {
+                    stages: local,
+                    status,
+                    stopped_by: Some((iden, status)),
+                    cancelled_before: false,
+                };
+            }
+            _ => {}
+        }
+    }
+    ListResult {
+        stages: local,
+        status: if !stages.is_empty() && skipped == stages.len() {
+            Status::Skip
+        } else {
+            Status::Success
+        },
+        stopped_by: None,
+        cancelled_before: false,
+    }
+}
+
+fn status_of(result: &Value) -> Status {
+    result
+        .as_map()
+        .and_then(|m| m.get("status"))
+        .and_then(Value::as_str)
+        .and_then(Status::parse)
+        .unwrap_or(Status::Failed)
+}
+
+/// Runs one stage; returns the key it is stored under (none without an id, unless
+/// default ids are on) and its result `{outputs, status, errors?}`.
+pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option<String>, Value) {
+    let started = Instant::now();
+    let scope = cx.scope(local, None);
+    let name = eval::render_text(&scope, &stage.name).unwrap_or_else(|_| stage.name.to_string());
+    let key = match &stage.id {
+        Some(id) => Some(eval::render_text(&scope, id).unwrap_or_else(|_| id.to_string())),
+        None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(&name)),
+        None => None,
+    };
+    tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, kind = stage.kind.name(), "stage started");
+    let outcome = guarded(cx, stage, local);
+    let mut result = Map::new();
+    let mut outputs = outcome.outputs;
+    if let Some(retried) = outcome.retried {
+        outputs.insert("retry".into(), Value::Int(retried));
+    }
+    result.insert("outputs".into(), Value::Map(outputs));
+    result.insert("status".into(), outcome.status.value());
+    if let Some(errors) = &outcome.errors {
+        result.insert("errors".into(), errors.clone());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    match (&outcome.errors, outcome.status) {
+        (Some(errors), Status::Failed) => {
+            tracing::error!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
+        }
+        _ => {
+            tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, status = outcome.status.as_str(), seconds = elapsed, "stage ended");
+        }
+    }
+    (key, Value::Map(result))
+}
+
+/// The stage's condition, retries and timeout around its executor.
+fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
+    if let Some(cond) = &stage.cond {
+        match eval::condition(&cx.scope(local, None), cond) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::status(Status::Skip),
+            Err(e) => return Outcome::failed("StageError", format!("{}: {}", e.name, e.message)),
+        }
+    }
+    let retrying = retries(&stage.kind);
+    let retries = if retrying { stage.retry } else { 0 };
+    let mut attempt: u32 = 0;
+    loop {
+        let outcome = with_timeout(cx, stage, |cx| {
+            executor::execute(cx, stage, local, retrying.then_some(i64::from(attempt)))
+        });
+        let failed = outcome.status == Status::Failed;
+        if !failed || attempt >= retries || cx.cancel.is_cancelled() {
+            return Outcome {
+                retried: (attempt > 0).then_some(i64::from(attempt)),
+                ..outcome
+            };
+        }
+        attempt += 1;
+        tracing::warn!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, attempt, "stage failed; retrying");
+        // Upstream retries at once the first time, then backs off 1.2^n seconds.
+        if attempt > 1 {
+            let wait = Duration::from_secs_f64(
+                1.2f64.powi(i32::try_from(attempt - 1).unwrap_or(i32::MAX)),
+            );
+            if !cx.run.pool.blocking(|| cx.cancel.sleep(wait)) {
+                return Outcome {
+                    retried: Some(i64::from(attempt - 1)),
+                    ..outcome
+                };
+            }
+        }
+    }
+}
+
+fn retries(kind: &StageKindPlan) -> bool {
+    matches!(
+        kind,
+        StageKindPlan::Bash { .. }
+            | StageKindPlan::Py { .. }
+            | StageKindPlan::VirtualPy { .. }
+            | StageKindPlan::Call { .. }
+            | StageKindPlan::Trigger { .. }
+            | StageKindPlan::Docker { .. }
+    )
+}
+
+/// Runs `f` under the stage's own cancel token, cancelled when the timeout passes.
+fn with_timeout(cx: &StageCx, stage: &StagePlan, f: impl FnOnce(&StageCx) -> Outcome) -> Outcome {
+    let Some(seconds) = stage.timeout else {
+        return f(cx);
+    };
+    let token = cx.cancel.child();
+    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Cancel::new();
+    let watcher = {
+        let token = token.clone();
+        let done = done.clone();
+        let timed_out = Arc::clone(&timed_out);
+        std::thread::spawn(move || {
+            if done.sleep(Duration::from_secs_f64(seconds)) {
+                timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                token.cancel();
+            }
+        })
+    };
+    let inner = StageCx {
+        cancel: token,
+        ..cx.clone()
+    };
+    let outcome = f(&inner);
+    done.cancel();
+    let _ = watcher.join();
+    if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+        return Outcome {
+            outputs: outcome.outputs,
+            ..Outcome::failed(
+                "StageTimeoutError",
+                format!("Stage was stopped after its timeout of {seconds} seconds."),
+            )
+        };
+    }
+    outcome
+}
