@@ -173,7 +173,7 @@ fn run(args: &RunArgs) -> u8 {
             ));
         }
     };
-    let _logging = init_logging(args.log_format, &record.log_path());
+    let log = init_logging(args.log_format, &record.log_path());
 
     let cancel = Cancel::new();
     watch_signals(&cancel);
@@ -203,6 +203,9 @@ fn run(args: &RunArgs) -> u8 {
     };
     let result = vm::run(&engine, request);
     engine.pool.shutdown();
+    if let Some(log) = &log {
+        log.flush();
+    }
 
     let plan_info = {
         let mut m = Map::new();
@@ -350,13 +353,49 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     Ok((Arc::new(plan), args.plans.clone()))
 }
 
+/// The run's log file, shared by every thread; buffered, flushed at the end.
+#[derive(Clone)]
+struct LogFile(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
+
+impl LogFile {
+    fn flush(&self) {
+        if let Ok(mut file) = self.0.lock() {
+            let _ = std::io::Write::flush(&mut *file);
+        }
+    }
+}
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log lock"))?
+            .write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log lock"))?
+            .flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
+    type Writer = LogFile;
+    fn make_writer(&'a self) -> LogFile {
+        self.clone()
+    }
+}
+
 /// Logs to stderr (for people or as JSON lines) and, as JSON lines, to the run's log.
-fn init_logging(format: LogFormat, log_file: &Path) -> Option<()> {
+fn init_logging(format: LogFormat, log_file: &Path) -> Option<LogFile> {
     let filter = || EnvFilter::try_from_env("WFR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let file = std::fs::File::create(log_file).ok()?;
+    let file = LogFile(Arc::new(std::sync::Mutex::new(std::io::BufWriter::new(
+        std::fs::File::create(log_file).ok()?,
+    ))));
     let file_layer = tracing_subscriber::fmt::layer()
         .json()
-        .with_writer(std::sync::Mutex::new(std::io::BufWriter::new(file)))
+        .with_writer(file.clone())
         .with_filter(filter());
     let stderr_layer = match format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
@@ -375,7 +414,8 @@ fn init_logging(format: LogFormat, log_file: &Path) -> Option<()> {
         .with(stderr_layer)
         .with(file_layer)
         .try_init()
-        .ok()
+        .ok()?;
+    Some(file)
 }
 
 /// SIGINT / SIGTERM cancel the run (running stages are stopped, the record is still

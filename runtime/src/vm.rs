@@ -62,6 +62,32 @@ pub(crate) struct RunCx {
     pub default_ids: bool,
     pub engine: Arc<Engine>,
     pub depth: u32,
+    /// The run's own token (with `raise_error`, a failed stage cancels it).
+    pub root: Cancel,
+    /// With `raise_error`: the first stage failure, which becomes the run's error.
+    pub first_failure: std::sync::Mutex<Option<Value>>,
+}
+
+impl RunCx {
+    /// Called with every failed stage: under `raise_error` the first one stops the run.
+    pub(crate) fn stage_failed(&self, stage: &str, errors: Option<&Value>) {
+        if !self.engine.raise_error {
+            return;
+        }
+        if let Ok(mut first) = self.first_failure.lock()
+            && first.is_none()
+        {
+            let detail = errors.and_then(status::message).unwrap_or("see its errors");
+            *first = Some(status::error(
+                "StageError",
+                format!(
+                    "Stage {} failed and --raise-error stops the run: {detail}",
+                    Value::str(stage).py_repr()
+                ),
+            ));
+            self.root.cancel();
+        }
+    }
 }
 
 /// A new run id: the time to the microsecond, `T`, and a hash of the workflow name
@@ -101,13 +127,24 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         default_ids: engine.default_ids,
         engine: Arc::clone(engine),
         depth: request.depth,
+        root: request.cancel.clone(),
+        first_failure: std::sync::Mutex::new(None),
     });
-    let mut scheduler = Scheduler::new(plan, cx, request.cancel.clone());
+    let mut scheduler = Scheduler::new(plan, Arc::clone(&cx), request.cancel.clone());
     let deadline = request.timeout.map(|t| clock + t);
     let ending = scheduler.drive(deadline, engine.max_job_parallel.max(1));
     let statuses = scheduler.statuses();
     let mut status = Status::aggregate(statuses);
     let mut errors = scheduler.workflow_error.take();
+    let raised = cx.first_failure.lock().ok().and_then(|mut f| f.take());
+    let ending = if raised.is_some() {
+        Ending::Finished
+    } else {
+        ending
+    };
+    if let Some(raised) = raised {
+        errors = Some(raised);
+    }
     match ending {
         Ending::TimedOut => {
             status = Status::Failed;

@@ -78,6 +78,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
     }
     files.sort();
     files.dedup();
+    // The same file reached twice (`.` and `./conf/a.yml`) is loaded once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 

@@ -69,12 +69,15 @@ pub(super) fn run(
         depth: cx.run.depth + 1,
     };
     let result = vm::run(engine, request);
+    // The child's context, less what becomes the stage's own status and errors.
     let mut outputs = result.context;
     outputs.shift_remove("info");
+    outputs.shift_remove("status");
+    let child_errors = outputs.shift_remove("errors");
     match result.status {
         Status::Failed => {
-            let detail = outputs
-                .get("errors")
+            let detail = child_errors
+                .as_ref()
                 .and_then(status::message)
                 .map_or_else(|| ".".to_string(), |m| format!(" with:\n{m}"));
             Outcome {

@@ -139,6 +139,9 @@ pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option
     if let Some(errors) = &outcome.errors {
         result.insert("errors".into(), errors.clone());
     }
+    if outcome.status == Status::Failed {
+        cx.run.stage_failed(&name, outcome.errors.as_ref());
+    }
     let elapsed = started.elapsed().as_secs_f64();
     match (&outcome.errors, outcome.status) {
         (Some(errors), Status::Failed) => {

@@ -1,0 +1,297 @@
+//! The `wfr` command line: targets, params, exit statuses, records, timeouts,
+//! cancellation.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{stderr, stdout, wfr, write};
+
+const HELLO: &str = "hello:\n  type: Workflow\n  params:\n    who: {type: str, required: true}\n    times: {type: int, default: 2}\n  jobs:\n    say:\n      stages:\n        - name: Say\n          id: say\n          bash: echo \"hi $W x$T\"\n          env: {W: '${{ params.who }}', T: '${{ params.times }}'}\n";
+
+fn context(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", stdout(out), stderr(out)))
+}
+
+#[test]
+fn runs_by_name_with_defaults_and_writes_a_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/hello.yml", HELLO);
+    let out = wfr(
+        &["run", "hello", "-p", "who=ann", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ctx = context(&out);
+    assert_eq!(ctx["params"]["times"], 2, "the declared default is applied");
+    assert_eq!(
+        ctx["jobs"]["say"]["stages"]["say"]["outputs"]["stdout"],
+        "hi ann x2"
+    );
+    // The record: in place, complete, and nothing half-written left.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join(".wfc/runs"))
+        .expect("runs")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    for file in ["context.json", "params.json", "plan.json", "run.log"] {
+        assert!(
+            runs[0].join(file).is_file(),
+            "{file} missing in {}",
+            runs[0].display()
+        );
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs[0].join("context.json")).expect("read"))
+            .expect("json");
+    assert_eq!(saved["status"], "SUCCESS");
+    let log = std::fs::read_to_string(runs[0].join("run.log")).expect("log");
+    assert!(
+        log.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "the log is JSON lines"
+    );
+    assert!(log.contains("stage ended"));
+}
+
+#[test]
+fn runs_a_plan_file_and_a_yaml_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "flows/hello.yml", HELLO);
+    let out = wfr(
+        &["run", "flows/hello.yml", "-p", "who=bo"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("hello "), "{}", stdout(&out));
+    let plan = dir.path().join(".wfc/plans/hello.wfp");
+    assert!(plan.is_file());
+    let out = wfr(
+        &[
+            "run",
+            plan.to_str().expect("utf-8"),
+            "-p",
+            "who=cy",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(context(&out)["params"]["who"], "cy");
+}
+
+#[test]
+fn bad_input_exits_two_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/hello.yml", HELLO);
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "helo"], "did you mean `hello`?"),
+        (&["run", "hello"], "param `who` is required"),
+        (
+            &["run", "hello", "-p", "who=a", "-p", "times=many"],
+            "`many` is not an integer",
+        ),
+        (
+            &["run", "hello", "-p", "who=a", "-p", "tmes=3"],
+            "did you mean `times`?",
+        ),
+        (
+            &["run", "hello", "-p", "nokey"],
+            "write params as `-p key=value`",
+        ),
+        (&["run", "missing.wfp"], "cannot read plan"),
+    ];
+    for (args, message) in cases {
+        let out = wfr(args, dir.path(), None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    write(
+        dir.path(),
+        "conf/broken.yml",
+        "broken:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, ecoh: hi}\n",
+    );
+    let out = wfr(&["run", "broken"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("WF101") && stderr(&out).contains("has errors"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn params_file_json_and_yaml() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/hello.yml", HELLO);
+    write(dir.path(), "p.json", "{\"who\": \"jay\", \"times\": 7}");
+    write(dir.path(), "p.yml", "who: kay\ntimes: 8\n");
+    for (file, who, times) in [("p.json", "jay", 7), ("p.yml", "kay", 8)] {
+        let out = wfr(
+            &["run", "hello", "--params-file", file, "--output", "json"],
+            dir.path(),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let ctx = context(&out);
+        assert_eq!(
+            (
+                ctx["params"]["who"].as_str(),
+                ctx["params"]["times"].as_i64()
+            ),
+            (Some(who), Some(times))
+        );
+    }
+    // `-p` wins over the file.
+    let out = wfr(
+        &[
+            "run",
+            "hello",
+            "--params-file",
+            "p.yml",
+            "-p",
+            "who=zed",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(context(&out)["params"]["who"], "zed");
+}
+
+const SLOW: &str = "slow:\n  type: Workflow\n  jobs:\n    wait:\n      stages:\n        - name: Sleep then mark\n          id: sleep\n          bash: sleep 30; touch finished.marker\n";
+
+fn assert_killed(dir: &Path) {
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !dir.join("finished.marker").exists(),
+        "the script was not killed"
+    );
+}
+
+#[test]
+fn timeout_stops_the_run_and_kills_the_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/slow.yml", SLOW);
+    let started = Instant::now();
+    let out = wfr(
+        &["run", "slow", "--timeout", "1", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let ctx = context(&out);
+    assert_eq!(ctx["errors"]["name"], "WorkflowTimeoutError");
+    assert_killed(dir.path());
+}
+
+#[test]
+fn a_signal_cancels_the_run_and_the_record_is_still_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/slow.yml", SLOW);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wfr"))
+        .args(["run", "slow", "--output", "json"])
+        .current_dir(dir.path())
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let ctx = context(&out);
+    assert_eq!(ctx["status"], "CANCEL");
+    assert_eq!(ctx["jobs"]["wait"]["stages"]["sleep"]["status"], "CANCEL");
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join(".wfc/runs"))
+        .expect("runs")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].join("context.json").is_file());
+    assert_killed(dir.path());
+}
+
+#[test]
+fn stage_timeout_fails_the_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "t:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: Slow, id: slow, timeout: 1, bash: sleep 30}\n";
+    write(dir.path(), "conf/t.yml", flow);
+    let started = Instant::now();
+    let out = wfr(&["run", "t", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(
+        context(&out)["jobs"]["j"]["stages"]["slow"]["errors"]["name"],
+        "StageTimeoutError"
+    );
+}
+
+#[test]
+fn raise_error_stops_the_whole_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "r:\n  type: Workflow\n  jobs:\n    a:\n      stages:\n        - {name: Boom, id: boom, raise: boom}\n    b:\n      stages:\n        - {name: Slow, id: slow, bash: sleep 30}\n";
+    write(dir.path(), "conf/r.yml", flow);
+    let started = Instant::now();
+    let out = wfr(
+        &["run", "r", "--raise-error", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let ctx = context(&out);
+    assert!(
+        ctx["errors"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'Boom'") && m.contains("boom")),
+        "{ctx}"
+    );
+}
+
+#[test]
+fn python_call_and_docker_stages_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: Py, id: py, run: 'x = 1'}\n";
+    write(dir.path(), "conf/p.yml", flow);
+    let out = wfr(&["run", "p", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(1));
+    let message = context(&out)["jobs"]["j"]["stages"]["py"]["errors"]["message"].clone();
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.contains("not supported by this build")),
+        "{message}"
+    );
+}
+
+#[test]
+fn dynamic_trigger_cycles_are_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = "ping:\n  type: Workflow\n  params: {to: str}\n  jobs:\n    j:\n      stages:\n        - {name: Go, id: go, trigger: '${{ params.to }}', params: {to: ping}}\npong:\n  type: Workflow\n  params: {to: str}\n  jobs:\n    j:\n      stages:\n        - {name: Go, id: go, trigger: '${{ params.to }}', params: {to: pong}}\n";
+    write(dir.path(), "conf/pp.yml", flows);
+    let out = wfr(
+        &["run", "ping", "-p", "to=pong", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Trigger depth limit reached"),
+        "{}",
+        &text[..text.len().min(3000)]
+    );
+}

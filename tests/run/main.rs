@@ -1,0 +1,6 @@
+//! Integration tests of the runtime: the conformance suite against the reference
+//! engine's goldens, and the `wfr` command line.
+
+mod cli;
+mod conformance;
+mod support;
