@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _};
 use wfc_compiler::plan::{self, Plan};
 
 use crate::cancel::Cancel;
+use crate::logs;
 use crate::params;
 use crate::plans::PlanStore;
 use crate::pool::Pool;
@@ -173,7 +171,26 @@ fn run(args: &RunArgs) -> u8 {
             ));
         }
     };
-    let log = init_logging(args.log_format, &record.log_path());
+    let log = match std::fs::File::create(record.log_path())
+        .map_err(|e| e.to_string())
+        .and_then(|file| {
+            logs::init(
+                &logs::Options {
+                    format: match args.log_format {
+                        LogFormat::Human => logs::Format::Human,
+                        LogFormat::Json => logs::Format::Json,
+                    },
+                    filter: std::env::var("WFR_LOG").ok(),
+                    terminal: std::io::stderr().is_terminal(),
+                    color: std::io::stderr().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                },
+                file,
+            )
+        }) {
+        Ok(logs) => logs,
+        Err(e) => return fail(format!("logging: {e}")),
+    };
 
     let cancel = Cancel::new();
     watch_signals(&cancel);
@@ -203,9 +220,8 @@ fn run(args: &RunArgs) -> u8 {
     };
     let result = vm::run(&engine, request);
     engine.pool.shutdown();
-    if let Some(log) = &log {
-        log.flush();
-    }
+    // Write out the logs before the record is closed.
+    log.finish();
 
     let plan_info = {
         let mut m = Map::new();
@@ -241,15 +257,28 @@ fn run(args: &RunArgs) -> u8 {
         }
     }
     match saved {
+        // With JSON logs, stderr stays JSON lines to the end.
+        Ok(path) if args.log_format == LogFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
+        ),
+        Err(e) if args.log_format == LogFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({"level": "WARN", "target": "wfr::record", "error": e.to_string(), "message": "cannot write the run record"})
+        ),
         Ok(path) => eprintln!("wfr: run record: {}", path.display()),
         Err(e) => eprintln!("wfr: warning: cannot write the run record: {e}"),
     }
-    match (result.ending, result.status) {
+    let code = match (result.ending, result.status) {
         (Ending::TimedOut, _) => exit::TIMED_OUT,
         (Ending::Cancelled, _) | (_, Status::Cancel) => exit::CANCELLED,
         (_, Status::Failed) => exit::FAILED,
         _ => exit::SUCCESS,
-    }
+    };
+    // The process ends here: freeing a large context piece by piece would only
+    // delay the exit.
+    std::mem::forget(result);
+    code
 }
 
 /// The plan's source hash, when its file is in the plan folder.
@@ -277,11 +306,13 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     if is_file && !paths.iter().any(|p| target.starts_with(p)) {
         paths.push(target.to_path_buf());
     }
+    // The check cache beside the plans (`.wfc/cache`): unchanged files are not parsed again.
+    let cache = args.plans.parent().map(|dir| dir.join("cache/check.bin"));
     let compiled = wfc_compiler::compile::compile_paths(
         &paths,
         &args.plans,
         &wfc_compiler::check::Options::default(),
-        None,
+        cache.as_deref(),
     )
     .map_err(fail)?;
     let name = if is_file {
@@ -351,71 +382,6 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     }
     let (_, plan) = plan::read(&path).map_err(fail)?;
     Ok((Arc::new(plan), args.plans.clone()))
-}
-
-/// The run's log file, shared by every thread; buffered, flushed at the end.
-#[derive(Clone)]
-struct LogFile(Arc<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>);
-
-impl LogFile {
-    fn flush(&self) {
-        if let Ok(mut file) = self.0.lock() {
-            let _ = std::io::Write::flush(&mut *file);
-        }
-    }
-}
-
-impl std::io::Write for LogFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("log lock"))?
-            .write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("log lock"))?
-            .flush()
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
-    type Writer = LogFile;
-    fn make_writer(&'a self) -> LogFile {
-        self.clone()
-    }
-}
-
-/// Logs to stderr (for people or as JSON lines) and, as JSON lines, to the run's log.
-fn init_logging(format: LogFormat, log_file: &Path) -> Option<LogFile> {
-    let filter = || EnvFilter::try_from_env("WFR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let file = LogFile(Arc::new(std::sync::Mutex::new(std::io::BufWriter::new(
-        std::fs::File::create(log_file).ok()?,
-    ))));
-    let file_layer = tracing_subscriber::fmt::layer()
-        .json()
-        .with_writer(file.clone())
-        .with_filter(filter());
-    let stderr_layer = match format {
-        LogFormat::Human => tracing_subscriber::fmt::layer()
-            .compact()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_filter(filter())
-            .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .with_filter(filter())
-            .boxed(),
-    };
-    tracing_subscriber::registry()
-        .with(stderr_layer)
-        .with(file_layer)
-        .try_init()
-        .ok()?;
-    Some(file)
 }
 
 /// SIGINT / SIGTERM cancel the run (running stages are stopped, the record is still

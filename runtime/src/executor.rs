@@ -109,17 +109,18 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
 
 /// The stages of one nested run (an item, a branch, a loop) in the shape upstream
 /// stores them: `{status, <key>: <value>, stages, errors?}`.
-pub(crate) fn nested_entry(
-    fields: &[(&str, Value)],
-    list: &crate::vm::stage::ListResult,
+pub(crate) fn nested_entry<const N: usize>(
+    status: Status,
+    fields: [(&str, Value); N],
+    stages: Map,
     errors: Option<Value>,
 ) -> Value {
-    let mut entry = Map::new();
-    entry.insert("status".into(), list.status.value());
+    let mut entry = Map::with_capacity(N + 3);
+    entry.insert("status".into(), status.value());
     for (k, v) in fields {
-        entry.insert((*k).to_string(), v.clone());
+        entry.insert(k.to_string(), v);
     }
-    entry.insert("stages".into(), Value::Map(list.stages.clone()));
+    entry.insert("stages".into(), Value::Map(stages));
     if let Some(errors) = errors {
         entry.insert("errors".into(), errors);
     }

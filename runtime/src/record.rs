@@ -33,17 +33,17 @@ impl Record {
 
     /// Writes the final files and moves the record into place.
     pub fn finish(self, context: &Map, params: &Map, plan: &Value) -> std::io::Result<PathBuf> {
-        write_json(&self.tmp.join("context.json"), &Value::Map(context.clone()))?;
-        write_json(&self.tmp.join("params.json"), &Value::Map(params.clone()))?;
+        write_json(&self.tmp.join("context.json"), context)?;
+        write_json(&self.tmp.join("params.json"), params)?;
         write_json(&self.tmp.join("plan.json"), plan)?;
         fs::rename(&self.tmp, &self.dest)?;
         Ok(self.dest)
     }
 }
 
-fn write_json(path: &Path, value: &Value) -> std::io::Result<()> {
-    let mut file = fs::File::create(path)?;
-    serde_json::to_writer_pretty(&mut file, &value.to_json()).map_err(std::io::Error::other)?;
+fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut file = std::io::BufWriter::new(fs::File::create(path)?);
+    serde_json::to_writer(&mut file, value).map_err(std::io::Error::other)?;
     file.write_all(b"\n")?;
-    file.sync_all()
+    file.flush()
 }

@@ -265,6 +265,39 @@ impl Value {
     }
 }
 
+/// Serialized as JSON the way the reference prints contexts: dates, datetimes and
+/// decimals as their `str()`, maps in insertion order.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(n) => serializer.serialize_i64(*n),
+            Value::Float(x) if x.is_finite() => serializer.serialize_f64(*x),
+            Value::Float(_) => serializer.serialize_unit(),
+            Value::Str(s) => serializer.serialize_str(s),
+            Value::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    out.serialize_entry(k, v)?;
+                }
+                out.end()
+            }
+            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) => {
+                serializer.serialize_str(&self.py_str())
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Number {
     Int(i64),

@@ -118,7 +118,7 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
     let plan = &request.plan;
-    tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, parent = ?request.parent_run_id, "run started");
+    tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, parent = request.parent_run_id.as_deref(), "run started");
     let cx = Arc::new(RunCx {
         run_id: request.run_id.clone(),
         workflow: plan.name.clone(),
@@ -130,7 +130,7 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         root: request.cancel.clone(),
         first_failure: std::sync::Mutex::new(None),
     });
-    let mut scheduler = Scheduler::new(plan, Arc::clone(&cx), request.cancel.clone());
+    let mut scheduler = Scheduler::new(Arc::clone(plan), Arc::clone(&cx), request.cancel.clone());
     let deadline = request.timeout.map(|t| clock + t);
     let ending = scheduler.drive(deadline, engine.max_job_parallel.max(1));
     let statuses = scheduler.statuses();
@@ -170,7 +170,7 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
     }
     let mut context = Map::new();
     context.insert("params".into(), Value::Map(request.params));
-    context.insert("jobs".into(), Value::Map(scheduler.contexts()));
+    context.insert("jobs".into(), Value::Map(scheduler.into_contexts()));
     context.insert("status".into(), status.value());
     if let Some(errors) = errors {
         context.insert("errors".into(), errors);
@@ -193,6 +193,20 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
     }
 }
 
+/// A job of a shared plan (jobs are not copied out of their plan to run).
+pub(crate) struct JobRef {
+    plan: Arc<Plan>,
+    index: NodeIndex,
+}
+
+impl std::ops::Deref for JobRef {
+    type Target = JobPlan;
+
+    fn deref(&self) -> &JobPlan {
+        &self.plan.jobs[self.index]
+    }
+}
+
 /// Where each job is.
 #[derive(Clone, Debug)]
 enum JobState {
@@ -203,14 +217,15 @@ enum JobState {
     Running,
     Done {
         status: Status,
-        context: Value,
+        /// Its context has `errors` (for the trigger rules).
+        has_errors: bool,
     },
     /// Never started: the run was aborted, cancelled or timed out first.
     Dropped,
 }
 
-struct Scheduler<'p> {
-    plan: &'p Plan,
+struct Scheduler {
+    plan: Arc<Plan>,
     cx: Arc<RunCx>,
     cancel: Cancel,
     states: Vec<JobState>,
@@ -219,12 +234,14 @@ struct Scheduler<'p> {
     /// Set when a trigger rule fails: no more jobs start.
     aborted: bool,
     workflow_error: Option<Value>,
-    /// Completion order, for the job entries of the context.
-    finished: Vec<NodeIndex>,
+    /// The contexts of finished jobs in completion order: what `jobs` shows to
+    /// the jobs that start next. Shared with running jobs, copied only when a
+    /// job ends while others still read an older version.
+    contexts: Arc<Map>,
 }
 
-impl<'p> Scheduler<'p> {
-    fn new(plan: &'p Plan, cx: Arc<RunCx>, cancel: Cancel) -> Self {
+impl Scheduler {
+    fn new(plan: Arc<Plan>, cx: Arc<RunCx>, cancel: Cancel) -> Self {
         let states = plan
             .jobs
             .node_indices()
@@ -242,9 +259,9 @@ impl<'p> Scheduler<'p> {
             running: 0,
             aborted: false,
             workflow_error: None,
-            finished: Vec::new(),
+            contexts: Arc::new(Map::new()),
         };
-        for i in plan.jobs.node_indices() {
+        for i in scheduler.plan.jobs.node_indices() {
             if matches!(
                 scheduler.states[i.index()],
                 JobState::Waiting { remaining: 0 }
@@ -256,16 +273,8 @@ impl<'p> Scheduler<'p> {
         scheduler
     }
 
-    fn contexts(&self) -> Map {
-        self.finished
-            .iter()
-            .filter_map(|i| match &self.states[i.index()] {
-                JobState::Done { context, .. } => {
-                    Some((self.plan.jobs[*i].id.clone(), context.clone()))
-                }
-                _ => None,
-            })
-            .collect()
+    fn into_contexts(self) -> Map {
+        Arc::try_unwrap(self.contexts).unwrap_or_else(|shared| (*shared).clone())
     }
 
     fn statuses(&self) -> Vec<Status> {
@@ -346,13 +355,14 @@ impl<'p> Scheduler<'p> {
     ) {
         self.states[index.index()] = JobState::Running;
         self.running += 1;
-        let job: Arc<JobPlan> = Arc::new(self.plan.jobs[index].clone());
-        let jobs = Arc::new(self.contexts());
+        let plan = Arc::clone(&self.plan);
+        let jobs = Arc::clone(&self.contexts);
         let cx = Arc::clone(&self.cx);
         let cancel = self.cancel.clone();
         let tx = tx.clone();
-        tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, "job started");
+        tracing::info!(target: "wfr::job", run = %cx.run_id, job = %plan.jobs[index].id, "job started");
         let _ = self.cx.pool.spawn(move || {
+            let job = Arc::new(JobRef { plan, index });
             let result = job::run(&cx, &job, jobs, &cancel);
             tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), "job ended");
             let _ = tx.send((index, result));
@@ -370,8 +380,9 @@ impl<'p> Scheduler<'p> {
                 ),
             ));
         }
-        self.states[index.index()] = JobState::Done { status, context };
-        self.finished.push(index);
+        let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
+        self.states[index.index()] = JobState::Done { status, has_errors };
+        Arc::make_mut(&mut self.contexts).insert(self.plan.jobs[index].id.clone(), context);
         let mut dependents: Vec<NodeIndex> = self
             .plan
             .jobs
@@ -426,10 +437,7 @@ impl<'p> Scheduler<'p> {
             .jobs
             .neighbors_directed(index, Direction::Incoming)
             .filter_map(|n| match &self.states[n.index()] {
-                JobState::Done { status, context } => {
-                    let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
-                    Some((*status, has_errors))
-                }
+                JobState::Done { status, has_errors } => Some((*status, *has_errors)),
                 _ => None,
             })
             .collect();

@@ -14,6 +14,7 @@ pub fn wfr(args: &[&str], cwd: &Path, conf: Option<&Path>) -> Output {
         .args(args)
         .current_dir(cwd)
         .env_remove("WORKFLOW_CORE_STAGE_DEFAULT_ID")
+        .env_remove("WFR_LOG")
         .env("NO_COLOR", "1");
     match conf {
         Some(conf) => command.env("WORKFLOW_CORE_CONF_PATH", conf),

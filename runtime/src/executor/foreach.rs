@@ -102,30 +102,34 @@ pub(super) fn run(
             };
             let nested = cx.nested(&local, bindings, format!("{}[{}]", cx.path, key.py_str()));
             let list = run_list(&nested, &stages);
-            let key_repr = key.py_repr();
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some((
                     "StageCancelError",
-                    format!("Cancel item: {key_repr} before start nested process."),
+                    format!(
+                        "Cancel item: {} before start nested process.",
+                        key.py_repr()
+                    ),
                 )),
                 (Some((iden, Status::Failed)), _) => Some((
                     "StageError",
                     format!(
-                        "Break item: {key_repr} because nested stage: {}, failed.",
+                        "Break item: {} because nested stage: {}, failed.",
+                        key.py_repr(),
                         Value::str(iden).py_repr()
                     ),
                 )),
                 (Some(_), _) => Some((
                     "StageCancelError",
-                    format!("Cancel item: {key_repr} after end nested process."),
+                    format!("Cancel item: {} after end nested process.", key.py_repr()),
                 )),
                 _ => None,
             };
             let errors = error.map(|(name, message)| status::error(name, message));
-            let entry = nested_entry(&[("item", item)], &list, errors.clone());
+            let status = list.status;
+            let entry = nested_entry(status, [("item", item)], list.stages, errors.clone());
             Done {
-                failed: list.status == Status::Failed,
-                result: (key.py_str(), list.status, entry, errors),
+                failed: status == Status::Failed,
+                result: (key.py_str(), status, entry, errors),
             }
         },
     );

@@ -77,10 +77,16 @@ pub(super) fn run(
                 _ => None,
             };
             let errors = error.map(|(name, message)| status::error(name, message));
-            let entry = nested_entry(&[("branch", Value::str(&branch))], &list, errors.clone());
+            let status = list.status;
+            let entry = nested_entry(
+                status,
+                [("branch", Value::str(&branch))],
+                list.stages,
+                errors.clone(),
+            );
             Done {
-                failed: list.status == Status::Failed,
-                result: (branch, list.status, entry, errors),
+                failed: status == Status::Failed,
+                result: (branch, status, entry, errors),
             }
         },
     );

@@ -89,8 +89,9 @@ pub(super) fn run(
         passes.insert(
             lap.to_string(),
             nested_entry(
-                &[("loop", Value::Int(i64::from(lap))), ("item", item.clone())],
-                &list,
+                list.status,
+                [("loop", Value::Int(i64::from(lap))), ("item", item.clone())],
+                list.stages.clone(),
                 errors.clone(),
             ),
         );

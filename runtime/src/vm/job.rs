@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use wfc_compiler::plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
 
-use super::RunCx;
 use super::fanout::{self, Done};
 use super::stage::{StageCx, run_list};
+use super::{JobRef, RunCx};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
 use crate::status::{self, Status};
@@ -49,7 +49,7 @@ fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) ->
 /// Runs a job whose needs are met. `jobs` holds the finished jobs' entries.
 pub(crate) fn run(
     run: &Arc<RunCx>,
-    job: &Arc<JobPlan>,
+    job: &Arc<JobRef>,
     jobs: Arc<Map>,
     cancel: &Cancel,
 ) -> JobResult {

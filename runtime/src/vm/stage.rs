@@ -78,13 +78,18 @@ pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
         }
         let (key, result) = run_stage(cx, stage, &local);
         let status = status_of(&result);
-        let iden = key.clone().unwrap_or_else(|| stage.name.to_string());
+        let iden = match status {
+            Status::Failed | Status::Cancel => {
+                Some(key.clone().unwrap_or_else(|| stage.name.to_string()))
+            }
+            _ => None,
+        };
         if let Some(key) = key {
             local.insert(key, result);
         }
-        match status {
-            Status::Skip => skipped += 1,
-            Status::Failed | Status::Cancel => {
+        match (status, iden) {
+            (Status::Skip, _) => skipped += 1,
+            (Status::Failed | Status::Cancel, Some(iden)) => {
                 return ListResult {
                     stages: local,
                     status,

@@ -638,21 +638,23 @@ fn foreach_items(cx: &mut Cx<'_>, node: &Node, by_index: bool) -> Option<ForEach
 
 /// Upstream refuses duplicate items unless `use_index_as_key` is set.
 fn check_unique_items(cx: &mut Cx<'_>, items: &[Node]) {
-    for (i, item) in items.iter().enumerate() {
-        let key = |n: &Node| match &n.kind {
-            NodeKind::Str(s) => Some(format!("s:{s}")),
-            NodeKind::Int(v) => Some(format!("i:{v}")),
-            NodeKind::Bool(b) => Some(format!("i:{}", i64::from(*b))),
-            _ => None,
+    let mut seen: std::collections::HashMap<String, &Node> = std::collections::HashMap::new();
+    for item in items {
+        let key = match &item.kind {
+            NodeKind::Str(s) => format!("s:{s}"),
+            NodeKind::Int(v) => format!("i:{v}"),
+            NodeKind::Bool(b) => format!("i:{}", i64::from(*b)),
+            _ => continue,
         };
-        let Some(k) = key(item) else { continue };
-        if let Some(first) = items[..i].iter().find(|o| key(o).as_deref() == Some(&k)) {
+        if let Some(first) = seen.get(&key).copied() {
             cx.report(
                 Diagnostic::new(Code::InvalidValue, item.span, format!("duplicate foreach item `{}`", cx.source.slice(item.span)))
                     .label("duplicate")
                     .with_secondary(first.span, "first listed here")
                     .help("items are the keys of the foreach output; remove the duplicate or set `use_index_as_key: true`"),
             );
+        } else {
+            seen.insert(key, item);
         }
     }
 }
