@@ -2,7 +2,7 @@
 //! ddeutil-workflow's rules, and the declared defaults applied (upstream applies a
 //! default only when `null` is passed explicitly; wfc applies it to an absent param).
 
-use wfc_compiler::plan::{PValue, ParamSpec};
+use wfc_compiler::plan::ParamSpec;
 use wfc_compiler::syntax::model::ParamType;
 
 use crate::value::{Map, Value};
@@ -41,12 +41,12 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
     for spec in specs {
         let value = match given.get(&spec.name) {
             Some(Value::Null) | None => match &spec.default {
-                Some(default) => Some(constant(default)),
+                Some(default) => Some(Value::from_plan(default, false)),
                 None if spec.ty == ParamType::Choice && !spec.required => {
-                    spec.options.first().map(constant)
+                    spec.options.first().map(|v| Value::from_plan(v, false))
                 }
                 None if given.contains_key(&spec.name) && spec.ty == ParamType::Choice => {
-                    spec.options.first().map(constant)
+                    spec.options.first().map(|v| Value::from_plan(v, false))
                 }
                 None if spec.required => {
                     return Err(ParamError(format!(
@@ -65,19 +65,6 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
         }
     }
     Ok(out)
-}
-
-/// A declared default or option (literal: params cannot hold templates).
-fn constant(value: &PValue) -> Value {
-    match value {
-        PValue::Null => Value::Null,
-        PValue::Bool(b) => Value::Bool(*b),
-        PValue::Int(n) => Value::Int(*n),
-        PValue::Float(x) => Value::Float(*x),
-        PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$")),
-        PValue::List(items) => Value::List(items.iter().map(constant).collect()),
-        PValue::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), constant(v))).collect()),
-    }
 }
 
 fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
@@ -143,7 +130,11 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
             other => Err(format!("a {} is not a datetime", other.type_name())),
         },
         ParamType::Choice => {
-            let options: Vec<Value> = spec.options.iter().map(constant).collect();
+            let options: Vec<Value> = spec
+                .options
+                .iter()
+                .map(|v| Value::from_plan(v, false))
+                .collect();
             if let Some(found) = options.iter().find(|o| o.py_eq(&value)) {
                 return Ok(found.clone());
             }

@@ -27,6 +27,25 @@ pub enum Value {
 }
 
 impl Value {
+    /// A constant from a plan (params' defaults, static matrices). `$$` is the
+    /// escape of a literal `$`. With `bools_as_ints`, booleans become 0 / 1, as
+    /// upstream's static matrices store them.
+    #[must_use]
+    pub fn from_plan(value: &wfc_compiler::plan::PValue, bools_as_ints: bool) -> Self {
+        use wfc_compiler::plan::PValue;
+        let each = |v: &PValue| Value::from_plan(v, bools_as_ints);
+        match value {
+            PValue::Null => Value::Null,
+            PValue::Bool(b) if bools_as_ints => Value::Int(i64::from(*b)),
+            PValue::Bool(b) => Value::Bool(*b),
+            PValue::Int(n) => Value::Int(*n),
+            PValue::Float(x) => Value::Float(*x),
+            PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$")),
+            PValue::List(items) => Value::List(items.iter().map(each).collect()),
+            PValue::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), each(v))).collect()),
+        }
+    }
+
     #[must_use]
     pub fn str(s: impl Into<String>) -> Self {
         Value::Str(s.into())

@@ -207,7 +207,7 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
     let to_map = |c: &Combination| -> Map {
         c.values
             .iter()
-            .map(|(k, v)| (k.clone(), constant(v)))
+            .map(|(k, v)| (k.clone(), Value::from_plan(v, true)))
             .collect()
     };
     match &job.strategy.matrix {
@@ -221,18 +221,6 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
             include,
             exclude,
         } => dynamic(run, jobs, axes, include, exclude),
-    }
-}
-
-fn constant(value: &PValue) -> Value {
-    match value {
-        PValue::Int(n) => Value::Int(*n),
-        PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$")),
-        PValue::Bool(b) => Value::Int(i64::from(*b)),
-        PValue::Float(x) => Value::Float(*x),
-        PValue::Null => Value::Null,
-        PValue::List(items) => Value::List(items.iter().map(constant).collect()),
-        PValue::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), constant(v))).collect()),
     }
 }
 
