@@ -471,6 +471,7 @@ fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wfc_compiler::plan::PValue;
     use wfc_compiler::syntax::expr::ast::Template;
 
     fn spec(name: &str, ty: ParamType) -> ParamSpec {
