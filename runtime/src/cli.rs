@@ -304,7 +304,16 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
         && target.is_file();
     let mut paths = wfc_compiler::syntax::discover::default_paths();
     if is_file && !paths.iter().any(|p| target.starts_with(p)) {
-        paths.push(target.to_path_buf());
+        // A file outside the workflow folder comes with the workflows beside it
+        // (which it may trigger) rather than with everything under `.`.
+        let folder = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if paths == [PathBuf::from(".")] {
+            paths.clear();
+        }
+        paths.push(folder.to_path_buf());
     }
     // The check cache beside the plans (`.wfc/cache`): unchanged files are not parsed again.
     let cache = args.plans.parent().map(|dir| dir.join("cache/check.bin"));

@@ -295,3 +295,26 @@ fn dynamic_trigger_cycles_are_bounded() {
         &text[..text.len().min(3000)]
     );
 }
+
+/// The README's quick start: the bundled example runs clean.
+#[test]
+fn bundled_example_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/conf/site-check.yml");
+    let out = wfr(
+        &["run", example.to_str().expect("utf-8"), "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ctx = context(&out);
+    assert_eq!(ctx["status"], "SUCCESS");
+    let pages = &ctx["jobs"]["measure"]["stages"]["pages"]["outputs"]["foreach"];
+    assert_eq!(pages["about"]["stages"]["count"]["outputs"]["stdout"], "10");
+    assert_eq!(
+        ctx["jobs"]["report"]["strategies"]
+            .as_object()
+            .map(|s| s.len()),
+        Some(2)
+    );
+}
