@@ -310,7 +310,7 @@ fn bundled_example_runs() {
     let ctx = context(&out);
     assert_eq!(ctx["status"], "SUCCESS");
     let pages = &ctx["jobs"]["measure"]["stages"]["pages"]["outputs"]["foreach"];
-    assert_eq!(pages["about"]["stages"]["count"]["outputs"]["stdout"], "10");
+    assert_eq!(pages["about"]["stages"]["count"]["outputs"]["stdout"], "9");
     assert_eq!(
         ctx["jobs"]["report"]["strategies"]
             .as_object()
