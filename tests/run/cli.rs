@@ -314,7 +314,7 @@ fn bundled_example_runs() {
     assert_eq!(
         ctx["jobs"]["report"]["strategies"]
             .as_object()
-            .map(|s| s.len()),
+            .map(serde_json::Map::len),
         Some(2)
     );
 }
