@@ -2,12 +2,13 @@
 //! line) on stderr and as a JSON line in the run's log file, and feeds the live
 //! progress view on a terminal.
 //!
-//! Lines are formatted once per sink into thread-local buffers, then appended to a
-//! sink's buffer; a background thread writes buffered lines out every 100 ms (and a
-//! full buffer is written at once), so stages never wait on the terminal or the
-//! disk line by line. [`Logs::finish`] writes out what is left.
+//! A thread that logs only captures the event (its fields into a recycled buffer)
+//! and queues it; the `wfr-logs` thread formats queued events into both sinks, in
+//! order, whenever a batch has built up and at least every 50 ms. Stages thus never
+//! wait on formatting, the terminal or the disk, and on a machine with a spare core
+//! the lines are made in parallel with the run. A queue that grows past a bound is
+//! written out by the thread that fills it. [`Logs::finish`] writes out the rest.
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -29,7 +30,7 @@ pub enum Format {
     Json,
 }
 
-/// How logging was set up for a run.
+/// How logging is set up for a run.
 pub struct Options {
     pub format: Format,
     /// `WFR_LOG`: a level (`info`, `debug`, `off`) or `target=level` pairs.
@@ -40,46 +41,44 @@ pub struct Options {
     pub color: bool,
 }
 
-/// Keeps the log sinks going; [`Logs::finish`] writes out what is still buffered.
+/// Queued events that make the `wfr-logs` thread start a batch at once.
+const BATCH: usize = 512;
+/// Queued events past which the logging thread writes them out itself.
+const BOUND: usize = 64 * 1024;
+
+/// Keeps the log thread going; [`Logs::finish`] (or dropping it) writes out what is
+/// still queued.
 pub struct Logs {
-    sinks: Vec<Arc<Sink>>,
-    flusher: Option<std::thread::JoinHandle<()>>,
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    progress: Option<Arc<Progress>>,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Logs {
-    /// Writes out the buffered lines and closes the progress view.
+    /// Writes out the queued lines and closes the progress view.
     pub fn finish(self) {
         drop(self);
-    }
-
-    fn shutdown(&mut self) {
-        {
-            let (stopped, wake) = &*self.stop;
-            *stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
-            wake.notify_all();
-        }
-        if let Some(flusher) = self.flusher.take() {
-            let _ = flusher.join();
-        }
-        if let Some(progress) = &self.progress {
-            progress.clear();
-        }
-        for sink in &self.sinks {
-            sink.flush();
-        }
     }
 }
 
 impl Drop for Logs {
     fn drop(&mut self) {
-        self.shutdown();
+        {
+            let mut state = lock(&self.shared.state);
+            state.stopped = true;
+            self.shared.wake.notify_all();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.shared.write_out();
+        if let Some(progress) = &self.shared.progress {
+            progress.clear();
+        }
     }
 }
 
 /// Installs the run's logging. `log_file` receives JSON lines; stderr receives
-/// `format` lines. Fails only when the filter does not parse.
+/// `format` lines. Fails when the filter does not parse.
 pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> {
     let filter = match options.filter.as_deref().map(str::trim) {
         None | Some("") => Targets::new().with_default(Level::INFO),
@@ -93,36 +92,35 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
         Some(progress) => Box::new(progress.writer()),
         None => Box::new(std::io::stderr()),
     };
-    let err_sink = Arc::new(Sink::new(stderr));
-    let file_sink = Arc::new(Sink::new(Box::new(log_file)));
-    let layer = LogLayer {
-        stderr: Arc::clone(&err_sink),
-        stderr_format: options.format,
-        color: options.color,
-        file: Arc::clone(&file_sink),
-        progress: progress.clone(),
-    };
-    let stop = Arc::new((Mutex::new(false), Condvar::new()));
-    let sinks = vec![err_sink, file_sink];
-    let flusher = {
-        let sinks = sinks.clone();
-        let stop = Arc::clone(&stop);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::default()),
+        wake: Condvar::new(),
+        writer: Mutex::new(Writer {
+            stderr: std::io::BufWriter::with_capacity(64 * 1024, stderr),
+            file: std::io::BufWriter::with_capacity(64 * 1024, Box::new(log_file)),
+            stderr_format: options.format,
+            color: options.color,
+            batch: Vec::new(),
+            human: String::new(),
+            json: Vec::new(),
+        }),
+        progress,
+    });
+    let thread = {
+        let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("wfr-logs".into())
-            .spawn(move || flush_every(&sinks, &stop, Duration::from_millis(100)))
+            .spawn(move || shared.run_writer(Duration::from_millis(50)))
             .ok()
     };
     tracing_subscriber::registry()
         .with(filter)
-        .with(layer)
+        .with(LogLayer {
+            shared: Arc::clone(&shared),
+        })
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
-    Ok(Logs {
-        sinks,
-        flusher,
-        stop,
-        progress,
-    })
+    Ok(Logs { shared, thread })
 }
 
 /// `WFR_LOG`: comma-separated `level` or `target=level` directives.
@@ -144,176 +142,222 @@ fn parse_filter(text: &str) -> Result<Targets, String> {
     Ok(targets)
 }
 
-fn flush_every(sinks: &[Arc<Sink>], stop: &(Mutex<bool>, Condvar), every: Duration) {
-    let (stopped, wake) = stop;
-    let mut guard = stopped.lock().unwrap_or_else(PoisonError::into_inner);
-    while !*guard {
-        guard = wake
-            .wait_timeout(guard, every)
-            .unwrap_or_else(PoisonError::into_inner)
-            .0;
-        for sink in sinks {
-            sink.flush();
-        }
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A buffered destination shared by the threads that log.
-struct Sink {
-    out: Mutex<std::io::BufWriter<Box<dyn Write + Send>>>,
+/// One captured event.
+struct Entry {
+    level: Level,
+    target: &'static str,
+    time: jiff::Timestamp,
+    fields: Fields,
 }
 
-impl Sink {
-    fn new(out: Box<dyn Write + Send>) -> Self {
-        Self {
-            out: Mutex::new(std::io::BufWriter::with_capacity(64 * 1024, out)),
-        }
-    }
-
-    fn push(&self, line: &[u8]) {
-        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
-        // A log line that cannot be written is not worth failing the run.
-        let _ = out.write_all(line);
-    }
-
-    fn flush(&self) {
-        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = out.flush();
-    }
+#[derive(Default)]
+struct State {
+    queue: Vec<Entry>,
+    /// Field buffers to reuse, so capturing an event allocates nothing once warm.
+    spare: Vec<Fields>,
+    stopped: bool,
 }
 
-struct LogLayer {
-    stderr: Arc<Sink>,
-    stderr_format: Format,
-    color: bool,
-    file: Arc<Sink>,
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Held while a batch is formatted and written: batches go out in order.
+    writer: Mutex<Writer>,
     progress: Option<Arc<Progress>>,
 }
 
-/// Per-thread scratch space, so formatting a line allocates nothing once warm.
-#[derive(Default)]
-struct Scratch {
-    fields: Fields,
+struct Writer {
+    stderr: std::io::BufWriter<Box<dyn Write + Send>>,
+    file: std::io::BufWriter<Box<dyn Write + Send>>,
+    stderr_format: Format,
+    color: bool,
+    batch: Vec<Entry>,
     human: String,
     json: Vec<u8>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+impl Shared {
+    /// The `wfr-logs` thread: writes out a batch when one has built up, or every
+    /// `every`, until stopped.
+    fn run_writer(&self, every: Duration) {
+        loop {
+            {
+                let mut state = lock(&self.state);
+                if state.queue.len() < BATCH && !state.stopped {
+                    state = self
+                        .wake
+                        .wait_timeout(state, every)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                if state.stopped {
+                    return;
+                }
+            }
+            self.write_out();
+        }
+    }
+
+    /// Formats and writes everything queued so far, then flushes both sinks.
+    fn write_out(&self) {
+        let mut writer = lock(&self.writer);
+        let Writer {
+            stderr,
+            file,
+            stderr_format,
+            color,
+            batch,
+            human,
+            json,
+        } = &mut *writer;
+        std::mem::swap(&mut lock(&self.state).queue, batch);
+        let mut used = Vec::with_capacity(batch.len());
+        for entry in batch.drain(..) {
+            let mut stamp = [0u8; 32];
+            let stamp = timestamp(entry.time, &mut stamp);
+            json.clear();
+            write_json(json, stamp, entry.level, entry.target, &entry.fields);
+            // A log line that cannot be written is not worth failing the run.
+            let _ = file.write_all(json);
+            match stderr_format {
+                Format::Json => {
+                    let _ = stderr.write_all(json);
+                }
+                Format::Human => {
+                    human.clear();
+                    write_human(
+                        human,
+                        *color,
+                        stamp,
+                        entry.level,
+                        entry.target,
+                        &entry.fields,
+                    );
+                    let _ = stderr.write_all(human.as_bytes());
+                }
+            }
+            used.push(entry.fields);
+        }
+        let _ = file.flush();
+        let _ = stderr.flush();
+        drop(writer);
+        let mut state = lock(&self.state);
+        let room = 4096usize.saturating_sub(state.spare.len());
+        state.spare.extend(used.into_iter().take(room).map(|mut f| {
+            f.clear();
+            f
+        }));
+    }
+}
+
+struct LogLayer {
+    shared: Arc<Shared>,
 }
 
 impl<S: Subscriber> Layer<S> for LogLayer {
     fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
-        SCRATCH.with(|scratch| {
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return;
-            };
-            let Scratch {
+        let time = jiff::Timestamp::now();
+        let mut fields = lock(&self.shared.state).spare.pop().unwrap_or_default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        if let Some(progress) = &self.shared.progress {
+            progress.on_event(meta.target(), &fields);
+        }
+        let queued = {
+            let mut state = lock(&self.shared.state);
+            state.queue.push(Entry {
+                level: *meta.level(),
+                target: meta.target(),
+                time,
                 fields,
-                human,
-                json,
-            } = &mut *scratch;
-            fields.clear();
-            event.record(fields);
-            let meta = event.metadata();
-            // `2026-01-02T03:04:05.123456Z`: the JSON lines' time; human lines
-            // show its time of day.
-            let mut stamp = [0u8; 32];
-            let stamp = timestamp(&mut stamp);
-            if let Some(progress) = &self.progress {
-                progress.on_event(meta.target(), fields);
-            }
-            json.clear();
-            write_json(json, stamp, *meta.level(), meta.target(), fields);
-            self.file.push(json);
-            match self.stderr_format {
-                Format::Json => self.stderr.push(json),
-                Format::Human => {
-                    human.clear();
-                    self.write_human(human, stamp, *meta.level(), meta.target(), fields);
-                    self.stderr.push(human.as_bytes());
-                }
-            }
-        });
+            });
+            state.queue.len()
+        };
+        if queued == BATCH {
+            self.shared.wake.notify_one();
+        } else if queued >= BOUND {
+            self.shared.write_out();
+        }
     }
 }
 
-impl LogLayer {
-    fn write_human(
-        &self,
-        out: &mut String,
-        stamp: &str,
-        level: Level,
-        target: &str,
-        fields: &Fields,
-    ) {
-        let (dim, bold, reset) = if self.color {
-            ("\x1b[2m", "\x1b[1m", "\x1b[0m")
-        } else {
-            ("", "", "")
-        };
-        out.push_str(dim);
-        out.push_str(stamp.get(11..23).unwrap_or(stamp));
-        out.push('Z');
-        out.push_str(reset);
-        out.push(' ');
-        let (color, name) = match level {
-            Level::ERROR => ("\x1b[31m", "ERROR"),
-            Level::WARN => ("\x1b[33m", " WARN"),
-            Level::INFO => ("\x1b[32m", " INFO"),
-            Level::DEBUG => ("\x1b[34m", "DEBUG"),
-            Level::TRACE => ("\x1b[35m", "TRACE"),
-        };
-        if self.color {
-            let _ = write!(out, "{color}{name}{reset} ");
-        } else {
-            let _ = write!(out, "{name} ");
-        }
-        // Where the line comes from: the stage path, or the job.
-        let place = fields.get("at").map(|at| ("at", at));
-        let place = place.or_else(|| fields.get("job").map(|job| ("job", job)));
-        if let Some((_, place)) = place {
-            let _ = write!(out, "{bold}{place}{reset} ");
-        }
-        out.push_str(&fields.message);
-        for (name, value) in &fields.list {
-            // The run id is on the run's own lines; the place is already shown.
-            if place.is_some_and(|(shown, _)| shown == *name)
-                || (*name == "run" && target != "wfr::run")
-            {
-                continue;
-            }
-            let _ = write!(out, " {dim}{name}={reset}");
-            match value {
-                FieldValue::Float(v) if *name == "seconds" => {
-                    let _ = write!(out, "{v:.3}");
-                }
-                FieldValue::Float(v) => {
-                    let _ = write!(out, "{v}");
-                }
-                FieldValue::Int(v) => {
-                    let _ = write!(out, "{v}");
-                }
-                FieldValue::Bool(v) => {
-                    let _ = write!(out, "{v}");
-                }
-                FieldValue::Text(range) => {
-                    let text = &fields.text[range.clone()];
-                    if text.is_empty() || text.contains(char::is_whitespace) {
-                        let _ = write!(out, "{text:?}");
-                    } else {
-                        out.push_str(text);
-                    }
-                }
-            }
-        }
-        out.push('\n');
+fn write_human(
+    out: &mut String,
+    color: bool,
+    stamp: &str,
+    level: Level,
+    target: &str,
+    fields: &Fields,
+) {
+    let (dim, bold, reset) = if color {
+        ("\x1b[2m", "\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    out.push_str(dim);
+    out.push_str(stamp.get(11..23).unwrap_or(stamp));
+    out.push('Z');
+    out.push_str(reset);
+    out.push(' ');
+    let (code, name) = match level {
+        Level::ERROR => ("\x1b[31m", "ERROR"),
+        Level::WARN => ("\x1b[33m", " WARN"),
+        Level::INFO => ("\x1b[32m", " INFO"),
+        Level::DEBUG => ("\x1b[34m", "DEBUG"),
+        Level::TRACE => ("\x1b[35m", "TRACE"),
+    };
+    if color {
+        let _ = write!(out, "{code}{name}{reset} ");
+    } else {
+        let _ = write!(out, "{name} ");
     }
+    // Where the line comes from: the stage path, or the job.
+    let place = fields.get("at").map(|at| ("at", at));
+    let place = place.or_else(|| fields.get("job").map(|job| ("job", job)));
+    if let Some((_, place)) = place {
+        let _ = write!(out, "{bold}{place}{reset} ");
+    }
+    out.push_str(&fields.message);
+    for (name, value) in &fields.list {
+        // The run id is on the run's own lines; the place is already shown.
+        if place.is_some_and(|(shown, _)| shown == *name)
+            || (*name == "run" && target != "wfr::run")
+        {
+            continue;
+        }
+        let _ = write!(out, " {dim}{name}={reset}");
+        match value {
+            FieldValue::Float(v) if *name == "seconds" => {
+                let _ = write!(out, "{v:.3}");
+            }
+            FieldValue::Float(v) => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::Bool(v) => {
+                let _ = write!(out, "{v}");
+            }
+            FieldValue::Text(range) => {
+                let text = &fields.text[range.clone()];
+                if text.is_empty() || text.contains(char::is_whitespace) {
+                    let _ = write!(out, "{text:?}");
+                } else {
+                    out.push_str(text);
+                }
+            }
+        }
+    }
+    out.push('\n');
 }
 
-/// The current UTC time as RFC 3339 with microseconds, in `buf`.
-fn timestamp(buf: &mut [u8; 32]) -> &str {
-    let now = jiff::Timestamp::now();
+/// `time` as RFC 3339 UTC with microseconds (`2026-01-02T03:04:05.123456Z`), in `buf`.
+fn timestamp(now: jiff::Timestamp, buf: &mut [u8; 32]) -> &str {
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
     let _ = write!(cursor, "{now:.6}");
     let len = usize::try_from(cursor.position()).unwrap_or(0);
