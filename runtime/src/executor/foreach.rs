@@ -56,6 +56,19 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
     }
 }
 
+/// What makes two items the same, as Python's `set` sees them: `1`, `1.0` and
+/// `True` are one item; `'1'` is another.
+fn identity(item: &Value) -> String {
+    match item {
+        Value::Bool(b) => format!("n{}", i64::from(*b)),
+        Value::Int(n) => format!("n{n}"),
+        #[allow(clippy::cast_possible_truncation)]
+        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => format!("n{}", *x as i64),
+        Value::Str(s) => format!("s{s}"),
+        other => format!("r{}", other.py_repr()),
+    }
+}
+
 pub(super) fn run(
     cx: &StageCx,
     local: &Map,
@@ -77,7 +90,7 @@ pub(super) fn run(
         items.clone()
     };
     let mut seen = std::collections::HashSet::new();
-    if !by_index && !keys.iter().all(|k| seen.insert(k.py_repr())) {
+    if !by_index && !keys.iter().all(|k| seen.insert(identity(k))) {
         return Outcome::failed(
             "ValueError",
             "Foreach item should not duplicate. If this stage must to pass duplicate item, it should set `use_index_as_key: true`.",
