@@ -6,6 +6,8 @@ mod case;
 mod empty;
 mod foreach;
 mod parallel;
+#[cfg(feature = "python")]
+mod py;
 mod raise;
 mod trigger;
 mod until;
@@ -94,17 +96,26 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
         StageKindPlan::Trigger { workflow, params } => {
             trigger::run(cx, local, retry, workflow, params)
         }
-        StageKindPlan::Py { .. }
-        | StageKindPlan::VirtualPy { .. }
+        #[cfg(feature = "python")]
+        StageKindPlan::Py { run, vars } => {
+            py::run(cx, local, retry, &stage.name.to_string(), run, vars)
+        }
+        #[cfg(not(feature = "python"))]
+        StageKindPlan::Py { .. } => not_supported(stage),
+        StageKindPlan::VirtualPy { .. }
         | StageKindPlan::Call { .. }
-        | StageKindPlan::Docker { .. } => Outcome::failed(
-            "NotImplementedError",
-            format!(
-                "{} stages are not supported by this build of wfr yet",
-                stage.kind.name()
-            ),
-        ),
+        | StageKindPlan::Docker { .. } => not_supported(stage),
     }
+}
+
+fn not_supported(stage: &StagePlan) -> Outcome {
+    Outcome::failed(
+        "NotImplementedError",
+        format!(
+            "{} stages are not supported by this build of wfr yet",
+            stage.kind.name()
+        ),
+    )
 }
 
 /// The stages of one nested run (an item, a branch, a loop) in the shape upstream

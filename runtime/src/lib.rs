@@ -9,6 +9,8 @@ pub mod params;
 pub mod plans;
 pub mod pool;
 mod progress;
+#[cfg(feature = "python")]
+mod python;
 pub mod record;
 pub mod status;
 pub mod value;

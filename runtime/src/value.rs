@@ -10,7 +10,15 @@ use indexmap::IndexMap;
 /// A mapping that keeps insertion order, like a Python dict.
 pub type Map = IndexMap<String, Value>;
 
-#[derive(Clone, Debug, PartialEq)]
+/// A live object of an embedded language (a Python function a Py stage defined),
+/// passed as is between the stages of one job. Outside its job, and in every text
+/// or JSON form, it is its name.
+pub trait Foreign: std::fmt::Debug + Send + Sync {
+    fn name(&self) -> &str;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+#[derive(Clone, Debug)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -24,6 +32,26 @@ pub enum Value {
     DateTime(jiff::Timestamp),
     /// A `decimal` param, kept as its text (already quantized).
     Decimal(String),
+    Foreign(std::sync::Arc<dyn Foreign>),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            #[allow(clippy::float_cmp)]
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) | (Value::Decimal(a), Value::Decimal(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Date(a), Value::Date(b)) => a == b,
+            (Value::DateTime(a), Value::DateTime(b)) => a == b,
+            (Value::Foreign(a), Value::Foreign(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl Value {
@@ -65,6 +93,7 @@ impl Value {
             Value::Date(_) => "date",
             Value::DateTime(_) => "datetime",
             Value::Decimal(_) => "Decimal",
+            Value::Foreign(_) => "function",
         }
     }
 
@@ -95,7 +124,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::Date(_) | Value::DateTime(_) => true,
+            Value::Date(_) | Value::DateTime(_) | Value::Foreign(_) => true,
             Value::Decimal(d) => !d.parse::<f64>().is_ok_and(|x| x == 0.0),
         }
     }
@@ -108,6 +137,7 @@ impl Value {
             Value::Date(d) => d.to_string(),
             Value::DateTime(t) => datetime_str(*t),
             Value::Decimal(d) => d.clone(),
+            Value::Foreign(f) => f.name().to_string(),
             other => other.py_repr(),
         }
     }
@@ -184,6 +214,9 @@ impl Value {
             Value::Decimal(d) => {
                 let _ = write!(out, "Decimal('{d}')");
             }
+            Value::Foreign(f) => {
+                let _ = write!(out, "<function {}>", f.name());
+            }
         }
     }
 
@@ -202,7 +235,9 @@ impl Value {
             Value::Map(map) => {
                 J::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
             }
-            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) => J::String(self.py_str()),
+            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) | Value::Foreign(_) => {
+                J::String(self.py_str())
+            }
         }
     }
 
@@ -223,6 +258,24 @@ impl Value {
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
                     .collect(),
             ),
+        }
+    }
+
+    /// The value with every foreign object replaced by its name (a job's context
+    /// once the job ends, as upstream finalises it).
+    #[must_use]
+    pub fn without_foreign(self) -> Value {
+        match self {
+            Value::Foreign(f) => Value::Str(f.name().to_string()),
+            Value::List(items) => {
+                Value::List(items.into_iter().map(Value::without_foreign).collect())
+            }
+            Value::Map(map) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (k, v.without_foreign()))
+                    .collect(),
+            ),
+            other => other,
         }
     }
 
@@ -310,7 +363,7 @@ impl serde::Serialize for Value {
                 }
                 out.end()
             }
-            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) => {
+            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) | Value::Foreign(_) => {
                 serializer.serialize_str(&self.py_str())
             }
         }

@@ -66,9 +66,19 @@ pub(crate) struct RunCx {
     pub root: Cancel,
     /// With `raise_error`: the first stage failure, which becomes the run's error.
     pub first_failure: std::sync::Mutex<Option<Value>>,
+    pub parent_run_id: Option<String>,
+    /// Some stage output holds a live foreign object (see `Value::Foreign`).
+    pub foreign: std::sync::atomic::AtomicBool,
 }
 
 impl RunCx {
+    /// Notes that stage outputs hold live foreign objects: job contexts are then
+    /// cleaned of them when their job ends.
+    pub(crate) fn made_foreign(&self) {
+        self.foreign
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Called with every failed stage: under `raise_error` the first one stops the run.
     pub(crate) fn stage_failed(&self, stage: &str, errors: Option<&Value>) {
         if !self.engine.raise_error {
@@ -129,6 +139,8 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         depth: request.depth,
         root: request.cancel.clone(),
         first_failure: std::sync::Mutex::new(None),
+        parent_run_id: request.parent_run_id.clone(),
+        foreign: std::sync::atomic::AtomicBool::new(false),
     });
     let mut scheduler = Scheduler::new(Arc::clone(plan), Arc::clone(&cx), request.cancel.clone());
     let deadline = request.timeout.map(|t| clock + t);

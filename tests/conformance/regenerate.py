@@ -30,7 +30,11 @@ def main():
         done = subprocess.run(args, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{case['name']}: the oracle failed:\n{done.stderr[-3000:]}")
-        context = json.loads(done.stdout)
+        # What Py stages print comes first on the oracle's stdout; the context is
+        # the indented JSON document that starts at a line holding only `{`.
+        lines = done.stdout.splitlines()
+        start = lines.index("{") if "{" in lines else 0
+        context = json.loads("\n".join(lines[start:]))
         out = HERE / "golden" / f"{case['name']}.json"
         out.write_text(json.dumps(context, indent=2, sort_keys=True) + "\n")
         print(f"{case['name']}: {context.get('status')}")

@@ -4,4 +4,6 @@
 mod cli;
 mod conformance;
 mod logs;
+#[cfg(feature = "python")]
+mod python;
 mod support;

@@ -196,10 +196,14 @@ pub(crate) fn run(
         }
     }
     context.insert("status".into(), status.value());
-    JobResult {
-        status,
-        context: Value::Map(context),
-    }
+    let context = Value::Map(context);
+    // Live foreign objects (Python functions) stay inside their job.
+    let context = if run.foreign.load(std::sync::atomic::Ordering::Relaxed) {
+        context.without_foreign()
+    } else {
+        context
+    };
+    JobResult { status, context }
 }
 
 /// The job's strategies: `(id, matrix)` pairs; one empty strategy without a matrix.

@@ -1,0 +1,335 @@
+//! Embedded CPython: the interpreter is started once, on first use, with wfr's
+//! support module (`python/wfc_support.py`) loaded; values cross between Rust and
+//! Python here.
+//!
+//! Each worker thread that runs Python has its own thread state; the GIL is held
+//! only while Python code runs (a `time.sleep` or blocking I/O releases it), and the
+//! pool lends a worker's place while its thread waits for the GIL or for Python.
+
+use std::ffi::CString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyDate, PyDateAccess, PyDateTime, PyDict, PyFloat, PyInt, PyList, PySet, PyString,
+    PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
+};
+
+use crate::value::{Foreign, Map, Value};
+
+const SUPPORT: &str = include_str!("../python/wfc_support.py");
+
+static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// The support module, loaded on first use.
+fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    MODULE
+        .get_or_try_init(py, || {
+            let code = CString::new(SUPPORT).map_err(|e| {
+                pyo3::exceptions::PyValueError::new_err(format!("support module: {e}"))
+            })?;
+            let module = PyModule::from_code(py, &code, c"wfc_support.py", c"_wfc_support")?;
+            py.import("sys")?
+                .getattr("modules")?
+                .set_item("_wfc_support", &module)?;
+            Ok(module.unbind())
+        })
+        .map(|m| m.bind(py))
+}
+
+/// Starts the interpreter (once) and attaches this thread to it.
+pub(crate) fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    Python::initialize();
+    Python::attach(f)
+}
+
+/// A Python object kept alive inside a job's context (a function a Py stage made).
+#[derive(Debug)]
+pub(crate) struct PyForeign {
+    object: Py<PyAny>,
+    name: String,
+}
+
+impl Foreign for PyForeign {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A run-time value as a Python object.
+pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(n) => n.into_pyobject(py)?.into_any(),
+        Value::Float(x) => PyFloat::new(py, *x).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Map(map) => map_to_py(py, map)?.into_any(),
+        Value::Date(d) => PyDate::new(
+            py,
+            i32::from(d.year()),
+            u8::try_from(d.month()).unwrap_or(1),
+            u8::try_from(d.day()).unwrap_or(1),
+        )?
+        .into_any(),
+        Value::DateTime(t) => {
+            let dt = jiff::tz::TimeZone::UTC.to_datetime(*t);
+            let utc = PyTzInfo::utc(py)?;
+            PyDateTime::new(
+                py,
+                i32::from(dt.year()),
+                u8::try_from(dt.month()).unwrap_or(1),
+                u8::try_from(dt.day()).unwrap_or(1),
+                u8::try_from(dt.hour()).unwrap_or(0),
+                u8::try_from(dt.minute()).unwrap_or(0),
+                u8::try_from(dt.second()).unwrap_or(0),
+                u32::try_from(dt.subsec_nanosecond() / 1000).unwrap_or(0),
+                Some(&utc),
+            )?
+            .into_any()
+        }
+        Value::Decimal(d) => py.import("decimal")?.getattr("Decimal")?.call1((d,))?,
+        Value::Foreign(f) => match f.as_any().downcast_ref::<PyForeign>() {
+            Some(object) => object.object.bind(py).clone(),
+            None => PyString::new(py, f.name()).into_any(),
+        },
+    })
+}
+
+pub(crate) fn map_to_py<'py>(py: Python<'py>, map: &Map) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (k, v) in map {
+        dict.set_item(k, to_py(py, v)?)?;
+    }
+    Ok(dict)
+}
+
+/// A Python object as a run-time value: JSON-like data as such, dates and UTC
+/// datetimes as dates, functions as live objects (their name outside the job),
+/// anything else as its `str()` (what upstream's JSON output shows).
+pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if object.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = object.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if object.is_instance_of::<PyInt>() {
+        return Ok(match object.extract::<i64>() {
+            Ok(n) => Value::Int(n),
+            // Beyond 64 bits: Python's text form.
+            Err(_) => Value::Str(object.str()?.to_string()),
+        });
+    }
+    if let Ok(x) = object.cast::<PyFloat>() {
+        return Ok(Value::Float(x.value()));
+    }
+    if let Ok(s) = object.cast::<PyString>() {
+        return Ok(Value::Str(s.to_string()));
+    }
+    if let Ok(list) = object.cast::<PyList>() {
+        return list
+            .iter()
+            .map(|item| from_py(&item))
+            .collect::<PyResult<_>>()
+            .map(Value::List);
+    }
+    if let Ok(tuple) = object.cast::<PyTuple>() {
+        return tuple
+            .iter()
+            .map(|item| from_py(&item))
+            .collect::<PyResult<_>>()
+            .map(Value::List);
+    }
+    if let Ok(dict) = object.cast::<PyDict>() {
+        return dict_from_py(dict).map(Value::Map);
+    }
+    if let Ok(dt) = object.cast::<PyDateTime>() {
+        let utc = dt
+            .get_tzinfo()
+            .is_some_and(|tz| tz.str().is_ok_and(|s| s.to_str().is_ok_and(|t| t == "UTC")));
+        if utc {
+            let civil = jiff::civil::DateTime::new(
+                i16::try_from(dt.get_year()).unwrap_or(1970),
+                i8::try_from(dt.get_month()).unwrap_or(1),
+                i8::try_from(dt.get_day()).unwrap_or(1),
+                i8::try_from(dt.get_hour()).unwrap_or(0),
+                i8::try_from(dt.get_minute()).unwrap_or(0),
+                i8::try_from(dt.get_second()).unwrap_or(0),
+                i32::try_from(dt.get_microsecond() * 1000).unwrap_or(0),
+            );
+            if let Ok(t) = civil.and_then(|c| jiff::tz::TimeZone::UTC.to_timestamp(c)) {
+                return Ok(Value::DateTime(t));
+            }
+        }
+        return Ok(Value::Str(object.str()?.to_string()));
+    }
+    if let Ok(d) = object.cast::<PyDate>()
+        && let Ok(date) = jiff::civil::Date::new(
+            i16::try_from(d.get_year()).unwrap_or(1970),
+            i8::try_from(d.get_month()).unwrap_or(1),
+            i8::try_from(d.get_day()).unwrap_or(1),
+        )
+    {
+        return Ok(Value::Date(date));
+    }
+    if object.is_instance_of::<PySet>() {
+        return Ok(Value::Str(object.str()?.to_string()));
+    }
+    if object.is_callable() {
+        let name = object
+            .getattr("__name__")
+            .and_then(|n| n.extract::<String>())
+            .unwrap_or_else(|_| "function".to_string());
+        return Ok(Value::Foreign(Arc::new(PyForeign {
+            object: object.clone().unbind(),
+            name,
+        })));
+    }
+    Ok(Value::Str(object.str()?.to_string()))
+}
+
+pub(crate) fn dict_from_py(dict: &Bound<'_, PyDict>) -> PyResult<Map> {
+    let mut map = Map::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        let key = match k.cast::<PyString>() {
+            Ok(s) => s.to_string(),
+            Err(_) => k.str()?.to_string(),
+        };
+        map.insert(key, from_py(&v)?);
+    }
+    Ok(map)
+}
+
+/// A Python exception: its type name, message and formatted traceback.
+#[derive(Debug)]
+pub(crate) struct PyFailure {
+    pub name: String,
+    pub message: String,
+    pub traceback: String,
+}
+
+impl PyFailure {
+    fn from_err(py: Python<'_>, err: &PyErr) -> Self {
+        let name = err
+            .get_type(py)
+            .name()
+            .map_or_else(|_| "Exception".to_string(), |n| n.to_string());
+        let message = err
+            .value(py)
+            .str()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let traceback = err
+            .traceback(py)
+            .and_then(|tb| tb.format().ok())
+            .unwrap_or_default();
+        let traceback = format!("{traceback}{name}: {message}");
+        Self {
+            name,
+            message,
+            traceback,
+        }
+    }
+
+    fn from_tuple(t: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let (name, message, traceback): (String, String, String) = t.extract()?;
+        Ok(Self {
+            name,
+            message,
+            traceback,
+        })
+    }
+}
+
+/// What a Py stage produced.
+pub(crate) struct PyRun {
+    pub outputs: Map,
+    pub stdout: String,
+    pub stderr: String,
+    pub error: Option<PyFailure>,
+}
+
+/// A running Python stage, for `interrupt`.
+#[derive(Clone, Copy)]
+pub(crate) struct Running {
+    token: u64,
+}
+
+static TOKENS: AtomicU64 = AtomicU64::new(1);
+
+impl Running {
+    pub(crate) fn new() -> Self {
+        Self {
+            token: TOKENS.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the stage at its next Python instruction, if it still runs.
+    pub(crate) fn interrupt(self) {
+        with_python(|py| {
+            if let Ok(module) = support(py) {
+                let _ = module.call_method1("interrupt", (self.token,));
+            }
+        });
+    }
+}
+
+/// Runs a Py stage's code with `vars` as globals.
+pub(crate) fn run_py(
+    source: &str,
+    name: &str,
+    vars: &Map,
+    run_id: &str,
+    parent_run_id: Option<&str>,
+    running: Running,
+) -> Result<PyRun, PyFailure> {
+    with_python(|py| {
+        let attempt = || -> PyResult<PyRun> {
+            let module = support(py)?;
+            let variables = map_to_py(py, vars)?;
+            let done = module.call_method1(
+                "run_py",
+                (
+                    source,
+                    name,
+                    variables,
+                    run_id,
+                    parent_run_id,
+                    running.token,
+                ),
+            )?;
+            let (outputs, stdout, stderr, error): (
+                Bound<'_, PyDict>,
+                String,
+                String,
+                Bound<'_, PyAny>,
+            ) = done.extract()?;
+            let error = if error.is_none() {
+                None
+            } else {
+                Some(PyFailure::from_tuple(&error)?)
+            };
+            Ok(PyRun {
+                outputs: dict_from_py(&outputs)?,
+                stdout,
+                stderr,
+                error,
+            })
+        };
+        attempt().map_err(|e| PyFailure::from_err(py, &e))
+    })
+}

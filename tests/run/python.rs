@@ -1,0 +1,128 @@
+//! Py stages on the embedded interpreter: printed output and tracebacks in the
+//! log, concurrent stages keeping their output apart, timeouts and cancellation.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{stderr, wfr, write};
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn printed_output_and_tracebacks_go_to_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Talk\n          run: |\n            print('to stdout')\n            import sys\n            print('to stderr', file=sys.stderr)\n        - name: Break\n          run: |\n            def inner():\n                raise KeyError('missing')\n            inner()\n";
+    write(dir.path(), "conf/p.yml", flow);
+    let out = wfr(
+        &["run", "p", "--output", "json", "--log-format", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        out.stdout.starts_with(b"{"),
+        "printed text never reaches stdout"
+    );
+    let lines = json_lines(&stderr(&out));
+    let said = |stream: &str, text: &str| {
+        lines
+            .iter()
+            .any(|l| l["stream"] == stream && l["message"] == text)
+    };
+    assert!(said("stdout", "to stdout"), "{lines:#?}");
+    assert!(said("stderr", "to stderr"), "{lines:#?}");
+    let traceback = lines
+        .iter()
+        .find(|l| {
+            l["level"] == "ERROR"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Traceback"))
+        })
+        .expect("a traceback line");
+    let text = traceback["message"].as_str().expect("text");
+    assert!(text.contains("in inner"), "{text}");
+    assert!(text.contains("KeyError: 'missing'"), "{text}");
+    assert!(
+        !text.contains("wfc_support"),
+        "the traceback starts in the stage's code: {text}"
+    );
+}
+
+#[test]
+fn concurrent_stages_keep_their_output_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let branch = |name: &str| {
+        format!(
+            "            {name}:\n              - name: Print {name}\n                run: |\n                  import time\n                  for i in range(100):\n                      print('{name}', i)\n                      if i % 10 == 0:\n                          time.sleep(0.001)\n"
+        )
+    };
+    let flow = format!(
+        "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Both\n          max-workers: 2\n          parallel:\n{}{}",
+        branch("left"),
+        branch("right")
+    );
+    write(dir.path(), "conf/p.yml", &flow);
+    let out = wfr(&["run", "p", "--log-format", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = json_lines(&stderr(&out));
+    let printed: Vec<_> = lines.iter().filter(|l| l["stream"] == "stdout").collect();
+    assert_eq!(printed.len(), 200);
+    for line in printed {
+        let at = line["at"].as_str().expect("at");
+        let message = line["message"].as_str().expect("message");
+        let branch = at.rsplit('/').next().expect("branch");
+        assert!(
+            message.starts_with(branch),
+            "a line of {at} printed by another stage: {message}"
+        );
+    }
+}
+
+#[test]
+fn timeouts_stop_busy_and_sleeping_python() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "p:\n  type: Workflow\n  jobs:\n    busy:\n      stages:\n        - name: Spin\n          id: spin\n          timeout: 1\n          run: |\n            while True:\n                pass\n    sleepy:\n      stages:\n        - name: Sleep\n          id: sleep\n          timeout: 1\n          run: |\n            import time\n            time.sleep(60)\n";
+    write(dir.path(), "conf/p.yml", flow);
+    let started = Instant::now();
+    let out = wfr(&["run", "p", "--output", "json"], dir.path(), None);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the stages were not stopped"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    for (job, stage) in [("busy", "spin"), ("sleepy", "sleep")] {
+        assert_eq!(
+            ctx["jobs"][job]["stages"][stage]["errors"]["name"], "StageTimeoutError",
+            "{ctx:#}"
+        );
+    }
+}
+
+#[test]
+fn a_signal_cancels_a_sleeping_python_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Sleep\n          id: sleep\n          run: |\n            import time\n            time.sleep(60)\n";
+    write(dir.path(), "conf/p.yml", flow);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wfr"))
+        .args(["run", "p", "--output", "json"])
+        .current_dir(dir.path())
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let out = child.wait_with_output().expect("wait");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(ctx["jobs"]["j"]["stages"]["sleep"]["status"], "CANCEL");
+}
