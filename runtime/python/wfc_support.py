@@ -145,7 +145,9 @@ def _error(exc):
     import traceback
 
     # The traceback starts in the stage's code, not in this module.
-    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _error.__code__.co_filename:
+        tb = tb.tb_next
     return (
         type(exc).__name__,
         str(exc),
@@ -206,20 +208,32 @@ def interrupt(token):
     return True
 
 
+def _tracked(token, work):
+    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it."""
+    ident = threading.get_ident()
+    _RUNNING[token] = ident
+    _WAKE[ident] = threading.Event()
+    try:
+        return work()
+    finally:
+        _RUNNING.pop(token, None)
+        _WAKE.pop(ident, None)
+
+
+def ensure_path(folders):
+    """Puts `folders` (where task packages live) first on sys.path, once each."""
+    for folder in reversed(folders):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
 def run_py(source, name, variables, run_id, parent_run_id, token):
     """Runs a Py stage: `exec(dedent(source), globals | variables, locals={})`.
 
     Returns `(outputs, stdout, stderr, error)`: the kept locals, what the code
     printed, and `None` or `(type name, message, traceback)`. `token` names the
     run for `interrupt`."""
-    ident = threading.get_ident()
-    _RUNNING[token] = ident
-    _WAKE[ident] = threading.Event()
-    try:
-        return _run_py(source, name, variables, run_id, parent_run_id)
-    finally:
-        _RUNNING.pop(token, None)
-        _WAKE.pop(ident, None)
+    return _tracked(token, lambda: _run_py(source, name, variables, run_id, parent_run_id))
 
 
 def _run_py(source, name, variables, run_id, parent_run_id):
@@ -239,3 +253,278 @@ def _run_py(source, name, variables, run_id, parent_run_id):
         err = STDERR.end()
     outputs = {k: v for k, v in local.items() if _keep(k, v)} if error is None else {}
     return outputs, out, err, error
+
+
+# ---------------------------------------------------------------------------
+# Call stages: functions marked with `@tag`, found in task packages.
+
+import re as _re
+
+_CALL = _re.compile(r"^(?P<path>[^/@]+)/(?P<func>[^@]+)@(?P<tag>.+)$")
+
+
+def tag(name=None, alias=None):
+    """Marks a function for `uses: <path>/<alias or name>@<name>` (as
+    ddeutil-workflow's `tag`): `name` is the tag (default `latest`), `alias` the
+    function's name in workflows (default: its own, `_` written `-`)."""
+    import functools
+    import inspect
+
+    def mark(func):
+        func.tag = name or "latest"
+        func.name = alias or func.__name__.replace("_", "-")
+        func.mark = "tag"
+
+        @functools.wraps(func)
+        def wrapped(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        @functools.wraps(func)
+        async def async_wrapped(*args, **kwargs):
+            return await func(*args, **kwargs)
+
+        return async_wrapped if inspect.iscoroutinefunction(func) else wrapped
+
+    return mark
+
+
+def custom_filter(name):
+    """Marks a function as the template filter `name` (as ddeutil-workflow's)."""
+
+    def mark(func):
+        func.filter = name
+        func.mark = "filter"
+        return func
+
+    return mark
+
+
+def _install_shims():
+    """`import wfc` and, when ddeutil-workflow itself is not installed,
+    `from ddeutil.workflow import tag, custom_filter, Result` give these, so task
+    modules written for ddeutil-workflow import unchanged."""
+    import importlib.util
+
+    shim = types.ModuleType("wfc")
+    shim.tag = tag
+    shim.custom_filter = custom_filter
+    shim.Result = Result
+    sys.modules.setdefault("wfc", shim)
+    try:
+        found = importlib.util.find_spec("ddeutil.workflow") is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return
+    try:
+        parent = importlib.import_module("ddeutil")
+    except ImportError:
+        parent = types.ModuleType("ddeutil")
+        parent.__path__ = []
+        sys.modules["ddeutil"] = parent
+    workflow = types.ModuleType("ddeutil.workflow")
+    workflow.tag = tag
+    workflow.custom_filter = custom_filter
+    workflow.Result = Result
+    workflow.__path__ = []
+    sys.modules["ddeutil.workflow"] = workflow
+    parent.workflow = workflow
+    for sub in ("reusables", "result"):
+        module = types.ModuleType(f"ddeutil.workflow.{sub}")
+        module.tag = tag
+        module.custom_filter = custom_filter
+        module.Result = Result
+        sys.modules[f"ddeutil.workflow.{sub}"] = module
+        setattr(workflow, sub, module)
+
+
+_install_shims()
+
+
+def _module_missing(error, name):
+    """The import of `name` failed because `name` itself (or a parent) does not
+    exist, not because something it imports is missing."""
+    missing = getattr(error, "name", None)
+    return missing is not None and (name == missing or name.startswith(missing + "."))
+
+
+def registry(path, roots):
+    """`{function name: {tag: function}}` of the functions marked with `tag` in
+    `<root>.<path>` for each root (or `<path>` itself without roots)."""
+    import inspect
+
+    found = {}
+    for module_name in [f"{root}.{path}" for root in roots] or [path]:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if _module_missing(error, module_name):
+                continue
+            raise
+        for _, func in inspect.getmembers(module, inspect.isfunction):
+            if not (
+                hasattr(func, "tag")
+                and hasattr(func, "name")
+                and str(getattr(func, "mark", "NOTSET")) == "tag"
+            ):
+                continue
+            tags = found.setdefault(func.name, {})
+            if func.tag in tags and tags[func.tag] is not func:
+                raise ValueError(
+                    f"The tag {func.tag!r} already exists on {module_name}, you "
+                    "should change this tag name or change its func name."
+                )
+            tags[func.tag] = func
+    return found
+
+
+def find_call(uses, roots):
+    """The function `uses` names: `(function, name, tag)`."""
+    found = _CALL.match(uses)
+    if not found:
+        raise ValueError(f"Call {uses!r} does not match with the call regex format.")
+    path, func, tag_name = found.group("path"), found.group("func"), found.group("tag")
+    funcs = registry(path, roots)
+    if func not in funcs:
+        raise NotImplementedError(
+            f"`REGISTERS.{path}.registries` not implement registry: {func!r}."
+        )
+    if tag_name not in funcs[func]:
+        raise NotImplementedError(
+            f"tag: {tag_name!r} not found on registry func: "
+            f"`REGISTER.{path}.registries.{func}`"
+        )
+    return funcs[func][tag_name], func, tag_name
+
+
+def _coerce(value, annotation):
+    """The lax conversions a caller's type hints ask for (text to numbers,
+    booleans and dates; whole numbers to floats); other values pass as they are."""
+    import datetime as dt
+
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if annotation is int:
+            return int(text)
+        if annotation is float:
+            return float(text)
+        if annotation is bool and text.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return text.lower() in ("true", "1", "yes")
+        if annotation is dt.datetime:
+            return dt.datetime.fromisoformat(text)
+        if annotation is dt.date:
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"Validate argument from the caller function raise invalid type: "
+            f"{value!r} is not a valid {annotation.__name__}."
+        ) from None
+    return value
+
+
+def bind(func, name, tag_name, given, run_id, parent_run_id):
+    """Keyword arguments for `func` from the stage's `with` (as upstream: `_x`
+    parameters take `x`, `result` and `extras` are given when asked for), or an
+    error naming what is missing or unknown."""
+    import inspect
+    import typing
+
+    if any(k in given for k in ("result", "extras")):
+        raise ValueError(
+            "The argument on workflow template for the caller stage should not "
+            "pass `result` and `extras`. They are special arguments."
+        )
+    args = {"result": Result(run_id, parent_run_id), "extras": {}}
+    args.update(given)
+    sig = inspect.signature(func)
+    params = sig.parameters
+    has_keyword = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    necessary = [
+        k
+        for k, p in params.items()
+        if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if any(k.removeprefix("_") not in args and k not in args for k in necessary):
+        shown = [k for k in necessary if k not in ("result", "extras")]
+        raise ValueError(
+            f"Necessary params, ({', '.join(shown)}, ), does not set to args. "
+            f"It already set {list(given.keys())}."
+        )
+    if not has_keyword:
+        unknown = [k for k in given if k not in params and f"_{k}" not in params]
+        if unknown:
+            accepted = [
+                k.removeprefix("_")
+                for k, p in params.items()
+                if k not in ("result", "extras")
+                and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            ]
+            raise TypeError(
+                f"'{name}@{tag_name}' has no argument {', '.join(map(repr, unknown))}; "
+                f"it takes {', '.join(accepted) or 'no arguments'}."
+            )
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # hints that do not resolve: no conversions
+        hints = {}
+    kwargs = {}
+    used = set()
+    for key, param in params.items():
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        source = key if key in args else key.removeprefix("_")
+        if source in args:
+            kwargs[key] = _coerce(args[source], hints.get(key))
+            used.add(source)
+    if has_keyword:
+        for key, value in args.items():
+            if key not in used and key not in kwargs:
+                kwargs[key] = value
+    return kwargs
+
+
+def _call(uses, given, run_id, parent_run_id, roots):
+    import inspect
+
+    func, name, tag_name = find_call(uses, roots)
+    kwargs = bind(func, name, tag_name, given, run_id, parent_run_id)
+    if inspect.iscoroutinefunction(func):
+        import asyncio
+
+        returned = asyncio.run(func(**kwargs))
+    else:
+        returned = func(**kwargs)
+    if hasattr(returned, "model_dump"):
+        returned = returned.model_dump(by_alias=True)
+    elif not isinstance(returned, dict):
+        raise TypeError(
+            f"Return type: '{name}@{tag_name}' can not serialize, you must set "
+            "return be `dict` or Pydantic model."
+        )
+    return {
+        k: (v.model_dump(by_alias=True) if hasattr(v, "model_dump") else v)
+        for k, v in returned.items()
+    }
+
+
+def call(uses, given, run_id, parent_run_id, roots, token):
+    """Runs a Call stage. Returns `(outputs, stdout, stderr, error)` as `run_py`."""
+
+    def work():
+        STDOUT.begin()
+        STDERR.begin()
+        outputs, error = {}, None
+        try:
+            outputs = _call(uses, given, run_id, parent_run_id, roots)
+        except BaseException as exc:
+            error = _error(exc)
+        finally:
+            out = STDOUT.end()
+            err = STDERR.end()
+        return outputs, out, err, error
+
+    return _tracked(token, work)

@@ -2,6 +2,8 @@
 //! context and plan to an [`Outcome`].
 
 mod bash;
+#[cfg(feature = "python")]
+mod call;
 mod case;
 mod empty;
 mod foreach;
@@ -102,9 +104,11 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
         }
         #[cfg(not(feature = "python"))]
         StageKindPlan::Py { .. } => not_supported(stage),
-        StageKindPlan::VirtualPy { .. }
-        | StageKindPlan::Call { .. }
-        | StageKindPlan::Docker { .. } => not_supported(stage),
+        #[cfg(feature = "python")]
+        StageKindPlan::Call { uses, args } => call::run(cx, local, retry, uses, args),
+        #[cfg(not(feature = "python"))]
+        StageKindPlan::Call { .. } => not_supported(stage),
+        StageKindPlan::VirtualPy { .. } | StageKindPlan::Docker { .. } => not_supported(stage),
     }
 }
 

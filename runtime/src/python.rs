@@ -288,6 +288,28 @@ impl Running {
     }
 }
 
+/// Where task packages are looked for (put first on `sys.path`).
+pub(crate) struct Places<'a> {
+    pub folders: &'a [String],
+}
+
+/// What the support module returns for a stage: `(outputs, stdout, stderr, error)`.
+fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
+    let (outputs, stdout, stderr, error): (Bound<'_, PyDict>, String, String, Bound<'_, PyAny>) =
+        done.extract()?;
+    let error = if error.is_none() {
+        None
+    } else {
+        Some(PyFailure::from_tuple(&error)?)
+    };
+    Ok(PyRun {
+        outputs: dict_from_py(&outputs)?,
+        stdout,
+        stderr,
+        error,
+    })
+}
+
 /// Runs a Py stage's code with `vars` as globals.
 pub(crate) fn run_py(
     source: &str,
@@ -295,11 +317,13 @@ pub(crate) fn run_py(
     vars: &Map,
     run_id: &str,
     parent_run_id: Option<&str>,
+    places: &Places<'_>,
     running: Running,
 ) -> Result<PyRun, PyFailure> {
     with_python(|py| {
         let attempt = || -> PyResult<PyRun> {
             let module = support(py)?;
+            module.call_method1("ensure_path", (places.folders,))?;
             let variables = map_to_py(py, vars)?;
             let done = module.call_method1(
                 "run_py",
@@ -312,23 +336,33 @@ pub(crate) fn run_py(
                     running.token,
                 ),
             )?;
-            let (outputs, stdout, stderr, error): (
-                Bound<'_, PyDict>,
-                String,
-                String,
-                Bound<'_, PyAny>,
-            ) = done.extract()?;
-            let error = if error.is_none() {
-                None
-            } else {
-                Some(PyFailure::from_tuple(&error)?)
-            };
-            Ok(PyRun {
-                outputs: dict_from_py(&outputs)?,
-                stdout,
-                stderr,
-                error,
-            })
+            stage_result(&done)
+        };
+        attempt().map_err(|e| PyFailure::from_err(py, &e))
+    })
+}
+
+/// Runs a Call stage: the function `uses` names, found under `roots` (or as a
+/// top-level package without roots), with `args`.
+pub(crate) fn call(
+    uses: &str,
+    args: &Map,
+    run_id: &str,
+    parent_run_id: Option<&str>,
+    roots: &[String],
+    places: &Places<'_>,
+    running: Running,
+) -> Result<PyRun, PyFailure> {
+    with_python(|py| {
+        let attempt = || -> PyResult<PyRun> {
+            let module = support(py)?;
+            module.call_method1("ensure_path", (places.folders,))?;
+            let given = map_to_py(py, args)?;
+            let done = module.call_method1(
+                "call",
+                (uses, given, run_id, parent_run_id, roots, running.token),
+            )?;
+            stage_result(&done)
         };
         attempt().map_err(|e| PyFailure::from_err(py, &e))
     })

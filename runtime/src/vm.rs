@@ -68,6 +68,9 @@ pub(crate) struct RunCx {
     pub first_failure: std::sync::Mutex<Option<Value>>,
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub parent_run_id: Option<String>,
+    /// The workflow file the plan came from.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub source: String,
     /// Some stage output holds a live foreign object (see `Value::Foreign`).
     pub foreign: std::sync::atomic::AtomicBool,
 }
@@ -142,6 +145,7 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         root: request.cancel.clone(),
         first_failure: std::sync::Mutex::new(None),
         parent_run_id: request.parent_run_id.clone(),
+        source: plan.source.clone(),
         foreign: std::sync::atomic::AtomicBool::new(false),
     });
     let mut scheduler = Scheduler::new(Arc::clone(plan), Arc::clone(&cx), request.cancel.clone());

@@ -27,6 +27,8 @@ def main():
         args += [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in case["params"].items()]
         env = dict(os.environ)
         env["ORACLE_DEFAULT_ID"] = "true" if case.get("default_ids") else "false"
+        # Call stages: the registry root of the case's task package (beside conf/).
+        env["ORACLE_REGISTRY"] = case.get("registry", "ddeutil.workflow")
         done = subprocess.run(args, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{case['name']}: the oracle failed:\n{done.stderr[-3000:]}")

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{stderr, tests_dir, wfr, without_info};
+use crate::support::{stderr, tests_dir, wfr_with, without_info};
 
 #[test]
 fn every_case_matches_its_golden() {
@@ -36,7 +36,13 @@ fn every_case_matches_its_golden() {
             args.push("--default-ids".into());
         }
         let borrowed: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = wfr(&borrowed, work.path(), Some(&conf));
+        // Call stages: the registry root of the case's task package (beside conf/).
+        let envs: Vec<(&str, &str)> = case["registry"]
+            .as_str()
+            .map(|root| ("WORKFLOW_CORE_REGISTRY_CALLER", root))
+            .into_iter()
+            .collect();
+        let out = wfr_with(&borrowed, work.path(), Some(&conf), &envs);
         let Ok(ours) = serde_json::from_slice::<Value>(&out.stdout) else {
             failures.push(format!(
                 "{name}: no JSON on stdout (exit {:?}):\n{}",

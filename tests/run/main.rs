@@ -1,6 +1,8 @@
 //! Integration tests of the runtime: the conformance suite against the reference
 //! engine's goldens, and the `wfr` command line.
 
+#[cfg(feature = "python")]
+mod call;
 mod cli;
 mod conformance;
 mod logs;

@@ -9,17 +9,25 @@ pub fn tests_dir() -> PathBuf {
 
 /// `wfr` with a clean environment for the conf path.
 pub fn wfr(args: &[&str], cwd: &Path, conf: Option<&Path>) -> Output {
+    wfr_with(args, cwd, conf, &[])
+}
+
+/// `wfr` with extra environment variables.
+pub fn wfr_with(args: &[&str], cwd: &Path, conf: Option<&Path>, envs: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wfr"));
     command
         .args(args)
         .current_dir(cwd)
         .env_remove("WORKFLOW_CORE_STAGE_DEFAULT_ID")
         .env_remove("WFR_LOG")
+        .env_remove("WORKFLOW_CORE_REGISTRY_CALLER")
+        .env_remove("WFC_REGISTRY_CALLER")
         .env("NO_COLOR", "1");
     match conf {
         Some(conf) => command.env("WORKFLOW_CORE_CONF_PATH", conf),
         None => command.env_remove("WORKFLOW_CORE_CONF_PATH"),
     };
+    command.envs(envs.iter().copied());
     command.output().expect("run wfr")
 }
 

@@ -1,0 +1,73 @@
+//! Call stage: `uses: <path>/<function>@<tag>` names a Python function marked with
+//! `@tag`, found in the task package `<path>` (under each registry root, when
+//! roots are configured); `with` is bound to its signature and the dict it
+//! returns becomes the outputs.
+
+use wfc_compiler::plan::PMap;
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use super::py::{log_output, places, roots};
+use crate::eval;
+use crate::python::{self, Running};
+use crate::value::{Map, Value};
+use crate::vm::stage::StageCx;
+
+pub(super) fn run(
+    cx: &StageCx,
+    local: &Map,
+    retry: Option<i64>,
+    uses: &Template,
+    args: &PMap,
+) -> Outcome {
+    let scope = cx.scope(local, retry);
+    let uses = match eval::render_text(&scope, uses) {
+        Ok(text) => text,
+        Err(e) => return Outcome::eval_error(e),
+    };
+    let args = match eval::map(&scope, args) {
+        Ok(args) => args,
+        Err(e) => return Outcome::eval_error(e),
+    };
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start call process.");
+    }
+    tracing::info!(target: "wfr::call", run = %cx.run.run_id, at = %cx.path, "calling {uses}");
+    let running = Running::new();
+    let _guard = cx.cancel.on_cancel(move || running.interrupt());
+    let parent = cx.run.parent_run_id.as_deref();
+    let folders = places(cx);
+    let places = python::Places { folders: &folders };
+    let roots = roots();
+    let done = cx.run.pool.blocking(|| {
+        python::call(
+            &uses,
+            &args,
+            &cx.run.run_id,
+            parent,
+            &roots,
+            &places,
+            running,
+        )
+    });
+    let run = match done {
+        Ok(run) => run,
+        Err(failure) => {
+            tracing::error!(target: "wfr::call", run = %cx.run.run_id, at = %cx.path, "{}", failure.traceback);
+            return Outcome::failed(&failure.name, failure.message);
+        }
+    };
+    log_output(cx, "stdout", &run.stdout);
+    log_output(cx, "stderr", &run.stderr);
+    if let Some(failure) = run.error {
+        if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
+            return Outcome::cancelled("Cancel while the called function was running.");
+        }
+        tracing::error!(target: "wfr::call", run = %cx.run.run_id, at = %cx.path, "{}", failure.traceback.trim_end());
+        return Outcome::failed(&failure.name, failure.message);
+    }
+    if run.outputs.values().any(|v| matches!(v, Value::Foreign(_))) {
+        cx.run.made_foreign();
+    }
+    Outcome::success(run.outputs)
+}

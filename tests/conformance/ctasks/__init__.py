@@ -1,0 +1,1 @@
+"""Task functions for the conformance suite's Call stages (registry root `ctasks`)."""
