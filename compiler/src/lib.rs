@@ -9,6 +9,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod ids;
 pub mod project;
+pub mod registry;
 pub mod render;
 pub mod source;
 pub mod span;

@@ -528,3 +528,44 @@ def call(uses, given, run_id, parent_run_id, roots, token):
         return outputs, out, err, error
 
     return _tracked(token, work)
+
+
+# ---------------------------------------------------------------------------
+# Template filters registered with `@custom_filter`.
+
+_FILTERS = {}
+
+
+def filter_registry(modules):
+    """`{name: function}` of the functions marked with `custom_filter` in
+    `modules` (importable names; the ones that do not exist are skipped)."""
+    key = tuple(modules)
+    found = _FILTERS.get(key)
+    if found is not None:
+        return found
+    import inspect
+
+    found = {}
+    for module_name in modules:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if _module_missing(error, module_name):
+                continue
+            raise
+        for _, func in inspect.getmembers(module, callable):
+            if str(getattr(func, "mark", "NOTSET")) == "filter" and hasattr(func, "filter"):
+                found.setdefault(func.filter, func)
+    _FILTERS[key] = found
+    return found
+
+
+def apply_filter(name, value, args, kwargs, modules):
+    func = filter_registry(modules).get(name)
+    if func is None:
+        raise NameError(
+            f"no filter is named {name!r}: it is not built in, and no function of "
+            f"{', '.join(modules) or 'the filter modules'} is marked with "
+            f"@custom_filter({name!r})"
+        )
+    return func(value, *args, **kwargs)

@@ -317,13 +317,26 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     }
     // The check cache beside the plans (`.wfc/cache`): unchanged files are not parsed again.
     let cache = args.plans.parent().map(|dir| dir.join("cache/check.bin"));
-    let compiled = wfc_compiler::compile::compile_paths(
-        &paths,
-        &args.plans,
-        &wfc_compiler::check::Options::default(),
-        cache.as_deref(),
-    )
-    .map_err(fail)?;
+    let compile = |options: &wfc_compiler::check::Options| {
+        wfc_compiler::compile::compile_paths(&paths, &args.plans, options, cache.as_deref())
+            .map_err(fail)
+    };
+    #[cfg_attr(not(feature = "python"), allow(unused_mut))]
+    let mut compiled = compile(&wfc_compiler::check::Options::default())?;
+    // Filters unknown to the compiler may be registered in Python (`@custom_filter`):
+    // look them up (this starts the interpreter, so only when needed) and compile again.
+    #[cfg(feature = "python")]
+    if compiled
+        .checked
+        .diagnostics
+        .iter()
+        .any(|d| d.code == wfc_compiler::diagnostic::Code::UnknownFilter)
+    {
+        let extra_filters = crate::python::filter_names().map_err(fail)?;
+        if !extra_filters.is_empty() {
+            compiled = compile(&wfc_compiler::check::Options { extra_filters })?;
+        }
+    }
     let name = if is_file {
         let display = target.strip_prefix(".").unwrap_or(target);
         let names: Vec<&str> = compiled

@@ -367,3 +367,76 @@ pub(crate) fn call(
         attempt().map_err(|e| PyFailure::from_err(py, &e))
     })
 }
+
+/// Where Python looks for task packages: see `wfc_compiler::registry::places`;
+/// the folder of the workflow's own file (`source`) counts too.
+pub(crate) fn places(source: Option<&str>) -> Vec<String> {
+    use std::path::Path;
+    let mut folders = wfc_compiler::syntax::discover::default_paths();
+    folders.extend(
+        source
+            .and_then(|s| Path::new(s).parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf),
+    );
+    wfc_compiler::registry::places(&folders)
+}
+
+/// Applies the filter `name` registered in Python; the error is its message.
+pub(crate) fn apply_filter(
+    name: &str,
+    value: &Value,
+    args: &[Value],
+    kwargs: &[(String, Value)],
+) -> Result<Value, String> {
+    let folders = places(None);
+    let modules = wfc_compiler::registry::filter_modules();
+    with_python(|py| {
+        let attempt = || -> PyResult<Value> {
+            let module = support(py)?;
+            module.call_method1("ensure_path", (&folders,))?;
+            let positional = PyList::empty(py);
+            for arg in args {
+                positional.append(to_py(py, arg)?)?;
+            }
+            let named = PyDict::new(py);
+            for (k, v) in kwargs {
+                named.set_item(k, to_py(py, v)?)?;
+            }
+            let done = module.call_method1(
+                "apply_filter",
+                (name, to_py(py, value)?, positional, named, &modules),
+            )?;
+            from_py(&done)
+        };
+        attempt().map_err(|e| {
+            let failure = PyFailure::from_err(py, &e);
+            format!("{}: {}", failure.name, failure.message)
+        })
+    })
+}
+
+/// The names of the filters registered in Python (in `wfc_compiler::registry::filter_modules`).
+pub(crate) fn filter_names() -> Result<Vec<String>, String> {
+    let folders = places(None);
+    let modules = wfc_compiler::registry::filter_modules();
+    with_python(|py| {
+        let attempt = || -> PyResult<Vec<String>> {
+            let module = support(py)?;
+            module.call_method1("ensure_path", (&folders,))?;
+            let found = module.call_method1("filter_registry", (&modules,))?;
+            let mut names: Vec<String> = found.cast::<PyDict>()?.keys().extract()?;
+            names.sort();
+            Ok(names)
+        };
+        attempt().map_err(|e| {
+            let failure = PyFailure::from_err(py, &e);
+            format!(
+                "cannot load the filter modules ({}): {}: {}",
+                modules.join(", "),
+                failure.name,
+                failure.message
+            )
+        })
+    })
+}

@@ -1,6 +1,7 @@
 //! Integration tests of the compiler's checks and of the `wfc` command line.
 
 mod bar;
+mod calls;
 mod cli;
 mod corpus;
 mod fixtures;

@@ -149,3 +149,51 @@ fn binding_errors_say_what_is_wrong() {
         assert_eq!(errors["message"], message, "{stage}");
     }
 }
+
+#[test]
+fn filters_registered_in_python() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "tasks/__init__.py",
+        "from ddeutil.workflow import custom_filter\n\n\n@custom_filter('shout')\ndef shout(value, suffix='!'):\n    return str(value).upper() + suffix\n\n\n@custom_filter('explode')\ndef explode(value):\n    raise RuntimeError('boom')\n",
+    );
+    write(
+        dir.path(),
+        "conf/c.yml",
+        "c:\n  type: Workflow\n  params:\n    name: str\n  jobs:\n    j:\n      stages:\n        - {name: S, id: s, run: \"a = '${{ params.name | shout }}'\\nb = '${{ params.name | shout('?') }}'\"}\n",
+    );
+    let out = wfr(
+        &["run", "c", "-p", "name=ann", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let outputs = &context(&out)["jobs"]["j"]["stages"]["s"]["outputs"];
+    assert_eq!(outputs["a"], "ANN!");
+    assert_eq!(outputs["b"], "ANN?");
+
+    write(
+        dir.path(),
+        "conf/c.yml",
+        "c:\n  type: Workflow\n  params:\n    name: str\n  jobs:\n    j:\n      stages:\n        - {name: S, id: s, echo: '${{ params.name | explode }}'}\n",
+    );
+    let out = wfr(
+        &["run", "c", "-p", "name=ann", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let errors = &context(&out)["jobs"]["j"]["stages"]["s"]["errors"];
+    assert_eq!(errors["name"], "UtilError");
+    assert_eq!(errors["message"], "filter `explode`: RuntimeError: boom");
+
+    write(
+        dir.path(),
+        "conf/c.yml",
+        "c:\n  type: Workflow\n  params:\n    name: str\n  jobs:\n    j:\n      stages:\n        - {name: S, id: s, echo: '${{ params.name | whisper }}'}\n",
+    );
+    let out = wfr(&["run", "c", "-p", "name=ann"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("WF409"), "{}", stderr(&out));
+}

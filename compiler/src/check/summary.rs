@@ -20,6 +20,17 @@ pub struct WorkflowSummary {
     pub span: Span,
     pub params: Vec<ParamSummary>,
     pub triggers: Vec<TriggerSummary>,
+    /// Call stages whose `uses` is plain text (`wfc check --resolve-calls`).
+    #[serde(default)]
+    pub calls: Vec<CallSummary>,
+}
+
+/// One Call stage with a literal `uses`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CallSummary {
+    pub uses: Spanned<String>,
+    /// The keys of `with:`, when it is a literal mapping (`None` when templated).
+    pub args: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,8 +63,25 @@ impl WorkflowSummary {
     #[must_use]
     pub fn of(workflow: &Workflow) -> Self {
         let mut triggers = Vec::new();
+        let mut calls = Vec::new();
         for job in &workflow.jobs {
             walk_stages(&job.stages, &mut |stage| {
+                if let StageKind::Call { uses, args } = &stage.kind
+                    && uses.template.is_literal()
+                {
+                    let args = match args {
+                        None => Some(Vec::new()),
+                        Some(value) => value.as_map().map(|map| {
+                            map.iter()
+                                .map(|(k, _)| Spanned::new(k.name.clone(), k.span))
+                                .collect()
+                        }),
+                    };
+                    calls.push(CallSummary {
+                        uses: Spanned::new(uses.raw.clone(), uses.span),
+                        args,
+                    });
+                }
                 if let StageKind::Trigger { trigger, params } = &stage.kind {
                     let passed = params
                         .as_ref()
@@ -82,6 +110,7 @@ impl WorkflowSummary {
                 })
                 .collect(),
             triggers,
+            calls,
         }
     }
 
@@ -95,6 +124,12 @@ impl WorkflowSummary {
         for t in &mut self.triggers {
             t.span.file = file;
             for k in &mut t.passed {
+                k.span.file = file;
+            }
+        }
+        for c in &mut self.calls {
+            c.uses.span.file = file;
+            for k in c.args.iter_mut().flatten() {
                 k.span.file = file;
             }
         }

@@ -72,6 +72,12 @@ pub struct CheckArgs {
     #[arg(long)]
     pub deny_warnings: bool,
 
+    /// Import the project's task packages with python3 ($WFC_PYTHON) and check
+    /// every Call stage's function, tag and arguments, and the filters templates
+    /// use, against what they register.
+    #[arg(long)]
+    pub resolve_calls: bool,
+
     /// Print what a diagnostic code means (e.g. WF101 or unknown-key) and exit.
     #[arg(long, value_name = "CODE")]
     pub explain: Option<String>,

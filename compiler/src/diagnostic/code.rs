@@ -147,6 +147,12 @@ codes! {
     FilterArguments = "WF410", "filter-arguments", Error,
         "a filter called with the wrong arguments",
         "The built-in filters take: fmt(fmt='%Y-%m-%d %H:%M:%S'), coalesce(default), getitem(key, default=None), getindex(index); the others take none.";
+    UnknownCall = "WF411", "unknown-call", Error,
+        "a Call stage names a function that is not registered",
+        "`uses: <path>/<function>@<tag>` names a Python function marked with `@tag(\"<tag>\", alias=\"<function>\")` in the task package `<path>`: a `tasks` package beside the workflow folder, or `<root>.<path>` for each root of WFC_REGISTRY_CALLER / WORKFLOW_CORE_REGISTRY_CALLER. Reported by `wfc check --resolve-calls`, which imports the packages with python3.";
+    CallArguments = "WF412", "call-arguments", Error,
+        "a Call stage's `with` does not fit its function",
+        "Every parameter of the function without a default must be given under `with:` (a parameter `_x` is given as `x`), and, unless the function takes `**kwargs`, every key of `with:` must be one of its parameters. Reported by `wfc check --resolve-calls`.";
     InvalidCron = "WF501", "invalid-cron", Error,
         "a schedule with an invalid cron expression",
         "`cronjob` is a 5-field cron (`minute hour day month weekday`), a 6-field one with a year (1990-2100), or an alias (`@daily`, `@hourly`...). Fields accept `*`, `?`, numbers, ranges `a-b`, steps `/n`, lists `a,b` and month/weekday names.";

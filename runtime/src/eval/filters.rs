@@ -1,5 +1,5 @@
 //! The filters every template has (upstream's built-ins and its shipped extras).
-//! Filters registered in Python come with the Python stages.
+//! Other names are looked up among the filters registered in Python (`python.rs`).
 
 use wfc_compiler::syntax::expr::ast::{Filter, Literal};
 
@@ -146,6 +146,18 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
                 other => return Err(wrong(&other)),
             }
         }
+        #[cfg(feature = "python")]
+        _ => {
+            let args: Vec<Value> = filter.args.iter().map(literal).collect();
+            let kwargs: Vec<(String, Value)> = filter
+                .kwargs
+                .iter()
+                .map(|(k, v)| (k.clone(), literal(v)))
+                .collect();
+            return crate::python::apply_filter(&filter.name, &value, &args, &kwargs)
+                .map_err(|message| filter_error(filter, message));
+        }
+        #[cfg(not(feature = "python"))]
         other => {
             return Err(filter_error(
                 filter,

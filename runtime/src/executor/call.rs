@@ -7,7 +7,7 @@ use wfc_compiler::plan::PMap;
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
-use super::py::{log_output, places, roots};
+use super::py::log_output;
 use crate::eval;
 use crate::python::{self, Running};
 use crate::value::{Map, Value};
@@ -36,9 +36,9 @@ pub(super) fn run(
     let running = Running::new();
     let _guard = cx.cancel.on_cancel(move || running.interrupt());
     let parent = cx.run.parent_run_id.as_deref();
-    let folders = places(cx);
+    let folders = python::places(Some(&cx.run.source));
     let places = python::Places { folders: &folders };
-    let roots = roots();
+    let roots = wfc_compiler::registry::call_roots();
     let done = cx.run.pool.blocking(|| {
         python::call(
             &uses,

@@ -35,7 +35,7 @@ pub(super) fn run(
     let running = Running::new();
     let _guard = cx.cancel.on_cancel(move || running.interrupt());
     let parent = cx.run.parent_run_id.as_deref();
-    let folders = places(cx);
+    let folders = python::places(Some(&cx.run.source));
     let places = python::Places { folders: &folders };
     let done = cx.run.pool.blocking(|| {
         python::run_py(
@@ -72,53 +72,6 @@ pub(super) fn run(
         cx.run.made_foreign();
     }
     Outcome::success(run.outputs)
-}
-
-/// Where Python looks for task packages, first: the current folder, the
-/// workflow folders (`$WORKFLOW_CORE_CONF_PATH`, `./conf` or `.`) and the folders
-/// that hold them, and the same for the workflow's own file.
-pub(super) fn places(cx: &StageCx) -> Vec<String> {
-    let mut folders: Vec<std::path::PathBuf> = Vec::new();
-    let mut add = |path: &std::path::Path| {
-        if let Ok(path) = std::path::absolute(path)
-            && !folders.contains(&path)
-        {
-            folders.push(path);
-        }
-    };
-    add(std::path::Path::new("."));
-    let source = std::path::Path::new(&cx.run.source);
-    let mut conf = wfc_compiler::syntax::discover::default_paths();
-    conf.extend(source.parent().map(std::path::Path::to_path_buf));
-    for folder in conf {
-        let folder = std::path::absolute(&folder).unwrap_or(folder);
-        if let Some(parent) = folder.parent() {
-            add(parent);
-        }
-        add(&folder);
-    }
-    folders
-        .into_iter()
-        .map(|f| f.to_string_lossy().into_owned())
-        .collect()
-}
-
-/// The registry roots of Call stages: `$WFC_REGISTRY_CALLER`, else
-/// `$WORKFLOW_CORE_REGISTRY_CALLER` (comma-separated package names). None means
-/// `uses: tasks/...` imports the package `tasks` itself.
-pub(super) fn roots() -> Vec<String> {
-    ["WFC_REGISTRY_CALLER", "WORKFLOW_CORE_REGISTRY_CALLER"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
-        .map(|value| {
-            value
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty() && *r != ".")
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A stage's printed output: a log line per line.
