@@ -13,6 +13,7 @@ mod py;
 mod raise;
 mod trigger;
 mod until;
+mod virtualpy;
 
 use wfc_compiler::plan::{StageKindPlan, StagePlan};
 
@@ -108,7 +109,13 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
         StageKindPlan::Call { uses, args } => call::run(cx, local, retry, uses, args),
         #[cfg(not(feature = "python"))]
         StageKindPlan::Call { .. } => not_supported(stage),
-        StageKindPlan::VirtualPy { .. } | StageKindPlan::Docker { .. } => not_supported(stage),
+        StageKindPlan::VirtualPy {
+            run,
+            vars,
+            deps,
+            version,
+        } => virtualpy::run(cx, local, retry, run, vars, deps, version.as_ref()),
+        StageKindPlan::Docker { .. } => not_supported(stage),
     }
 }
 

@@ -9,3 +9,4 @@ mod logs;
 #[cfg(feature = "python")]
 mod python;
 mod support;
+mod virtualpy;

@@ -61,18 +61,78 @@ fn spawn_and_wait(
     script: &str,
     vars: &[(String, String)],
 ) -> std::io::Result<Outcome> {
-    let dir = tempfile::Builder::new().prefix("wfr-bash-").tempdir()?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let dir = private_dir("wfr-bash-")?;
     let path = dir.path().join("stage.sh");
+    write_private(&path, script)?;
+    let mut command = Command::new("bash");
+    command.arg(&path).envs(vars.iter().map(|(k, v)| (k, v)));
+    let done = run_process(cx, command)?;
+    drop(dir);
+    Ok(done.outcome(cx, |stderr| {
+        format!(
+            "Subprocess: {}\n\t```bash\n\t{}\n\t```",
+            stderr.strip_suffix('\n').unwrap_or(stderr),
+            script.replace('\n', "\n\t")
+        )
+    }))
+}
+
+/// A temporary folder only this user can read (mode 0700), removed when dropped.
+pub(super) fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
+}
+
+/// Writes `text` (with Unix line ends and a final newline) to a file of mode 0700.
+pub(super) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     {
-        let mut file = std::fs::File::create(&path)?;
-        file.write_all(script.replace("\r\n", "\n").as_bytes())?;
+        let mut file = std::fs::File::create(path)?;
+        file.write_all(text.replace("\r\n", "\n").as_bytes())?;
         file.write_all(b"\n")?;
     }
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
-    let child = Command::new("bash")
-        .arg(&path)
-        .envs(vars.iter().map(|(k, v)| (k, v)))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
+/// How a process ended.
+pub(super) struct Finished {
+    status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Upstream's outcome of a script: SUCCESS with `{return_code, stdout, stderr}`
+    /// on exit 0, FAILED with `message(stderr)` otherwise, CANCEL when it was
+    /// killed because the stage was cancelled.
+    pub(super) fn outcome(&self, cx: &StageCx, message: impl FnOnce(&str) -> String) -> Outcome {
+        match self.status.code() {
+            Some(0) => {
+                let mut outputs = Map::new();
+                outputs.insert("return_code".into(), Value::Int(0));
+                outputs.insert("stdout".into(), trimmed(&self.stdout));
+                outputs.insert("stderr".into(), trimmed(&self.stderr));
+                Outcome::success(outputs)
+            }
+            Some(_) => Outcome::failed("StageError", message(&self.stderr)),
+            None if cx.cancel.is_cancelled() => {
+                Outcome::cancelled("Cancel while the process was running.")
+            }
+            None => Outcome::failed(
+                "StageError",
+                format!(
+                    "Subprocess was killed by signal {}",
+                    self.status.signal().unwrap_or(0)
+                ),
+            ),
+        }
+    }
+}
+
+/// Runs `command` in its own process group, its output captured; cancelling the
+/// stage stops the whole group (SIGTERM, then SIGKILL after a grace period).
+pub(super) fn run_process(cx: &StageCx, mut command: Command) -> std::io::Result<Finished> {
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -87,38 +147,10 @@ fn spawn_and_wait(
         });
     });
     let output = cx.run.pool.blocking(|| child.wait_with_output())?;
-    drop(dir);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    Ok(match output.status.code() {
-        Some(0) => {
-            let mut outputs = Map::new();
-            outputs.insert("return_code".into(), Value::Int(0));
-            outputs.insert("stdout".into(), trimmed(&stdout));
-            outputs.insert("stderr".into(), trimmed(&stderr));
-            Outcome::success(outputs)
-        }
-        Some(code) => {
-            let _ = code;
-            Outcome::failed(
-                "StageError",
-                format!(
-                    "Subprocess: {}\n\t```bash\n\t{}\n\t```",
-                    stderr.strip_suffix('\n').unwrap_or(&stderr),
-                    script.replace('\n', "\n\t")
-                ),
-            )
-        }
-        None if cx.cancel.is_cancelled() => {
-            Outcome::cancelled("Cancel while the bash process was running.")
-        }
-        None => Outcome::failed(
-            "StageError",
-            format!(
-                "Subprocess was killed by signal {}",
-                output.status.signal().unwrap_or(0)
-            ),
-        ),
+    Ok(Finished {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })
 }
 
