@@ -5,7 +5,10 @@
 * a chain of 20 jobs, each needing the previous one: the same comparison;
 * 200 Bash stages `echo hi`: `wfr` against the same 200 scripts run by bash from a
   shell loop;
-* foreach over 100,000 items: the peak memory (max RSS) of `wfr`.
+* foreach over 100,000 items: the peak memory (max RSS) of `wfr`;
+* 1,000 trivial Py stages: `wfr` against the oracle;
+* 4 Py stages that each sleep 0.5 s, as branches of one parallel stage: the wall
+  time of `wfr` (the GIL is released while Python sleeps).
 
     python3 bench/run_speed.py [--no-oracle] [--runs N]
 
@@ -49,6 +52,17 @@ def write_workloads(conf: Path):
         "bench-bash:\n  type: Workflow\n  jobs:\n    b:\n      stages:\n" + stages
     )
     big = ", ".join(str(i) for i in range(100_000))
+    py = "".join(f"        - {{name: P{i}, id: p{i}, run: 'x = {i}'}}\n" for i in range(1000))
+    (conf / "py.yml").write_text("bench-py:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n" + py)
+    branches = "".join(
+        f"            b{i}:\n              - name: Sleep {i}\n"
+        f"                run: 'import time; time.sleep(0.5)'\n"
+        for i in range(4)
+    )
+    (conf / "sleep.yml").write_text(
+        "bench-py-sleep:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n"
+        "        - name: All\n          max-workers: 4\n          parallel:\n" + branches
+    )
     (conf / "foreach100k.yml").write_text(
         "bench-foreach-100k:\n  type: Workflow\n  jobs:\n    each:\n      stages:\n"
         "        - name: Each\n          id: each\n"
@@ -103,7 +117,7 @@ def main():
         plan = lambda name: f"plans/{name}.wfp"  # noqa: E731
 
         print(f"{'workload':<34}{'wfr':>11}{'wfr, logs off':>16}{'oracle':>12}{'ratio':>10}{'ratio, logs off':>17}")
-        for name in ["bench-foreach", "bench-chain"]:
+        for name in ["bench-foreach", "bench-chain", "bench-py"]:
             cmd = [wfr, "run", plan(name), "--runs", "runs"]
             ours = median_time(cmd, tmp, args.runs)
             ours_quiet = median_time(cmd, tmp, args.runs, quiet)
@@ -127,6 +141,10 @@ def main():
         ours_quiet = median_time(cmd, tmp, max(3, args.runs // 3), quiet)
         print(f"\n200 Bash stages: wfr {ms(ours)}, logs off {ms(ours_quiet)}; "
               f"bash loop {ms(direct)}; ratio {ours / direct:.2f}x, logs off {ours_quiet / direct:.2f}x")
+
+        cmd = [wfr, "run", plan("bench-py-sleep"), "--runs", "runs"]
+        slept = median_time(cmd, tmp, max(3, args.runs // 3))
+        print(f"4 parallel Py stages sleeping 0.5 s: {ms(slept)}")
 
         cmd = [wfr, "run", plan("bench-foreach-100k"), "--runs", "runs"]
         peak = peak_rss_mb(cmd, tmp)
