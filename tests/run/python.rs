@@ -126,3 +126,26 @@ fn a_signal_cancels_a_sleeping_python_stage() {
     let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(ctx["jobs"]["j"]["stages"]["sleep"]["status"], "CANCEL");
 }
+
+/// The binary finds its interpreter and standard library with no environment at all.
+#[test]
+fn runs_python_with_an_empty_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Where\n          id: where\n          run: |\n            import json, sys\n            version = '%d.%d' % sys.version_info[:2]\n            encoded = json.dumps({'a': 1})\n";
+    write(dir.path(), "conf/p.yml", flow);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wfr"))
+        .args(["run", "p", "--output", "json"])
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let outputs = &ctx["jobs"]["j"]["stages"]["where"]["outputs"];
+    assert_eq!(outputs["encoded"], r#"{"a": 1}"#);
+    assert!(
+        outputs["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
+}
