@@ -6,6 +6,7 @@
 
 mod cache;
 mod cycles;
+mod docker;
 mod lint;
 mod matrix;
 mod names;
@@ -53,6 +54,7 @@ pub fn check_file(source: &SourceFile, model: &FileModel, options: &Options) -> 
         matrix::check(workflow, &mut diagnostics);
         refs::check(source, workflow, options, &mut diagnostics);
         lint::check(source, workflow, &mut diagnostics);
+        docker::check(workflow, &mut diagnostics);
     }
     FileReport {
         diagnostics,

@@ -14,6 +14,7 @@ pub mod render;
 pub mod source;
 pub mod span;
 pub mod syntax;
+pub mod volume;
 
 /// Identifies this build of the compiler: a hash of its sources. Caches and plans
 /// made by another build are not trusted.

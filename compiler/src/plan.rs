@@ -257,7 +257,18 @@ pub enum StageKindPlan {
         env: PMap,
         volume: PMap,
         auth: PMap,
+        /// What the container runs instead of the image's own command.
+        command: Option<CommandPlan>,
     },
+}
+
+/// A Docker stage's `command`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CommandPlan {
+    /// Run with `sh -c`.
+    Shell(Template),
+    /// Run as is.
+    Exec(Vec<Template>),
 }
 
 impl StageKindPlan {

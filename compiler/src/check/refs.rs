@@ -202,6 +202,7 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
             env: vars,
             volume,
             auth,
+            command,
         } => {
             text(image, out);
             if let Some(tag) = tag {
@@ -210,6 +211,15 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
             value(vars, out);
             value(volume, out);
             value(auth, out);
+            match command {
+                Some(crate::syntax::model::DockerCommand::Shell(t)) => text(t, out),
+                Some(crate::syntax::model::DockerCommand::Exec(parts)) => {
+                    for t in parts {
+                        text(t, out);
+                    }
+                }
+                None => {}
+            }
         }
         StageKind::Parallel {
             branches,

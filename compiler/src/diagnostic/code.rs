@@ -165,6 +165,9 @@ codes! {
     MatrixKey = "WF504", "matrix-key", Error,
         "an include or exclude entry with a key the matrix does not have",
         "`strategy.include` entries may only set keys of the matrix (unlike GitHub Actions, ddeutil-workflow fails the job otherwise), and an `exclude` entry with another key would never match anything.";
+    UnsafeVolume = "WF505", "unsafe-volume", Error,
+        "a Docker volume that may not be mounted",
+        "A Docker stage's `volume` maps host paths to container paths. A host path must lie inside the workflow's working directory: written relative to it (`./data: /data`), without `..` steps that leave it, never the Docker socket. `wfc check` refuses absolute host paths too; at run time an absolute path inside the working directory is accepted, and symlinks that lead outside are refused. Container paths are absolute, and `/logs` is the stage's own (the container writes `/logs/outputs.json` there for outputs).";
     TemplateInScript = "WF901", "template-in-script", Warning,
         "a template spliced into a shell script",
         "A `${{ }}` template in a `bash` script is pasted into the script text before the shell reads it, so a value such as `x; rm -rf ~` runs as code. Pass the value through the stage's `env` and quote it in the script:\n\n    bash: echo \"$NAME\"\n    env:\n      NAME: ${{ params.name }}";

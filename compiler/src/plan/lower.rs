@@ -9,8 +9,8 @@ use petgraph::graph::DiGraph;
 
 use super::matrix::{self, Cell};
 use super::{
-    ArmPlan, Axis, CondPlan, Count, Items, JobPlan, MatrixPlan, PMap, PValue, ParamSpec, Plan,
-    ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
+    ArmPlan, Axis, CommandPlan, CondPlan, Count, Items, JobPlan, MatrixPlan, PMap, PValue,
+    ParamSpec, Plan, ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
 };
 use crate::syntax::expr::ast::{Part, Template};
 use crate::syntax::model::{
@@ -406,7 +406,14 @@ fn lower_stage(stage: &Stage) -> StagePlan {
             env,
             volume,
             auth,
+            command,
         } => StageKindPlan::Docker {
+            command: command.as_ref().map(|c| match c {
+                crate::syntax::model::DockerCommand::Shell(t) => CommandPlan::Shell(template(t)),
+                crate::syntax::model::DockerCommand::Exec(parts) => {
+                    CommandPlan::Exec(parts.iter().map(template).collect())
+                }
+            }),
             image: template(image),
             tag: tag
                 .as_ref()

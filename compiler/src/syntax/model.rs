@@ -431,7 +431,19 @@ pub enum StageKind {
         env: Option<Value>,
         volume: Option<Value>,
         auth: Option<Value>,
+        /// wfc's `command`: what the container runs instead of the image's own
+        /// command (a string runs with `sh -c`, a list as is).
+        command: Option<DockerCommand>,
     },
+}
+
+/// A Docker stage's `command`.
+#[derive(Clone, Debug)]
+pub enum DockerCommand {
+    /// `command: "echo hi"`: run with `sh -c`.
+    Shell(Text),
+    /// `command: [echo, hi]`: run as is.
+    Exec(Vec<Text>),
 }
 
 impl StageKind {

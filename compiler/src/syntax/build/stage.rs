@@ -99,7 +99,7 @@ const KINDS: &[KindDef] = &[
         kind: Kind::Docker,
         label: "docker",
         decisive: &["image"],
-        fields: &["image", "tag", "env", "volume", "auth", "retry"],
+        fields: &["image", "tag", "env", "volume", "auth", "command", "retry"],
     },
 ];
 
@@ -424,6 +424,7 @@ fn build_kind(
             env: cx.map_value(obj, "env"),
             volume: cx.map_value(obj, "volume"),
             auth: cx.map_value(obj, "auth"),
+            command: docker_command(cx, obj),
         },
         Some(Kind::Parallel) => {
             let branches = obj
@@ -537,6 +538,21 @@ fn env(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Vec<(crate::syntax::yaml::Key, Text)> 
             }
         })
         .collect()
+}
+
+/// A Docker stage's `command`: a string or a list of strings.
+fn docker_command(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Option<crate::syntax::model::DockerCommand> {
+    use crate::syntax::model::DockerCommand;
+    let node = obj.get("command")?;
+    match &node.kind {
+        NodeKind::Seq(items) => Some(DockerCommand::Exec(
+            items
+                .iter()
+                .filter_map(|n| cx.text_node(n, "command"))
+                .collect(),
+        )),
+        _ => cx.text_node(node, "command").map(DockerCommand::Shell),
+    }
 }
 
 fn deps(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Vec<Text> {
