@@ -8,7 +8,10 @@
 * foreach over 100,000 items: the peak memory (max RSS) of `wfr`;
 * 1,000 trivial Py stages: `wfr` against the oracle;
 * 4 Py stages that each sleep 0.5 s, as branches of one parallel stage: the wall
-  time of `wfr` (the GIL is released while Python sleeps).
+  time of `wfr` (the GIL is released while Python sleeps);
+* 20 Docker stages running `true` in the test image against 20 `docker run --rm
+  IMAGE true` from a shell loop (`scripts/setup-tests` makes the image; skipped
+  without it).
 
     python3 bench/run_speed.py [--no-oracle] [--runs N]
 
@@ -63,6 +66,10 @@ def write_workloads(conf: Path):
         "bench-py-sleep:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n"
         "        - name: All\n          max-workers: 4\n          parallel:\n" + branches
     )
+    boxes = "".join(
+        f"        - {{name: D{i}, image: wfc-test/busybox, tag: '1', command: [\"true\"]}}\n" for i in range(20)
+    )
+    (conf / "docker.yml").write_text("bench-docker:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n" + boxes)
     (conf / "foreach100k.yml").write_text(
         "bench-foreach-100k:\n  type: Workflow\n  jobs:\n    each:\n      stages:\n"
         "        - name: Each\n          id: each\n"
@@ -145,6 +152,18 @@ def main():
         cmd = [wfr, "run", plan("bench-py-sleep"), "--runs", "runs"]
         slept = median_time(cmd, tmp, max(3, args.runs // 3))
         print(f"4 parallel Py stages sleeping 0.5 s: {ms(slept)}")
+
+        has_image = subprocess.run(
+            ["docker", "image", "inspect", "wfc-test/busybox:1"], capture_output=True
+        ).returncode == 0
+        if has_image:
+            loop = ["bash", "-c", "for i in $(seq 20); do docker run --rm wfc-test/busybox:1 true; done"]
+            direct = median_time(loop, tmp, 3)
+            cmd = [wfr, "run", plan("bench-docker"), "--runs", "runs"]
+            ours = median_time(cmd, tmp, 3)
+            print(f"20 Docker stages `true`: wfr {ms(ours)}; docker run --rm loop {ms(direct)}; ratio {ours / direct:.2f}x")
+        else:
+            print("20 Docker stages: skipped (run scripts/setup-tests for the test image)")
 
         cmd = [wfr, "run", plan("bench-foreach-100k"), "--runs", "runs"]
         peak = peak_rss_mb(cmd, tmp)

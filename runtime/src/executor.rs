@@ -5,6 +5,8 @@ mod bash;
 #[cfg(feature = "python")]
 mod call;
 mod case;
+#[cfg(feature = "docker")]
+mod docker;
 mod empty;
 mod foreach;
 mod parallel;
@@ -115,10 +117,32 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
             deps,
             version,
         } => virtualpy::run(cx, local, retry, run, vars, deps, version.as_ref()),
+        #[cfg(feature = "docker")]
+        StageKindPlan::Docker {
+            image,
+            tag,
+            env,
+            volume,
+            auth,
+            command,
+        } => docker::run(
+            cx,
+            local,
+            retry,
+            &stage.name.to_string(),
+            image,
+            tag,
+            env,
+            volume,
+            auth,
+            command.as_ref(),
+        ),
+        #[cfg(not(feature = "docker"))]
         StageKindPlan::Docker { .. } => not_supported(stage),
     }
 }
 
+#[cfg(any(not(feature = "python"), not(feature = "docker")))]
 fn not_supported(stage: &StagePlan) -> Outcome {
     Outcome::failed(
         "NotImplementedError",

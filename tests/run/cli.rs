@@ -262,22 +262,6 @@ fn raise_error_stops_the_whole_run() {
 }
 
 #[test]
-fn docker_stages_are_refused_clearly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: Box, id: box, image: busybox}\n";
-    write(dir.path(), "conf/p.yml", flow);
-    let out = wfr(&["run", "p", "--output", "json"], dir.path(), None);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let message = context(&out)["jobs"]["j"]["stages"]["box"]["errors"]["message"].clone();
-    assert!(
-        message
-            .as_str()
-            .is_some_and(|m| m.contains("not supported by this build")),
-        "{message}"
-    );
-}
-
-#[test]
 fn dynamic_trigger_cycles_are_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = "ping:\n  type: Workflow\n  params: {to: str}\n  jobs:\n    j:\n      stages:\n        - {name: Go, id: go, trigger: '${{ params.to }}', params: {to: ping}}\npong:\n  type: Workflow\n  params: {to: str}\n  jobs:\n    j:\n      stages:\n        - {name: Go, id: go, trigger: '${{ params.to }}', params: {to: pong}}\n";

@@ -5,6 +5,8 @@
 mod call;
 mod cli;
 mod conformance;
+#[cfg(feature = "docker")]
+mod docker;
 mod logs;
 #[cfg(feature = "python")]
 mod python;

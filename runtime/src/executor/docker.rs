@@ -1,0 +1,531 @@
+//! Docker stage, through the engine's API (bollard): pull the image when it is not
+//! there (with `auth`), create a container with `env`, the `volume` mounts (inside
+//! the working directory only) and a fresh host folder at `/logs`, start it, stream
+//! its output into the run log, wait, and remove it. Exit code 0 is SUCCESS with
+//! `{return_code, stdout, stderr}` and the JSON object the container wrote to
+//! `/logs/outputs.json`; a cancel or a timeout kills the container. Every wait on
+//! the engine is bounded.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
+};
+use futures_util::StreamExt as _;
+use wfc_compiler::plan::{CommandPlan, PMap, PValue};
+use wfc_compiler::syntax::expr::ast::Template;
+
+use super::Outcome;
+use crate::eval;
+use crate::value::{Map, Value};
+use crate::vm::stage::StageCx;
+
+/// How long the engine may take to answer a request (other than waiting for the
+/// container and pulling).
+const REQUEST: Duration = Duration::from_secs(30);
+/// How long a pull may take.
+const PULL: Duration = Duration::from_secs(600);
+
+/// The label every container of a stage carries (its run id).
+pub(crate) const LABEL: &str = "dev.wfc.run";
+
+/// A Docker stage's fields, rendered.
+struct Spec {
+    image: String,
+    tag: String,
+    env: Vec<String>,
+    /// `host:container:rw`, hosts checked.
+    binds: Vec<String>,
+    auth: Option<DockerCredentials>,
+    command: Option<Vec<String>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    cx: &StageCx,
+    local: &Map,
+    retry: Option<i64>,
+    stage_name: &str,
+    image: &Template,
+    tag: &Template,
+    env: &PMap,
+    volume: &PMap,
+    auth: &PMap,
+    command: Option<&CommandPlan>,
+) -> Outcome {
+    let spec = match render(cx, local, retry, image, tag, env, volume, auth, command) {
+        Ok(spec) => spec,
+        Err(outcome) => return *outcome,
+    };
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start the Docker container.");
+    }
+    let logs = match logs_folder() {
+        Ok(dir) => dir,
+        Err(e) => {
+            return Outcome::failed(
+                "StageError",
+                format!("cannot make the container's /logs folder: {e}"),
+            );
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Outcome::failed("StageError", format!("cannot start I/O: {e}")),
+    };
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let _guard = {
+        let stop = Arc::clone(&stop);
+        cx.cancel.on_cancel(move || stop.notify_one())
+    };
+    let name = format!(
+        "wfc-{}-{}",
+        sanitize(stage_name),
+        crate::vm::new_run_id(stage_name)
+            .rsplit('T')
+            .next()
+            .unwrap_or("0")
+    );
+    let outcome = cx
+        .run
+        .pool
+        .blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop)));
+    drop(logs);
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    cx: &StageCx,
+    local: &Map,
+    retry: Option<i64>,
+    image: &Template,
+    tag: &Template,
+    env: &PMap,
+    volume: &PMap,
+    auth: &PMap,
+    command: Option<&CommandPlan>,
+) -> Result<Spec, Box<Outcome>> {
+    let scope = cx.scope(local, retry);
+    let text =
+        |t: &Template| eval::render_text(&scope, t).map_err(|e| Box::new(Outcome::eval_error(e)));
+    let value_text = |v: &PValue| match v {
+        PValue::Str(t) => text(t),
+        other => eval::value(&scope, other)
+            .map(|v| v.py_str())
+            .map_err(|e| Box::new(Outcome::eval_error(e))),
+    };
+    let image = text(image)?;
+    let tag = text(tag)?;
+    let mut vars = Vec::with_capacity(env.0.len());
+    for (k, v) in env.iter() {
+        vars.push(format!("{k}={}", value_text(v)?));
+    }
+    let workdir = std::env::current_dir().map_err(|e| {
+        Box::new(Outcome::failed(
+            "StageError",
+            format!("cannot read the working directory: {e}"),
+        ))
+    })?;
+    let mut binds = Vec::with_capacity(volume.0.len());
+    for (host, target) in volume.iter() {
+        let host =
+            eval::render_text(&scope, &Template::literal(host)).unwrap_or_else(|_| host.clone());
+        let target = value_text(target)?;
+        let path = wfc_compiler::volume::host_path(&host, &workdir)
+            .map_err(|refusal| Box::new(Outcome::failed("StageError", refusal.message(&host))))?;
+        if !target.starts_with('/') || target.trim_end_matches('/') == "/logs" {
+            return Err(Box::new(Outcome::failed(
+                "StageError",
+                format!(
+                    "volume `{host}`: the container path `{target}` must be absolute and not `/logs`"
+                ),
+            )));
+        }
+        if !path.exists() {
+            std::fs::create_dir_all(&path).map_err(|e| {
+                Box::new(Outcome::failed(
+                    "StageError",
+                    format!("volume `{host}`: cannot create `{}`: {e}", path.display()),
+                ))
+            })?;
+        }
+        binds.push(format!("{}:{target}:rw", path.display()));
+    }
+    let auth = if auth.0.is_empty() {
+        None
+    } else {
+        let mut fields = HashMap::new();
+        for (k, v) in auth.iter() {
+            fields.insert(k.as_str(), value_text(v)?);
+        }
+        Some(DockerCredentials {
+            username: fields.remove("username"),
+            password: fields.remove("password"),
+            serveraddress: fields
+                .remove("serveraddress")
+                .or_else(|| fields.remove("registry")),
+            email: fields.remove("email"),
+            identitytoken: fields.remove("identitytoken"),
+            auth: fields.remove("auth"),
+            registrytoken: fields.remove("registrytoken"),
+        })
+    };
+    let command = match command {
+        None => None,
+        Some(CommandPlan::Shell(t)) => Some(vec!["sh".to_string(), "-c".to_string(), text(t)?]),
+        Some(CommandPlan::Exec(parts)) => {
+            Some(parts.iter().map(&text).collect::<Result<Vec<_>, _>>()?)
+        }
+    };
+    Ok(Spec {
+        image,
+        tag,
+        env: vars,
+        binds,
+        auth,
+        command,
+    })
+}
+
+/// A private folder holding the `/logs` folder the container may write to.
+fn logs_folder() -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new().prefix("wfr-docker-").tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs)?;
+    // The container's user may not be ours; the folder above keeps others out.
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777))?;
+    Ok((dir, logs))
+}
+
+fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    cleaned.trim_matches('-').chars().take(40).collect()
+}
+
+fn engine_error(what: &str, error: &bollard::errors::Error) -> Outcome {
+    Outcome::failed("StageError", format!("{what}: {error}"))
+}
+
+async fn bounded<T>(
+    what: &str,
+    limit: Duration,
+    future: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T, Outcome> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(engine_error(what, &error)),
+        Err(_) => Err(Outcome::failed(
+            "StageError",
+            format!(
+                "{what}: the Docker engine did not answer within {}s",
+                limit.as_secs()
+            ),
+        )),
+    }
+}
+
+async fn container(
+    cx: &StageCx,
+    spec: &Spec,
+    name: &str,
+    logs: &std::path::Path,
+    stop: &tokio::sync::Notify,
+) -> Outcome {
+    let docker = match Docker::connect_with_local_defaults() {
+        Ok(d) => d.with_timeout(Duration::from_secs(24 * 3600)),
+        Err(e) => return engine_error("cannot reach the Docker engine", &e),
+    };
+    if let Err(outcome) = bounded(
+        "cannot reach the Docker engine (is it running? DOCKER_HOST names another one)",
+        Duration::from_secs(10),
+        docker.ping(),
+    )
+    .await
+    {
+        return outcome;
+    }
+    let reference = format!("{}:{}", spec.image, spec.tag);
+    if let Err(outcome) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
+        return outcome;
+    }
+    let mut labels = HashMap::new();
+    labels.insert(LABEL.to_string(), cx.run.run_id.clone());
+    labels.insert("dev.wfc.stage".to_string(), cx.path.to_string());
+    let mut binds = spec.binds.clone();
+    binds.push(format!("{}:/logs:rw", logs.display()));
+    let body = ContainerCreateBody {
+        image: Some(reference.clone()),
+        cmd: spec.command.clone(),
+        env: Some(spec.env.clone()),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            binds: Some(binds),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = bounded(
+        &format!("cannot create a container of {reference}"),
+        REQUEST,
+        docker.create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            body,
+        ),
+    )
+    .await;
+    let id = match created {
+        Ok(created) => created.id,
+        Err(outcome) => return outcome,
+    };
+    let outcome = run_created(cx, &docker, &id, &reference, logs, stop).await;
+    // The container goes, whatever happened to it.
+    let removed = bounded(
+        "cannot remove the container",
+        REQUEST,
+        docker.remove_container(
+            &id,
+            Some(
+                RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        ),
+    )
+    .await;
+    if let Err(failure) = removed {
+        tracing::warn!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
+    }
+    outcome
+}
+
+async fn pull_if_missing(
+    cx: &StageCx,
+    docker: &Docker,
+    spec: &Spec,
+    reference: &str,
+    stop: &tokio::sync::Notify,
+) -> Result<(), Outcome> {
+    match tokio::time::timeout(REQUEST, docker.inspect_image(reference)).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        })) => {}
+        Ok(Err(e)) => return Err(engine_error(&format!("cannot inspect {reference}"), &e)),
+        Err(_) => {
+            return Err(Outcome::failed(
+                "StageError",
+                format!(
+                    "cannot inspect {reference}: the Docker engine did not answer within {}s",
+                    REQUEST.as_secs()
+                ),
+            ));
+        }
+    }
+    tracing::info!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, "pulling {reference}");
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(&spec.image)
+        .tag(&spec.tag)
+        .build();
+    let mut stream = docker.create_image(Some(options), None, spec.auth.clone());
+    let pull = async {
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                        return Err(pull_error(reference, &detail, spec.auth.is_some()));
+                    }
+                    if let Some(status) = info.status {
+                        tracing::debug!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, "{status}");
+                    }
+                }
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                    return Err(pull_error(reference, &message, spec.auth.is_some()));
+                }
+                Err(e) => return Err(engine_error(&format!("cannot pull {reference}"), &e)),
+            }
+        }
+        Ok(())
+    };
+    tokio::select! {
+        done = tokio::time::timeout(PULL, pull) => match done {
+            Ok(result) => result,
+            Err(_) => Err(Outcome::failed(
+                "StageError",
+                format!("cannot pull {reference}: not done after {}s", PULL.as_secs()),
+            )),
+        },
+        () = stop.notified() => Err(Outcome::cancelled("Cancel while the image was pulled.")),
+    }
+}
+
+fn pull_error(reference: &str, message: &str, with_auth: bool) -> Outcome {
+    let lower = message.to_lowercase();
+    let why = if lower.contains("unauthorized") || lower.contains("authentication required") {
+        if with_auth {
+            "the registry refused the credentials in `auth`"
+        } else {
+            "the registry wants credentials: give them in `auth` (username, password)"
+        }
+    } else if lower.contains("not found") || lower.contains("manifest unknown") {
+        "no such image or tag in the registry"
+    } else {
+        "the pull failed"
+    };
+    Outcome::failed(
+        "StageError",
+        format!("cannot pull {reference}: {why} ({message})"),
+    )
+}
+
+async fn run_created(
+    cx: &StageCx,
+    docker: &Docker,
+    id: &str,
+    reference: &str,
+    logs: &std::path::Path,
+    stop: &tokio::sync::Notify,
+) -> Outcome {
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start the Docker container.");
+    }
+    if let Err(outcome) = bounded(
+        &format!("cannot start the container of {reference}"),
+        REQUEST,
+        docker.start_container(id, None),
+    )
+    .await
+    {
+        return outcome;
+    }
+    let mut output = docker.logs(
+        id,
+        Some(
+            LogsOptionsBuilder::default()
+                .follow(true)
+                .stdout(true)
+                .stderr(true)
+                .build(),
+        ),
+    );
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let follow = async {
+        while let Some(Ok(chunk)) = output.next().await {
+            let (stream, buffer, bytes) = match chunk {
+                LogOutput::StdErr { message } => ("stderr", &mut stderr, message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    ("stdout", &mut stdout, message)
+                }
+                LogOutput::StdIn { .. } => continue,
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines() {
+                tracing::info!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, stream, "{line}");
+            }
+            buffer.push_str(&text);
+        }
+    };
+    let mut wait = docker.wait_container(id, None::<WaitContainerOptions>);
+    let waited = async {
+        follow.await;
+        match wait.next().await {
+            Some(Ok(done)) => Ok(done.status_code),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(engine_error("cannot wait for the container", &e)),
+            None => Err(Outcome::failed(
+                "StageError",
+                "the Docker engine stopped answering about the container",
+            )),
+        }
+    };
+    let code = tokio::select! {
+        code = waited => code,
+        () = stop.notified() => {
+            let _ = tokio::time::timeout(
+                REQUEST,
+                docker.kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build())),
+            )
+            .await;
+            return Outcome::cancelled("Cancel while the Docker container was running.");
+        }
+    };
+    let code = match code {
+        Ok(code) => code,
+        Err(outcome) => return outcome,
+    };
+    if code != 0 {
+        return Outcome::failed(
+            "StageError",
+            format!(
+                "Container of {reference} exited with status {code}: {}",
+                stderr.trim_end_matches('\n')
+            ),
+        );
+    }
+    let mut outputs = Map::new();
+    outputs.insert("return_code".into(), Value::Int(code));
+    outputs.insert("stdout".into(), trimmed(&stdout));
+    outputs.insert("stderr".into(), trimmed(&stderr));
+    let file = logs.join("outputs.json");
+    if file.exists() {
+        let parsed = std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(serde_json::Value::Object(map)) => {
+                for (k, v) in map {
+                    outputs.insert(k, Value::from_json(&v));
+                }
+            }
+            Ok(_) => {
+                return Outcome::failed(
+                    "StageError",
+                    "/logs/outputs.json holds JSON that is not an object",
+                );
+            }
+            Err(e) => {
+                return Outcome::failed(
+                    "StageError",
+                    format!("/logs/outputs.json is not JSON: {e}"),
+                );
+            }
+        }
+    }
+    Outcome::success(outputs)
+}
+
+/// Upstream's output form: newlines stripped at both ends, empty text is null.
+fn trimmed(text: &str) -> Value {
+    let text = text.trim_matches('\n');
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::str(text)
+    }
+}
