@@ -310,6 +310,21 @@ fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
     })
 }
 
+/// Runs `f` with the support module, task packages on `sys.path`.
+fn with_support<R>(
+    places: &Places<'_>,
+    f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyModule>) -> PyResult<R>,
+) -> Result<R, PyFailure> {
+    with_python(|py| {
+        let attempt = || -> PyResult<R> {
+            let module = support(py)?;
+            module.call_method1("ensure_path", (places.folders,))?;
+            f(py, module)
+        };
+        attempt().map_err(|e| PyFailure::from_err(py, &e))
+    })
+}
+
 /// Runs a Py stage's code with `vars` as globals.
 pub(crate) fn run_py(
     source: &str,
@@ -320,25 +335,17 @@ pub(crate) fn run_py(
     places: &Places<'_>,
     running: Running,
 ) -> Result<PyRun, PyFailure> {
-    with_python(|py| {
-        let attempt = || -> PyResult<PyRun> {
-            let module = support(py)?;
-            module.call_method1("ensure_path", (places.folders,))?;
-            let variables = map_to_py(py, vars)?;
-            let done = module.call_method1(
-                "run_py",
-                (
-                    source,
-                    name,
-                    variables,
-                    run_id,
-                    parent_run_id,
-                    running.token,
-                ),
-            )?;
-            stage_result(&done)
-        };
-        attempt().map_err(|e| PyFailure::from_err(py, &e))
+    with_support(places, |py, module| {
+        let variables = map_to_py(py, vars)?;
+        let args = (
+            source,
+            name,
+            variables,
+            run_id,
+            parent_run_id,
+            running.token,
+        );
+        stage_result(&module.call_method1("run_py", args)?)
     })
 }
 
@@ -353,18 +360,10 @@ pub(crate) fn call(
     places: &Places<'_>,
     running: Running,
 ) -> Result<PyRun, PyFailure> {
-    with_python(|py| {
-        let attempt = || -> PyResult<PyRun> {
-            let module = support(py)?;
-            module.call_method1("ensure_path", (places.folders,))?;
-            let given = map_to_py(py, args)?;
-            let done = module.call_method1(
-                "call",
-                (uses, given, run_id, parent_run_id, roots, running.token),
-            )?;
-            stage_result(&done)
-        };
-        attempt().map_err(|e| PyFailure::from_err(py, &e))
+    with_support(places, |py, module| {
+        let given = map_to_py(py, args)?;
+        let args = (uses, given, run_id, parent_run_id, roots, running.token);
+        stage_result(&module.call_method1("call", args)?)
     })
 }
 
@@ -391,52 +390,38 @@ pub(crate) fn apply_filter(
 ) -> Result<Value, String> {
     let folders = places(None);
     let modules = wfc_compiler::registry::filter_modules();
-    with_python(|py| {
-        let attempt = || -> PyResult<Value> {
-            let module = support(py)?;
-            module.call_method1("ensure_path", (&folders,))?;
-            let positional = PyList::empty(py);
-            for arg in args {
-                positional.append(to_py(py, arg)?)?;
-            }
-            let named = PyDict::new(py);
-            for (k, v) in kwargs {
-                named.set_item(k, to_py(py, v)?)?;
-            }
-            let done = module.call_method1(
-                "apply_filter",
-                (name, to_py(py, value)?, positional, named, &modules),
-            )?;
-            from_py(&done)
-        };
-        attempt().map_err(|e| {
-            let failure = PyFailure::from_err(py, &e);
-            format!("{}: {}", failure.name, failure.message)
-        })
+    with_support(&Places { folders: &folders }, |py, module| {
+        let positional = PyList::empty(py);
+        for arg in args {
+            positional.append(to_py(py, arg)?)?;
+        }
+        let named = PyDict::new(py);
+        for (k, v) in kwargs {
+            named.set_item(k, to_py(py, v)?)?;
+        }
+        let args = (name, to_py(py, value)?, positional, named, &modules);
+        from_py(&module.call_method1("apply_filter", args)?)
     })
+    .map_err(|failure| format!("{}: {}", failure.name, failure.message))
 }
 
-/// The names of the filters registered in Python (in `wfc_compiler::registry::filter_modules`).
+/// The names of the filters registered in Python (in
+/// `wfc_compiler::registry::filter_modules`).
 pub(crate) fn filter_names() -> Result<Vec<String>, String> {
     let folders = places(None);
     let modules = wfc_compiler::registry::filter_modules();
-    with_python(|py| {
-        let attempt = || -> PyResult<Vec<String>> {
-            let module = support(py)?;
-            module.call_method1("ensure_path", (&folders,))?;
-            let found = module.call_method1("filter_registry", (&modules,))?;
-            let mut names: Vec<String> = found.cast::<PyDict>()?.keys().extract()?;
-            names.sort();
-            Ok(names)
-        };
-        attempt().map_err(|e| {
-            let failure = PyFailure::from_err(py, &e);
-            format!(
-                "cannot load the filter modules ({}): {}: {}",
-                modules.join(", "),
-                failure.name,
-                failure.message
-            )
-        })
+    with_support(&Places { folders: &folders }, |_, module| {
+        let found = module.call_method1("filter_registry", (&modules,))?;
+        let mut names: Vec<String> = found.cast::<PyDict>()?.keys().extract()?;
+        names.sort();
+        Ok(names)
+    })
+    .map_err(|failure| {
+        format!(
+            "cannot load the filter modules ({}): {}: {}",
+            modules.join(", "),
+            failure.name,
+            failure.message
+        )
     })
 }

@@ -1,7 +1,7 @@
 //! Call stages: functions marked with `@tag` in a `tasks` package beside the
 //! workflow folder, found with no configuration; argument binding; errors.
 
-use crate::support::{stderr, wfr, wfr_with, write};
+use crate::support::{context, stderr, wfr, wfr_with, write};
 
 const TASKS: &str = r#"
 import asyncio
@@ -37,11 +37,6 @@ async def later(seconds: float) -> dict:
 
 fn flow(stages: &str) -> String {
     format!("c:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n{stages}")
-}
-
-fn context(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", stderr(out)))
 }
 
 #[test]

@@ -4,14 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{stderr, stdout, wfr, write};
+use crate::support::{context, run_and_terminate, stderr, stdout, wfr, write};
 
 const HELLO: &str = "hello:\n  type: Workflow\n  params:\n    who: {type: str, required: true}\n    times: {type: int, default: 2}\n  jobs:\n    say:\n      stages:\n        - name: Say\n          id: say\n          bash: echo \"hi $W x$T\"\n          env: {W: '${{ params.who }}', T: '${{ params.times }}'}\n";
-
-fn context(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", stdout(out), stderr(out)))
-}
 
 #[test]
 fn runs_by_name_with_defaults_and_writes_a_record() {
@@ -199,18 +194,7 @@ fn timeout_stops_the_run_and_kills_the_script() {
 fn a_signal_cancels_the_run_and_the_record_is_still_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "conf/slow.yml", SLOW);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wfr"))
-        .args(["run", "slow", "--output", "json"])
-        .current_dir(dir.path())
-        .env_remove("WORKFLOW_CORE_CONF_PATH")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
-    let out = child.wait_with_output().expect("wait");
+    let (out, _) = run_and_terminate("slow", dir.path(), Duration::from_millis(1500));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let ctx = context(&out);
     assert_eq!(ctx["status"], "CANCEL");

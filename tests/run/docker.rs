@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use crate::support::{stderr, wfr, wfr_with, write};
+use crate::support::{context, run_and_terminate, stderr, wfr, wfr_with, write};
 
 const REGISTRY: &str = "127.0.0.1:5055";
 
@@ -47,11 +47,6 @@ fn containers_of(run_id: &str) -> Vec<String> {
             .filter_map(|c| c.id)
             .collect()
     })
-}
-
-fn context(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", stderr(out)))
 }
 
 /// The id of the (only) run recorded under `dir`.
@@ -204,20 +199,8 @@ fn cancel_and_timeout_leave_no_container() {
             "        - name: Long\n          id: long\n          image: wfc-test/busybox\n          tag: '1'\n          command: sleep 60\n",
         ),
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_wfr"))
-        .args(["run", "d", "--output", "json"])
-        .current_dir(dir.path())
-        .env_remove("WORKFLOW_CORE_CONF_PATH")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_secs(2));
-    let started = Instant::now();
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
-    let out = child.wait_with_output().expect("wait");
-    assert!(started.elapsed() < Duration::from_secs(30));
+    let (out, stopping) = run_and_terminate("d", dir.path(), Duration::from_secs(2));
+    assert!(stopping < Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let ctx = context(&out);
     assert_eq!(ctx["jobs"]["j"]["stages"]["long"]["status"], "CANCEL");

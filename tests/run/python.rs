@@ -3,13 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{stderr, wfr, write};
-
-fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
+use crate::support::{json_lines, run_and_terminate, stderr, wfr, write};
 
 #[test]
 fn printed_output_and_tracebacks_go_to_the_log() {
@@ -108,20 +102,8 @@ fn a_signal_cancels_a_sleeping_python_stage() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Sleep\n          id: sleep\n          run: |\n            import time\n            time.sleep(60)\n";
     write(dir.path(), "conf/p.yml", flow);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wfr"))
-        .args(["run", "p", "--output", "json"])
-        .current_dir(dir.path())
-        .env_remove("WORKFLOW_CORE_CONF_PATH")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
-    let started = Instant::now();
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
-    let out = child.wait_with_output().expect("wait");
-    assert!(started.elapsed() < Duration::from_secs(30));
+    let (out, stopping) = run_and_terminate("p", dir.path(), Duration::from_millis(1500));
+    assert!(stopping < Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(ctx["jobs"]["j"]["stages"]["sleep"]["status"], "CANCEL");

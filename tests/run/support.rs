@@ -60,3 +60,39 @@ pub fn without_info(value: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+/// The final context `wfr run --output json` printed.
+pub fn context(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", stdout(out), stderr(out)))
+}
+
+/// The lines of `text` that are JSON.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Runs `wfr run NAME --output json` in `cwd`, sends it SIGTERM after `after`, and
+/// returns what it printed and how long it took to stop.
+pub fn run_and_terminate(
+    name: &str,
+    cwd: &Path,
+    after: std::time::Duration,
+) -> (Output, std::time::Duration) {
+    let child = Command::new(env!("CARGO_BIN_EXE_wfr"))
+        .args(["run", name, "--output", "json"])
+        .current_dir(cwd)
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wfr");
+    std::thread::sleep(after);
+    let started = std::time::Instant::now();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let out = child.wait_with_output().expect("wait for wfr");
+    (out, started.elapsed())
+}

@@ -155,7 +155,7 @@ pub(super) fn run_process(cx: &StageCx, mut command: Command) -> std::io::Result
 }
 
 /// Upstream's output form: newlines stripped at both ends, empty text is null.
-fn trimmed(text: &str) -> Value {
+pub(super) fn trimmed(text: &str) -> Value {
     let text = text.trim_matches('\n');
     if text.is_empty() {
         Value::Null

@@ -7,10 +7,10 @@ use wfc_compiler::plan::PMap;
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
-use super::py::log_output;
+use super::py::finish;
 use crate::eval;
 use crate::python::{self, Running};
-use crate::value::{Map, Value};
+use crate::value::Map;
 use crate::vm::stage::StageCx;
 
 pub(super) fn run(
@@ -50,24 +50,5 @@ pub(super) fn run(
             running,
         )
     });
-    let run = match done {
-        Ok(run) => run,
-        Err(failure) => {
-            tracing::error!(target: "wfr::call", run = %cx.run.run_id, at = %cx.path, "{}", failure.traceback);
-            return Outcome::failed(&failure.name, failure.message);
-        }
-    };
-    log_output(cx, "stdout", &run.stdout);
-    log_output(cx, "stderr", &run.stderr);
-    if let Some(failure) = run.error {
-        if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
-            return Outcome::cancelled("Cancel while the called function was running.");
-        }
-        tracing::error!(target: "wfr::call", run = %cx.run.run_id, at = %cx.path, "{}", failure.traceback.trim_end());
-        return Outcome::failed(&failure.name, failure.message);
-    }
-    if run.outputs.values().any(|v| matches!(v, Value::Foreign(_))) {
-        cx.run.made_foreign();
-    }
-    Outcome::success(run.outputs)
+    finish(cx, done, "Cancel while the called function was running.")
 }

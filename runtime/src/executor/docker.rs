@@ -24,6 +24,7 @@ use wfc_compiler::plan::{CommandPlan, PMap, PValue};
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
+use super::bash::trimmed;
 use crate::eval;
 use crate::value::{Map, Value};
 use crate::vm::stage::StageCx;
@@ -518,14 +519,4 @@ async fn run_created(
         }
     }
     Outcome::success(outputs)
-}
-
-/// Upstream's output form: newlines stripped at both ends, empty text is null.
-fn trimmed(text: &str) -> Value {
-    let text = text.trim_matches('\n');
-    if text.is_empty() {
-        Value::Null
-    } else {
-        Value::str(text)
-    }
 }

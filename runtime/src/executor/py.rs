@@ -48,6 +48,16 @@ pub(super) fn run(
             running,
         )
     });
+    finish(cx, done, "Cancel while the Python code was running.")
+}
+
+/// The outcome of a Python run (Py or Call stage): its printed output logged, an
+/// exception FAILED with its traceback logged, an interruption by cancel CANCEL.
+pub(super) fn finish(
+    cx: &StageCx,
+    done: Result<python::PyRun, python::PyFailure>,
+    cancelled: &str,
+) -> Outcome {
     let run = match done {
         Ok(run) => run,
         Err(failure) => {
@@ -59,7 +69,7 @@ pub(super) fn run(
     log_output(cx, "stderr", &run.stderr);
     if let Some(failure) = run.error {
         if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
-            return Outcome::cancelled("Cancel while the Python code was running.");
+            return Outcome::cancelled(cancelled);
         }
         tracing::error!(target: "wfr::py", run = %cx.run.run_id, at = %cx.path, "{}", failure.traceback.trim_end());
         return Outcome::failed(&failure.name, failure.message);
@@ -75,7 +85,7 @@ pub(super) fn run(
 }
 
 /// A stage's printed output: a log line per line.
-pub(super) fn log_output(cx: &StageCx, stream: &str, text: &str) {
+fn log_output(cx: &StageCx, stream: &str, text: &str) {
     for line in text.lines() {
         tracing::info!(target: "wfr::py", run = %cx.run.run_id, at = %cx.path, stream, "{line}");
     }
