@@ -5,7 +5,7 @@
 mod file;
 pub mod graph;
 mod lower;
-mod matrix;
+pub mod matrix;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};

@@ -26,19 +26,23 @@ impl Cell {
 
 type Row = Vec<(String, Cell)>;
 
-fn get<'a>(row: &'a Row, key: &str) -> Option<&'a Cell> {
-    row.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-pub(super) fn expand(
-    axes: &[(String, Vec<Cell>)],
-    include: &[Row],
-    exclude: &[Row],
-) -> Vec<Combination> {
+/// Upstream's `make()` over any kind of value (the runtime expands templated
+/// matrices with it): the cartesian product of `axes` in key order, minus every row
+/// that an `exclude` entry matches (on the keys it has), plus each `include` entry
+/// that is not already there; one empty row when nothing is left.
+pub fn make<V: Clone>(
+    axes: &[(String, Vec<V>)],
+    include: &[Vec<(String, V)>],
+    exclude: &[Vec<(String, V)>],
+    same: impl Fn(&V, &V) -> bool,
+) -> Vec<Vec<(String, V)>> {
     if axes.is_empty() {
-        return vec![combination(&Vec::new())];
+        return vec![Vec::new()];
     }
-    let mut product: Vec<Row> = vec![Vec::new()];
+    let get = |row: &[(String, V)], key: &str| -> Option<V> {
+        row.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    let mut product: Vec<Vec<(String, V)>> = vec![Vec::new()];
     for (key, values) in axes {
         product = product
             .into_iter()
@@ -51,29 +55,38 @@ pub(super) fn expand(
             })
             .collect();
     }
-    let mut rows: Vec<Row> = product
+    let matches = |row: &[(String, V)], entry: &[(String, V)]| {
+        entry
+            .iter()
+            .all(|(k, v)| get(row, k).is_some_and(|x| same(&x, v)))
+    };
+    let mut rows: Vec<Vec<(String, V)>> = product
         .into_iter()
-        .filter(|row| {
-            !exclude
-                .iter()
-                .any(|ex| ex.iter().all(|(k, v)| get(row, k) == Some(v)))
-        })
+        .filter(|row| !exclude.iter().any(|ex| matches(row, ex)))
         .collect();
     if rows.is_empty() && include.is_empty() {
-        return vec![combination(&Vec::new())];
+        return vec![Vec::new()];
     }
-    let mut added: Vec<Row> = Vec::new();
+    let mut added: Vec<Vec<(String, V)>> = Vec::new();
     for inc in include {
-        let present = rows
-            .iter()
-            .chain(&added)
-            .any(|row| row.iter().all(|(k, v)| get(inc, k) == Some(v)));
+        let present = rows.iter().chain(&added).any(|row| matches(inc, row));
         if !present {
             added.push(inc.clone());
         }
     }
     rows.extend(added);
-    rows.iter().map(combination).collect()
+    rows
+}
+
+pub(super) fn expand(
+    axes: &[(String, Vec<Cell>)],
+    include: &[Row],
+    exclude: &[Row],
+) -> Vec<Combination> {
+    make(axes, include, exclude, |a, b| a == b)
+        .iter()
+        .map(combination)
+        .collect()
 }
 
 fn combination(row: &Row) -> Combination {

@@ -240,7 +240,7 @@ fn dynamic(
     let root = Frame::default();
     let scope = scope(run, jobs, &empty, &root);
     let render = |v: &PValue| eval::value(&scope, v).map_err(|e| e.message);
-    let mut product: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    let mut columns: Vec<(String, Vec<Value>)> = Vec::with_capacity(axes.len());
     for (key, axis) in axes {
         let values = match axis {
             Axis::Values(values) => values.iter().map(render).collect::<Result<Vec<_>, _>>()?,
@@ -254,16 +254,7 @@ fn dynamic(
                 }
             },
         };
-        product = product
-            .into_iter()
-            .flat_map(|row| {
-                values.iter().map(move |v| {
-                    let mut next = row.clone();
-                    next.push((key.clone(), v.clone()));
-                    next
-                })
-            })
-            .collect();
+        columns.push((key.clone(), values));
     }
     let rows = |list: &[PMap]| -> Result<Vec<Vec<(String, Value)>>, String> {
         list.iter()
@@ -271,32 +262,7 @@ fn dynamic(
             .collect()
     };
     let (include, exclude) = (rows(include)?, rows(exclude)?);
-    let get = |row: &Vec<(String, Value)>, k: &str| {
-        row.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
-    };
-    let mut kept: Vec<Vec<(String, Value)>> = product
-        .into_iter()
-        .filter(|row| {
-            !exclude.iter().any(|ex| {
-                ex.iter()
-                    .all(|(k, v)| get(row, k).is_some_and(|x| x.py_eq(v)))
-            })
-        })
-        .collect();
-    if kept.is_empty() && include.is_empty() {
-        kept.push(Vec::new());
-    }
-    let mut added = Vec::new();
-    for inc in include {
-        let present = kept.iter().chain(&added).any(|row: &Vec<(String, Value)>| {
-            row.iter()
-                .all(|(k, v)| get(&inc, k).is_some_and(|x| x.py_eq(v)))
-        });
-        if !present {
-            added.push(inc);
-        }
-    }
-    kept.extend(added);
+    let kept = wfc_compiler::plan::matrix::make(&columns, &include, &exclude, Value::py_eq);
     Ok(kept
         .into_iter()
         .map(|row| {
