@@ -93,7 +93,10 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
         None => Box::new(std::io::stderr()),
     };
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::default()),
+        state: Mutex::new(State {
+            queue: Vec::with_capacity(4 * BATCH),
+            ..State::default()
+        }),
         wake: Condvar::new(),
         writer: Mutex::new(Writer {
             stderr: std::io::BufWriter::with_capacity(64 * 1024, stderr),
@@ -261,7 +264,10 @@ struct LogLayer {
 impl<S: Subscriber> Layer<S> for LogLayer {
     fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
         let time = jiff::Timestamp::now();
-        let mut fields = lock(&self.shared.state).spare.pop().unwrap_or_default();
+        let mut fields = lock(&self.shared.state)
+            .spare
+            .pop()
+            .unwrap_or_else(Fields::with_room);
         event.record(&mut fields);
         let meta = event.metadata();
         if let Some(progress) = &self.shared.progress {
@@ -412,6 +418,15 @@ enum FieldValue {
 }
 
 impl Fields {
+    /// Empty, with room for a typical event.
+    fn with_room() -> Self {
+        Self {
+            message: String::with_capacity(64),
+            list: Vec::with_capacity(8),
+            text: String::with_capacity(128),
+        }
+    }
+
     fn clear(&mut self) {
         self.message.clear();
         self.list.clear();
