@@ -5,9 +5,8 @@
 // Byte and file counts are far below 2^52: converting them to f64 for rates is exact.
 #![allow(clippy::cast_precision_loss)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use wfc_compiler::check;
 use wfc_compiler::project::Project;
@@ -15,35 +14,12 @@ use wfc_compiler::source::SourceFile;
 use wfc_compiler::span::FileId;
 use wfc_compiler::syntax::{build, discover, yaml};
 
+mod common;
+
 const ROUNDS: usize = 7;
 
-fn best(mut f: impl FnMut()) -> Duration {
-    (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
 fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("WFC_BENCH_DIR") {
-        return PathBuf::from(dir);
-    }
-    let dir = std::env::temp_dir().join("wfc-bench-1000x20");
-    if !dir.join("wf_00999.yml").exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/gen_workflows.py");
-        let status = Command::new("python3")
-            .arg(script)
-            .arg(&dir)
-            .args(["1000", "20"])
-            .status()
-            .expect("python3 runs the generator");
-        assert!(status.success(), "generator failed");
-    }
-    dir
+    std::env::var_os("WFC_BENCH_DIR").map_or_else(|| common::generated(1000, 20), PathBuf::from)
 }
 
 fn main() {
@@ -72,7 +48,7 @@ fn main() {
         }
         return;
     }
-    let parse = best(|| {
+    let parse = common::best(ROUNDS, || {
         for (i, s) in sources.iter().enumerate() {
             let _ = yaml::parse(FileId(u32::try_from(i).unwrap_or(0)), s);
         }
@@ -82,20 +58,20 @@ fn main() {
         .enumerate()
         .map(|(i, s)| yaml::parse(FileId(u32::try_from(i).unwrap_or(0)), s).expect("parses"))
         .collect();
-    let build_time = best(|| {
+    let build_time = common::best(ROUNDS, || {
         for (i, (s, n)) in sources.iter().zip(&nodes).enumerate() {
             let _ = build::build_file(FileId(u32::try_from(i).unwrap_or(0)), s, n);
         }
     });
     let loaded = Project::from_sources(texts.clone());
     let options = check::Options::default();
-    let checks = best(|| {
+    let checks = common::best(ROUNDS, || {
         let _ = check::run(&loaded.project, &options);
     });
-    let load_parallel = best(|| {
+    let load_parallel = common::best(ROUNDS, || {
         let _ = Project::from_sources(texts.clone());
     });
-    let whole = best(|| {
+    let whole = common::best(ROUNDS, || {
         let loaded = Project::load(std::slice::from_ref(&dir)).expect("load");
         let _ = check::run(&loaded.project, &options);
     });

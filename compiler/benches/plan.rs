@@ -5,40 +5,19 @@
 // Counts are far below 2^52: converting them to f64 for rates is exact.
 #![allow(clippy::cast_precision_loss)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use wfc_compiler::check;
 use wfc_compiler::compile;
 use wfc_compiler::plan;
 use wfc_compiler::project::Project;
 
+mod common;
+
 const ROUNDS: usize = 21;
 
-fn best(mut f: impl FnMut()) -> Duration {
-    (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
 fn main() {
-    let dir = std::env::temp_dir().join("wfc-bench-1x1000");
-    if !dir.join("wf_00000.yml").exists() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/gen_workflows.py");
-        let status = Command::new("python3")
-            .arg(script)
-            .arg(&dir)
-            .args(["1", "1000"])
-            .status()
-            .expect("python3 runs the generator");
-        assert!(status.success(), "generator failed");
-    }
+    let dir = common::generated(1, 1000);
     let yaml: PathBuf = dir.join("wf_00000.yml");
     let options = check::Options::default();
 
@@ -63,10 +42,10 @@ fn main() {
     .expect("write");
     let size = std::fs::metadata(&plan_file).map_or(0, |m| m.len());
 
-    let compiling = best(|| {
+    let compiling = common::best(ROUNDS, || {
         let _ = compile_once();
     });
-    let loading = best(|| {
+    let loading = common::best(ROUNDS, || {
         let (_, plan) = plan::read(&plan_file).expect("read");
         assert_eq!(plan.name, compiled.name);
     });

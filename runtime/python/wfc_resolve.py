@@ -22,17 +22,10 @@ def _describe(func):
 
 
 def _resolve_path(path, roots):
-    modules = []
-    for module_name in [f"{root}.{path}" for root in roots] or [path]:
-        try:
-            importlib.import_module(module_name)
-            modules.append(module_name)
-        except ModuleNotFoundError as error:
-            if not _module_missing(error, module_name):
-                raise
+    names = [f"{root}.{path}" for root in roots] or [path]
     funcs = registry(path, roots)
     return {
-        "modules": modules,
+        "modules": [name for name, _ in _existing_modules(names)],
         "funcs": {
             name: {tag_name: _describe(func) for tag_name, func in tags.items()}
             for name, tags in funcs.items()

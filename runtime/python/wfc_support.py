@@ -348,19 +348,25 @@ def _module_missing(error, name):
     return missing is not None and (name == missing or name.startswith(missing + "."))
 
 
+def _existing_modules(names):
+    """`(name, module)` for each of `names` that exists (a module that exists but
+    fails to import raises)."""
+    for name in names:
+        try:
+            yield name, importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if not _module_missing(error, name):
+                raise
+
+
 def registry(path, roots):
     """`{function name: {tag: function}}` of the functions marked with `tag` in
     `<root>.<path>` for each root (or `<path>` itself without roots)."""
     import inspect
 
     found = {}
-    for module_name in [f"{root}.{path}" for root in roots] or [path]:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if _module_missing(error, module_name):
-                continue
-            raise
+    names = [f"{root}.{path}" for root in roots] or [path]
+    for module_name, module in _existing_modules(names):
         for _, func in inspect.getmembers(module, inspect.isfunction):
             if not (
                 hasattr(func, "tag")
@@ -546,13 +552,7 @@ def filter_registry(modules):
     import inspect
 
     found = {}
-    for module_name in modules:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if _module_missing(error, module_name):
-                continue
-            raise
+    for _, module in _existing_modules(modules):
         for _, func in inspect.getmembers(module, callable):
             if str(getattr(func, "mark", "NOTSET")) == "filter" and hasattr(func, "filter"):
                 found.setdefault(func.filter, func)

@@ -274,6 +274,15 @@ pub fn render_text(scope: &Scope<'_>, template: &Template) -> Result<String, Eva
     })
 }
 
+/// A value as text (an `env` entry, a Docker setting): a string renders as text,
+/// anything else is rendered and then given as its `str()`.
+pub fn value_text(scope: &Scope<'_>, value: &PValue) -> Result<String, EvalError> {
+    match value {
+        PValue::Str(t) => render_text(scope, t),
+        other => self::value(scope, other).map(|v| v.py_str()),
+    }
+}
+
 /// Renders every template in a value.
 pub fn value(scope: &Scope<'_>, value: &PValue) -> Result<Value, EvalError> {
     Ok(match value {

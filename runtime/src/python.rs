@@ -369,8 +369,23 @@ pub(crate) fn call(
 
 /// Where Python looks for task packages: see `wfc_compiler::registry::places`;
 /// the folder of the workflow's own file (`source`) counts too.
-pub(crate) fn places(source: Option<&str>) -> Vec<String> {
+/// Worked out once per workflow file (they depend only on it, the current
+/// folder and the environment, which a run does not change).
+pub(crate) fn places(source: Option<&str>) -> Arc<[String]> {
+    use std::collections::HashMap;
     use std::path::Path;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    type Known = Mutex<HashMap<Option<String>, Arc<[String]>>>;
+    static KNOWN: OnceLock<Known> = OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    let key = source.map(str::to_string);
+    if let Some(found) = known
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Arc::clone(found);
+    }
     let mut folders = wfc_compiler::syntax::discover::default_paths();
     folders.extend(
         source
@@ -378,7 +393,18 @@ pub(crate) fn places(source: Option<&str>) -> Vec<String> {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf),
     );
-    wfc_compiler::registry::places(&folders)
+    let found: Arc<[String]> = wfc_compiler::registry::places(&folders).into();
+    known
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, Arc::clone(&found));
+    found
+}
+
+/// The filter modules (`wfc_compiler::registry::filter_modules`), read once.
+fn filter_modules() -> &'static Vec<String> {
+    static MODULES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    MODULES.get_or_init(wfc_compiler::registry::filter_modules)
 }
 
 /// Applies the filter `name` registered in Python; the error is its message.
@@ -389,7 +415,7 @@ pub(crate) fn apply_filter(
     kwargs: &[(String, Value)],
 ) -> Result<Value, String> {
     let folders = places(None);
-    let modules = wfc_compiler::registry::filter_modules();
+    let modules = filter_modules();
     with_support(&Places { folders: &folders }, |py, module| {
         let positional = PyList::empty(py);
         for arg in args {
@@ -399,7 +425,7 @@ pub(crate) fn apply_filter(
         for (k, v) in kwargs {
             named.set_item(k, to_py(py, v)?)?;
         }
-        let args = (name, to_py(py, value)?, positional, named, &modules);
+        let args = (name, to_py(py, value)?, positional, named, modules);
         from_py(&module.call_method1("apply_filter", args)?)
     })
     .map_err(|failure| format!("{}: {}", failure.name, failure.message))
@@ -409,9 +435,9 @@ pub(crate) fn apply_filter(
 /// `wfc_compiler::registry::filter_modules`).
 pub(crate) fn filter_names() -> Result<Vec<String>, String> {
     let folders = places(None);
-    let modules = wfc_compiler::registry::filter_modules();
+    let modules = filter_modules();
     with_support(&Places { folders: &folders }, |_, module| {
-        let found = module.call_method1("filter_registry", (&modules,))?;
+        let found = module.call_method1("filter_registry", (modules,))?;
         let mut names: Vec<String> = found.cast::<PyDict>()?.keys().extract()?;
         names.sort();
         Ok(names)

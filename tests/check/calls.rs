@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::write;
+
 const TASKS: &str = r#"
 from ddeutil.workflow import tag, custom_filter
 
@@ -69,12 +71,6 @@ fn wfc(args: &[&str], cwd: &Path) -> std::process::Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run wfc")
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
 }
 
 /// `(line, column, code, message)` of every finding, from `--format json`.

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::tests_dir;
+use crate::support::{stdout, tests_dir, write};
 
 fn wfc(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wfc"))
@@ -13,16 +13,6 @@ fn wfc(args: &[&str], cwd: &Path) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run wfc")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
 }
 
 const CLEAN: &str =

@@ -2,6 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "../common.rs"]
+mod common;
+pub use common::{stdout, write};
+
 use wfc_compiler::check;
 use wfc_compiler::diagnostic::{Code, Diagnostic, Diagnostics};
 use wfc_compiler::project::{Loaded, Project};

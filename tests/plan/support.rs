@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../common.rs"]
+mod common;
+pub use common::{stderr, stdout, write};
+
 use wfc_compiler::check;
 use wfc_compiler::plan::{self, Plan};
 use wfc_compiler::project::Project;
@@ -42,18 +46,4 @@ pub fn wfc(args: &[&str], cwd: &Path) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run wfc")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
 }

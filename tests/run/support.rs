@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../common.rs"]
+mod common;
+pub use common::{stderr, stdout, write};
+
 pub fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests")
 }
@@ -29,20 +33,6 @@ pub fn wfr_with(args: &[&str], cwd: &Path, conf: Option<&Path>, envs: &[(&str, &
     };
     command.envs(envs.iter().copied());
     command.output().expect("run wfr")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-pub fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
 }
 
 /// A JSON value without its `info` entries (timings), as the goldens are.

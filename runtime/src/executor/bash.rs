@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use wfc_compiler::plan::{PMap, PValue};
+use wfc_compiler::plan::PMap;
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
@@ -35,11 +35,7 @@ pub(super) fn run(
     };
     let mut vars = Vec::with_capacity(env.0.len());
     for (name, value) in env.iter() {
-        let text = match value {
-            PValue::Str(t) => eval::render_text(&scope, t),
-            other => eval::value(&scope, other).map(|v| v.py_str()),
-        };
-        match text {
+        match eval::value_text(&scope, value) {
             Ok(text) => vars.push((name.clone(), text)),
             Err(e) => return Outcome::eval_error(e),
         }

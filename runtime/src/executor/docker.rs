@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -49,22 +50,29 @@ struct Spec {
     command: Option<Vec<String>>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Container names: `wfc-<stage>-<run id>-<n>`.
+static CONTAINERS: AtomicU64 = AtomicU64::new(0);
+
+/// A Docker stage's fields, as the plan has them.
+pub(super) struct Fields<'a> {
+    pub image: &'a Template,
+    pub tag: &'a Template,
+    pub env: &'a PMap,
+    pub volume: &'a PMap,
+    pub auth: &'a PMap,
+    pub command: Option<&'a CommandPlan>,
+}
+
 pub(super) fn run(
     cx: &StageCx,
     local: &Map,
     retry: Option<i64>,
-    stage_name: &str,
-    image: &Template,
-    tag: &Template,
-    env: &PMap,
-    volume: &PMap,
-    auth: &PMap,
-    command: Option<&CommandPlan>,
+    name: &Template,
+    fields: &Fields<'_>,
 ) -> Outcome {
-    let spec = match render(cx, local, retry, image, tag, env, volume, auth, command) {
+    let spec = match render(cx, local, retry, fields) {
         Ok(spec) => spec,
-        Err(outcome) => return *outcome,
+        Err(e) => return *e,
     };
     if cx.cancel.is_cancelled() {
         return Outcome::cancelled("Cancel before start the Docker container.");
@@ -91,12 +99,10 @@ pub(super) fn run(
         cx.cancel.on_cancel(move || stop.notify_one())
     };
     let name = format!(
-        "wfc-{}-{}",
-        sanitize(stage_name),
-        crate::vm::new_run_id(stage_name)
-            .rsplit('T')
-            .next()
-            .unwrap_or("0")
+        "wfc-{}-{}-{}",
+        sanitize(&name.to_string()),
+        cx.run.run_id,
+        CONTAINERS.fetch_add(1, Ordering::Relaxed)
     );
     let outcome = cx
         .run
@@ -106,27 +112,25 @@ pub(super) fn run(
     outcome
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The stage's fields rendered, its volumes checked.
 fn render(
     cx: &StageCx,
     local: &Map,
     retry: Option<i64>,
-    image: &Template,
-    tag: &Template,
-    env: &PMap,
-    volume: &PMap,
-    auth: &PMap,
-    command: Option<&CommandPlan>,
+    fields: &Fields<'_>,
 ) -> Result<Spec, Box<Outcome>> {
+    let Fields {
+        image,
+        tag,
+        env,
+        volume,
+        auth,
+        command,
+    } = *fields;
     let scope = cx.scope(local, retry);
-    let text =
-        |t: &Template| eval::render_text(&scope, t).map_err(|e| Box::new(Outcome::eval_error(e)));
-    let value_text = |v: &PValue| match v {
-        PValue::Str(t) => text(t),
-        other => eval::value(&scope, other)
-            .map(|v| v.py_str())
-            .map_err(|e| Box::new(Outcome::eval_error(e))),
-    };
+    let failed = |e| Box::new(Outcome::eval_error(e));
+    let text = |t: &Template| eval::render_text(&scope, t).map_err(failed);
+    let value_text = |v: &PValue| eval::value_text(&scope, v).map_err(failed);
     let image = text(image)?;
     let tag = text(tag)?;
     let mut vars = Vec::with_capacity(env.0.len());

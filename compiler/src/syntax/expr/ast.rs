@@ -299,12 +299,7 @@ impl std::fmt::Display for Literal {
             Literal::Str(s) => f.write_str(&crate::pytext::repr_str(s)),
             Literal::List(items) => {
                 f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{item}")?;
-                }
+                comma_separated(items, f)?;
                 f.write_str("]")
             }
         }
@@ -442,8 +437,13 @@ mod tests {
 }
 
 /// `Template` as stored in binary formats.
-#[derive(Serialize, Deserialize)]
-struct TemplateRepr {
+#[derive(Serialize)]
+struct TemplateRef<'a> {
+    parts: &'a [Part],
+}
+
+#[derive(Deserialize)]
+struct TemplateOwned {
     parts: Vec<Part>,
 }
 
@@ -452,10 +452,7 @@ impl Serialize for Template {
         if serializer.is_human_readable() {
             serializer.collect_str(self)
         } else {
-            TemplateRepr {
-                parts: self.parts.clone(),
-            }
-            .serialize(serializer)
+            TemplateRef { parts: &self.parts }.serialize(serializer)
         }
     }
 }
@@ -467,7 +464,7 @@ impl<'de> Deserialize<'de> for Template {
             crate::syntax::expr::parse_template(&text)
                 .map_err(|e| serde::de::Error::custom(e.message))
         } else {
-            TemplateRepr::deserialize(deserializer).map(|r| Template { parts: r.parts })
+            TemplateOwned::deserialize(deserializer).map(|r| Template { parts: r.parts })
         }
     }
 }
@@ -565,12 +562,7 @@ impl std::fmt::Display for Expr {
             }
             ExprKind::List(items) => {
                 f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{item}")?;
-                }
+                comma_separated(items, f)?;
                 f.write_str("]")
             }
             ExprKind::Unary(UnaryOp::Not, e) => {
@@ -622,4 +614,18 @@ impl std::fmt::Display for Expr {
             }
         }
     }
+}
+
+/// `a, b, c`.
+fn comma_separated<T: std::fmt::Display>(
+    items: &[T],
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
 }
