@@ -264,10 +264,7 @@ struct LogLayer {
 impl<S: Subscriber> Layer<S> for LogLayer {
     fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
         let time = jiff::Timestamp::now();
-        let mut fields = lock(&self.shared.state)
-            .spare
-            .pop()
-            .unwrap_or_else(Fields::with_room);
+        let mut fields = lock(&self.shared.state).spare.pop().unwrap_or_default();
         event.record(&mut fields);
         let meta = event.metadata();
         if let Some(progress) = &self.shared.progress {
@@ -418,15 +415,6 @@ enum FieldValue {
 }
 
 impl Fields {
-    /// Empty, with room for a typical event.
-    fn with_room() -> Self {
-        Self {
-            message: String::with_capacity(64),
-            list: Vec::with_capacity(8),
-            text: String::with_capacity(128),
-        }
-    }
-
     fn clear(&mut self) {
         self.message.clear();
         self.list.clear();
