@@ -16,7 +16,7 @@ use crate::plans::PlanStore;
 use crate::pool::Pool;
 use crate::record::Record;
 use crate::status::Status;
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 use crate::vm::{self, Ending, Engine, RunRequest};
 
 /// Exit statuses of `wfr run`.
@@ -141,7 +141,7 @@ fn run(args: &RunArgs) -> u8 {
         Ok(found) => found,
         Err(code) => return code,
     };
-    let mut given = Map::new();
+    let mut given = Map::default();
     if let Some(file) = &args.params_file {
         match std::fs::read_to_string(file)
             .map_err(|e| e.to_string())
@@ -155,7 +155,7 @@ fn run(args: &RunArgs) -> u8 {
         let Some((key, value)) = pair.split_once('=') else {
             return fail(format!("`-p {pair}`: write params as `-p key=value`"));
         };
-        given.insert(key.trim().to_string(), params::from_cli(value));
+        given.insert(Text::from(key.trim()), params::from_cli(value));
     }
     let resolved = match params::resolve(&plan.params, &given) {
         Ok(p) => p,
@@ -224,21 +224,21 @@ fn run(args: &RunArgs) -> u8 {
     log.finish();
 
     let plan_info = {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("workflow".into(), Value::str(&plan.name));
         m.insert("source".into(), Value::str(&plan.source));
         m.insert(
             "source_hash".into(),
             Value::str(source_hash(&args.plans, &plan)),
         );
-        Value::Map(m)
+        Value::from(m)
     };
     let saved = record.finish(&result.context, &resolved, &plan_info);
     match args.output {
         OutputArg::Json => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&Value::Map(result.context.clone()).to_json())
+                serde_json::to_string_pretty(&Value::from(result.context.clone()).to_json())
                     .unwrap_or_default()
             );
         }

@@ -16,7 +16,7 @@ use wfc_compiler::syntax::expr::ast::{
     UnaryOp,
 };
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 /// An evaluation failure: the exception name upstream reports and its message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,16 +133,16 @@ impl Scope<'_> {
                 .map(Cow::Borrowed)
         };
         match name {
-            "params" => Some(Cow::Owned(Value::Map(self.params.clone()))),
-            "jobs" => Some(Cow::Owned(Value::Map(self.jobs.clone()))),
-            "matrix" => Some(Cow::Owned(Value::Map(self.matrix.clone()))),
+            "params" => Some(Cow::Owned(Value::from(self.params.clone()))),
+            "jobs" => Some(Cow::Owned(Value::from(self.jobs.clone()))),
+            "matrix" => Some(Cow::Owned(Value::from(self.matrix.clone()))),
             "stages" => {
-                let mut all = Map::new();
+                let mut all = Map::default();
                 self.frame.all_stages(&mut all);
                 for (k, v) in self.local {
                     all.insert(k.clone(), v.clone());
                 }
-                Some(Cow::Owned(Value::Map(all)))
+                Some(Cow::Owned(Value::from(all)))
             }
             "item" => bound(|b| b.item.as_ref()),
             "loop" => bound(|b| b.loop_index.as_ref()),
@@ -171,10 +171,14 @@ impl Scope<'_> {
             && let Key::Name(key) = &second.key
         {
             let found = match root.as_str() {
-                "params" => Some(self.params.get(key)),
-                "jobs" => Some(self.jobs.get(key)),
-                "matrix" => Some(self.matrix.get(key)),
-                "stages" => Some(self.local.get(key).or_else(|| self.frame.stage(key))),
+                "params" => Some(self.params.get(key.as_str())),
+                "jobs" => Some(self.jobs.get(key.as_str())),
+                "matrix" => Some(self.matrix.get(key.as_str())),
+                "stages" => Some(
+                    self.local
+                        .get(key.as_str())
+                        .or_else(|| self.frame.stage(key)),
+                ),
                 _ => None,
             };
             if let Some(found) = found {
@@ -201,13 +205,13 @@ fn walk(
     let mut current = start;
     for segment in segments {
         let next = match (&segment.key, current) {
-            (Key::Name(k), Value::Map(m)) => m.get(k),
+            (Key::Name(k), Value::Map(m)) => m.get(k.as_str()),
             (Key::Index(i), Value::List(items)) => {
                 let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
                 let at = if *i < 0 { len + i } else { *i };
                 usize::try_from(at).ok().and_then(|at| items.get(at))
             }
-            (Key::Index(i), Value::Map(m)) => m.get(&i.to_string()),
+            (Key::Index(i), Value::Map(m)) => m.get(i.to_string().as_str()),
             _ => None,
         };
         match next {
@@ -239,38 +243,53 @@ fn env_value(scope: &Scope<'_>, env: &EnvRef) -> String {
 pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
     let parts = &template.parts;
     // Surrounding whitespace does not count.
-    let significant: Vec<&Part> = parts
+    let mut significant = parts
         .iter()
-        .filter(|p| !matches!(p, Part::Text(t) if t.trim().is_empty()))
-        .collect();
-    if let [Part::Interp(interp)] = significant.as_slice() {
+        .filter(|p| !matches!(p, Part::Text(t) if t.trim().is_empty()));
+    if let (Some(Part::Interp(interp)), None) = (significant.next(), significant.next()) {
         let value = pipeline(scope, &interp.pipeline)?;
         return Ok(match value {
             Value::Str(s) if s == "null" => Value::Null,
             other => other,
         });
     }
-    let mut text = String::new();
-    for part in parts {
-        match part {
-            Part::Text(t) => text.push_str(t),
-            Part::Interp(interp) => text.push_str(&pipeline(scope, &interp.pipeline)?.py_str()),
-            Part::Env(env) => text.push_str(&env_value(scope, env)),
+    let text = if let [Part::Text(t)] = parts.as_slice() {
+        Text::from(t.trim())
+    } else {
+        let mut text = Text::default();
+        for part in parts {
+            match part {
+                Part::Text(t) => text.push_str(t),
+                Part::Interp(interp) => {
+                    pipeline(scope, &interp.pipeline)?.push_str_to(&mut text);
+                }
+                Part::Env(env) => text.push_str(&env_value(scope, env)),
+            }
         }
-    }
-    let trimmed = text.trim();
-    Ok(match trimmed {
+        let trimmed = text.trim();
+        if trimmed.len() == text.len() {
+            text
+        } else {
+            Text::from(trimmed)
+        }
+    };
+    Ok(match text.as_str() {
         "None" | "null" => Value::Null,
-        _ if trimmed.len() == text.len() => Value::Str(text),
-        _ => Value::Str(trimmed.to_string()),
+        _ => Value::Str(text),
     })
 }
 
 /// Renders a template to text (`str()` of its value).
 pub fn render_text(scope: &Scope<'_>, template: &Template) -> Result<String, EvalError> {
+    render_short(scope, template).map(String::from)
+}
+
+/// Renders a template to text kept inline when short (names, ids, echoes).
+pub fn render_short(scope: &Scope<'_>, template: &Template) -> Result<Text, EvalError> {
     render(scope, template).map(|v| match v {
-        Value::Null => "None".to_string(),
-        other => other.py_str(),
+        Value::Null => Text::const_new("None"),
+        Value::Str(s) => s,
+        other => other.py_str().into(),
     })
 }
 
@@ -297,14 +316,14 @@ pub fn value(scope: &Scope<'_>, value: &PValue) -> Result<Value, EvalError> {
                 .map(|v| self::value(scope, v))
                 .collect::<Result<_, _>>()?,
         ),
-        PValue::Map(map) => Value::Map(self::map(scope, map)?),
+        PValue::Map(map) => Value::from(self::map(scope, map)?),
     })
 }
 
 /// Renders every template of a mapping.
 pub fn map(scope: &Scope<'_>, map: &PMap) -> Result<Map, EvalError> {
     map.iter()
-        .map(|(k, v)| Ok((k.clone(), value(scope, v)?)))
+        .map(|(k, v)| Ok((k.as_str().into(), value(scope, v)?)))
         .collect()
 }
 
@@ -333,7 +352,7 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
                 for filter in &p.filters[..p.filters.len() - 1] {
                     value = filters::apply(filter, value)?;
                 }
-                return Ok(Value::Str(value.py_str()));
+                return Ok(Value::Str(Text::from(value.py_str())));
             }
             pipeline(scope, p)
         }
@@ -346,7 +365,7 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
                     Part::Env(env) => text.push_str(&env_value(scope, env)),
                 }
             }
-            Ok(Value::Str(text))
+            Ok(Value::Str(Text::from(text)))
         }
         ExprKind::List(items) => Ok(Value::List(
             items
@@ -405,7 +424,7 @@ pub(crate) fn literal(lit: &Literal) -> Value {
         Literal::Bool(b) => Value::Bool(*b),
         Literal::Int(n) => Value::Int(*n),
         Literal::Float(x) => Value::Float(*x),
-        Literal::Str(s) => Value::Str(s.clone()),
+        Literal::Str(s) => Value::Str(Text::from(s.clone())),
         Literal::List(items) => Value::List(items.iter().map(literal).collect()),
     }
 }
@@ -447,7 +466,7 @@ fn contains(container: &Value, item: &Value) -> Result<bool, EvalError> {
             other.type_name()
         ))),
         (Value::List(items), _) => Ok(items.iter().any(|i| i.py_eq(item))),
-        (Value::Map(map), Value::Str(k)) => Ok(map.contains_key(k)),
+        (Value::Map(map), Value::Str(k)) => Ok(map.contains_key(k.as_str())),
         (Value::Map(_), _) => Ok(false),
         (other, _) => Err(EvalError::type_error(format!(
             "argument of type '{}' is not iterable",
@@ -490,7 +509,9 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
         })
     };
     match (op, &a, &b) {
-        (BinaryOp::Add, Value::Str(x), Value::Str(y)) => return Ok(Value::Str(format!("{x}{y}"))),
+        (BinaryOp::Add, Value::Str(x), Value::Str(y)) => {
+            return Ok(Value::Str(Text::from(format!("{x}{y}"))));
+        }
         (BinaryOp::Add, Value::List(x), Value::List(y)) => {
             return Ok(Value::List(x.iter().chain(y).cloned().collect()));
         }
@@ -543,19 +564,19 @@ mod tests {
     use wfc_compiler::syntax::expr::{parse_condition, parse_template};
 
     fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
-        let mut params = Map::new();
+        let mut params = Map::default();
         params.insert("name".into(), Value::str("bob"));
         params.insert("n".into(), Value::Int(5));
         params.insert(
             "list".into(),
             Value::List(vec![Value::Int(1), Value::str("x")]),
         );
-        let mut local = Map::new();
-        let mut outputs = Map::new();
+        let mut local = Map::default();
+        let mut outputs = Map::default();
         outputs.insert("rows".into(), Value::Int(10));
-        let mut result = Map::new();
-        result.insert("outputs".into(), Value::Map(outputs));
-        local.insert("count".into(), Value::Map(result));
+        let mut result = Map::default();
+        result.insert("outputs".into(), Value::from(outputs));
+        local.insert("count".into(), Value::from(result));
         let frame = Frame {
             bindings: Bindings {
                 item: Some(Value::str("a")),
@@ -564,7 +585,7 @@ mod tests {
             },
             ..Frame::default()
         };
-        let empty = Map::new();
+        let empty = Map::default();
         let env = |name: &str| (name == "HOME").then(|| "/root".to_string());
         let scope = Scope {
             params: &params,

@@ -21,7 +21,7 @@ use wfc_compiler::plan::{StageKindPlan, StagePlan};
 
 use crate::eval::EvalError;
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 use crate::vm::stage::StageCx;
 
 /// What a stage execution produced.
@@ -39,7 +39,7 @@ impl Outcome {
     pub(crate) fn status(status: Status) -> Self {
         Self {
             status,
-            outputs: Map::new(),
+            outputs: Map::default(),
             errors: None,
             retried: None,
         }
@@ -163,14 +163,14 @@ pub(crate) fn nested_entry<const N: usize>(
     stages: Map,
     errors: Option<Value>,
 ) -> Value {
-    let mut entry = Map::with_capacity(N + 3);
+    let mut entry = crate::value::map_with_capacity(N + 2 + usize::from(errors.is_some()));
     entry.insert("status".into(), status.value());
     for (k, v) in fields {
-        entry.insert(k.to_string(), v);
+        entry.insert(Text::from(k), v);
     }
-    entry.insert("stages".into(), Value::Map(stages));
+    entry.insert("stages".into(), Value::from(stages));
     if let Some(errors) = errors {
         entry.insert("errors".into(), errors);
     }
-    Value::Map(entry)
+    Value::from(entry)
 }

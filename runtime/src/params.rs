@@ -5,7 +5,7 @@
 use wfc_compiler::plan::ParamSpec;
 use wfc_compiler::syntax::model::ParamType;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 /// A param that cannot be used, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +21,7 @@ impl std::fmt::Display for ParamError {
 /// a params file) and what the plan declares.
 pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
     for name in given.keys() {
-        if !specs.iter().any(|s| &s.name == name) {
+        if !specs.iter().any(|s| s.name == name) {
             let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
             let hint = wfc_compiler::diagnostic::suggestion(name, names.iter().copied())
                 .unwrap_or_else(|| {
@@ -37,15 +37,15 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
             return Err(ParamError(format!("unknown param `{name}`: {hint}")));
         }
     }
-    let mut out = Map::new();
+    let mut out = Map::default();
     for spec in specs {
-        let value = match given.get(&spec.name) {
+        let value = match given.get(spec.name.as_str()) {
             Some(Value::Null) | None => match &spec.default {
                 Some(default) => Some(Value::from_plan(default, false)),
                 None if spec.ty == ParamType::Choice && !spec.required => {
                     spec.options.first().map(|v| Value::from_plan(v, false))
                 }
-                None if given.contains_key(&spec.name) && spec.ty == ParamType::Choice => {
+                None if given.contains_key(spec.name.as_str()) && spec.ty == ParamType::Choice => {
                     spec.options.first().map(|v| Value::from_plan(v, false))
                 }
                 None if spec.required => {
@@ -61,7 +61,7 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
         if let Some(value) = value {
             let coerced = coerce(spec, value)
                 .map_err(|why| ParamError(format!("param `{}`: {why}", spec.name)))?;
-            out.insert(spec.name.clone(), coerced);
+            out.insert(Text::from(spec.name.clone()), coerced);
         }
     }
     Ok(out)
@@ -72,7 +72,7 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
     match spec.ty {
         ParamType::Str => Ok(match value {
             Value::Str(s) => Value::Str(s),
-            other => Value::Str(other.py_str()),
+            other => Value::Str(Text::from(other.py_str())),
         }),
         ParamType::Int => match value {
             Value::Int(n) => Ok(Value::Int(n)),
@@ -102,11 +102,11 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
                 Value::Str(s) => s.trim().to_string(),
                 Value::Int(n) => n.to_string(),
                 Value::Float(x) => format!("{x}"),
-                Value::Decimal(d) => d.clone(),
+                Value::Decimal(d) => d.to_string(),
                 other => return Err(format!("a {} is not a decimal", other.type_name())),
             };
             quantize(&text, precision)
-                .map(Value::Decimal)
+                .map(|d| Value::Decimal(d.into()))
                 .ok_or_else(|| format!("`{text}` is not a decimal"))
         }
         ParamType::Date => match value {
@@ -340,24 +340,24 @@ impl PyLiteral<'_> {
         match *self.text.get(self.at)? {
             b'{' => {
                 self.at += 1;
-                let mut map = Map::new();
+                let mut map = Map::default();
                 if self.eat(b'}') {
-                    return Some(Value::Map(map));
+                    return Some(Value::from(map));
                 }
                 loop {
                     let key = self.value()?.py_str();
                     if !self.eat(b':') {
                         return None;
                     }
-                    map.insert(key, self.value()?);
+                    map.insert(Text::from(key), self.value()?);
                     if self.eat(b'}') {
-                        return Some(Value::Map(map));
+                        return Some(Value::from(map));
                     }
                     if !self.eat(b',') {
                         return None;
                     }
                     if self.eat(b'}') {
-                        return Some(Value::Map(map));
+                        return Some(Value::from(map));
                     }
                 }
             }
@@ -396,7 +396,7 @@ impl PyLiteral<'_> {
                         }
                         c if c as u32 == u32::from(quote) => {
                             self.at += i + 1;
-                            return Some(Value::Str(out));
+                            return Some(Value::Str(Text::from(out)));
                         }
                         c => out.push(c),
                     }
@@ -429,14 +429,14 @@ impl PyLiteral<'_> {
 /// A `-p key=value` value: always text; the param's type decides what it becomes.
 #[must_use]
 pub fn from_cli(text: &str) -> Value {
-    Value::Str(text.to_string())
+    Value::Str(Text::from(text))
 }
 
 /// Values from a params file (JSON or YAML): keep their types.
 pub fn from_file(text: &str) -> Result<Map, String> {
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
         return match Value::from_json(&json) {
-            Value::Map(map) => Ok(map),
+            Value::Map(map) => Ok(*map),
             _ => Err("a params file must hold a mapping of names to values".to_string()),
         };
     }
@@ -444,8 +444,8 @@ pub fn from_file(text: &str) -> Result<Map, String> {
     let node = wfc_compiler::syntax::yaml::parse(wfc_compiler::span::FileId(0), &file)
         .map_err(|d| format!("{} (line {})", d.message, file.line_col(d.span.start).0))?;
     match yaml_value(&node) {
-        Value::Map(map) => Ok(map),
-        Value::Null => Ok(Map::new()),
+        Value::Map(map) => Ok(*map),
+        Value::Null => Ok(Map::default()),
         _ => Err("a params file must hold a mapping of names to values".to_string()),
     }
 }
@@ -457,13 +457,13 @@ fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
         NodeKind::Bool(b) => Value::Bool(*b),
         NodeKind::Int(n) => Value::Int(*n),
         NodeKind::Float(x) => Value::Float(*x),
-        NodeKind::Str(s) => Value::Str(s.clone()),
+        NodeKind::Str(s) => Value::Str(Text::from(s.clone())),
         NodeKind::Seq(items) => Value::List(items.iter().map(yaml_value).collect()),
-        NodeKind::Map(entries) => Value::Map(
+        NodeKind::Map(entries) => Value::from(
             entries
                 .iter()
-                .map(|e| (e.key.name.clone(), yaml_value(&e.value)))
-                .collect(),
+                .map(|e| (Text::from(e.key.name.as_str()), yaml_value(&e.value)))
+                .collect::<Map>(),
         ),
     }
 }
@@ -489,7 +489,7 @@ mod tests {
     fn given(pairs: &[(&str, &str)]) -> Map {
         pairs
             .iter()
-            .map(|(k, v)| ((*k).to_string(), from_cli(v)))
+            .map(|(k, v)| ((*k).into(), from_cli(v)))
             .collect()
     }
 
@@ -543,7 +543,7 @@ mod tests {
         let mut choice = spec("c", ParamType::Choice);
         choice.options = vec![PValue::Str(Template::literal("a")), PValue::Int(2)];
         let specs = vec![with_default, choice];
-        let error = resolve(&specs, &Map::new()).unwrap_err();
+        let error = resolve(&specs, &Map::default()).unwrap_err();
         assert!(error.0.contains("`c` is required"), "{error}");
         let got = resolve(&specs, &given(&[("c", "2")])).unwrap();
         assert_eq!(got["d"], Value::Int(3));

@@ -17,7 +17,7 @@ use pyo3::types::{
     PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
 };
 
-use crate::value::{Foreign, Map, Value};
+use crate::value::{Foreign, Map, Text, Value};
 
 const SUPPORT: &str = include_str!("../python/wfc_support.py");
 
@@ -101,7 +101,10 @@ pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, 
             )?
             .into_any()
         }
-        Value::Decimal(d) => py.import("decimal")?.getattr("Decimal")?.call1((d,))?,
+        Value::Decimal(d) => py
+            .import("decimal")?
+            .getattr("Decimal")?
+            .call1((d.as_str(),))?,
         Value::Foreign(f) => match f.as_any().downcast_ref::<PyForeign>() {
             Some(object) => object.object.bind(py).clone(),
             None => PyString::new(py, f.name()).into_any(),
@@ -112,7 +115,7 @@ pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, 
 pub(crate) fn map_to_py<'py>(py: Python<'py>, map: &Map) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (k, v) in map {
-        dict.set_item(k, to_py(py, v)?)?;
+        dict.set_item(k.as_str(), to_py(py, v)?)?;
     }
     Ok(dict)
 }
@@ -131,14 +134,14 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(match object.extract::<i64>() {
             Ok(n) => Value::Int(n),
             // Beyond 64 bits: Python's text form.
-            Err(_) => Value::Str(object.str()?.to_string()),
+            Err(_) => Value::Str(Text::from(object.str()?.to_string())),
         });
     }
     if let Ok(x) = object.cast::<PyFloat>() {
         return Ok(Value::Float(x.value()));
     }
     if let Ok(s) = object.cast::<PyString>() {
-        return Ok(Value::Str(s.to_string()));
+        return Ok(Value::Str(Text::from(s.to_string_lossy().as_ref())));
     }
     if let Ok(list) = object.cast::<PyList>() {
         return list
@@ -155,7 +158,7 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
             .map(Value::List);
     }
     if let Ok(dict) = object.cast::<PyDict>() {
-        return dict_from_py(dict).map(Value::Map);
+        return dict_from_py(dict).map(Value::from);
     }
     if let Ok(dt) = object.cast::<PyDateTime>() {
         let utc = dt
@@ -175,7 +178,7 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
                 return Ok(Value::DateTime(t));
             }
         }
-        return Ok(Value::Str(object.str()?.to_string()));
+        return Ok(Value::Str(Text::from(object.str()?.to_string())));
     }
     if let Ok(d) = object.cast::<PyDate>()
         && let Ok(date) = jiff::civil::Date::new(
@@ -187,7 +190,7 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Date(date));
     }
     if object.is_instance_of::<PySet>() {
-        return Ok(Value::Str(object.str()?.to_string()));
+        return Ok(Value::Str(Text::from(object.str()?.to_string())));
     }
     if object.is_callable() {
         let name = object
@@ -199,17 +202,17 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
             name,
         })));
     }
-    Ok(Value::Str(object.str()?.to_string()))
+    Ok(Value::Str(Text::from(object.str()?.to_string())))
 }
 
 pub(crate) fn dict_from_py(dict: &Bound<'_, PyDict>) -> PyResult<Map> {
-    let mut map = Map::with_capacity(dict.len());
+    let mut map = crate::value::map_with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = match k.cast::<PyString>() {
             Ok(s) => s.to_string(),
             Err(_) => k.str()?.to_string(),
         };
-        map.insert(key, from_py(&v)?);
+        map.insert(Text::from(key), from_py(&v)?);
     }
     Ok(map)
 }

@@ -1,6 +1,6 @@
 //! Statuses of stages, jobs and runs, and how they add up (upstream's rules).
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -73,10 +73,10 @@ impl Status {
 /// `{name, message}`, the shape of every error in a context.
 #[must_use]
 pub fn error(name: &str, message: impl Into<String>) -> Value {
-    let mut map = Map::new();
+    let mut map = Map::default();
     map.insert("name".into(), Value::str(name));
-    map.insert("message".into(), Value::Str(message.into()));
-    Value::Map(map)
+    map.insert("message".into(), Value::Str(Text::from(message.into())));
+    Value::from(map)
 }
 
 /// The message of an error value, when it is a `{name, message}` map.

@@ -7,8 +7,15 @@ use std::fmt::Write as _;
 
 use indexmap::IndexMap;
 
+/// Text of values and map keys: short text (stage ids, `status`, `SUCCESS`...)
+/// lives inline, without an allocation of its own.
+pub type Text = compact_str::CompactString;
+
+/// A map key.
+pub type Key = Text;
+
 /// A mapping that keeps insertion order, like a Python dict.
-pub type Map = IndexMap<String, Value>;
+pub type Map = IndexMap<Key, Value, foldhash::fast::RandomState>;
 
 /// A live object of an embedded language (a Python function a Py stage defined),
 /// passed as is between the stages of one job. Outside its job, and in every text
@@ -24,15 +31,31 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Text),
     List(Vec<Value>),
-    Map(Map),
+    /// Boxed: maps are the largest variant, and most values are not maps.
+    Map(Box<Map>),
     Date(jiff::civil::Date),
     /// Always UTC, as upstream's datetime params are.
     DateTime(jiff::Timestamp),
     /// A `decimal` param, kept as its text (already quantized).
-    Decimal(String),
+    Decimal(Text),
     Foreign(std::sync::Arc<dyn Foreign>),
+}
+
+// Contexts hold many values; a variant that grows `Value` grows all of them.
+const _: () = assert!(std::mem::size_of::<Value>() == 32);
+
+impl From<Map> for Value {
+    fn from(map: Map) -> Self {
+        Value::Map(Box::new(map))
+    }
+}
+
+/// An empty map with room for `n` entries.
+#[must_use]
+pub fn map_with_capacity(n: usize) -> Map {
+    Map::with_capacity_and_hasher(n, foldhash::fast::RandomState::default())
 }
 
 impl PartialEq for Value {
@@ -68,14 +91,18 @@ impl Value {
             PValue::Bool(b) => Value::Bool(*b),
             PValue::Int(n) => Value::Int(*n),
             PValue::Float(x) => Value::Float(*x),
-            PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$")),
+            PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$").into()),
             PValue::List(items) => Value::List(items.iter().map(each).collect()),
-            PValue::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), each(v))).collect()),
+            PValue::Map(map) => Value::from(
+                map.iter()
+                    .map(|(k, v)| (Key::from(k.as_str()), each(v)))
+                    .collect::<Map>(),
+            ),
         }
     }
 
     #[must_use]
-    pub fn str(s: impl Into<String>) -> Self {
+    pub fn str(s: impl Into<Text>) -> Self {
         Value::Str(s.into())
     }
 
@@ -133,12 +160,23 @@ impl Value {
     #[must_use]
     pub fn py_str(&self) -> String {
         match self {
-            Value::Str(s) => s.clone(),
+            Value::Str(s) => s.to_string(),
             Value::Date(d) => d.to_string(),
             Value::DateTime(t) => datetime_str(*t),
-            Value::Decimal(d) => d.clone(),
+            Value::Decimal(d) => d.to_string(),
             Value::Foreign(f) => f.name().to_string(),
             other => other.py_repr(),
+        }
+    }
+
+    /// Appends Python's `str(value)` to `out`.
+    pub fn push_str_to(&self, out: &mut Text) {
+        match self {
+            Value::Str(s) => out.push_str(s),
+            Value::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+            other => out.push_str(&other.py_str()),
         }
     }
 
@@ -230,11 +268,13 @@ impl Value {
             Value::Bool(b) => J::Bool(*b),
             Value::Int(n) => J::from(*n),
             Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
-            Value::Str(s) => J::String(s.clone()),
+            Value::Str(s) => J::String(s.to_string()),
             Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(map) => {
-                J::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::Map(map) => J::Object(
+                map.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
             Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) | Value::Foreign(_) => {
                 J::String(self.py_str())
             }
@@ -251,12 +291,12 @@ impl Value {
             J::Number(n) => n
                 .as_i64()
                 .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
-            J::String(s) => Value::Str(s.clone()),
+            J::String(s) => Value::Str(Text::from(s.clone())),
             J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
-            J::Object(map) => Value::Map(
+            J::Object(map) => Value::from(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
+                    .map(|(k, v)| (Key::from(k.as_str()), Value::from_json(v)))
+                    .collect::<Map>(),
             ),
         }
     }
@@ -266,14 +306,14 @@ impl Value {
     #[must_use]
     pub fn without_foreign(self) -> Value {
         match self {
-            Value::Foreign(f) => Value::Str(f.name().to_string()),
+            Value::Foreign(f) => Value::Str(Text::from(f.name())),
             Value::List(items) => {
                 Value::List(items.into_iter().map(Value::without_foreign).collect())
             }
-            Value::Map(map) => Value::Map(
+            Value::Map(map) => Value::from(
                 map.into_iter()
                     .map(|(k, v)| (k, v.without_foreign()))
-                    .collect(),
+                    .collect::<Map>(),
             ),
             other => other,
         }
@@ -358,8 +398,8 @@ impl serde::Serialize for Value {
             }
             Value::Map(map) => {
                 let mut out = serializer.serialize_map(Some(map.len()))?;
-                for (k, v) in map {
-                    out.serialize_entry(k, v)?;
+                for (k, v) in map.iter() {
+                    out.serialize_entry(k.as_str(), v)?;
                 }
                 out.end()
             }
@@ -483,13 +523,16 @@ mod tests {
 
     #[test]
     fn text_forms() {
-        let mut map = Map::new();
+        let mut map = Map::default();
         map.insert("a".into(), Value::Int(1));
         map.insert(
             "b".into(),
             Value::List(vec![Value::Null, Value::Bool(true), Value::str("x")]),
         );
-        assert_eq!(Value::Map(map).py_str(), "{'a': 1, 'b': [None, True, 'x']}");
+        assert_eq!(
+            Value::from(map).py_str(),
+            "{'a': 1, 'b': [None, True, 'x']}"
+        );
         let t: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
         assert_eq!(Value::DateTime(t).py_str(), "2024-01-02 03:04:05+00:00");
         assert_eq!(Value::Str("x".into()).py_repr(), "'x'");

@@ -20,7 +20,7 @@ use crate::cancel::Cancel;
 use crate::plans::PlanStore;
 use crate::pool::Pool;
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 /// What is shared by a run and the runs it triggers.
 pub struct Engine {
@@ -186,22 +186,22 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         Ending::Finished if errors.is_some() => status = Status::Failed,
         Ending::Finished => {}
     }
-    let mut context = Map::new();
-    context.insert("params".into(), Value::Map(request.params));
-    context.insert("jobs".into(), Value::Map(scheduler.into_contexts()));
+    let mut context = Map::default();
+    context.insert("params".into(), Value::from(request.params));
+    context.insert("jobs".into(), Value::from(scheduler.into_contexts()));
     context.insert("status".into(), status.value());
     if let Some(errors) = errors {
         context.insert("errors".into(), errors);
     }
     let ended = jiff::Timestamp::now();
-    let mut info = Map::new();
+    let mut info = Map::default();
     info.insert("exec_start".into(), Value::DateTime(started));
     info.insert("exec_end".into(), Value::DateTime(ended));
     info.insert(
         "exec_latency".into(),
         Value::Float((clock.elapsed().as_secs_f64() * 1e6).round() / 1e6),
     );
-    context.insert("info".into(), Value::Map(info));
+    context.insert("info".into(), Value::from(info));
     tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, status = status.as_str(), seconds = clock.elapsed().as_secs_f64(), "run ended");
     RunResult {
         run_id: request.run_id,
@@ -277,7 +277,7 @@ impl Scheduler {
             running: 0,
             aborted: false,
             workflow_error: None,
-            contexts: Arc::new(Map::new()),
+            contexts: Arc::new(Map::default()),
         };
         for i in scheduler.plan.jobs.node_indices() {
             if matches!(
@@ -400,7 +400,8 @@ impl Scheduler {
         }
         let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
         self.states[index.index()] = JobState::Done { status, has_errors };
-        Arc::make_mut(&mut self.contexts).insert(self.plan.jobs[index].id.clone(), context);
+        Arc::make_mut(&mut self.contexts)
+            .insert(Text::from(self.plan.jobs[index].id.clone()), context);
         let mut dependents: Vec<NodeIndex> = self
             .plan
             .jobs
@@ -421,14 +422,14 @@ impl Scheduler {
                     self.ready.push_back(dependent);
                 }
                 Need::Skip => {
-                    let mut skipped = Map::new();
+                    let mut skipped = Map::default();
                     skipped.insert("status".into(), Status::Skip.value());
-                    self.finish(dependent, Status::Skip, Value::Map(skipped));
+                    self.finish(dependent, Status::Skip, Value::from(skipped));
                 }
                 Need::Cancel => {
-                    let mut cancelled = Map::new();
+                    let mut cancelled = Map::default();
                     cancelled.insert("status".into(), Status::Cancel.value());
-                    self.finish(dependent, Status::Cancel, Value::Map(cancelled));
+                    self.finish(dependent, Status::Cancel, Value::from(cancelled));
                 }
                 Need::Fail(rule) => {
                     if !self.aborted {

@@ -4,7 +4,7 @@
 use wfc_compiler::syntax::expr::ast::{Filter, Literal};
 
 use super::{EvalError, literal};
-use crate::value::Value;
+use crate::value::{Text, Value};
 
 fn arg<'a>(filter: &'a Filter, index: usize, name: &str) -> Option<&'a Literal> {
     filter.args.get(index).or_else(|| {
@@ -41,8 +41,8 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             Value::Bool(b) => Value::Int(i64::from(b)),
             other => return Err(wrong(&other)),
         },
-        "str" => Value::Str(value.py_str()),
-        "rstr" => Value::Str(wfc_compiler::pytext::repr_str(&value.py_str())),
+        "str" => Value::Str(Text::from(value.py_str())),
+        "rstr" => Value::Str(Text::from(wfc_compiler::pytext::repr_str(&value.py_str()))),
         "int" => match value {
             Value::Int(n) => Value::Int(n),
             Value::Bool(b) => Value::Int(i64::from(b)),
@@ -61,23 +61,27 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
         },
         "list" => match value {
             Value::List(items) => Value::List(items),
-            Value::Str(s) => Value::List(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            Value::Str(s) => Value::List(
+                s.chars()
+                    .map(|c| Value::Str(Text::from(c.encode_utf8(&mut [0; 4]) as &str)))
+                    .collect(),
+            ),
             Value::Map(m) => Value::List(m.into_keys().map(Value::Str).collect()),
             other => return Err(wrong(&other)),
         },
         "dict" => match value {
             Value::Map(m) => Value::Map(m),
             Value::List(items) => {
-                let mut map = crate::value::Map::new();
+                let mut map = crate::value::Map::default();
                 for item in items {
                     match item {
                         Value::List(pair) if pair.len() == 2 => {
-                            map.insert(pair[0].py_str(), pair[1].clone());
+                            map.insert(pair[0].py_str().into(), pair[1].clone());
                         }
                         other => return Err(wrong(&other)),
                     }
                 }
-                Value::Map(map)
+                Value::from(map)
             }
             other => return Err(wrong(&other)),
         },
@@ -85,7 +89,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             Value::Str(s) => Value::Str(match filter.name.as_str() {
                 "upper" => s.to_uppercase(),
                 "lower" => s.to_lowercase(),
-                _ => title(&s),
+                _ => title(&s).into(),
             }),
             other => return Err(wrong(&other)),
         },
@@ -111,7 +115,8 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             };
             Value::Str(
                 jiff::fmt::strtime::format(format.as_str(), &zoned)
-                    .map_err(|e| filter_error(filter, e.to_string()))?,
+                    .map_err(|e| filter_error(filter, e.to_string()))?
+                    .into(),
             )
         }
         "coalesce" => match value {
@@ -122,7 +127,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             let key = arg(filter, 0, "key").map_or(Value::Null, literal);
             let default = arg(filter, 1, "default").map_or(Value::Null, literal);
             match value {
-                Value::Map(m) => m.get(&key.py_str()).cloned().unwrap_or(default),
+                Value::Map(m) => m.get(key.py_str().as_str()).cloned().unwrap_or(default),
                 other => return Err(wrong(&other)),
             }
         }

@@ -104,7 +104,7 @@ impl Finished {
     pub(super) fn outcome(&self, cx: &StageCx, message: impl FnOnce(&str) -> String) -> Outcome {
         match self.status.code() {
             Some(0) => {
-                let mut outputs = Map::new();
+                let mut outputs = Map::default();
                 outputs.insert("return_code".into(), Value::Int(0));
                 outputs.insert("stdout".into(), trimmed(&self.stdout));
                 outputs.insert("stderr".into(), trimmed(&self.stderr));

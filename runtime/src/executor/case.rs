@@ -88,9 +88,9 @@ pub(super) fn run(
         )),
         _ => None,
     };
-    let mut outputs = Map::new();
+    let mut outputs = Map::default();
     outputs.insert("case".into(), label);
-    outputs.insert("stages".into(), Value::Map(list.stages));
+    outputs.insert("stages".into(), Value::from(list.stages));
     Outcome {
         status: list.status,
         outputs,

@@ -27,7 +27,7 @@ use wfc_compiler::syntax::expr::ast::Template;
 use super::Outcome;
 use super::bash::trimmed;
 use crate::eval;
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 use crate::vm::stage::StageCx;
 
 /// How long the engine may take to answer a request (other than waiting for the
@@ -491,7 +491,7 @@ async fn run_created(
             ),
         );
     }
-    let mut outputs = Map::new();
+    let mut outputs = Map::default();
     outputs.insert("return_code".into(), Value::Int(code));
     outputs.insert("stdout".into(), trimmed(&stdout));
     outputs.insert("stderr".into(), trimmed(&stderr));
@@ -505,7 +505,7 @@ async fn run_created(
         match parsed {
             Ok(serde_json::Value::Object(map)) => {
                 for (k, v) in map {
-                    outputs.insert(k, Value::from_json(&v));
+                    outputs.insert(Text::from(k), Value::from_json(&v));
                 }
             }
             Ok(_) => {

@@ -6,17 +6,17 @@ use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
 use crate::eval;
-use crate::value::Map;
+use crate::value::{Map, Text};
 use crate::vm::stage::StageCx;
 
 pub(super) fn run(cx: &StageCx, local: &Map, echo: Option<&Template>, sleep: f64) -> Outcome {
     let scope = cx.scope(local, None);
     let text = match echo {
-        Some(template) => match eval::render_text(&scope, template) {
+        Some(template) => match eval::render_short(&scope, template) {
             Ok(text) => text,
             Err(e) => return Outcome::eval_error(e),
         },
-        None => "...".to_string(),
+        None => Text::const_new("..."),
     };
     tracing::info!(target: "wfr::echo", run = %cx.run.run_id, at = %cx.path, "{text}");
     if sleep > 0.0
@@ -27,5 +27,5 @@ pub(super) fn run(cx: &StageCx, local: &Map, echo: Option<&Template>, sleep: f64
     {
         return Outcome::cancelled("Cancel while the empty stage was sleeping.");
     }
-    Outcome::success(Map::new())
+    Outcome::success(Map::default())
 }

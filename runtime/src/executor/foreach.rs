@@ -8,7 +8,7 @@ use wfc_compiler::plan::{Items, StagePlan};
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 use crate::vm::fanout::{self, Done};
 use crate::vm::stage::{StageCx, run_list};
 
@@ -58,15 +58,29 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
 
 /// What makes two items the same, as Python's `set` sees them: `1`, `1.0` and
 /// `True` are one item; `'1'` is another.
-fn identity(item: &Value) -> String {
+#[derive(PartialEq, Eq, Hash)]
+enum Identity<'a> {
+    Number(i64),
+    Text(&'a str),
+    Repr(String),
+}
+
+fn identity(item: &Value) -> Identity<'_> {
     match item {
-        Value::Bool(b) => format!("n{}", i64::from(*b)),
-        Value::Int(n) => format!("n{n}"),
+        Value::Bool(b) => Identity::Number(i64::from(*b)),
+        Value::Int(n) => Identity::Number(*n),
         #[allow(clippy::cast_possible_truncation)]
-        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => format!("n{}", *x as i64),
-        Value::Str(s) => format!("s{s}"),
-        other => format!("r{}", other.py_repr()),
+        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Identity::Number(*x as i64),
+        Value::Str(s) => Identity::Text(s),
+        other => Identity::Repr(other.py_repr()),
     }
+}
+
+/// An item's key in the output: its `str()`, inline when short.
+fn key_text(key: &Value) -> Text {
+    let mut text = Text::default();
+    key.push_str_to(&mut text);
+    text
 }
 
 pub(super) fn run(
@@ -89,7 +103,10 @@ pub(super) fn run(
     } else {
         items.clone()
     };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        keys.len(),
+        foldhash::fast::RandomState::default(),
+    );
     if !by_index && !keys.iter().all(|k| seen.insert(identity(k))) {
         return Outcome::failed(
             "ValueError",
@@ -113,7 +130,8 @@ pub(super) fn run(
                 loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
                 ..Bindings::default()
             };
-            let nested = cx.nested(&local, bindings, format!("{}[{}]", cx.path, key.py_str()));
+            let label = key_text(&key);
+            let nested = cx.nested(&local, bindings, format!("{}[{label}]", cx.path));
             let list = run_list(&nested, &stages);
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some((
@@ -128,7 +146,7 @@ pub(super) fn run(
                     format!(
                         "Break item: {} because nested stage: {}, failed.",
                         key.py_repr(),
-                        Value::str(iden).py_repr()
+                        Value::Str(iden.clone()).py_repr()
                     ),
                 )),
                 (Some(_), _) => Some((
@@ -142,13 +160,13 @@ pub(super) fn run(
             let entry = nested_entry(status, [("item", item)], list.stages, errors.clone());
             Done {
                 failed: status == Status::Failed,
-                result: (key.py_str(), status, entry, errors),
+                result: (label, status, entry, errors),
             }
         },
     );
-    let mut foreach = Map::new();
-    let mut errors = Map::new();
-    let mut statuses = Vec::new();
+    let mut foreach = crate::value::map_with_capacity(results.len());
+    let mut errors = Map::default();
+    let mut statuses = Vec::with_capacity(results.len());
     for result in results {
         match result {
             Some((key, status, entry, error)) => {
@@ -162,13 +180,13 @@ pub(super) fn run(
             None => statuses.push(Status::Cancel),
         }
     }
-    let mut outputs = Map::new();
+    let mut outputs = Map::default();
     outputs.insert("items".into(), Value::List(items));
-    outputs.insert("foreach".into(), Value::Map(foreach));
+    outputs.insert("foreach".into(), Value::from(foreach));
     Outcome {
         status: Status::aggregate(statuses),
         outputs,
-        errors: (!errors.is_empty()).then_some(Value::Map(errors)),
+        errors: (!errors.is_empty()).then_some(Value::from(errors)),
         retried: None,
     }
 }

@@ -9,7 +9,7 @@ use wfc_compiler::pytext::repr_str;
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 use crate::vm::fanout::{self, Done};
 use crate::vm::stage::{StageCx, run_list};
 
@@ -90,23 +90,23 @@ pub(super) fn run(
             }
         },
     );
-    let mut parallel = Map::new();
-    let mut errors = Map::new();
+    let mut parallel = Map::default();
+    let mut errors = Map::default();
     let mut statuses = Vec::new();
     for (branch, status, entry, error) in results.into_iter().flatten() {
         statuses.push(status);
         if let Some(error) = error {
-            errors.insert(branch.clone(), error);
+            errors.insert(Text::from(branch.clone()), error);
         }
-        parallel.insert(branch, entry);
+        parallel.insert(Text::from(branch), entry);
     }
-    let mut outputs = Map::new();
+    let mut outputs = Map::default();
     outputs.insert("workers".into(), Value::Int(workers));
-    outputs.insert("parallel".into(), Value::Map(parallel));
+    outputs.insert("parallel".into(), Value::from(parallel));
     Outcome {
         status: Status::aggregate(statuses),
         outputs,
-        errors: (!errors.is_empty()).then_some(Value::Map(errors)),
+        errors: (!errors.is_empty()).then_some(Value::from(errors)),
         retried: None,
     }
 }

@@ -10,7 +10,7 @@ use wfc_compiler::plan::{CondPlan, PValue, StagePlan};
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 use crate::vm::stage::{StageCx, run_list};
 
 pub(super) fn run(
@@ -26,12 +26,12 @@ pub(super) fn run(
         Err(e) => return Outcome::eval_error(e),
     };
     let local = Arc::new(local.clone());
-    let mut passes = Map::new();
+    let mut passes = Map::default();
     let mut statuses = Vec::new();
     let mut lap: u32 = 1;
     let outcome = |passes: Map, status: Status, errors: Option<Value>| {
-        let mut outputs = Map::new();
-        outputs.insert("until".into(), Value::Map(passes));
+        let mut outputs = Map::default();
+        outputs.insert("until".into(), Value::from(passes));
         Outcome {
             status,
             outputs,
@@ -46,13 +46,15 @@ pub(super) fn run(
                 "StageError",
                 format!("Loop was exceed the maximum {max_loop} loop{plural}."),
             );
-            failed.outputs.insert("until".into(), Value::Map(passes));
+            failed.outputs.insert("until".into(), Value::from(passes));
             return failed;
         }
         if cx.cancel.is_cancelled() {
             let mut cancelled =
                 Outcome::cancelled(format!("Cancel before start loop process, (loop: {lap})."));
-            cancelled.outputs.insert("until".into(), Value::Map(passes));
+            cancelled
+                .outputs
+                .insert("until".into(), Value::from(passes));
             return cancelled;
         }
         let bindings = Bindings {
@@ -76,7 +78,7 @@ pub(super) fn run(
                 "StageNestedError",
                 format!(
                     "Break loop: {lap} because nested stage: {}, failed.",
-                    Value::str(iden).py_repr()
+                    Value::Str(iden.clone()).py_repr()
                 ),
             )),
             (Some(_), _) => Some((
@@ -87,7 +89,7 @@ pub(super) fn run(
         };
         let errors = error.map(|(name, message)| status::error(name, message));
         passes.insert(
-            lap.to_string(),
+            Text::from(lap.to_string()),
             nested_entry(
                 list.status,
                 [("loop", Value::Int(i64::from(lap))), ("item", item.clone())],
@@ -123,12 +125,12 @@ pub(super) fn run(
                             other.py_repr()
                         ),
                     );
-                    failed.outputs.insert("until".into(), Value::Map(passes));
+                    failed.outputs.insert("until".into(), Value::from(passes));
                     return failed;
                 }
                 Err(e) => {
                     let mut failed = Outcome::eval_error(e);
-                    failed.outputs.insert("until".into(), Value::Map(passes));
+                    failed.outputs.insert("until".into(), Value::from(passes));
                     return failed;
                 }
             },

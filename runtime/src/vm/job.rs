@@ -11,7 +11,7 @@ use super::{JobRef, RunCx};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 /// A finished job: its status and its entry under `jobs.<id>`.
 pub(crate) struct JobResult {
@@ -21,14 +21,14 @@ pub(crate) struct JobResult {
 
 impl JobResult {
     fn only(status: Status, errors: Option<Value>) -> Self {
-        let mut map = Map::new();
+        let mut map = Map::default();
         map.insert("status".into(), status.value());
         if let Some(errors) = errors {
             map.insert("errors".into(), errors);
         }
         Self {
             status,
-            context: Value::Map(map),
+            context: Value::from(map),
         }
     }
 }
@@ -53,7 +53,7 @@ pub(crate) fn run(
     jobs: Arc<Map>,
     cancel: &Cancel,
 ) -> JobResult {
-    let empty = Map::new();
+    let empty = Map::default();
     let root = Arc::new(Frame::default());
     if let Some(cond) = &job.cond {
         match eval::condition(&scope(run, &jobs, &empty, &root), cond) {
@@ -105,7 +105,7 @@ pub(crate) fn run(
     let cx = StageCx {
         run: Arc::clone(run),
         jobs,
-        matrix: Arc::new(Map::new()),
+        matrix: Arc::new(Map::default()),
         frame: root,
         cancel: cancel.clone(),
         path: Arc::from(job.id.as_str()),
@@ -139,7 +139,7 @@ pub(crate) fn run(
                     "JobError",
                     format!(
                         "Strategy execution was break because its nested-stage, {}, failed.",
-                        Value::str(iden).py_repr()
+                        Value::Str(iden.clone()).py_repr()
                     ),
                 )),
                 (Some(_), _) => Some(status::error(
@@ -148,10 +148,10 @@ pub(crate) fn run(
                 )),
                 _ => None,
             };
-            let mut entry = Map::new();
+            let mut entry = Map::default();
             entry.insert("status".into(), list.status.value());
-            entry.insert("matrix".into(), Value::Map(matrix));
-            entry.insert("stages".into(), Value::Map(list.stages));
+            entry.insert("matrix".into(), Value::from(matrix));
+            entry.insert("stages".into(), Value::from(list.stages));
             if let Some(error) = &error {
                 entry.insert("errors".into(), error.clone());
             }
@@ -162,7 +162,7 @@ pub(crate) fn run(
         },
     );
     let mut statuses = Vec::new();
-    let mut strategies = Map::new();
+    let mut strategies = Map::default();
     let mut errors: Vec<(String, Value)> = Vec::new();
     for result in results {
         match result {
@@ -171,17 +171,25 @@ pub(crate) fn run(
                 if let Some(error) = error {
                     errors.push((id.clone(), error));
                 }
-                strategies.insert(id, Value::Map(entry));
+                strategies.insert(Text::from(id), Value::from(entry));
             }
             None => statuses.push(Status::Cancel),
         }
     }
     let status = Status::aggregate(statuses);
-    let mut context = Map::new();
+    let mut context = Map::default();
     if is_matrix {
-        context.insert("strategies".into(), Value::Map(strategies));
+        context.insert("strategies".into(), Value::from(strategies));
         if !errors.is_empty() {
-            context.insert("errors".into(), Value::Map(errors.into_iter().collect()));
+            context.insert(
+                "errors".into(),
+                Value::from(
+                    errors
+                        .into_iter()
+                        .map(|(k, v)| (Text::from(k), v))
+                        .collect::<Map>(),
+                ),
+            );
         }
     } else {
         // One strategy: its stages sit directly under the job.
@@ -189,14 +197,14 @@ pub(crate) fn run(
             only.shift_remove("matrix");
             only.shift_remove("status");
             only.shift_remove("errors");
-            context.extend(only);
+            context.extend(*only);
         }
         if let Some((_, error)) = errors.into_iter().next() {
             context.insert("errors".into(), error);
         }
     }
     context.insert("status".into(), status.value());
-    let context = Value::Map(context);
+    let context = Value::from(context);
     // Live foreign objects (Python functions) stay inside their job.
     let context = if run.foreign.load(std::sync::atomic::Ordering::Relaxed) {
         context.without_foreign()
@@ -211,11 +219,11 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
     let to_map = |c: &Combination| -> Map {
         c.values
             .iter()
-            .map(|(k, v)| (k.clone(), Value::from_plan(v, true)))
+            .map(|(k, v)| (Text::from(k.as_str()), Value::from_plan(v, true)))
             .collect()
     };
     match &job.strategy.matrix {
-        MatrixPlan::None => Ok(vec![("EMPTY".to_string(), Map::new())]),
+        MatrixPlan::None => Ok(vec![("EMPTY".to_string(), Map::default())]),
         MatrixPlan::Static(combinations) => Ok(combinations
             .iter()
             .map(|c| (c.id.clone(), to_map(c)))
@@ -236,7 +244,7 @@ fn dynamic(
     include: &[PMap],
     exclude: &[PMap],
 ) -> Result<Vec<(String, Map)>, String> {
-    let empty = Map::new();
+    let empty = Map::default();
     let root = Frame::default();
     let scope = scope(run, jobs, &empty, &root);
     let render = |v: &PValue| eval::value(&scope, v).map_err(|e| e.message);
@@ -266,8 +274,9 @@ fn dynamic(
     Ok(kept
         .into_iter()
         .map(|row| {
-            let text = Value::Map(row.iter().cloned().collect()).py_str();
-            (wfc_compiler::ids::hash_id(&text), row.into_iter().collect())
+            let row: Map = row.into_iter().map(|(k, v)| (Text::from(k), v)).collect();
+            let text = Value::from(row.clone()).py_str();
+            (wfc_compiler::ids::hash_id(&text), row)
         })
         .collect())
 }

@@ -11,7 +11,7 @@ use crate::cancel::Cancel;
 use crate::eval::{self, Bindings, Frame, Scope};
 use crate::executor::{self, Outcome};
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 /// Where a stage runs: what templates see and what stops it.
 #[derive(Clone)]
@@ -58,14 +58,14 @@ pub(crate) struct ListResult {
     pub stages: Map,
     pub status: Status,
     /// The stage that stopped the list: its id (or name) and status.
-    pub stopped_by: Option<(String, Status)>,
+    pub stopped_by: Option<(Text, Status)>,
     /// Cancelled before a stage started.
     pub cancelled_before: bool,
 }
 
 /// Runs `stages` in order; stops at the first failed or cancelled one.
 pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
-    let mut local = Map::new();
+    let mut local = Map::default();
     let mut skipped = 0;
     for stage in stages {
         if cx.cancel.is_cancelled() {
@@ -80,12 +80,12 @@ pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
         let status = status_of(&result);
         let iden = match status {
             Status::Failed | Status::Cancel => {
-                Some(key.clone().unwrap_or_else(|| stage.name.to_string()))
+                Some(key.clone().unwrap_or_else(|| stage.name.to_string().into()))
             }
             _ => None,
         };
         if let Some(key) = key {
-            local.insert(key, result);
+            local.insert(Text::from(key), result);
         }
         match (status, iden) {
             (Status::Skip, _) => skipped += 1,
@@ -123,23 +123,24 @@ fn status_of(result: &Value) -> Status {
 
 /// Runs one stage; returns the key it is stored under (none without an id, unless
 /// default ids are on) and its result `{outputs, status, errors?}`.
-pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option<String>, Value) {
+pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option<Text>, Value) {
     let started = Instant::now();
     let scope = cx.scope(local, None);
-    let name = eval::render_text(&scope, &stage.name).unwrap_or_else(|_| stage.name.to_string());
+    let name =
+        eval::render_short(&scope, &stage.name).unwrap_or_else(|_| stage.name.to_string().into());
     let key = match &stage.id {
-        Some(id) => Some(eval::render_text(&scope, id).unwrap_or_else(|_| id.to_string())),
-        None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(&name)),
+        Some(id) => Some(eval::render_short(&scope, id).unwrap_or_else(|_| id.to_string().into())),
+        None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(&name).into()),
         None => None,
     };
     tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, kind = stage.kind.name(), "stage started");
     let outcome = guarded(cx, stage, local);
-    let mut result = Map::new();
+    let mut result = crate::value::map_with_capacity(2 + usize::from(outcome.errors.is_some()));
     let mut outputs = outcome.outputs;
     if let Some(retried) = outcome.retried {
         outputs.insert("retry".into(), Value::Int(retried));
     }
-    result.insert("outputs".into(), Value::Map(outputs));
+    result.insert("outputs".into(), Value::from(outputs));
     result.insert("status".into(), outcome.status.value());
     if let Some(errors) = &outcome.errors {
         result.insert("errors".into(), errors.clone());
@@ -156,7 +157,7 @@ pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option
             tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, status = outcome.status.as_str(), seconds = elapsed, "stage ended");
         }
     }
-    (key, Value::Map(result))
+    (key, Value::from(result))
 }
 
 /// The stage's condition, retries and timeout around its executor.
