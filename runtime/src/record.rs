@@ -42,7 +42,7 @@ impl Record {
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(fs::File::create(path)?);
+    let mut file = std::io::BufWriter::with_capacity(1 << 16, fs::File::create(path)?);
     serde_json::to_writer(&mut file, value).map_err(std::io::Error::other)?;
     file.write_all(b"\n")?;
     file.flush()

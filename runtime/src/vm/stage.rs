@@ -43,10 +43,18 @@ impl StageCx {
 
     /// The context of a nested list: this list's results so far become visible
     /// from the inside, with new bindings.
-    pub(crate) fn nested(&self, local: &Arc<Map>, bindings: Bindings, path: String) -> StageCx {
+    pub(crate) fn nested(
+        &self,
+        local: &Arc<Map>,
+        bindings: Bindings,
+        path: std::fmt::Arguments<'_>,
+    ) -> StageCx {
+        // Formatted inline first: one allocation for the path, not two.
+        let mut text = Text::default();
+        let _ = std::fmt::Write::write_fmt(&mut text, path);
         StageCx {
             frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
-            path: Arc::from(path),
+            path: Arc::from(text.as_str()),
             ..self.clone()
         }
     }
@@ -65,7 +73,7 @@ pub(crate) struct ListResult {
 
 /// Runs `stages` in order; stops at the first failed or cancelled one.
 pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
-    let mut local = Map::default();
+    let mut local = crate::value::map_with_capacity(stages.len());
     let mut skipped = 0;
     for stage in stages {
         if cx.cancel.is_cancelled() {
