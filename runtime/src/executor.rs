@@ -160,7 +160,7 @@ fn not_supported(stage: &StagePlan) -> Outcome {
 pub(crate) fn nested_entry<const N: usize>(
     status: Status,
     fields: [(&str, Value); N],
-    stages: Map,
+    stages: Value,
     errors: Option<Value>,
 ) -> Value {
     let mut entry = crate::value::map_with_capacity(N + 2 + usize::from(errors.is_some()));
@@ -168,7 +168,7 @@ pub(crate) fn nested_entry<const N: usize>(
     for (k, v) in fields {
         entry.insert(Text::from(k), v);
     }
-    entry.insert("stages".into(), Value::from(stages));
+    entry.insert("stages".into(), stages);
     if let Some(errors) = errors {
         entry.insert("errors".into(), errors);
     }

@@ -436,7 +436,7 @@ pub fn from_cli(text: &str) -> Value {
 pub fn from_file(text: &str) -> Result<Map, String> {
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
         return match Value::from_json(&json) {
-            Value::Map(map) => Ok(*map),
+            Value::Map(map) => Ok(std::sync::Arc::unwrap_or_clone(map)),
             _ => Err("a params file must hold a mapping of names to values".to_string()),
         };
     }
@@ -444,7 +444,7 @@ pub fn from_file(text: &str) -> Result<Map, String> {
     let node = wfc_compiler::syntax::yaml::parse(wfc_compiler::span::FileId(0), &file)
         .map_err(|d| format!("{} (line {})", d.message, file.line_col(d.span.start).0))?;
     match yaml_value(&node) {
-        Value::Map(map) => Ok(*map),
+        Value::Map(map) => Ok(std::sync::Arc::unwrap_or_clone(map)),
         Value::Null => Ok(Map::default()),
         _ => Err("a params file must hold a mapping of names to values".to_string()),
     }

@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -33,8 +34,10 @@ pub enum Value {
     Float(f64),
     Str(Text),
     List(Vec<Value>),
-    /// Boxed: maps are the largest variant, and most values are not maps.
-    Map(Box<Map>),
+    /// Shared: maps are the largest variant, copies of a context are cheap, and
+    /// equal results (the same stage outcome for every item of a loop) can share
+    /// one map. Changed through `Arc::make_mut`, so a shared map is never altered.
+    Map(Arc<Map>),
     Date(jiff::civil::Date),
     /// Always UTC, as upstream's datetime params are.
     DateTime(jiff::Timestamp),
@@ -48,7 +51,44 @@ const _: () = assert!(std::mem::size_of::<Value>() == 32);
 
 impl From<Map> for Value {
     fn from(map: Map) -> Self {
-        Value::Map(Box::new(map))
+        Value::Map(arc_map(map))
+    }
+}
+
+fn arc_map(map: Map) -> Arc<Map> {
+    // Stages without outputs are common: their empty maps share one allocation.
+    static EMPTY: std::sync::LazyLock<Arc<Map>> = std::sync::LazyLock::new(Arc::default);
+    if map.capacity() == 0 {
+        Arc::clone(&EMPTY)
+    } else {
+        Arc::new(map)
+    }
+}
+
+/// Lets the units of a loop (foreach items, until passes) share their stage
+/// results when they are equal to the previous unit's, as they are when the stages
+/// give the same outcome every time: a long loop then keeps one copy, not one per
+/// unit. Values are never changed in place, so sharing cannot be observed.
+#[derive(Default)]
+pub struct Sharing {
+    last: std::sync::Mutex<Option<Arc<Map>>>,
+}
+
+impl Sharing {
+    /// `map` as a value, shared with the previous one when they are equal.
+    pub fn share(&self, map: Map) -> Value {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(previous) = last.as_ref()
+            && **previous == map
+        {
+            return Value::Map(Arc::clone(previous));
+        }
+        let shared = arc_map(map);
+        *last = Some(Arc::clone(&shared));
+        Value::Map(shared)
     }
 }
 
@@ -311,7 +351,8 @@ impl Value {
                 Value::List(items.into_iter().map(Value::without_foreign).collect())
             }
             Value::Map(map) => Value::from(
-                map.into_iter()
+                Arc::unwrap_or_clone(map)
+                    .into_iter()
                     .map(|(k, v)| (k, v.without_foreign()))
                     .collect::<Map>(),
             ),
@@ -536,6 +577,39 @@ mod tests {
         let t: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
         assert_eq!(Value::DateTime(t).py_str(), "2024-01-02 03:04:05+00:00");
         assert_eq!(Value::Str("x".into()).py_repr(), "'x'");
+    }
+
+    #[test]
+    fn equal_loop_results_share_one_map_and_stay_apart_when_changed() {
+        let result = |status: &str| {
+            let mut map = Map::default();
+            map.insert("status".into(), Value::str(status));
+            map
+        };
+        let sharing = Sharing::default();
+        let (Value::Map(first), Value::Map(mut second), Value::Map(third)) = (
+            sharing.share(result("SUCCESS")),
+            sharing.share(result("SUCCESS")),
+            sharing.share(result("FAILED")),
+        ) else {
+            panic!("maps share as maps");
+        };
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(!Arc::ptr_eq(&second, &third));
+        Arc::make_mut(&mut second).insert("extra".into(), Value::Int(1));
+        assert_eq!(
+            first.len(),
+            1,
+            "changing one copy leaves the other as it was"
+        );
+        assert_eq!(second.len(), 2);
+        // Empty maps (stages without outputs) share one allocation.
+        let (Value::Map(a), Value::Map(b)) =
+            (Value::from(Map::default()), Value::from(Map::default()))
+        else {
+            panic!("maps convert to maps");
+        };
+        assert!(Arc::ptr_eq(&a, &b));
     }
 
     #[test]

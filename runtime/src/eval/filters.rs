@@ -4,6 +4,8 @@
 use wfc_compiler::syntax::expr::ast::{Filter, Literal};
 
 use super::{EvalError, literal};
+use std::sync::Arc;
+
 use crate::value::{Text, Value};
 
 fn arg<'a>(filter: &'a Filter, index: usize, name: &str) -> Option<&'a Literal> {
@@ -66,7 +68,12 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
                     .map(|c| Value::Str(Text::from(c.encode_utf8(&mut [0; 4]) as &str)))
                     .collect(),
             ),
-            Value::Map(m) => Value::List(m.into_keys().map(Value::Str).collect()),
+            Value::Map(m) => Value::List(
+                Arc::unwrap_or_clone(m)
+                    .into_keys()
+                    .map(Value::Str)
+                    .collect(),
+            ),
             other => return Err(wrong(&other)),
         },
         "dict" => match value {
@@ -94,10 +101,13 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             other => return Err(wrong(&other)),
         },
         "keys" | "values" => match value {
-            Value::Map(m) if filter.name == "keys" => {
-                Value::List(m.into_keys().map(Value::Str).collect())
-            }
-            Value::Map(m) => Value::List(m.into_values().collect()),
+            Value::Map(m) if filter.name == "keys" => Value::List(
+                Arc::unwrap_or_clone(m)
+                    .into_keys()
+                    .map(Value::Str)
+                    .collect(),
+            ),
+            Value::Map(m) => Value::List(Arc::unwrap_or_clone(m).into_values().collect()),
             other => return Err(wrong(&other)),
         },
         "fmt" => {

@@ -8,7 +8,7 @@ use wfc_compiler::plan::{Items, StagePlan};
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Sharing, Text, Value};
 use crate::vm::fanout::{self, Done};
 use crate::vm::stage::{StageCx, run_list};
 
@@ -119,6 +119,7 @@ pub(super) fn run(
     let stages = Arc::new(stages.to_vec());
     let local = Arc::new(local.clone());
     let units: Vec<(Value, Value)> = items.iter().cloned().zip(keys).collect();
+    let sharing = Sharing::default();
     let results = fanout::run(
         cx,
         units,
@@ -157,7 +158,8 @@ pub(super) fn run(
             };
             let errors = error.map(|(name, message)| status::error(name, message));
             let status = list.status;
-            let entry = nested_entry(status, [("item", item)], list.stages, errors.clone());
+            let stages = sharing.share(list.stages);
+            let entry = nested_entry(status, [("item", item)], stages, errors.clone());
             Done {
                 failed: status == Status::Failed,
                 result: (label, status, entry, errors),

@@ -81,7 +81,7 @@ pub(super) fn run(
             let entry = nested_entry(
                 status,
                 [("branch", Value::str(&branch))],
-                list.stages,
+                Value::from(list.stages),
                 errors.clone(),
             );
             Done {

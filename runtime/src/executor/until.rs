@@ -10,7 +10,7 @@ use wfc_compiler::plan::{CondPlan, PValue, StagePlan};
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Sharing, Text, Value};
 use crate::vm::stage::{StageCx, run_list};
 
 pub(super) fn run(
@@ -27,6 +27,7 @@ pub(super) fn run(
     };
     let local = Arc::new(local.clone());
     let mut passes = Map::default();
+    let sharing = Sharing::default();
     let mut statuses = Vec::new();
     let mut lap: u32 = 1;
     let outcome = |passes: Map, status: Status, errors: Option<Value>| {
@@ -93,7 +94,7 @@ pub(super) fn run(
             nested_entry(
                 list.status,
                 [("loop", Value::Int(i64::from(lap))), ("item", item.clone())],
-                list.stages.clone(),
+                sharing.share(list.stages.clone()),
                 errors.clone(),
             ),
         );

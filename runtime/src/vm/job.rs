@@ -193,11 +193,12 @@ pub(crate) fn run(
         }
     } else {
         // One strategy: its stages sit directly under the job.
-        if let Some(Value::Map(mut only)) = strategies.into_values().next() {
+        if let Some(Value::Map(only)) = strategies.into_values().next() {
+            let mut only = Arc::unwrap_or_clone(only);
             only.shift_remove("matrix");
             only.shift_remove("status");
             only.shift_remove("errors");
-            context.extend(*only);
+            context.extend(only);
         }
         if let Some((_, error)) = errors.into_iter().next() {
             context.insert("errors".into(), error);
