@@ -242,6 +242,14 @@ fn env_value(scope: &Scope<'_>, env: &EnvRef) -> String {
 /// Renders a template to a value (see the module doc for the rules).
 pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
     let parts = &template.parts;
+    // Plain text (most names and ids): no scope to look at.
+    if let [Part::Text(t)] = parts.as_slice() {
+        let t = t.trim();
+        return Ok(match t {
+            "None" | "null" => Value::Null,
+            _ => Value::Str(Text::from(t)),
+        });
+    }
     // Surrounding whitespace does not count.
     let mut significant = parts
         .iter()
@@ -253,26 +261,20 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
             other => other,
         });
     }
-    let text = if let [Part::Text(t)] = parts.as_slice() {
-        Text::from(t.trim())
-    } else {
-        let mut text = Text::default();
-        for part in parts {
-            match part {
-                Part::Text(t) => text.push_str(t),
-                Part::Interp(interp) => {
-                    pipeline(scope, &interp.pipeline)?.push_str_to(&mut text);
-                }
-                Part::Env(env) => text.push_str(&env_value(scope, env)),
+    let mut text = Text::default();
+    for part in parts {
+        match part {
+            Part::Text(t) => text.push_str(t),
+            Part::Interp(interp) => {
+                pipeline(scope, &interp.pipeline)?.push_str_to(&mut text);
             }
+            Part::Env(env) => text.push_str(&env_value(scope, env)),
         }
-        let trimmed = text.trim();
-        if trimmed.len() == text.len() {
-            text
-        } else {
-            Text::from(trimmed)
-        }
-    };
+    }
+    let trimmed = text.trim();
+    if trimmed.len() != text.len() {
+        text = Text::from(trimmed);
+    }
     Ok(match text.as_str() {
         "None" | "null" => Value::Null,
         _ => Value::Str(text),

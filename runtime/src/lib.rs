@@ -4,6 +4,7 @@ pub mod cancel;
 pub mod cli;
 pub mod eval;
 mod executor;
+pub mod json;
 pub mod logs;
 pub mod params;
 pub mod plans;

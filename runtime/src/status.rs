@@ -28,6 +28,32 @@ impl Status {
         Value::str(self.as_str())
     }
 
+    /// A stage result with this status and nothing else: `{outputs: {}, status}`.
+    /// Such results (every Empty stage, every skip) are constants, shared by all
+    /// the stages that end that way.
+    #[must_use]
+    pub fn bare_result(self) -> Value {
+        const ALL: [Status; 5] = [
+            Status::Success,
+            Status::Failed,
+            Status::Skip,
+            Status::Cancel,
+            Status::Wait,
+        ];
+        static RESULTS: std::sync::LazyLock<Vec<Value>> = std::sync::LazyLock::new(|| {
+            ALL.iter()
+                .map(|status| {
+                    let mut result = crate::value::map_with_capacity(2);
+                    result.insert("outputs".into(), Value::from(Map::default()));
+                    result.insert("status".into(), status.value());
+                    Value::from(result)
+                })
+                .collect()
+        });
+        let index = ALL.iter().position(|s| *s == self).unwrap_or(0);
+        RESULTS[index].clone()
+    }
+
     /// Any failure wins, then any cancel, then any wait; all skipped is a skip;
     /// otherwise success (an empty list is a success).
     #[must_use]

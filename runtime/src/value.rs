@@ -55,6 +55,16 @@ impl From<Map> for Value {
     }
 }
 
+/// The same entries in the same order, each value of the same type and form: what
+/// lets one map stand for another (`==` on maps ignores order, as Python's does,
+/// but the order shows in the record).
+fn same_map(a: &Map, b: &Map) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
+}
+
 fn arc_map(map: Map) -> Arc<Map> {
     // Stages without outputs are common: their empty maps share one allocation.
     static EMPTY: std::sync::LazyLock<Arc<Map>> = std::sync::LazyLock::new(Arc::default);
@@ -82,7 +92,7 @@ impl Sharing {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(previous) = last.as_ref()
-            && **previous == map
+            && same_map(previous, &map)
         {
             return Value::Map(Arc::clone(previous));
         }
@@ -196,6 +206,20 @@ impl Value {
         }
     }
 
+    /// Exactly the same value: same variant and contents, maps in the same order.
+    #[must_use]
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Map(a), Value::Map(b)) => Arc::ptr_eq(a, b) || same_map(a, b),
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
+            }
+            #[allow(clippy::float_cmp)]
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits() || a == b,
+            (a, b) => a == b,
+        }
+    }
+
     /// Python's `str(value)`.
     #[must_use]
     pub fn py_str(&self) -> String {
@@ -213,9 +237,7 @@ impl Value {
     pub fn push_str_to(&self, out: &mut Text) {
         match self {
             Value::Str(s) => out.push_str(s),
-            Value::Int(n) => {
-                let _ = write!(out, "{n}");
-            }
+            Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
             other => out.push_str(&other.py_str()),
         }
     }
@@ -233,9 +255,7 @@ impl Value {
             Value::Null => out.push_str("None"),
             Value::Bool(true) => out.push_str("True"),
             Value::Bool(false) => out.push_str("False"),
-            Value::Int(n) => {
-                let _ = write!(out, "{n}");
-            }
+            Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
             Value::Float(x) => out.push_str(&float_repr(*x)),
             Value::Str(s) => out.push_str(&wfc_compiler::pytext::repr_str(s)),
             Value::List(items) => {
@@ -596,6 +616,22 @@ mod tests {
         };
         assert!(Arc::ptr_eq(&first, &second));
         assert!(!Arc::ptr_eq(&second, &third));
+        // Equal for Python, but in another order: not shared, the order shows.
+        let ordered = |keys: [&str; 2]| {
+            let mut map = Map::default();
+            for k in keys {
+                map.insert(k.into(), Value::str(k));
+            }
+            map
+        };
+        let ab = ordered(["a", "b"]);
+        let ba = ordered(["b", "a"]);
+        assert!(Value::from(ab.clone()).py_eq(&Value::from(ba.clone())));
+        let order = Sharing::default();
+        let (Value::Map(x), Value::Map(y)) = (order.share(ba), order.share(ab)) else {
+            panic!("maps share as maps");
+        };
+        assert!(!Arc::ptr_eq(&x, &y));
         Arc::make_mut(&mut second).insert("extra".into(), Value::Int(1));
         assert_eq!(
             first.len(),

@@ -64,7 +64,7 @@ pub(super) fn run(
     let nested = cx.nested(
         &Arc::new(local.clone()),
         bindings,
-        format_args!("{}/{}", cx.path, label.py_str()),
+        ["/", &label.py_str(), ""],
     );
     let list = run_list(&nested, &arm.stages);
     let errors = match (&list.stopped_by, list.cancelled_before) {

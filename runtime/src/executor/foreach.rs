@@ -132,7 +132,7 @@ pub(super) fn run(
                 ..Bindings::default()
             };
             let label = key_text(&key);
-            let nested = cx.nested(&local, bindings, format_args!("{}[{label}]", cx.path));
+            let nested = cx.nested(&local, bindings, ["[", &label, "]"]);
             let list = run_list(&nested, &stages);
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some((

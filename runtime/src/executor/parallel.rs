@@ -49,7 +49,7 @@ pub(super) fn run(
                 branch: Some(Value::str(&branch)),
                 ..Bindings::default()
             };
-            let nested = cx.nested(&local, bindings, format_args!("{}/{branch}", cx.path));
+            let nested = cx.nested(&local, bindings, ["/", &branch, ""]);
             let list = run_list(&nested, &stages);
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some((

@@ -63,7 +63,7 @@ pub(super) fn run(
             loop_index: Some(Value::Int(i64::from(lap))),
             ..Bindings::default()
         };
-        let nested = cx.nested(&local, bindings, format_args!("{}#{lap}", cx.path));
+        let nested = cx.nested(&local, bindings, ["#", itoa::Buffer::new().format(lap), ""]);
         let list = run_list(&nested, stages);
         let next_item = list
             .stages

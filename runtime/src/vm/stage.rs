@@ -43,18 +43,22 @@ impl StageCx {
 
     /// The context of a nested list: this list's results so far become visible
     /// from the inside, with new bindings.
+    /// `place` is appended to this context's path, between `open` and `close`
+    /// (`job/each` and `[3]` give `job/each[3]`).
     pub(crate) fn nested(
         &self,
         local: &Arc<Map>,
         bindings: Bindings,
-        path: std::fmt::Arguments<'_>,
+        [open, place, close]: [&str; 3],
     ) -> StageCx {
-        // Formatted inline first: one allocation for the path, not two.
-        let mut text = Text::default();
-        let _ = std::fmt::Write::write_fmt(&mut text, path);
+        // Assembled inline first: one allocation for the path, not two.
+        let mut path = Text::from(&*self.path);
+        for part in [open, place, close] {
+            path.push_str(part);
+        }
         StageCx {
             frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
-            path: Arc::from(text.as_str()),
+            path: Arc::from(path.as_str()),
             ..self.clone()
         }
     }
@@ -84,8 +88,7 @@ pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
                 cancelled_before: true,
             };
         }
-        let (key, result) = run_stage(cx, stage, &local);
-        let status = status_of(&result);
+        let (key, result, status) = run_stage(cx, stage, &local);
         let iden = match status {
             Status::Failed | Status::Cancel => {
                 Some(key.clone().unwrap_or_else(|| stage.name.to_string().into()))
@@ -120,18 +123,13 @@ pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
     }
 }
 
-fn status_of(result: &Value) -> Status {
-    result
-        .as_map()
-        .and_then(|m| m.get("status"))
-        .and_then(Value::as_str)
-        .and_then(Status::parse)
-        .unwrap_or(Status::Failed)
-}
-
 /// Runs one stage; returns the key it is stored under (none without an id, unless
-/// default ids are on) and its result `{outputs, status, errors?}`.
-pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option<Text>, Value) {
+/// default ids are on), its result `{outputs, status, errors?}` and its status.
+pub(crate) fn run_stage(
+    cx: &StageCx,
+    stage: &StagePlan,
+    local: &Map,
+) -> (Option<Text>, Value, Status) {
     let started = Instant::now();
     let scope = cx.scope(local, None);
     let name =
@@ -143,16 +141,23 @@ pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option
     };
     tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, kind = stage.kind.name(), "stage started");
     let outcome = guarded(cx, stage, local);
-    let mut result = crate::value::map_with_capacity(2 + usize::from(outcome.errors.is_some()));
-    let mut outputs = outcome.outputs;
-    if let Some(retried) = outcome.retried {
-        outputs.insert("retry".into(), Value::Int(retried));
-    }
-    result.insert("outputs".into(), Value::from(outputs));
-    result.insert("status".into(), outcome.status.value());
-    if let Some(errors) = &outcome.errors {
-        result.insert("errors".into(), errors.clone());
-    }
+    let result =
+        if outcome.outputs.is_empty() && outcome.retried.is_none() && outcome.errors.is_none() {
+            outcome.status.bare_result()
+        } else {
+            let mut result =
+                crate::value::map_with_capacity(2 + usize::from(outcome.errors.is_some()));
+            let mut outputs = outcome.outputs;
+            if let Some(retried) = outcome.retried {
+                outputs.insert("retry".into(), Value::Int(retried));
+            }
+            result.insert("outputs".into(), Value::from(outputs));
+            result.insert("status".into(), outcome.status.value());
+            if let Some(errors) = &outcome.errors {
+                result.insert("errors".into(), errors.clone());
+            }
+            Value::from(result)
+        };
     if outcome.status == Status::Failed {
         cx.run.stage_failed(&name, outcome.errors.as_ref());
     }
@@ -165,7 +170,7 @@ pub(crate) fn run_stage(cx: &StageCx, stage: &StagePlan, local: &Map) -> (Option
             tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, status = outcome.status.as_str(), seconds = elapsed, "stage ended");
         }
     }
-    (key, Value::from(result))
+    (key, result, outcome.status)
 }
 
 /// The stage's condition, retries and timeout around its executor.

@@ -1,0 +1,140 @@
+//! Contexts as compact JSON, the same text as `serde_json::to_writer` gives for
+//! `Value`'s `Serialize`, written faster: a map shared by several places of the
+//! context (equal results of loop units share one, see `value::Sharing`) is
+//! written once and its text copied for the other places.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::ser::{CompactFormatter, Formatter as _};
+
+use crate::value::{Map, Value};
+
+/// Writes `map` as JSON to `out`.
+pub fn write_map(map: &Map, out: &mut Vec<u8>) {
+    Writer {
+        out,
+        written: HashMap::default(),
+    }
+    .map(map);
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    /// Shared maps already written: where their text is in `out`.
+    written: HashMap<*const Map, (usize, usize), foldhash::fast::RandomState>,
+}
+
+impl Writer<'_> {
+    fn value(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.out.extend_from_slice(b"null"),
+            Value::Bool(true) => self.out.extend_from_slice(b"true"),
+            Value::Bool(false) => self.out.extend_from_slice(b"false"),
+            Value::Int(n) => self
+                .out
+                .extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Value::Float(x) if x.is_finite() => {
+                let _ = CompactFormatter.write_f64(self.out, *x);
+            }
+            Value::Float(_) => self.out.extend_from_slice(b"null"),
+            Value::Str(s) => self.text(s),
+            Value::List(items) => {
+                self.out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.value(item);
+                }
+                self.out.push(b']');
+            }
+            Value::Map(map) => self.shared(map),
+            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) | Value::Foreign(_) => {
+                self.text(&value.py_str());
+            }
+        }
+    }
+
+    fn shared(&mut self, map: &Arc<Map>) {
+        if Arc::strong_count(map) == 1 {
+            return self.map(map);
+        }
+        let key = Arc::as_ptr(map);
+        if let Some(&(start, end)) = self.written.get(&key) {
+            self.out.extend_from_within(start..end);
+            return;
+        }
+        let start = self.out.len();
+        self.map(map);
+        self.written.insert(key, (start, self.out.len()));
+    }
+
+    fn map(&mut self, map: &Map) {
+        self.out.push(b'{');
+        for (i, (k, v)) in map.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.text(k);
+            self.out.push(b':');
+            self.value(v);
+        }
+        self.out.push(b'}');
+    }
+
+    fn text(&mut self, text: &str) {
+        let _ = serde_json::to_writer(&mut *self.out, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Sharing;
+
+    fn text(map: &Map) -> String {
+        let mut out = Vec::new();
+        write_map(map, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn same_text_as_serde() {
+        let mut inner = Map::default();
+        inner.insert("quote \" and \\ and \n and \u{1}".into(), Value::str("é ✓"));
+        inner.insert("float".into(), Value::Float(1.5e-7));
+        inner.insert("whole".into(), Value::Float(2.0));
+        inner.insert("nan".into(), Value::Float(f64::NAN));
+        inner.insert("date".into(), Value::Date(jiff::civil::date(2024, 1, 2)));
+        inner.insert("decimal".into(), Value::Decimal("1.50".into()));
+        let mut map = Map::default();
+        map.insert("null".into(), Value::Null);
+        map.insert(
+            "list".into(),
+            Value::List(vec![Value::Bool(true), Value::Int(-7), Value::List(vec![])]),
+        );
+        map.insert("inner".into(), Value::from(inner));
+        map.insert("empty".into(), Value::from(Map::default()));
+        assert_eq!(text(&map), serde_json::to_string(&map).unwrap());
+    }
+
+    #[test]
+    fn shared_maps_are_written_in_full_at_every_place() {
+        let sharing = Sharing::default();
+        let result = || {
+            let mut stages = Map::default();
+            stages.insert("echo".into(), Value::str("done"));
+            stages
+        };
+        let mut map = Map::default();
+        for key in ["a", "b", "c"] {
+            map.insert(key.into(), sharing.share(result()));
+        }
+        assert_eq!(
+            text(&map),
+            r#"{"a":{"echo":"done"},"b":{"echo":"done"},"c":{"echo":"done"}}"#
+        );
+        assert_eq!(text(&map), serde_json::to_string(&map).unwrap());
+    }
+}
