@@ -314,15 +314,18 @@ fn write_human(
         Level::TRACE => ("\x1b[35m", "TRACE"),
     };
     if color {
-        let _ = write!(out, "{code}{name}{reset} ");
-    } else {
-        let _ = write!(out, "{name} ");
+        out.push_str(code);
     }
+    out.push_str(name);
+    out.push_str(reset);
+    out.push(' ');
     // Where the line comes from: the stage path, or the job.
     let place = fields.get("at").map(|at| ("at", at));
     let place = place.or_else(|| fields.get("job").map(|job| ("job", job)));
     if let Some((_, place)) = place {
-        let _ = write!(out, "{bold}{place}{reset} ");
+        for part in [bold, place, reset, " "] {
+            out.push_str(part);
+        }
     }
     out.push_str(&fields.message);
     for (name, value) in &fields.list {
@@ -332,7 +335,9 @@ fn write_human(
         {
             continue;
         }
-        let _ = write!(out, " {dim}{name}={reset}");
+        for part in [" ", dim, name, "=", reset] {
+            out.push_str(part);
+        }
         match value {
             FieldValue::Float(v) if *name == "seconds" => {
                 let _ = write!(out, "{v:.3}");
@@ -340,12 +345,8 @@ fn write_human(
             FieldValue::Float(v) => {
                 let _ = write!(out, "{v}");
             }
-            FieldValue::Int(v) => {
-                let _ = write!(out, "{v}");
-            }
-            FieldValue::Bool(v) => {
-                let _ = write!(out, "{v}");
-            }
+            FieldValue::Int(v) => out.push_str(itoa::Buffer::new().format(*v)),
+            FieldValue::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
             FieldValue::Text(range) => {
                 let text = &fields.text[range.clone()];
                 if text.is_empty() || text.contains(char::is_whitespace) {
@@ -370,7 +371,9 @@ fn timestamp(now: jiff::Timestamp, buf: &mut [u8; 32]) -> &str {
 fn write_json(out: &mut Vec<u8>, stamp: &str, level: Level, target: &str, fields: &Fields) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     out.extend_from_slice(stamp.as_bytes());
-    let _ = write!(out, "\",\"level\":\"{level}\",\"target\":");
+    out.extend_from_slice(b"\",\"level\":\"");
+    out.extend_from_slice(level.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"target\":");
     json_str(out, target);
     for (name, value) in &fields.list {
         out.push(b',');
@@ -381,12 +384,8 @@ fn write_json(out: &mut Vec<u8>, stamp: &str, level: Level, target: &str, fields
                 let _ = write!(out, "{v}");
             }
             FieldValue::Float(_) => out.extend_from_slice(b"null"),
-            FieldValue::Int(v) => {
-                let _ = write!(out, "{v}");
-            }
-            FieldValue::Bool(v) => {
-                let _ = write!(out, "{v}");
-            }
+            FieldValue::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
+            FieldValue::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
             FieldValue::Text(range) => json_str(out, &fields.text[range.clone()]),
         }
     }

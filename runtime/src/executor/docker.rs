@@ -322,7 +322,7 @@ async fn container(
     )
     .await;
     if let Err(failure) = removed {
-        tracing::warn!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
+        tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
     }
     outcome
 }
@@ -350,7 +350,7 @@ async fn pull_if_missing(
             ));
         }
     }
-    tracing::info!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, "pulling {reference}");
+    tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, "pulling {reference}");
     let options = CreateImageOptionsBuilder::default()
         .from_image(&spec.image)
         .tag(&spec.tag)
@@ -364,7 +364,7 @@ async fn pull_if_missing(
                         return Err(pull_error(reference, &detail, spec.auth.is_some()));
                     }
                     if let Some(status) = info.status {
-                        tracing::debug!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, "{status}");
+                        tracing::debug!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, "{status}");
                     }
                 }
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
@@ -449,7 +449,7 @@ async fn run_created(
             };
             let text = String::from_utf8_lossy(&bytes);
             for line in text.lines() {
-                tracing::info!(target: "wfr::docker", run = %cx.run.run_id, at = %cx.path, stream, "{line}");
+                tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, stream, "{line}");
             }
             buffer.push_str(&text);
         }

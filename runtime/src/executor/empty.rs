@@ -18,7 +18,7 @@ pub(super) fn run(cx: &StageCx, local: &Map, echo: Option<&Template>, sleep: f64
         },
         None => Text::const_new("..."),
     };
-    tracing::info!(target: "wfr::echo", run = %cx.run.run_id, at = %cx.path, "{text}");
+    tracing::info!(target: "wfr::echo", run = cx.run.run_id.as_str(), at = &*cx.path, message = text.as_str());
     if sleep > 0.0
         && !cx
             .run

@@ -139,7 +139,7 @@ pub(crate) fn run_stage(
         None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(&name).into()),
         None => None,
     };
-    tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, kind = stage.kind.name(), "stage started");
+    tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), kind = stage.kind.name(), message = "stage started");
     let outcome = guarded(cx, stage, local);
     let result =
         if outcome.outputs.is_empty() && outcome.retried.is_none() && outcome.errors.is_none() {
@@ -164,10 +164,10 @@ pub(crate) fn run_stage(
     let elapsed = started.elapsed().as_secs_f64();
     match (&outcome.errors, outcome.status) {
         (Some(errors), Status::Failed) => {
-            tracing::error!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
+            tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
         }
         _ => {
-            tracing::info!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, stage = %name, status = outcome.status.as_str(), seconds = elapsed, "stage ended");
+            tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, message = "stage ended");
         }
     }
     (key, result, outcome.status)
@@ -197,7 +197,7 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             };
         }
         attempt += 1;
-        tracing::warn!(target: "wfr::stage", run = %cx.run.run_id, at = %cx.path, attempt, "stage failed; retrying");
+        tracing::warn!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, attempt, "stage failed; retrying");
         // Upstream retries at once the first time, then backs off 1.2^n seconds.
         if attempt > 1 {
             let wait = Duration::from_secs_f64(
