@@ -4,6 +4,7 @@
 //! written once and its text copied for the other places.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::ser::{CompactFormatter, Formatter as _};
@@ -11,22 +12,35 @@ use serde_json::ser::{CompactFormatter, Formatter as _};
 use crate::value::{Map, Value};
 
 /// Writes `map` as JSON to `out`.
-pub fn write_map(map: &Map, out: &mut Vec<u8>) {
-    Writer {
-        out,
+pub fn write_map(map: &Map, out: &mut impl Write) -> std::io::Result<()> {
+    let mut writer = Writer {
+        out: Vec::with_capacity(CHUNK + CHUNK / 4),
         written: HashMap::default(),
-    }
-    .map(map);
+    };
+    writer.map(map, &mut |text: &mut Vec<u8>| {
+        if text.len() >= CHUNK {
+            out.write_all(text)?;
+            text.clear();
+        }
+        Ok(())
+    })?;
+    out.write_all(&writer.out)
 }
 
-struct Writer<'a> {
-    out: &'a mut Vec<u8>,
-    /// Shared maps already written: where their text is in `out`.
-    written: HashMap<*const Map, (usize, usize), foldhash::fast::RandomState>,
+/// Text is handed on in pieces of about this size, so a large context is never
+/// held whole in memory.
+const CHUNK: usize = 64 * 1024;
+
+type Flush<'a> = dyn FnMut(&mut Vec<u8>) -> std::io::Result<()> + 'a;
+
+struct Writer {
+    out: Vec<u8>,
+    /// Shared maps already written, and their text.
+    written: HashMap<*const Map, Vec<u8>, foldhash::fast::RandomState>,
 }
 
-impl Writer<'_> {
-    fn value(&mut self, value: &Value) {
+impl Writer {
+    fn value(&mut self, value: &Value, flush: &mut Flush<'_>) -> std::io::Result<()> {
         match value {
             Value::Null => self.out.extend_from_slice(b"null"),
             Value::Bool(true) => self.out.extend_from_slice(b"true"),
@@ -35,7 +49,7 @@ impl Writer<'_> {
                 .out
                 .extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
             Value::Float(x) if x.is_finite() => {
-                let _ = CompactFormatter.write_f64(self.out, *x);
+                let _ = CompactFormatter.write_f64(&mut self.out, *x);
             }
             Value::Float(_) => self.out.extend_from_slice(b"null"),
             Value::Str(s) => self.text(s),
@@ -45,32 +59,37 @@ impl Writer<'_> {
                     if i > 0 {
                         self.out.push(b',');
                     }
-                    self.value(item);
+                    self.value(item, flush)?;
                 }
                 self.out.push(b']');
             }
-            Value::Map(map) => self.shared(map),
+            Value::Map(map) => return self.shared(map, flush),
             Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) | Value::Foreign(_) => {
                 self.text(&value.py_str());
             }
         }
+        Ok(())
     }
 
-    fn shared(&mut self, map: &Arc<Map>) {
+    fn shared(&mut self, map: &Arc<Map>, flush: &mut Flush<'_>) -> std::io::Result<()> {
         if Arc::strong_count(map) == 1 {
-            return self.map(map);
+            return self.map(map, flush);
         }
         let key = Arc::as_ptr(map);
-        if let Some(&(start, end)) = self.written.get(&key) {
-            self.out.extend_from_within(start..end);
-            return;
+        if let Some(text) = self.written.get(&key) {
+            self.out.extend_from_slice(text);
+            return flush(&mut self.out);
         }
-        let start = self.out.len();
-        self.map(map);
-        self.written.insert(key, (start, self.out.len()));
+        // Written apart (and whole) the first time, to be copied the next times.
+        let outer = std::mem::take(&mut self.out);
+        self.map(map, &mut |_: &mut Vec<u8>| Ok(()))?;
+        let text = std::mem::replace(&mut self.out, outer);
+        self.out.extend_from_slice(&text);
+        self.written.insert(key, text);
+        flush(&mut self.out)
     }
 
-    fn map(&mut self, map: &Map) {
+    fn map(&mut self, map: &Map, flush: &mut Flush<'_>) -> std::io::Result<()> {
         self.out.push(b'{');
         for (i, (k, v)) in map.iter().enumerate() {
             if i > 0 {
@@ -78,13 +97,15 @@ impl Writer<'_> {
             }
             self.text(k);
             self.out.push(b':');
-            self.value(v);
+            self.value(v, flush)?;
+            flush(&mut self.out)?;
         }
         self.out.push(b'}');
+        Ok(())
     }
 
     fn text(&mut self, text: &str) {
-        let _ = serde_json::to_writer(&mut *self.out, text);
+        let _ = serde_json::to_writer(&mut self.out, text);
     }
 }
 
@@ -95,7 +116,7 @@ mod tests {
 
     fn text(map: &Map) -> String {
         let mut out = Vec::new();
-        write_map(map, &mut out);
+        write_map(map, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -117,6 +138,26 @@ mod tests {
         map.insert("inner".into(), Value::from(inner));
         map.insert("empty".into(), Value::from(Map::default()));
         assert_eq!(text(&map), serde_json::to_string(&map).unwrap());
+    }
+
+    #[test]
+    fn a_context_larger_than_a_chunk_is_written_whole() {
+        let sharing = Sharing::default();
+        let mut map = Map::default();
+        for i in 0..20_000 {
+            let mut stages = Map::default();
+            stages.insert(
+                "echo".into(),
+                Value::str(if i % 3 == 0 { "a" } else { "b" }),
+            );
+            let mut entry = Map::default();
+            entry.insert("item".into(), Value::Int(i));
+            entry.insert("stages".into(), sharing.share(stages));
+            map.insert(i.to_string().into(), Value::from(entry));
+        }
+        let written = text(&map);
+        assert!(written.len() > 4 * CHUNK);
+        assert_eq!(written, serde_json::to_string(&map).unwrap());
     }
 
     #[test]

@@ -33,10 +33,9 @@ impl Record {
 
     /// Writes the final files and moves the record into place.
     pub fn finish(self, context: &Map, params: &Map, plan: &Value) -> std::io::Result<PathBuf> {
-        let mut text = Vec::with_capacity(64 * 1024);
-        crate::json::write_map(context, &mut text);
-        text.push(b'\n');
-        fs::write(self.tmp.join("context.json"), text)?;
+        let mut file = fs::File::create(self.tmp.join("context.json"))?;
+        crate::json::write_map(context, &mut file)?;
+        file.write_all(b"\n")?;
         write_json(&self.tmp.join("params.json"), params)?;
         write_json(&self.tmp.join("plan.json"), plan)?;
         fs::rename(&self.tmp, &self.dest)?;

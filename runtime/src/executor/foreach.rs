@@ -96,18 +96,11 @@ pub(super) fn run(
         Err(outcome) => return *outcome,
     };
     // Items are the keys of the output: each must be unique unless keyed by index.
-    let keys: Vec<Value> = if by_index {
-        (0..items.len())
-            .map(|i| Value::Int(i64::try_from(i).unwrap_or(i64::MAX)))
-            .collect()
-    } else {
-        items.clone()
-    };
     let mut seen = std::collections::HashSet::with_capacity_and_hasher(
-        keys.len(),
+        if by_index { 0 } else { items.len() },
         foldhash::fast::RandomState::default(),
     );
-    if !by_index && !keys.iter().all(|k| seen.insert(identity(k))) {
+    if !by_index && !items.iter().all(|k| seen.insert(identity(k))) {
         return Outcome::failed(
             "ValueError",
             "Foreach item should not duplicate. If this stage must to pass duplicate item, it should set `use_index_as_key: true`.",
@@ -118,14 +111,24 @@ pub(super) fn run(
     }
     let stages = Arc::new(stages.to_vec());
     let local = Arc::new(local.clone());
-    let units: Vec<(Value, Value)> = items.iter().cloned().zip(keys).collect();
+    drop(seen);
+    let items = Arc::new(items);
+    // The units are the items' positions.
+    let units = std::iter::repeat_n((), items.len()).collect();
     let sharing = Sharing::default();
+    let all = Arc::clone(&items);
     let results = fanout::run(
         cx,
         units,
         concurrent as usize,
         true,
-        move |cx, index, (item, key)| {
+        move |cx, index, ()| {
+            let item = all[index].clone();
+            let key = if by_index {
+                Value::Int(i64::try_from(index).unwrap_or(i64::MAX))
+            } else {
+                item.clone()
+            };
             let bindings = Bindings {
                 item: Some(item.clone()),
                 loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
@@ -183,7 +186,7 @@ pub(super) fn run(
         }
     }
     let mut outputs = Map::default();
-    outputs.insert("items".into(), Value::List(items));
+    outputs.insert("items".into(), Value::List(Arc::unwrap_or_clone(items)));
     outputs.insert("foreach".into(), Value::from(foreach));
     Outcome {
         status: Status::aggregate(statuses),
