@@ -57,9 +57,12 @@ impl StageCx {
             path.push_str(part);
         }
         StageCx {
+            run: Arc::clone(&self.run),
+            jobs: Arc::clone(&self.jobs),
+            matrix: Arc::clone(&self.matrix),
             frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
+            cancel: self.cancel.clone(),
             path: Arc::from(path.as_str()),
-            ..self.clone()
         }
     }
 }
