@@ -264,7 +264,10 @@ struct LogLayer {
 impl<S: Subscriber> Layer<S> for LogLayer {
     fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
         let time = jiff::Timestamp::now();
-        let mut fields = lock(&self.shared.state).spare.pop().unwrap_or_default();
+        let mut fields = lock(&self.shared.state)
+            .spare
+            .pop()
+            .unwrap_or_else(Fields::sized);
         event.record(&mut fields);
         let meta = event.metadata();
         if let Some(progress) = &self.shared.progress {
@@ -414,6 +417,17 @@ enum FieldValue {
 }
 
 impl Fields {
+    /// New buffers with room for a typical event: in a burst, events are captured
+    /// faster than the writer hands buffers back, and growing them field by field
+    /// costs more than the capture itself.
+    fn sized() -> Self {
+        Self {
+            message: String::with_capacity(32),
+            list: Vec::with_capacity(8),
+            text: String::with_capacity(192),
+        }
+    }
+
     fn clear(&mut self) {
         self.message.clear();
         self.list.clear();
