@@ -214,8 +214,8 @@ impl Value {
             (Value::List(a), Value::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
             }
-            #[allow(clippy::float_cmp)]
-            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits() || a == b,
+            // Bit for bit: 0.0 and -0.0 print differently.
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
             (a, b) => a == b,
         }
     }
@@ -632,6 +632,10 @@ mod tests {
             panic!("maps share as maps");
         };
         assert!(!Arc::ptr_eq(&x, &y));
+        // Equal numbers of another form are not the same either.
+        assert!(!Value::Float(0.0).same(&Value::Float(-0.0)));
+        assert!(!Value::Int(1).same(&Value::Float(1.0)));
+        assert!(Value::Float(0.5).same(&Value::Float(0.5)));
         Arc::make_mut(&mut second).insert("extra".into(), Value::Int(1));
         assert_eq!(
             first.len(),
