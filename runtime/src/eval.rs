@@ -426,7 +426,7 @@ pub(crate) fn literal(lit: &Literal) -> Value {
         Literal::Bool(b) => Value::Bool(*b),
         Literal::Int(n) => Value::Int(*n),
         Literal::Float(x) => Value::Float(*x),
-        Literal::Str(s) => Value::Str(Text::from(s.clone())),
+        Literal::Str(s) => Value::Str(Text::from(s.as_str())),
         Literal::List(items) => Value::List(items.iter().map(literal).collect()),
     }
 }

@@ -61,7 +61,7 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
         if let Some(value) = value {
             let coerced = coerce(spec, value)
                 .map_err(|why| ParamError(format!("param `{}`: {why}", spec.name)))?;
-            out.insert(Text::from(spec.name.clone()), coerced);
+            out.insert(Text::from(spec.name.as_str()), coerced);
         }
     }
     Ok(out)
@@ -457,7 +457,7 @@ fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
         NodeKind::Bool(b) => Value::Bool(*b),
         NodeKind::Int(n) => Value::Int(*n),
         NodeKind::Float(x) => Value::Float(*x),
-        NodeKind::Str(s) => Value::Str(Text::from(s.clone())),
+        NodeKind::Str(s) => Value::Str(Text::from(s.as_str())),
         NodeKind::Seq(items) => Value::List(items.iter().map(yaml_value).collect()),
         NodeKind::Map(entries) => Value::from(
             entries

@@ -351,7 +351,7 @@ impl Value {
             J::Number(n) => n
                 .as_i64()
                 .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
-            J::String(s) => Value::Str(Text::from(s.clone())),
+            J::String(s) => Value::Str(Text::from(s.as_str())),
             J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
             J::Object(map) => Value::from(
                 map.iter()

@@ -401,7 +401,7 @@ impl Scheduler {
         let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
         self.states[index.index()] = JobState::Done { status, has_errors };
         Arc::make_mut(&mut self.contexts)
-            .insert(Text::from(self.plan.jobs[index].id.clone()), context);
+            .insert(Text::from(self.plan.jobs[index].id.as_str()), context);
         let mut dependents: Vec<NodeIndex> = self
             .plan
             .jobs

@@ -96,7 +96,7 @@ pub(super) fn run(
     for (branch, status, entry, error) in results.into_iter().flatten() {
         statuses.push(status);
         if let Some(error) = error {
-            errors.insert(Text::from(branch.clone()), error);
+            errors.insert(Text::from(branch.as_str()), error);
         }
         parallel.insert(Text::from(branch), entry);
     }

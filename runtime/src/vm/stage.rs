@@ -99,7 +99,7 @@ pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
             _ => None,
         };
         if let Some(key) = key {
-            local.insert(Text::from(key), result);
+            local.insert(key, result);
         }
         match (status, iden) {
             (Status::Skip, _) => skipped += 1,
