@@ -1,0 +1,60 @@
+"""Compare `wfr` builds on one workload, runs interleaved.
+
+On a shared 2-core machine the time of the same binary drifts by tens of percent
+from one minute to the next; running the builds one after the other, round after
+round, exposes them to the same drift, so their medians compare.
+
+    python3 bench/ab.py PLAN BUILD[:VAR=VALUE+VAR=VALUE...] ...
+
+PLAN is a compiled plan (`wfc compile` first); each BUILD is a `wfr` binary,
+optionally with environment variables for its runs (for example
+`target/release/wfr:MALLOC_ARENA_MAX=1`). `--runs N` rounds (default 40);
+`--logs` keeps the logs on (they are off by default: `WFR_LOG=off`). Run records go
+to a temporary folder.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("plan")
+    parser.add_argument("builds", nargs="+")
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--logs", action="store_true")
+    args = parser.parse_args()
+    builds = []
+    for spec in args.builds:
+        binary, _, extra = spec.partition(":")
+        env = {**os.environ}
+        if not args.logs:
+            env["WFR_LOG"] = "off"
+        if extra:
+            env.update(pair.split("=", 1) for pair in extra.split("+"))
+        builds.append((spec, binary, env))
+    times = {spec: [] for spec, _, _ in builds}
+    with tempfile.TemporaryDirectory() as runs:
+        for _ in range(args.runs):
+            for spec, binary, env in builds:
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [binary, "run", args.plan, "--runs", runs],
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+                times[spec].append(time.perf_counter() - start)
+                if done.returncode != 0:
+                    raise SystemExit(f"{spec} exited with {done.returncode}")
+    for spec, _, _ in builds:
+        xs = sorted(times[spec])
+        print(
+            f"{spec:<50} median {statistics.median(xs) * 1e3:7.2f} ms"
+            f"  p25 {xs[len(xs) // 4] * 1e3:7.2f}  min {xs[0] * 1e3:7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
