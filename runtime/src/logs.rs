@@ -106,6 +106,7 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
             batch: Vec::new(),
             human: String::new(),
             json: Vec::new(),
+            clock: Clock::default(),
         }),
         progress,
     });
@@ -181,6 +182,41 @@ struct Writer {
     batch: Vec<Entry>,
     human: String,
     json: Vec<u8>,
+    clock: Clock,
+}
+
+/// Timestamps of one second share their date and time of day: those are formatted
+/// once a second, the microseconds for each line.
+#[derive(Default)]
+struct Clock {
+    second: Option<i64>,
+    /// `2026-01-02T03:04:05`.
+    prefix: [u8; 19],
+}
+
+impl Clock {
+    /// `now` as RFC 3339 UTC with microseconds (`2026-01-02T03:04:05.123456Z`), in `buf`.
+    fn stamp<'b>(&mut self, now: jiff::Timestamp, buf: &'b mut [u8; 32]) -> &'b str {
+        let second = now.as_second();
+        if self.second != Some(second) {
+            let full = timestamp(now, buf);
+            // Years beyond 9999 (or before 0) do not fit the cached layout.
+            if full.len() != 27 {
+                return timestamp(now, buf);
+            }
+            self.prefix.copy_from_slice(&full.as_bytes()[..19]);
+            self.second = Some(second);
+        }
+        buf[..19].copy_from_slice(&self.prefix);
+        buf[19] = b'.';
+        let mut micros = u32::try_from(now.subsec_microsecond()).unwrap_or(0);
+        for digit in buf[20..26].iter_mut().rev() {
+            *digit = b'0' + u8::try_from(micros % 10).unwrap_or(0);
+            micros /= 10;
+        }
+        buf[26] = b'Z';
+        std::str::from_utf8(&buf[..27]).unwrap_or_default()
+    }
 }
 
 impl Shared {
@@ -216,12 +252,13 @@ impl Shared {
             batch,
             human,
             json,
+            clock,
         } = &mut *writer;
         std::mem::swap(&mut lock(&self.state).queue, batch);
         let mut used = Vec::with_capacity(batch.len());
         for entry in batch.drain(..) {
             let mut stamp = [0u8; 32];
-            let stamp = timestamp(entry.time, &mut stamp);
+            let stamp = clock.stamp(entry.time, &mut stamp);
             json.clear();
             write_json(json, stamp, entry.level, entry.target, &entry.fields);
             // A log line that cannot be written is not worth failing the run.
@@ -485,5 +522,26 @@ impl Visit for Fields {
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.list.push((field.name(), FieldValue::Bool(value)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Clock, timestamp};
+
+    #[test]
+    fn cached_stamps_are_the_full_format() {
+        let mut clock = Clock::default();
+        for text in [
+            "2026-01-02T03:04:05.000001Z",
+            "2026-01-02T03:04:05.123456Z",
+            "2026-01-02T03:04:05.999999Z",
+            "2026-01-02T03:04:06Z",
+            "1999-12-31T23:59:59.5Z",
+        ] {
+            let now: jiff::Timestamp = text.parse().unwrap();
+            let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+            assert_eq!(clock.stamp(now, &mut a), timestamp(now, &mut b), "{text}");
+        }
     }
 }
