@@ -251,15 +251,19 @@ pub enum StageKindPlan {
     Raise {
         message: Template,
     },
-    Docker {
-        image: Template,
-        tag: Template,
-        env: PMap,
-        volume: PMap,
-        auth: PMap,
-        /// What the container runs instead of the image's own command.
-        command: Option<CommandPlan>,
-    },
+    Docker(DockerPlan),
+}
+
+/// A Docker stage. (Serialized as the struct variant it was: plans keep their format.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DockerPlan {
+    pub image: Template,
+    pub tag: Template,
+    pub env: PMap,
+    pub volume: PMap,
+    pub auth: PMap,
+    /// What the container runs instead of the image's own command.
+    pub command: Option<CommandPlan>,
 }
 
 /// A Docker stage's `command`.
@@ -286,7 +290,7 @@ impl StageKindPlan {
             StageKindPlan::Until { .. } => "until",
             StageKindPlan::Case { .. } => "case",
             StageKindPlan::Raise { .. } => "raise",
-            StageKindPlan::Docker { .. } => "docker",
+            StageKindPlan::Docker(_) => "docker",
         }
     }
 }

@@ -118,29 +118,9 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
             version,
         } => virtualpy::run(cx, local, retry, run, vars, deps, version.as_ref()),
         #[cfg(feature = "docker")]
-        StageKindPlan::Docker {
-            image,
-            tag,
-            env,
-            volume,
-            auth,
-            command,
-        } => docker::run(
-            cx,
-            local,
-            retry,
-            &stage.name,
-            &docker::Fields {
-                image,
-                tag,
-                env,
-                volume,
-                auth,
-                command: command.as_ref(),
-            },
-        ),
+        StageKindPlan::Docker(docker) => docker::run(cx, local, retry, &stage.name, docker),
         #[cfg(not(feature = "docker"))]
-        StageKindPlan::Docker { .. } => not_supported(stage),
+        StageKindPlan::Docker(_) => not_supported(stage),
     }
 }
 

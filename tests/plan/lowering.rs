@@ -108,7 +108,7 @@ fn defaults_are_applied() {
     let docker = report
         .stages
         .iter()
-        .find(|s| matches!(s.kind, StageKindPlan::Docker { .. }))
+        .find(|s| matches!(s.kind, StageKindPlan::Docker(_)))
         .expect("docker");
     assert_eq!(docker.retry, 1);
     let StageKindPlan::Empty { sleep, .. } = &report.stages.last().expect("stage").kind else {

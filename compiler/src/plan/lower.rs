@@ -9,8 +9,8 @@ use petgraph::graph::DiGraph;
 
 use super::matrix::{self, Cell};
 use super::{
-    ArmPlan, Axis, CommandPlan, CondPlan, Count, Items, JobPlan, MatrixPlan, PMap, PValue,
-    ParamSpec, Plan, ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
+    ArmPlan, Axis, CommandPlan, CondPlan, Count, DockerPlan, Items, JobPlan, MatrixPlan, PMap,
+    PValue, ParamSpec, Plan, ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
 };
 use crate::syntax::expr::ast::{Part, Template};
 use crate::syntax::model::{
@@ -407,7 +407,7 @@ fn lower_stage(stage: &Stage) -> StagePlan {
             volume,
             auth,
             command,
-        } => StageKindPlan::Docker {
+        } => StageKindPlan::Docker(DockerPlan {
             command: command.as_ref().map(|c| match c {
                 crate::syntax::model::DockerCommand::Shell(t) => CommandPlan::Shell(template(t)),
                 crate::syntax::model::DockerCommand::Exec(parts) => {
@@ -421,7 +421,7 @@ fn lower_stage(stage: &Stage) -> StagePlan {
             env: map(env.as_ref()),
             volume: map(volume.as_ref()),
             auth: map(auth.as_ref()),
-        },
+        }),
     };
     StagePlan {
         name: template(&stage.name),

@@ -21,7 +21,7 @@ use bollard::query_parameters::{
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
 };
 use futures_util::StreamExt as _;
-use wfc_compiler::plan::{CommandPlan, PMap, PValue};
+use wfc_compiler::plan::{CommandPlan, DockerPlan, PValue};
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
@@ -53,24 +53,14 @@ struct Spec {
 /// Container names: `wfc-<stage>-<run id>-<n>`.
 static CONTAINERS: AtomicU64 = AtomicU64::new(0);
 
-/// A Docker stage's fields, as the plan has them.
-pub(super) struct Fields<'a> {
-    pub image: &'a Template,
-    pub tag: &'a Template,
-    pub env: &'a PMap,
-    pub volume: &'a PMap,
-    pub auth: &'a PMap,
-    pub command: Option<&'a CommandPlan>,
-}
-
 pub(super) fn run(
     cx: &StageCx,
     local: &Map,
     retry: Option<i64>,
     name: &Template,
-    fields: &Fields<'_>,
+    docker: &DockerPlan,
 ) -> Outcome {
-    let spec = match render(cx, local, retry, fields) {
+    let spec = match render(cx, local, retry, docker) {
         Ok(spec) => spec,
         Err(e) => return *e,
     };
@@ -117,16 +107,16 @@ fn render(
     cx: &StageCx,
     local: &Map,
     retry: Option<i64>,
-    fields: &Fields<'_>,
+    docker: &DockerPlan,
 ) -> Result<Spec, Box<Outcome>> {
-    let Fields {
+    let DockerPlan {
         image,
         tag,
         env,
         volume,
         auth,
         command,
-    } = *fields;
+    } = docker;
     let scope = cx.scope(local, retry);
     let failed = |e| Box::new(Outcome::eval_error(e));
     let text = |t: &Template| eval::render_text(&scope, t).map_err(failed);

@@ -224,7 +224,7 @@ fn retries(kind: &StageKindPlan) -> bool {
             | StageKindPlan::VirtualPy { .. }
             | StageKindPlan::Call { .. }
             | StageKindPlan::Trigger { .. }
-            | StageKindPlan::Docker { .. }
+            | StageKindPlan::Docker(_)
     )
 }
 
