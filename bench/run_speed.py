@@ -113,7 +113,7 @@ def main():
     parser.add_argument("--no-oracle", action="store_true")
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "--bin", "wfc", "--bin", "wfr"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "--bin", "wfc", "--bin", "wfr", "--bin", "wfr-python"], cwd=ROOT, check=True)
     wfc = str(ROOT / "target" / "release" / "wfc")
     wfr = str(ROOT / "target" / "release" / "wfr")
     quiet = {**os.environ, "WFR_LOG": "off"}

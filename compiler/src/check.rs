@@ -12,6 +12,8 @@ mod matrix;
 mod names;
 mod needs;
 mod refs;
+
+pub use refs::is_builtin_filter;
 pub mod summary;
 mod triggers;
 

@@ -6,6 +6,7 @@ mod file;
 pub mod graph;
 mod lower;
 pub mod matrix;
+mod walk;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};

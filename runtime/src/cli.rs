@@ -141,6 +141,11 @@ fn run(args: &RunArgs) -> u8 {
         Ok(found) => found,
         Err(code) => return code,
     };
+    let plans = PlanStore::new(plan_dir);
+    #[cfg(not(feature = "python"))]
+    if let Some(reason) = crate::handoff::reason(&plan, &plans) {
+        return fail(crate::handoff::exec(&reason));
+    }
     let mut given = Map::default();
     if let Some(file) = &args.params_file {
         match std::fs::read_to_string(file)
@@ -199,7 +204,7 @@ fn run(args: &RunArgs) -> u8 {
             .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
     let engine = Arc::new(Engine {
         pool: Pool::new(std::thread::available_parallelism().map_or(2, usize::from)),
-        plans: PlanStore::new(plan_dir),
+        plans,
         default_ids,
         max_job_parallel: args.max_job_parallel,
         max_depth: 16,
@@ -325,17 +330,23 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     let mut compiled = compile(&wfc_compiler::check::Options::default())?;
     // Filters unknown to the compiler may be registered in Python (`@custom_filter`):
     // look them up (this starts the interpreter, so only when needed) and compile again.
-    #[cfg(feature = "python")]
     if compiled
         .checked
         .diagnostics
         .iter()
         .any(|d| d.code == wfc_compiler::diagnostic::Code::UnknownFilter)
     {
-        let extra_filters = crate::python::filter_names().map_err(fail)?;
-        if !extra_filters.is_empty() {
-            compiled = compile(&wfc_compiler::check::Options { extra_filters })?;
+        #[cfg(feature = "python")]
+        {
+            let extra_filters = crate::python::filter_names().map_err(fail)?;
+            if !extra_filters.is_empty() {
+                compiled = compile(&wfc_compiler::check::Options { extra_filters })?;
+            }
         }
+        #[cfg(not(feature = "python"))]
+        return Err(fail(crate::handoff::exec(
+            "a template uses a filter that is not built in (it may be registered in Python)",
+        )));
     }
     let name = if is_file {
         let display = target.strip_prefix(".").unwrap_or(target);

@@ -4,6 +4,8 @@ pub mod cancel;
 pub mod cli;
 pub mod eval;
 mod executor;
+#[cfg(not(feature = "python"))]
+pub mod handoff;
 pub mod json;
 pub mod logs;
 pub mod params;

@@ -1,14 +1,16 @@
 //! Integration tests of the runtime: the conformance suite against the reference
 //! engine's goldens, and the `wfr` command line.
 
-#[cfg(feature = "python")]
-mod call;
 mod cli;
 mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
+mod handoff;
 mod logs;
-#[cfg(feature = "python")]
-mod python;
 mod support;
 mod virtualpy;
+
+/// The binary under test.
+pub const WFR: &str = env!("CARGO_BIN_EXE_wfr");
+/// The `tests/` folder.
+pub const TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests");

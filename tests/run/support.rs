@@ -1,4 +1,8 @@
-//! Helpers shared by the runtime tests.
+//! Helpers shared by the runtime tests (`tests/run`, and `tests/python` for
+//! `wfr-python`).
+
+// Not every test crate uses every helper.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,17 +12,18 @@ mod common;
 pub use common::{stderr, stdout, write};
 
 pub fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests")
+    PathBuf::from(crate::TESTS)
 }
 
-/// `wfr` with a clean environment for the conf path.
+/// The binary under test (`crate::WFR`: `wfr`, or `wfr-python` for the Python tests)
+/// with a clean environment for the conf path.
 pub fn wfr(args: &[&str], cwd: &Path, conf: Option<&Path>) -> Output {
     wfr_with(args, cwd, conf, &[])
 }
 
 /// `wfr` with extra environment variables.
 pub fn wfr_with(args: &[&str], cwd: &Path, conf: Option<&Path>, envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wfr"));
+    let mut command = Command::new(crate::WFR);
     command
         .args(args)
         .current_dir(cwd)
@@ -71,7 +76,7 @@ pub fn run_and_terminate(
     cwd: &Path,
     after: std::time::Duration,
 ) -> (Output, std::time::Duration) {
-    let child = Command::new(env!("CARGO_BIN_EXE_wfr"))
+    let child = Command::new(crate::WFR)
         .args(["run", name, "--output", "json"])
         .current_dir(cwd)
         .env_remove("WORKFLOW_CORE_CONF_PATH")

@@ -115,7 +115,7 @@ fn runs_python_with_an_empty_environment() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Where\n          id: where\n          run: |\n            import json, sys\n            version = '%d.%d' % sys.version_info[:2]\n            encoded = json.dumps({'a': 1})\n";
     write(dir.path(), "conf/p.yml", flow);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wfr"))
+    let out = std::process::Command::new(crate::WFR)
         .args(["run", "p", "--output", "json"])
         .current_dir(dir.path())
         .env_clear()

@@ -1,0 +1,100 @@
+//! `wfr` without embedded Python hands runs that need Python to `wfr-python`.
+//!
+//! Loading libpython costs every process about two milliseconds (its relocations
+//! alone touch some 300 pages), which is most of what a small run costs. So `wfr`
+//! is built without CPython, and `wfr-python`, the same program built with it,
+//! sits beside it. Before anything runs (no record, no log, no stage), `wfr` looks
+//! at the plan and at every plan it may trigger; when one of them needs Python it
+//! becomes `wfr-python` (exec, same arguments), which then does the whole run.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use wfc_compiler::check::is_builtin_filter;
+use wfc_compiler::plan::{Plan, StageKindPlan};
+
+use crate::plans::PlanStore;
+
+/// The name of the binary with embedded Python, beside `wfr`.
+pub const PYTHON_BINARY: &str = "wfr-python";
+
+/// Why the run needs Python, if it does: the first reason found in `plan` or in
+/// the plans it triggers (found in `store`).
+#[must_use]
+pub fn reason(plan: &Plan, store: &PlanStore) -> Option<String> {
+    let mut seen = HashSet::new();
+    reason_in(plan, store, &mut seen)
+}
+
+fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Option<String> {
+    if !seen.insert(plan.name.clone()) {
+        return None;
+    }
+    let mut found = None;
+    let mut targets = plan.triggers.clone();
+    plan.visit_stages(&mut |stage| {
+        if found.is_some() {
+            return;
+        }
+        let what = match &stage.kind {
+            StageKindPlan::Py { .. } => "is a Python stage",
+            StageKindPlan::Call { .. } => "calls a function registered in Python",
+            StageKindPlan::Trigger { workflow, .. } if workflow.is_literal() => {
+                targets.push(workflow.to_string());
+                return;
+            }
+            // Which workflow it runs is known only at run time: it may need Python.
+            StageKindPlan::Trigger { .. } => "triggers a workflow named at run time",
+            _ => return,
+        };
+        found = Some(format!(
+            "stage `{}` of workflow `{}` {what}",
+            stage.name, plan.name
+        ));
+    });
+    if found.is_some() {
+        return found;
+    }
+    if let Some(name) = plan
+        .filter_names()
+        .into_iter()
+        .find(|name| !is_builtin_filter(name))
+    {
+        return Some(format!(
+            "workflow `{}` uses the filter `{name}`, registered in Python",
+            plan.name
+        ));
+    }
+    targets.into_iter().find_map(|name| {
+        // A plan that cannot be loaded fails the run when it is triggered.
+        let target = store.get(&name).ok()?;
+        reason_in(&target, store, seen)
+    })
+}
+
+/// Becomes `wfr-python` with this process's arguments; returns only on failure,
+/// with the message to print.
+#[must_use]
+pub fn exec(reason: &str) -> String {
+    use std::os::unix::process::CommandExt as _;
+    let binary = match std::env::current_exe() {
+        Ok(me) => me.with_file_name(PYTHON_BINARY),
+        Err(e) => return format!("{reason}, and the path of wfr is unknown ({e})"),
+    };
+    if !binary.is_file() {
+        return missing(reason, &binary);
+    }
+    let error = std::process::Command::new(&binary)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    format!("{reason}, and {} cannot start: {error}", binary.display())
+}
+
+fn missing(reason: &str, binary: &std::path::Path) -> String {
+    let folder = binary.parent().map_or_else(PathBuf::new, PathBuf::from);
+    format!(
+        "{reason}: wfr runs Python through `{PYTHON_BINARY}`, which is not beside it in {}; \
+         build both (`cargo build --release`) or install it (`cargo install --path runtime-python`)",
+        folder.display()
+    )
+}
