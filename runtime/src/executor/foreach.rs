@@ -15,13 +15,14 @@ use crate::vm::stage::{StageCx, run_list};
 fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Outcome>> {
     let scope = cx.scope(local, None);
     let value = match items {
-        Items::List(values) => Value::List(
-            values
-                .iter()
-                .map(|v| eval::value(&scope, v))
-                .collect::<Result<_, _>>()
-                .map_err(|e| Box::new(Outcome::eval_error(e)))?,
-        ),
+        Items::List(values) => {
+            // Exactly as many as there are (a collect through `Result` would grow it).
+            let mut items = Vec::with_capacity(values.len());
+            for v in values {
+                items.push(eval::value(&scope, v).map_err(|e| Box::new(Outcome::eval_error(e)))?);
+            }
+            Value::List(items)
+        }
         Items::Template(t) => {
             eval::render(&scope, t).map_err(|e| Box::new(Outcome::eval_error(e)))?
         }
@@ -117,6 +118,13 @@ pub(super) fn run(
     let units = std::iter::repeat_n((), items.len()).collect();
     let sharing = Sharing::default();
     let all = Arc::clone(&items);
+    let key_of = move |items: &[Value], index: usize| {
+        if by_index {
+            Value::Int(i64::try_from(index).unwrap_or(i64::MAX))
+        } else {
+            items[index].clone()
+        }
+    };
     let results = fanout::run(
         cx,
         units,
@@ -124,11 +132,7 @@ pub(super) fn run(
         true,
         move |cx, index, ()| {
             let item = all[index].clone();
-            let key = if by_index {
-                Value::Int(i64::try_from(index).unwrap_or(i64::MAX))
-            } else {
-                item.clone()
-            };
+            let key = key_of(&all, index);
             let bindings = Bindings {
                 item: Some(item.clone()),
                 loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
@@ -162,22 +166,25 @@ pub(super) fn run(
             let errors = error.map(|(name, message)| status::error(name, message));
             let status = list.status;
             let stages = sharing.share(list.stages);
-            let entry = nested_entry(status, [("item", item)], stages, errors.clone());
+            // The entry holds the errors; the key is made again at the end: results
+            // stay small while all items run.
+            let entry = nested_entry(status, [("item", item)], stages, errors);
             Done {
                 failed: status == Status::Failed,
-                result: (label, status, entry, errors),
+                result: (status, entry),
             }
         },
     );
     let mut foreach = crate::value::map_with_capacity(results.len());
     let mut errors = Map::default();
     let mut statuses = Vec::with_capacity(results.len());
-    for result in results {
+    for (index, result) in results.into_iter().enumerate() {
         match result {
-            Some((key, status, entry, error)) => {
+            Some((status, entry)) => {
                 statuses.push(status);
-                if let Some(error) = error {
-                    errors.insert(key.clone(), error);
+                let key = key_text(&key_of(&items, index));
+                if let Some(error) = entry.as_map().and_then(|m| m.get("errors")) {
+                    errors.insert(key.clone(), error.clone());
                 }
                 foreach.insert(key, entry);
             }
