@@ -60,10 +60,11 @@ pub struct Handle<T> {
 }
 
 impl Pool {
-    /// A pool of `size` workers (at least one).
+    /// A pool of up to `size` workers (at least one), started as work comes: a run
+    /// whose jobs all run on its own thread starts none.
     #[must_use]
     pub fn new(size: usize) -> Self {
-        let pool = Pool {
+        Pool {
             shared: Arc::new(Shared {
                 id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
                 injector: Injector::new(),
@@ -75,11 +76,7 @@ impl Pool {
                 blocked: AtomicUsize::new(0),
                 shutdown: AtomicBool::new(false),
             }),
-        };
-        for _ in 0..pool.shared.size {
-            pool.start_worker();
         }
-        pool
     }
 
     fn start_worker(&self) {
@@ -127,6 +124,11 @@ impl Pool {
         });
         if let Some(job) = job {
             self.shared.injector.push(job);
+        }
+        if self.shared.idle.load(Ordering::Acquire) == 0
+            && self.shared.threads.load(Ordering::Acquire) < self.shared.size
+        {
+            self.start_worker();
         }
         self.notify();
         Handle { slot }
@@ -252,8 +254,16 @@ impl Pool {
     }
 
     /// Runs `f`, which blocks outside the pool, keeping the pool's capacity for
-    /// other work: a worker is added when none would be left free.
+    /// other work: a worker is added when none would be left free. (A thread that
+    /// is not one of the pool's workers, such as the main thread waiting for its
+    /// jobs, takes no worker's place: it just blocks.)
     pub fn blocking<R>(&self, f: impl FnOnce() -> R) -> R {
+        let id = self.shared.id;
+        let on_worker =
+            LOCAL.with(|local| matches!(&*local.borrow(), Some((pool, _)) if *pool == id));
+        if !on_worker {
+            return f();
+        }
         let blocked = self.shared.blocked.fetch_add(1, Ordering::AcqRel) + 1;
         let threads = self.shared.threads.load(Ordering::Acquire);
         if threads < self.shared.size + blocked && self.shared.idle.load(Ordering::Acquire) == 0 {

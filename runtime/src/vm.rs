@@ -306,70 +306,54 @@ impl Scheduler {
     }
 
     /// Starts ready jobs and waits for them until nothing is left to do.
+    ///
+    /// A job that is the only thing to do (none running, no other ready) runs on
+    /// this thread: nothing can become ready before it ends, so there is nothing
+    /// to wait for meanwhile, and a sequential workflow runs without a hand-off
+    /// between threads. Jobs that can run side by side go to the pool.
     fn drive(&mut self, deadline: Option<Instant>, max_parallel: usize) -> Ending {
         let (tx, rx) = crossbeam_channel::unbounded::<(NodeIndex, job::JobResult)>();
-        let mut ending = Ending::Finished;
+        let watchdog = deadline.map(|deadline| Watchdog::start(deadline, self.cancel.clone()));
         loop {
             let stopping = self.aborted || self.cancel.is_cancelled();
             while !stopping && self.running < max_parallel {
                 let Some(next) = self.ready.pop_front() else {
                     break;
                 };
-                self.start(next, &tx);
+                let alone = self.running == 0 && self.ready.is_empty();
+                self.start(next, &tx, alone);
             }
             if self.running == 0 {
                 break;
             }
-            let event = match deadline {
-                Some(deadline) => {
-                    let wait = deadline.saturating_duration_since(Instant::now());
-                    match self.cx.pool.blocking(|| rx.recv_timeout(wait)) {
-                        Ok(event) => Some(event),
-                        Err(RecvTimeoutError::Timeout) => {
-                            ending = Ending::TimedOut;
-                            self.cancel.cancel();
-                            None
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-                None => match self.cx.pool.blocking(|| rx.recv()) {
-                    Ok(event) => Some(event),
-                    Err(_) => break,
-                },
-            };
-            if let Some((index, result)) = event {
-                self.running -= 1;
-                self.finish(index, result.status, result.context);
-            } else {
-                // Timed out: wait for the running jobs to stop.
-                while self.running > 0 {
-                    match self.cx.pool.blocking(|| rx.recv()) {
-                        Ok((index, result)) => {
-                            self.running -= 1;
-                            self.finish(index, result.status, result.context);
-                        }
-                        Err(_) => break,
-                    }
-                }
+            let Ok((index, result)) = self.cx.pool.blocking(|| rx.recv()) else {
                 break;
-            }
+            };
+            self.running -= 1;
+            self.finish(index, result.status, result.context);
         }
-        if ending == Ending::Finished && self.cancel.is_cancelled() {
-            ending = Ending::Cancelled;
-        }
+        let timed_out = watchdog.is_some_and(Watchdog::stop);
         for state in &mut self.states {
             if matches!(state, JobState::Waiting { .. } | JobState::Ready) {
                 *state = JobState::Dropped;
             }
         }
-        ending
+        if timed_out {
+            Ending::TimedOut
+        } else if self.cancel.is_cancelled() {
+            Ending::Cancelled
+        } else {
+            Ending::Finished
+        }
     }
 
+    /// Runs job `index` on the pool, or on this thread when it runs `alone`; its
+    /// result comes through `tx`.
     fn start(
         &mut self,
         index: NodeIndex,
         tx: &crossbeam_channel::Sender<(NodeIndex, job::JobResult)>,
+        alone: bool,
     ) {
         self.states[index.index()] = JobState::Running;
         self.running += 1;
@@ -379,12 +363,17 @@ impl Scheduler {
         let cancel = self.cancel.clone();
         let tx = tx.clone();
         tracing::info!(target: "wfr::job", run = %cx.run_id, job = %plan.jobs[index].id, "job started");
-        let _ = self.cx.pool.spawn(move || {
+        let task = move || {
             let job = Arc::new(JobRef { plan, index });
             let result = job::run(&cx, &job, jobs, &cancel);
             tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), "job ended");
             let _ = tx.send((index, result));
-        });
+        };
+        if alone {
+            task();
+        } else {
+            let _ = self.cx.pool.spawn(task);
+        }
     }
 
     /// Records a finished job and moves on the jobs that need it.
@@ -490,4 +479,34 @@ enum Need {
     Skip,
     Cancel,
     Fail(TriggerRule),
+}
+
+/// Cancels a run at its deadline (`--timeout`), from a thread of its own: the
+/// jobs may all be running, one of them on the thread that drives the run.
+struct Watchdog {
+    stop: crossbeam_channel::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(deadline: Instant, cancel: Cancel) -> Self {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
+        let thread = std::thread::spawn(move || {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match stopped.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {
+                    cancel.cancel();
+                    true
+                }
+                _ => false,
+            }
+        });
+        Watchdog { stop, thread }
+    }
+
+    /// Stops the watch; true when the deadline had passed.
+    fn stop(self) -> bool {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap_or(false)
+    }
 }

@@ -286,3 +286,25 @@ fn bundled_example_runs() {
         Some(2)
     );
 }
+
+/// Independent jobs run side by side, and a job starts as soon as its needs end,
+/// while other jobs still run. (A job that is the only thing to do runs on the
+/// thread that drives the run; this checks that the others still go to the pool.)
+#[test]
+fn jobs_run_side_by_side_and_start_when_their_needs_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "side:\n  type: Workflow\n  jobs:\n    long:\n      stages:\n        - {name: Long, id: long, bash: 'sleep 2; date +%s%N'}\n    short:\n      stages:\n        - {name: Short, id: short, bash: 'sleep 0.2'}\n    after:\n      needs: [short]\n      stages:\n        - {name: After, id: after, bash: 'date +%s%N'}\n    last:\n      needs: [long, after]\n      stages:\n        - {name: Last, id: last, bash: 'date +%s%N'}\n";
+    write(dir.path(), "conf/side.yml", flow);
+    let out = wfr(&["run", "side", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ctx = context(&out);
+    let time = |job: &str| -> u128 {
+        ctx["jobs"][job]["stages"][job]["outputs"]["stdout"]
+            .as_str()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no time from {job}: {ctx}"))
+    };
+    // `after` ran while `long` still slept, and `last` only once both had ended.
+    assert!(time("after") < time("long"), "{ctx}");
+    assert!(time("last") >= time("long"), "{ctx}");
+}
