@@ -105,7 +105,15 @@ impl Writer {
     }
 
     fn text(&mut self, text: &str) {
-        let _ = serde_json::to_writer(&mut self.out, text);
+        // Most keys and values need no escape: copied as they are.
+        if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.out.reserve(text.len() + 2);
+            self.out.push(b'"');
+            self.out.extend_from_slice(text.as_bytes());
+            self.out.push(b'"');
+        } else {
+            let _ = serde_json::to_writer(&mut self.out, text);
+        }
     }
 }
 
