@@ -203,7 +203,7 @@ fn run(args: &RunArgs) -> u8 {
         || std::env::var("WORKFLOW_CORE_STAGE_DEFAULT_ID")
             .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
     let engine = Arc::new(Engine {
-        pool: Pool::new(std::thread::available_parallelism().map_or(2, usize::from)),
+        pool: Pool::for_this_machine(),
         plans,
         default_ids,
         max_job_parallel: args.max_job_parallel,

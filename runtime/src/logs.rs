@@ -86,21 +86,30 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
             format!("WFR_LOG={text}: {e}; write a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas, such as `info,wfr::echo=off`")
         })?,
     };
-    let progress =
-        (options.terminal && options.format == Format::Human).then(|| Arc::new(Progress::new()));
+    // `WFR_LOG=off`: nothing to write, so no writer thread, no buffers and no
+    // subscriber (every event is off at its call site).
+    let silent = filter
+        .default_level()
+        .is_none_or(|level| level == LevelFilter::OFF)
+        && filter.iter().all(|(_, level)| level == LevelFilter::OFF);
+    let progress = (options.terminal && options.format == Format::Human && !silent)
+        .then(|| Arc::new(Progress::new()));
     let stderr: Box<dyn Write + Send> = match &progress {
         Some(progress) => Box::new(progress.writer()),
         None => Box::new(std::io::stderr()),
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            queue: Vec::with_capacity(4 * BATCH),
+            queue: Vec::with_capacity(if silent { 0 } else { 4 * BATCH }),
             ..State::default()
         }),
         wake: Condvar::new(),
         writer: Mutex::new(Writer {
-            stderr: std::io::BufWriter::with_capacity(64 * 1024, stderr),
-            file: std::io::BufWriter::with_capacity(64 * 1024, Box::new(log_file)),
+            stderr: std::io::BufWriter::with_capacity(if silent { 0 } else { 64 * 1024 }, stderr),
+            file: std::io::BufWriter::with_capacity(
+                if silent { 0 } else { 64 * 1024 },
+                Box::new(log_file),
+            ),
             stderr_format: options.format,
             color: options.color,
             batch: Vec::new(),
@@ -110,6 +119,12 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
         }),
         progress,
     });
+    if silent {
+        return Ok(Logs {
+            shared,
+            thread: None,
+        });
+    }
     let thread = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()

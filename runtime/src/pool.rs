@@ -24,8 +24,8 @@ struct Shared {
     stealers: RwLock<Vec<Stealer<Task>>>,
     /// Wakes idle workers and joiners: bumped on every push and every completion.
     signal: (Mutex<u64>, Condvar),
-    /// The number of workers the pool keeps.
-    size: usize,
+    /// The number of workers the pool keeps: known when the first one starts.
+    size: std::sync::OnceLock<usize>,
     threads: AtomicUsize,
     idle: AtomicUsize,
     blocked: AtomicUsize,
@@ -41,7 +41,7 @@ pub struct Pool {
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("size", &self.shared.size)
+            .field("size", &self.shared.size.get())
             .field("threads", &self.shared.threads.load(Ordering::Relaxed))
             .finish()
     }
@@ -64,19 +64,37 @@ impl Pool {
     /// whose jobs all run on its own thread starts none.
     #[must_use]
     pub fn new(size: usize) -> Self {
+        Self::with_size(std::sync::OnceLock::from(size.max(1)))
+    }
+
+    fn with_size(size: std::sync::OnceLock<usize>) -> Self {
         Pool {
             shared: Arc::new(Shared {
                 id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
                 injector: Injector::new(),
                 stealers: RwLock::new(Vec::new()),
                 signal: (Mutex::new(0), Condvar::new()),
-                size: size.max(1),
+                size,
                 threads: AtomicUsize::new(0),
                 idle: AtomicUsize::new(0),
                 blocked: AtomicUsize::new(0),
                 shutdown: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// A pool of as many workers as the machine has cores, asked for (from the
+    /// cgroup limits, a few files) only when the first worker starts.
+    #[must_use]
+    pub fn for_this_machine() -> Self {
+        Self::with_size(std::sync::OnceLock::new())
+    }
+
+    fn size(&self) -> usize {
+        *self
+            .shared
+            .size
+            .get_or_init(|| std::thread::available_parallelism().map_or(2, usize::from))
     }
 
     fn start_worker(&self) {
@@ -126,7 +144,7 @@ impl Pool {
             self.shared.injector.push(job);
         }
         if self.shared.idle.load(Ordering::Acquire) == 0
-            && self.shared.threads.load(Ordering::Acquire) < self.shared.size
+            && self.shared.threads.load(Ordering::Acquire) < self.size()
         {
             self.start_worker();
         }
@@ -200,7 +218,7 @@ impl Pool {
             // an idle one retires.
             let running = self.shared.threads.load(Ordering::Acquire);
             let blocked = self.shared.blocked.load(Ordering::Acquire);
-            if running > self.shared.size + blocked
+            if running > self.size() + blocked
                 && self
                     .shared
                     .threads
@@ -266,7 +284,7 @@ impl Pool {
         }
         let blocked = self.shared.blocked.fetch_add(1, Ordering::AcqRel) + 1;
         let threads = self.shared.threads.load(Ordering::Acquire);
-        if threads < self.shared.size + blocked && self.shared.idle.load(Ordering::Acquire) == 0 {
+        if threads < self.size() + blocked && self.shared.idle.load(Ordering::Acquire) == 0 {
             self.start_worker();
         }
         let result = f();
