@@ -6,7 +6,9 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+mod map;
+
+pub use map::Map;
 
 /// Text of values and map keys: short text (stage ids, `status`, `SUCCESS`...)
 /// lives inline, without an allocation of its own.
@@ -14,9 +16,6 @@ pub type Text = compact_str::CompactString;
 
 /// A map key.
 pub type Key = Text;
-
-/// A mapping that keeps insertion order, like a Python dict.
-pub type Map = IndexMap<Key, Value, foldhash::fast::RandomState>;
 
 /// A live object of an embedded language (a Python function a Py stage defined),
 /// passed as is between the stages of one job. Outside its job, and in every text
@@ -105,7 +104,7 @@ impl Sharing {
 /// An empty map with room for `n` entries.
 #[must_use]
 pub fn map_with_capacity(n: usize) -> Map {
-    Map::with_capacity_and_hasher(n, foldhash::fast::RandomState::default())
+    Map::with_capacity(n)
 }
 
 impl PartialEq for Value {

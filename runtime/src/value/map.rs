@@ -1,0 +1,454 @@
+//! `Map`: the mapping of run-time values, in insertion order like a Python dict.
+//!
+//! Most maps of a run are small: a stage's result (`outputs`, `status`), its
+//! outputs, a loop unit's entry (`status`, `item`, `stages`). Up to [`SMALL`]
+//! entries a map is a vector, and a key is found by comparing it with each key (a
+//! few short strings): no hash to compute, no table to allocate, about a third less
+//! memory. A map that grows past that becomes an `IndexMap` and stays one.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::ser::SerializeMap as _;
+
+use super::{Key, Value};
+
+type Large = IndexMap<Key, Value, foldhash::fast::RandomState>;
+
+/// The most entries a map keeps in a plain vector.
+pub const SMALL: usize = 8;
+
+/// A mapping of names to values that keeps insertion order.
+#[derive(Clone)]
+pub struct Map(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Small(Vec<(Key, Value)>),
+    Large(Box<Large>),
+}
+
+impl Default for Map {
+    fn default() -> Self {
+        Map(Repr::Small(Vec::new()))
+    }
+}
+
+fn large(capacity: usize) -> Large {
+    IndexMap::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+}
+
+impl Map {
+    /// An empty map with room for `n` entries.
+    #[must_use]
+    pub fn with_capacity(n: usize) -> Self {
+        if n <= SMALL {
+            Map(Repr::Small(Vec::with_capacity(n)))
+        } else {
+            Map(Repr::Large(Box::new(large(n))))
+        }
+    }
+
+    /// How many entries fit before the map allocates again.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        match &self.0 {
+            Repr::Small(v) => v.capacity(),
+            Repr::Large(m) => m.capacity(),
+        }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Small(v) => v.len(),
+            Repr::Large(m) => m.len(),
+        }
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match &self.0 {
+            Repr::Small(v) => v.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Repr::Large(m) => m.get(key),
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        match &mut self.0 {
+            Repr::Small(v) => v.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            Repr::Large(m) => m.get_mut(key),
+        }
+    }
+
+    #[must_use]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value`; a key already there keeps its place. Returns the
+    /// value it had.
+    pub fn insert(&mut self, key: Key, value: Value) -> Option<Value> {
+        match &mut self.0 {
+            Repr::Small(entries) => {
+                if let Some((_, old)) = entries.iter_mut().find(|(k, _)| *k == key) {
+                    return Some(std::mem::replace(old, value));
+                }
+                if entries.len() < SMALL {
+                    entries.push((key, value));
+                    return None;
+                }
+                let mut grown = Box::new(large(SMALL * 2));
+                grown.extend(entries.drain(..));
+                grown.insert(key, value);
+                self.0 = Repr::Large(grown);
+                None
+            }
+            Repr::Large(m) => m.insert(key, value),
+        }
+    }
+
+    /// Removes `key`, keeping the order of the others.
+    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        match &mut self.0 {
+            Repr::Small(v) => {
+                let at = v.iter().position(|(k, _)| k == key)?;
+                Some(v.remove(at).1)
+            }
+            Repr::Large(m) => m.shift_remove(key),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        match &mut self.0 {
+            Repr::Small(v) => v.clear(),
+            Repr::Large(m) => m.clear(),
+        }
+    }
+
+    /// Keeps the entries for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
+        match &mut self.0 {
+            Repr::Small(v) => v.retain_mut(|(k, v)| keep(k, v)),
+            Repr::Large(m) => m.retain(|k, v| keep(k, v)),
+        }
+    }
+
+    #[must_use]
+    pub fn first(&self) -> Option<(&Key, &Value)> {
+        self.iter().next()
+    }
+
+    #[must_use]
+    pub fn last(&self) -> Option<(&Key, &Value)> {
+        self.iter().next_back()
+    }
+
+    /// Removes the last entry.
+    pub fn pop(&mut self) -> Option<(Key, Value)> {
+        match &mut self.0 {
+            Repr::Small(v) => v.pop(),
+            Repr::Large(m) => m.pop(),
+        }
+    }
+
+    #[must_use]
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.0 {
+            Repr::Small(v) => Iter(IterRepr::Small(v.iter())),
+            Repr::Large(m) => Iter(IterRepr::Large(m.iter())),
+        }
+    }
+
+    pub fn iter_mut(&mut self) -> IterMut<'_> {
+        match &mut self.0 {
+            Repr::Small(v) => IterMut(IterMutRepr::Small(v.iter_mut())),
+            Repr::Large(m) => IterMut(IterMutRepr::Large(m.iter_mut())),
+        }
+    }
+
+    #[must_use]
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Key> + ExactSizeIterator {
+        self.iter().map(|(k, _)| k)
+    }
+
+    #[must_use]
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
+        self.iter().map(|(_, v)| v)
+    }
+
+    #[must_use]
+    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = Key> + ExactSizeIterator {
+        self.into_iter().map(|(k, _)| k)
+    }
+
+    #[must_use]
+    pub fn into_values(self) -> impl DoubleEndedIterator<Item = Value> + ExactSizeIterator {
+        self.into_iter().map(|(_, v)| v)
+    }
+}
+
+/// The entries of a map, in order.
+pub struct Iter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Small(std::slice::Iter<'a, (Key, Value)>),
+    Large(indexmap::map::Iter<'a, Key, Value>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Key, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterRepr::Small(it) => it.next().map(|(k, v)| (k, v)),
+            IterRepr::Large(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IterRepr::Small(it) => it.size_hint(),
+            IterRepr::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterRepr::Small(it) => it.next_back().map(|(k, v)| (k, v)),
+            IterRepr::Large(it) => it.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// The entries of a map, in order, values changeable.
+pub struct IterMut<'a>(IterMutRepr<'a>);
+
+enum IterMutRepr<'a> {
+    Small(std::slice::IterMut<'a, (Key, Value)>),
+    Large(indexmap::map::IterMut<'a, Key, Value>),
+}
+
+impl<'a> Iterator for IterMut<'a> {
+    type Item = (&'a Key, &'a mut Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterMutRepr::Small(it) => it.next().map(|(k, v)| (&*k, v)),
+            IterMutRepr::Large(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IterMutRepr::Small(it) => it.size_hint(),
+            IterMutRepr::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for IterMut<'_> {}
+
+/// The entries of a map, taken out in order.
+pub struct IntoIter(IntoIterRepr);
+
+enum IntoIterRepr {
+    Small(std::vec::IntoIter<(Key, Value)>),
+    Large(indexmap::map::IntoIter<Key, Value>),
+}
+
+impl Iterator for IntoIter {
+    type Item = (Key, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IntoIterRepr::Small(it) => it.next(),
+            IntoIterRepr::Large(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IntoIterRepr::Small(it) => it.size_hint(),
+            IntoIterRepr::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for IntoIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IntoIterRepr::Small(it) => it.next_back(),
+            IntoIterRepr::Large(it) => it.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for IntoIter {}
+
+impl IntoIterator for Map {
+    type Item = (Key, Value);
+    type IntoIter = IntoIter;
+
+    fn into_iter(self) -> IntoIter {
+        match self.0 {
+            Repr::Small(v) => IntoIter(IntoIterRepr::Small(v.into_iter())),
+            Repr::Large(m) => IntoIter(IntoIterRepr::Large(m.into_iter())),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a Key, &'a Value);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Map {
+    type Item = (&'a Key, &'a mut Value);
+    type IntoIter = IterMut<'a>;
+
+    fn into_iter(self) -> IterMut<'a> {
+        self.iter_mut()
+    }
+}
+
+impl Extend<(Key, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (Key, Value)>>(&mut self, entries: I) {
+        for (k, v) in entries {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl FromIterator<(Key, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (Key, Value)>>(entries: I) -> Self {
+        let entries = entries.into_iter();
+        let mut map = Map::with_capacity(entries.size_hint().0);
+        map.extend(entries);
+        map
+    }
+}
+
+/// `map["key"]`: the value of a key that must be there (as for `IndexMap`).
+impl std::ops::Index<&str> for Map {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        self.get(key)
+            .unwrap_or_else(|| panic!("the map has no key {key:?}"))
+    }
+}
+
+/// Equal when they hold the same keys with equal values, in any order (as
+/// Python's dicts compare).
+impl PartialEq for Map {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for Map {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(Some(self.len()))?;
+        for (k, v) in self {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(map: &Map) -> Vec<&str> {
+        map.keys().map(Key::as_str).collect()
+    }
+
+    #[test]
+    fn small_and_large_maps_behave_alike() {
+        for n in [3, SMALL, SMALL + 1, 40] {
+            let mut map = Map::default();
+            for i in 0..n {
+                assert_eq!(
+                    map.insert(
+                        format!("k{i}").into(),
+                        Value::Int(i64::try_from(i).unwrap())
+                    ),
+                    None
+                );
+            }
+            assert_eq!(map.len(), n);
+            // Replacing keeps the place.
+            assert_eq!(map.insert("k1".into(), Value::Int(-1)), Some(Value::Int(1)));
+            assert_eq!(keys(&map)[1], "k1");
+            assert_eq!(map.get("k1"), Some(&Value::Int(-1)));
+            assert_eq!(map.get("missing"), None);
+            assert!(map.contains_key("k0"));
+            if let Some(v) = map.get_mut("k0") {
+                *v = Value::Null;
+            }
+            assert_eq!(map.first(), Some((&Key::from("k0"), &Value::Null)));
+            let last = format!("k{}", n - 1);
+            assert_eq!(map.last().map(|(k, _)| k.as_str()), Some(last.as_str()));
+            // Removing keeps the order of the rest.
+            assert_eq!(map.shift_remove("k1"), Some(Value::Int(-1)));
+            assert_eq!(keys(&map)[..2], ["k0", "k2"]);
+            assert_eq!(map.iter().len(), n - 1);
+            assert_eq!(
+                map.iter().next_back().map(|(k, _)| k.as_str()),
+                Some(last.as_str())
+            );
+            map.retain(|k, _| k != "k0");
+            assert_eq!(map.len(), n - 2);
+            let popped = map.pop().map(|(k, _)| k);
+            assert_eq!(popped.as_deref(), Some(last.as_str()));
+            let json = serde_json::to_string(&map).unwrap();
+            let expected: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("\"{k}\":{}", serde_json::to_string(v).unwrap()))
+                .collect();
+            assert_eq!(json, format!("{{{}}}", expected.join(",")));
+            let copied: Map = map.clone().into_iter().collect();
+            assert_eq!(keys(&copied), keys(&map));
+        }
+    }
+
+    #[test]
+    fn equality_ignores_order() {
+        let a: Map = [("x".into(), Value::Int(1)), ("y".into(), Value::Int(2))]
+            .into_iter()
+            .collect();
+        let b: Map = [("y".into(), Value::Int(2)), ("x".into(), Value::Int(1))]
+            .into_iter()
+            .collect();
+        assert_eq!(a, b);
+        let c: Map = [("x".into(), Value::Int(1))].into_iter().collect();
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_small_map_is_smaller() {
+        // The map itself is a vector's size (a large map is boxed).
+        assert_eq!(std::mem::size_of::<Map>(), 24);
+    }
+}
