@@ -239,12 +239,21 @@ fn env_value(scope: &Scope<'_>, env: &EnvRef) -> String {
         .unwrap_or_else(|| "null".to_string())
 }
 
+/// `str::trim`, at once for text that starts and ends with a visible ASCII
+/// character (most text: nothing to trim, no character to decode).
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// Renders a template to a value (see the module doc for the rules).
 pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
     let parts = &template.parts;
     // Plain text (most names and ids): no scope to look at.
     if let [Part::Text(t)] = parts.as_slice() {
-        let t = t.trim();
+        let t = trim(t);
         return Ok(match t {
             "None" | "null" => Value::Null,
             _ => Value::Str(Text::from(t)),
@@ -253,7 +262,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
     // Surrounding whitespace does not count.
     let mut significant = parts
         .iter()
-        .filter(|p| !matches!(p, Part::Text(t) if t.trim().is_empty()));
+        .filter(|p| !matches!(p, Part::Text(t) if trim(t).is_empty()));
     if let (Some(Part::Interp(interp)), None) = (significant.next(), significant.next()) {
         let value = pipeline(scope, &interp.pipeline)?;
         return Ok(match value {
@@ -271,7 +280,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
             Part::Env(env) => text.push_str(&env_value(scope, env)),
         }
     }
-    let trimmed = text.trim();
+    let trimmed = trim(&text);
     if trimmed.len() != text.len() {
         text = Text::from(trimmed);
     }

@@ -133,7 +133,8 @@ pub(crate) fn run_stage(
     stage: &StagePlan,
     local: &Map,
 ) -> (Option<Text>, Value, Status) {
-    let started = Instant::now();
+    // Stage times are only logged: not read when no stage event can be.
+    let started = tracing::enabled!(target: "wfr::stage", tracing::Level::ERROR).then(Instant::now);
     let scope = cx.scope(local, None);
     let name =
         eval::render_short(&scope, &stage.name).unwrap_or_else(|_| stage.name.to_string().into());
@@ -164,7 +165,7 @@ pub(crate) fn run_stage(
     if outcome.status == Status::Failed {
         cx.run.stage_failed(&name, outcome.errors.as_ref());
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
     match (&outcome.errors, outcome.status) {
         (Some(errors), Status::Failed) => {
             tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
