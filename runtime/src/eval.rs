@@ -248,6 +248,11 @@ fn trim(text: &str) -> &str {
     }
 }
 
+/// Only whitespace (a visible ASCII character settles it at once).
+fn is_blank(text: &str) -> bool {
+    !text.bytes().any(|b| b.is_ascii_graphic()) && text.trim().is_empty()
+}
+
 /// Renders a template to a value (see the module doc for the rules).
 pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
     let parts = &template.parts;
@@ -262,7 +267,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
     // Surrounding whitespace does not count.
     let mut significant = parts
         .iter()
-        .filter(|p| !matches!(p, Part::Text(t) if trim(t).is_empty()));
+        .filter(|p| !matches!(p, Part::Text(t) if is_blank(t)));
     if let (Some(Part::Interp(interp)), None) = (significant.next(), significant.next()) {
         let value = pipeline(scope, &interp.pipeline)?;
         return Ok(match value {

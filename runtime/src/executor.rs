@@ -144,13 +144,14 @@ pub(crate) fn nested_entry<const N: usize>(
     errors: Option<Value>,
 ) -> Value {
     let mut entry = crate::value::map_with_capacity(N + 2 + usize::from(errors.is_some()));
-    entry.insert("status".into(), status.value());
+    // The fields are never `status`, `stages` or `errors`.
+    entry.push_new("status".into(), status.value());
     for (k, v) in fields {
-        entry.insert(Text::from(k), v);
+        entry.push_new(Text::from(k), v);
     }
-    entry.insert("stages".into(), stages);
+    entry.push_new("stages".into(), stages);
     if let Some(errors) = errors {
-        entry.insert("errors".into(), errors);
+        entry.push_new("errors".into(), errors);
     }
     Value::from(entry)
 }

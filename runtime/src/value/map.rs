@@ -113,6 +113,18 @@ impl Map {
         }
     }
 
+    /// Adds an entry whose key is not in the map yet (checked in debug builds):
+    /// no search for it.
+    pub(crate) fn push_new(&mut self, key: Key, value: Value) {
+        debug_assert!(!self.contains_key(&key), "`{key}` is already in the map");
+        match &mut self.0 {
+            Repr::Small(entries) if entries.len() < SMALL => entries.push((key, value)),
+            _ => {
+                self.insert(key, value);
+            }
+        }
+    }
+
     /// Removes `key`, keeping the order of the others.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         match &mut self.0 {
