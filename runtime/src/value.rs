@@ -80,24 +80,45 @@ fn arc_map(map: Map) -> Arc<Map> {
 /// unit. Values are never changed in place, so sharing cannot be observed.
 #[derive(Default)]
 pub struct Sharing {
-    last: std::sync::Mutex<Option<Arc<Map>>>,
+    state: std::sync::Mutex<SharingState>,
+}
+
+#[derive(Default)]
+struct SharingState {
+    last: Option<Arc<Map>>,
+    /// A map that was not kept (equal to the last), emptied for the next unit.
+    spare: Option<Map>,
 }
 
 impl Sharing {
     /// `map` as a value, shared with the previous one when they are equal.
-    pub fn share(&self, map: Map) -> Value {
-        let mut last = self
-            .last
+    pub fn share(&self, mut map: Map) -> Value {
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(previous) = last.as_ref()
+        if let Some(previous) = state.last.as_ref()
             && same_map(previous, &map)
         {
-            return Value::Map(Arc::clone(previous));
+            let shared = Value::Map(Arc::clone(previous));
+            map.clear();
+            state.spare = Some(map);
+            return shared;
         }
         let shared = arc_map(map);
-        *last = Some(Arc::clone(&shared));
+        state.last = Some(Arc::clone(&shared));
         Value::Map(shared)
+    }
+
+    /// An empty map for the next unit's results: the last one not kept, when
+    /// there is one (a long loop of equal units then allocates none).
+    pub fn empty(&self) -> Map {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .spare
+            .take()
+            .unwrap_or_default()
     }
 }
 

@@ -10,7 +10,7 @@ use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
 use crate::value::{Map, Sharing, Text, Value};
 use crate::vm::fanout::{self, Done};
-use crate::vm::stage::{StageCx, run_list};
+use crate::vm::stage::{StageCx, run_list_into};
 
 fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Outcome>> {
     let scope = cx.scope(local, None);
@@ -140,7 +140,7 @@ pub(super) fn run(
             };
             let label = key_text(&key);
             let nested = cx.nested(&local, bindings, ["[", &label, "]"]);
-            let list = run_list(&nested, &stages);
+            let list = run_list_into(&nested, &stages, sharing.empty());
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some((
                     "StageCancelError",

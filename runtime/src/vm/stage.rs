@@ -80,7 +80,11 @@ pub(crate) struct ListResult {
 
 /// Runs `stages` in order; stops at the first failed or cancelled one.
 pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
-    let mut local = crate::value::map_with_capacity(stages.len());
+    run_list_into(cx, stages, crate::value::map_with_capacity(stages.len()))
+}
+
+/// [`run_list`], the results going into `local` (empty, maybe with room already).
+pub(crate) fn run_list_into(cx: &StageCx, stages: &[StagePlan], mut local: Map) -> ListResult {
     let mut skipped = 0;
     for stage in stages {
         if cx.cancel.is_cancelled() {
