@@ -295,6 +295,17 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
     })
 }
 
+/// Evaluates a template's interpolations for their errors only, the text unmade
+/// (an `echo` whose log line is off).
+pub fn check(scope: &Scope<'_>, template: &Template) -> Result<(), EvalError> {
+    for part in &template.parts {
+        if let Part::Interp(interp) = part {
+            pipeline(scope, &interp.pipeline)?;
+        }
+    }
+    Ok(())
+}
+
 /// Renders a template to text (`str()` of its value).
 pub fn render_text(scope: &Scope<'_>, template: &Template) -> Result<String, EvalError> {
     render_short(scope, template).map(String::from)

@@ -157,3 +157,50 @@ fn progress_view_on_a_terminal() {
     // The log lines still reach the terminal, above the progress lines.
     assert!(text.contains("first hello there"), "{text}");
 }
+
+/// With the logs off nothing is logged, and nothing else changes: the final
+/// context is the same, an `echo` whose template fails still fails its stage, and
+/// the record's log is empty.
+#[test]
+fn logs_off_change_only_the_logs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "quiet:\n  type: Workflow\n  params: {n: {type: int, default: 2}}\n  jobs:\n    j:\n      stages:\n        - name: Each\n          id: each\n          foreach: [1, 2, 3]\n          stages:\n            - {name: Say, id: say, echo: 'item ${{ item }} of ${{ params.n }}'}\n        - {name: Broken, id: broken, echo: 'value ${{ params.n | keys }}'}\n";
+    write(dir.path(), "conf/quiet.yml", flow);
+    let run = |log: Option<&str>| {
+        let mut command = Command::new(crate::WFR);
+        command
+            .args(["run", "quiet", "--output", "json"])
+            .current_dir(dir.path())
+            .env_remove("WORKFLOW_CORE_CONF_PATH");
+        match log {
+            Some(level) => command.env("WFR_LOG", level),
+            None => command.env_remove("WFR_LOG"),
+        };
+        command.output().expect("run")
+    };
+    let on = run(None);
+    let off = run(Some("off"));
+    assert_eq!(on.status.code(), Some(1), "{}", stderr(&on));
+    assert_eq!(off.status.code(), Some(1), "{}", stderr(&off));
+    let context =
+        |out: &std::process::Output| crate::support::without_info(crate::support::context(out));
+    let (on_ctx, off_ctx) = (context(&on), context(&off));
+    assert_eq!(on_ctx, off_ctx);
+    assert_eq!(
+        off_ctx["jobs"]["j"]["stages"]["broken"]["status"], "FAILED",
+        "{off_ctx}"
+    );
+    assert!(stderr(&on).contains("item 3 of 2"), "{}", stderr(&on));
+    assert!(!stderr(&off).contains("item"), "{}", stderr(&off));
+    let records = dir.path().join(".wfc/runs");
+    let logs: Vec<u64> = std::fs::read_dir(&records)
+        .expect("records")
+        .map(|e| {
+            std::fs::metadata(e.expect("entry").path().join("run.log"))
+                .expect("log")
+                .len()
+        })
+        .collect();
+    assert_eq!(logs.len(), 2);
+    assert!(logs.contains(&0) && logs.iter().any(|&n| n > 0), "{logs:?}");
+}

@@ -32,7 +32,7 @@ pub(super) fn run(
     if cx.cancel.is_cancelled() {
         return Outcome::cancelled("Cancel before start call process.");
     }
-    tracing::info!(target: "wfr::call", run = cx.run.run_id.as_str(), at = &*cx.path, "calling {uses}");
+    tracing::info!(target: "wfr::call", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "calling {uses}");
     let running = Running::new();
     let _guard = cx.cancel.on_cancel(move || running.interrupt());
     let parent = cx.run.parent_run_id.as_deref();

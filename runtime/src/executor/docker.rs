@@ -268,7 +268,7 @@ async fn container(
     }
     let mut labels = HashMap::new();
     labels.insert(LABEL.to_string(), cx.run.run_id.clone());
-    labels.insert("dev.wfc.stage".to_string(), cx.path.to_string());
+    labels.insert("dev.wfc.stage".to_string(), cx.path.as_str().to_string());
     let mut binds = spec.binds.clone();
     binds.push(format!("{}:/logs:rw", logs.display()));
     let body = ContainerCreateBody {
@@ -312,7 +312,7 @@ async fn container(
     )
     .await;
     if let Err(failure) = removed {
-        tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
+        tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
     }
     outcome
 }
@@ -340,7 +340,7 @@ async fn pull_if_missing(
             ));
         }
     }
-    tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, "pulling {reference}");
+    tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "pulling {reference}");
     let options = CreateImageOptionsBuilder::default()
         .from_image(&spec.image)
         .tag(&spec.tag)
@@ -354,7 +354,7 @@ async fn pull_if_missing(
                         return Err(pull_error(reference, &detail, spec.auth.is_some()));
                     }
                     if let Some(status) = info.status {
-                        tracing::debug!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, "{status}");
+                        tracing::debug!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{status}");
                     }
                 }
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
@@ -439,7 +439,7 @@ async fn run_created(
             };
             let text = String::from_utf8_lossy(&bytes);
             for line in text.lines() {
-                tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = &*cx.path, stream, "{line}");
+                tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stream, "{line}");
             }
             buffer.push_str(&text);
         }

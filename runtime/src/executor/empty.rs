@@ -11,14 +11,21 @@ use crate::vm::stage::StageCx;
 
 pub(super) fn run(cx: &StageCx, local: &Map, echo: Option<&Template>, sleep: f64) -> Outcome {
     let scope = cx.scope(local, None);
-    let text = match echo {
-        Some(template) => match eval::render_short(&scope, template) {
-            Ok(text) => text,
-            Err(e) => return Outcome::eval_error(e),
-        },
-        None => Text::const_new("..."),
-    };
-    tracing::info!(target: "wfr::echo", run = cx.run.run_id.as_str(), at = &*cx.path, message = text.as_str());
+    if tracing::enabled!(target: "wfr::echo", tracing::Level::INFO) {
+        let text = match echo {
+            Some(template) => match eval::render_short(&scope, template) {
+                Ok(text) => text,
+                Err(e) => return Outcome::eval_error(e),
+            },
+            None => Text::const_new("..."),
+        };
+        tracing::info!(target: "wfr::echo", run = cx.run.run_id.as_str(), at = cx.path.as_str(), message = text.as_str());
+    } else if let Some(template) = echo
+        && let Err(e) = eval::check(&scope, template)
+    {
+        // Not logged, but a template that fails still fails the stage.
+        return Outcome::eval_error(e);
+    }
     if sleep > 0.0
         && !cx
             .run

@@ -61,7 +61,7 @@ pub(super) fn finish(
     let run = match done {
         Ok(run) => run,
         Err(failure) => {
-            tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = &*cx.path, "{}", failure.traceback);
+            tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{}", failure.traceback);
             return Outcome::failed(&failure.name, failure.message);
         }
     };
@@ -71,7 +71,7 @@ pub(super) fn finish(
         if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
             return Outcome::cancelled(cancelled);
         }
-        tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = &*cx.path, "{}", failure.traceback.trim_end());
+        tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{}", failure.traceback.trim_end());
         return Outcome::failed(&failure.name, failure.message);
     }
     if run
@@ -87,6 +87,6 @@ pub(super) fn finish(
 /// A stage's printed output: a log line per line.
 fn log_output(cx: &StageCx, stream: &str, text: &str) {
     for line in text.lines() {
-        tracing::info!(target: "wfr::py", run = cx.run.run_id.as_str(), at = &*cx.path, stream, "{line}");
+        tracing::info!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stream, "{line}");
     }
 }

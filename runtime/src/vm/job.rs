@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wfc_compiler::plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
 
 use super::fanout::{self, Done};
-use super::stage::{StageCx, run_list};
+use super::stage::{Place, StageCx, run_list};
 use super::{JobRef, RunCx};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
@@ -108,7 +108,7 @@ pub(crate) fn run(
         matrix: Arc::new(Map::default()),
         frame: root,
         cancel: cancel.clone(),
-        path: Arc::from(job.id.as_str()),
+        path: Place::root(&job.id),
     };
     let is_matrix = !matches!(job.strategy.matrix, MatrixPlan::None);
     let job_for_units = Arc::clone(job);
@@ -126,7 +126,7 @@ pub(crate) fn run(
             };
             let strategy_cx = StageCx {
                 matrix: Arc::new(matrix.clone()),
-                path: Arc::from(path),
+                path: Place::root(&path),
                 ..cx.clone()
             };
             let list = run_list(&strategy_cx, &job_for_units.stages);

@@ -23,7 +23,64 @@ pub(crate) struct StageCx {
     pub frame: Arc<Frame>,
     pub cancel: Cancel,
     /// For logs: `job`, `job/strategy`, `job/each[2]`...
-    pub path: Arc<str>,
+    pub path: Place,
+}
+
+/// Where a stage list runs, for logs and container labels: `job`,
+/// `job/strategy`, `job/each[2]`... A nested place is its parent's text and a
+/// short suffix, put together the first time something asks: a loop whose logs
+/// are off puts none together.
+#[derive(Clone)]
+pub(crate) struct Place {
+    parent: Arc<str>,
+    suffix: Text,
+    whole: std::sync::OnceLock<Arc<str>>,
+}
+
+impl Place {
+    pub(crate) fn root(text: &str) -> Place {
+        Place {
+            parent: Arc::from(text),
+            suffix: Text::default(),
+            whole: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        if self.suffix.is_empty() {
+            &self.parent
+        } else {
+            self.joined()
+        }
+    }
+
+    fn joined(&self) -> &Arc<str> {
+        self.whole.get_or_init(|| {
+            let mut text = String::with_capacity(self.parent.len() + self.suffix.len());
+            text.push_str(&self.parent);
+            text.push_str(&self.suffix);
+            Arc::from(text)
+        })
+    }
+
+    /// This place followed by `open`, `place` and `close` (`job/each` and `[3]`
+    /// give `job/each[3]`).
+    fn nested(&self, [open, place, close]: [&str; 3]) -> Place {
+        let parent = if self.suffix.is_empty() {
+            Arc::clone(&self.parent)
+        } else {
+            Arc::clone(self.joined())
+        };
+        let mut suffix = Text::default();
+        for part in [open, place, close] {
+            suffix.push_str(part);
+        }
+        Place {
+            parent,
+            suffix,
+            whole: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl StageCx {
@@ -45,24 +102,14 @@ impl StageCx {
     /// from the inside, with new bindings.
     /// `place` is appended to this context's path, between `open` and `close`
     /// (`job/each` and `[3]` give `job/each[3]`).
-    pub(crate) fn nested(
-        &self,
-        local: &Arc<Map>,
-        bindings: Bindings,
-        [open, place, close]: [&str; 3],
-    ) -> StageCx {
-        // Assembled inline first: one allocation for the path, not two.
-        let mut path = Text::from(&*self.path);
-        for part in [open, place, close] {
-            path.push_str(part);
-        }
+    pub(crate) fn nested(&self, local: &Arc<Map>, bindings: Bindings, place: [&str; 3]) -> StageCx {
         StageCx {
             run: Arc::clone(&self.run),
             jobs: Arc::clone(&self.jobs),
             matrix: Arc::clone(&self.matrix),
             frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
             cancel: self.cancel.clone(),
-            path: Arc::from(path.as_str()),
+            path: self.path.nested(place),
         }
     }
 }
@@ -147,7 +194,7 @@ pub(crate) fn run_stage(
         None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(&name).into()),
         None => None,
     };
-    tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), kind = stage.kind.name(), message = "stage started");
+    tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name.as_str(), kind = stage.kind.name(), message = "stage started");
     let outcome = guarded(cx, stage, local);
     let result =
         if outcome.outputs.is_empty() && outcome.retried.is_none() && outcome.errors.is_none() {
@@ -172,10 +219,10 @@ pub(crate) fn run_stage(
     let elapsed = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
     match (&outcome.errors, outcome.status) {
         (Some(errors), Status::Failed) => {
-            tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
+            tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
         }
         _ => {
-            tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, message = "stage ended");
+            tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, message = "stage ended");
         }
     }
     (key, result, outcome.status)
@@ -205,7 +252,7 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             };
         }
         attempt += 1;
-        tracing::warn!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = &*cx.path, attempt, "stage failed; retrying");
+        tracing::warn!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), attempt, "stage failed; retrying");
         // Upstream retries at once the first time, then backs off 1.2^n seconds.
         if attempt > 1 {
             let wait = Duration::from_secs_f64(
