@@ -78,7 +78,7 @@ impl Writer {
         let key = Arc::as_ptr(map);
         if let Some(text) = self.written.get(&key) {
             self.out.extend_from_slice(text);
-            return flush(&mut self.out);
+            return self.flush(flush);
         }
         // Written apart (and whole) the first time, to be copied the next times.
         let outer = std::mem::take(&mut self.out);
@@ -86,7 +86,7 @@ impl Writer {
         let text = std::mem::replace(&mut self.out, outer);
         self.out.extend_from_slice(&text);
         self.written.insert(key, text);
-        flush(&mut self.out)
+        self.flush(flush)
     }
 
     fn map(&mut self, map: &Map, flush: &mut Flush<'_>) -> std::io::Result<()> {
@@ -98,10 +98,20 @@ impl Writer {
             self.text(k);
             self.out.push(b':');
             self.value(v, flush)?;
-            flush(&mut self.out)?;
+            self.flush(flush)?;
         }
         self.out.push(b'}');
         Ok(())
+    }
+
+    /// Hands the text on once there is a piece's worth (the check is here, not
+    /// behind the call).
+    fn flush(&mut self, flush: &mut Flush<'_>) -> std::io::Result<()> {
+        if self.out.len() >= CHUNK {
+            flush(&mut self.out)
+        } else {
+            Ok(())
+        }
     }
 
     fn text(&mut self, text: &str) {
