@@ -27,6 +27,19 @@ pub fn write_map(map: &Map, out: &mut impl Write) -> std::io::Result<()> {
     out.write_all(&writer.out)
 }
 
+/// `text` as a JSON string, escaped as serde_json escapes it.
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Most keys and values need no escape: copied as they are.
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(out, text);
+    }
+}
+
 /// Text is handed on in pieces of about this size, so a large context is never
 /// held whole in memory.
 const CHUNK: usize = 64 * 1024;
@@ -115,15 +128,7 @@ impl Writer {
     }
 
     fn text(&mut self, text: &str) {
-        // Most keys and values need no escape: copied as they are.
-        if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-            self.out.reserve(text.len() + 2);
-            self.out.push(b'"');
-            self.out.extend_from_slice(text.as_bytes());
-            self.out.push(b'"');
-        } else {
-            let _ = serde_json::to_writer(&mut self.out, text);
-        }
+        write_str(&mut self.out, text);
     }
 }
 

@@ -450,7 +450,7 @@ fn write_json(out: &mut Vec<u8>, stamp: &str, level: Level, target: &str, fields
 }
 
 fn json_str(out: &mut Vec<u8>, text: &str) {
-    let _ = serde_json::to_writer(&mut *out, text);
+    crate::json::write_str(out, text);
 }
 
 /// The fields of one event, text kept in one buffer.
