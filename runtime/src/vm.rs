@@ -494,7 +494,8 @@ impl Watchdog {
         let thread = std::thread::spawn(move || {
             let wait = deadline.saturating_duration_since(Instant::now());
             match stopped.recv_timeout(wait) {
-                Err(RecvTimeoutError::Timeout) => {
+                // A run already cancelled (a signal, `--raise-error`) stays so.
+                Err(RecvTimeoutError::Timeout) if !cancel.is_cancelled() => {
                     cancel.cancel();
                     true
                 }
