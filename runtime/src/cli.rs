@@ -176,23 +176,19 @@ fn run(args: &RunArgs) -> u8 {
             ));
         }
     };
-    let log = match std::fs::File::create(record.log_path())
-        .map_err(|e| e.to_string())
-        .and_then(|file| {
-            logs::init(
-                &logs::Options {
-                    format: match args.log_format {
-                        LogFormat::Human => logs::Format::Human,
-                        LogFormat::Json => logs::Format::Json,
-                    },
-                    filter: std::env::var("WFR_LOG").ok(),
-                    terminal: std::io::stderr().is_terminal(),
-                    color: std::io::stderr().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-                },
-                file,
-            )
-        }) {
+    let log = match logs::init(
+        &logs::Options {
+            format: match args.log_format {
+                LogFormat::Human => logs::Format::Human,
+                LogFormat::Json => logs::Format::Json,
+            },
+            filter: std::env::var("WFR_LOG").ok(),
+            terminal: std::io::stderr().is_terminal(),
+            color: std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        },
+        record.log_path(),
+    ) {
         Ok(logs) => logs,
         Err(e) => return fail(format!("logging: {e}")),
     };

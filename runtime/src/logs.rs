@@ -77,9 +77,10 @@ impl Drop for Logs {
     }
 }
 
-/// Installs the run's logging. `log_file` receives JSON lines; stderr receives
-/// `format` lines. Fails when the filter does not parse.
-pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> {
+/// Installs the run's logging. The file at `log_file` receives JSON lines (it is
+/// made at the first line: see [`LazyFile`]); stderr receives `format` lines.
+/// Fails when the filter does not parse.
+pub fn init(options: &Options, log_file: std::path::PathBuf) -> Result<Logs, String> {
     let filter = match options.filter.as_deref().map(str::trim) {
         None | Some("") => Targets::new().with_default(Level::INFO),
         Some(text) => parse_filter(text).map_err(|e| {
@@ -94,6 +95,14 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
         && filter.iter().all(|(_, level)| level == LevelFilter::OFF);
     let progress = (options.terminal && options.format == Format::Human && !silent)
         .then(|| Arc::new(Progress::new()));
+    let file: Box<dyn Write + Send> = if silent {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(LazyFile {
+            path: log_file,
+            file: None,
+        })
+    };
     let stderr: Box<dyn Write + Send> = match &progress {
         Some(progress) => Box::new(progress.writer()),
         None => Box::new(std::io::stderr()),
@@ -106,10 +115,7 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
         wake: Condvar::new(),
         writer: Mutex::new(Writer {
             stderr: std::io::BufWriter::with_capacity(if silent { 0 } else { 64 * 1024 }, stderr),
-            file: std::io::BufWriter::with_capacity(
-                if silent { 0 } else { 64 * 1024 },
-                Box::new(log_file),
-            ),
+            file: std::io::BufWriter::with_capacity(if silent { 0 } else { 64 * 1024 }, file),
             stderr_format: options.format,
             color: options.color,
             batch: Vec::new(),
@@ -140,6 +146,35 @@ pub fn init(options: &Options, log_file: std::fs::File) -> Result<Logs, String> 
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
     Ok(Logs { shared, thread })
+}
+
+/// The record's log file, opened (made if need be, never truncated) at the first
+/// line written, which the writer thread does: making a file can cost as much as
+/// a short run on some file systems, and the run's own thread need not wait.
+struct LazyFile {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Write for LazyFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.is_none() {
+            self.file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        match &mut self.file {
+            Some(file) => file.write(buf),
+            None => Ok(0),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
 }
 
 /// `WFR_LOG`: comma-separated `level` or `target=level` directives.
