@@ -138,8 +138,7 @@ pub(super) fn run(
                 loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
                 ..Bindings::default()
             };
-            let label = key_text(&key);
-            let nested = cx.nested(&local, bindings, ["[", &label, "]"]);
+            let nested = cx.nested_item(&local, bindings, &key);
             let list = run_list_into(&nested, &stages, sharing.empty());
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some((

@@ -28,56 +28,83 @@ pub(crate) struct StageCx {
 
 /// Where a stage list runs, for logs and container labels: `job`,
 /// `job/strategy`, `job/each[2]`... A nested place is its parent's text and a
-/// short suffix, put together the first time something asks: a loop whose logs
-/// are off puts none together.
+/// suffix, put together the first time something asks: a loop whose logs are
+/// off puts none together.
 #[derive(Clone)]
 pub(crate) struct Place {
     parent: Arc<str>,
-    suffix: Text,
+    suffix: Suffix,
     whole: std::sync::OnceLock<Arc<str>>,
+}
+
+#[derive(Clone)]
+enum Suffix {
+    Text(Text),
+    /// A foreach item: `[<its str()>]`.
+    Item(Value),
 }
 
 impl Place {
     pub(crate) fn root(text: &str) -> Place {
         Place {
             parent: Arc::from(text),
-            suffix: Text::default(),
+            suffix: Suffix::Text(Text::default()),
             whole: std::sync::OnceLock::new(),
         }
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        if self.suffix.is_empty() {
-            &self.parent
-        } else {
-            self.joined()
+        match &self.suffix {
+            Suffix::Text(t) if t.is_empty() => &self.parent,
+            _ => self.joined(),
         }
     }
 
     fn joined(&self) -> &Arc<str> {
         self.whole.get_or_init(|| {
-            let mut text = String::with_capacity(self.parent.len() + self.suffix.len());
+            let mut suffix = Text::default();
+            let suffix = match &self.suffix {
+                Suffix::Text(t) => t,
+                Suffix::Item(key) => {
+                    suffix.push('[');
+                    key.push_str_to(&mut suffix);
+                    suffix.push(']');
+                    &suffix
+                }
+            };
+            let mut text = String::with_capacity(self.parent.len() + suffix.len());
             text.push_str(&self.parent);
-            text.push_str(&self.suffix);
+            text.push_str(suffix);
             Arc::from(text)
         })
+    }
+
+    fn whole_parent(&self) -> Arc<str> {
+        match &self.suffix {
+            Suffix::Text(t) if t.is_empty() => Arc::clone(&self.parent),
+            _ => Arc::clone(self.joined()),
+        }
     }
 
     /// This place followed by `open`, `place` and `close` (`job/each` and `[3]`
     /// give `job/each[3]`).
     fn nested(&self, [open, place, close]: [&str; 3]) -> Place {
-        let parent = if self.suffix.is_empty() {
-            Arc::clone(&self.parent)
-        } else {
-            Arc::clone(self.joined())
-        };
         let mut suffix = Text::default();
         for part in [open, place, close] {
             suffix.push_str(part);
         }
         Place {
-            parent,
-            suffix,
+            parent: self.whole_parent(),
+            suffix: Suffix::Text(suffix),
+            whole: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// This place followed by `[key]`, written only when asked for.
+    fn item(&self, key: &Value) -> Place {
+        Place {
+            parent: self.whole_parent(),
+            suffix: Suffix::Item(key.clone()),
             whole: std::sync::OnceLock::new(),
         }
     }
@@ -103,13 +130,22 @@ impl StageCx {
     /// `place` is appended to this context's path, between `open` and `close`
     /// (`job/each` and `[3]` give `job/each[3]`).
     pub(crate) fn nested(&self, local: &Arc<Map>, bindings: Bindings, place: [&str; 3]) -> StageCx {
+        self.nested_at(local, bindings, self.path.nested(place))
+    }
+
+    /// The context of a foreach item's list: as [`StageCx::nested`], at `[key]`.
+    pub(crate) fn nested_item(&self, local: &Arc<Map>, bindings: Bindings, key: &Value) -> StageCx {
+        self.nested_at(local, bindings, self.path.item(key))
+    }
+
+    fn nested_at(&self, local: &Arc<Map>, bindings: Bindings, path: Place) -> StageCx {
         StageCx {
             run: Arc::clone(&self.run),
             jobs: Arc::clone(&self.jobs),
             matrix: Arc::clone(&self.matrix),
             frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
             cancel: self.cancel.clone(),
-            path: self.path.nested(place),
+            path,
         }
     }
 }
