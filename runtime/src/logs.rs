@@ -159,6 +159,10 @@ struct LazyFile {
 impl Write for LazyFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.file.is_none() {
+            // The record's folder may still be in the making (`record.rs`).
+            if let Some(folder) = self.path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
             self.file = Some(
                 std::fs::OpenOptions::new()
                     .create(true)

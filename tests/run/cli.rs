@@ -308,3 +308,23 @@ fn jobs_run_side_by_side_and_start_when_their_needs_end() {
     assert!(time("after") < time("long"), "{ctx}");
     assert!(time("last") >= time("long"), "{ctx}");
 }
+
+/// A run whose record cannot be kept does not start.
+#[test]
+fn a_record_folder_that_cannot_be_made_stops_the_run_before_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/mark.yml",
+        "mark:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: Mark, bash: touch ran.txt}\n",
+    );
+    write(dir.path(), "taken", "a file, not a folder\n");
+    let out = wfr(&["run", "mark", "--runs", "taken/runs"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot create the run record in taken/runs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("ran.txt").exists());
+}
