@@ -33,6 +33,20 @@ where
         cancel: token.clone(),
         ..cx.clone()
     };
+    if limit.max(1).min(count) <= 1 {
+        // One at a time, on this thread: no queue, no locks.
+        let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
+        for (index, unit) in units.into_iter().enumerate() {
+            let done = work(&unit_cx, index, unit);
+            results[index] = Some(done.result);
+            if done.failed && fail_fast {
+                unit_cx.cancel.cancel();
+                break;
+            }
+        }
+        drop(token);
+        return results;
+    }
     let queue: Arc<Mutex<VecDeque<(usize, U)>>> =
         Arc::new(Mutex::new(units.into_iter().enumerate().collect()));
     let results: Arc<Mutex<Vec<Option<R>>>> =
@@ -63,17 +77,13 @@ where
         }
     };
     let runners = limit.max(1).min(count);
-    if runners <= 1 {
-        runner();
-    } else {
-        let handles: Vec<_> = (0..runners)
-            .map(|_| {
-                let runner = runner.clone();
-                cx.run.pool.spawn(runner)
-            })
-            .collect();
-        let _ = cx.run.pool.join(handles);
-    }
+    let handles: Vec<_> = (0..runners)
+        .map(|_| {
+            let runner = runner.clone();
+            cx.run.pool.spawn(runner)
+        })
+        .collect();
+    let _ = cx.run.pool.join(handles);
     drop(token);
     results
         .lock()
