@@ -143,7 +143,7 @@ pub(crate) fn nested_entry<const N: usize>(
     stages: Value,
     errors: Option<Value>,
 ) -> Value {
-    let mut entry = crate::value::map_with_capacity(N + 2 + usize::from(errors.is_some()));
+    let mut entry = crate::value::Map::with_capacity(N + 2 + usize::from(errors.is_some()));
     // The fields are never `status`, `stages` or `errors`.
     entry.push_new("status".into(), status.value());
     for (k, v) in fields {

@@ -8,7 +8,7 @@
 //! becomes `wfr-python` (exec, same arguments), which then does the whole run.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::Path;
 
 use wfc_compiler::check::is_builtin_filter;
 use wfc_compiler::plan::{Plan, StageKindPlan};
@@ -31,7 +31,6 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
         return None;
     }
     let mut found = None;
-    let mut targets = plan.triggers.clone();
     plan.visit_stages(&mut |stage| {
         if found.is_some() {
             return;
@@ -39,10 +38,8 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
         let what = match &stage.kind {
             StageKindPlan::Py { .. } => "is a Python stage",
             StageKindPlan::Call { .. } => "calls a function registered in Python",
-            StageKindPlan::Trigger { workflow, .. } if workflow.is_literal() => {
-                targets.push(workflow.to_string());
-                return;
-            }
+            // A literal name is among the plan's `triggers`, looked at below.
+            StageKindPlan::Trigger { workflow, .. } if workflow.is_literal() => return,
             // Which workflow it runs is known only at run time: it may need Python.
             StageKindPlan::Trigger { .. } => "triggers a workflow named at run time",
             _ => return,
@@ -65,9 +62,9 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
             plan.name
         ));
     }
-    targets.into_iter().find_map(|name| {
+    plan.triggers.iter().find_map(|name| {
         // A plan that cannot be loaded fails the run when it is triggered.
-        let target = store.get(&name).ok()?;
+        let target = store.get(name).ok()?;
         reason_in(&target, store, seen)
     })
 }
@@ -82,19 +79,14 @@ pub fn exec(reason: &str) -> String {
         Err(e) => return format!("{reason}, and the path of wfr is unknown ({e})"),
     };
     if !binary.is_file() {
-        return missing(reason, &binary);
+        return format!(
+            "{reason}: wfr runs Python through `{PYTHON_BINARY}`, which is not beside it in {}; \
+             build both (`cargo build --release`) or install it (`cargo install --path runtime/wfr-python`)",
+            binary.parent().unwrap_or(Path::new("")).display()
+        );
     }
     let error = std::process::Command::new(&binary)
         .args(std::env::args_os().skip(1))
         .exec();
     format!("{reason}, and {} cannot start: {error}", binary.display())
-}
-
-fn missing(reason: &str, binary: &std::path::Path) -> String {
-    let folder = binary.parent().map_or_else(PathBuf::new, PathBuf::from);
-    format!(
-        "{reason}: wfr runs Python through `{PYTHON_BINARY}`, which is not beside it in {}; \
-         build both (`cargo build --release`) or install it (`cargo install --path runtime-python`)",
-        folder.display()
-    )
 }

@@ -158,22 +158,20 @@ struct LazyFile {
 
 impl Write for LazyFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.file.is_none() {
+        let file = if let Some(file) = self.file.as_mut() {
+            file
+        } else {
             // The record's folder may still be in the making (`record.rs`).
             if let Some(folder) = self.path.parent() {
                 std::fs::create_dir_all(folder)?;
             }
-            self.file = Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
-        }
-        match &mut self.file {
-            Some(file) => file.write(buf),
-            None => Ok(0),
-        }
+            let opened = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.file.insert(opened)
+        };
+        file.write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

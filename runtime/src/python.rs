@@ -206,7 +206,7 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
 }
 
 pub(crate) fn dict_from_py(dict: &Bound<'_, PyDict>) -> PyResult<Map> {
-    let mut map = crate::value::map_with_capacity(dict.len());
+    let mut map = crate::value::Map::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = match k.cast::<PyString>() {
             Ok(s) => s.to_string(),

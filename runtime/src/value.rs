@@ -122,12 +122,6 @@ impl Sharing {
     }
 }
 
-/// An empty map with room for `n` entries.
-#[must_use]
-pub fn map_with_capacity(n: usize) -> Map {
-    Map::with_capacity(n)
-}
-
 impl PartialEq for Value {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {

@@ -129,6 +129,14 @@ fn runs_that_need_python_are_handed_over_before_anything_runs() {
             text.contains("`wfr-python`, which is not beside it"),
             "{name}: {text}"
         );
+        // The way to get it names a package that exists.
+        assert!(
+            text.contains("cargo install --path runtime/wfr-python")
+                && Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("wfr-python/Cargo.toml")
+                    .is_file(),
+            "{name}: {text}"
+        );
     }
     // Nothing ran: no stage, no record.
     assert!(!dir.path().join("ran.txt").exists());

@@ -174,7 +174,7 @@ pub(super) fn run(
             }
         },
     );
-    let mut foreach = crate::value::map_with_capacity(results.len());
+    let mut foreach = crate::value::Map::with_capacity(results.len());
     let mut errors = Map::default();
     let mut statuses = Vec::with_capacity(results.len());
     for (index, result) in results.into_iter().enumerate() {

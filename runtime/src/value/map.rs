@@ -79,13 +79,6 @@ impl Map {
         }
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        match &mut self.0 {
-            Repr::Small(v) => v.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
-            Repr::Large(m) => m.get_mut(key),
-        }
-    }
-
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
@@ -140,32 +133,6 @@ impl Map {
         match &mut self.0 {
             Repr::Small(v) => v.clear(),
             Repr::Large(m) => m.clear(),
-        }
-    }
-
-    /// Keeps the entries for which `keep` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
-        match &mut self.0 {
-            Repr::Small(v) => v.retain_mut(|(k, v)| keep(k, v)),
-            Repr::Large(m) => m.retain(|k, v| keep(k, v)),
-        }
-    }
-
-    #[must_use]
-    pub fn first(&self) -> Option<(&Key, &Value)> {
-        self.iter().next()
-    }
-
-    #[must_use]
-    pub fn last(&self) -> Option<(&Key, &Value)> {
-        self.iter().next_back()
-    }
-
-    /// Removes the last entry.
-    pub fn pop(&mut self) -> Option<(Key, Value)> {
-        match &mut self.0 {
-            Repr::Small(v) => v.pop(),
-            Repr::Large(m) => m.pop(),
         }
     }
 
@@ -416,12 +383,13 @@ mod tests {
             assert_eq!(map.get("k1"), Some(&Value::Int(-1)));
             assert_eq!(map.get("missing"), None);
             assert!(map.contains_key("k0"));
-            if let Some(v) = map.get_mut("k0") {
-                *v = Value::Null;
+            for (k, v) in &mut map {
+                if k == "k0" {
+                    *v = Value::Null;
+                }
             }
-            assert_eq!(map.first(), Some((&Key::from("k0"), &Value::Null)));
+            assert_eq!(map.iter().next(), Some((&Key::from("k0"), &Value::Null)));
             let last = format!("k{}", n - 1);
-            assert_eq!(map.last().map(|(k, _)| k.as_str()), Some(last.as_str()));
             // Removing keeps the order of the rest.
             assert_eq!(map.shift_remove("k1"), Some(Value::Int(-1)));
             assert_eq!(keys(&map)[..2], ["k0", "k2"]);
@@ -430,10 +398,7 @@ mod tests {
                 map.iter().next_back().map(|(k, _)| k.as_str()),
                 Some(last.as_str())
             );
-            map.retain(|k, _| k != "k0");
-            assert_eq!(map.len(), n - 2);
-            let popped = map.pop().map(|(k, _)| k);
-            assert_eq!(popped.as_deref(), Some(last.as_str()));
+            assert_eq!(map.values().next(), Some(&Value::Null));
             let json = serde_json::to_string(&map).unwrap();
             let expected: Vec<String> = map
                 .iter()

@@ -33,7 +33,8 @@ where
         cancel: token.clone(),
         ..cx.clone()
     };
-    if limit.max(1).min(count) <= 1 {
+    let runners = limit.max(1).min(count);
+    if runners <= 1 {
         // One at a time, on this thread: no queue, no locks.
         let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
         for (index, unit) in units.into_iter().enumerate() {
@@ -76,7 +77,6 @@ where
             }
         }
     };
-    let runners = limit.max(1).min(count);
     let handles: Vec<_> = (0..runners)
         .map(|_| {
             let runner = runner.clone();

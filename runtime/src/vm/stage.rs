@@ -54,10 +54,15 @@ impl Place {
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        match &self.suffix {
-            Suffix::Text(t) if t.is_empty() => &self.parent,
-            _ => self.joined(),
+        if self.is_bare() {
+            &self.parent
+        } else {
+            self.joined()
         }
+    }
+
+    fn is_bare(&self) -> bool {
+        matches!(&self.suffix, Suffix::Text(t) if t.is_empty())
     }
 
     fn joined(&self) -> &Arc<str> {
@@ -80,9 +85,10 @@ impl Place {
     }
 
     fn whole_parent(&self) -> Arc<str> {
-        match &self.suffix {
-            Suffix::Text(t) if t.is_empty() => Arc::clone(&self.parent),
-            _ => Arc::clone(self.joined()),
+        if self.is_bare() {
+            Arc::clone(&self.parent)
+        } else {
+            Arc::clone(self.joined())
         }
     }
 
@@ -163,7 +169,7 @@ pub(crate) struct ListResult {
 
 /// Runs `stages` in order; stops at the first failed or cancelled one.
 pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
-    run_list_into(cx, stages, crate::value::map_with_capacity(stages.len()))
+    run_list_into(cx, stages, crate::value::Map::with_capacity(stages.len()))
 }
 
 /// [`run_list`], the results going into `local` (empty, maybe with room already).
@@ -237,7 +243,7 @@ pub(crate) fn run_stage(
             outcome.status.bare_result()
         } else {
             let mut result =
-                crate::value::map_with_capacity(2 + usize::from(outcome.errors.is_some()));
+                crate::value::Map::with_capacity(2 + usize::from(outcome.errors.is_some()));
             let mut outputs = outcome.outputs;
             if let Some(retried) = outcome.retried {
                 outputs.insert("retry".into(), Value::Int(retried));
