@@ -139,19 +139,19 @@ fn not_supported(stage: &StagePlan) -> Outcome {
 /// stores them: `{status, <key>: <value>, stages, errors?}`.
 pub(crate) fn nested_entry<const N: usize>(
     status: Status,
-    fields: [(&str, Value); N],
+    fields: [(Text, Value); N],
     stages: Value,
     errors: Option<Value>,
 ) -> Value {
     let mut entry = crate::value::Map::with_capacity(N + 2 + usize::from(errors.is_some()));
     // The fields are never `status`, `stages` or `errors`.
-    entry.push_new("status".into(), status.value());
+    entry.push_new(const { Text::const_new("status") }, status.value());
     for (k, v) in fields {
-        entry.push_new(Text::from(k), v);
+        entry.push_new(k, v);
     }
-    entry.push_new("stages".into(), stages);
+    entry.push_new(const { Text::const_new("stages") }, stages);
     if let Some(errors) = errors {
-        entry.push_new("errors".into(), errors);
+        entry.push_new(const { Text::const_new("errors") }, errors);
     }
     Value::from(entry)
 }

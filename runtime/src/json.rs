@@ -16,6 +16,7 @@ pub fn write_map(map: &Map, out: &mut impl Write) -> std::io::Result<()> {
     let mut writer = Writer {
         out: Vec::with_capacity(CHUNK + CHUNK / 4),
         written: HashMap::default(),
+        last: None,
     };
     writer.map(map, &mut |text: &mut Vec<u8>| {
         if text.len() >= CHUNK {
@@ -29,16 +30,30 @@ pub fn write_map(map: &Map, out: &mut impl Write) -> std::io::Result<()> {
 
 /// `text` as a JSON string, escaped as serde_json escapes it.
 pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
-    // Most keys and values need no escape: copied as they are.
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if text.bytes().any(|b| ESCAPED[usize::from(b)]) {
+        let _ = serde_json::to_writer(out, text);
+    } else {
+        // Most keys and values need no escape: copied as they are.
         out.reserve(text.len() + 2);
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
-    } else {
-        let _ = serde_json::to_writer(out, text);
     }
 }
+
+/// The bytes a JSON string cannot hold as they are: control characters, `"`
+/// and `\`.
+const ESCAPED: [bool; 256] = {
+    let mut escaped = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        escaped[byte] = true;
+        byte += 1;
+    }
+    escaped[b'"' as usize] = true;
+    escaped[b'\\' as usize] = true;
+    escaped
+};
 
 /// Text is handed on in pieces of about this size, so a large context is never
 /// held whole in memory.
@@ -50,6 +65,9 @@ struct Writer {
     out: Vec<u8>,
     /// Shared maps already written, and their text.
     written: HashMap<*const Map, Vec<u8>, foldhash::fast::RandomState>,
+    /// The shared map written last: a loop's units usually share one, so it is
+    /// looked for before the table.
+    last: Option<(*const Map, Vec<u8>)>,
 }
 
 impl Writer {
@@ -89,16 +107,24 @@ impl Writer {
             return self.map(map, flush);
         }
         let key = Arc::as_ptr(map);
-        if let Some(text) = self.written.get(&key) {
+        if let Some((last, text)) = &self.last
+            && *last == key
+        {
             self.out.extend_from_slice(text);
             return self.flush(flush);
         }
-        // Written apart (and whole) the first time, to be copied the next times.
-        let outer = std::mem::take(&mut self.out);
-        self.map(map, &mut |_: &mut Vec<u8>| Ok(()))?;
-        let text = std::mem::replace(&mut self.out, outer);
+        let text = if let Some(text) = self.written.get(&key) {
+            text.clone()
+        } else {
+            // Written apart (and whole) the first time, to be copied the next times.
+            let outer = std::mem::take(&mut self.out);
+            self.map(map, &mut |_: &mut Vec<u8>| Ok(()))?;
+            let text = std::mem::replace(&mut self.out, outer);
+            self.written.insert(key, text.clone());
+            text
+        };
         self.out.extend_from_slice(&text);
-        self.written.insert(key, text);
+        self.last = Some((key, text));
         self.flush(flush)
     }
 

@@ -77,6 +77,29 @@ fn identity(item: &Value) -> Identity<'_> {
     }
 }
 
+/// Whether two items are the same (see [`Identity`]). Only the identities'
+/// hashes are kept (8 bytes an item, not a table of identities); two equal
+/// hashes send the items to an exact comparison.
+fn has_duplicates(items: &[Value]) -> bool {
+    use std::hash::BuildHasher as _;
+    let state = foldhash::fast::FixedState::default();
+    let mut hashes = std::collections::HashSet::with_capacity_and_hasher(
+        items.len(),
+        foldhash::fast::FixedState::default(),
+    );
+    if items
+        .iter()
+        .all(|item| hashes.insert(state.hash_one(identity(item))))
+    {
+        return false;
+    }
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        items.len(),
+        foldhash::fast::RandomState::default(),
+    );
+    !items.iter().all(|item| seen.insert(identity(item)))
+}
+
 /// An item's key in the output: its `str()`, inline when short.
 fn key_text(key: &Value) -> Text {
     let mut text = Text::default();
@@ -97,11 +120,7 @@ pub(super) fn run(
         Err(outcome) => return *outcome,
     };
     // Items are the keys of the output: each must be unique unless keyed by index.
-    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
-        if by_index { 0 } else { items.len() },
-        foldhash::fast::RandomState::default(),
-    );
-    if !by_index && !items.iter().all(|k| seen.insert(identity(k))) {
+    if !by_index && has_duplicates(&items) {
         return Outcome::failed(
             "ValueError",
             "Foreach item should not duplicate. If this stage must to pass duplicate item, it should set `use_index_as_key: true`.",
@@ -110,9 +129,13 @@ pub(super) fn run(
     if cx.cancel.is_cancelled() {
         return Outcome::cancelled("Cancel before start foreach process.");
     }
+    // Unique items can still share a key (`1` and `'1'` are both `"1"`), except
+    // when all are numbers, all are text, or keys are indexes.
+    let unique_keys = by_index
+        || items.iter().all(|item| matches!(item, Value::Int(_)))
+        || items.iter().all(|item| matches!(item, Value::Str(_)));
     let stages = Arc::new(stages.to_vec());
     let local = Arc::new(local.clone());
-    drop(seen);
     let items = Arc::new(items);
     // The units are the items' positions.
     let units = std::iter::repeat_n((), items.len()).collect();
@@ -167,7 +190,12 @@ pub(super) fn run(
             let stages = sharing.share(list.stages);
             // The entry holds the errors; the key is made again at the end: results
             // stay small while all items run.
-            let entry = nested_entry(status, [("item", item)], stages, errors);
+            let entry = nested_entry(
+                status,
+                [(const { Text::const_new("item") }, item)],
+                stages,
+                errors,
+            );
             Done {
                 failed: status == Status::Failed,
                 result: (status, entry),
@@ -185,7 +213,11 @@ pub(super) fn run(
                 if let Some(error) = entry.as_map().and_then(|m| m.get("errors")) {
                     errors.insert(key.clone(), error.clone());
                 }
-                foreach.insert(key, entry);
+                if unique_keys {
+                    foreach.push_new(key, entry);
+                } else {
+                    foreach.insert(key, entry);
+                }
             }
             // Never started: stopped by another item's failure.
             None => statuses.push(Status::Cancel),
@@ -199,5 +231,25 @@ pub(super) fn run(
         outputs,
         errors: (!errors.is_empty()).then_some(Value::from(errors)),
         retried: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_the_items_python_sees_as_one() {
+        let ints = |n: i64| (0..n).map(Value::Int).collect::<Vec<_>>();
+        assert!(!has_duplicates(&ints(5000)));
+        let mut last_again = ints(5000);
+        last_again.push(Value::Float(4999.0));
+        assert!(has_duplicates(&last_again));
+        assert!(has_duplicates(&[Value::Bool(true), Value::Int(1)]));
+        assert!(!has_duplicates(&[Value::str("1"), Value::Int(1)]));
+        assert!(!has_duplicates(&[Value::Float(0.5), Value::Int(0)]));
+        let list = |n| Value::List(vec![Value::Int(n)]);
+        assert!(has_duplicates(&[list(1), list(2), list(1)]));
+        assert!(!has_duplicates(&[list(1), list(2)]));
     }
 }

@@ -80,7 +80,7 @@ pub(super) fn run(
             let status = list.status;
             let entry = nested_entry(
                 status,
-                [("branch", Value::str(&branch))],
+                [(Text::const_new("branch"), Value::str(&branch))],
                 Value::from(list.stages),
                 errors.clone(),
             );

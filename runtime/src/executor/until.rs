@@ -93,7 +93,10 @@ pub(super) fn run(
             Text::from(lap.to_string()),
             nested_entry(
                 list.status,
-                [("loop", Value::Int(i64::from(lap))), ("item", item.clone())],
+                [
+                    (Text::const_new("loop"), Value::Int(i64::from(lap))),
+                    (Text::const_new("item"), item.clone()),
+                ],
                 sharing.share(list.stages.clone()),
                 errors.clone(),
             ),

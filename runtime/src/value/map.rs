@@ -4,16 +4,19 @@
 //! outputs, a loop unit's entry (`status`, `item`, `stages`). Up to [`SMALL`]
 //! entries a map is a vector, and a key is found by comparing it with each key (a
 //! few short strings): no hash to compute, no table to allocate, about a third less
-//! memory. A map that grows past that becomes an `IndexMap` and stays one.
+//! memory. A map that grows past that keeps its entries in a vector too, with a
+//! hash table of their positions made the first time a key is looked up: a large
+//! map that is built once and then only read in order (a loop's results, on their
+//! way to the record) never hashes a key.
 
 use std::fmt;
+use std::hash::BuildHasher as _;
+use std::sync::OnceLock;
 
-use indexmap::IndexMap;
+use hashbrown::HashTable;
 use serde::ser::SerializeMap as _;
 
 use super::{Key, Value};
-
-type Large = IndexMap<Key, Value, foldhash::fast::RandomState>;
 
 /// The most entries a map keeps in a plain vector.
 pub const SMALL: usize = 8;
@@ -34,8 +37,79 @@ impl Default for Map {
     }
 }
 
-fn large(capacity: usize) -> Large {
-    IndexMap::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+/// A large map: its entries in order and, once a key has been looked up, the
+/// entries' positions by the hash of their keys.
+#[derive(Clone)]
+struct Large {
+    entries: Vec<(Key, Value)>,
+    index: OnceLock<HashTable<usize>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Large {
+    fn with_capacity(capacity: usize) -> Large {
+        Large {
+            entries: Vec::with_capacity(capacity),
+            index: OnceLock::new(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn index(&self) -> &HashTable<usize> {
+        self.index.get_or_init(|| {
+            let mut index = HashTable::with_capacity(self.entries.len());
+            for (at, (key, _)) in self.entries.iter().enumerate() {
+                let hash = self.hash(key);
+                index.insert_unique(hash, at, |&i| self.hash(&self.entries[i].0));
+            }
+            index
+        })
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        let hash = self.hash(key);
+        self.index()
+            .find(hash, |&i| self.entries[i].0 == key)
+            .copied()
+    }
+
+    fn insert(&mut self, key: Key, value: Value) -> Option<Value> {
+        if let Some(at) = self.position(&key) {
+            return Some(std::mem::replace(&mut self.entries[at].1, value));
+        }
+        self.push_new(key, value);
+        None
+    }
+
+    /// Adds an entry whose key is not in the map: the table, if made, learns
+    /// its place.
+    fn push_new(&mut self, key: Key, value: Value) {
+        let at = self.entries.len();
+        let hash = self.hash(&key);
+        self.entries.push((key, value));
+        if let Some(index) = self.index.get_mut() {
+            let entries = &self.entries;
+            let hasher = &self.hasher;
+            index.insert_unique(hash, at, |&i| hasher.hash_one(entries[i].0.as_str()));
+        }
+    }
+
+    fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        let at = self.position(key)?;
+        let (_, value) = self.entries.remove(at);
+        // The later entries moved: the table is made again when next needed.
+        self.index = OnceLock::new();
+        Some(value)
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.index = OnceLock::new();
+    }
 }
 
 impl Map {
@@ -45,7 +119,7 @@ impl Map {
         if n <= SMALL {
             Map(Repr::Small(Vec::with_capacity(n)))
         } else {
-            Map(Repr::Large(Box::new(large(n))))
+            Map(Repr::Large(Box::new(Large::with_capacity(n))))
         }
     }
 
@@ -54,15 +128,19 @@ impl Map {
     pub fn capacity(&self) -> usize {
         match &self.0 {
             Repr::Small(v) => v.capacity(),
-            Repr::Large(m) => m.capacity(),
+            Repr::Large(m) => m.entries.capacity(),
         }
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    fn entries(&self) -> &[(Key, Value)] {
         match &self.0 {
-            Repr::Small(v) => v.len(),
-            Repr::Large(m) => m.len(),
+            Repr::Small(v) => v,
+            Repr::Large(m) => &m.entries,
         }
     }
 
@@ -75,7 +153,7 @@ impl Map {
     pub fn get(&self, key: &str) -> Option<&Value> {
         match &self.0 {
             Repr::Small(v) => v.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            Repr::Large(m) => m.get(key),
+            Repr::Large(m) => m.position(key).map(|at| &m.entries[at].1),
         }
     }
 
@@ -96,9 +174,9 @@ impl Map {
                     entries.push((key, value));
                     return None;
                 }
-                let mut grown = Box::new(large(SMALL * 2));
-                grown.extend(entries.drain(..));
-                grown.insert(key, value);
+                let mut grown = Box::new(Large::with_capacity(SMALL * 2));
+                grown.entries.append(entries);
+                grown.push_new(key, value);
                 self.0 = Repr::Large(grown);
                 None
             }
@@ -107,14 +185,16 @@ impl Map {
     }
 
     /// Adds an entry whose key is not in the map yet (checked in debug builds):
-    /// no search for it.
+    /// no search for it (a large map whose keys were never looked up does not
+    /// even hash it).
     pub(crate) fn push_new(&mut self, key: Key, value: Value) {
         debug_assert!(!self.contains_key(&key), "`{key}` is already in the map");
         match &mut self.0 {
             Repr::Small(entries) if entries.len() < SMALL => entries.push((key, value)),
-            _ => {
+            Repr::Small(_) => {
                 self.insert(key, value);
             }
+            Repr::Large(m) => m.push_new(key, value),
         }
     }
 
@@ -138,17 +218,14 @@ impl Map {
 
     #[must_use]
     pub fn iter(&self) -> Iter<'_> {
-        match &self.0 {
-            Repr::Small(v) => Iter(IterRepr::Small(v.iter())),
-            Repr::Large(m) => Iter(IterRepr::Large(m.iter())),
-        }
+        Iter(self.entries().iter())
     }
 
     pub fn iter_mut(&mut self) -> IterMut<'_> {
-        match &mut self.0 {
-            Repr::Small(v) => IterMut(IterMutRepr::Small(v.iter_mut())),
-            Repr::Large(m) => IterMut(IterMutRepr::Large(m.iter_mut())),
-        }
+        IterMut(match &mut self.0 {
+            Repr::Small(v) => v.iter_mut(),
+            Repr::Large(m) => m.entries.iter_mut(),
+        })
     }
 
     #[must_use]
@@ -173,102 +250,63 @@ impl Map {
 }
 
 /// The entries of a map, in order.
-pub struct Iter<'a>(IterRepr<'a>);
-
-enum IterRepr<'a> {
-    Small(std::slice::Iter<'a, (Key, Value)>),
-    Large(indexmap::map::Iter<'a, Key, Value>),
-}
+pub struct Iter<'a>(std::slice::Iter<'a, (Key, Value)>);
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a Key, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
-            IterRepr::Small(it) => it.next().map(|(k, v)| (k, v)),
-            IterRepr::Large(it) => it.next(),
-        }
+        self.0.next().map(|(k, v)| (k, v))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.0 {
-            IterRepr::Small(it) => it.size_hint(),
-            IterRepr::Large(it) => it.size_hint(),
-        }
+        self.0.size_hint()
     }
 }
 
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
-            IterRepr::Small(it) => it.next_back().map(|(k, v)| (k, v)),
-            IterRepr::Large(it) => it.next_back(),
-        }
+        self.0.next_back().map(|(k, v)| (k, v))
     }
 }
 
 impl ExactSizeIterator for Iter<'_> {}
 
 /// The entries of a map, in order, values changeable.
-pub struct IterMut<'a>(IterMutRepr<'a>);
-
-enum IterMutRepr<'a> {
-    Small(std::slice::IterMut<'a, (Key, Value)>),
-    Large(indexmap::map::IterMut<'a, Key, Value>),
-}
+pub struct IterMut<'a>(std::slice::IterMut<'a, (Key, Value)>);
 
 impl<'a> Iterator for IterMut<'a> {
     type Item = (&'a Key, &'a mut Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
-            IterMutRepr::Small(it) => it.next().map(|(k, v)| (&*k, v)),
-            IterMutRepr::Large(it) => it.next(),
-        }
+        self.0.next().map(|(k, v)| (&*k, v))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.0 {
-            IterMutRepr::Small(it) => it.size_hint(),
-            IterMutRepr::Large(it) => it.size_hint(),
-        }
+        self.0.size_hint()
     }
 }
 
 impl ExactSizeIterator for IterMut<'_> {}
 
 /// The entries of a map, taken out in order.
-pub struct IntoIter(IntoIterRepr);
-
-enum IntoIterRepr {
-    Small(std::vec::IntoIter<(Key, Value)>),
-    Large(indexmap::map::IntoIter<Key, Value>),
-}
+pub struct IntoIter(std::vec::IntoIter<(Key, Value)>);
 
 impl Iterator for IntoIter {
     type Item = (Key, Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
-            IntoIterRepr::Small(it) => it.next(),
-            IntoIterRepr::Large(it) => it.next(),
-        }
+        self.0.next()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match &self.0 {
-            IntoIterRepr::Small(it) => it.size_hint(),
-            IntoIterRepr::Large(it) => it.size_hint(),
-        }
+        self.0.size_hint()
     }
 }
 
 impl DoubleEndedIterator for IntoIter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
-            IntoIterRepr::Small(it) => it.next_back(),
-            IntoIterRepr::Large(it) => it.next_back(),
-        }
+        self.0.next_back()
     }
 }
 
@@ -279,10 +317,10 @@ impl IntoIterator for Map {
     type IntoIter = IntoIter;
 
     fn into_iter(self) -> IntoIter {
-        match self.0 {
-            Repr::Small(v) => IntoIter(IntoIterRepr::Small(v.into_iter())),
-            Repr::Large(m) => IntoIter(IntoIterRepr::Large(m.into_iter())),
-        }
+        IntoIter(match self.0 {
+            Repr::Small(v) => v.into_iter(),
+            Repr::Large(m) => m.entries.into_iter(),
+        })
     }
 }
 
@@ -408,6 +446,39 @@ mod tests {
             let copied: Map = map.clone().into_iter().collect();
             assert_eq!(keys(&copied), keys(&map));
         }
+    }
+
+    #[test]
+    fn a_large_map_finds_its_keys_however_it_was_built() {
+        let key = |i: usize| Key::from(format!("k{i}"));
+        let mut map = Map::with_capacity(100);
+        for i in 0..50 {
+            // No lookup yet: no table.
+            map.push_new(key(i), Value::Int(i64::try_from(i).unwrap()));
+        }
+        assert_eq!(map.get("k49"), Some(&Value::Int(49)));
+        // The table made by that lookup learns the next entries.
+        for i in 50..100 {
+            map.push_new(key(i), Value::Int(i64::try_from(i).unwrap()));
+        }
+        assert_eq!(map.get("k99"), Some(&Value::Int(99)));
+        assert_eq!(map.insert(key(7), Value::Null), Some(Value::Int(7)));
+        assert_eq!(map.len(), 100);
+        // Removing shifts the later entries; they are still found.
+        assert_eq!(map.shift_remove("k10"), Some(Value::Int(10)));
+        assert_eq!(map.get("k10"), None);
+        assert_eq!(map.get("k11"), Some(&Value::Int(11)));
+        assert_eq!(map.get("k99"), Some(&Value::Int(99)));
+        assert_eq!(map.iter().nth(10).map(|(k, _)| k.as_str()), Some("k11"));
+        // A copy finds its keys, a cleared map none.
+        let copy = map.clone();
+        assert_eq!(copy.get("k50"), Some(&Value::Int(50)));
+        assert_eq!(copy, map);
+        map.clear();
+        assert_eq!(map.get("k50"), None);
+        map.insert(key(1), Value::Int(1));
+        assert_eq!(map.get("k1"), Some(&Value::Int(1)));
+        assert_eq!(map.len(), 1);
     }
 
     #[test]
