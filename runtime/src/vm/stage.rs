@@ -229,14 +229,21 @@ pub(crate) fn run_stage(
     // Stage times are only logged: not read when no stage event can be.
     let started = tracing::enabled!(target: "wfr::stage", tracing::Level::ERROR).then(Instant::now);
     let scope = cx.scope(local, None);
-    let name =
-        eval::render_short(&scope, &stage.name).unwrap_or_else(|_| stage.name.to_string().into());
+    // The name is made when something shows it (a log line, a failure, a
+    // default id): the stage does not change what it renders from.
+    let name = std::cell::OnceCell::new();
+    let name = || {
+        name.get_or_init(|| {
+            eval::render_short(&scope, &stage.name)
+                .unwrap_or_else(|_| stage.name.to_string().into())
+        })
+    };
     let key = match &stage.id {
         Some(id) => Some(eval::render_short(&scope, id).unwrap_or_else(|_| id.to_string().into())),
-        None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(&name).into()),
+        None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(name()).into()),
         None => None,
     };
-    tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name.as_str(), kind = stage.kind.name(), message = "stage started");
+    tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), kind = stage.kind.name(), message = "stage started");
     let outcome = guarded(cx, stage, local);
     let result =
         if outcome.outputs.is_empty() && outcome.retried.is_none() && outcome.errors.is_none() {
@@ -256,15 +263,15 @@ pub(crate) fn run_stage(
             Value::from(result)
         };
     if outcome.status == Status::Failed {
-        cx.run.stage_failed(&name, outcome.errors.as_ref());
+        cx.run.stage_failed(name(), outcome.errors.as_ref());
     }
     let elapsed = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
     match (&outcome.errors, outcome.status) {
         (Some(errors), Status::Failed) => {
-            tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
+            tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
         }
         _ => {
-            tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name.as_str(), status = outcome.status.as_str(), seconds = elapsed, message = "stage ended");
+            tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), status = outcome.status.as_str(), seconds = elapsed, message = "stage ended");
         }
     }
     (key, result, outcome.status)
