@@ -2,7 +2,9 @@
 
 On a shared 2-core machine the time of the same binary drifts by tens of percent
 from one minute to the next; running the builds one after the other, round after
-round, exposes them to the same drift, so their medians compare.
+round, exposes them to the same drift, so their medians compare; the paired
+ratio (the median, over rounds, of a build's time over the first build's time in
+the same round) is the steadiest figure.
 
     python3 bench/ab.py PLAN BUILD[:VAR=VALUE+VAR=VALUE...] ...
 
@@ -48,11 +50,16 @@ def main():
                 times[spec].append(time.perf_counter() - start)
                 if done.returncode != 0:
                     raise SystemExit(f"{spec} exited with {done.returncode}")
+    first = builds[0][0]
     for spec, _, _ in builds:
         xs = sorted(times[spec])
+        # Each round's time over the first build's in the same round: the drift
+        # between rounds cancels out.
+        paired = statistics.median(t / f for t, f in zip(times[spec], times[first]))
         print(
             f"{spec:<50} median {statistics.median(xs) * 1e3:7.2f} ms"
             f"  p25 {xs[len(xs) // 4] * 1e3:7.2f}  min {xs[0] * 1e3:7.2f}"
+            f"  paired ratio {paired:5.3f}"
         )
 
 

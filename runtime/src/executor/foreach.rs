@@ -188,8 +188,8 @@ pub(super) fn run(
             let errors = error.map(|(name, message)| status::error(name, message));
             let status = list.status;
             let stages = sharing.share(list.stages);
-            // The entry holds the errors; the key is made again at the end: results
-            // stay small while all items run.
+            // The entry holds the status and the errors: what the unit gives back
+            // is its place in the output as it is kept.
             let entry = nested_entry(
                 status,
                 [(const { Text::const_new("item") }, item)],
@@ -198,31 +198,39 @@ pub(super) fn run(
             );
             Done {
                 failed: status == Status::Failed,
-                result: (status, entry),
+                result: (key_text(&key), entry),
             }
         },
     );
-    let mut foreach = crate::value::Map::with_capacity(results.len());
     let mut errors = Map::default();
     let mut statuses = Vec::with_capacity(results.len());
-    for (index, result) in results.into_iter().enumerate() {
-        match result {
-            Some((status, entry)) => {
-                statuses.push(status);
-                let key = key_text(&key_of(&items, index));
-                if let Some(error) = entry.as_map().and_then(|m| m.get("errors")) {
-                    errors.insert(key.clone(), error.clone());
-                }
-                if unique_keys {
-                    foreach.push_new(key, entry);
-                } else {
-                    foreach.insert(key, entry);
-                }
+    // A `filter_map` over the results' own vector: the entries are collected in
+    // its memory (an entry is the size of a result).
+    let entries: Vec<(Text, Value)> = results
+        .into_iter()
+        .filter_map(|result| {
+            let Some((key, entry)) = result else {
+                // Never started: stopped by another item's failure.
+                statuses.push(Status::Cancel);
+                return None;
+            };
+            let fields = entry.as_map();
+            statuses.push(
+                fields
+                    .and_then(|m| Status::parse(m.get("status")?.as_str()?))
+                    .unwrap_or(Status::Success),
+            );
+            if let Some(error) = fields.and_then(|m| m.get("errors")) {
+                errors.insert(key.clone(), error.clone());
             }
-            // Never started: stopped by another item's failure.
-            None => statuses.push(Status::Cancel),
-        }
-    }
+            Some((key, entry))
+        })
+        .collect();
+    let foreach = if unique_keys {
+        Map::from_unique(entries)
+    } else {
+        entries.into_iter().collect()
+    };
     let mut outputs = Map::default();
     outputs.insert("items".into(), Value::List(Arc::unwrap_or_clone(items)));
     outputs.insert("foreach".into(), Value::from(foreach));

@@ -123,6 +123,29 @@ impl Map {
         }
     }
 
+    /// The map of `entries`, whose keys are all different (checked in debug
+    /// builds): no key is compared or hashed, the vector becomes the map's.
+    pub(crate) fn from_unique(entries: Vec<(Key, Value)>) -> Self {
+        debug_assert_eq!(
+            entries
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            entries.len(),
+            "the keys are not all different"
+        );
+        if entries.len() <= SMALL {
+            Map(Repr::Small(entries))
+        } else {
+            Map(Repr::Large(Box::new(Large {
+                entries,
+                index: OnceLock::new(),
+                hasher: foldhash::fast::RandomState::default(),
+            })))
+        }
+    }
+
     /// How many entries fit before the map allocates again.
     #[must_use]
     pub fn capacity(&self) -> usize {
@@ -476,6 +499,13 @@ mod tests {
         assert_eq!(copy, map);
         map.clear();
         assert_eq!(map.get("k50"), None);
+        // Made whole from entries with different keys, small or large.
+        for n in [2, 30] {
+            let built = Map::from_unique((0..n).map(|i| (key(i), Value::Null)).collect());
+            assert_eq!(built.len(), n);
+            assert_eq!(built.get(&format!("k{}", n - 1)), Some(&Value::Null));
+            assert_eq!(built.keys().next().map(Key::as_str), Some("k0"));
+        }
         map.insert(key(1), Value::Int(1));
         assert_eq!(map.get("k1"), Some(&Value::Int(1)));
         assert_eq!(map.len(), 1);
