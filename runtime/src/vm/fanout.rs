@@ -29,10 +29,7 @@ where
 {
     let count = units.len();
     let token = cx.cancel.child();
-    let unit_cx = StageCx {
-        cancel: token.clone(),
-        ..cx.clone()
-    };
+    let unit_cx = cx.with_cancel(token.clone());
     let runners = limit.max(1).min(count);
     if runners <= 1 {
         // One at a time, on this thread: no queue, no locks.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wfc_compiler::plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
 
 use super::fanout::{self, Done};
-use super::stage::{Place, StageCx, run_list};
+use super::stage::{Base, Place, StageCx, run_list};
 use super::{JobRef, RunCx};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
@@ -102,14 +102,16 @@ pub(crate) fn run(
             )),
         );
     }
-    let cx = StageCx {
-        run: Arc::clone(run),
-        jobs,
-        matrix: Arc::new(Map::default()),
-        frame: root,
-        cancel: cancel.clone(),
-        path: Place::root(&job.id),
-    };
+    let cx = StageCx::new(
+        Base {
+            run: Arc::clone(run),
+            jobs,
+            matrix: Arc::new(Map::default()),
+            cancel: cancel.clone(),
+        },
+        root,
+        Place::root(&job.id),
+    );
     let is_matrix = !matches!(job.strategy.matrix, MatrixPlan::None);
     let job_for_units = Arc::clone(job);
     let results = fanout::run(
@@ -124,11 +126,7 @@ pub(crate) fn run(
             } else {
                 job_for_units.id.clone()
             };
-            let strategy_cx = StageCx {
-                matrix: Arc::new(matrix.clone()),
-                path: Place::root(&path),
-                ..cx.clone()
-            };
+            let strategy_cx = cx.with_matrix(matrix.clone(), Place::root(&path));
             let list = run_list(&strategy_cx, &job_for_units.stages);
             let error = match (&list.stopped_by, list.cancelled_before) {
                 (_, true) => Some(status::error(

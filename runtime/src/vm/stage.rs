@@ -13,17 +13,33 @@ use crate::executor::{self, Outcome};
 use crate::status::{self, Status};
 use crate::value::{Map, Text, Value};
 
-/// Where a stage runs: what templates see and what stops it.
+/// Where a stage runs: what templates see and what stops it. What does not
+/// change from one nested level to the next is behind one shared pointer (a
+/// loop's item copies one pointer, not four); its fields read as the context's
+/// own (`cx.run`, `cx.cancel`).
 #[derive(Clone)]
 pub(crate) struct StageCx {
+    base: Arc<Base>,
+    /// The enclosing levels (bindings and outer stage results).
+    pub frame: Arc<Frame>,
+    /// For logs: `job`, `job/strategy`, `job/each[2]`...
+    pub path: Place,
+}
+
+/// What the stages of one strategy (and of its nested lists) share.
+pub(crate) struct Base {
     pub run: Arc<RunCx>,
     pub jobs: Arc<Map>,
     pub matrix: Arc<Map>,
-    /// The enclosing levels (bindings and outer stage results).
-    pub frame: Arc<Frame>,
     pub cancel: Cancel,
-    /// For logs: `job`, `job/strategy`, `job/each[2]`...
-    pub path: Place,
+}
+
+impl std::ops::Deref for StageCx {
+    type Target = Base;
+
+    fn deref(&self) -> &Base {
+        &self.base
+    }
 }
 
 /// Where a stage list runs, for logs and container labels: `job`,
@@ -117,6 +133,40 @@ impl Place {
 }
 
 impl StageCx {
+    pub(crate) fn new(base: Base, frame: Arc<Frame>, path: Place) -> StageCx {
+        StageCx {
+            base: Arc::new(base),
+            frame,
+            path,
+        }
+    }
+
+    /// This context under another cancel token.
+    pub(crate) fn with_cancel(&self, cancel: Cancel) -> StageCx {
+        self.rebased(|base| Base { cancel, ..base })
+    }
+
+    /// This context with another matrix, at another place (a strategy's).
+    pub(crate) fn with_matrix(&self, matrix: Map, path: Place) -> StageCx {
+        StageCx {
+            path,
+            ..self.rebased(|base| Base {
+                matrix: Arc::new(matrix),
+                ..base
+            })
+        }
+    }
+
+    fn rebased(&self, change: impl FnOnce(Base) -> Base) -> StageCx {
+        let base = Base {
+            run: Arc::clone(&self.run),
+            jobs: Arc::clone(&self.jobs),
+            matrix: Arc::clone(&self.matrix),
+            cancel: self.cancel.clone(),
+        };
+        StageCx::new(change(base), Arc::clone(&self.frame), self.path.clone())
+    }
+
     /// A scope over this context and the current list's results.
     pub(crate) fn scope<'a>(&'a self, local: &'a Map, retry: Option<i64>) -> Scope<'a> {
         Scope {
@@ -146,11 +196,8 @@ impl StageCx {
 
     fn nested_at(&self, local: &Arc<Map>, bindings: Bindings, path: Place) -> StageCx {
         StageCx {
-            run: Arc::clone(&self.run),
-            jobs: Arc::clone(&self.jobs),
-            matrix: Arc::clone(&self.matrix),
+            base: Arc::clone(&self.base),
             frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
-            cancel: self.cancel.clone(),
             path,
         }
     }
@@ -348,10 +395,7 @@ fn with_timeout(cx: &StageCx, stage: &StagePlan, f: impl FnOnce(&StageCx) -> Out
             }
         })
     };
-    let inner = StageCx {
-        cancel: token,
-        ..cx.clone()
-    };
+    let inner = cx.with_cancel(token);
     let outcome = f(&inner);
     done.cancel();
     let _ = watcher.join();
