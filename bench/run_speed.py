@@ -13,7 +13,7 @@
   IMAGE true` from a shell loop (`scripts/setup-tests` makes the image; skipped
   without it).
 
-    python3 bench/run_speed.py [--no-oracle] [--runs N]
+    python3 bench/run_speed.py [--no-oracle] [--runs N] [--only WORKFLOW [--rounds K]]
 
 Times are wall times of whole commands (process start included), the median of
 N runs (default 15) for `wfr`, one run for the oracle (it takes seconds). `wfr`
@@ -112,6 +112,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-oracle", action="store_true")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--only", metavar="WORKFLOW",
+        help="measure only this one of the oracle workloads (bench-foreach, bench-chain, bench-py)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="with --only: measure it this many times, each an oracle run and wfr's median around it",
+    )
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "--bin", "wfc", "--bin", "wfr", "--bin", "wfr-python"], cwd=ROOT, check=True)
     wfc = str(ROOT / "target" / "release" / "wfc")
@@ -123,8 +131,16 @@ def main():
         subprocess.run([wfc, "compile", "conf", "-o", "plans"], cwd=tmp, check=True, capture_output=True)
         plan = lambda name: f"plans/{name}.wfp"  # noqa: E731
 
+        if not args.no_oracle:
+            # The oracle tool installs the reference engine on its first use: not
+            # inside a timed run.
+            (tmp / "conf" / "warm.yml").write_text(
+                "bench-warm:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Echo\n          echo: hi\n"
+            )
+            subprocess.run([str(ORACLE), "conf", "bench-warm"], cwd=tmp, check=True, capture_output=True)
         print(f"{'workload':<34}{'wfr':>11}{'wfr, logs off':>16}{'oracle':>12}{'ratio':>10}{'ratio, logs off':>17}")
-        for name in ["bench-foreach", "bench-chain", "bench-py"]:
+        names = [args.only] if args.only else ["bench-foreach", "bench-chain", "bench-py"]
+        for name in names * (args.rounds if args.only else 1):
             cmd = [wfr, "run", plan(name), "--runs", "runs"]
             ours = median_time(cmd, tmp, args.runs)
             ours_quiet = median_time(cmd, tmp, args.runs, quiet)
@@ -134,7 +150,9 @@ def main():
                 spent = timed([str(ORACLE), "conf", name], tmp)
                 oracle = f"{spent:9.2f} s"
                 ratio, ratio_quiet = f"{spent / ours:8.0f}x", f"{spent / ours_quiet:8.0f}x"
-            print(f"{name:<34}{ms(ours):>11}{ms(ours_quiet):>16}{oracle:>12}{ratio:>10}{ratio_quiet:>17}")
+            print(f"{name:<34}{ms(ours):>11}{ms(ours_quiet):>16}{oracle:>12}{ratio:>10}{ratio_quiet:>17}", flush=True)
+        if args.only:
+            return
 
         # 200 Bash stages against the same 200 scripts run by bash from a loop.
         scripts = tmp / "scripts"

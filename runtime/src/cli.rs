@@ -276,9 +276,10 @@ fn run(args: &RunArgs) -> u8 {
         (_, Status::Failed) => exit::FAILED,
         _ => exit::SUCCESS,
     };
-    // The process ends here: freeing a large context piece by piece would only
-    // delay the exit.
+    // The process ends here: freeing a large context (or plan) piece by piece
+    // would only delay the exit.
     std::mem::forget(result);
+    std::mem::forget(plan);
     code
 }
 

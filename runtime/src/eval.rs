@@ -153,6 +153,23 @@ impl Scope<'_> {
         }
     }
 
+    /// Whether `pipeline` is a name bound where it is evaluated (`${{ item }}` in
+    /// a loop), which cannot fail: what [`check`] need not evaluate.
+    fn is_bound(&self, pipeline: &Pipeline) -> bool {
+        let [segment] = pipeline.path.segments.as_slice() else {
+            return false;
+        };
+        let Key::Name(name) = &segment.key else {
+            return false;
+        };
+        pipeline.filters.is_empty()
+            && match name.as_str() {
+                "item" => self.root("item").is_some(),
+                "loop" => self.root("loop").is_some(),
+                _ => false,
+            }
+    }
+
     /// The value at `path`, without copying more than the result.
     fn resolve(&self, path: &Path) -> Result<Value, EvalError> {
         let missing = || {
@@ -299,7 +316,9 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
 /// (an `echo` whose log line is off).
 pub fn check(scope: &Scope<'_>, template: &Template) -> Result<(), EvalError> {
     for part in &template.parts {
-        if let Part::Interp(interp) = part {
+        if let Part::Interp(interp) = part
+            && !scope.is_bound(&interp.pipeline)
+        {
             pipeline(scope, &interp.pipeline)?;
         }
     }

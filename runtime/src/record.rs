@@ -95,9 +95,9 @@ impl Record {
     }
 }
 
-fn write_json(file: File, value: &impl serde::Serialize) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
-    serde_json::to_writer(&mut file, value).map_err(std::io::Error::other)?;
-    file.write_all(b"\n")?;
-    file.flush()
+/// A small value (params, the plan's name) as one line of JSON.
+fn write_json(mut file: File, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    file.write_all(&text)
 }
