@@ -328,3 +328,60 @@ fn a_record_folder_that_cannot_be_made_stops_the_run_before_it_starts() {
     );
     assert!(!dir.path().join("ran.txt").exists());
 }
+
+#[test]
+fn foreach_keys_are_the_items_text_and_one_text_keeps_one_place() {
+    // `1` and `'1'` are different items with the same key: as upstream's context
+    // read back from JSON, the key keeps its first place and the last value.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "mix:\n  type: Workflow\n  params:\n    items: {type: array}\n  jobs:\n    j:\n      stages:\n        - name: Each\n          id: each\n          foreach: ${{ params.items }}\n          stages:\n            - name: Echo\n              id: echo\n              echo: item ${{ item }}\n";
+    write(dir.path(), "flows/mix.yml", flow);
+    let keys_and_items = |items: &str| {
+        let out = wfr(
+            &["run", "flows/mix.yml", "-p", items, "--output", "json"],
+            dir.path(),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let foreach = context(&out)["jobs"]["j"]["stages"]["each"]["outputs"]["foreach"].clone();
+        let foreach = foreach.as_object().expect("a map").clone();
+        foreach
+            .into_iter()
+            .map(|(k, v)| (k, v["item"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys_and_items(r#"items=[1, "1", 2]"#),
+        [
+            ("1".to_string(), serde_json::json!("1")),
+            ("2".to_string(), serde_json::json!(2))
+        ]
+    );
+    // Numbers only, or text only: every item its own key, in the items' order
+    // (read from the record, whose JSON keeps the order).
+    let recorded = |items: &str| {
+        let out = wfr(&["run", "flows/mix.yml", "-p", items], dir.path(), None);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let record = stderr(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("wfr: run record: ").map(str::to_string))
+            .expect("a record");
+        std::fs::read_to_string(dir.path().join(record).join("context.json")).expect("context.json")
+    };
+    // The record's JSON holds the shared key once.
+    let text = recorded(r#"items=[1, "1", 2]"#);
+    assert_eq!(text.matches("\"1\":{\"status\"").count(), 1, "{text}");
+    let order = |items: &str, keys: &[&str]| {
+        let text = recorded(items);
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":{{\"status\"")).expect(k))
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "{keys:?} out of order in {text}"
+        );
+    };
+    order("items=[3, 1, 2]", &["3", "1", "2"]);
+    order(r#"items=["b", "a"]"#, &["b", "a"]);
+}
