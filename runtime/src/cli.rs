@@ -1,6 +1,6 @@
 //! The `wfr` command line.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -237,11 +237,16 @@ fn run(args: &RunArgs) -> u8 {
     let saved = record.finish(&result.context, &resolved, &plan_info);
     match args.output {
         OutputArg::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&Value::from(result.context.clone()).to_json())
-                    .unwrap_or_default()
-            );
+            // Written from the context itself: its keys in their order (as
+            // upstream's dicts keep it), no copy of it made first.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = serde_json::to_writer_pretty(&mut out, &result.context)
+                .map_err(std::io::Error::other)
+                .and_then(|()| writeln!(out))
+                .and_then(|()| out.flush());
+            if let Err(e) = written {
+                eprintln!("wfr: cannot write the context to stdout: {e}");
+            }
         }
         OutputArg::Summary => {
             let seconds = result

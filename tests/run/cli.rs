@@ -384,4 +384,24 @@ fn foreach_keys_are_the_items_text_and_one_text_keeps_one_place() {
     };
     order("items=[3, 1, 2]", &["3", "1", "2"]);
     order(r#"items=["b", "a"]"#, &["b", "a"]);
+    // `--output json` keeps the context's order too: params first, an item's
+    // status before the item.
+    let out = wfr(
+        &[
+            "run",
+            "flows/mix.yml",
+            "-p",
+            "items=[3]",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        None,
+    );
+    let text = stdout(&out);
+    assert!(text.starts_with("{\n  \"params\": {"), "{text}");
+    let at = |needle: &str| text.find(needle).expect(needle);
+    assert!(at("\"jobs\"") < at("\"status\""), "{text}");
+    assert!(at("\"3\": {\n") < at("\"item\": 3"), "{text}");
+    assert!(at("\"item\": 3") < at("\"echo\""), "{text}");
 }
