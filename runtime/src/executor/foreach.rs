@@ -1,7 +1,7 @@
 //! ForEach stage: the nested stages once per item, up to `concurrent` items at a
 //! time, stopping the other items at the first failure (as upstream).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wfc_compiler::plan::{Items, StagePlan};
 
@@ -100,6 +100,9 @@ fn has_duplicates(items: &[Value]) -> bool {
     !items.iter().all(|item| seen.insert(identity(item)))
 }
 
+/// An item that did not succeed: its position, status, key and errors.
+type Unusual = (usize, Status, Text, Option<Value>);
+
 /// An item's key in the output: its `str()`, inline when short.
 fn key_text(key: &Value) -> Text {
     let mut text = Text::default();
@@ -140,6 +143,11 @@ pub(super) fn run(
     // The units are the items' positions.
     let units = std::iter::repeat_n((), items.len()).collect();
     let sharing = Sharing::default();
+    // Items that did not succeed, by position, with their key and errors: the
+    // statuses and errors of the output come from here, without reading the
+    // entries (most items succeed: nothing is written here for them).
+    let unusual: Arc<Mutex<Vec<Unusual>>> = Arc::default();
+    let noted = Arc::clone(&unusual);
     let all = Arc::clone(&items);
     let key_of = move |items: &[Value], index: usize| {
         if by_index {
@@ -187,6 +195,15 @@ pub(super) fn run(
             };
             let errors = error.map(|(name, message)| status::error(name, message));
             let status = list.status;
+            let key = key_text(&key);
+            if status != Status::Success {
+                noted.lock().unwrap_or_else(PoisonError::into_inner).push((
+                    index,
+                    status,
+                    key.clone(),
+                    errors.clone(),
+                ));
+            }
             let stages = sharing.share(list.stages);
             // The entry holds the status and the errors: what the unit gives back
             // is its place in the output as it is kept.
@@ -198,34 +215,30 @@ pub(super) fn run(
             );
             Done {
                 failed: status == Status::Failed,
-                result: (key_text(&key), entry),
+                result: (key, entry),
             }
         },
     );
+    let mut statuses = vec![Status::Success; results.len()];
+    for (at, result) in results.iter().enumerate() {
+        if result.is_none() {
+            // Never started: stopped by another item's failure.
+            statuses[at] = Status::Cancel;
+        }
+    }
     let mut errors = Map::default();
-    let mut statuses = Vec::with_capacity(results.len());
-    // A `filter_map` over the results' own vector: the entries are collected in
-    // its memory (an entry is the size of a result).
-    let entries: Vec<(Text, Value)> = results
-        .into_iter()
-        .filter_map(|result| {
-            let Some((key, entry)) = result else {
-                // Never started: stopped by another item's failure.
-                statuses.push(Status::Cancel);
-                return None;
-            };
-            let fields = entry.as_map();
-            statuses.push(
-                fields
-                    .and_then(|m| Status::parse(m.get("status")?.as_str()?))
-                    .unwrap_or(Status::Success),
-            );
-            if let Some(error) = fields.and_then(|m| m.get("errors")) {
-                errors.insert(key.clone(), error.clone());
-            }
-            Some((key, entry))
-        })
-        .collect();
+    let mut unusual = std::mem::take(&mut *unusual.lock().unwrap_or_else(PoisonError::into_inner));
+    unusual.sort_unstable_by_key(|(at, ..)| *at);
+    for (at, status, key, error) in unusual {
+        statuses[at] = status;
+        if let Some(error) = error {
+            errors.insert(key, error);
+        }
+    }
+    // Collected in the results' own vector (an entry is the size of a result):
+    // `filter_map` is collected in place, `flatten` is not.
+    #[allow(clippy::filter_map_identity)]
+    let entries: Vec<(Text, Value)> = results.into_iter().filter_map(|result| result).collect();
     let foreach = if unique_keys {
         Map::from_unique(entries)
     } else {
