@@ -89,9 +89,10 @@ impl Large {
     /// its place.
     fn push_new(&mut self, key: Key, value: Value) {
         let at = self.entries.len();
-        let hash = self.hash(&key);
+        // Hashed only for a table already made.
+        let hash = self.index.get().map(|_| self.hash(&key));
         self.entries.push((key, value));
-        if let Some(index) = self.index.get_mut() {
+        if let (Some(index), Some(hash)) = (self.index.get_mut(), hash) {
             let entries = &self.entries;
             let hasher = &self.hasher;
             index.insert_unique(hash, at, |&i| hasher.hash_one(entries[i].0.as_str()));
