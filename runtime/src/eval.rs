@@ -163,11 +163,8 @@ impl Scope<'_> {
             return false;
         };
         pipeline.filters.is_empty()
-            && match name.as_str() {
-                "item" => self.root("item").is_some(),
-                "loop" => self.root("loop").is_some(),
-                _ => false,
-            }
+            && matches!(name.as_str(), "item" | "loop")
+            && self.root(name).is_some()
     }
 
     /// The value at `path`, without copying more than the result.

@@ -15,6 +15,7 @@ use crate::value::{Map, Value};
 pub fn write_map(map: &Map, out: &mut impl Write) -> std::io::Result<()> {
     let mut writer = Writer {
         out: Vec::with_capacity(CHUNK + CHUNK / 4),
+        texts: Vec::new(),
         written: HashMap::default(),
         last: None,
     };
@@ -63,11 +64,12 @@ type Flush<'a> = dyn FnMut(&mut Vec<u8>) -> std::io::Result<()> + 'a;
 
 struct Writer {
     out: Vec<u8>,
-    /// Shared maps already written, and their text.
-    written: HashMap<*const Map, Vec<u8>, foldhash::fast::RandomState>,
-    /// The shared map written last: a loop's units usually share one, so it is
-    /// looked for before the table.
-    last: Option<(*const Map, Vec<u8>)>,
+    /// The text of the shared maps already written, and where each map's is.
+    texts: Vec<Vec<u8>>,
+    written: HashMap<*const Map, usize, foldhash::fast::RandomState>,
+    /// The shared map written last and its text's place: a loop's units usually
+    /// share one, so it is looked for before the table.
+    last: Option<(*const Map, usize)>,
 }
 
 impl Writer {
@@ -107,24 +109,25 @@ impl Writer {
             return self.map(map, flush);
         }
         let key = Arc::as_ptr(map);
-        if let Some((last, text)) = &self.last
-            && *last == key
-        {
-            self.out.extend_from_slice(text);
-            return self.flush(flush);
-        }
-        let text = if let Some(text) = self.written.get(&key) {
-            text.clone()
-        } else {
-            // Written apart (and whole) the first time, to be copied the next times.
-            let outer = std::mem::take(&mut self.out);
-            self.map(map, &mut |_: &mut Vec<u8>| Ok(()))?;
-            let text = std::mem::replace(&mut self.out, outer);
-            self.written.insert(key, text.clone());
-            text
+        let at = match self.last {
+            Some((last, at)) if last == key => at,
+            _ => {
+                let at = if let Some(&at) = self.written.get(&key) {
+                    at
+                } else {
+                    // Written apart (and whole) the first time, to be copied the
+                    // next times.
+                    let outer = std::mem::take(&mut self.out);
+                    self.map(map, &mut |_: &mut Vec<u8>| Ok(()))?;
+                    self.texts.push(std::mem::replace(&mut self.out, outer));
+                    self.written.insert(key, self.texts.len() - 1);
+                    self.texts.len() - 1
+                };
+                self.last = Some((key, at));
+                at
+            }
         };
-        self.out.extend_from_slice(&text);
-        self.last = Some((key, text));
+        self.out.extend_from_slice(&self.texts[at]);
         self.flush(flush)
     }
 

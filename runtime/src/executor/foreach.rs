@@ -219,18 +219,22 @@ pub(super) fn run(
             }
         },
     );
-    let mut statuses = vec![Status::Success; results.len()];
-    for (at, result) in results.iter().enumerate() {
-        if result.is_none() {
-            // Never started: stopped by another item's failure.
-            statuses[at] = Status::Cancel;
-        }
-    }
-    let mut errors = Map::default();
+    // Items that never started were stopped by another item's failure; those
+    // not noted succeeded.
+    let never_started = results.iter().filter(|result| result.is_none()).count();
     let mut unusual = std::mem::take(&mut *unusual.lock().unwrap_or_else(PoisonError::into_inner));
+    let succeeded = results.len() - never_started - unusual.len();
+    let status = Status::aggregate(
+        unusual
+            .iter()
+            .map(|(_, status, ..)| *status)
+            .chain(std::iter::repeat_n(Status::Cancel, never_started))
+            .chain(std::iter::repeat_n(Status::Success, succeeded)),
+    );
+    // Errors in the items' order.
     unusual.sort_unstable_by_key(|(at, ..)| *at);
-    for (at, status, key, error) in unusual {
-        statuses[at] = status;
+    let mut errors = Map::default();
+    for (_, _, key, error) in unusual {
         if let Some(error) = error {
             errors.insert(key, error);
         }
@@ -248,7 +252,7 @@ pub(super) fn run(
     outputs.insert("items".into(), Value::List(Arc::unwrap_or_clone(items)));
     outputs.insert("foreach".into(), Value::from(foreach));
     Outcome {
-        status: Status::aggregate(statuses),
+        status,
         outputs,
         errors: (!errors.is_empty()).then_some(Value::from(errors)),
         retried: None,

@@ -47,9 +47,10 @@ struct Large {
 }
 
 impl Large {
-    fn with_capacity(capacity: usize) -> Large {
+    /// A large map of `entries`, whose keys are all different.
+    fn from_entries(entries: Vec<(Key, Value)>) -> Large {
         Large {
-            entries: Vec::with_capacity(capacity),
+            entries,
             index: OnceLock::new(),
             hasher: foldhash::fast::RandomState::default(),
         }
@@ -120,7 +121,9 @@ impl Map {
         if n <= SMALL {
             Map(Repr::Small(Vec::with_capacity(n)))
         } else {
-            Map(Repr::Large(Box::new(Large::with_capacity(n))))
+            Map(Repr::Large(Box::new(Large::from_entries(
+                Vec::with_capacity(n),
+            ))))
         }
     }
 
@@ -139,11 +142,7 @@ impl Map {
         if entries.len() <= SMALL {
             Map(Repr::Small(entries))
         } else {
-            Map(Repr::Large(Box::new(Large {
-                entries,
-                index: OnceLock::new(),
-                hasher: foldhash::fast::RandomState::default(),
-            })))
+            Map(Repr::Large(Box::new(Large::from_entries(entries))))
         }
     }
 
@@ -198,8 +197,7 @@ impl Map {
                     entries.push((key, value));
                     return None;
                 }
-                let mut grown = Box::new(Large::with_capacity(SMALL * 2));
-                grown.entries.append(entries);
+                let mut grown = Box::new(Large::from_entries(std::mem::take(entries)));
                 grown.push_new(key, value);
                 self.0 = Repr::Large(grown);
                 None
