@@ -8,6 +8,7 @@ mod executor;
 pub mod handoff;
 pub mod json;
 pub mod logs;
+pub mod owner;
 pub mod params;
 pub mod plans;
 pub mod pool;
