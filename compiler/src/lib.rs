@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod ids;
+pub mod limits;
 pub mod project;
 pub mod registry;
 pub mod render;

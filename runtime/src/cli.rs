@@ -68,8 +68,8 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = OutputArg::Summary)]
     output: OutputArg,
 
-    /// Stop the run after this many seconds (exit status 4).
-    #[arg(long, value_name = "SECONDS")]
+    /// Stop the run after this many seconds (exit status 4); at most 30 days.
+    #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds)]
     timeout: Option<f64>,
 
     /// How many jobs may run at once.
@@ -96,6 +96,19 @@ struct RunArgs {
     /// (`WORKFLOW_CORE_STAGE_DEFAULT_ID=true` does the same).
     #[arg(long)]
     default_ids: bool,
+}
+
+/// `--timeout`: a number of seconds above 0, up to wfc's longest timeout.
+fn timeout_seconds(text: &str) -> Result<f64, String> {
+    let max = wfc_compiler::limits::MAX_TIMEOUT_SECONDS;
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= max => Ok(seconds),
+        Ok(_) => Err(format!(
+            "a timeout must be greater than 0 and at most {}",
+            wfc_compiler::limits::MAX_TIMEOUT_TEXT
+        )),
+        Err(_) => Err("a timeout is a number of seconds, such as `90` or `0.5`".to_string()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -148,10 +161,7 @@ fn run(args: &RunArgs) -> u8 {
     }
     let mut given = Map::default();
     if let Some(file) = &args.params_file {
-        match std::fs::read_to_string(file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| params::from_file(&t))
-        {
+        match params::read_file(file) {
             Ok(map) => given.extend(map),
             Err(e) => return fail(format!("params file {}: {e}", file.display())),
         }

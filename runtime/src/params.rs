@@ -2,10 +2,29 @@
 //! ddeutil-workflow's rules, and the declared defaults applied (upstream applies a
 //! default only when `null` is passed explicitly; wfc applies it to an absent param).
 
+use std::io::Read as _;
+
+use wfc_compiler::limits::shorten;
 use wfc_compiler::plan::ParamSpec;
 use wfc_compiler::syntax::model::ParamType;
 
 use crate::value::{Map, Text, Value};
+
+/// Largest `--params-file` read.
+pub const MAX_PARAMS_FILE_BYTES: u64 = 4 << 20;
+
+/// Significant digits of Python's default decimal context: a decimal param whose
+/// quantized value needs more is refused, as `Decimal.quantize` refuses it.
+const DECIMAL_DIGITS: usize = 28;
+
+/// Deepest nesting of a `map` param written as a Python literal (JSON is held to
+/// the same depth by serde_json).
+const MAX_LITERAL_DEPTH: usize = 128;
+
+/// A given value, as shown in a message (a long one is cut).
+fn shown(text: &str) -> String {
+    shorten(text, 40)
+}
 
 /// A param that cannot be used, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,12 +96,23 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
         ParamType::Int => match value {
             Value::Int(n) => Ok(Value::Int(n)),
             Value::Bool(b) => Ok(Value::Bool(b)),
-            other => other
-                .py_str()
-                .trim()
-                .parse::<i64>()
-                .map(Value::Int)
-                .map_err(|_| format!("`{}` is not an integer", other.py_str())),
+            other => {
+                let text = other.py_str();
+                let digits = text.trim();
+                digits.parse::<i64>().map(Value::Int).map_err(|_| {
+                    let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
+                    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+                        format!(
+                            "`{}` is out of range: an int param holds {} to {}",
+                            shown(digits),
+                            i64::MIN,
+                            i64::MAX
+                        )
+                    } else {
+                        format!("`{}` is not an integer", shown(&text))
+                    }
+                })
+            }
         },
         ParamType::Float => {
             let x = match &value {
@@ -92,9 +122,15 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
                 Value::Str(s) => s
                     .trim()
                     .parse::<f64>()
-                    .map_err(|_| format!("`{s}` is not a number"))?,
+                    .map_err(|_| format!("`{}` is not a number", shown(s)))?,
                 other => return Err(format!("a {} is not a number", other.type_name())),
             };
+            if !x.is_finite() {
+                return Err(format!(
+                    "`{}` is not a finite number: a float param holds up to about 1.8e308",
+                    shown(&value.py_str())
+                ));
+            }
             Ok(Value::Float(round(x, precision)))
         }
         ParamType::Decimal => {
@@ -105,18 +141,19 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
                 Value::Decimal(d) => d.to_string(),
                 other => return Err(format!("a {} is not a decimal", other.type_name())),
             };
-            quantize(&text, precision)
-                .map(|d| Value::Decimal(d.into()))
-                .ok_or_else(|| format!("`{text}` is not a decimal"))
+            quantize(&text, precision).map(|d| Value::Decimal(d.into()))
         }
         ParamType::Date => match value {
             Value::Date(d) => Ok(Value::Date(d)),
             Value::DateTime(t) => Ok(Value::Date(
                 t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
             )),
-            Value::Str(s) => parse_date(&s)
-                .map(Value::Date)
-                .ok_or_else(|| format!("`{s}` is not an ISO date (YYYY-MM-DD)")),
+            Value::Str(s) => parse_date(&s).map(Value::Date).ok_or_else(|| {
+                format!(
+                    "`{}` is not an ISO date (YYYY-MM-DD, years 1 to 9999)",
+                    shown(&s)
+                )
+            }),
             other => Err(format!("a {} is not a date", other.type_name())),
         },
         ParamType::Datetime => match value {
@@ -124,9 +161,12 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
             Value::Date(d) => midnight(d)
                 .map(Value::DateTime)
                 .ok_or_else(|| "the date is out of range".to_string()),
-            Value::Str(s) => parse_datetime(&s)
-                .map(Value::DateTime)
-                .ok_or_else(|| format!("`{s}` is not an ISO datetime (YYYY-MM-DDTHH:MM:SS)")),
+            Value::Str(s) => parse_datetime(&s).map(Value::DateTime).ok_or_else(|| {
+                format!(
+                    "`{}` is not an ISO datetime (YYYY-MM-DDTHH:MM:SS, years 1 to 9999)",
+                    shown(&s)
+                )
+            }),
             other => Err(format!("a {} is not a datetime", other.type_name())),
         },
         ParamType::Choice => {
@@ -146,7 +186,11 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
                 .cloned()
                 .ok_or_else(|| {
                     let shown: Vec<String> = options.iter().map(Value::py_repr).collect();
-                    format!("`{text}` is not one of the options [{}]", shown.join(", "))
+                    format!(
+                        "`{}` is not one of the options [{}]",
+                        self::shown(&text),
+                        shown.join(", ")
+                    )
                 })
         }
         ParamType::Map => match value {
@@ -154,7 +198,8 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
             Value::Str(s) => match literal_value(&s) {
                 Some(Value::Map(m)) => Ok(Value::Map(m)),
                 _ => Err(format!(
-                    "`{s}` is not a mapping (write JSON or a Python dict literal)"
+                    "`{}` is not a mapping (write JSON or a Python dict literal)",
+                    shown(&s)
                 )),
             },
             other => Err(format!("a {} is not a mapping", other.type_name())),
@@ -165,7 +210,8 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
                 Ok(serde_json::Value::Array(items)) => {
                     Ok(Value::List(items.iter().map(Value::from_json).collect()))
                 }
-                _ => Err(format!("`{s}` is not a JSON list")),
+                Ok(_) => Err(format!("`{}` is not a JSON list", shown(&s))),
+                Err(e) => Err(format!("`{}` is not a JSON list ({e})", shown(&s))),
             },
             other => Err(format!("a {} is not a list", other.type_name())),
         },
@@ -178,53 +224,78 @@ fn round(x: f64, digits: u32) -> f64 {
     text.parse().unwrap_or(x)
 }
 
-/// `Decimal(text).quantize(10 ** -precision)` with half-even rounding.
-fn quantize(text: &str, precision: u32) -> Option<String> {
+/// `Decimal(text).quantize(Decimal(10) ** -precision)` in Python's default decimal
+/// context: half-even rounding, and a result of at most 28 significant digits (a
+/// longer one is Python's `InvalidOperation`, refused here before any digit of it
+/// is made).
+fn quantize(text: &str, precision: u32) -> Result<String, String> {
+    let not_decimal = || format!("`{}` is not a decimal", shown(text));
     let (negative, body) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
     let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
+        Some(i) => (
+            &body[..i],
+            exponent(&body[i + 1..]).ok_or_else(not_decimal)?,
+        ),
         None => (body, 0),
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     if whole.is_empty() && fraction.is_empty()
         || !whole
-            .chars()
-            .chain(fraction.chars())
-            .all(|c| c.is_ascii_digit())
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
     {
-        return None;
+        return Err(not_decimal());
     }
+    let precision = precision as usize;
+    let too_long = || {
+        format!(
+            "`{}` is too large for a decimal of precision {precision}: Python's decimal \
+             context keeps {DECIMAL_DIGITS} significant digits, so at most {} before the point",
+            shown(text),
+            DECIMAL_DIGITS.saturating_sub(precision)
+        )
+    };
     // All digits, and where the point is after applying the exponent.
     let digits: Vec<u8> = whole
         .bytes()
         .chain(fraction.bytes())
         .map(|b| b - b'0')
         .collect();
-    let point = i64::try_from(whole.len()).ok()? + i64::from(exponent);
-    let keep = point + i64::from(precision);
-    let mut kept: Vec<u8> = (0..keep.max(0))
-        .map(|i| {
-            usize::try_from(i)
-                .ok()
-                .and_then(|i| digits.get(i))
-                .copied()
-                .unwrap_or(0)
-        })
-        .collect();
-    if keep < 0 {
-        kept.clear();
+    let point = i128::try_from(whole.len()).map_err(|_| not_decimal())? + exponent;
+    // Digits before the point, counted from the first that is not zero: too many,
+    // and the value is refused before its digits are laid out.
+    let Some(first) = digits.iter().position(|d| *d != 0) else {
+        // Zero, whatever its exponent.
+        return Ok(if precision == 0 {
+            "0".to_string()
+        } else {
+            format!("0.{}", "0".repeat(precision))
+        });
+    };
+    let before_point = point - i128::try_from(first).map_err(|_| not_decimal())?;
+    if before_point + i128::try_from(precision).unwrap_or(i128::MAX)
+        > i128::try_from(DECIMAL_DIGITS).unwrap_or(0)
+    {
+        return Err(too_long());
     }
-    let first_dropped = usize::try_from(keep)
-        .ok()
-        .and_then(|k| digits.get(k))
-        .copied()
-        .unwrap_or(0);
-    let rest_nonzero = usize::try_from(keep + 1)
-        .ok()
-        .is_some_and(|k| digits.iter().skip(k).any(|d| *d != 0));
+    // Kept digits: up to `precision` after the point. The check above bounds them
+    // by the digits written (leading zeros) and the 28 significant ones.
+    let keep = point + i128::try_from(precision).unwrap_or(0);
+    // Below zero, every digit is dropped and the first dropped is a leading zero.
+    let (mut kept, first_dropped, rest_nonzero) = match usize::try_from(keep) {
+        Ok(keep) => (
+            (0..keep)
+                .map(|i| digits.get(i).copied().unwrap_or(0))
+                .collect::<Vec<u8>>(),
+            digits.get(keep).copied().unwrap_or(0),
+            digits.iter().skip(keep + 1).any(|d| *d != 0),
+        ),
+        Err(_) => (Vec::new(), 0, true),
+    };
     let round_up = first_dropped > 5
         || first_dropped == 5 && (rest_nonzero || kept.last().is_some_and(|d| d % 2 == 1));
     if round_up {
@@ -243,13 +314,16 @@ fn quantize(text: &str, precision: u32) -> Option<String> {
             }
         }
     }
-    let precision = precision as usize;
     while kept.len() < precision + 1 {
         kept.insert(0, 0);
     }
     let split = kept.len() - precision;
     let int_part: String = kept[..split].iter().map(|d| char::from(b'0' + d)).collect();
     let int_part = int_part.trim_start_matches('0');
+    // Rounding up may have made one digit more (9.9999995 to 10.000000).
+    if int_part.len() + precision > DECIMAL_DIGITS {
+        return Err(too_long());
+    }
     let int_part = if int_part.is_empty() { "0" } else { int_part };
     let frac_part: String = kept[split..].iter().map(|d| char::from(b'0' + d)).collect();
     let sign = if negative && kept.iter().any(|d| *d != 0) {
@@ -257,16 +331,39 @@ fn quantize(text: &str, precision: u32) -> Option<String> {
     } else {
         ""
     };
-    Some(if precision == 0 {
+    Ok(if precision == 0 {
         format!("{sign}{int_part}")
     } else {
         format!("{sign}{int_part}.{frac_part}")
     })
 }
 
+/// A decimal's exponent; one too large for any decimal is kept as a very large
+/// number (the value is then refused for its size, not its syntax).
+fn exponent(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits.parse::<i128>().unwrap_or(i128::from(i64::MAX));
+    let magnitude = magnitude.min(i128::from(i64::MAX));
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Years Python's `date` and `datetime` hold (`MINYEAR`, `MAXYEAR`).
+fn python_year(year: i16) -> bool {
+    (1..=9999).contains(&year)
+}
+
 fn parse_date(text: &str) -> Option<jiff::civil::Date> {
     let text = text.trim();
-    (text.len() == 10).then(|| text.parse().ok()).flatten()
+    (text.len() == 10)
+        .then(|| text.parse::<jiff::civil::Date>().ok())
+        .flatten()
+        .filter(|d| python_year(d.year()))
 }
 
 fn midnight(date: jiff::civil::Date) -> Option<jiff::Timestamp> {
@@ -280,7 +377,7 @@ fn midnight(date: jiff::civil::Date) -> Option<jiff::Timestamp> {
 fn parse_datetime(text: &str) -> Option<jiff::Timestamp> {
     let text = text.trim();
     if text.len() == 10 {
-        return midnight(text.parse().ok()?);
+        return midnight(parse_date(text)?);
     }
     // Drop a trailing offset (`Z`, `+07:00`, `-0500`).
     let wall = text
@@ -291,6 +388,9 @@ fn parse_datetime(text: &str) -> Option<jiff::Timestamp> {
         })
         .unwrap_or(text);
     let civil: jiff::civil::DateTime = wall.replacen(' ', "T", 1).parse().ok()?;
+    if !python_year(civil.year()) {
+        return None;
+    }
     civil
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .ok()
@@ -305,6 +405,7 @@ fn literal_value(text: &str) -> Option<Value> {
     let mut parser = PyLiteral {
         text: text.as_bytes(),
         at: 0,
+        depth: 0,
     };
     let value = parser.value()?;
     parser.space();
@@ -316,6 +417,8 @@ fn literal_value(text: &str) -> Option<Value> {
 struct PyLiteral<'a> {
     text: &'a [u8],
     at: usize,
+    /// Open brackets around the current value.
+    depth: usize,
 }
 
 impl PyLiteral<'_> {
@@ -337,6 +440,21 @@ impl PyLiteral<'_> {
 
     fn value(&mut self) -> Option<Value> {
         self.space();
+        let open = matches!(self.text.get(self.at)?, b'{' | b'[' | b'(');
+        if open {
+            if self.depth >= MAX_LITERAL_DEPTH {
+                return None;
+            }
+            self.depth += 1;
+        }
+        let value = self.value_at();
+        if open {
+            self.depth -= 1;
+        }
+        value
+    }
+
+    fn value_at(&mut self) -> Option<Value> {
         match *self.text.get(self.at)? {
             b'{' => {
                 self.at += 1;
@@ -430,6 +548,26 @@ impl PyLiteral<'_> {
 #[must_use]
 pub fn from_cli(text: &str) -> Value {
     Value::Str(Text::from(text))
+}
+
+/// Reads a params file: a regular file of at most [`MAX_PARAMS_FILE_BYTES`].
+pub fn read_file(path: &std::path::Path) -> Result<Map, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    let mut text = String::new();
+    file.take(MAX_PARAMS_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_PARAMS_FILE_BYTES {
+        return Err(format!(
+            "larger than {} MiB; pass large data as a file path param instead",
+            MAX_PARAMS_FILE_BYTES >> 20
+        ));
+    }
+    from_file(&text)
 }
 
 /// Values from a params file (JSON or YAML): keep their types.
@@ -534,6 +672,90 @@ mod tests {
             Ok("[1, 'x']".into())
         );
         assert!(one(ParamType::Array, "nope").is_err());
+    }
+
+    #[test]
+    fn decimals_are_held_to_pythons_default_context() {
+        // Expected values from Python 3: `str(Decimal(s).quantize(Decimal(10) ** -p))`.
+        let cases: &[(&str, u32, Option<&str>)] = &[
+            ("1e999999999", 6, None),
+            ("1.5", 6, Some("1.500000")),
+            ("12345678901234567890123.5", 6, None),
+            (
+                "1234567890123456789012.5",
+                6,
+                Some("1234567890123456789012.500000"),
+            ),
+            ("9999999999999999999999.9999995", 6, None),
+            (
+                "9999999999999999999999.9999994",
+                6,
+                Some("9999999999999999999999.999999"),
+            ),
+            ("1e21", 6, Some("1000000000000000000000.000000")),
+            ("1e22", 6, None),
+            ("0e999999999", 6, Some("0.000000")),
+            ("1e-999999999", 6, Some("0.000000")),
+            ("0.0000005", 6, Some("0.000000")),
+            ("0.0000015", 6, Some("0.000002")),
+            ("1e27", 0, Some("1000000000000000000000000000")),
+            ("1e28", 0, None),
+            ("123.456", 28, None),
+            ("0.5", 28, Some("0.5000000000000000000000000000")),
+            ("1", 27, Some("1.000000000000000000000000000")),
+            ("10", 27, None),
+            ("2.5", 0, Some("2")),
+            ("3.5", 0, Some("4")),
+            ("00000000000000000000000000000001.5", 6, Some("1.500000")),
+        ];
+        for (text, precision, expected) in cases {
+            let got = quantize(text, *precision);
+            match expected {
+                Some(e) => assert_eq!(got.as_deref(), Ok(*e), "{text} at {precision}"),
+                None => {
+                    let error = got.expect_err(text);
+                    assert!(error.contains("too large"), "{text}: {error}");
+                }
+            }
+        }
+        // An exponent beyond any integer is a size problem too, not a syntax one.
+        assert!(
+            quantize("1e99999999999999999999999", 6)
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(quantize("1e", 6).unwrap_err().contains("not a decimal"));
+    }
+
+    #[test]
+    fn every_coercion_is_bounded() {
+        let long = "9".repeat(100_000);
+        let error = one(ParamType::Int, &long).unwrap_err().0;
+        assert!(
+            error.contains("out of range") && error.len() < 200,
+            "{error}"
+        );
+        let error = one(ParamType::Str, "x")
+            .and_then(|_| one(ParamType::Int, &format!("x{long}")))
+            .unwrap_err()
+            .0;
+        assert!(error.len() < 200, "{error}");
+        for text in ["1e999", "inf", "-inf", "nan"] {
+            assert!(one(ParamType::Float, text).is_err(), "{text}");
+        }
+        assert!(one(ParamType::Float, "1e308").is_ok());
+        for text in ["0000-01-01", "-0001-01-01", "99999-01-01"] {
+            assert!(one(ParamType::Date, text).is_err(), "{text}");
+            assert!(one(ParamType::Datetime, text).is_err(), "{text}");
+        }
+        assert!(one(ParamType::Date, "0001-01-01").is_ok());
+        assert!(one(ParamType::Datetime, "9999-12-30T00:00:00").is_ok());
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(one(ParamType::Array, &deep).is_err());
+        let deep_map = format!("{{'a': {}1{}}}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(one(ParamType::Map, &deep_map).is_err());
+        let fine = format!("{{'a': {}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(one(ParamType::Map, &fine).is_ok());
     }
 
     #[test]

@@ -252,6 +252,9 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(Header, Plan), PlanError> {
     let header: Header =
         postcard::from_bytes(header_bytes).map_err(|e| corrupt(path, format!("header: {e}")))?;
     let plan: Plan = postcard::from_bytes(body).map_err(|e| corrupt(path, format!("body: {e}")))?;
+    if let Some(why) = plan.out_of_bounds() {
+        return Err(corrupt(path, format!("{why}, beyond wfc's bounds")));
+    }
     Ok((header, plan))
 }
 

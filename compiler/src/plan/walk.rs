@@ -25,6 +25,42 @@ impl Plan {
         }
     }
 
+    /// The first number beyond wfc's bounds (a stage `timeout` or `sleep`, a
+    /// static matrix's size), as a message: the compiler never writes one, and the
+    /// runtime must not meet one in a plan made by other means.
+    #[must_use]
+    pub fn out_of_bounds(&self) -> Option<String> {
+        use crate::limits::{MAX_MATRIX_COMBINATIONS, MAX_SLEEP_SECONDS, MAX_TIMEOUT_SECONDS};
+        for job in self.jobs.node_weights() {
+            if let MatrixPlan::Static(combinations) = &job.strategy.matrix
+                && combinations.len() as u64 > MAX_MATRIX_COMBINATIONS
+            {
+                return Some(format!(
+                    "job `{}` has {} matrix combinations",
+                    job.id,
+                    combinations.len()
+                ));
+            }
+        }
+        let mut found = None;
+        self.visit_stages(&mut |stage| {
+            if found.is_some() {
+                return;
+            }
+            if let Some(t) = stage.timeout
+                && !(t > 0.0 && t <= MAX_TIMEOUT_SECONDS)
+            {
+                found = Some(format!("a stage `timeout` of {t} seconds"));
+            }
+            if let StageKindPlan::Empty { sleep, .. } = &stage.kind
+                && !(0.0..MAX_SLEEP_SECONDS).contains(sleep)
+            {
+                found = Some(format!("a stage `sleep` of {sleep} seconds"));
+            }
+        });
+        found
+    }
+
     /// The names of the filters the plan's templates and conditions apply.
     #[must_use]
     pub fn filter_names(&self) -> BTreeSet<&str> {

@@ -86,7 +86,7 @@ impl Node {
 }
 
 /// Deepest nesting accepted; deeper input is refused rather than risking the stack.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = crate::limits::MAX_YAML_DEPTH;
 /// Most nodes a file may expand to through aliases (a guard against alias bombs).
 const MAX_NODES: usize = 2_000_000;
 

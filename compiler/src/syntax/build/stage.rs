@@ -226,19 +226,29 @@ fn stage(cx: &mut Cx<'_>, node: &Node, place: Place) -> Option<Stage> {
     let desc = cx.desc(&obj);
     let cond = obj.get("if").and_then(|n| cx.condition(n, "if"));
     let extras = cx.map_value(&obj, "extras");
-    let timeout = cx.number_in(&obj, "timeout", 0.0, f64::INFINITY);
-    if let Some(t) = &timeout
-        && t.value <= 0.0
-    {
-        cx.report(
-            Diagnostic::new(
-                Code::OutOfBounds,
-                t.span,
-                "`timeout` must be greater than 0 seconds",
-            )
-            .label("not a positive number of seconds"),
-        );
-    }
+    let timeout = cx
+        .number_in(&obj, "timeout", 0.0, f64::INFINITY)
+        .filter(|t| {
+            let problem = if t.value <= 0.0 {
+                "not a positive number of seconds"
+            } else if t.value > crate::limits::MAX_TIMEOUT_SECONDS {
+                "longer than the longest timeout"
+            } else {
+                return true;
+            };
+            cx.report(
+                Diagnostic::new(
+                    Code::OutOfBounds,
+                    t.span,
+                    format!(
+                        "`timeout` must be greater than 0 and at most {}",
+                        crate::limits::MAX_TIMEOUT_TEXT
+                    ),
+                )
+                .label(problem),
+            );
+            false
+        });
     let kind = build_kind(cx, &obj, def.map(|d| d.kind), is_venv, label)?;
     let retry = if kind.retries() {
         cx.int_in(&obj, "retry", 0, 20)
@@ -370,7 +380,7 @@ fn build_kind(
     Some(match kind {
         None => StageKind::Empty {
             echo: cx.text(obj, "echo"),
-            sleep: cx.number_in(obj, "sleep", 0.0, 1800.0),
+            sleep: cx.number_in(obj, "sleep", 0.0, crate::limits::MAX_SLEEP_SECONDS),
         },
         Some(Kind::Bash) => StageKind::Bash {
             bash: required(cx, "bash")?,

@@ -1,0 +1,147 @@
+//! Bounded inputs: what a run is given (timeouts, params) and what its templates
+//! make (matrices) stay within wfc's limits, and what goes beyond them is an error
+//! that says so, never a panic, a runaway allocation or a silently ignored value.
+
+use crate::support::{context, stderr, wfr, write};
+
+const QUICK: &str =
+    "quick:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: Hi, echo: hi}\n";
+
+#[test]
+fn timeouts_that_are_not_a_sane_number_of_seconds_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/quick.yml", QUICK);
+    for bad in ["inf", "1e308", "nan", "NaN", "0", "-1", "2592001", "soon"] {
+        let out = wfr(
+            &["run", "quick", &format!("--timeout={bad}")],
+            dir.path(),
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "--timeout {bad}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("timeout"),
+            "--timeout {bad}: {}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+    for good in ["0.5", "2592000"] {
+        let out = wfr(
+            &["run", "quick", "--timeout", good, "--output", "json"],
+            dir.path(),
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--timeout {good}: {}",
+            stderr(&out)
+        );
+        assert_eq!(context(&out)["status"], "SUCCESS");
+    }
+}
+
+#[test]
+fn a_stage_timeout_beyond_the_bound_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for bad in ["1.0e+20", "0", "-5", ".inf", ".nan"] {
+        let flow = format!(
+            "t:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {{name: S, id: s, timeout: {bad}, echo: hi}}\n"
+        );
+        write(dir.path(), "conf/t.yml", &flow);
+        let out = wfr(&["run", "t"], dir.path(), None);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "timeout: {bad}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("WF106"),
+            "timeout: {bad}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+const TYPED: &str = "typed:\n  type: Workflow\n  params:\n    d: {type: decimal}\n    n: {type: int, default: 1}\n    f: {type: float, default: 1.0}\n    day: {type: date, default: '2024-01-01'}\n    m: {type: map, default: {}}\n  jobs:\n    j:\n      stages:\n        - {name: Show, echo: '${{ params.d }}'}\n";
+
+#[test]
+fn params_that_would_be_huge_are_refused_naming_the_param() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/typed.yml", TYPED);
+    let digits = "9".repeat(100_000);
+    let deep = format!("{{'a': {}1{}}}", "[".repeat(50_000), "]".repeat(50_000));
+    let cases: Vec<(String, &str)> = vec![
+        ("d=1e999999999".into(), "`d`"),
+        ("d=12345678901234567890123.5".into(), "`d`"),
+        (format!("n={digits}"), "`n`"),
+        ("f=1e999".into(), "`f`"),
+        ("day=0000-01-01".into(), "`day`"),
+        (format!("m={deep}"), "`m`"),
+    ];
+    for (param, name) in &cases {
+        let mut args = vec!["run", "typed", "-p", param.as_str()];
+        if !param.starts_with("d=") {
+            args.extend(["-p", "d=1"]);
+        }
+        let out = wfr(&args, dir.path(), None);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: {err}",
+            &param[..20.min(param.len())]
+        );
+        assert!(err.contains(name), "{err}");
+        assert!(
+            err.len() < 1000,
+            "the message is bounded: {} bytes",
+            err.len()
+        );
+    }
+    let out = wfr(
+        &[
+            "run",
+            "typed",
+            "-p",
+            "d=1234567890123456789012.5",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        context(&out)["params"]["d"],
+        "1234567890123456789012.500000"
+    );
+}
+
+#[test]
+fn a_params_file_is_read_only_up_to_its_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/typed.yml", TYPED);
+    let big = format!("{{\"d\": \"1\", \"pad\": \"{}\"}}", "x".repeat(5 << 20));
+    write(dir.path(), "big.json", &big);
+    let out = wfr(
+        &["run", "typed", "--params-file", "big.json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 4 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    // A folder is not a params file (and is not read as one).
+    let out = wfr(&["run", "typed", "--params-file", "conf"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
