@@ -145,3 +145,45 @@ fn a_params_file_is_read_only_up_to_its_bound() {
     let out = wfr(&["run", "typed", "--params-file", "conf"], dir.path(), None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+const MATRIX: &str = "grid:\n  type: Workflow\n  params:\n    xs: {type: array}\n  jobs:\n    fan:\n      strategy:\n        max-parallel: 4\n        matrix:\n          a: ${{ params.xs }}\n          b: ${{ params.xs }}\n          c: ${{ params.xs }}\n          d: ${{ params.xs }}\n      stages:\n        - {name: Cell, echo: '${{ matrix.a }}${{ matrix.d }}'}\n";
+
+fn list(n: usize) -> String {
+    format!(
+        "xs=[{}]",
+        (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    )
+}
+
+#[test]
+fn a_templated_matrix_beyond_the_bound_fails_its_job_naming_the_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/grid.yml", MATRIX);
+    let out = wfr(
+        &["run", "grid", "-p", &list(100), "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ctx = context(&out);
+    let message = ctx["jobs"]["fan"]["errors"]["message"]
+        .as_str()
+        .expect("a job error")
+        .to_string();
+    assert!(
+        message.contains("`fan`") && message.contains("100000000") && message.contains("256"),
+        "{message}"
+    );
+    // 4^4 = 256 strategies: the bound itself runs.
+    let out = wfr(
+        &["run", "grid", "-p", &list(4), "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let strategies = context(&out)["jobs"]["fan"]["strategies"]
+        .as_object()
+        .expect("strategies")
+        .len();
+    assert_eq!(strategies, 256);
+}

@@ -1,4 +1,5 @@
-//! Matrix `include` / `exclude` entries may only use the matrix's keys.
+//! Matrix `include` / `exclude` entries may only use the matrix's keys, and a
+//! static matrix may make at most `limits::MAX_MATRIX_COMBINATIONS` strategies.
 
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::syntax::model::Workflow;
@@ -8,6 +9,21 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
         let Some(strategy) = &job.strategy else {
             continue;
         };
+        if let Some(Err(too_many)) = crate::plan::matrix::static_size(strategy) {
+            out.push(
+                Diagnostic::new(
+                    Code::OutOfBounds,
+                    strategy.matrix_span,
+                    format!(
+                        "the matrix of job `{}` {}",
+                        job.id.value,
+                        too_many.message()
+                    ),
+                )
+                .label("too many combinations")
+                .help("split the job, or narrow the matrix with fewer values or `exclude`"),
+            );
+        }
         let keys: Vec<&str> = strategy
             .matrix
             .iter()

@@ -7,7 +7,7 @@ use crate::check::summary::{Targets, targets};
 
 use petgraph::graph::DiGraph;
 
-use super::matrix::{self, Cell};
+use super::matrix;
 use super::{
     ArmPlan, Axis, CommandPlan, CondPlan, Count, DockerPlan, Items, JobPlan, MatrixPlan, PMap,
     PValue, ParamSpec, Plan, ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
@@ -193,34 +193,10 @@ fn lower_matrix(strategy: &Strategy) -> MatrixPlan {
             })
             .collect()
     };
-    // Static when every axis, include and exclude value is a literal.
-    let cell_rows = |rows: &[crate::syntax::model::MatrixRow]| -> Option<Vec<Vec<(String, Cell)>>> {
-        rows.iter()
-            .map(|r| {
-                r.entries
-                    .iter()
-                    .map(|(k, v)| Some((k.name.clone(), cell(v)?)))
-                    .collect()
-            })
-            .collect()
-    };
-    let axes: Option<Vec<(String, Vec<Cell>)>> = strategy
-        .matrix
-        .iter()
-        .map(|axis| match &axis.values {
-            AxisValues::List(values) => Some((
-                axis.key.name.clone(),
-                values.iter().map(cell).collect::<Option<_>>()?,
-            )),
-            AxisValues::Template(_) => None,
-        })
-        .collect();
-    if let (Some(axes), Some(include), Some(exclude)) = (
-        axes,
-        cell_rows(&strategy.include),
-        cell_rows(&strategy.exclude),
-    ) {
-        return MatrixPlan::Static(matrix::expand(&axes, &include, &exclude));
+    if let Some((axes, include, exclude)) = matrix::static_parts(strategy) {
+        // The checks refused a matrix beyond the bound: a workflow with errors
+        // is never lowered to run.
+        return MatrixPlan::Static(matrix::expand(&axes, &include, &exclude).unwrap_or_default());
     }
     MatrixPlan::Dynamic {
         axes: strategy
@@ -236,16 +212,6 @@ fn lower_matrix(strategy: &Strategy) -> MatrixPlan {
             .collect(),
         include: rows(&strategy.include),
         exclude: rows(&strategy.exclude),
-    }
-}
-
-/// A literal matrix value (booleans count as 1 and 0, as upstream reads them).
-fn cell(value: &Value) -> Option<Cell> {
-    match &value.kind {
-        ValueKind::Text(t) if t.template.is_literal() => Some(Cell::Str(t.raw.clone())),
-        ValueKind::Int(n) => Some(Cell::Int(*n)),
-        ValueKind::Bool(b) => Some(Cell::Int(i64::from(*b))),
-        _ => None,
     }
 }
 

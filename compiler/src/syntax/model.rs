@@ -288,6 +288,8 @@ impl TriggerRule {
 pub struct Strategy {
     pub fail_fast: Option<Spanned<bool>>,
     pub max_parallel: Option<Count>,
+    /// The `matrix` key.
+    pub matrix_span: Span,
     pub matrix: Vec<MatrixAxis>,
     pub include: Vec<MatrixRow>,
     pub exclude: Vec<MatrixRow>,

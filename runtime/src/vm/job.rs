@@ -231,13 +231,14 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
             axes,
             include,
             exclude,
-        } => dynamic(run, jobs, axes, include, exclude),
+        } => dynamic(run, job, jobs, axes, include, exclude),
     }
 }
 
 /// A templated matrix, expanded now with upstream's rules.
 fn dynamic(
     run: &RunCx,
+    job: &JobPlan,
     jobs: &Map,
     axes: &[(String, Axis)],
     include: &[PMap],
@@ -269,7 +270,8 @@ fn dynamic(
             .collect()
     };
     let (include, exclude) = (rows(include)?, rows(exclude)?);
-    let kept = wfc_compiler::plan::matrix::make(&columns, &include, &exclude, Value::py_eq);
+    let kept = wfc_compiler::plan::matrix::make(&columns, &include, &exclude, Value::py_eq)
+        .map_err(|too_many| format!("the matrix of job `{}` {}", job.id, too_many.message()))?;
     Ok(kept
         .into_iter()
         .map(|row| {

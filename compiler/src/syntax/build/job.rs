@@ -234,6 +234,7 @@ fn strategy(cx: &mut Cx<'_>, node: &Node) -> Option<Strategy> {
     Some(Strategy {
         fail_fast,
         max_parallel,
+        matrix_span: obj.key_span("matrix"),
         matrix,
         include,
         exclude,
