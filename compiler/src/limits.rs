@@ -34,7 +34,17 @@ mod decode {
 
     thread_local! {
         pub(super) static DEPTH: Cell<usize> = const { Cell::new(0) };
+        /// A decode on this thread went beyond the limit (decoders such as
+        /// postcard do not keep a custom error's message).
+        pub(super) static EXCEEDED: Cell<bool> = const { Cell::new(false) };
     }
+}
+
+/// True (once) when a decode on this thread was refused for its depth since the
+/// last call.
+#[must_use]
+pub fn decode_depth_exceeded() -> bool {
+    decode::EXCEEDED.with(|e| e.replace(false))
 }
 
 /// One level of nesting while a plan is decoded: decoding a recursive value enters
@@ -52,6 +62,7 @@ impl DecodeDepth {
         });
         let guard = DecodeDepth(());
         if depth > MAX_PLAN_DEPTH {
+            decode::EXCEEDED.with(|e| e.set(true));
             return Err(E::custom(format!(
                 "values nested more than {MAX_PLAN_DEPTH} levels deep"
             )));

@@ -228,12 +228,16 @@ pub enum StageKindPlan {
         workflow: Template,
         params: PMap,
     },
+    // The nested stage lists are decoded one level deeper each (see
+    // `limits::DecodeDepth`), so that a plan nested beyond wfc's limits is refused.
     Parallel {
+        #[serde(deserialize_with = "crate::limits::nested")]
         branches: Vec<(String, Vec<StagePlan>)>,
         max_workers: Count,
     },
     ForEach {
         items: Items,
+        #[serde(deserialize_with = "crate::limits::nested")]
         stages: Vec<StagePlan>,
         concurrent: u32,
         use_index_as_key: bool,
@@ -241,11 +245,13 @@ pub enum StageKindPlan {
     Until {
         item: PValue,
         until: CondPlan,
+        #[serde(deserialize_with = "crate::limits::nested")]
         stages: Vec<StagePlan>,
         max_loop: u32,
     },
     Case {
         case: Template,
+        #[serde(deserialize_with = "crate::limits::nested")]
         arms: Vec<ArmPlan>,
         skip_not_match: bool,
     },
@@ -383,6 +389,7 @@ impl Serialize for PValue {
 
 impl<'de> Deserialize<'de> for PValue {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let _depth = crate::limits::DecodeDepth::enter::<D::Error>()?;
         if deserializer.is_human_readable() {
             return deserializer.deserialize_any(PValueVisitor);
         }

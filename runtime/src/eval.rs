@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use wfc_compiler::plan::{CondPlan, PMap, PValue};
 use wfc_compiler::syntax::expr::ast::{
-    BinaryOp, CompareOp, EnvRef, Expr, ExprKind, Key, Literal, Part, Path, Pipeline, Template,
-    UnaryOp,
+    BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Key, Literal, Part, Path, Pipeline,
+    Template, UnaryOp,
 };
 
 use crate::value::{Map, Text, Value};
@@ -429,23 +429,28 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
                 other.type_name()
             ))),
         },
-        ExprKind::Binary(BinaryOp::And, a, b) => {
-            let left = self::expr(scope, a)?;
-            if left.truthy() {
-                self::expr(scope, b)
-            } else {
-                Ok(left)
+        ExprKind::Bool(op, operands) => {
+            // Python's `and` / `or`: the first operand that decides, else the last.
+            let mut value = Value::Null;
+            for (i, operand) in operands.iter().enumerate() {
+                value = self::expr(scope, operand)?;
+                let decides = match op {
+                    BoolOp::And => !value.truthy(),
+                    BoolOp::Or => value.truthy(),
+                };
+                if decides || i + 1 == operands.len() {
+                    break;
+                }
             }
+            Ok(value)
         }
-        ExprKind::Binary(BinaryOp::Or, a, b) => {
-            let left = self::expr(scope, a)?;
-            if left.truthy() {
-                Ok(left)
-            } else {
-                self::expr(scope, b)
+        ExprKind::Arith(first, rest) => {
+            let mut value = self::expr(scope, first)?;
+            for (op, operand) in rest {
+                value = arithmetic(*op, value, self::expr(scope, operand)?)?;
             }
+            Ok(value)
         }
-        ExprKind::Binary(op, a, b) => arithmetic(*op, self::expr(scope, a)?, self::expr(scope, b)?),
         ExprKind::Compare(first, rest) => {
             let mut left = self::expr(scope, first)?;
             for (op, e) in rest {
@@ -457,7 +462,13 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
             }
             Ok(Value::Bool(true))
         }
-        ExprKind::Filter(e, filter) => filters::apply(filter, self::expr(scope, e)?),
+        ExprKind::Filter(e, chain) => {
+            let mut value = self::expr(scope, e)?;
+            for filter in chain {
+                value = filters::apply(filter, value)?;
+            }
+            Ok(value)
+        }
     }
 }
 
@@ -518,6 +529,9 @@ fn contains(container: &Value, item: &Value) -> Result<bool, EvalError> {
     }
 }
 
+/// Longest text `'ab' * n` may make: a condition cannot ask for gigabytes.
+const MAX_REPEAT_BYTES: usize = 16 << 20;
+
 #[allow(clippy::cast_precision_loss)]
 fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
     let unsupported = |a: &Value, b: &Value| {
@@ -527,7 +541,7 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
             BinaryOp::FloorDiv => "//",
-            _ => "%",
+            BinaryOp::Mod => "%",
         };
         EvalError::type_error(format!(
             "unsupported operand type(s) for {symbol}: '{}' and '{}'",
@@ -561,9 +575,18 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
         (BinaryOp::Mul, Value::Str(s), n) | (BinaryOp::Mul, n, Value::Str(s))
             if int(n).is_some() =>
         {
-            return Ok(Value::Str(
-                s.repeat(usize::try_from(int(n).unwrap_or(0)).unwrap_or(0)),
-            ));
+            let times = usize::try_from(int(n).unwrap_or(0)).unwrap_or(0);
+            let bytes = s.len().saturating_mul(times);
+            if bytes > MAX_REPEAT_BYTES {
+                return Err(EvalError {
+                    name: "MemoryError",
+                    message: format!(
+                        "repeating a string {times} times would make {bytes} bytes; at most {} MiB",
+                        MAX_REPEAT_BYTES >> 20
+                    ),
+                });
+            }
+            return Ok(Value::Str(s.repeat(times)));
         }
         (BinaryOp::Mod, Value::Str(_), _) => return Err(unsupported(&a, &b)),
         _ => {}
@@ -583,7 +606,6 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
                 let r = x.rem_euclid(y);
                 Ok(Value::Int(if y < 0 && r != 0 { r + y } else { r }))
             }
-            BinaryOp::And | BinaryOp::Or => Err(unsupported(&a, &b)),
         };
     }
     let (Some(x), Some(y)) = (float(&a), float(&b)) else {
@@ -597,7 +619,6 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
         BinaryOp::Div => Ok(Value::Float(x / y)),
         BinaryOp::FloorDiv => Ok(Value::Float((x / y).floor())),
         BinaryOp::Mod => Ok(Value::Float(x - y * (x / y).floor())),
-        BinaryOp::And | BinaryOp::Or => Err(unsupported(&a, &b)),
     }
 }
 

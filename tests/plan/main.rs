@@ -3,5 +3,6 @@
 
 mod cli;
 mod file;
+mod limits;
 mod lowering;
 mod support;

@@ -187,3 +187,115 @@ fn a_templated_matrix_beyond_the_bound_fails_its_job_naming_the_count() {
         .len();
     assert_eq!(strategies, 256);
 }
+
+/// A workflow whose one stage runs only if `terms` conditions all hold.
+fn long_condition(name: &str, terms: usize) -> String {
+    let cond = vec!["params.n == 1"; terms].join(" and ");
+    format!(
+        "{name}:\n  type: Workflow\n  params:\n    n: {{type: int, default: 1}}\n  jobs:\n    j:\n      stages:\n        - name: Gate\n          id: gate\n          if: \"{cond}\"\n          echo: through\n"
+    )
+}
+
+#[test]
+fn a_condition_of_twenty_thousand_terms_checks_compiles_loads_and_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/long.yml", &long_condition("long", 20_000));
+    write(dir.path(), "conf/quick.yml", QUICK);
+    for target in ["long", "quick"] {
+        let out = wfr(&["run", target, "--output", "json"], dir.path(), None);
+        assert_eq!(out.status.code(), Some(0), "{target}: {}", stderr(&out));
+        assert_eq!(context(&out)["status"], "SUCCESS");
+    }
+    let out = wfr(
+        &["run", "long", "-p", "n=2", "--output", "json"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        context(&out)["jobs"]["j"]["stages"]["gate"]["status"],
+        "SKIP"
+    );
+}
+
+#[test]
+fn a_workflow_nested_too_deep_is_refused_and_its_neighbours_still_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nots = "not ".repeat(20_000);
+    let parens = format!("{}True{}", "(".repeat(20_000), ")".repeat(20_000));
+    let flow = format!(
+        "deep:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {{name: A, if: \"{nots}True\"}}\n        - {{name: B, if: \"{parens}\"}}\n"
+    );
+    write(dir.path(), "conf/deep.yml", &flow);
+    write(
+        dir.path(),
+        "conf/flow.yml",
+        &format!(
+            "flowdeep:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {{name: A, foreach: {}1{}, stages: [{{name: B}}]}}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+    );
+    write(dir.path(), "conf/quick.yml", QUICK);
+    let out = wfr(&["run", "deep"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("WF402") && stderr(&out).contains("nests more than 32"),
+        "{}",
+        stderr(&out)
+    );
+    let out = wfr(&["run", "flowdeep"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("overflow"), "{}", stderr(&out));
+    let out = wfr(&["run", "quick", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// `levels` foreach stages inside each other, the innermost echoing the item.
+fn nested_foreach(name: &str, levels: usize) -> String {
+    let mut text = format!("{name}:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n");
+    let mut indent = 8;
+    for i in 0..levels {
+        let pad = " ".repeat(indent);
+        text.push_str(&format!(
+            "{pad}- name: level {i}\n{pad}  foreach: [{i}]\n{pad}  stages:\n"
+        ));
+        indent += 4;
+    }
+    let pad = " ".repeat(indent);
+    text.push_str(&format!(
+        "{pad}- name: leaf\n{pad}  echo: ${{{{ item }}}}\n"
+    ));
+    text
+}
+
+#[test]
+fn the_deepest_nesting_the_checker_accepts_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Stages as deep as the YAML limit allows (two YAML levels a stage), and a
+    // value as deep as YAML allows, in a foreach's items.
+    write(dir.path(), "conf/nested.yml", &nested_foreach("nested", 97));
+    let deep_value = format!("{}1{}", "[".repeat(190), "]".repeat(190));
+    write(
+        dir.path(),
+        "conf/value.yml",
+        &format!(
+            "value:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Items\n          foreach: [{deep_value}]\n          stages:\n            - {{name: Show, echo: '${{{{ item }}}}'}}\n"
+        ),
+    );
+    for target in ["nested", "value"] {
+        let out = wfr(&["run", target, "--output", "json"], dir.path(), None);
+        assert_eq!(out.status.code(), Some(0), "{target}: {}", stderr(&out));
+        assert_eq!(context(&out)["status"], "SUCCESS", "{target}");
+    }
+    // One level more than YAML holds is refused by the checker, not by a crash.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/toodeep.yml",
+        &nested_foreach("toodeep", 98),
+    );
+    let out = wfr(&["run", "conf/toodeep.yml"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("overflow"), "{}", stderr(&out));
+}

@@ -19,8 +19,9 @@ use super::Plan;
 const MAGIC: &[u8; 8] = b"WFCPLAN\0";
 
 /// The version of this layout and of the plan types. A plan of another format is
-/// refused, whatever compiler made it.
-pub const FORMAT_VERSION: u32 = 2;
+/// refused, whatever compiler made it. (3: `and` / `or`, arithmetic and filter
+/// chains are flat.)
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What made a plan and from what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,7 +252,20 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(Header, Plan), PlanError> {
     }
     let header: Header =
         postcard::from_bytes(header_bytes).map_err(|e| corrupt(path, format!("header: {e}")))?;
-    let plan: Plan = postcard::from_bytes(body).map_err(|e| corrupt(path, format!("body: {e}")))?;
+    let _ = crate::limits::decode_depth_exceeded();
+    let plan: Plan = postcard::from_bytes(body).map_err(|e| {
+        if crate::limits::decode_depth_exceeded() {
+            corrupt(
+                path,
+                format!(
+                    "values nested more than {} levels deep",
+                    crate::limits::MAX_PLAN_DEPTH
+                ),
+            )
+        } else {
+            corrupt(path, format!("body: {e}"))
+        }
+    })?;
     if let Some(why) = plan.out_of_bounds() {
         return Err(corrupt(path, format!("{why}, beyond wfc's bounds")));
     }

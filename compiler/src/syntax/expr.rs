@@ -8,10 +8,12 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
 use ast::{
-    BinaryOp, CompareOp, EnvRef, Expr, ExprKind, Filter, Interp, Key, Literal, Part, Path,
+    BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Filter, Interp, Key, Literal, Part, Path,
     Pipeline, Segment, Template, TextRange, UnaryOp,
 };
 use grammar::{ExpressionParser, Rule};
+
+use crate::limits::MAX_EXPR_DEPTH;
 
 /// A template or condition that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub struct SyntaxError {
     pub message: String,
     /// Where, inside the parsed string.
     pub range: TextRange,
+    /// What to do, when the error has its own advice.
+    pub help: Option<&'static str>,
 }
 
 /// Parses a string value that may hold `${{ }}` templates.
@@ -28,21 +32,28 @@ pub fn parse_template(text: &str) -> Result<Template, SyntaxError> {
     if !text.contains("${") && !text.contains("$$") {
         return Ok(Template::literal(text));
     }
+    if let Some(at) = too_deep_brackets(text, false) {
+        return Err(too_deep("template", at));
+    }
     let mut pairs = ExpressionParser::parse(Rule::template, text)
         .map_err(|e| syntax_error(text, &e, "template"))?;
     let Some(root) = pairs.next() else {
         return Ok(Template::default());
     };
-    Ok(lower_template_parts(root.into_inner()))
+    lower_template_parts(root.into_inner(), 0).map_err(|TooDeep(at)| too_deep("template", at))
 }
 
 /// Parses an `if` / `until` condition.
 pub fn parse_condition(text: &str) -> Result<Expr, SyntaxError> {
+    if let Some(at) = too_deep_brackets(text, true) {
+        return Err(too_deep("condition", at));
+    }
     let mut pairs = ExpressionParser::parse(Rule::condition, text)
         .map_err(|e| syntax_error(text, &e, "condition"))?;
     let root = pairs.next().ok_or_else(|| SyntaxError {
         message: "empty condition".into(),
         range: TextRange::new(0, text.len()),
+        help: None,
     })?;
     let expr = root
         .into_inner()
@@ -50,8 +61,105 @@ pub fn parse_condition(text: &str) -> Result<Expr, SyntaxError> {
         .ok_or_else(|| SyntaxError {
             message: "empty condition".into(),
             range: TextRange::new(0, text.len()),
+            help: None,
         })?;
-    Ok(lower_expr(expr))
+    lower_expr(expr, 1).map_err(|TooDeep(at)| too_deep("condition", at))
+}
+
+/// A template or condition nested deeper than [`MAX_EXPR_DEPTH`], and where.
+struct TooDeep(usize);
+
+fn too_deep(what: &str, at: usize) -> SyntaxError {
+    SyntaxError {
+        message: format!(
+            "{what} nests more than {MAX_EXPR_DEPTH} levels deep (parentheses, lists, \
+             `not` and `-` each count one)"
+        ),
+        range: TextRange::new(at, at + 1),
+        help: Some(
+            "chains such as `a and b and c` or `x | f | g` do not nest; \
+             unnest the rest, or compute part of it in an earlier stage",
+        ),
+    }
+}
+
+/// One level deeper than `depth`, or where the limit is passed.
+fn deeper(depth: usize, pair: &Pair<'_, Rule>) -> Result<usize, TooDeep> {
+    if depth >= MAX_EXPR_DEPTH {
+        Err(TooDeep(pair.as_span().start()))
+    } else {
+        Ok(depth + 1)
+    }
+}
+
+/// Where brackets first nest deeper than [`MAX_EXPR_DEPTH`], found before the
+/// parser, whose recursion follows them, sees the text. In a template only the
+/// inside of `${{ }}` counts. Quoted strings are skipped, but not the `${{ }}` in
+/// them.
+fn too_deep_brackets(text: &str, condition: bool) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0;
+    // Inside `${{ }}`, and the quote of a string being read there or outside.
+    let mut interp = false;
+    let mut inner_quote: Option<u8> = None;
+    let mut quote: Option<u8> = None;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if interp {
+            if let Some(q) = inner_quote {
+                if byte == b'\\' {
+                    at += 1;
+                } else if byte == q {
+                    inner_quote = None;
+                }
+                at += 1;
+                continue;
+            }
+            if bytes[at..].starts_with(b"}}") {
+                interp = false;
+                at += 2;
+                continue;
+            }
+        } else {
+            if bytes[at..].starts_with(b"$$") {
+                at += 2;
+                continue;
+            }
+            if bytes[at..].starts_with(b"${{") {
+                interp = true;
+                at += 3;
+                continue;
+            }
+            if !condition {
+                at += 1;
+                continue;
+            }
+            if let Some(q) = quote {
+                if byte == b'\\' {
+                    at += 1;
+                } else if byte == q {
+                    quote = None;
+                }
+                at += 1;
+                continue;
+            }
+        }
+        match byte {
+            b'\'' | b'"' if interp => inner_quote = Some(byte),
+            b'\'' | b'"' => quote = Some(byte),
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_EXPR_DEPTH {
+                    return Some(at);
+                }
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 fn range_of(pair: &Pair<'_, Rule>) -> TextRange {
@@ -59,7 +167,10 @@ fn range_of(pair: &Pair<'_, Rule>) -> TextRange {
     TextRange::new(span.start(), span.end())
 }
 
-fn lower_template_parts<'a>(pairs: impl Iterator<Item = Pair<'a, Rule>>) -> Template {
+fn lower_template_parts<'a>(
+    pairs: impl Iterator<Item = Pair<'a, Rule>>,
+    depth: usize,
+) -> Result<Template, TooDeep> {
     let mut parts: Vec<Part> = Vec::new();
     let push_text = |parts: &mut Vec<Part>, s: &str| {
         if let Some(Part::Text(t)) = parts.last_mut() {
@@ -76,11 +187,11 @@ fn lower_template_parts<'a>(pairs: impl Iterator<Item = Pair<'a, Rule>>) -> Temp
             Rule::escaped_dollar => push_text(&mut parts, "$"),
             Rule::escape => push_text(&mut parts, &unescape(pair.as_str())),
             Rule::env_ref => parts.push(Part::Env(lower_env(pair))),
-            Rule::interpolation => parts.push(Part::Interp(lower_interp(pair))),
+            Rule::interpolation => parts.push(Part::Interp(lower_interp(pair, depth)?)),
             _ => {}
         }
     }
-    Template { parts }
+    Ok(Template { parts })
 }
 
 fn lower_env(pair: Pair<'_, Rule>) -> EnvRef {
@@ -96,13 +207,13 @@ fn lower_env(pair: Pair<'_, Rule>) -> EnvRef {
     EnvRef { name, default }
 }
 
-fn lower_interp(pair: Pair<'_, Rule>) -> Interp {
+fn lower_interp(pair: Pair<'_, Rule>, depth: usize) -> Result<Interp, TooDeep> {
     let range = range_of(&pair);
-    let pipeline = pair
-        .into_inner()
-        .find(|p| p.as_rule() == Rule::pipeline)
-        .map_or_else(empty_pipeline, lower_pipeline);
-    Interp { pipeline, range }
+    let pipeline = match pair.into_inner().find(|p| p.as_rule() == Rule::pipeline) {
+        Some(p) => lower_pipeline(p, depth)?,
+        None => empty_pipeline(),
+    };
+    Ok(Interp { pipeline, range })
 }
 
 fn empty_pipeline() -> Pipeline {
@@ -115,20 +226,20 @@ fn empty_pipeline() -> Pipeline {
     }
 }
 
-fn lower_pipeline(pair: Pair<'_, Rule>) -> Pipeline {
+fn lower_pipeline(pair: Pair<'_, Rule>, depth: usize) -> Result<Pipeline, TooDeep> {
     let mut path = None;
     let mut filters = Vec::new();
     for p in pair.into_inner() {
         match p.as_rule() {
             Rule::path => path = Some(lower_path(p)),
-            Rule::filter => filters.push(lower_filter(p)),
+            Rule::filter => filters.push(lower_filter(p, depth)?),
             _ => {}
         }
     }
-    Pipeline {
+    Ok(Pipeline {
         path: path.unwrap_or_else(|| empty_pipeline().path),
         filters,
-    }
+    })
 }
 
 fn lower_path(pair: Pair<'_, Rule>) -> Path {
@@ -193,7 +304,8 @@ fn lower_index(pair: Pair<'_, Rule>) -> Segment {
     }
 }
 
-fn lower_filter(pair: Pair<'_, Rule>) -> Filter {
+/// A filter; its literal arguments sit one level below `depth`.
+fn lower_filter(pair: Pair<'_, Rule>, depth: usize) -> Result<Filter, TooDeep> {
     let range = range_of(&pair);
     let mut name = String::new();
     let mut name_range = range;
@@ -214,7 +326,10 @@ fn lower_filter(pair: Pair<'_, Rule>) -> Filter {
                     for a in arg.into_inner() {
                         match a.as_rule() {
                             Rule::keyword => keyword = Some(a.as_str().to_string()),
-                            Rule::literal => value = lower_literal(a),
+                            Rule::literal => {
+                                let depth = deeper(depth, &a)?;
+                                value = lower_literal(a, depth)?;
+                            }
                             _ => {}
                         }
                     }
@@ -227,32 +342,38 @@ fn lower_filter(pair: Pair<'_, Rule>) -> Filter {
             _ => {}
         }
     }
-    Filter {
+    Ok(Filter {
         name,
         args,
         kwargs,
         // Without a call the rule's span runs on over trailing whitespace.
         range: if called { range } else { name_range },
         name_range,
-    }
+    })
 }
 
-fn lower_literal(pair: Pair<'_, Rule>) -> Literal {
+/// A literal at `depth`; the items of a list sit one level below it.
+fn lower_literal(pair: Pair<'_, Rule>, depth: usize) -> Result<Literal, TooDeep> {
     let inner = if pair.as_rule() == Rule::literal {
         match pair.into_inner().next() {
             Some(p) => p,
-            None => return Literal::Null,
+            None => return Ok(Literal::Null),
         }
     } else {
         pair
     };
-    match inner.as_rule() {
+    Ok(match inner.as_rule() {
         Rule::constant => lower_constant(inner.as_str()),
         Rule::number => lower_number(inner.as_str()),
         Rule::string => Literal::Str(lower_string(inner)),
-        Rule::literal_list => Literal::List(inner.into_inner().map(lower_literal).collect()),
+        Rule::literal_list => Literal::List(
+            inner
+                .into_inner()
+                .map(|item| lower_literal(item.clone(), deeper(depth, &item)?))
+                .collect::<Result<_, _>>()?,
+        ),
         _ => Literal::Null,
-    }
+    })
 }
 
 fn lower_constant(text: &str) -> Literal {
@@ -306,87 +427,88 @@ fn unescape(text: &str) -> String {
     out
 }
 
-fn lower_expr(pair: Pair<'_, Rule>) -> Expr {
+/// The expression of `pair`, whose node sits at `depth` (the root at 1). A rule
+/// with one operand is that operand, at the same depth; a node's operands sit one
+/// level below it.
+fn lower_expr(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr, TooDeep> {
     let range = range_of(&pair);
-    match pair.as_rule() {
-        Rule::expr => fold_binary(pair, |op| match op {
-            "or" => Some(BinaryOp::Or),
-            _ => None,
-        }),
-        Rule::conjunction => fold_binary(pair, |op| match op {
-            "and" => Some(BinaryOp::And),
-            _ => None,
-        }),
-        Rule::sum => fold_binary(pair, |op| match op {
-            "+" => Some(BinaryOp::Add),
-            "-" => Some(BinaryOp::Sub),
-            _ => None,
-        }),
-        Rule::term => fold_binary(pair, |op| match op {
-            "*" => Some(BinaryOp::Mul),
-            "/" => Some(BinaryOp::Div),
-            "//" => Some(BinaryOp::FloorDiv),
-            "%" => Some(BinaryOp::Mod),
-            _ => None,
-        }),
+    Ok(match pair.as_rule() {
+        Rule::expr => chain_bool(pair, BoolOp::Or, depth)?,
+        Rule::conjunction => chain_bool(pair, BoolOp::And, depth)?,
+        Rule::sum | Rule::term => chain_arith(pair, depth)?,
         Rule::inversion | Rule::factor => {
-            let mut inner = pair.into_inner();
-            match (inner.next(), inner.next()) {
-                (Some(op), Some(operand)) => {
-                    let op = if op.as_rule() == Rule::not_op {
-                        UnaryOp::Not
-                    } else {
-                        UnaryOp::Neg
-                    };
-                    Expr {
-                        kind: ExprKind::Unary(op, Box::new(lower_expr(operand))),
-                        range,
-                    }
-                }
-                (Some(only), None) => lower_expr(only),
-                _ => null_expr(range),
+            let inner: Vec<Pair<'_, Rule>> = pair.into_inner().collect();
+            let Some((operand, ops)) = inner.split_last() else {
+                return Ok(null_expr(range));
+            };
+            // `not not x`: one node per operator, the operand below the last.
+            let mut below = depth;
+            for op in ops {
+                below = deeper(below, op)?;
             }
+            let mut expr = lower_expr(operand.clone(), below)?;
+            for op in ops.iter().rev() {
+                let op_kind = if op.as_rule() == Rule::not_op {
+                    UnaryOp::Not
+                } else {
+                    UnaryOp::Neg
+                };
+                expr = Expr {
+                    range: TextRange {
+                        start: range_of(op).start,
+                        end: expr.range.end,
+                    },
+                    kind: ExprKind::Unary(op_kind, Box::new(expr)),
+                };
+            }
+            expr
         }
         Rule::comparison => {
             let mut inner = pair.into_inner();
             let Some(first) = inner.next() else {
-                return null_expr(range);
+                return Ok(null_expr(range));
             };
-            let first = lower_expr(first);
+            if inner.peek().is_none() {
+                return lower_expr(first, depth);
+            }
+            let below = deeper(depth, &first)?;
+            let first = lower_expr(first, below)?;
             let mut rest = Vec::new();
             while let (Some(op), Some(operand)) = (inner.next(), inner.next()) {
-                rest.push((compare_op(op.as_str()), lower_expr(operand)));
+                rest.push((compare_op(op.as_str()), lower_expr(operand, below)?));
             }
-            if rest.is_empty() {
-                first
-            } else {
-                Expr {
-                    kind: ExprKind::Compare(Box::new(first), rest),
-                    range,
-                }
+            Expr {
+                kind: ExprKind::Compare(Box::new(first), rest),
+                range,
             }
         }
         Rule::filtered => {
             let mut inner = pair.into_inner();
             let Some(primary) = inner.next() else {
-                return null_expr(range);
+                return Ok(null_expr(range));
             };
-            let mut expr = lower_expr(primary);
-            for filter in inner.filter(|p| p.as_rule() == Rule::filter) {
-                let filter = lower_filter(filter);
-                let range = TextRange {
-                    start: expr.range.start,
-                    end: filter.range.end,
-                };
-                expr = Expr {
-                    kind: ExprKind::Filter(Box::new(expr), filter),
-                    range,
-                };
+            let filters: Vec<Pair<'_, Rule>> =
+                inner.filter(|p| p.as_rule() == Rule::filter).collect();
+            if filters.is_empty() {
+                return lower_expr(primary, depth);
             }
-            expr
+            let below = deeper(depth, &primary)?;
+            let operand = lower_expr(primary, below)?;
+            let filters = filters
+                .into_iter()
+                .map(|f| lower_filter(f, depth))
+                .collect::<Result<Vec<_>, _>>()?;
+            let end = filters.last().map_or(operand.range.end, |f| f.range.end);
+            Expr {
+                range: TextRange {
+                    start: operand.range.start,
+                    end,
+                },
+                kind: ExprKind::Filter(Box::new(operand), filters),
+            }
         }
         Rule::interpolation => Expr {
-            kind: ExprKind::Interp(lower_interp(pair).pipeline),
+            kind: ExprKind::Interp(lower_interp(pair, depth)?.pipeline),
             range,
         },
         Rule::env_ref => Expr {
@@ -396,11 +518,18 @@ fn lower_expr(pair: Pair<'_, Rule>) -> Expr {
             range,
         },
         Rule::quoted => Expr {
-            kind: ExprKind::Text(lower_template_parts(pair.into_inner())),
+            kind: ExprKind::Text(lower_template_parts(pair.into_inner(), depth)?),
             range,
         },
         Rule::list => Expr {
-            kind: ExprKind::List(pair.into_inner().map(lower_expr).collect()),
+            kind: ExprKind::List(
+                pair.into_inner()
+                    .map(|item| {
+                        let below = deeper(depth, &item)?;
+                        lower_expr(item, below)
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
             range,
         },
         Rule::constant => Expr {
@@ -416,7 +545,7 @@ fn lower_expr(pair: Pair<'_, Rule>) -> Expr {
             range,
         },
         _ => null_expr(range),
-    }
+    })
 }
 
 fn null_expr(range: TextRange) -> Expr {
@@ -426,27 +555,59 @@ fn null_expr(range: TextRange) -> Expr {
     }
 }
 
-/// Left-folds `operand (op operand)*` into binary nodes.
-fn fold_binary(pair: Pair<'_, Rule>, op_of: impl Fn(&str) -> Option<BinaryOp>) -> Expr {
+/// `operand (and operand)*` or `(or …)*` as one flat node (or the operand alone).
+fn chain_bool(pair: Pair<'_, Rule>, op: BoolOp, depth: usize) -> Result<Expr, TooDeep> {
+    let range = range_of(&pair);
+    let inner: Vec<Pair<'_, Rule>> = pair
+        .into_inner()
+        .filter(|p| !matches!(p.as_rule(), Rule::and_op | Rule::or_op))
+        .collect();
+    match inner.len() {
+        0 => Ok(null_expr(range)),
+        1 => lower_expr(inner[0].clone(), depth),
+        _ => {
+            let below = deeper(depth, &inner[0])?;
+            let operands = inner
+                .into_iter()
+                .map(|p| lower_expr(p, below))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Expr {
+                kind: ExprKind::Bool(op, operands),
+                range,
+            })
+        }
+    }
+}
+
+/// `operand (op operand)*` of `+ -` or `* / // %` as one flat node, applied from
+/// the left (or the operand alone).
+fn chain_arith(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr, TooDeep> {
     let range = range_of(&pair);
     let mut inner = pair.into_inner();
     let Some(first) = inner.next() else {
-        return null_expr(range);
+        return Ok(null_expr(range));
     };
-    let mut acc = lower_expr(first);
-    while let (Some(op), Some(rhs)) = (inner.next(), inner.next()) {
-        let rhs = lower_expr(rhs);
-        let op = op_of(op.as_str()).unwrap_or(BinaryOp::Or);
-        let range = TextRange {
-            start: acc.range.start,
-            end: rhs.range.end,
-        };
-        acc = Expr {
-            kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)),
-            range,
-        };
+    if inner.peek().is_none() {
+        return lower_expr(first, depth);
     }
-    acc
+    let below = deeper(depth, &first)?;
+    let first = lower_expr(first, below)?;
+    let mut rest = Vec::new();
+    while let (Some(op), Some(operand)) = (inner.next(), inner.next()) {
+        let op = match op.as_str() {
+            "+" => BinaryOp::Add,
+            "-" => BinaryOp::Sub,
+            "*" => BinaryOp::Mul,
+            "/" => BinaryOp::Div,
+            "//" => BinaryOp::FloorDiv,
+            _ => BinaryOp::Mod,
+        };
+        rest.push((op, lower_expr(operand, below)?));
+    }
+    Ok(Expr {
+        kind: ExprKind::Arith(Box::new(first), rest),
+        range,
+    })
 }
 
 fn compare_op(text: &str) -> CompareOp {
@@ -556,6 +717,7 @@ fn syntax_error(text: &str, error: &pest::error::Error<Rule>, what: &str) -> Syn
     SyntaxError {
         message,
         range: TextRange::new(start, end),
+        help: None,
     }
 }
 
@@ -637,11 +799,13 @@ mod tests {
     fn condition_precedence() {
         let e =
             parse_condition("not a.b == 1 and ${{ c }} in [1, 2] or 'x' != \"${{ d }}\"").unwrap();
-        let ExprKind::Binary(BinaryOp::Or, lhs, rhs) = &e.kind else {
+        let ExprKind::Bool(BoolOp::Or, operands) = &e.kind else {
             panic!("{e:?}")
         };
-        assert!(matches!(&lhs.kind, ExprKind::Binary(BinaryOp::And, _, _)));
-        assert!(matches!(&rhs.kind, ExprKind::Compare(_, ops) if ops[0].0 == CompareOp::Ne));
+        assert!(matches!(&operands[0].kind, ExprKind::Bool(BoolOp::And, _)));
+        assert!(
+            matches!(&operands[1].kind, ExprKind::Compare(_, ops) if ops[0].0 == CompareOp::Ne)
+        );
     }
 
     #[test]
@@ -662,10 +826,106 @@ mod tests {
         assert!(!parse_condition("loop > 1").unwrap().is_constant());
     }
 
+    /// The deepest node of an expression (the root at 1).
+    fn depth(e: &Expr) -> usize {
+        1 + match &e.kind {
+            ExprKind::List(items) | ExprKind::Bool(_, items) => {
+                items.iter().map(depth).max().unwrap_or(0)
+            }
+            ExprKind::Unary(_, e) | ExprKind::Filter(e, _) => depth(e),
+            ExprKind::Arith(first, rest) => rest
+                .iter()
+                .map(|(_, e)| depth(e))
+                .max()
+                .unwrap_or(0)
+                .max(depth(first)),
+            ExprKind::Compare(first, rest) => rest
+                .iter()
+                .map(|(_, e)| depth(e))
+                .max()
+                .unwrap_or(0)
+                .max(depth(first)),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn chains_are_flat_however_long() {
+        let and = vec!["x"; 20_000].join(" and ");
+        let e = parse_condition(&and).unwrap();
+        assert!(matches!(&e.kind, ExprKind::Bool(BoolOp::And, items) if items.len() == 20_000));
+        assert_eq!(depth(&e), 2);
+        let sum = vec!["1"; 5_000].join(" + ");
+        assert_eq!(depth(&parse_condition(&sum).unwrap()), 2);
+        let filters = format!("params.x{}", " | upper".repeat(5_000));
+        let e = parse_condition(&filters).unwrap();
+        assert!(matches!(&e.kind, ExprKind::Filter(_, f) if f.len() == 5_000));
+        let template = format!("${{{{ params.x{} }}}}", " | upper".repeat(5_000));
+        assert!(parse_template(&template).is_ok());
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_a_syntax_error_at_its_place() {
+        let limit = MAX_EXPR_DEPTH;
+        for (what, make) in [
+            (
+                "not",
+                (|n: usize| format!("{}True", "not ".repeat(n))) as fn(usize) -> String,
+            ),
+            ("neg", |n| format!("{}1 == 1", "-".repeat(n))),
+            ("parens", |n| {
+                format!("{}True{}", "(".repeat(n), ")".repeat(n))
+            }),
+            ("lists", |n| {
+                format!("{}1{} == 1", "[".repeat(n), "]".repeat(n))
+            }),
+            ("mixed", |n| {
+                let n = n / 2 + 1;
+                format!("{}True{} == 1", "[not ".repeat(n), "]".repeat(n))
+            }),
+            ("filter args", |n| {
+                format!("${{{{ x | f({}1{}) }}}} == 1", "[".repeat(n), "]".repeat(n))
+            }),
+        ] {
+            let deep = make(limit + 1);
+            let error = parse_condition(&deep).expect_err(what);
+            assert!(
+                error.message.contains("nests more than 32"),
+                "{what}: {error:?}"
+            );
+            assert!((error.range.start as usize) < deep.len(), "{what}");
+            // Far beyond: the same error, found without recursing that deep.
+            let far = make(20_000);
+            let error = parse_condition(&far).expect_err(what);
+            assert!(
+                error.message.contains("nests more than 32"),
+                "{what}: {error:?}"
+            );
+        }
+        // Up to the limit it parses.
+        let ok = format!("{}True", "not ".repeat(limit - 1));
+        assert_eq!(depth(&parse_condition(&ok).unwrap()), limit);
+        let ok = format!("{}True{}", "(".repeat(limit), ")".repeat(limit));
+        assert!(parse_condition(&ok).is_ok());
+        // Templates: only what is inside `${{ }}` counts.
+        let text = format!("echo {}", "(".repeat(1000));
+        assert!(parse_template(&text).is_ok());
+        let deep = format!("${{{{ x | f({}1{}) }}}}", "[".repeat(100), "]".repeat(100));
+        assert!(
+            parse_template(&deep)
+                .unwrap_err()
+                .message
+                .contains("nests more than 32")
+        );
+        // Brackets in quoted strings do not count.
+        let quoted = format!("'{}' == params.x", "(".repeat(100));
+        assert!(parse_condition(&quoted).is_ok());
+    }
+
     #[test]
     fn hyphen_needs_letter_to_join_names() {
         let e = parse_condition("loop-1").unwrap();
-        assert!(matches!(e.kind, ExprKind::Binary(BinaryOp::Sub, _, _)));
+        assert!(matches!(&e.kind, ExprKind::Arith(_, rest) if rest[0].0 == BinaryOp::Sub));
         let e = parse_condition("run-date").unwrap();
         assert!(matches!(e.kind, ExprKind::Path(_)));
     }

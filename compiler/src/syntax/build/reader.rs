@@ -250,7 +250,9 @@ impl<'s> Cx<'s> {
                 self.report(
                     Diagnostic::new(Code::TemplateSyntax, at, error.message)
                         .label("here")
-                        .help("a template is `${{ path | filter }}`; write `$${{` for a literal `${{`"),
+                        .help(error.help.unwrap_or(
+                            "a template is `${{ path | filter }}`; write `$${{` for a literal `${{`",
+                        )),
                 );
                 Text {
                     template: expr::ast::Template::literal(&raw),
@@ -294,7 +296,7 @@ impl<'s> Cx<'s> {
                 self.report(
                     Diagnostic::new(Code::ExpressionSyntax, at, error.message)
                         .label("here")
-                        .help("conditions use `==`, `!=`, `<`, `in`, `and`, `or`, `not`, paths such as `params.x` and `${{ }}` values; quote strings"),
+                        .help(error.help.unwrap_or("conditions use `==`, `!=`, `<`, `in`, `and`, `or`, `not`, paths such as `params.x` and `${{ }}` values; quote strings")),
                 );
                 Cond {
                     raw,

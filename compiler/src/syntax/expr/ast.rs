@@ -102,7 +102,7 @@ pub enum Literal {
     Int(i64),
     Float(f64),
     Str(String),
-    List(Vec<Literal>),
+    List(#[serde(deserialize_with = "crate::limits::nested")] Vec<Literal>),
 }
 
 /// A condition expression. Serialized like [`Template`]: structure in binary
@@ -124,10 +124,17 @@ pub enum ExprKind {
     Text(Template),
     List(Vec<Expr>),
     Unary(UnaryOp, Box<Expr>),
-    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `a and b and c` or `a or b or c`: two or more operands, evaluated from the
+    /// left until one decides, which is the value (Python's `and` / `or`). Chains
+    /// are flat, so a long one is not a deep tree.
+    Bool(BoolOp, Vec<Expr>),
+    /// `a + b - c` or `a * b // c`: the first operand, then each operator with its
+    /// right operand, applied from the left.
+    Arith(Box<Expr>, Vec<(BinaryOp, Expr)>),
     /// `a < b <= c`: each comparison joined with `and`, as in Python.
     Compare(Box<Expr>, Vec<(CompareOp, Expr)>),
-    Filter(Box<Expr>, Filter),
+    /// A value through one filter after another: `x | f | g(1)`.
+    Filter(Box<Expr>, Vec<Filter>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,9 +144,14 @@ pub enum UnaryOp {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BinaryOp {
+pub enum BoolOp {
     And,
     Or,
+}
+
+/// An arithmetic operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryOp {
     Add,
     Sub,
     Mul,
@@ -248,9 +260,12 @@ impl Expr {
             }
             ExprKind::List(items) => items.iter().for_each(|e| e.walk(visit)),
             ExprKind::Unary(_, e) => e.walk(visit),
-            ExprKind::Binary(_, a, b) => {
-                a.walk(visit);
-                b.walk(visit);
+            ExprKind::Bool(_, operands) => operands.iter().for_each(|e| e.walk(visit)),
+            ExprKind::Arith(first, rest) => {
+                first.walk(visit);
+                for (_, e) in rest {
+                    e.walk(visit);
+                }
             }
             ExprKind::Compare(first, rest) => {
                 first.walk(visit);
@@ -258,9 +273,11 @@ impl Expr {
                     e.walk(visit);
                 }
             }
-            ExprKind::Filter(e, f) => {
+            ExprKind::Filter(e, filters) => {
                 e.walk(visit);
-                visit(ExprItem::Filter(f));
+                for f in filters {
+                    visit(ExprItem::Filter(f));
+                }
             }
         }
     }
@@ -503,6 +520,7 @@ impl<'de> Deserialize<'de> for Expr {
             crate::syntax::expr::parse_condition(&text)
                 .map_err(|e| serde::de::Error::custom(e.message))
         } else {
+            let _depth = crate::limits::DecodeDepth::enter::<D::Error>()?;
             ExprOwned::deserialize(deserializer).map(|e| Expr {
                 kind: e.kind,
                 range: e.range,
@@ -516,12 +534,18 @@ impl std::fmt::Display for Expr {
         /// Binding strength, as in the grammar: `or` binds loosest.
         fn prec(e: &Expr) -> u8 {
             match &e.kind {
-                ExprKind::Binary(BinaryOp::Or, ..) => 1,
-                ExprKind::Binary(BinaryOp::And, ..) => 2,
+                ExprKind::Bool(BoolOp::Or, _) => 1,
+                ExprKind::Bool(BoolOp::And, _) => 2,
                 ExprKind::Unary(UnaryOp::Not, _) => 3,
                 ExprKind::Compare(..) => 4,
-                ExprKind::Binary(BinaryOp::Add | BinaryOp::Sub, ..) => 5,
-                ExprKind::Binary(..) => 6,
+                ExprKind::Arith(_, rest)
+                    if rest
+                        .first()
+                        .is_some_and(|(op, _)| matches!(op, BinaryOp::Add | BinaryOp::Sub)) =>
+                {
+                    5
+                }
+                ExprKind::Arith(..) => 6,
                 ExprKind::Unary(UnaryOp::Neg, _) => 7,
                 ExprKind::Filter(..) => 8,
                 _ => 9,
@@ -573,22 +597,37 @@ impl std::fmt::Display for Expr {
                 f.write_str("-")?;
                 operand(e, 7, f)
             }
-            ExprKind::Binary(op, a, b) => {
+            ExprKind::Bool(op, operands) => {
                 let p = prec(self);
-                operand(a, p, f)?;
-                let op = match op {
-                    BinaryOp::And => "and",
-                    BinaryOp::Or => "or",
-                    BinaryOp::Add => "+",
-                    BinaryOp::Sub => "-",
-                    BinaryOp::Mul => "*",
-                    BinaryOp::Div => "/",
-                    BinaryOp::FloorDiv => "//",
-                    BinaryOp::Mod => "%",
+                let word = match op {
+                    BoolOp::And => " and ",
+                    BoolOp::Or => " or ",
                 };
-                write!(f, " {op} ")?;
-                // Left-associative: a right operand of equal strength needs parentheses.
-                operand(b, p + 1, f)
+                for (i, e) in operands.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(word)?;
+                    }
+                    // Left-associative: a later operand of equal strength needs parentheses.
+                    operand(e, if i == 0 { p } else { p + 1 }, f)?;
+                }
+                Ok(())
+            }
+            ExprKind::Arith(first, rest) => {
+                let p = prec(self);
+                operand(first, p, f)?;
+                for (op, e) in rest {
+                    let op = match op {
+                        BinaryOp::Add => "+",
+                        BinaryOp::Sub => "-",
+                        BinaryOp::Mul => "*",
+                        BinaryOp::Div => "/",
+                        BinaryOp::FloorDiv => "//",
+                        BinaryOp::Mod => "%",
+                    };
+                    write!(f, " {op} ")?;
+                    operand(e, p + 1, f)?;
+                }
+                Ok(())
             }
             ExprKind::Compare(first, rest) => {
                 operand(first, 5, f)?;
@@ -608,9 +647,12 @@ impl std::fmt::Display for Expr {
                 }
                 Ok(())
             }
-            ExprKind::Filter(e, filter) => {
+            ExprKind::Filter(e, filters) => {
                 operand(e, 8, f)?;
-                write!(f, " | {filter}")
+                for filter in filters {
+                    write!(f, " | {filter}")?;
+                }
+                Ok(())
             }
         }
     }
