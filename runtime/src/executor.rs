@@ -72,7 +72,33 @@ impl Outcome {
 }
 
 /// Runs the stage's executor. `retry` is the attempt number for stages that retry.
+///
+/// Stages that run stages (parallel, foreach, until, case) and triggers (a whole
+/// child run) nest: they run where the stack has room for them (`Pool::nested`).
 pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outcome {
+    let nests = matches!(
+        stage.kind,
+        StageKindPlan::Parallel { .. }
+            | StageKindPlan::ForEach { .. }
+            | StageKindPlan::Until { .. }
+            | StageKindPlan::Case { .. }
+            | StageKindPlan::Trigger { .. }
+    );
+    if !nests {
+        return run(cx, stage, local, retry);
+    }
+    cx.run
+        .pool
+        .nested(|| run(cx, stage, local, retry))
+        .unwrap_or_else(|e| {
+            Outcome::failed(
+                "StageError",
+                format!("cannot start a thread for the nested stages: {e}"),
+            )
+        })
+}
+
+fn run(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outcome {
     match &stage.kind {
         StageKindPlan::Empty { echo, sleep } => empty::run(cx, local, echo.as_ref(), *sleep),
         StageKindPlan::Bash { script, env } => bash::run(cx, local, retry, script, env),

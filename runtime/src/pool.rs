@@ -8,8 +8,20 @@
 //! * a task about to block outside the pool (a child process, a sleep) says so
 //!   ([`Pool::blocking`]): if that would leave no worker free, the pool starts one,
 //!   which retires once it is idle and the pool is back to its size.
+//!
+//! And two keep nesting from overflowing a thread's stack (stages nest in stages,
+//! runs in runs, and a waiting worker runs other tasks on top of its own):
+//! * a waiting worker helps only while its stack has [`HEADROOM`] left; deeper, it
+//!   blocks, lending its place to a new worker;
+//! * nested work ([`Pool::nested`]: a compound stage, a child run) runs on the
+//!   current thread while it has [`HEADROOM`] left, else on a fresh thread of its
+//!   own, the current one waiting (and lending its place) meanwhile.
+//!
+//! Workers and those fresh threads have [`STACK_SIZE`] stacks and know how much of
+//! them they used; other threads (the main thread) are not measured, so they never
+//! help and always hand nested work to a fresh thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
@@ -50,6 +62,43 @@ impl std::fmt::Debug for Pool {
 thread_local! {
     /// The pool and deque of the worker running on this thread.
     static LOCAL: RefCell<Option<(usize, Worker<Task>)>> = const { RefCell::new(None) };
+    /// Where the stack of this thread began and how much of it there is, on the
+    /// threads the pool started.
+    static STACK: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+/// The stack of every thread the pool starts. Only the pages a thread touches are
+/// backed by memory.
+pub const STACK_SIZE: usize = 16 << 20;
+
+/// Stack left free for a stage to run in (an executor, Python's own recursion, a
+/// Docker client): a thread with less does not take on more work.
+pub const HEADROOM: usize = 8 << 20;
+
+/// The address of a local of a frame of its own: where the stack is now.
+#[inline(never)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::ptr::from_ref(std::hint::black_box(&marker)).addr()
+}
+
+/// Notes, at the start of a thread the pool started, where its stack begins.
+fn note_stack() {
+    // The thread's first frames sit above this one; count them out generously.
+    STACK.set(Some((stack_position(), STACK_SIZE - (64 << 10))));
+}
+
+/// How much of this thread's stack is left; `None` on a thread the pool did not
+/// start (stacks grow down on every target wfr runs on).
+fn stack_left() -> Option<usize> {
+    STACK
+        .get()
+        .map(|(start, size)| size.saturating_sub(start.saturating_sub(stack_position())))
+}
+
+/// True when this thread may take on more work on its own stack.
+fn has_headroom() -> bool {
+    stack_left().is_some_and(|left| left >= HEADROOM)
 }
 
 static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
@@ -106,7 +155,11 @@ impl Pool {
         let pool = self.clone();
         let spawned = std::thread::Builder::new()
             .name("wfr-worker".into())
-            .spawn(move || pool.worker_loop(worker));
+            .stack_size(STACK_SIZE)
+            .spawn(move || {
+                note_stack();
+                pool.worker_loop(worker);
+            });
         if spawned.is_err() {
             self.shared.threads.fetch_sub(1, Ordering::AcqRel);
         }
@@ -255,20 +308,59 @@ impl Pool {
     }
 
     fn join_one<T>(&self, handle: Handle<T>) -> T {
-        loop {
+        let result = loop {
             let seen = self.generation();
             if let Some(result) = handle.slot.lock().ok().and_then(|mut s| s.take()) {
-                return match result {
-                    Ok(value) => value,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                };
+                break result;
+            }
+            if !has_headroom() {
+                // Too deep in this stack to run another task on top of it: wait,
+                // and let a new worker take this one's place meanwhile.
+                break self.blocking(|| {
+                    loop {
+                        let seen = self.generation();
+                        if let Some(result) = handle.slot.lock().ok().and_then(|mut s| s.take()) {
+                            return result;
+                        }
+                        self.wait_signal(seen, Duration::from_millis(500));
+                    }
+                });
             }
             if let Some(task) = self.find_task() {
                 task();
                 continue;
             }
             self.wait_signal(seen, Duration::from_millis(500));
+        };
+        match result {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+
+    /// Runs `f`, which may nest deeply (a compound stage, a child run): on this
+    /// thread while it has [`HEADROOM`] left, else on a fresh thread with a stack
+    /// of its own while this one waits, lending its place in the pool. An error
+    /// when no thread can be started.
+    pub fn nested<R: Send>(&self, f: impl FnOnce() -> R + Send) -> std::io::Result<R> {
+        if has_headroom() {
+            return Ok(f());
+        }
+        self.blocking(|| {
+            std::thread::scope(|scope| {
+                let thread = std::thread::Builder::new()
+                    .name("wfr-nested".into())
+                    .stack_size(STACK_SIZE)
+                    .spawn_scoped(scope, || {
+                        note_stack();
+                        f()
+                    })?;
+                match thread.join() {
+                    Ok(value) => Ok(value),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        })
     }
 
     /// Runs `f`, which blocks outside the pool, keeping the pool's capacity for
@@ -326,6 +418,47 @@ mod tests {
                 .map(|i| (0..5).map(|j| i * 10 + j).sum::<i32>())
                 .sum::<i32>()
         );
+        pool.shutdown();
+    }
+
+    /// A task that waits for a task that waits for a task…, `depth` deep.
+    fn chain(pool: &Pool, depth: usize) -> usize {
+        if depth == 0 {
+            return 0;
+        }
+        let p = pool.clone();
+        let inner = pool.spawn(move || chain(&p, depth - 1));
+        pool.join(vec![inner])[0] + 1
+    }
+
+    #[test]
+    fn deep_chains_of_joins_do_not_overflow_a_worker() {
+        // Every waiting worker would run the next task on top of its own stack:
+        // 20,000 of them overflow any stack unless helping stops at the headroom.
+        let pool = Pool::new(1);
+        let p = pool.clone();
+        let outer = pool.spawn(move || chain(&p, 20_000));
+        assert_eq!(pool.join(vec![outer])[0], 20_000);
+        pool.shutdown();
+    }
+
+    #[test]
+    fn nested_work_moves_to_a_fresh_stack_when_this_one_is_used_up() {
+        fn deep(pool: &Pool, depth: usize) -> usize {
+            if depth == 0 {
+                return 0;
+            }
+            // A frame of a few kilobytes, as a stage's is.
+            let frame = std::hint::black_box([1u8; 4096]);
+            let below = pool
+                .nested(|| deep(pool, depth - 1))
+                .expect("a thread starts");
+            below + usize::from(frame[0])
+        }
+        let pool = Pool::new(1);
+        // On a thread the pool did not start, nested work always moves.
+        assert!(!has_headroom());
+        assert_eq!(deep(&pool, 20_000), 20_000);
         pool.shutdown();
     }
 

@@ -8,6 +8,7 @@ mod docker;
 mod handoff;
 mod limits;
 mod logs;
+mod nesting;
 mod support;
 mod virtualpy;
 
