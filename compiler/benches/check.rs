@@ -1,6 +1,11 @@
 //! `cargo bench --bench check`: time the phases of `wfc check` on a generated folder
 //! of workflows (bench/gen_workflows.py; 1,000 files of 20 stages by default, or the
 //! folder in `WFC_BENCH_DIR`). Prints the best of several rounds per phase.
+//!
+//! `cargo bench --bench check -- scale`: how `wfc check` grows with the size of one
+//! workflow (one job of N stages, a chain of N jobs, N mistakes), N from 2,500 to
+//! 20,000 (`WFC_BENCH_MAX` for less, `WFC_BENCH_SHAPE` for one shape): time per
+//! item and the ratio to half the size, which near-linear checking keeps near 2.
 
 // Byte and file counts are far below 2^52: converting them to f64 for rates is exact.
 #![allow(clippy::cast_precision_loss)]
@@ -23,6 +28,10 @@ fn corpus() -> PathBuf {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "scale") {
+        scale();
+        return;
+    }
     let dir = corpus();
     let files = discover::discover(std::slice::from_ref(&dir)).expect("corpus");
     let texts: Vec<(PathBuf, String)> = files
@@ -104,4 +113,95 @@ fn main() {
         whole.as_secs_f64() * 1e3,
         files.len() as f64 / whole.as_secs_f64()
     );
+}
+
+/// One workflow of `n` items of a shape, as YAML.
+fn shape(name: &str, n: usize) -> String {
+    let mut text =
+        String::from("wf:\n  type: Workflow\n  params:\n    x: {type: str, default: a}\n  jobs:\n");
+    match name {
+        // Each stage reads the one before it.
+        "stages" => {
+            text.push_str("    j:\n      stages:\n");
+            for i in 0..n {
+                let read = if i == 0 {
+                    "${{ params.x }}".to_string()
+                } else {
+                    format!("${{{{ stages.s{}.outputs }}}}", i - 1)
+                };
+                text.push_str(&format!(
+                    "        - name: s{i}\n          id: s{i}\n          echo: \"{read}\"\n"
+                ));
+            }
+        }
+        // Each job needs the one before it and reads the one before that.
+        "chain" => {
+            for i in 0..n {
+                text.push_str(&format!("    j{i}:\n"));
+                if i > 0 {
+                    text.push_str(&format!("      needs: [j{}]\n", i - 1));
+                }
+                let read = if i > 1 {
+                    format!("${{{{ jobs.j{}.stages }}}}", i - 2)
+                } else {
+                    "start".to_string()
+                };
+                text.push_str(&format!(
+                    "      stages:\n        - name: s\n          echo: \"{read}\"\n"
+                ));
+            }
+        }
+        // Every job needs a job that does not exist and reads a stage that does not.
+        _ => {
+            for i in 0..n {
+                text.push_str(&format!(
+                    "    j{i}:\n      needs: [x{i}]\n      stages:\n        - name: s\n          id: s{i}\n          echo: \"${{{{ stages.y{i}.outputs }}}}\"\n"
+                ));
+            }
+        }
+    }
+    text
+}
+
+fn scale() {
+    let max: usize = std::env::var("WFC_BENCH_MAX")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(20_000);
+    let rounds: usize = std::env::var("WFC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(3);
+    let options = check::Options::default();
+    println!("shape      items    check ms   us/item  x(half size)");
+    let only = std::env::var("WFC_BENCH_SHAPE").ok();
+    for name in ["stages", "chain", "mistakes"] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let mut previous: Option<Duration> = None;
+        let mut n = 2_500;
+        while n <= max {
+            let text = shape(name, n);
+            let time = common::best(rounds, || {
+                let loaded = Project::from_sources(vec![(PathBuf::from("wf.yml"), text.clone())]);
+                let found = check::run(&loaded.project, &options);
+                assert_eq!(
+                    loaded.diagnostics.is_empty() && found.is_empty(),
+                    name != "mistakes",
+                    "{name}"
+                );
+            });
+            let ratio = previous.map_or_else(String::new, |p| {
+                format!("{:>8.2}", time.as_secs_f64() / p.as_secs_f64())
+            });
+            println!(
+                "{name:<9} {n:>6} {:>11.1} {:>9.1}  {ratio}",
+                time.as_secs_f64() * 1e3,
+                time.as_secs_f64() * 1e6 / n as f64
+            );
+            previous = Some(time);
+            n *= 2;
+        }
+    }
 }

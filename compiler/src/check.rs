@@ -49,6 +49,7 @@ pub struct FileReport {
 /// Checks one file's workflows (everything that does not need other files).
 #[must_use]
 pub fn check_file(source: &SourceFile, model: &FileModel, options: &Options) -> FileReport {
+    crate::diagnostic::reset_suggestion_budget();
     let mut diagnostics = Vec::new();
     for workflow in &model.workflows {
         names::stage_ids(workflow, &mut diagnostics);
@@ -67,6 +68,7 @@ pub fn check_file(source: &SourceFile, model: &FileModel, options: &Options) -> 
 /// The checks that relate workflows of different files: names and triggers.
 #[must_use]
 pub fn check_across(workflows: &[&WorkflowSummary]) -> Vec<Diagnostic> {
+    crate::diagnostic::reset_suggestion_budget();
     let mut out = Vec::new();
     names::duplicate_workflows(workflows, &mut out);
     triggers::check(workflows, &mut out);

@@ -181,20 +181,68 @@ impl IntoIterator for Diagnostics {
     }
 }
 
+/// Comparisons "did you mean" may make for one piece of work (a file's model, a
+/// file's checks, the checks across files). Each finding compares its word with
+/// every candidate: a file with thousands of mistakes among thousands of names
+/// would take quadratic time, so past this many comparisons findings come without
+/// a suggestion.
+pub const SUGGESTION_BUDGET: usize = 2_000_000;
+
+thread_local! {
+    static SUGGESTIONS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(SUGGESTION_BUDGET) };
+}
+
+/// Gives this thread a fresh [`SUGGESTION_BUDGET`] (at the start of a piece of
+/// work, so that what is suggested does not depend on what ran before).
+pub fn reset_suggestion_budget() {
+    SUGGESTIONS_LEFT.set(SUGGESTION_BUDGET);
+}
+
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
     let mut best: Option<(f64, &str)> = None;
+    let mut lowered = String::new();
     for candidate in candidates {
-        let score =
-            strsim::jaro_winkler(&word.to_ascii_lowercase(), &candidate.to_ascii_lowercase());
+        let left = SUGGESTIONS_LEFT.get();
+        if left == 0 {
+            return None;
+        }
+        SUGGESTIONS_LEFT.set(left - 1);
+        lowered.clear();
+        lowered.extend(candidate.chars().map(|c| c.to_ascii_lowercase()));
+        let score = strsim::jaro_winkler(&word, &lowered);
         if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, candidate));
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// Names for a message: `` `a`, `b`, `c` ``, at most the first 20, then how many
+/// more there are when the list knows its length ("none" when there are none).
+/// Only what is shown is looked at, so a message costs the same for 20 names or
+/// 20,000.
+pub fn name_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 20;
+    let mut names = names.into_iter();
+    let shown: Vec<String> = names
+        .by_ref()
+        .take(SHOWN)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if shown.is_empty() {
+        return "none".to_string();
+    }
+    match names.size_hint() {
+        (0, Some(0)) => shown.join(", "),
+        (more, Some(exact)) if more == exact => format!("{} and {more} more", shown.join(", ")),
+        _ if names.next().is_none() => shown.join(", "),
+        _ => format!("{} and more", shown.join(", ")),
+    }
 }
 
 /// "did you mean `x`?" when a candidate is close.

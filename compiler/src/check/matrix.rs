@@ -50,10 +50,7 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                         } else {
                             format!(
                                 "matrix keys are: {}",
-                                keys.iter()
-                                    .map(|k| format!("`{k}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                crate::diagnostic::name_list(keys.iter().copied())
                             )
                         }
                     });

@@ -1,6 +1,6 @@
 //! The job graph: `needs` must name jobs, and must not loop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -45,12 +45,9 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                         .unwrap_or_else(|| {
                             format!(
                                 "jobs are: {}",
-                                workflow
-                                    .jobs
-                                    .iter()
-                                    .map(|j| format!("`{}`", j.id.value))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                crate::diagnostic::name_list(
+                                    workflow.jobs.iter().map(|j| j.id.value.as_str())
+                                )
                             )
                         }),
                     ),
@@ -69,32 +66,4 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
         },
         out,
     );
-}
-
-/// For each job, every job it needs directly or through others.
-#[must_use]
-pub(crate) fn upstream(workflow: &Workflow) -> HashMap<&str, HashSet<&str>> {
-    let needs: HashMap<&str, Vec<&str>> = workflow
-        .jobs
-        .iter()
-        .map(|j| {
-            (
-                j.id.value.as_str(),
-                j.needs.iter().map(|n| n.value.as_str()).collect(),
-            )
-        })
-        .collect();
-    needs
-        .keys()
-        .map(|&job| {
-            let mut seen: HashSet<&str> = HashSet::new();
-            let mut stack: Vec<&str> = needs[job].clone();
-            while let Some(next) = stack.pop() {
-                if seen.insert(next) {
-                    stack.extend(needs.get(next).into_iter().flatten().copied());
-                }
-            }
-            (job, seen)
-        })
-        .collect()
 }

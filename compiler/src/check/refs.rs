@@ -1,9 +1,8 @@
 //! References in templates and conditions: every name a template reads must exist
 //! where the template is evaluated.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::needs;
 use super::{Options, cond_span, text_span};
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::ids::hash_id;
@@ -49,19 +48,24 @@ const FILTERS: &[(&str, usize, usize, &[&str])] = &[
 ];
 
 /// What a template can see at the place it is evaluated. One flag per context
-/// name that only some places have.
+/// name that only some places have. Made for every stage, so it only borrows.
 #[allow(clippy::struct_excessive_bools)]
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct Env<'a> {
     source: &'a SourceFile,
     workflow: &'a Workflow,
     job: &'a Job,
-    upstream: &'a HashSet<&'a str>,
+    /// The job's place in the workflow, for `upstream` and `ids`.
+    job_index: usize,
+    upstream: &'a Upstream<'a>,
+    ids: &'a StageIds<'a>,
+    /// The workflow's declared params.
+    params: &'a HashSet<&'a str>,
     options: &'a Options,
     /// Matrix keys, when the matrix is visible (inside stages).
-    matrix: Option<Vec<&'a str>>,
+    matrix: Option<&'a [&'a str]>,
     /// Earlier stages' ids, when stages are visible.
-    stages: Option<Vec<String>>,
+    stages: Option<&'a Visible<'a>>,
     /// Some earlier stage has a templated id: any id might exist.
     dynamic_ids: bool,
     item: bool,
@@ -72,20 +76,103 @@ struct Env<'a> {
     only_matrix: bool,
 }
 
+/// The stage ids visible at a point: the enclosing lists' levels, then the
+/// earlier stages of this list. Levels are linked, not copied, so a list of
+/// thousands of stages costs one entry per stage.
+struct Visible<'a> {
+    outer: Option<&'a Visible<'a>>,
+    ids: Vec<String>,
+    set: HashSet<String>,
+}
+
+impl<'a> Visible<'a> {
+    fn new(outer: Option<&'a Visible<'a>>) -> Self {
+        Visible {
+            outer,
+            ids: Vec::new(),
+            set: HashSet::new(),
+        }
+    }
+
+    fn push(&mut self, id: String) {
+        if self.set.insert(id.clone()) {
+            self.ids.push(id);
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id) || self.outer.is_some_and(|o| o.contains(id))
+    }
+
+    /// Every visible id, outermost first.
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut levels = vec![self];
+        while let Some(outer) = levels.last().and_then(|l| l.outer) {
+            levels.push(outer);
+        }
+        levels
+            .into_iter()
+            .rev()
+            .flat_map(|l| l.ids.iter().map(String::as_str))
+    }
+}
+
+/// Where each literal stage id of the workflow is, for the advice of a wrong
+/// `stages.<id>`: made once, at the first such finding.
+struct StageIds<'a> {
+    workflow: &'a Workflow,
+    // Owned keys: a cell is invariant in what it holds, and `Env` must stay
+    // covariant to borrow each list's `Visible` for a shorter time.
+    jobs: std::cell::OnceCell<HashMap<String, Vec<usize>>>,
+}
+
+impl<'a> StageIds<'a> {
+    /// The jobs (by index, in order) that have a stage with this id.
+    fn jobs_with(&self, id: &str) -> &[usize] {
+        let map = self.jobs.get_or_init(|| {
+            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            for (index, job) in self.workflow.jobs.iter().enumerate() {
+                super::walk_stages(&job.stages, &mut |s| {
+                    if let Some(id) = s.literal_id() {
+                        let jobs = map.entry(id.to_string()).or_default();
+                        if jobs.last() != Some(&index) {
+                            jobs.push(index);
+                        }
+                    }
+                });
+            }
+            map
+        });
+        map.get(id).map_or(&[], Vec::as_slice)
+    }
+}
+
 pub(super) fn check(
     source: &SourceFile,
     workflow: &Workflow,
     options: &Options,
     out: &mut Vec<Diagnostic>,
 ) {
-    let upstream = needs::upstream(workflow);
-    let empty = HashSet::new();
-    for job in &workflow.jobs {
+    let upstream = Upstream::new(workflow);
+    let ids = StageIds {
+        workflow,
+        jobs: std::cell::OnceCell::new(),
+    };
+    let params: HashSet<&str> = workflow
+        .params
+        .iter()
+        .map(|p| p.name.value.as_str())
+        .collect();
+    let mut checks = Vec::new();
+    for (job_index, job) in workflow.jobs.iter().enumerate() {
         let env = Env {
             source,
             workflow,
             job,
-            upstream: upstream.get(job.id.value.as_str()).unwrap_or(&empty),
+            job_index,
+            upstream: &upstream,
+            ids: &ids,
+            params: &params,
             options,
             matrix: None,
             stages: None,
@@ -96,16 +183,17 @@ pub(super) fn check(
             retry: false,
             only_matrix: false,
         };
+        let mut found = Found::default();
         if let Some(Condition::Expr(cond)) = &job.cond {
-            check_cond(&env, cond, out);
+            check_cond(&env, cond, &mut found);
         }
         if let Some(strategy) = &job.strategy {
             if let Some(Count::Template(t)) = &strategy.max_parallel {
-                check_text(&env, t, out);
+                check_text(&env, t, &mut found);
             }
             for axis in &strategy.matrix {
                 if let AxisValues::Template(t) = &axis.values {
-                    check_text(&env, t, out);
+                    check_text(&env, t, &mut found);
                 }
             }
         }
@@ -115,36 +203,106 @@ pub(super) fn check(
             .flat_map(|s| s.matrix.iter().map(|a| a.key.name.as_str()))
             .collect();
         let stage_env = Env {
-            matrix: Some(keys),
-            stages: Some(Vec::new()),
+            matrix: Some(&keys),
             ..env
         };
-        stage_list(&stage_env, &job.stages, out);
+        stage_list(&stage_env, &job.stages, &mut found);
+        out.append(&mut found.diagnostics);
+        checks.append(&mut found.jobs);
     }
-}
-
-fn stage_list(env: &Env<'_>, stages: &[Stage], out: &mut Vec<Diagnostic>) {
-    let mut env = env.clone();
-    for stage in stages {
-        check_stage(&env, stage, out);
-        match (&stage.id, stage.literal_id()) {
-            (_, Some(id)) => env.stages.get_or_insert_with(Vec::new).push(id.to_string()),
-            (Some(_), None) => env.dynamic_ids = true,
-            (None, _) if stage.name.template.is_literal() => {
-                // With default ids switched on, an id-less stage is stored under its name's hash.
-                env.stages
-                    .get_or_insert_with(Vec::new)
-                    .push(hash_id(&stage.name.raw));
-            }
-            (None, _) => env.dynamic_ids = true,
+    // `jobs.<id>` that are not direct needs: answered together, once every
+    // question is known.
+    let answers = upstream.answer(&checks);
+    for (check, is_upstream) in checks.iter().zip(answers) {
+        if !is_upstream {
+            out.push(check.diagnostic(workflow, &upstream));
         }
     }
 }
 
-fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
+/// What the walk over one job found: findings, and `jobs.<id>` references whose
+/// answer waits for [`Upstream::answer`].
+#[derive(Default)]
+struct Found {
+    diagnostics: Vec<Diagnostic>,
+    jobs: Vec<JobRef>,
+}
+
+impl Found {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+}
+
+/// A `jobs.<id>` reference from job `from` that is not one of its direct needs.
+struct JobRef {
+    from: usize,
+    id: String,
+    span: Span,
+}
+
+impl JobRef {
+    fn diagnostic(&self, workflow: &Workflow, upstream: &Upstream<'_>) -> Diagnostic {
+        let id = self.id.as_str();
+        let job = &workflow.jobs[self.from];
+        let exists = upstream.index.contains_key(id);
+        let (message, help) = if exists {
+            (
+                format!(
+                    "job `{id}` is not upstream of job `{}`, so it may not have run yet",
+                    job.id.value
+                ),
+                format!("add `{id}` to the `needs` of job `{}`", job.id.value),
+            )
+        } else {
+            (
+                format!("workflow `{}` has no job `{id}`", workflow.name.value),
+                suggestion(id, workflow.jobs.iter().map(|j| j.id.value.as_str())).unwrap_or_else(
+                    || {
+                        format!(
+                            "jobs are: {}",
+                            list_names(workflow.jobs.iter().map(|j| j.id.value.as_str()))
+                        )
+                    },
+                ),
+            )
+        };
+        Diagnostic::new(Code::JobNotUpstream, self.span, message)
+            .label(if exists {
+                "not in `needs`"
+            } else {
+                "no such job"
+            })
+            .help(help)
+    }
+}
+
+fn stage_list(env: &Env<'_>, stages: &[Stage], out: &mut Found) {
+    let mut visible = Visible::new(env.stages);
+    let mut dynamic_ids = env.dynamic_ids;
+    for stage in stages {
+        let here = Env {
+            stages: Some(&visible),
+            dynamic_ids,
+            ..*env
+        };
+        check_stage(&here, stage, out);
+        match (&stage.id, stage.literal_id()) {
+            (_, Some(id)) => visible.push(id.to_string()),
+            (Some(_), None) => dynamic_ids = true,
+            (None, _) if stage.name.template.is_literal() => {
+                // With default ids switched on, an id-less stage is stored under its name's hash.
+                visible.push(hash_id(&stage.name.raw));
+            }
+            (None, _) => dynamic_ids = true,
+        }
+    }
+}
+
+fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Found) {
     let naming = Env {
         only_matrix: true,
-        ..env.clone()
+        ..*env
     };
     check_text(&naming, &stage.name, out);
     if let Some(id) = &stage.id {
@@ -155,10 +313,10 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
     }
     let fields = Env {
         retry: stage.kind.retries(),
-        ..env.clone()
+        ..*env
     };
-    let text = |t: &Text, out: &mut Vec<Diagnostic>| check_text(&fields, t, out);
-    let value = |v: &Option<Value>, out: &mut Vec<Diagnostic>| {
+    let text = |t: &Text, out: &mut Found| check_text(&fields, t, out);
+    let value = |v: &Option<Value>, out: &mut Found| {
         if let Some(v) = v {
             check_value(&fields, v, out);
         }
@@ -237,7 +395,7 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
             }
             let inner = Env {
                 branch: true,
-                ..env.clone()
+                ..*env
             };
             for branch in branches {
                 stage_list(&inner, &branch.stages, out);
@@ -250,10 +408,7 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
                 ForEachItems::Template(t) => check_text(env, t, out),
                 ForEachItems::List(items) => items.iter().for_each(|v| check_value(env, v, out)),
             }
-            let inner = Env {
-                item: true,
-                ..env.clone()
-            };
+            let inner = Env { item: true, ..*env };
             stage_list(&inner, stages, out);
         }
         StageKind::Until {
@@ -265,29 +420,27 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
             if let Some(item) = item {
                 check_value(env, item, out);
             }
-            let mut inner = Env {
-                item: true,
-                ..env.clone()
-            };
+            let inner = Env { item: true, ..*env };
             stage_list(&inner, stages, out);
             // `until` is evaluated after the body ran: the body's stages are visible.
+            let mut body = Visible::new(env.stages);
+            let mut dynamic_ids = env.dynamic_ids;
             for s in stages {
                 match s.literal_id() {
-                    Some(id) => inner
-                        .stages
-                        .get_or_insert_with(Vec::new)
-                        .push(id.to_string()),
-                    None => inner.dynamic_ids = true,
+                    Some(id) => body.push(id.to_string()),
+                    None => dynamic_ids = true,
                 }
             }
-            check_cond(&inner, until, out);
+            let after = Env {
+                stages: Some(&body),
+                dynamic_ids,
+                ..inner
+            };
+            check_cond(&after, until, out);
         }
         StageKind::Case { case, arms, .. } => {
             check_text(env, case, out);
-            let inner = Env {
-                case: true,
-                ..env.clone()
-            };
+            let inner = Env { case: true, ..*env };
             for arm in arms {
                 if let Some(v) = &arm.case {
                     check_value(env, v, out);
@@ -298,7 +451,7 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_value(env: &Env<'_>, value: &Value, out: &mut Vec<Diagnostic>) {
+fn check_value(env: &Env<'_>, value: &Value, out: &mut Found) {
     let mut texts = Vec::new();
     value.texts(&mut texts);
     for t in texts {
@@ -306,7 +459,7 @@ fn check_value(env: &Env<'_>, value: &Value, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_text(env: &Env<'_>, text: &Text, out: &mut Vec<Diagnostic>) {
+fn check_text(env: &Env<'_>, text: &Text, out: &mut Found) {
     let at = |r: TextRange| text_span(env.source, text, r);
     for interp in text.template.interps() {
         check_path(env, &interp.pipeline.path, &at, out);
@@ -316,7 +469,7 @@ fn check_text(env: &Env<'_>, text: &Text, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_cond(env: &Env<'_>, cond: &Cond, out: &mut Vec<Diagnostic>) {
+fn check_cond(env: &Env<'_>, cond: &Cond, out: &mut Found) {
     let Some(expr) = &cond.expr else { return };
     let at = |r: TextRange| cond_span(env.source, cond, r);
     expr.walk(&mut |item| match item {
@@ -326,21 +479,173 @@ fn check_cond(env: &Env<'_>, cond: &Cond, out: &mut Vec<Diagnostic>) {
     });
 }
 
-fn list_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
+/// Which jobs a job needs, directly or through others: what `jobs.<id>` may read.
+struct Upstream<'a> {
+    index: HashMap<&'a str, usize>,
+    /// Each job's needs, by index (needs that are not jobs are left out: WF301).
+    needs: Vec<Vec<usize>>,
+}
+
+impl<'a> Upstream<'a> {
+    fn new(workflow: &'a Workflow) -> Self {
+        let index: HashMap<&str, usize> = workflow
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.value.as_str(), i))
+            .collect();
+        let needs = workflow
+            .jobs
+            .iter()
+            .map(|j| {
+                j.needs
+                    .iter()
+                    .filter_map(|n| index.get(n.value.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        Upstream { index, needs }
+    }
+
+    /// `id` is among the needs of job `job`.
+    fn direct(&self, job: usize, id: &str) -> bool {
+        self.index
+            .get(id)
+            .is_some_and(|target| self.needs[job].contains(target))
+    }
+
+    /// For each reference, whether its job needs the job it reads through others.
+    /// Most read a job a few needs away, found by a short search; the others are
+    /// answered together: jobs are visited in needs order once per 64 jobs read,
+    /// each carrying a bit per such job.
+    fn answer(&self, refs: &[JobRef]) -> Vec<bool> {
+        let n = self.needs.len();
+        let mut answers = vec![false; refs.len()];
+        let targets: Vec<Option<usize>> = refs
+            .iter()
+            .zip(&mut answers)
+            .map(|(r, answer)| {
+                let target = self.index.get(r.id.as_str()).copied()?;
+                match self.near(r.from, target) {
+                    Some(found) => {
+                        *answer = found;
+                        None
+                    }
+                    None => Some(target),
+                }
+            })
+            .collect();
+        if targets.iter().all(Option::is_none) {
+            return answers;
+        }
+        let Some(order) = self.order() else {
+            // A needs cycle (WF302): search from each reference instead.
+            for ((r, t), answer) in refs.iter().zip(&targets).zip(&mut answers) {
+                if let Some(t) = t {
+                    *answer = self.reaches(r.from, *t);
+                }
+            }
+            return answers;
+        };
+        let mut distinct: Vec<usize> = targets.iter().flatten().copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut bit_of: Vec<Option<u32>> = vec![None; n];
+        for chunk in distinct.chunks(64) {
+            for (bit, &t) in (0u32..).zip(chunk) {
+                bit_of[t] = Some(bit);
+            }
+            let mut reach = vec![0u64; n];
+            for &job in &order {
+                let mut bits = 0u64;
+                for &need in &self.needs[job] {
+                    bits |= reach[need];
+                    if let Some(bit) = bit_of[need] {
+                        bits |= 1 << bit;
+                    }
+                }
+                reach[job] = bits;
+            }
+            for ((r, t), answer) in refs.iter().zip(&targets).zip(&mut answers) {
+                if let Some(bit) = t.and_then(|t| bit_of[t]) {
+                    *answer = reach[r.from] & (1 << bit) != 0;
+                }
+            }
+            for &t in chunk {
+                bit_of[t] = None;
+            }
+        }
+        answers
+    }
+
+    /// Jobs with every need before them; `None` when needs loop.
+    fn order(&self) -> Option<Vec<usize>> {
+        let n = self.needs.len();
+        let mut waiting: Vec<usize> = self.needs.iter().map(Vec::len).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (job, needs) in self.needs.iter().enumerate() {
+            for &need in needs {
+                dependents[need].push(job);
+            }
+        }
+        let mut order: Vec<usize> = (0..n).filter(|&j| waiting[j] == 0).collect();
+        let mut at = 0;
+        while at < order.len() {
+            let job = order[at];
+            at += 1;
+            for &next in &dependents[job] {
+                waiting[next] -= 1;
+                if waiting[next] == 0 {
+                    order.push(next);
+                }
+            }
+        }
+        (order.len() == n).then_some(order)
+    }
+
+    /// `from` needs `target` through others, when a search of a few jobs tells:
+    /// `None` when it would have to look further.
+    fn near(&self, from: usize, target: usize) -> Option<bool> {
+        const LOOK: usize = 32;
+        let mut seen: Vec<usize> = Vec::new();
+        let mut stack: Vec<usize> = self.needs[from].clone();
+        while let Some(job) = stack.pop() {
+            if job == target {
+                return Some(true);
+            }
+            if seen.contains(&job) {
+                continue;
+            }
+            if seen.len() == LOOK {
+                return None;
+            }
+            seen.push(job);
+            stack.extend(&self.needs[job]);
+        }
+        Some(false)
+    }
+
+    /// `from` needs `target` through others (a search, for graphs with cycles).
+    fn reaches(&self, from: usize, target: usize) -> bool {
+        let mut seen = vec![false; self.needs.len()];
+        let mut stack = self.needs[from].clone();
+        while let Some(job) = stack.pop() {
+            if job == target {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[job], true) {
+                stack.extend(&self.needs[job]);
+            }
+        }
+        false
     }
 }
 
-fn check_path(
-    env: &Env<'_>,
-    path: &Path,
-    at: &dyn Fn(TextRange) -> Span,
-    out: &mut Vec<Diagnostic>,
-) {
+fn list_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    crate::diagnostic::name_list(names)
+}
+
+fn check_path(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, out: &mut Found) {
     let Some(first) = path.segments.first() else {
         return;
     };
@@ -381,7 +686,7 @@ fn check_path(
                 return;
             };
             let span = || at(next.range);
-            if optional || env.workflow.param(name).is_some() {
+            if optional || env.params.contains(name) {
                 return;
             }
             let declared = env.workflow.params.iter().map(|p| p.name.value.as_str());
@@ -451,40 +756,14 @@ fn check_path(
             let (Some(id), Some(next)) = (next_name, next) else {
                 return;
             };
-            let span = || at(next.range);
-            if optional || env.upstream.contains(id) {
+            if optional || env.upstream.direct(env.job_index, id) {
                 return;
             }
-            let exists = env.workflow.job(id).is_some();
-            let (message, help) = if exists {
-                (
-                    format!(
-                        "job `{id}` is not upstream of job `{}`, so it may not have run yet",
-                        env.job.id.value
-                    ),
-                    format!("add `{id}` to the `needs` of job `{}`", env.job.id.value),
-                )
-            } else {
-                (
-                    format!("workflow `{}` has no job `{id}`", env.workflow.name.value),
-                    suggestion(id, env.workflow.jobs.iter().map(|j| j.id.value.as_str()))
-                        .unwrap_or_else(|| {
-                            format!(
-                                "jobs are: {}",
-                                list_names(env.workflow.jobs.iter().map(|j| j.id.value.as_str()))
-                            )
-                        }),
-                )
-            };
-            out.push(
-                Diagnostic::new(Code::JobNotUpstream, span(), message)
-                    .label(if exists {
-                        "not in `needs`"
-                    } else {
-                        "no such job"
-                    })
-                    .help(help),
-            );
+            out.jobs.push(JobRef {
+                from: env.job_index,
+                id: id.to_string(),
+                span: at(next.range),
+            });
         }
         "item" | "loop" | "branch" | "case" | "retry" => {
             let (visible, place) = match root {
@@ -522,12 +801,7 @@ fn check_path(
     }
 }
 
-fn check_stage_ref(
-    env: &Env<'_>,
-    path: &Path,
-    at: &dyn Fn(TextRange) -> Span,
-    out: &mut Vec<Diagnostic>,
-) {
+fn check_stage_ref(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, out: &mut Found) {
     let Some(visible) = &env.stages else {
         let root_span = path
             .segments
@@ -550,17 +824,17 @@ fn check_stage_ref(
     if segment.optional {
         return;
     }
-    if !visible.iter().any(|v| v == id) {
+    if !visible.contains(id) {
         if env.dynamic_ids {
             return;
         }
-        let later = job_has_stage_id(&env.job.stages, id);
-        let elsewhere = env
-            .workflow
-            .jobs
+        let jobs = env.ids.jobs_with(id);
+        let later = jobs.contains(&env.job_index);
+        let elsewhere = jobs
             .iter()
-            .find(|j| j.id.value != env.job.id.value && job_has_stage_id(&j.stages, id));
-        let help = suggestion(id, visible.iter().map(String::as_str)).unwrap_or_else(|| {
+            .find(|&&j| j != env.job_index)
+            .map(|&j| &env.workflow.jobs[j]);
+        let help = suggestion(id, visible.iter()).unwrap_or_else(|| {
             if let Some(other) = elsewhere {
                 let via = if other
                     .strategy
@@ -585,7 +859,7 @@ fn check_stage_ref(
             } else {
                 format!(
                     "stages visible here: {}",
-                    list_names(visible.iter().map(String::as_str).filter(|v| !is_hash(v)))
+                    list_names(visible.iter().filter(|v| !is_hash(v)))
                 )
             }
         });
@@ -630,22 +904,7 @@ fn is_hash(id: &str) -> bool {
     id.len() == 10 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn job_has_stage_id(stages: &[Stage], id: &str) -> bool {
-    let mut found = false;
-    super::walk_stages(stages, &mut |s| {
-        if s.literal_id() == Some(id) {
-            found = true;
-        }
-    });
-    found
-}
-
-fn check_filter(
-    env: &Env<'_>,
-    filter: &Filter,
-    at: &dyn Fn(TextRange) -> Span,
-    out: &mut Vec<Diagnostic>,
-) {
+fn check_filter(env: &Env<'_>, filter: &Filter, at: &dyn Fn(TextRange) -> Span, out: &mut Found) {
     let name = filter.name.as_str();
     let Some(&(_, min, max, keywords)) = FILTERS.iter().find(|f| f.0 == name) else {
         if env.options.extra_filters.iter().any(|f| f == name) {

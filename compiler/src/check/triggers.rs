@@ -17,6 +17,10 @@ pub(super) fn check(workflows: &[&WorkflowSummary], out: &mut Vec<Diagnostic>) {
     }
     let mut graph: DiGraph<usize, Span> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..workflows.len()).map(|i| graph.add_node(i)).collect();
+    // One edge per pair of workflows, found without scanning a node's edges.
+    let mut edges: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    // Every workflow name, sorted (made at the first unknown name).
+    let mut all_names: Option<Vec<&str>> = None;
 
     for (from, workflow) in workflows.iter().enumerate() {
         for trigger in &workflow.triggers {
@@ -25,12 +29,19 @@ pub(super) fn check(workflows: &[&WorkflowSummary], out: &mut Vec<Diagnostic>) {
                     for (name, binding) in names {
                         match index.get(name.as_str()) {
                             Some(&to) => {
-                                if graph.find_edge(nodes[from], nodes[to]).is_none() {
+                                if edges.insert((from, to)) {
                                     graph.add_edge(nodes[from], nodes[to], trigger.span);
                                 }
                                 check_params(trigger, workflows[to], out);
                             }
-                            None => out.push(unknown_workflow(trigger.span, name, binding, &index)),
+                            None => {
+                                let all_names = all_names.get_or_insert_with(|| {
+                                    let mut all: Vec<&str> = index.keys().copied().collect();
+                                    all.sort_unstable();
+                                    all
+                                });
+                                out.push(unknown_workflow(trigger.span, name, binding, all_names));
+                            }
                         }
                     }
                 }
@@ -67,14 +78,7 @@ pub(super) fn check(workflows: &[&WorkflowSummary], out: &mut Vec<Diagnostic>) {
     );
 }
 
-fn unknown_workflow(
-    at: Span,
-    name: &str,
-    binding: &str,
-    index: &HashMap<&str, usize>,
-) -> Diagnostic {
-    let mut names: Vec<&str> = index.keys().copied().collect();
-    names.sort_unstable();
+fn unknown_workflow(at: Span, name: &str, binding: &str, names: &[&str]) -> Diagnostic {
     let message = if binding.is_empty() {
         format!("no workflow is named `{name}`")
     } else {

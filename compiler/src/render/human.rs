@@ -22,8 +22,22 @@ pub(super) fn write(
     let config = Config::default()
         .with_color(color == Color::Always)
         .with_index_type(IndexType::Byte);
+    let name = |file| sources.path(file).to_string_lossy().replace('\\', "/");
+    // One cache for every report: ariadne indexes a file's lines when it makes
+    // its source, and thousands of findings in one large file must not do that
+    // thousands of times.
+    let mut files: Vec<_> = diagnostics
+        .iter()
+        .flat_map(|d| std::iter::once(d.span.file).chain(d.secondary.iter().map(|l| l.span.file)))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let mut cache = ariadne::sources(
+        files
+            .into_iter()
+            .map(|f| (name(f), sources.get(f).text.as_str())),
+    );
     for d in diagnostics {
-        let name = |file| sources.path(file).to_string_lossy().replace('\\', "/");
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
@@ -63,17 +77,7 @@ pub(super) fn write(
         for note in &d.notes {
             report = report.with_note(note);
         }
-        let mut files: Vec<_> = std::iter::once(d.span.file)
-            .chain(d.secondary.iter().map(|l| l.span.file))
-            .collect();
-        files.sort_unstable();
-        files.dedup();
-        let cache = ariadne::sources(
-            files
-                .into_iter()
-                .map(|f| (name(f), sources.get(f).text.as_str())),
-        );
-        report.finish().write(cache, &mut *out)?;
+        report.finish().write(&mut cache, &mut *out)?;
     }
     let errors = diagnostics
         .iter()

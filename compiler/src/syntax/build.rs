@@ -14,6 +14,7 @@ use crate::syntax::yaml::Node;
 /// Reads the workflows of one parsed file.
 #[must_use]
 pub fn build_file(file: FileId, source: &SourceFile, root: &Node) -> (FileModel, Vec<Diagnostic>) {
+    crate::diagnostic::reset_suggestion_budget();
     let mut cx = reader::Cx::new(source);
     let workflows = workflow::file(&mut cx, root);
     (FileModel { file, workflows }, cx.diags)

@@ -81,8 +81,21 @@ impl<'s> Cx<'s> {
     /// The entries of a mapping with later duplicates reported under `code`.
     pub fn dedup<'n>(&mut self, entries: &'n [Entry], code: Code, noun: &str) -> Vec<&'n Entry> {
         let mut kept: Vec<&'n Entry> = Vec::with_capacity(entries.len());
+        // Small mappings (most) are scanned; large ones (thousands of jobs) hashed.
+        let mut index: Option<std::collections::HashMap<&'n str, usize>> =
+            (entries.len() > 16).then(std::collections::HashMap::new);
         for entry in entries {
-            match kept.iter().find(|k| k.key.name == entry.key.name) {
+            let earlier = match &mut index {
+                Some(index) => match index.entry(entry.key.name.as_str()) {
+                    std::collections::hash_map::Entry::Occupied(at) => Some(kept[*at.get()]),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(kept.len());
+                        None
+                    }
+                },
+                None => kept.iter().find(|k| k.key.name == entry.key.name).copied(),
+            };
+            match earlier {
                 Some(first) => self.report(
                     Diagnostic::new(
                         code,
