@@ -10,6 +10,7 @@
 // Byte and file counts are far below 2^52: converting them to f64 for rates is exact.
 #![allow(clippy::cast_precision_loss)]
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -129,34 +130,37 @@ fn shape(name: &str, n: usize) -> String {
                 } else {
                     format!("${{{{ stages.s{}.outputs }}}}", i - 1)
                 };
-                text.push_str(&format!(
+                let _ = write!(
+                    text,
                     "        - name: s{i}\n          id: s{i}\n          echo: \"{read}\"\n"
-                ));
+                );
             }
         }
         // Each job needs the one before it and reads the one before that.
         "chain" => {
             for i in 0..n {
-                text.push_str(&format!("    j{i}:\n"));
+                let _ = writeln!(text, "    j{i}:");
                 if i > 0 {
-                    text.push_str(&format!("      needs: [j{}]\n", i - 1));
+                    let _ = writeln!(text, "      needs: [j{}]", i - 1);
                 }
                 let read = if i > 1 {
                     format!("${{{{ jobs.j{}.stages }}}}", i - 2)
                 } else {
                     "start".to_string()
                 };
-                text.push_str(&format!(
+                let _ = write!(
+                    text,
                     "      stages:\n        - name: s\n          echo: \"{read}\"\n"
-                ));
+                );
             }
         }
         // Every job needs a job that does not exist and reads a stage that does not.
         _ => {
             for i in 0..n {
-                text.push_str(&format!(
+                let _ = write!(
+                    text,
                     "    j{i}:\n      needs: [x{i}]\n      stages:\n        - name: s\n          id: s{i}\n          echo: \"${{{{ stages.y{i}.outputs }}}}\"\n"
-                ));
+                );
             }
         }
     }

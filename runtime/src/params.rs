@@ -710,12 +710,11 @@ mod tests {
         ];
         for (text, precision, expected) in cases {
             let got = quantize(text, *precision);
-            match expected {
-                Some(e) => assert_eq!(got.as_deref(), Ok(*e), "{text} at {precision}"),
-                None => {
-                    let error = got.expect_err(text);
-                    assert!(error.contains("too large"), "{text}: {error}");
-                }
+            if let Some(e) = expected {
+                assert_eq!(got.as_deref(), Ok(*e), "{text} at {precision}");
+            } else {
+                let error = got.expect_err(text);
+                assert!(error.contains("too large"), "{text}: {error}");
             }
         }
         // An exponent beyond any integer is a size problem too, not a syntax one.

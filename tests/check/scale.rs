@@ -2,6 +2,8 @@
 //! among thousands of names still come with bounded messages. (How the time grows
 //! is measured by `cargo bench --bench check -- scale`, not here.)
 
+use std::fmt::Write as _;
+
 use wfc_compiler::diagnostic::Code;
 
 use crate::support::{check_files, found};
@@ -11,17 +13,18 @@ use crate::support::{check_files, found};
 fn chain(n: usize, reads: impl Fn(usize) -> Option<usize>) -> String {
     let mut text = String::from("wf:\n  type: Workflow\n  jobs:\n");
     for i in 0..n {
-        text.push_str(&format!("    j{i}:\n"));
+        let _ = writeln!(text, "    j{i}:");
         if i > 0 {
-            text.push_str(&format!("      needs: [j{}]\n", i - 1));
+            let _ = writeln!(text, "      needs: [j{}]", i - 1);
         }
         let echo = reads(i).map_or_else(
             || "hi".to_string(),
             |r| format!("${{{{ jobs.j{r}.stages }}}}"),
         );
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "      stages:\n        - name: s\n          echo: \"{echo}\"\n"
-        ));
+        );
     }
     text
 }
@@ -60,9 +63,10 @@ fn thousands_of_mistakes_get_bounded_messages() {
     let n = 3_000;
     let mut text = String::from("wf:\n  type: Workflow\n  jobs:\n");
     for i in 0..n {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "    j{i}:\n      needs: [x{i}]\n      stages:\n        - {{name: s, id: s{i}, echo: '${{{{ stages.y{i}.outputs }}}}'}}\n"
-        ));
+        );
     }
     let (_, diagnostics) = check_files(&[("wf.yml", &text)]);
     assert_eq!(diagnostics.len(), 2 * n);

@@ -44,21 +44,21 @@ fn deeply_nested_values_are_refused_not_a_stack_overflow() {
 /// with a correct checksum: a plan only a hand (or another tool) could make.
 fn with_raw_extras(plan: &Plan, extras: &[u8]) -> Vec<u8> {
     let mut marked = plan.clone();
-    let marker = "MARKER-7f3a9c-EXTRAS";
-    marked.extras = Some(PValue::Str(Template::literal(marker)));
+    let tag = "MARKER-7f3a9c-EXTRAS";
+    marked.extras = Some(PValue::Str(Template::literal(tag)));
     let header = postcard::to_stdvec(&compile::header(&marked, "hash".into())).expect("header");
     let body = postcard::to_stdvec(&marked).expect("body");
     // `Some`, the `Str` variant, the template's one text part: then the marker.
     let at = body
-        .windows(marker.len())
-        .position(|w| w == marker.as_bytes())
+        .windows(tag.len())
+        .position(|w| w == tag.as_bytes())
         .expect("marker in the body");
     let start = at - 5;
     assert_eq!(&body[start..at - 1], &[1, 4, 1, 0], "Some(Str([Text(..)]))");
     let mut new_body = body[..start].to_vec();
     new_body.push(1);
     new_body.extend_from_slice(extras);
-    new_body.extend_from_slice(&body[at + marker.len()..]);
+    new_body.extend_from_slice(&body[at + tag.len()..]);
     let mut digest = Sha256::new();
     digest.update(&header);
     digest.update(&new_body);

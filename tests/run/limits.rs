@@ -2,6 +2,8 @@
 //! make (matrices) stay within wfc's limits, and what goes beyond them is an error
 //! that says so, never a panic, a runaway allocation or a silently ignored value.
 
+use std::fmt::Write as _;
+
 use crate::support::{context, stderr, wfr, write};
 
 const QUICK: &str =
@@ -257,15 +259,14 @@ fn nested_foreach(name: &str, levels: usize) -> String {
     let mut indent = 8;
     for i in 0..levels {
         let pad = " ".repeat(indent);
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "{pad}- name: level {i}\n{pad}  foreach: [{i}]\n{pad}  stages:\n"
-        ));
+        );
         indent += 4;
     }
     let pad = " ".repeat(indent);
-    text.push_str(&format!(
-        "{pad}- name: leaf\n{pad}  echo: ${{{{ item }}}}\n"
-    ));
+    let _ = writeln!(text, "{pad}- name: leaf\n{pad}  echo: ${{{{ item }}}}");
     text
 }
 

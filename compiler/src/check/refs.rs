@@ -126,7 +126,7 @@ struct StageIds<'a> {
     jobs: std::cell::OnceCell<HashMap<String, Vec<usize>>>,
 }
 
-impl<'a> StageIds<'a> {
+impl StageIds<'_> {
     /// The jobs (by index, in order) that have a stage with this id.
     fn jobs_with(&self, id: &str) -> &[usize] {
         let map = self.jobs.get_or_init(|| {

@@ -27,21 +27,18 @@ pub(super) fn check(workflows: &[&WorkflowSummary], out: &mut Vec<Diagnostic>) {
             match &trigger.targets {
                 Targets::Known(names) => {
                     for (name, binding) in names {
-                        match index.get(name.as_str()) {
-                            Some(&to) => {
-                                if edges.insert((from, to)) {
-                                    graph.add_edge(nodes[from], nodes[to], trigger.span);
-                                }
-                                check_params(trigger, workflows[to], out);
+                        if let Some(&to) = index.get(name.as_str()) {
+                            if edges.insert((from, to)) {
+                                graph.add_edge(nodes[from], nodes[to], trigger.span);
                             }
-                            None => {
-                                let all_names = all_names.get_or_insert_with(|| {
-                                    let mut all: Vec<&str> = index.keys().copied().collect();
-                                    all.sort_unstable();
-                                    all
-                                });
-                                out.push(unknown_workflow(trigger.span, name, binding, all_names));
-                            }
+                            check_params(trigger, workflows[to], out);
+                        } else {
+                            let all_names = all_names.get_or_insert_with(|| {
+                                let mut all: Vec<&str> = index.keys().copied().collect();
+                                all.sort_unstable();
+                                all
+                            });
+                            out.push(unknown_workflow(trigger.span, name, binding, all_names));
                         }
                     }
                 }

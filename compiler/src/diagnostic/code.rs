@@ -77,7 +77,7 @@ codes! {
         "The key is valid on some stage kind, but not on the kind this stage is (decided by its keys). For example `env` belongs to Bash and Docker stages, `deps` needs `run`, `stages` needs `foreach` or `until`.\n\nAdd the key that makes the intended kind, or remove this key.";
     OutOfBounds = "WF106", "out-of-bounds", Error,
         "a number outside its allowed range",
-        "Bounds: `sleep` 0 <= s < 1800, `max-workers` 1 <= n < 20, foreach `concurrent` 1 <= n < 10, until `max-loop` 1 <= n < 100, `retry` 0 <= n < 20, job `max-parallel` 1 <= n < 10, `timeout` > 0. ddeutil-workflow turns such a stage into an empty stage that does nothing; wfc rejects it.";
+        "Bounds: `sleep` 0 <= s < 1800, `max-workers` 1 <= n < 20, foreach `concurrent` 1 <= n < 10, until `max-loop` 1 <= n < 100, `retry` 0 <= n < 20, job `max-parallel` 1 <= n < 10, `timeout` > 0 and at most 30 days. ddeutil-workflow turns such a stage into an empty stage that does nothing; wfc rejects it.\n\nA matrix makes at most 256 strategies after `exclude` and `include` (its keys at most 65,536 combinations before `exclude`): a few keys of ten values each would make millions of jobs.";
     InvalidValue = "WF107", "invalid-value", Error,
         "a value that this key does not accept",
         "The value is of the right type but not one of the accepted values, e.g. a `trigger-rule` that does not exist.";
@@ -119,10 +119,10 @@ codes! {
         "The triggered workflow does not declare this param, so nothing in it can use the value. It is probably misspelt.";
     TemplateSyntax = "WF401", "template-syntax", Error,
         "a `${{ }}` template that does not parse",
-        "A template is `${{ path | filter | filter(arg) }}`: a dotted path (segments may contain `-`, `?` makes a segment optional) and optional filters. To write a literal `${{`, escape the dollar: `$${{`.";
+        "A template is `${{ path | filter | filter(arg) }}`: a dotted path (segments may contain `-`, `?` makes a segment optional) and optional filters. To write a literal `${{`, escape the dollar: `$${{`.\n\nFilter arguments nest at most 32 levels deep (lists in lists).";
     ExpressionSyntax = "WF402", "expression-syntax", Error,
         "a condition that does not parse",
-        "`if` and `until` are expressions in wfc's safe expression language, never Python `eval`: literals, paths (`params.x`, `stages.a.outputs.b`), `${{ }}` templates as values, `== != < <= > >=`, `in`, `not in`, `and or not`, arithmetic, parentheses and filters.";
+        "`if` and `until` are expressions in wfc's safe expression language, never Python `eval`: literals, paths (`params.x`, `stages.a.outputs.b`), `${{ }}` templates as values, `== != < <= > >=`, `in`, `not in`, `and or not`, arithmetic, parentheses and filters.\n\nA condition nests at most 32 levels deep: parentheses, lists, `not` and unary `-` each count one level. Chains such as `a and b and c`, `x | f | g` or `1 + 2 + 3` count once, however long.";
     UnknownName = "WF403", "unknown-name", Error,
         "a template or expression uses a name that does not exist",
         "Templates start from one of: `params`, `matrix`, `stages`, `jobs`, `item`, `loop`, `branch`, `case`, `retry`.";

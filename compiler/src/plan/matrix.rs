@@ -120,14 +120,14 @@ pub fn make<V: Clone>(
                     );
                 }
             }
-            let mut axis = axes.len();
-            while axis > 0 {
-                axis -= 1;
-                at[axis] += 1;
-                if at[axis] < axes[axis].1.len() {
+            let mut key = axes.len();
+            while key > 0 {
+                key -= 1;
+                at[key] += 1;
+                if at[key] < axes[key].1.len() {
                     break;
                 }
-                at[axis] = 0;
+                at[key] = 0;
             }
             if at.iter().all(|i| *i == 0) {
                 break;
