@@ -18,8 +18,9 @@
 //!   own, the current one waiting (and lending its place) meanwhile.
 //!
 //! Workers and those fresh threads have [`STACK_SIZE`] stacks and know how much of
-//! them they used; other threads (the main thread) are not measured, so they never
-//! help and always hand nested work to a fresh thread.
+//! them they used. The main thread is measured from where its pool is made, against
+//! its stack limit (`ulimit -s`). Other threads are not measured: they never help,
+//! and always hand nested work to a fresh thread.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -73,7 +74,7 @@ pub const STACK_SIZE: usize = 16 << 20;
 
 /// Stack left free for a stage to run in (an executor, Python's own recursion, a
 /// Docker client): a thread with less does not take on more work.
-pub const HEADROOM: usize = 8 << 20;
+pub const HEADROOM: usize = 4 << 20;
 
 /// The address of a local of a frame of its own: where the stack is now.
 #[inline(never)]
@@ -86,6 +87,33 @@ fn stack_position() -> usize {
 fn note_stack() {
     // The thread's first frames sit above this one; count them out generously.
     STACK.set(Some((stack_position(), STACK_SIZE - (64 << 10))));
+}
+
+/// Measures the main thread's stack from here (close to its start: the pool is
+/// made as a run begins), as big as the stack limit allows less what sits above:
+/// the arguments, the environment and a margin. Does nothing on other threads.
+fn note_main_stack() {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
+    if std::thread::current().name() != Some("main") || STACK.get().is_some() {
+        return;
+    }
+    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_STACK) else {
+        return;
+    };
+    // No limit: the usual 8 MiB is assumed.
+    let limit = if soft == RLIM_INFINITY {
+        8 << 20
+    } else {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    };
+    let above: usize = std::env::args_os().map(|a| a.len() + 1).sum::<usize>()
+        + std::env::vars_os()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    STACK.set(Some((
+        stack_position(),
+        limit.saturating_sub(above + (256 << 10)),
+    )));
 }
 
 /// How much of this thread's stack is left; `None` on a thread the pool did not
@@ -134,8 +162,11 @@ impl Pool {
 
     /// A pool of as many workers as the machine has cores, asked for (from the
     /// cgroup limits, a few files) only when the first worker starts.
+    /// On the main thread, it also measures the main thread's stack (see the module
+    /// doc).
     #[must_use]
     pub fn for_this_machine() -> Self {
+        note_main_stack();
         Self::with_size(std::sync::OnceLock::new())
     }
 
