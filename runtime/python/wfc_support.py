@@ -21,15 +21,26 @@ class _Capture:
     encoding = "utf-8"
     errors = "replace"
 
+    # What a stage keeps of each stream (as a Bash stage's outputs).
+    LIMIT = 16 << 20
+
     def __init__(self, fallback):
         self._fallback = fallback
         self._local = threading.local()
 
     def write(self, text):
-        buf = getattr(self._local, "buf", None)
+        local = self._local
+        buf = getattr(local, "buf", None)
         if buf is None:
             return self._fallback.write(text)
-        buf.append(str(text))
+        text = str(text)
+        room = self.LIMIT - local.size
+        if len(text) > room:
+            local.dropped += len(text) - max(room, 0)
+            text = text[: max(room, 0)]
+        if text:
+            buf.append(text)
+            local.size += len(text)
         return len(text)
 
     def writelines(self, lines):
@@ -51,11 +62,20 @@ class _Capture:
 
     def begin(self):
         self._local.buf = []
+        self._local.size = 0
+        self._local.dropped = 0
 
     def end(self):
         buf = getattr(self._local, "buf", None) or []
         self._local.buf = None
-        return "".join(buf)
+        text = "".join(buf)
+        dropped = getattr(self._local, "dropped", 0)
+        if dropped:
+            text += (
+                f"\n[wfr: {dropped} more characters were not kept: a stage keeps "
+                f"at most {self.LIMIT >> 20} Mi characters of each stream]"
+            )
+        return text
 
 
 STDOUT = _Capture(sys.__stderr__)
@@ -191,6 +211,93 @@ def _sleep(seconds):
 time.sleep = _sleep
 
 
+# ---------------------------------------------------------------------------
+# Stage processes: what a Py or Call stage starts through `subprocess` (and
+# `os.system`, `os.popen`, asyncio's subprocesses, which use it) carries the
+# stage's marker in `WFR_STAGE`, so that wfr finds and stops it with the stage.
+
+import os as _os
+
+_STAGE = threading.local()
+
+
+def _stage_env(env):
+    marker = getattr(_STAGE, "marker", None)
+    if marker is None:
+        return env
+    base = _os.environ if env is None else env
+    out = dict(base)
+    if any(isinstance(k, bytes) for k in out):
+        out[b"WFR_STAGE"] = marker.encode()
+    else:
+        out["WFR_STAGE"] = marker
+    return out
+
+
+def _patch_subprocess(module):
+    popen = module.Popen
+    if getattr(popen, "_wfr_marked", False):
+        return
+    real_init = popen.__init__
+
+    def __init__(self, args, *rest, **kwargs):
+        if getattr(_STAGE, "marker", None) is not None:
+            # `env` is Popen's eleventh parameter.
+            if len(rest) >= 10:
+                rest = list(rest)
+                rest[9] = _stage_env(rest[9])
+            else:
+                kwargs["env"] = _stage_env(kwargs.get("env"))
+        real_init(self, args, *rest, **kwargs)
+
+    popen.__init__ = __init__
+    popen._wfr_marked = True
+
+
+class _MarkOnImport:
+    """Patches `subprocess` when it is first imported (importing it up front
+    would cost every run a few milliseconds)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "subprocess":
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        real_exec = spec.loader.exec_module
+
+        def exec_module(module):
+            real_exec(module)
+            _patch_subprocess(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "subprocess" in sys.modules:
+    _patch_subprocess(sys.modules["subprocess"])
+else:
+    sys.meta_path.insert(0, _MarkOnImport())
+
+_real_system = _os.system
+
+
+def _system(command):
+    """`os.system` through `subprocess`, so that the shell carries the marker."""
+    if getattr(_STAGE, "marker", None) is None:
+        return _real_system(command)
+    import subprocess
+
+    code = subprocess.call(command, shell=True)
+    # A wait status, as os.system's: the exit code in the high byte, or the signal.
+    return (code & 0xFF) << 8 if code >= 0 else -code
+
+
+_os.system = _system
+
+
 def interrupt(token):
     """Stops the stage `token` if it still runs (at its next Python instruction:
     a sleep or a blocking call ends first)."""
@@ -208,14 +315,17 @@ def interrupt(token):
     return True
 
 
-def _tracked(token, work):
-    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it."""
+def _tracked(token, marker, work):
+    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it, and
+    the processes it starts carry `marker`."""
     ident = threading.get_ident()
     _RUNNING[token] = ident
     _WAKE[ident] = threading.Event()
+    _STAGE.marker = marker
     try:
         return work()
     finally:
+        _STAGE.marker = None
         _RUNNING.pop(token, None)
         _WAKE.pop(ident, None)
 
@@ -227,13 +337,15 @@ def ensure_path(folders):
             sys.path.insert(0, folder)
 
 
-def run_py(source, name, variables, run_id, parent_run_id, token):
+def run_py(source, name, variables, run_id, parent_run_id, token, marker):
     """Runs a Py stage: `exec(dedent(source), globals | variables, locals={})`.
 
     Returns `(outputs, stdout, stderr, error)`: the kept locals, what the code
     printed, and `None` or `(type name, message, traceback)`. `token` names the
-    run for `interrupt`."""
-    return _tracked(token, lambda: _run_py(source, name, variables, run_id, parent_run_id))
+    run for `interrupt`; `marker` marks the processes it starts."""
+    return _tracked(
+        token, marker, lambda: _run_py(source, name, variables, run_id, parent_run_id)
+    )
 
 
 def _run_py(source, name, variables, run_id, parent_run_id):
@@ -517,7 +629,7 @@ def _call(uses, given, run_id, parent_run_id, roots):
     }
 
 
-def call(uses, given, run_id, parent_run_id, roots, token):
+def call(uses, given, run_id, parent_run_id, roots, token, marker):
     """Runs a Call stage. Returns `(outputs, stdout, stderr, error)` as `run_py`."""
 
     def work():
@@ -533,7 +645,7 @@ def call(uses, given, run_id, parent_run_id, roots, token):
             err = STDERR.end()
         return outputs, out, err, error
 
-    return _tracked(token, work)
+    return _tracked(token, marker, work)
 
 
 # ---------------------------------------------------------------------------

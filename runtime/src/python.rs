@@ -291,6 +291,57 @@ impl Running {
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Python threads waiting for their next stage.
+static IDLE: std::sync::Mutex<Vec<crossbeam_channel::Sender<Job>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// How many idle Python threads are kept.
+const KEEP_IDLE: usize = 8;
+
+/// Runs `job` (a Py or Call stage's Python) on a thread of its own, an idle one
+/// if there is one: a stage whose code is stuck in a call into C can then be
+/// left behind when it is cancelled or times out, and the run goes on. A thread
+/// left behind never takes another stage.
+pub(crate) fn on_python_thread(job: Job) {
+    let idle = IDLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop();
+    let job = match idle {
+        Some(thread) => match thread.send(job) {
+            Ok(()) => return,
+            Err(returned) => returned.0,
+        },
+        None => job,
+    };
+    let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
+    let spawned = std::thread::Builder::new()
+        .name("wfr-python".into())
+        // Python's recursion limit (1000 frames) needs more than the default.
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let mut next = Some(job);
+            while let Some(job) = next.take() {
+                job();
+                {
+                    let mut idle = IDLE
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if idle.len() >= KEEP_IDLE {
+                        return;
+                    }
+                    idle.push(tx.clone());
+                }
+                next = rx.recv().ok();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(target: "wfr::run", error = %e, "cannot start a thread for Python code");
+    }
+}
+
 /// Where task packages are looked for (put first on `sys.path`).
 pub(crate) struct Places<'a> {
     pub folders: &'a [String],
@@ -337,6 +388,7 @@ pub(crate) fn run_py(
     parent_run_id: Option<&str>,
     places: &Places<'_>,
     running: Running,
+    marker: &str,
 ) -> Result<PyRun, PyFailure> {
     with_support(places, |py, module| {
         let variables = map_to_py(py, vars)?;
@@ -347,6 +399,7 @@ pub(crate) fn run_py(
             run_id,
             parent_run_id,
             running.token,
+            marker,
         );
         stage_result(&module.call_method1("run_py", args)?)
     })
@@ -362,10 +415,19 @@ pub(crate) fn call(
     roots: &[String],
     places: &Places<'_>,
     running: Running,
+    marker: &str,
 ) -> Result<PyRun, PyFailure> {
     with_support(places, |py, module| {
         let given = map_to_py(py, args)?;
-        let args = (uses, given, run_id, parent_run_id, roots, running.token);
+        let args = (
+            uses,
+            given,
+            run_id,
+            parent_run_id,
+            roots,
+            running.token,
+            marker,
+        );
         stage_result(&module.call_method1("call", args)?)
     })
 }
