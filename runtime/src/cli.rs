@@ -180,7 +180,7 @@ fn run(args: &RunArgs) -> u8 {
     };
     // From here on, processes that stages start stay below wfr.
     crate::process::init();
-    crate::reap::start_background(args.runs.clone());
+    let cleanup = crate::reap::start_background(args.runs.clone());
     let run_id = vm::new_run_id(&plan.name);
     let plan_info = {
         let mut m = Map::default();
@@ -216,7 +216,8 @@ fn run(args: &RunArgs) -> u8 {
     ) {
         Ok(logs) => logs,
         Err(e) => {
-            crate::record::close_open("wfr could not start logging");
+            // The run does not start: no record of it.
+            record.discard();
             return fail(format!("logging: {e}"));
         }
     };
@@ -255,10 +256,17 @@ fn run(args: &RunArgs) -> u8 {
     if swept > 0 {
         tracing::warn!(target: "wfr::run", run = %run_id, processes = swept, "killed processes that stages left behind out of their reach");
     }
+    cleanup.finish();
     // Write out the logs before the record is closed.
     let logged = log.finish();
 
-    let saved = logged.and_then(|()| record.finish(&result.context));
+    let saved = match logged {
+        Ok(()) => record.finish(&result.context),
+        Err(e) => {
+            record.discard();
+            Err(e)
+        }
+    };
     crate::guard::dismiss();
     crate::owner::remove_scratch_root();
     match args.output {
@@ -487,7 +495,7 @@ fn watch_signals(cancel: &Cancel) {
                 tracing::warn!(target: "wfr::run", signal, "second signal: killing every stage process now");
                 crate::process::hurry();
                 cancel.cancel();
-                crate::process::sweep(false);
+                let _ = crate::process::sweep(false);
                 std::thread::spawn(|| {
                     std::thread::sleep(HURRY_WAIT);
                     stop_now("the run did not end after a second signal");
@@ -505,7 +513,7 @@ const HURRY_WAIT: Duration = Duration::from_secs(3);
 /// Ends wfr at once: kills every stage process, closes the open record as
 /// cancelled, cleans up and exits with the status of a cancelled run.
 fn stop_now(why: &str) -> ! {
-    crate::process::sweep(true);
+    let _ = crate::process::sweep(true);
     let closed = crate::record::close_open(&format!(
         "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as the log tells them."
     ));

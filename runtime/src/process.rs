@@ -87,6 +87,7 @@ impl Stage {
     }
 
     /// The value of `WFR_STAGE` for the stage's processes.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn env(&self) -> &str {
         &self.env
     }
@@ -95,8 +96,8 @@ impl Stage {
     /// environment, a process group of its own, stdin from /dev/null, output
     /// through pipes, and SIGKILL when `wfr` dies.
     pub(crate) fn spawn(&self, mut command: Command) -> std::io::Result<Child> {
-        crate::guard::ensure();
         use std::os::unix::process::CommandExt as _;
+        crate::guard::ensure();
         command
             .env(STAGE_ENV, &self.env)
             .stdin(Stdio::null())
@@ -124,10 +125,14 @@ impl Stage {
     /// may be found (orphans go to `wfr`'s main thread; Python's children are
     /// children of the thread that ran the stage).
     pub(crate) fn kill_leftovers(&self, root: Option<Pid>, threads: Threads) -> usize {
+        // Found before anything is killed: a killed process has no environment
+        // left to tell whose it was.
+        let mut members = self.members(None, threads);
         if let Some(root) = root {
+            // The group's members that `wfr` adopted are reaped below too.
+            members.extend(group_of(root));
             let _ = killpg(root, Signal::SIGKILL);
         }
-        let members = self.members(None, threads);
         for pid in &members {
             let _ = kill(*pid, Signal::SIGKILL);
         }
@@ -220,25 +225,38 @@ pub(crate) fn carries(pid: Pid, matches: impl Fn(&str) -> bool) -> bool {
     environ
         .split(|b| *b == 0)
         .filter_map(|entry| entry.strip_prefix(key)?.strip_prefix(b"="))
-        .any(|value| {
-            String::from_utf8_lossy(value)
-                .split(';')
-                .any(|marker| matches(marker))
-        })
+        .any(|value| String::from_utf8_lossy(value).split(';').any(&matches))
 }
 
-/// Reaps those of `pids` that are `wfr`'s children and ended, waiting a little
-/// for them to die; the rest are reaped by [`sweep`].
+/// `wfr`'s children in the process group `group` (adopted from a stage).
+fn group_of(group: Pid) -> Vec<Pid> {
+    children(Pid::this(), Threads::Main)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // Field 5, the process group, two after the state.
+                stat.get(stat.rfind(')').map_or(0, |i| i + 2)..)
+                    .and_then(|rest| rest.split(' ').nth(2))
+                    .is_some_and(|g| g == group.to_string())
+            })
+        })
+        .collect()
+}
+
+/// Reaps `pids` (killed processes of a stage), waiting a little for them to die
+/// and for those whose parent died with them to be adopted by `wfr`; what is
+/// left is reaped by [`sweep`].
 fn reap_some(pids: &[Pid]) {
     use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     let deadline = Instant::now() + Duration::from_millis(50);
     let mut left: Vec<Pid> = pids.to_vec();
     while !left.is_empty() {
-        left.retain(|pid| {
-            !matches!(
-                waitpid(*pid, Some(WaitPidFlag::WNOHANG)),
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_)
-            )
+        left.retain(|pid| match waitpid(*pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => false,
+            // Not ours (yet): it is adopted when its parent dies, unless it
+            // is gone already.
+            Err(_) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            Ok(_) => true,
         });
         if left.is_empty() || Instant::now() >= deadline {
             break;
@@ -250,6 +268,7 @@ fn reap_some(pids: &[Pid]) {
 /// Kills every process below `wfr` (but its guard): at the end of a run, and on
 /// a second signal. With `reap` (no stage runs any more: no first process is
 /// waited for by its stage), reaps them too.
+#[must_use]
 pub fn sweep(reap: bool) -> usize {
     use nix::sys::wait::{Id, WaitPidFlag, waitid};
     // Nothing below us at all: one system call.
@@ -444,13 +463,12 @@ pub(crate) fn collect(
             }
         }
     }
-    let status = match status {
-        Some(status) => status,
-        None => {
-            let status = child.wait()?;
-            stage.kill_leftovers(Some(root), Threads::Main);
-            status
-        }
+    let status = if let Some(status) = status {
+        status
+    } else {
+        let status = child.wait()?;
+        stage.kill_leftovers(Some(root), Threads::Main);
+        status
     };
     for stream in &mut streams {
         stream.finish(log);
@@ -525,10 +543,10 @@ impl Stream {
         let stream = self.name;
         match log.target {
             "wfr::bash" => {
-                tracing::info!(target: "wfr::bash", run = log.run, at = log.at, stream, "{line}")
+                tracing::info!(target: "wfr::bash", run = log.run, at = log.at, stream, "{line}");
             }
             _ => {
-                tracing::info!(target: "wfr::virtualpy", run = log.run, at = log.at, stream, "{line}")
+                tracing::info!(target: "wfr::virtualpy", run = log.run, at = log.at, stream, "{line}");
             }
         }
         self.line.clear();

@@ -379,27 +379,33 @@ fn with_support<R>(
     })
 }
 
+/// Who runs Python code: the run, where its task packages are, the stage's
+/// token (for `interrupt`) and its process marker.
+pub(crate) struct Caller<'a> {
+    pub run_id: &'a str,
+    pub parent_run_id: Option<&'a str>,
+    pub places: Places<'a>,
+    pub running: Running,
+    pub marker: &'a str,
+}
+
 /// Runs a Py stage's code with `vars` as globals.
 pub(crate) fn run_py(
     source: &str,
     name: &str,
     vars: &Map,
-    run_id: &str,
-    parent_run_id: Option<&str>,
-    places: &Places<'_>,
-    running: Running,
-    marker: &str,
+    caller: &Caller<'_>,
 ) -> Result<PyRun, PyFailure> {
-    with_support(places, |py, module| {
+    with_support(&caller.places, |py, module| {
         let variables = map_to_py(py, vars)?;
         let args = (
             source,
             name,
             variables,
-            run_id,
-            parent_run_id,
-            running.token,
-            marker,
+            caller.run_id,
+            caller.parent_run_id,
+            caller.running.token,
+            caller.marker,
         );
         stage_result(&module.call_method1("run_py", args)?)
     })
@@ -410,23 +416,19 @@ pub(crate) fn run_py(
 pub(crate) fn call(
     uses: &str,
     args: &Map,
-    run_id: &str,
-    parent_run_id: Option<&str>,
     roots: &[String],
-    places: &Places<'_>,
-    running: Running,
-    marker: &str,
+    caller: &Caller<'_>,
 ) -> Result<PyRun, PyFailure> {
-    with_support(places, |py, module| {
+    with_support(&caller.places, |py, module| {
         let given = map_to_py(py, args)?;
         let args = (
             uses,
             given,
-            run_id,
-            parent_run_id,
+            caller.run_id,
+            caller.parent_run_id,
             roots,
-            running.token,
-            marker,
+            caller.running.token,
+            caller.marker,
         );
         stage_result(&module.call_method1("call", args)?)
     })

@@ -47,6 +47,7 @@ impl std::fmt::Display for Report {
 /// Cleans up after `owner`, which is gone: kills its processes, removes its
 /// containers (when its scratch folder notes some), closes `records` as
 /// cancelled with `reason`, and removes its scratch folder.
+#[must_use]
 pub fn after(owner: &Owner, records: &[PathBuf], scratch: Option<&Path>, reason: &str) -> Report {
     let mut report = Report {
         processes: kill_marked(owner),
@@ -100,13 +101,32 @@ fn marked_processes(prefix: &str) -> Vec<Pid> {
         .collect()
 }
 
+/// The background clean-up of a run's start; [`Background::finish`] waits for
+/// it a little at the run's end.
+pub struct Background {
+    done: Option<crossbeam_channel::Receiver<()>>,
+}
+
+impl Background {
+    /// Gives the clean-up up to a second more to end (it is done long before,
+    /// unless it found much to clean up): a run's end does not cut it off.
+    pub fn finish(self) {
+        if let Some(done) = self.done {
+            let _ = done.recv_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
 /// Looks, on a thread of its own, for what owners that are gone left behind:
 /// scratch folders (with their processes and containers) and open records under
 /// `runs`. The run does not wait for it.
-pub fn start_background(runs: PathBuf) {
-    let _ = std::thread::Builder::new()
+#[must_use]
+pub fn start_background(runs: PathBuf) -> Background {
+    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+    let spawned = std::thread::Builder::new()
         .name("wfr-reap".into())
         .spawn(move || {
+            let _done = tx;
             for (owner, scratch) in gone_scratch_roots() {
                 let report = after(&owner, &[], Some(&scratch), "");
                 if !report.is_empty() {
@@ -125,6 +145,9 @@ pub fn start_background(runs: PathBuf) {
                 }
             }
         });
+    Background {
+        done: spawned.ok().map(|_| rx),
+    }
 }
 
 /// Scratch roots (`$TMPDIR/wfr-<pid>-<start>`) of owners that are gone.

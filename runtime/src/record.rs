@@ -111,6 +111,19 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Removes the record: it cannot be kept whole (its log could not be
+    /// written).
+    pub fn discard(self) {
+        lock(&OPEN).retain(|(tmp, _)| *tmp != self.tmp);
+        if let Some(thread) = self.files {
+            let _ = thread.join();
+        }
+        let _ = fs::remove_dir_all(&self.tmp);
+        crate::guard::forget_record(&self.tmp);
+    }
+}
+
 /// The partial folders of this process's open records.
 pub(crate) fn open_partials() -> Vec<PathBuf> {
     lock(&OPEN).iter().map(|(tmp, _)| tmp.clone()).collect()
@@ -118,6 +131,7 @@ pub(crate) fn open_partials() -> Vec<PathBuf> {
 
 /// Closes the records of this process that are still open as cancelled (a
 /// second signal that cannot wait for the run to end). Returns the folders.
+#[must_use]
 pub fn close_open(reason: &str) -> Vec<PathBuf> {
     let open = std::mem::take(&mut *lock(&OPEN));
     open.into_iter()

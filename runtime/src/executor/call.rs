@@ -40,17 +40,14 @@ pub(super) fn run(
     run_python(
         cx,
         move |running, marker| {
-            let places = python::Places { folders: &folders };
-            python::call(
-                &uses,
-                &args,
-                &run_id,
-                parent.as_deref(),
-                &roots,
-                &places,
+            let caller = python::Caller {
+                run_id: &run_id,
+                parent_run_id: parent.as_deref(),
+                places: python::Places { folders: &folders },
                 running,
                 marker,
-            )
+            };
+            python::call(&uses, &args, &roots, &caller)
         },
         "Cancel while the called function was running.",
     )

@@ -43,17 +43,14 @@ pub(super) fn run(
     run_python(
         cx,
         move |running, marker| {
-            let places = python::Places { folders: &folders };
-            python::run_py(
-                &source,
-                &name,
-                &vars,
-                &run_id,
-                parent.as_deref(),
-                &places,
+            let caller = python::Caller {
+                run_id: &run_id,
+                parent_run_id: parent.as_deref(),
+                places: python::Places { folders: &folders },
                 running,
                 marker,
-            )
+            };
+            python::run_py(&source, &name, &vars, &caller)
         },
         "Cancel while the Python code was running.",
     )

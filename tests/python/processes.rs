@@ -1,0 +1,116 @@
+//! What Python code starts stops with its stage, and Python that does not stop
+//! (a call into C) does not hold the run.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{indent, processes_running, start, write};
+
+fn workflow(dir: &std::path::Path, keys: &str, code: &str, after: &str) {
+    let code = indent(code, 12);
+    write(
+        dir,
+        "conf/p.yml",
+        &format!(
+            "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: py\n          id: py\n{keys}          run: |\n{code}{after}"
+        ),
+    );
+}
+
+/// `subprocess.run(["sleep", …])` blocks in C; the stage's timeout, the run's
+/// timeout and SIGTERM stop it on time, and the child with it.
+#[test]
+fn a_stage_blocked_in_a_subprocess_stops_on_time_and_its_child_with_it() {
+    for (how, keys, args, code) in [
+        (
+            "a stage timeout",
+            "          timeout: 1\n",
+            &["run", "p"][..],
+            1,
+        ),
+        ("--timeout", "", &["run", "p", "--timeout", "1"][..], 4),
+        ("SIGTERM", "", &["run", "p"][..], 3),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        workflow(
+            dir.path(),
+            keys,
+            "import subprocess\nsubprocess.run([\"sleep\", \"7431\"])",
+            "",
+        );
+        let run = start(args, dir.path());
+        let started = std::time::Instant::now();
+        while processes_running("sleep 7431").is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{how}: no child"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if how == "SIGTERM" {
+            run.signal(Signal::SIGTERM);
+        }
+        let ended = run.end_within(Duration::from_secs(15));
+        assert_eq!(ended.code, Some(code), "{how}: {}", ended.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{how}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(processes_running("sleep 7431"), Vec::<i32>::new(), "{how}");
+    }
+}
+
+/// A loop in C never gives the interpreter back: the stage fails on its timeout
+/// and the run ends without waiting for it.
+#[test]
+fn python_stuck_in_c_does_not_hold_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "          timeout: 1\n",
+        "total = sum(range(10 ** 13))",
+        "        - name: after\n          id: after\n          if: 'True'\n          echo: never\n",
+    );
+    let started = std::time::Instant::now();
+    let run = start(&["run", "p", "--output", "json"], dir.path());
+    let ended = run.end_within(Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ended.code, Some(1), "{}", ended.stderr);
+    let ctx: serde_json::Value = serde_json::from_str(&ended.stdout).expect("json");
+    assert_eq!(
+        ctx["jobs"]["j"]["stages"]["py"]["errors"]["name"], "StageTimeoutError",
+        "{ctx:#}"
+    );
+    assert!(ended.stderr.contains("did not stop"), "{}", ended.stderr);
+}
+
+/// Processes the code leaves running (through subprocess, os.system, os.popen,
+/// in a session of their own or not) are killed when the stage ends.
+#[test]
+fn what_python_leaves_running_is_killed_when_the_stage_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import os, subprocess\nsubprocess.Popen([\"setsid\", \"sleep\", \"7441\"])\nsubprocess.Popen([\"sleep\", \"7442\"], start_new_session=True)\nos.system(\"sleep 7443 &\")\nos.popen(\"setsid sleep 7444 &\")\nimport time\ntime.sleep(0.3)",
+        "        - name: check\n          id: check\n          bash: pgrep -f 'sleep 744' || true\n",
+    );
+    let run = start(&["run", "p", "--output", "json"], dir.path());
+    let ended = run.end_within(Duration::from_secs(20));
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    let ctx: serde_json::Value = serde_json::from_str(&ended.stdout).expect("json");
+    assert_eq!(
+        ctx["jobs"]["j"]["stages"]["check"]["outputs"]["stdout"],
+        serde_json::Value::Null,
+        "still running when the next stage started: {ctx:#}"
+    );
+    for n in 7441..=7444 {
+        assert_eq!(processes_running(&format!("sleep {n}")), Vec::<i32>::new());
+    }
+}
