@@ -14,33 +14,36 @@ from textwrap import dedent
 
 class _Capture:
     """Stands for sys.stdout / sys.stderr. While a stage runs on a thread, what
-    that thread writes is kept for the stage; other writes (threads a stage
-    started itself, the interpreter) go to the process's stderr, never to stdout,
-    which belongs to `wfr run --output json`."""
+    that thread writes is logged as the stage's, line by line as it comes (the
+    stage keeps none of it: the log holds it, and a chatty stage costs no
+    memory); other writes (threads a stage started itself, the interpreter) go to
+    the process's stderr, never to stdout, which belongs to `wfr run --output
+    json`."""
 
     encoding = "utf-8"
     errors = "replace"
 
-    # What a stage keeps of each stream (as a Bash stage's outputs).
-    LIMIT = 16 << 20
+    # A line longer than this is logged in pieces.
+    LINE = 65536
 
-    def __init__(self, fallback):
+    def __init__(self, fallback, name):
         self._fallback = fallback
+        self._name = name
         self._local = threading.local()
 
     def write(self, text):
         local = self._local
-        buf = getattr(local, "buf", None)
-        if buf is None:
+        place = getattr(local, "place", None)
+        if place is None:
             return self._fallback.write(text)
         text = str(text)
-        room = self.LIMIT - local.size
-        if len(text) > room:
-            local.dropped += len(text) - max(room, 0)
-            text = text[: max(room, 0)]
-        if text:
-            buf.append(text)
-            local.size += len(text)
+        lines = (local.line + text).split("\n")
+        local.line = lines.pop()
+        for line in lines:
+            _wfr_log(self._name, place[0], place[1], line.removesuffix("\r"))
+        while len(local.line) >= self.LINE:
+            _wfr_log(self._name, place[0], place[1], local.line[: self.LINE])
+            local.line = local.line[self.LINE :]
         return len(text)
 
     def writelines(self, lines):
@@ -48,7 +51,7 @@ class _Capture:
             self.write(line)
 
     def flush(self):
-        if getattr(self._local, "buf", None) is None:
+        if getattr(self._local, "place", None) is None:
             self._fallback.flush()
 
     def isatty(self):
@@ -60,26 +63,22 @@ class _Capture:
     def writable(self):
         return True
 
-    def begin(self):
-        self._local.buf = []
-        self._local.size = 0
-        self._local.dropped = 0
+    def begin(self, place):
+        """From now on this thread's writes are the stage's; `place` is
+        `(run id, where the stage runs)`."""
+        self._local.place = place
+        self._local.line = ""
 
     def end(self):
-        buf = getattr(self._local, "buf", None) or []
-        self._local.buf = None
-        text = "".join(buf)
-        dropped = getattr(self._local, "dropped", 0)
-        if dropped:
-            text += (
-                f"\n[wfr: {dropped} more characters were not kept: a stage keeps "
-                f"at most {self.LIMIT >> 20} Mi characters of each stream]"
-            )
-        return text
+        place = getattr(self._local, "place", None)
+        if place is not None and self._local.line:
+            _wfr_log(self._name, place[0], place[1], self._local.line)
+        self._local.place = None
+        self._local.line = ""
 
 
-STDOUT = _Capture(sys.__stderr__)
-STDERR = _Capture(sys.__stderr__)
+STDOUT = _Capture(sys.__stderr__, "stdout")
+STDERR = _Capture(sys.__stderr__, "stderr")
 sys.stdout = STDOUT
 sys.stderr = STDERR
 
@@ -315,16 +314,21 @@ def interrupt(token):
     return True
 
 
-def _tracked(token, marker, work):
-    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it, and
-    the processes it starts carry `marker`."""
+def _tracked(token, marker, place, work):
+    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it, the
+    processes it starts carry `marker`, and the lines it prints are logged as
+    the stage's, `place` being `(run id, where it runs)`."""
     ident = threading.get_ident()
     _RUNNING[token] = ident
     _WAKE[ident] = threading.Event()
     _STAGE.marker = marker
+    STDOUT.begin(place)
+    STDERR.begin(place)
     try:
         return work()
     finally:
+        STDOUT.end()
+        STDERR.end()
         _STAGE.marker = None
         _RUNNING.pop(token, None)
         _WAKE.pop(ident, None)
@@ -337,14 +341,18 @@ def ensure_path(folders):
             sys.path.insert(0, folder)
 
 
-def run_py(source, name, variables, run_id, parent_run_id, token, marker):
+def run_py(source, name, variables, run_id, parent_run_id, token, marker, at):
     """Runs a Py stage: `exec(dedent(source), globals | variables, locals={})`.
 
-    Returns `(outputs, stdout, stderr, error)`: the kept locals, what the code
-    printed, and `None` or `(type name, message, traceback)`. `token` names the
-    run for `interrupt`; `marker` marks the processes it starts."""
+    Returns `(outputs, error)`: the kept locals, and `None` or `(type name,
+    message, traceback)`. What the code prints is logged as it comes, as the
+    stage's at `at`. `token` names the run for `interrupt`; `marker` marks the
+    processes it starts."""
     return _tracked(
-        token, marker, lambda: _run_py(source, name, variables, run_id, parent_run_id)
+        token,
+        marker,
+        (run_id, at),
+        lambda: _run_py(source, name, variables, run_id, parent_run_id),
     )
 
 
@@ -353,18 +361,13 @@ def _run_py(source, name, variables, run_id, parent_run_id):
     glb.update(variables)
     glb["result"] = Result(run_id, parent_run_id)
     local = {}
-    STDOUT.begin()
-    STDERR.begin()
     error = None
     try:
         exec(_compiled(source, name), glb, local)
     except BaseException as exc:  # a stage may raise SystemExit too
         error = _error(exc)
-    finally:
-        out = STDOUT.end()
-        err = STDERR.end()
     outputs = {k: v for k, v in local.items() if _keep(k, v)} if error is None else {}
-    return outputs, out, err, error
+    return outputs, error
 
 
 # ---------------------------------------------------------------------------
@@ -629,23 +632,18 @@ def _call(uses, given, run_id, parent_run_id, roots):
     }
 
 
-def call(uses, given, run_id, parent_run_id, roots, token, marker):
-    """Runs a Call stage. Returns `(outputs, stdout, stderr, error)` as `run_py`."""
+def call(uses, given, run_id, parent_run_id, roots, token, marker, at):
+    """Runs a Call stage. Returns `(outputs, error)` as `run_py`."""
 
     def work():
-        STDOUT.begin()
-        STDERR.begin()
         outputs, error = {}, None
         try:
             outputs = _call(uses, given, run_id, parent_run_id, roots)
         except BaseException as exc:
             error = _error(exc)
-        finally:
-            out = STDOUT.end()
-            err = STDERR.end()
-        return outputs, out, err, error
+        return outputs, error
 
-    return _tracked(token, marker, work)
+    return _tracked(token, marker, (run_id, at), work)
 
 
 # ---------------------------------------------------------------------------

@@ -31,12 +31,19 @@ fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
                 pyo3::exceptions::PyValueError::new_err(format!("support module: {e}"))
             })?;
             let module = PyModule::from_code(py, &code, c"wfc_support.py", c"_wfc_support")?;
+            module.add_function(pyo3::wrap_pyfunction!(log_line, &module)?)?;
             py.import("sys")?
                 .getattr("modules")?
                 .set_item("_wfc_support", &module)?;
             Ok(module.unbind())
         })
         .map(|m| m.bind(py))
+}
+
+/// A line a stage's Python code printed, logged as it comes.
+#[pyfunction(name = "_wfr_log")]
+fn log_line(stream: &str, run: &str, at: &str, line: &str) {
+    tracing::info!(target: "wfr::py", run, at, stream, "{line}");
 }
 
 /// Starts the interpreter (once) and attaches this thread to it.
@@ -258,11 +265,10 @@ impl PyFailure {
     }
 }
 
-/// What a Py stage produced.
+/// What a Py or Call stage produced: its outputs, or the exception it raised.
+/// (What it printed went to the log as it came.)
 pub(crate) struct PyRun {
     pub outputs: Map,
-    pub stdout: String,
-    pub stderr: String,
     pub error: Option<PyFailure>,
 }
 
@@ -347,10 +353,9 @@ pub(crate) struct Places<'a> {
     pub folders: &'a [String],
 }
 
-/// What the support module returns for a stage: `(outputs, stdout, stderr, error)`.
+/// What the support module returns for a stage: `(outputs, error)`.
 fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
-    let (outputs, stdout, stderr, error): (Bound<'_, PyDict>, String, String, Bound<'_, PyAny>) =
-        done.extract()?;
+    let (outputs, error): (Bound<'_, PyDict>, Bound<'_, PyAny>) = done.extract()?;
     let error = if error.is_none() {
         None
     } else {
@@ -358,8 +363,6 @@ fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
     };
     Ok(PyRun {
         outputs: dict_from_py(&outputs)?,
-        stdout,
-        stderr,
         error,
     })
 }
@@ -387,6 +390,8 @@ pub(crate) struct Caller<'a> {
     pub places: Places<'a>,
     pub running: Running,
     pub marker: &'a str,
+    /// Where the stage runs (for its log lines).
+    pub at: &'a str,
 }
 
 /// Runs a Py stage's code with `vars` as globals.
@@ -406,6 +411,7 @@ pub(crate) fn run_py(
             caller.parent_run_id,
             caller.running.token,
             caller.marker,
+            caller.at,
         );
         stage_result(&module.call_method1("run_py", args)?)
     })
@@ -429,6 +435,7 @@ pub(crate) fn call(
             roots,
             caller.running.token,
             caller.marker,
+            caller.at,
         );
         stage_result(&module.call_method1("call", args)?)
     })

@@ -114,3 +114,42 @@ fn what_python_leaves_running_is_killed_when_the_stage_ends() {
         assert_eq!(processes_running(&format!("sleep {n}")), Vec::<i32>::new());
     }
 }
+
+/// What a Py stage prints is logged as it comes, not when the stage ends.
+#[test]
+fn printed_lines_are_logged_as_they_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import sys, time\nprint('early line')\nprint('to stderr', file=sys.stderr)\ntime.sleep(30)",
+        "",
+    );
+    let mut run = start(&["run", "p"], dir.path());
+    let started = std::time::Instant::now();
+    loop {
+        let err = run.stderr_so_far();
+        if err.contains("early line stream=stdout") && err.contains("to stderr stream=stderr") {
+            break;
+        }
+        assert!(
+            run.child.try_wait().expect("wait").is_none(),
+            "the run ended first:\n{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not logged while the stage runs:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal(Signal::SIGTERM);
+    let ended = run.end_within(Duration::from_secs(15));
+    assert_eq!(ended.code, Some(3), "{}", ended.stderr);
+    // Logged once.
+    assert_eq!(
+        ended.stderr.matches("early line").count(),
+        1,
+        "{}",
+        ended.stderr
+    );
+}

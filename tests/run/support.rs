@@ -130,6 +130,11 @@ impl Started {
         nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
     }
 
+    /// What `wfr` wrote on stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(self.err.path()).unwrap_or_default()
+    }
+
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(self.pid(), signal).expect("signal wfr");
     }

@@ -36,6 +36,7 @@ pub(super) fn run(
     let run_id = cx.run.run_id.clone();
     let parent = cx.run.parent_run_id.clone();
     let folders = python::places(Some(&cx.run.source));
+    let at = cx.path.as_str().to_string();
     let roots = wfc_compiler::registry::call_roots();
     run_python(
         cx,
@@ -46,6 +47,7 @@ pub(super) fn run(
                 places: python::Places { folders: &folders },
                 running,
                 marker,
+                at: &at,
             };
             python::call(&uses, &args, &roots, &caller)
         },

@@ -39,6 +39,7 @@ pub(super) fn run(
     let run_id = cx.run.run_id.clone();
     let parent = cx.run.parent_run_id.clone();
     let folders = python::places(Some(&cx.run.source));
+    let at = cx.path.as_str().to_string();
     let name = name.to_string();
     run_python(
         cx,
@@ -49,6 +50,7 @@ pub(super) fn run(
                 places: python::Places { folders: &folders },
                 running,
                 marker,
+                at: &at,
             };
             python::run_py(&source, &name, &vars, &caller)
         },
@@ -142,8 +144,6 @@ pub(super) fn finish(
             return Outcome::failed(&failure.name, failure.message);
         }
     };
-    log_output(cx, "stdout", &run.stdout);
-    log_output(cx, "stderr", &run.stderr);
     if let Some(failure) = run.error {
         if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
             return Outcome::cancelled(cancelled);
@@ -159,11 +159,4 @@ pub(super) fn finish(
         cx.run.made_foreign();
     }
     Outcome::success(run.outputs)
-}
-
-/// A stage's printed output: a log line per line.
-fn log_output(cx: &StageCx, stream: &str, text: &str) {
-    for line in text.lines() {
-        tracing::info!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stream, "{line}");
-    }
 }
