@@ -68,6 +68,10 @@ pub(crate) struct Stage {
     /// What `WFR_STAGE` holds in the stage's processes: the marker of the stage
     /// that runs this `wfr`, if any, then this one, separated by `;`.
     env: String,
+    /// Set once the stage's first process is reaped: its pid (and group id) may
+    /// then name another process, and it is not signalled any more. Held while
+    /// signals are sent.
+    ended: std::sync::Mutex<bool>,
 }
 
 static NEXT_STAGE: AtomicU64 = AtomicU64::new(1);
@@ -83,7 +87,11 @@ impl Stage {
             Ok(outer) if !outer.is_empty() => format!("{outer};{marker}"),
             _ => marker.clone(),
         };
-        Stage { marker, env }
+        Stage {
+            marker,
+            env,
+            ended: std::sync::Mutex::new(false),
+        }
     }
 
     /// The value of `WFR_STAGE` for the stage's processes.
@@ -112,12 +120,28 @@ impl Stage {
     /// its first process `root`, and every process below `wfr` that carries the
     /// stage's marker, with the tree below it.
     pub(crate) fn signal(&self, root: Option<Pid>, signal: Signal) {
+        let ended = self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let root = root.filter(|_| !*ended);
         for pid in self.members(root, Threads::All) {
             let _ = kill(pid, signal);
         }
         if let Some(root) = root {
             let _ = killpg(root, signal);
         }
+    }
+
+    /// The stage's first process `root` has ended: kills what is left of the
+    /// stage, then reaps `root`.
+    fn end(&self, child: &mut Child, root: Pid) -> std::io::Result<ExitStatus> {
+        self.kill_leftovers(Some(root), Threads::Main);
+        *self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        child.wait()
     }
 
     /// Kills (SIGKILL) what is left of the stage once its first process ended,
@@ -228,10 +252,12 @@ pub(crate) fn carries(pid: Pid, matches: impl Fn(&str) -> bool) -> bool {
         .any(|value| String::from_utf8_lossy(value).split(';').any(&matches))
 }
 
-/// `wfr`'s children in the process group `group` (adopted from a stage).
+/// `wfr`'s children in the process group `group` (adopted from a stage), but
+/// its leader (the stage's first process, which its stage reaps).
 fn group_of(group: Pid) -> Vec<Pid> {
     children(Pid::this(), Threads::Main)
         .into_iter()
+        .filter(|pid| *pid != group)
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
                 // Field 5, the process group, two after the state.
@@ -337,6 +363,25 @@ fn die_with_parent(command: &mut Command) {
             }
             Ok(())
         });
+    }
+}
+
+/// True when the stage's first process `root` has ended (waiting for it when
+/// `block`), without reaping it: while it is a zombie, its pid and its group's
+/// id cannot name another process.
+fn has_ended(root: Pid, block: bool) -> std::io::Result<bool> {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    if !block {
+        flags |= WaitPidFlag::WNOHANG;
+    }
+    loop {
+        return match waitid(Id::Pid(root), flags) {
+            Ok(WaitStatus::StillAlive) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => Err(e.into()),
+        };
     }
 }
 
@@ -456,9 +501,8 @@ pub(crate) fn collect(
         if status.is_none() && (!ready.iter().any(|r| *r) || Instant::now() >= next_check) {
             check_every = (check_every * 2).min(CHECK_EVERY);
             next_check = Instant::now() + check_every;
-            if let Some(ended) = child.try_wait()? {
-                status = Some(ended);
-                stage.kill_leftovers(Some(root), Threads::Main);
+            if has_ended(root, false)? {
+                status = Some(stage.end(&mut child, root)?);
                 drain_until = Some(Instant::now() + DRAIN);
             }
         }
@@ -466,9 +510,8 @@ pub(crate) fn collect(
     let status = if let Some(status) = status {
         status
     } else {
-        let status = child.wait()?;
-        stage.kill_leftovers(Some(root), Threads::Main);
-        status
+        has_ended(root, true)?;
+        stage.end(&mut child, root)?
     };
     for stream in &mut streams {
         stream.finish(log);

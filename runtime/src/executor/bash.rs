@@ -160,6 +160,7 @@ pub(super) fn stop(stage: &Arc<process::Stage>, root: Option<Pid>) {
     }
     stage.signal(root, Signal::SIGTERM);
     let stage = Arc::clone(stage);
+    // After the stage ended, this finds nothing to kill (see `Stage::signal`).
     std::thread::spawn(move || {
         std::thread::sleep(process::GRACE);
         stage.signal(root, Signal::SIGKILL);
