@@ -77,10 +77,33 @@ class _Capture:
         self._local.line = ""
 
 
+class _NoInput:
+    """Stands for sys.stdin while a stage runs: a stage reads nothing from wfr's
+    terminal (`input()` raises EOFError, as with a Bash stage's /dev/null)."""
+
+    def __init__(self, fallback):
+        self._fallback = fallback
+
+    def _stream(self):
+        if getattr(STDOUT._local, "place", None) is not None:
+            import io
+
+            return io.StringIO("")
+        return self._fallback
+
+    def __getattr__(self, name):
+        return getattr(self._stream(), name)
+
+    def __iter__(self):
+        return iter(self._stream())
+
+
 STDOUT = _Capture(sys.__stderr__, "stdout")
 STDERR = _Capture(sys.__stderr__, "stderr")
 sys.stdout = STDOUT
 sys.stderr = STDERR
+if sys.stdin is not None:
+    sys.stdin = _NoInput(sys.stdin)
 
 
 class _Trace:
@@ -241,12 +264,16 @@ def _patch_subprocess(module):
 
     def __init__(self, args, *rest, **kwargs):
         if getattr(_STAGE, "marker", None) is not None:
-            # `env` is Popen's eleventh parameter.
+            # `env` is Popen's eleventh parameter, `stdin` its fourth.
             if len(rest) >= 10:
                 rest = list(rest)
                 rest[9] = _stage_env(rest[9])
             else:
                 kwargs["env"] = _stage_env(kwargs.get("env"))
+            # As a Bash stage's, a stage's processes read nothing from wfr's
+            # terminal: they would wait for it.
+            if len(rest) < 3 and kwargs.get("stdin") is None and "input" not in kwargs:
+                kwargs["stdin"] = module.DEVNULL
         real_init(self, args, *rest, **kwargs)
 
     popen.__init__ = __init__

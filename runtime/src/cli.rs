@@ -472,13 +472,15 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     Ok((Arc::new(plan), args.plans.clone()))
 }
 
-/// SIGINT / SIGTERM cancel the run (running stages are stopped, the record is
+/// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the record is
 /// still written). A second signal skips the grace periods: every stage process
 /// is killed at once; if the run has not ended a few seconds later, its record
 /// is closed as cancelled from what its log says, and wfr exits.
 fn watch_signals(cancel: &Cancel) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // SIGHUP: the terminal went away; the run is cancelled, as it would be
+    // if its user pressed Ctrl-C.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
         return;
     };
     let cancel = cancel.clone();

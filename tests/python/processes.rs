@@ -153,3 +153,41 @@ fn printed_lines_are_logged_as_they_come() {
         ended.stderr
     );
 }
+
+/// A stage reads nothing from wfr's terminal: `input()` ends at once (EOFError)
+/// and a child that reads its stdin gets none, even while wfr's own stdin
+/// stays open.
+#[test]
+fn a_stage_reads_nothing_from_wfrs_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import subprocess\nread = subprocess.run(['cat'], capture_output=True, text=True).stdout\ntry:\n    input()\n    asked = 'answered'\nexcept EOFError:\n    asked = 'no input'",
+        "",
+    );
+    let mut child = std::process::Command::new(crate::WFR)
+        .args(["run", "p", "--output", "json"])
+        .current_dir(dir.path())
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wfr");
+    // wfr's stdin stays open (and empty) until it ends.
+    let _stdin = child.stdin.take();
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the stage waited for wfr's stdin");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let outputs = &ctx["jobs"]["j"]["stages"]["py"]["outputs"];
+    assert_eq!(outputs["read"], "", "{ctx:#}");
+    assert_eq!(outputs["asked"], "no input", "{ctx:#}");
+}

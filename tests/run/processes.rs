@@ -108,13 +108,19 @@ fn timeouts_and_signals_stop_a_stage_whose_children_hold_its_output() {
             1,
         ),
         ("SIGTERM", "", &["run", "w"][..], 3),
+        // The terminal went away.
+        ("SIGHUP", "", &["run", "w"][..], 3),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         workflow(dir.path(), keys, script, "");
         let run = start(args, dir.path());
-        if how == "SIGTERM" {
+        if let Some(signal) = match how {
+            "SIGTERM" => Some(Signal::SIGTERM),
+            "SIGHUP" => Some(Signal::SIGHUP),
+            _ => None,
+        } {
             wait_for(&dir.path().join("pids/plain"));
-            run.signal(Signal::SIGTERM);
+            run.signal(signal);
         }
         let ended = run.end_within(Duration::from_secs(20));
         assert_eq!(ended.code, Some(code), "{how}: {}", ended.stderr);
