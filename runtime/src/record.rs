@@ -97,7 +97,6 @@ impl Record {
             };
             crate::json::write_map(context, &mut file)?;
             file.write_all(b"\n")?;
-            file.sync_data()?;
             fs::rename(&self.tmp, &self.dest)
         })();
         crate::guard::forget_record(&self.tmp);
