@@ -102,27 +102,34 @@ fn marked_processes(prefix: &str) -> Vec<Pid> {
 }
 
 /// Looks for what owners that are gone left behind: scratch folders (with their
-/// processes and containers) and open records under `runs`, and cleans up after
-/// them. Every run does it as it starts, on its record's thread (`record.rs`):
-/// the run does not wait for it.
-pub fn look_around(runs: &Path) {
-    for (owner, scratch) in gone_scratch_roots() {
-        let report = after(&owner, &[], Some(&scratch), "");
-        if !report.is_empty() {
-            tracing::warn!(target: "wfr::run", owner = %owner.label(), "cleaned up after a wfr that was killed: {report}");
-        }
+/// processes and containers) and open records under `runs` (but `own`). Every
+/// run does it as it starts, on its record's thread (`record.rs`). Returns the
+/// clean-up to do, if there is any.
+pub fn look_around(runs: &Path, own: &Path) -> Option<impl FnOnce() + use<>> {
+    let scratch = gone_scratch_roots();
+    let records = gone_records(runs, own);
+    if scratch.is_empty() && records.is_empty() {
+        return None;
     }
-    for (owner, partial) in gone_records(runs) {
-        let reason = format!(
-            "wfr (pid {} on {}) was killed before the run ended; this record was closed by wfr (pid {})",
-            owner.pid,
-            owner.host,
-            std::process::id()
-        );
-        if let Ok(Some(closed)) = crate::record::close_abandoned(&partial, &reason) {
-            tracing::warn!(target: "wfr::run", owner = %owner.label(), record = %closed.display(), "closed the record of a run whose wfr was killed");
+    Some(move || {
+        for (owner, scratch) in scratch {
+            let report = after(&owner, &[], Some(&scratch), "");
+            if !report.is_empty() {
+                tracing::warn!(target: "wfr::run", owner = %owner.label(), "cleaned up after a wfr that was killed: {report}");
+            }
         }
-    }
+        for (owner, partial) in records {
+            let reason = format!(
+                "wfr (pid {} on {}) was killed before the run ended; this record was closed by wfr (pid {})",
+                owner.pid,
+                owner.host,
+                std::process::id()
+            );
+            if let Ok(Some(closed)) = crate::record::close_abandoned(&partial, &reason) {
+                tracing::warn!(target: "wfr::run", owner = %owner.label(), record = %closed.display(), "closed the record of a run whose wfr was killed");
+            }
+        }
+    })
 }
 
 /// Scratch roots (`$TMPDIR/wfr-<pid>-<start>`) of owners that are gone.
@@ -150,22 +157,48 @@ fn gone_scratch_roots() -> Vec<(Owner, PathBuf)> {
         .collect()
 }
 
-/// Partial records under `runs` of owners that are gone.
-fn gone_records(runs: &Path) -> Vec<(Owner, PathBuf)> {
+/// Partial records under `runs` (but `own`) of owners that are gone.
+fn gone_records(runs: &Path, own: &Path) -> Vec<(Owner, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(runs) else {
         return Vec::new();
     };
+    let own = own.file_name();
     entries
         .flatten()
         .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with('.') && n.ends_with(".partial"))
+            Some(e.file_name().as_os_str()) != own
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with('.') && n.ends_with(".partial"))
         })
         .filter_map(|e| {
             let path = e.path();
-            let owner = crate::owner::read_owner_file(&path)?;
-            owner.is_gone().then_some((owner, path))
+            match crate::record::owner_of(&path) {
+                Some(owner) => owner.is_gone().then_some((owner, path)),
+                // A record names its owner a moment after its folder is made;
+                // one that still does not long after, lost it with its wfr.
+                None => e
+                    .metadata()
+                    .ok()?
+                    .modified()
+                    .ok()?
+                    .elapsed()
+                    .is_ok_and(|age| age > UNNAMED)
+                    .then(|| (unknown_owner(), path)),
+            }
         })
         .collect()
+}
+
+/// How old a partial record that names no owner must be to be taken for lost.
+const UNNAMED: Duration = Duration::from_secs(600);
+
+/// The owner of a record that names none.
+fn unknown_owner() -> Owner {
+    Owner {
+        host: "?".into(),
+        boot: String::new(),
+        pid: 0,
+        start: 0,
+    }
 }

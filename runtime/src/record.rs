@@ -1,6 +1,6 @@
 //! Run records: `.wfc/runs/<run_id>/` holds the final context, the params, the plan
-//! it ran (name and source hash), the log and the owner (the `wfr` process that
-//! ran it). The record is assembled in a hidden folder `.<run_id>.partial` and
+//! it ran (name, source hash and owner: the `wfr` process that ran it) and the
+//! log. The record is assembled in a hidden folder `.<run_id>.partial` and
 //! renamed into place at the end, so a reader never sees a half-written record.
 //!
 //! A record is always closed: by its run; when a second signal cannot wait for
@@ -13,7 +13,6 @@ use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::thread::JoinHandle;
 
 use crate::owner::Owner;
 use crate::status::{self, Status};
@@ -22,8 +21,13 @@ use crate::value::{Map, Value};
 pub struct Record {
     tmp: PathBuf,
     dest: PathBuf,
-    /// The record's folder and first files, made while the run goes.
-    files: Option<JoinHandle<std::io::Result<File>>>,
+    /// The record's folder and first files, made while the run goes: the
+    /// context's file when they are, and whether the thread cleans up after
+    /// gone runs; then word that it is done.
+    files: Option<(
+        crossbeam_channel::Receiver<(std::io::Result<File>, bool)>,
+        crossbeam_channel::Receiver<()>,
+    )>,
 }
 
 /// Records of this process that are not closed yet: `(partial folder, final
@@ -34,8 +38,8 @@ static OPEN: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
 impl Record {
     /// Starts a record for `run_id` under `root` (usually `.wfc/runs`). A run
     /// whose record cannot be kept does not start: `root` must exist (it is made)
-    /// and take new entries. The record's folder and first files (owner, params,
-    /// plan, an empty log) are made on a thread of their own while the run goes:
+    /// and take new entries. The record's folder and first files (params, plan,
+    /// an empty log) are made on a thread of their own while the run goes:
     /// a new file or folder costs a few hundred microseconds on some file
     /// systems (0.3 ms each on the ext4 of our machines), as much as a short run.
     pub fn start(root: &Path, run_id: &str, params: &Map, plan: &Value) -> std::io::Result<Self> {
@@ -53,14 +57,15 @@ impl Record {
         crate::guard::note_record(&tmp);
         let dir = tmp.clone();
         let params = json_line(params)?;
-        let plan = json_line(plan)?;
+        let mut plan = serde_json::to_value(plan).map_err(std::io::Error::other)?;
         let runs = root.to_path_buf();
-        let files = std::thread::Builder::new()
+        let (made_tx, made_rx) = crossbeam_channel::bounded(1);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+        let spawned = std::thread::Builder::new()
             .name("wfr-record".into())
             .spawn(move || {
                 let made = (|| {
                     fs::create_dir_all(&dir)?;
-                    crate::owner::write_owner_file(&dir, Owner::current())?;
                     // The log exists even when nothing is logged (`WFR_LOG=off`);
                     // the logger appends to it (whichever of the two makes it
                     // first).
@@ -69,14 +74,21 @@ impl Record {
                         .create(true)
                         .open(dir.join("run.log"))?;
                     write_file(&dir.join("params.json"), &params)?;
-                    write_file(&dir.join("plan.json"), &plan)?;
+                    // The owner, for whoever finds the record still open later.
+                    plan["owner"] = serde_json::Value::from(Owner::current().label());
+                    write_file(&dir.join("plan.json"), &json_line(&plan)?)?;
                     File::create(dir.join("context.json"))
                 })();
-                // Then, off the run's way, clean up after runs whose wfr is gone.
-                crate::reap::look_around(&runs);
-                made
-            })
-            .ok();
+                // Then clean up after runs whose wfr is gone: when there is
+                // something to do, the run waits for it at its end (a little).
+                let cleanup = crate::reap::look_around(&runs, &dir);
+                let _ = made_tx.send((made, cleanup.is_some()));
+                if let Some(cleanup) = cleanup {
+                    cleanup();
+                }
+                let _ = done_tx.send(());
+            });
+        let files = spawned.ok().map(|_| (made_rx, done_rx));
         Ok(Self { tmp, dest, files })
     }
 
@@ -96,10 +108,14 @@ impl Record {
             ));
         };
         open.remove(at);
-        let made = self.files.and_then(|thread| thread.join().ok());
+        let (made, done) = match self.files {
+            Some((made, done)) => (made.recv().ok(), Some(done)),
+            None => (None, None),
+        };
+        let cleaning = made.as_ref().is_some_and(|(_, cleaning)| *cleaning);
         let written = (|| {
             let mut file = match made {
-                Some(file) => file?,
+                Some((file, _)) => file?,
                 None => return Err(std::io::Error::other("the record's files were not made")),
             };
             crate::json::write_map(context, &mut file)?;
@@ -107,6 +123,9 @@ impl Record {
             fs::rename(&self.tmp, &self.dest)
         })();
         crate::guard::forget_record(&self.tmp);
+        if cleaning && let Some(done) = done {
+            let _ = done.recv_timeout(std::time::Duration::from_secs(3));
+        }
         match written {
             Ok(()) => Ok(self.dest),
             Err(e) => {
@@ -122,8 +141,8 @@ impl Record {
     /// written).
     pub fn discard(self) {
         lock(&OPEN).retain(|(tmp, _)| *tmp != self.tmp);
-        if let Some(thread) = self.files {
-            let _ = thread.join();
+        if let Some((made, _)) = self.files {
+            let _ = made.recv();
         }
         let _ = fs::remove_dir_all(&self.tmp);
         crate::guard::forget_record(&self.tmp);
@@ -165,21 +184,11 @@ pub fn close_abandoned(tmp: &Path, reason: &str) -> std::io::Result<Option<PathB
         return Ok(None);
     };
     let dest = tmp.with_file_name(run_id);
-    // One closer at a time: the lock dies with its holder.
-    let owner = match File::open(tmp.join("owner")) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // The record's thread had not even written its owner: only the
-            // folder exists. It is still this run's record.
-            if !tmp.is_dir() {
-                return Ok(None);
-            }
-            crate::owner::write_owner_file(tmp, Owner::current())?;
-            File::open(tmp.join("owner"))?
-        }
-        Err(e) => return Err(e),
+    // One closer at a time: the lock (on the folder) dies with its holder.
+    let Ok(folder) = File::open(tmp) else {
+        return Ok(None);
     };
-    let Ok(_lock) = Flock::lock(owner, FlockArg::LockExclusiveNonblock) else {
+    let Ok(_lock) = Flock::lock(folder, FlockArg::LockExclusiveNonblock) else {
         return Ok(None);
     };
     if !tmp.is_dir() {
@@ -252,4 +261,11 @@ fn write_file(path: &Path, text: &[u8]) -> std::io::Result<()> {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The owner named in the `plan.json` of the partial record `tmp`.
+pub(crate) fn owner_of(tmp: &Path) -> Option<Owner> {
+    let text = crate::owner::read_small(&tmp.join("plan.json"), 64 << 10).ok()?;
+    let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Owner::parse(plan["owner"].as_str()?)
 }

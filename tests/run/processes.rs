@@ -179,15 +179,22 @@ fn when_wfr_is_killed_its_guard_cleans_up_after_it() {
     let run = start(&["run", "w"], dir.path());
     let pid = run.child.id();
     wait_for(&dir.path().join("pids/bash"));
+    // The log (which the record's job statuses come from) is written every 50 ms.
+    std::thread::sleep(Duration::from_millis(300));
     run.signal(Signal::SIGKILL);
     let ended = run.end_within(Duration::from_secs(5));
     assert_eq!(ended.code, None);
     let pids = pids_in(&dir.path().join("pids"));
     assert_eq!(pids.len(), 5, "{pids:?}");
     assert_eq!(still_running(&pids), Vec::<String>::new());
-    // The guard closes the record a moment after.
+    // The guard closes the record and removes the scratch folder a moment after.
     let started = std::time::Instant::now();
-    while records(dir.path()).iter().any(|r| r.contains("partial")) {
+    let scratch = |name: &str| name.starts_with(&format!("wfr-{pid}-"));
+    while records(dir.path()).iter().any(|r| r.contains("partial"))
+        || run_entries(&std::env::temp_dir())
+            .iter()
+            .any(|n| scratch(n))
+    {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{:?}",
