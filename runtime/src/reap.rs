@@ -105,6 +105,7 @@ fn marked_processes(prefix: &str) -> Vec<Pid> {
 /// processes and containers) and open records under `runs` (but `own`). Every
 /// run does it as it starts, on its record's thread (`record.rs`). Returns the
 /// clean-up to do, if there is any.
+#[must_use]
 pub fn look_around(runs: &Path, own: &Path) -> Option<impl FnOnce() + use<>> {
     let scratch = gone_scratch_roots();
     let records = gone_records(runs, own);

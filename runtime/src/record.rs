@@ -14,6 +14,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use crossbeam_channel::Receiver;
+
 use crate::owner::Owner;
 use crate::status::{self, Status};
 use crate::value::{Map, Value};
@@ -24,10 +26,7 @@ pub struct Record {
     /// The record's folder and first files, made while the run goes: the
     /// context's file when they are, and whether the thread cleans up after
     /// gone runs; then word that it is done.
-    files: Option<(
-        crossbeam_channel::Receiver<(std::io::Result<File>, bool)>,
-        crossbeam_channel::Receiver<()>,
-    )>,
+    files: Option<(Receiver<(std::io::Result<File>, bool)>, Receiver<()>)>,
 }
 
 /// Records of this process that are not closed yet: `(partial folder, final
