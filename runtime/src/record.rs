@@ -26,8 +26,12 @@ pub struct Record {
     /// The record's folder and first files, made while the run goes: the
     /// context's file when they are, and whether the thread cleans up after
     /// gone runs; then word that it is done.
-    files: Option<(Receiver<(std::io::Result<File>, bool)>, Receiver<()>)>,
+    files: Option<(Receiver<Made>, Receiver<()>)>,
 }
+
+/// The record's first files made (the context's file), and whether its thread
+/// goes on to clean up after gone runs.
+type Made = (std::io::Result<File>, bool);
 
 /// Records of this process that are not closed yet: `(partial folder, final
 /// folder)`. Whoever closes one takes it out, under the lock: the run at its end,
