@@ -86,7 +86,13 @@ fn hostname() -> String {
 
 fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|b| b.trim().chars().filter(char::is_ascii_hexdigit).take(8).collect())
+        .map(|b| {
+            b.trim()
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(8)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -254,3 +254,312 @@ fn an_unreachable_engine_fails_fast_and_clearly() {
         "{message}"
     );
 }
+
+/// A container that swaps a folder for a symlink to a folder outside the working
+/// directory, in a loop, while other Docker stages of the same run mount that
+/// folder: no stage ever gets the outside folder mounted (or writes into it).
+#[test]
+fn a_folder_swapped_for_a_symlink_while_mounting_is_never_followed() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let outside = outside.path().canonicalize().expect("real path");
+    write(&outside, "SENTINEL", "outside the working directory\n");
+    write(dir.path(), "data/sub/inside", "\n");
+    let attempts = 60;
+    let items: Vec<String> = (0..attempts).map(|i| i.to_string()).collect();
+    let workflow = format!(
+        "d:
+  type: Workflow
+  jobs:
+    attack:
+      stages:
+        - name: Swap
+          id: swap
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {{./data: /d}}
+          command: |
+            n=0; end=$(( $(date +%s) + 120 )); mkdir -p /d/kept
+            while [ ! -e /d/stop ] && [ $(date +%s) -lt $end ]; do
+              mv /d/sub /d/kept/$n 2>/dev/null
+              ln -s {outside} /d/sub 2>/dev/null
+              rm /d/sub 2>/dev/null
+              mkdir /d/sub 2>/dev/null; usleep 1000
+              n=$((n + 1))
+            done
+            echo swaps=$n
+    victim:
+      strategy:
+        matrix: {{i: [{}]}}
+        max-parallel: 3
+        fail-fast: false
+      stages:
+        # Apart, so that a refusal does not run the next attempts at once.
+        - name: Pause
+          sleep: 0.2
+        - name: Look
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {{./data/sub: /m}}
+          command: 'touch /m/written-${{{{ matrix.i }}}}; if [ -e /m/SENTINEL ]; then echo ESCAPED; fi'
+    stop:
+      needs: [victim]
+      trigger-rule: all_done
+      stages:
+        - name: Stop
+          bash: touch data/stop
+",
+        items.join(", "),
+        outside = outside.display()
+    );
+    write(dir.path(), "conf/d.yml", &workflow);
+    let out = wfr(&["run", "d", "--output", "json"], dir.path(), None);
+    let log = stderr(&out);
+    let mut left: Vec<String> = std::fs::read_dir(&outside)
+        .expect("outside")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["SENTINEL"], "a container wrote outside:\n{log}");
+    assert!(!log.contains("ESCAPED"), "a container saw outside:\n{log}");
+    let ctx = context(&out);
+    let swaps = ctx["jobs"]["attack"]["stages"]["swap"]["outputs"]["stdout"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("swaps="))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("the attacker ran: {log}"));
+    assert!(swaps > 10, "the attacker swapped {swaps} times");
+    // Every mount that ran wrote inside the working directory; the others were
+    // refused, saying why.
+    let ran = log.matches("stage=Look status=SUCCESS").count();
+    let refused = log
+        .matches("volume `./data/sub` goes through a symlink to")
+        .count();
+    eprintln!("ran {ran}, refused {refused}");
+    assert!(ran > 0, "no mount ran:\n{log}");
+    assert_eq!(
+        ran + refused,
+        attempts,
+        "ran {ran}, refused {refused}:\n{log}"
+    );
+    assert_eq!(written_inside(&dir.path().join("data")), ran, "{log}");
+    assert!(containers_of(&run_id(dir.path())).is_empty());
+}
+
+/// The `written-*` files under `dir`, symlinks not followed.
+fn written_inside(dir: &Path) -> usize {
+    let mut found = 0;
+    for entry in std::fs::read_dir(dir).expect("folder") {
+        let entry = entry.expect("entry");
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            found += written_inside(&entry.path());
+        } else if entry.file_name().to_string_lossy().starts_with("written-") {
+            found += 1;
+        }
+    }
+    found
+}
+
+/// A container that was not started by this run and can write to a folder above
+/// a volume's host path could swap it: the volume is refused, naming it. A
+/// volume that is not below its writable mount is fine.
+#[test]
+fn a_foreign_container_that_can_write_above_a_volume_is_a_refusal() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "data/sub/in", "\n");
+    let name = format!("wfc-test-foreign-{}", std::process::id());
+    let data = dir.path().canonicalize().expect("real").join("data");
+    let started = Command::new("docker")
+        .args(["run", "-d", "--rm", "--name", &name, "-v"])
+        .arg(format!("{}:/d", data.display()))
+        .args(["wfc-test/busybox:1", "sleep", "120"])
+        .output()
+        .expect("docker run");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    write(
+        dir.path(),
+        "conf/d.yml",
+        &flow(
+            "        - name: Same
+          id: same
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {./data: /d}
+          command: cat /d/sub/in
+        - name: Below
+          id: below
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {./data/sub: /s}
+          command: 'true'
+",
+        ),
+    );
+    let out = wfr(&["run", "d", "--output", "json"], dir.path(), None);
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let stages = &context(&out)["jobs"]["j"]["stages"];
+    assert_eq!(stages["same"]["status"], "SUCCESS", "{}", stderr(&out));
+    let message = stages["below"]["errors"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    assert!(
+        message.contains(&format!(
+            "the running container `{name}`, not started by this run, can write to `{}`",
+            data.display()
+        )),
+        "{message}"
+    );
+}
+
+/// Host paths that hold the engine's socket (the one `DOCKER_HOST` names,
+/// through a symlink) are refused however they are spelled, and templated host
+/// paths are rendered before the rule applies.
+#[test]
+fn volumes_holding_the_engine_socket_are_refused_at_run_time() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().canonicalize().expect("real");
+    std::fs::create_dir_all(work.join("engine")).expect("mkdir");
+    std::os::unix::fs::symlink("/var/run/docker.sock", work.join("engine/api")).expect("symlink");
+    let hosts = ["./engine", "engine/.", "engine//", ".", "./", "engine/api"];
+    write(
+        dir.path(),
+        "conf/d.yml",
+        &format!(
+            "d:
+  type: Workflow
+  jobs:
+    j:
+      strategy:
+        matrix: {{h: ['{}', ./data]}}
+        fail-fast: false
+      stages:
+        - name: Box
+          id: box
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {{'${{{{ matrix.h }}}}': /x}}
+          command: 'true'
+",
+            hosts.join("', '")
+        ),
+    );
+    let host = format!("unix://{}", work.join("engine/api").display());
+    let out = wfr_with(
+        &["run", "d", "--output", "json"],
+        dir.path(),
+        None,
+        &[("DOCKER_HOST", host.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let log = stderr(&out);
+    for h in hosts {
+        assert!(
+            log.contains(&format!("volume `{h}` holds the container engine's socket"))
+                || log.contains(&format!("volume `{h}` is the container engine's socket")),
+            "`{h}` is refused:\n{log}"
+        );
+    }
+    assert_eq!(log.matches("stage=Box status=SUCCESS").count(), 1, "{log}");
+    assert!(work.join("data").is_dir(), "the rendered folder was made");
+}
+
+/// A templated host path (a param, an environment variable) is rendered: the
+/// folder made and mounted is the rendered one, never one named after the
+/// template.
+#[test]
+fn templated_volume_host_paths_are_rendered() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/d.yml",
+        &flow(
+            "        - name: Box
+          id: box
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {'./${{ params.who }}/in': /p, '${WFC_TEST_VOLUME}/x': /e}
+          command: 'echo p > /p/file; echo e > /e/file'
+",
+        ),
+    );
+    let out = wfr_with(
+        &["run", "d", "--output", "json"],
+        dir.path(),
+        None,
+        &[("WFC_TEST_VOLUME", "./from-env")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ann/in/file")).expect("param folder"),
+        "p\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("from-env/x/file")).expect("env folder"),
+        "e\n"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains('$')),
+        "no folder named after a template: {names:?}"
+    );
+    // A param that leads outside is refused once rendered.
+    let out = wfr(
+        &["run", "d", "--output", "json", "-p", "who=../escape"],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = context(&out)["jobs"]["j"]["stages"]["box"]["errors"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    assert_eq!(
+        message,
+        "volume `./../escape/in` is outside the working directory"
+    );
+}
+
+/// A `:` in a host path is a character of a folder's name, not a separator that
+/// could name another host path or mount options.
+#[test]
+fn a_colon_in_a_host_path_is_part_of_the_name() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/d.yml",
+        &flow(
+            "        - name: Box
+          id: box
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {'./a:b': /c, './x:/etc': /y}
+          command: 'echo c > /c/f; echo y > /y/g'
+",
+        ),
+    );
+    let out = wfr(&["run", "d", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a:b/f")).expect("a:b"),
+        "c\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("x:/etc/g")).expect("x:/etc"),
+        "y\n"
+    );
+}

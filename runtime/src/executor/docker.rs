@@ -1,13 +1,19 @@
 //! Docker stage, through the engine's API (bollard): pull the image when it is not
 //! there (with `auth`), create a container with `env`, the `volume` mounts (inside
-//! the working directory only) and a fresh host folder at `/logs`, start it, stream
-//! its output into the run log, wait, and remove it. Exit code 0 is SUCCESS with
-//! `{return_code, stdout, stderr}` and the JSON object the container wrote to
-//! `/logs/outputs.json`; a cancel or a timeout kills the container. Every wait on
-//! the engine is bounded.
+//! the working directory only, held as checked until mounted: `mounts.rs`) and a
+//! fresh host folder at `/logs`, start it, stream its output into the run log,
+//! wait, and remove it. Exit code 0 is SUCCESS with `{return_code, stdout,
+//! stderr}` and the JSON object the container wrote to `/logs/outputs.json`; a
+//! cancel or a timeout stops the container (SIGTERM, SIGKILL after a grace period
+//! that a forced cancel skips). Every wait on the engine is bounded, and every
+//! container is labelled with its `wfr` (`owners.rs` removes those of a `wfr`
+//! that is gone).
+
+mod mounts;
+pub(crate) mod owners;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,6 +33,7 @@ use wfc_compiler::syntax::expr::ast::Template;
 use super::Outcome;
 use super::bash::trimmed;
 use crate::eval;
+use crate::owner::{self, Owner};
 use crate::value::{Map, Text, Value};
 use crate::vm::stage::StageCx;
 
@@ -35,6 +42,9 @@ use crate::vm::stage::StageCx;
 const REQUEST: Duration = Duration::from_secs(30);
 /// How long a pull may take.
 const PULL: Duration = Duration::from_secs(600);
+/// How long a stopped container has between SIGTERM and SIGKILL (as a Bash
+/// stage's processes).
+const GRACE: Duration = Duration::from_secs(2);
 
 /// The label every container of a stage carries (its run id).
 pub(crate) const LABEL: &str = "dev.wfc.run";
@@ -44,8 +54,9 @@ struct Spec {
     image: String,
     tag: String,
     env: Vec<String>,
-    /// `host:container:rw`, hosts checked.
-    binds: Vec<String>,
+    volumes: Vec<mounts::Volume>,
+    /// The working directory, which volumes may not leave.
+    workdir: PathBuf,
     auth: Option<DockerCredentials>,
     command: Option<Vec<String>>,
 }
@@ -88,6 +99,11 @@ pub(super) fn run(
         let stop = Arc::clone(&stop);
         cx.cancel.on_cancel(move || stop.notify_one())
     };
+    let hurry = Arc::new(tokio::sync::Notify::new());
+    let _forced = {
+        let hurry = Arc::clone(&hurry);
+        cx.cancel.on_force(move || hurry.notify_one())
+    };
     let name = format!(
         "wfc-{}-{}-{}",
         sanitize(&name.to_string()),
@@ -97,7 +113,7 @@ pub(super) fn run(
     let outcome = cx
         .run
         .pool
-        .blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop)));
+        .blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop, &hurry)));
     drop(logs);
     outcome
 }
@@ -133,14 +149,16 @@ fn render(
             format!("cannot read the working directory: {e}"),
         ))
     })?;
-    let mut binds = Vec::with_capacity(volume.0.len());
-    for (host, target) in volume.iter() {
-        let host =
-            eval::render_text(&scope, &Template::literal(host)).unwrap_or_else(|_| host.clone());
+    let mut volumes = Vec::with_capacity(volume.len());
+    for (host, target) in volume {
+        let host = text(host)?;
         let target = value_text(target)?;
-        let path = wfc_compiler::volume::host_path(&host, &workdir)
+        // Refused early, before any pull; checked again when mounted.
+        wfc_compiler::volume::host_path(&host, &workdir)
             .map_err(|refusal| Box::new(Outcome::failed("StageError", refusal.message(&host))))?;
-        if !target.starts_with('/') || target.trim_end_matches('/') == "/logs" {
+        if !target.starts_with('/')
+            || wfc_compiler::volume::normalize(Path::new(&target)) == Path::new("/logs")
+        {
             return Err(Box::new(Outcome::failed(
                 "StageError",
                 format!(
@@ -148,15 +166,7 @@ fn render(
                 ),
             )));
         }
-        if !path.exists() {
-            std::fs::create_dir_all(&path).map_err(|e| {
-                Box::new(Outcome::failed(
-                    "StageError",
-                    format!("volume `{host}`: cannot create `{}`: {e}", path.display()),
-                ))
-            })?;
-        }
-        binds.push(format!("{}:{target}:rw", path.display()));
+        volumes.push(mounts::Volume { host, target });
     }
     let auth = if auth.0.is_empty() {
         None
@@ -188,17 +198,18 @@ fn render(
         image,
         tag,
         env: vars,
-        binds,
+        volumes,
+        workdir,
         auth,
         command,
     })
 }
 
-/// A private folder holding the `/logs` folder the container may write to.
+/// A private folder, in this process's scratch root, holding the `/logs` folder
+/// the container may write to.
 fn logs_folder() -> std::io::Result<(tempfile::TempDir, PathBuf)> {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::Builder::new().prefix("wfr-docker-").tempdir()?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let dir = owner::scratch_dir("wfr-docker-")?;
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs)?;
     // The container's user may not be ours; the folder above keeps others out.
@@ -248,6 +259,7 @@ async fn container(
     name: &str,
     logs: &std::path::Path,
     stop: &tokio::sync::Notify,
+    hurry: &tokio::sync::Notify,
 ) -> Outcome {
     let docker = match Docker::connect_with_local_defaults() {
         Ok(d) => d.with_timeout(Duration::from_secs(24 * 3600)),
@@ -266,18 +278,39 @@ async fn container(
     if let Err(outcome) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
         return outcome;
     }
+    // Whoever cleans up after this process, should it be killed, asks the
+    // engine for its containers.
+    if let Err(e) = owner::note_containers() {
+        return Outcome::failed(
+            "StageError",
+            format!("cannot note this process's containers in its scratch folder: {e}"),
+        );
+    }
     let mut labels = HashMap::new();
     labels.insert(LABEL.to_string(), cx.run.run_id.clone());
+    labels.insert(owner::LABEL.to_string(), Owner::current().label());
     labels.insert("dev.wfc.stage".to_string(), cx.path.as_str().to_string());
-    let mut binds = spec.binds.clone();
-    binds.push(format!("{}:/logs:rw", logs.display()));
+    // From here until the container has started, no container that could swap
+    // a folder on the way to a host path runs.
+    let held = match mounts::hold(
+        &docker,
+        &spec.volumes,
+        logs,
+        &spec.workdir,
+        cancelled(cx, stop),
+    )
+    .await
+    {
+        Ok(held) => held,
+        Err(outcome) => return outcome,
+    };
     let body = ContainerCreateBody {
         image: Some(reference.clone()),
         cmd: spec.command.clone(),
         env: Some(spec.env.clone()),
         labels: Some(labels),
         host_config: Some(HostConfig {
-            binds: Some(binds),
+            mounts: Some(held.mounts.clone()),
             ..Default::default()
         }),
         ..Default::default()
@@ -293,15 +326,48 @@ async fn container(
     .await;
     let id = match created {
         Ok(created) => created.id,
-        Err(outcome) => return outcome,
+        Err(outcome) => {
+            held.release(&docker).await;
+            // The engine may have made it all the same (a request that timed out).
+            remove(cx, &docker, name).await;
+            return outcome;
+        }
     };
-    let outcome = run_created(cx, &docker, &id, &reference, logs, stop).await;
+    let started = if cx.cancel.is_cancelled() {
+        Err(Outcome::cancelled(
+            "Cancel before start the Docker container.",
+        ))
+    } else {
+        bounded(
+            &format!("cannot start the container of {reference}"),
+            REQUEST,
+            docker.start_container(&id, None),
+        )
+        .await
+    };
+    held.release(&docker).await;
+    let outcome = match started {
+        Ok(()) => run_created(cx, &docker, &id, &reference, logs, stop, hurry).await,
+        Err(outcome) => outcome,
+    };
     // The container goes, whatever happened to it.
-    let removed = bounded(
-        "cannot remove the container",
+    remove(cx, &docker, &id).await;
+    outcome
+}
+
+/// Resolves when the stage is cancelled.
+async fn cancelled(cx: &StageCx, stop: &tokio::sync::Notify) {
+    if !cx.cancel.is_cancelled() {
+        stop.notified().await;
+    }
+}
+
+/// Force-removes a container (and its anonymous volumes); a failure is logged.
+async fn remove(cx: &StageCx, docker: &Docker, id: &str) {
+    let removed = tokio::time::timeout(
         REQUEST,
         docker.remove_container(
-            &id,
+            id,
             Some(
                 RemoveContainerOptionsBuilder::default()
                     .force(true)
@@ -311,10 +377,48 @@ async fn container(
         ),
     )
     .await;
-    if let Err(failure) = removed {
-        tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
+    let why = match removed {
+        Ok(
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }),
+        ) => return,
+        Ok(Err(e)) => format!("cannot remove the container: {e}"),
+        Err(_) => format!(
+            "cannot remove the container: the Docker engine did not answer within {}s",
+            REQUEST.as_secs()
+        ),
+    };
+    tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{why}");
+}
+
+/// Stops a container: SIGTERM, then SIGKILL when it has not ended after
+/// [`GRACE`], or at once when the cancel is (or becomes) forced.
+async fn stop_container(cx: &StageCx, docker: &Docker, id: &str, hurry: &tokio::sync::Notify) {
+    let kill = |signal: &'static str| {
+        tokio::time::timeout(
+            REQUEST,
+            docker.kill_container(
+                id,
+                Some(
+                    KillContainerOptionsBuilder::default()
+                        .signal(signal)
+                        .build(),
+                ),
+            ),
+        )
+    };
+    if !cx.cancel.is_forced() {
+        let _ = kill("SIGTERM").await;
+        let mut ended = docker.wait_container(id, None::<WaitContainerOptions>);
+        tokio::select! {
+            _ = ended.next() => return,
+            () = tokio::time::sleep(GRACE) => {}
+            () = hurry.notified() => {}
+        }
     }
-    outcome
+    let _ = kill("SIGKILL").await;
 }
 
 async fn pull_if_missing(
@@ -403,19 +507,8 @@ async fn run_created(
     reference: &str,
     logs: &std::path::Path,
     stop: &tokio::sync::Notify,
+    hurry: &tokio::sync::Notify,
 ) -> Outcome {
-    if cx.cancel.is_cancelled() {
-        return Outcome::cancelled("Cancel before start the Docker container.");
-    }
-    if let Err(outcome) = bounded(
-        &format!("cannot start the container of {reference}"),
-        REQUEST,
-        docker.start_container(id, None),
-    )
-    .await
-    {
-        return outcome;
-    }
     let mut output = docker.logs(
         id,
         Some(
@@ -459,12 +552,8 @@ async fn run_created(
     };
     let code = tokio::select! {
         code = waited => code,
-        () = stop.notified() => {
-            let _ = tokio::time::timeout(
-                REQUEST,
-                docker.kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build())),
-            )
-            .await;
+        () = cancelled(cx, stop) => {
+            stop_container(cx, docker, id, hurry).await;
             return Outcome::cancelled("Cancel while the Docker container was running.");
         }
     };
