@@ -335,7 +335,10 @@ fn a_folder_swapped_for_a_symlink_while_mounting_is_never_followed() {
     let ran = log.matches("stage=Look status=SUCCESS").count();
     let refused = log
         .matches("volume `./data/sub` goes through a symlink to")
-        .count();
+        .count()
+        + log
+            .matches("became a symlink while the volume was checked; not mounted")
+            .count();
     eprintln!("ran {ran}, refused {refused}");
     assert!(ran > 0, "no mount ran:\n{log}");
     assert_eq!(
