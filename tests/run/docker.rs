@@ -566,3 +566,35 @@ fn a_colon_in_a_host_path_is_part_of_the_name() {
         "y\n"
     );
 }
+
+/// A container that ignores SIGTERM is killed when the grace period is over: a
+/// stage timeout ends the stage, and its container, within seconds.
+#[test]
+fn a_container_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/d.yml",
+        &flow(
+            "        - name: Stubborn
+          id: stubborn
+          image: wfc-test/busybox
+          tag: '1'
+          timeout: 1
+          command: \"trap '' TERM; echo ready; while true; do sleep 1; done\"
+",
+        ),
+    );
+    let started = Instant::now();
+    let out = wfr(&["run", "d", "--output", "json"], dir.path(), None);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        context(&out)["jobs"]["j"]["stages"]["stubborn"]["errors"]["name"],
+        "StageTimeoutError"
+    );
+    // 1 s of timeout, 2 s of grace, and the engine's requests.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(containers_of(&run_id(dir.path())).is_empty());
+}
