@@ -227,8 +227,8 @@ mod tests {
             ..gone.clone()
         };
         let foreign = create(&elsewhere);
-        let reaped = reap_gone_owners().expect("reap");
-        assert!(reaped >= 1, "removed {reaped}");
+        // (Another process's reaper may have come first: the count is not ours.)
+        reap_gone_owners().expect("reap");
         assert!(!exists(&dead), "the gone owner's container was removed");
         assert!(exists(&live), "a live owner's container is kept");
         assert!(
