@@ -31,6 +31,9 @@ pub mod exit {
     pub const CANCELLED: u8 = 3;
     /// Stopped by `--timeout`.
     pub const TIMED_OUT: u8 = 4;
+    /// The run ended but its record could not be written (a full disk): the
+    /// record was removed, nothing half-written stays.
+    pub const NO_RECORD: u8 = 5;
 }
 
 /// wfr: runs compiled wfc workflow plans.
@@ -46,8 +49,16 @@ enum Command {
     /// Run a workflow: a plan file, a workflow name, or a YAML file.
     ///
     /// Exit status: 0 success (or all skipped), 1 failed, 2 bad input, 3 cancelled,
-    /// 4 timed out.
+    /// 4 timed out, 5 the run's record could not be written.
     Run(RunArgs),
+    /// (internal) Watches a `wfr` and cleans up after it if it is killed.
+    #[command(hide = true)]
+    Guard {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        scratch: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +139,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => ExitCode::from(run(&args)),
+        Command::Guard { owner, scratch } => ExitCode::from(crate::guard::run(&owner, &scratch)),
     }
 }
 
@@ -166,8 +178,21 @@ fn run(args: &RunArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(format!("workflow `{}`: {e}", plan.name)),
     };
+    // From here on, processes that stages start stay below wfr.
+    crate::process::init();
+    let cleanup = crate::reap::start_background(args.runs.clone());
     let run_id = vm::new_run_id(&plan.name);
-    let record = match Record::start(&args.runs, &run_id) {
+    let plan_info = {
+        let mut m = Map::default();
+        m.insert("workflow".into(), Value::str(&plan.name));
+        m.insert("source".into(), Value::str(&plan.source));
+        m.insert(
+            "source_hash".into(),
+            Value::str(source_hash(&args.plans, &plan)),
+        );
+        Value::from(m)
+    };
+    let record = match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
         Ok(r) => r,
         Err(e) => {
             return fail(format!(
@@ -190,7 +215,11 @@ fn run(args: &RunArgs) -> u8 {
         record.log_path(),
     ) {
         Ok(logs) => logs,
-        Err(e) => return fail(format!("logging: {e}")),
+        Err(e) => {
+            // The run does not start: no record of it.
+            record.discard();
+            return fail(format!("logging: {e}"));
+        }
     };
 
     let cancel = Cancel::new();
@@ -221,20 +250,25 @@ fn run(args: &RunArgs) -> u8 {
     };
     let result = vm::run(&engine, request);
     engine.pool.shutdown();
+    // Nothing a stage started outlives the run (stages kill their own as they
+    // end; this finds what left their reach).
+    let swept = crate::process::sweep(true);
+    if swept > 0 {
+        tracing::warn!(target: "wfr::run", run = %run_id, processes = swept, "killed processes that stages left behind out of their reach");
+    }
+    cleanup.finish();
     // Write out the logs before the record is closed.
-    log.finish();
+    let logged = log.finish();
 
-    let plan_info = {
-        let mut m = Map::default();
-        m.insert("workflow".into(), Value::str(&plan.name));
-        m.insert("source".into(), Value::str(&plan.source));
-        m.insert(
-            "source_hash".into(),
-            Value::str(source_hash(&args.plans, &plan)),
-        );
-        Value::from(m)
+    let saved = match logged {
+        Ok(()) => record.finish(&result.context),
+        Err(e) => {
+            record.discard();
+            Err(e)
+        }
     };
-    let saved = record.finish(&result.context, &resolved, &plan_info);
+    crate::guard::dismiss();
+    crate::owner::remove_scratch_root();
     match args.output {
         OutputArg::Json => {
             // Written from the context itself: its keys in their order (as
@@ -252,8 +286,11 @@ fn run(args: &RunArgs) -> u8 {
             let seconds = result
                 .context
                 .get("info")
-                .and_then(|i| i.as_map()?.get("exec_latency").cloned())
-                .map_or_else(String::new, |v| format!(" in {}s", v.py_str()));
+                .and_then(|i| match i.as_map()?.get("exec_latency")? {
+                    Value::Float(s) => Some(format!(" in {}", crate::logs::duration(*s))),
+                    _ => None,
+                })
+                .unwrap_or_default();
             println!(
                 "{} {}: {}{seconds}",
                 plan.name,
@@ -262,24 +299,40 @@ fn run(args: &RunArgs) -> u8 {
             );
         }
     }
-    match saved {
-        // With JSON logs, stderr stays JSON lines to the end.
-        Ok(path) if args.log_format == LogFormat::Json => eprintln!(
-            "{}",
-            serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
-        ),
-        Err(e) if args.log_format == LogFormat::Json => eprintln!(
-            "{}",
-            serde_json::json!({"level": "WARN", "target": "wfr::record", "error": e.to_string(), "message": "cannot write the run record"})
-        ),
-        Ok(path) => eprintln!("wfr: run record: {}", path.display()),
-        Err(e) => eprintln!("wfr: warning: cannot write the run record: {e}"),
-    }
     let code = match (result.ending, result.status) {
         (Ending::TimedOut, _) => exit::TIMED_OUT,
         (Ending::Cancelled, _) | (_, Status::Cancel) => exit::CANCELLED,
         (_, Status::Failed) => exit::FAILED,
         _ => exit::SUCCESS,
+    };
+    let code = match saved {
+        // With JSON logs, stderr stays JSON lines to the end.
+        Ok(path) if args.log_format == LogFormat::Json => {
+            eprintln!(
+                "{}",
+                serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
+            );
+            code
+        }
+        Ok(path) => {
+            eprintln!("wfr: run record: {}", path.display());
+            code
+        }
+        Err(e) if args.log_format == LogFormat::Json => {
+            eprintln!(
+                "{}",
+                serde_json::json!({"level": "ERROR", "target": "wfr::record", "error": e.to_string(), "status": result.status.as_str(), "message": "cannot write the run record; it was removed"})
+            );
+            exit::NO_RECORD
+        }
+        Err(e) => {
+            eprintln!(
+                "wfr: error: cannot write the run record ({e}); it was removed. The run ended {}; free space in {} and run it again to keep its record",
+                result.status.as_str(),
+                args.runs.display()
+            );
+            exit::NO_RECORD
+        }
     };
     // The process ends here: freeing a large context (or plan) piece by piece
     // would only delay the exit.
@@ -419,11 +472,15 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     Ok((Arc::new(plan), args.plans.clone()))
 }
 
-/// SIGINT / SIGTERM cancel the run (running stages are stopped, the record is still
-/// written); a second signal exits at once.
+/// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the record is
+/// still written). A second signal skips the grace periods: every stage process
+/// is killed at once; if the run has not ended a few seconds later, its record
+/// is closed as cancelled from what its log says, and wfr exits.
 fn watch_signals(cancel: &Cancel) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // SIGHUP: the terminal went away; the run is cancelled, as it would be
+    // if its user pressed Ctrl-C.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
         return;
     };
     let cancel = cancel.clone();
@@ -431,11 +488,44 @@ fn watch_signals(cancel: &Cancel) {
         let mut seen = 0;
         for signal in signals.forever() {
             seen += 1;
-            if seen > 1 {
-                std::process::exit(128 + signal);
+            if seen == 1 {
+                tracing::warn!(target: "wfr::run", signal, "cancelling the run (a second signal stops it at once)");
+                cancel.cancel();
+                continue;
             }
-            tracing::warn!(target: "wfr::run", signal, "cancelling the run");
-            cancel.cancel();
+            if seen == 2 {
+                tracing::warn!(target: "wfr::run", signal, "second signal: killing every stage process now");
+                crate::process::hurry();
+                cancel.cancel();
+                let _ = crate::process::sweep(false);
+                std::thread::spawn(|| {
+                    std::thread::sleep(HURRY_WAIT);
+                    stop_now("the run did not end after a second signal");
+                });
+                continue;
+            }
+            stop_now("a third signal");
         }
     });
+}
+
+/// How long a run gets to end after a second signal, its processes killed.
+const HURRY_WAIT: Duration = Duration::from_secs(3);
+
+/// Ends wfr at once: kills every stage process, closes the open record as
+/// cancelled, cleans up and exits with the status of a cancelled run.
+fn stop_now(why: &str) -> ! {
+    let _ = crate::process::sweep(true);
+    let closed = crate::record::close_open(&format!(
+        "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as the log tells them."
+    ));
+    for record in closed {
+        eprintln!(
+            "wfr: run record (closed as cancelled): {}",
+            record.display()
+        );
+    }
+    crate::guard::dismiss();
+    crate::owner::remove_scratch_root();
+    std::process::exit(i32::from(exit::CANCELLED));
 }

@@ -117,6 +117,14 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// otherwise by the next `wfr` that finds its owner gone.
 pub fn scratch_root() -> std::io::Result<&'static Path> {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(root) = ROOT.get() {
+        return Ok(root);
+    }
+    // One thread makes it; the others wait and use it.
+    let _making = MAKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(root) = ROOT.get() {
         return Ok(root);
     }
@@ -131,9 +139,8 @@ fn make_scratch_root(root: &Path, me: &Owner) -> std::io::Result<()> {
     match std::fs::DirBuilder::new().mode(0o700).create(root) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            // Ours (made by another thread a moment ago), or left by an
-            // earlier process with this pid and start time: never one of another
-            // user's.
+            // Left by an earlier process with this pid and start time (in an
+            // earlier boot): never one of another user's.
             use std::os::unix::fs::MetadataExt as _;
             let meta = std::fs::symlink_metadata(root)?;
             if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
@@ -145,7 +152,42 @@ fn make_scratch_root(root: &Path, me: &Owner) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    std::fs::write(root.join("owner"), format!("{}\n", me.label()))
+    write_owner_file(root, me)
+}
+
+/// Writes `dir/owner` (the owner's label) whole or not at all: a reader never
+/// sees part of a label, which could name another process.
+pub fn write_owner_file(dir: &Path, owner: &Owner) -> std::io::Result<()> {
+    let tmp = dir.join(".owner.tmp");
+    std::fs::write(&tmp, format!("{}\n", owner.label()))?;
+    std::fs::rename(tmp, dir.join("owner"))
+}
+
+/// The owner named by `dir/owner`, when there is one.
+#[must_use]
+pub fn read_owner_file(dir: &Path) -> Option<Owner> {
+    let text = crate::owner::read_small(&dir.join("owner"), 4096).ok()?;
+    Owner::parse(&text)
+}
+
+/// A small regular file's text (at most `limit` bytes): never a FIFO or a device.
+pub fn read_small(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Not blocking: opening a FIFO would wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    file.take(limit).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// A private folder (mode 0700) for one stage's scratch files, inside

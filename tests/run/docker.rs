@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use crate::support::{context, run_and_terminate, stderr, wfr, wfr_with, write};
+use crate::support::{context, run_and_terminate, start, stderr, wait_for, wfr, wfr_with, write};
 
 const REGISTRY: &str = "127.0.0.1:5055";
 
@@ -597,4 +597,106 @@ fn a_container_that_ignores_sigterm_is_killed_after_the_grace_period() {
     // 1 s of timeout, 2 s of grace, and the engine's requests.
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert!(containers_of(&run_id(dir.path())).is_empty());
+}
+
+/// The id of the run in progress under `dir` (its `.partial` folder).
+fn partial_run_id(dir: &Path) -> String {
+    std::fs::read_dir(dir.join(".wfc/runs"))
+        .expect("runs")
+        .find_map(|e| {
+            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+            Some(
+                name.strip_prefix('.')?
+                    .strip_suffix(".partial")?
+                    .to_string(),
+            )
+        })
+        .expect("a run in progress")
+}
+
+/// Waits until run `id` has no container left, at most `limit`.
+fn containers_go(id: &str, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let left = containers_of(id);
+        if left.is_empty() {
+            return;
+        }
+        assert!(started.elapsed() < limit, "containers left: {left:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn long_container(dir: &Path) {
+    write(
+        dir,
+        "conf/d.yml",
+        &flow(
+            "        - name: Long
+          image: wfc-test/busybox
+          tag: '1'
+          volume: {./data: /d}
+          command: 'touch /d/up; sleep 120'
+",
+        ),
+    );
+    write(
+        dir,
+        "conf/quick.yml",
+        "quick:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: hi, echo: hi}\n",
+    );
+}
+
+/// SIGKILL gives wfr no time: its guard removes its containers.
+#[test]
+fn when_wfr_is_killed_its_guard_removes_its_containers() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    long_container(dir.path());
+    let run = start(&["run", "d"], dir.path());
+    wait_for(&dir.path().join("data/up"));
+    let id = partial_run_id(dir.path());
+    assert_eq!(containers_of(&id).len(), 1);
+    run.signal(nix::sys::signal::Signal::SIGKILL);
+    run.end_within(Duration::from_secs(5));
+    containers_go(&id, Duration::from_secs(20));
+}
+
+/// When the guard dies with wfr, the next wfr that starts removes the containers
+/// its scratch folder notes.
+#[test]
+fn the_next_wfr_removes_the_containers_of_one_killed_with_its_guard() {
+    ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    long_container(dir.path());
+    let run = start(&["run", "d"], dir.path());
+    let pid = run.child.id();
+    wait_for(&dir.path().join("data/up"));
+    let id = partial_run_id(dir.path());
+    let guard = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .find(|c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"guard"))
+        })
+        .expect("wfr started a guard before the container");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(guard),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the guard");
+    run.signal(nix::sys::signal::Signal::SIGKILL);
+    run.end_within(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(containers_of(&id).len(), 1, "left behind, for the next wfr");
+    let out = wfr(&["run", "quick"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    containers_go(&id, Duration::from_secs(20));
 }

@@ -7,6 +7,7 @@ mod conformance;
 mod docker;
 mod handoff;
 mod logs;
+mod processes;
 mod support;
 mod virtualpy;
 

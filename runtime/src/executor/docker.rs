@@ -5,7 +5,7 @@
 //! wait, and remove it. Exit code 0 is SUCCESS with `{return_code, stdout,
 //! stderr}` and the JSON object the container wrote to `/logs/outputs.json`; a
 //! cancel or a timeout stops the container (SIGTERM, SIGKILL after a grace period
-//! that a forced cancel skips). Every wait on the engine is bounded, and every
+//! that a second signal skips). Every wait on the engine is bounded, and every
 //! container is labelled with its `wfr` (`owners.rs` removes those of a `wfr`
 //! that is gone).
 
@@ -34,6 +34,7 @@ use super::Outcome;
 use super::bash::trimmed;
 use crate::eval;
 use crate::owner::{self, Owner};
+use crate::process;
 use crate::value::{Map, Text, Value};
 use crate::vm::stage::StageCx;
 
@@ -42,9 +43,6 @@ use crate::vm::stage::StageCx;
 const REQUEST: Duration = Duration::from_secs(30);
 /// How long a pull may take.
 const PULL: Duration = Duration::from_secs(600);
-/// How long a stopped container has between SIGTERM and SIGKILL (as a Bash
-/// stage's processes).
-const GRACE: Duration = Duration::from_secs(2);
 
 /// The label every container of a stage carries (its run id).
 pub(crate) const LABEL: &str = "dev.wfc.run";
@@ -99,11 +97,6 @@ pub(super) fn run(
         let stop = Arc::clone(&stop);
         cx.cancel.on_cancel(move || stop.notify_one())
     };
-    let hurry = Arc::new(tokio::sync::Notify::new());
-    let _forced = {
-        let hurry = Arc::clone(&hurry);
-        cx.cancel.on_force(move || hurry.notify_one())
-    };
     let name = format!(
         "wfc-{}-{}-{}",
         sanitize(&name.to_string()),
@@ -113,7 +106,7 @@ pub(super) fn run(
     let outcome = cx
         .run
         .pool
-        .blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop, &hurry)));
+        .blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop)));
     drop(logs);
     outcome
 }
@@ -259,7 +252,6 @@ async fn container(
     name: &str,
     logs: &std::path::Path,
     stop: &tokio::sync::Notify,
-    hurry: &tokio::sync::Notify,
 ) -> Outcome {
     let docker = match Docker::connect_with_local_defaults() {
         Ok(d) => d.with_timeout(Duration::from_secs(24 * 3600)),
@@ -278,8 +270,9 @@ async fn container(
     if let Err(outcome) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
         return outcome;
     }
-    // Whoever cleans up after this process, should it be killed, asks the
-    // engine for its containers.
+    // Whoever cleans up after this process, should it be killed (its guard, or
+    // the next `wfr`), asks the engine for its containers.
+    crate::guard::ensure();
     if let Err(e) = owner::note_containers() {
         return Outcome::failed(
             "StageError",
@@ -347,7 +340,7 @@ async fn container(
     };
     held.release(&docker).await;
     let outcome = match started {
-        Ok(()) => run_created(cx, &docker, &id, &reference, logs, stop, hurry).await,
+        Ok(()) => run_created(cx, &docker, &id, &reference, logs, stop).await,
         Err(outcome) => outcome,
     };
     // The container goes, whatever happened to it.
@@ -393,9 +386,10 @@ async fn remove(cx: &StageCx, docker: &Docker, id: &str) {
     tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{why}");
 }
 
-/// Stops a container: SIGTERM, then SIGKILL when it has not ended after
-/// [`GRACE`], or at once when the cancel is (or becomes) forced.
-async fn stop_container(cx: &StageCx, docker: &Docker, id: &str, hurry: &tokio::sync::Notify) {
+/// Stops a container as a Bash stage's processes are stopped: SIGTERM, then
+/// SIGKILL when it has not ended after the grace period, or at once after a
+/// second signal (`process::hurry`).
+async fn stop_container(docker: &Docker, id: &str) {
     let kill = |signal: &'static str| {
         tokio::time::timeout(
             REQUEST,
@@ -409,13 +403,16 @@ async fn stop_container(cx: &StageCx, docker: &Docker, id: &str, hurry: &tokio::
             ),
         )
     };
-    if !cx.cancel.is_forced() {
+    if !process::hurried() {
         let _ = kill("SIGTERM").await;
         let mut ended = docker.wait_container(id, None::<WaitContainerOptions>);
-        tokio::select! {
-            _ = ended.next() => return,
-            () = tokio::time::sleep(GRACE) => {}
-            () = hurry.notified() => {}
+        let until = tokio::time::Instant::now() + process::GRACE;
+        // A second signal sets a flag: looked at every 50 ms.
+        while !process::hurried() && tokio::time::Instant::now() < until {
+            tokio::select! {
+                _ = ended.next() => return,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
         }
     }
     let _ = kill("SIGKILL").await;
@@ -507,7 +504,6 @@ async fn run_created(
     reference: &str,
     logs: &std::path::Path,
     stop: &tokio::sync::Notify,
-    hurry: &tokio::sync::Notify,
 ) -> Outcome {
     let mut output = docker.logs(
         id,
@@ -553,7 +549,7 @@ async fn run_created(
     let code = tokio::select! {
         code = waited => code,
         () = cancelled(cx, stop) => {
-            stop_container(cx, docker, id, hurry).await;
+            stop_container(docker, id).await;
             return Outcome::cancelled("Cancel while the Docker container was running.");
         }
     };

@@ -1,0 +1,204 @@
+//! Cleaning up after a `wfr` that is gone: the processes its stages started (by
+//! their marker), its containers, its open run records and its scratch folder.
+//! Its guard does it the moment it dies (`guard.rs`); every new `wfr` looks, in
+//! the background, for what an owner left when its guard died with it (the
+//! whole session killed, the machine rebooted).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::owner::Owner;
+
+/// What was cleaned up, for people.
+#[derive(Default)]
+pub struct Report {
+    pub processes: usize,
+    pub containers: usize,
+    pub records: Vec<PathBuf>,
+    pub scratch: bool,
+}
+
+impl Report {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.processes == 0 && self.containers == 0 && self.records.is_empty()
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if self.processes > 0 {
+            parts.push(format!("killed {} stage processes", self.processes));
+        }
+        if self.containers > 0 {
+            parts.push(format!("removed {} containers", self.containers));
+        }
+        for record in &self.records {
+            parts.push(format!("closed the record {}", record.display()));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Cleans up after `owner`, which is gone: kills its processes, removes its
+/// containers (when its scratch folder notes some), closes `records` as
+/// cancelled with `reason`, and removes its scratch folder.
+#[must_use]
+pub fn after(owner: &Owner, records: &[PathBuf], scratch: Option<&Path>, reason: &str) -> Report {
+    let mut report = Report {
+        processes: kill_marked(owner),
+        ..Report::default()
+    };
+    // Its containers, when its scratch folder notes that it started some.
+    if scratch.is_some_and(|s| s.join("containers").exists()) {
+        match crate::executor::containers::remove_containers_of(owner) {
+            Ok(removed) => report.containers = removed,
+            Err(e) => {
+                tracing::warn!(target: "wfr::run", owner = %owner.label(), "cannot remove the containers of a wfr that is gone: {e}");
+            }
+        }
+    }
+    for record in records {
+        if let Ok(Some(closed)) = crate::record::close_abandoned(record, reason) {
+            report.records.push(closed);
+        }
+    }
+    if let Some(scratch) = scratch {
+        report.scratch = std::fs::remove_dir_all(scratch).is_ok();
+    }
+    report
+}
+
+/// Kills every process on the machine that carries a marker of `owner`'s
+/// stages; goes round until none is left (a dying parent's children may be
+/// forking).
+fn kill_marked(owner: &Owner) -> usize {
+    let prefix = format!("{}/", owner.label());
+    let mut killed = 0;
+    for _ in 0..50 {
+        let found = marked_processes(&prefix);
+        if found.is_empty() {
+            break;
+        }
+        for pid in found {
+            if kill(pid, Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed
+}
+
+/// Live processes whose `WFR_STAGE` holds a marker starting with `prefix`.
+fn marked_processes(prefix: &str) -> Vec<Pid> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me && crate::owner::start_time(*pid).is_some())
+        .filter_map(|pid| i32::try_from(pid).ok().map(Pid::from_raw))
+        .filter(|pid| crate::process::carries(*pid, |m| m.starts_with(prefix)))
+        .collect()
+}
+
+/// The background clean-up of a run's start; [`Background::finish`] waits for
+/// it a little at the run's end.
+pub struct Background {
+    done: Option<crossbeam_channel::Receiver<()>>,
+}
+
+impl Background {
+    /// Gives the clean-up up to a second more to end (it is done long before,
+    /// unless it found much to clean up): a run's end does not cut it off.
+    pub fn finish(self) {
+        if let Some(done) = self.done {
+            let _ = done.recv_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Looks, on a thread of its own, for what owners that are gone left behind:
+/// scratch folders (with their processes and containers) and open records under
+/// `runs`. The run does not wait for it.
+#[must_use]
+pub fn start_background(runs: PathBuf) -> Background {
+    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+    let spawned = std::thread::Builder::new()
+        .name("wfr-reap".into())
+        .spawn(move || {
+            let _done = tx;
+            for (owner, scratch) in gone_scratch_roots() {
+                let report = after(&owner, &[], Some(&scratch), "");
+                if !report.is_empty() {
+                    tracing::warn!(target: "wfr::run", owner = %owner.label(), "cleaned up after a wfr that was killed: {report}");
+                }
+            }
+            for (owner, partial) in gone_records(&runs) {
+                let reason = format!(
+                    "wfr (pid {} on {}) was killed before the run ended; this record was closed by wfr (pid {})",
+                    owner.pid,
+                    owner.host,
+                    std::process::id()
+                );
+                if let Ok(Some(closed)) = crate::record::close_abandoned(&partial, &reason) {
+                    tracing::warn!(target: "wfr::run", owner = %owner.label(), record = %closed.display(), "closed the record of a run whose wfr was killed");
+                }
+            }
+        });
+    Background {
+        done: spawned.ok().map(|_| rx),
+    }
+}
+
+/// Scratch roots (`$TMPDIR/wfr-<pid>-<start>`) of owners that are gone.
+fn gone_scratch_roots() -> Vec<(Owner, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_str().is_some_and(|n| {
+                n.strip_prefix("wfr-").is_some_and(|rest| {
+                    rest.split_once('-').is_some_and(|(pid, start)| {
+                        pid.bytes().all(|b| b.is_ascii_digit())
+                            && start.bytes().all(|b| b.is_ascii_digit())
+                    })
+                })
+            })
+        })
+        .filter_map(|e| {
+            let path = e.path();
+            let owner = crate::owner::read_owner_file(&path)?;
+            owner.is_gone().then_some((owner, path))
+        })
+        .collect()
+}
+
+/// Partial records under `runs` of owners that are gone.
+fn gone_records(runs: &Path) -> Vec<(Owner, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".partial"))
+        })
+        .filter_map(|e| {
+            let path = e.path();
+            let owner = crate::owner::read_owner_file(&path)?;
+            owner.is_gone().then_some((owner, path))
+        })
+        .collect()
+}
