@@ -180,7 +180,6 @@ fn run(args: &RunArgs) -> u8 {
     };
     // From here on, processes that stages start stay below wfr.
     crate::process::init();
-    let cleanup = crate::reap::start_background(args.runs.clone());
     let run_id = vm::new_run_id(&plan.name);
     let plan_info = {
         let mut m = Map::default();
@@ -256,7 +255,6 @@ fn run(args: &RunArgs) -> u8 {
     if swept > 0 {
         tracing::warn!(target: "wfr::run", run = %run_id, processes = swept, "killed processes that stages left behind out of their reach");
     }
-    cleanup.finish();
     // Write out the logs before the record is closed.
     let logged = log.finish();
 

@@ -77,11 +77,16 @@ impl Owner {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().replace('/', "_"))
+    let name = nix::unistd::gethostname()
         .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.trim().replace('/', "_"))
+        .unwrap_or_default();
+    if name.is_empty() {
+        "localhost".to_string()
+    } else {
+        name
+    }
 }
 
 fn boot_id() -> String {
@@ -155,12 +160,13 @@ fn make_scratch_root(root: &Path, me: &Owner) -> std::io::Result<()> {
     write_owner_file(root, me)
 }
 
-/// Writes `dir/owner` (the owner's label) whole or not at all: a reader never
-/// sees part of a label, which could name another process.
+/// Writes `dir/owner` (the owner's label) in one small write: a reader sees the
+/// file empty or whole (its size grows only once the text is in), never part
+/// of a label, which could name another process.
 pub fn write_owner_file(dir: &Path, owner: &Owner) -> std::io::Result<()> {
-    let tmp = dir.join(".owner.tmp");
-    std::fs::write(&tmp, format!("{}\n", owner.label()))?;
-    std::fs::rename(tmp, dir.join("owner"))
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(dir.join("owner"))?;
+    file.write_all(format!("{}\n", owner.label()).as_bytes())
 }
 
 /// The owner named by `dir/owner`, when there is one.

@@ -109,52 +109,27 @@ fn marked_processes(prefix: &str) -> Vec<Pid> {
         .collect()
 }
 
-/// The background clean-up of a run's start; [`Background::finish`] waits for
-/// it a little at the run's end.
-pub struct Background {
-    done: Option<crossbeam_channel::Receiver<()>>,
-}
-
-impl Background {
-    /// Gives the clean-up up to a second more to end (it is done long before,
-    /// unless it found much to clean up): a run's end does not cut it off.
-    pub fn finish(self) {
-        if let Some(done) = self.done {
-            let _ = done.recv_timeout(Duration::from_secs(1));
+/// Looks for what owners that are gone left behind: scratch folders (with their
+/// processes and containers) and open records under `runs`, and cleans up after
+/// them. Every run does it as it starts, on its record's thread (`record.rs`):
+/// the run does not wait for it.
+pub fn look_around(runs: &Path) {
+    for (owner, scratch) in gone_scratch_roots() {
+        let report = after(&owner, &[], Some(&scratch), "");
+        if !report.is_empty() {
+            tracing::warn!(target: "wfr::run", owner = %owner.label(), "cleaned up after a wfr that was killed: {report}");
         }
     }
-}
-
-/// Looks, on a thread of its own, for what owners that are gone left behind:
-/// scratch folders (with their processes and containers) and open records under
-/// `runs`. The run does not wait for it.
-#[must_use]
-pub fn start_background(runs: PathBuf) -> Background {
-    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
-    let spawned = std::thread::Builder::new()
-        .name("wfr-reap".into())
-        .spawn(move || {
-            let _done = tx;
-            for (owner, scratch) in gone_scratch_roots() {
-                let report = after(&owner, &[], Some(&scratch), "");
-                if !report.is_empty() {
-                    tracing::warn!(target: "wfr::run", owner = %owner.label(), "cleaned up after a wfr that was killed: {report}");
-                }
-            }
-            for (owner, partial) in gone_records(&runs) {
-                let reason = format!(
-                    "wfr (pid {} on {}) was killed before the run ended; this record was closed by wfr (pid {})",
-                    owner.pid,
-                    owner.host,
-                    std::process::id()
-                );
-                if let Ok(Some(closed)) = crate::record::close_abandoned(&partial, &reason) {
-                    tracing::warn!(target: "wfr::run", owner = %owner.label(), record = %closed.display(), "closed the record of a run whose wfr was killed");
-                }
-            }
-        });
-    Background {
-        done: spawned.ok().map(|_| rx),
+    for (owner, partial) in gone_records(runs) {
+        let reason = format!(
+            "wfr (pid {} on {}) was killed before the run ended; this record was closed by wfr (pid {})",
+            owner.pid,
+            owner.host,
+            std::process::id()
+        );
+        if let Ok(Some(closed)) = crate::record::close_abandoned(&partial, &reason) {
+            tracing::warn!(target: "wfr::run", owner = %owner.label(), record = %closed.display(), "closed the record of a run whose wfr was killed");
+        }
     }
 }
 

@@ -54,20 +54,27 @@ impl Record {
         let dir = tmp.clone();
         let params = json_line(params)?;
         let plan = json_line(plan)?;
+        let runs = root.to_path_buf();
         let files = std::thread::Builder::new()
             .name("wfr-record".into())
             .spawn(move || {
-                fs::create_dir_all(&dir)?;
-                crate::owner::write_owner_file(&dir, Owner::current())?;
-                // The log exists even when nothing is logged (`WFR_LOG=off`); the
-                // logger appends to it (whichever of the two makes it first).
-                fs::OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .open(dir.join("run.log"))?;
-                write_file(&dir.join("params.json"), &params)?;
-                write_file(&dir.join("plan.json"), &plan)?;
-                File::create(dir.join("context.json"))
+                let made = (|| {
+                    fs::create_dir_all(&dir)?;
+                    crate::owner::write_owner_file(&dir, Owner::current())?;
+                    // The log exists even when nothing is logged (`WFR_LOG=off`);
+                    // the logger appends to it (whichever of the two makes it
+                    // first).
+                    fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(dir.join("run.log"))?;
+                    write_file(&dir.join("params.json"), &params)?;
+                    write_file(&dir.join("plan.json"), &plan)?;
+                    File::create(dir.join("context.json"))
+                })();
+                // Then, off the run's way, clean up after runs whose wfr is gone.
+                crate::reap::look_around(&runs);
+                made
             })
             .ok();
         Ok(Self { tmp, dest, files })
