@@ -261,7 +261,8 @@ pub struct DockerPlan {
     pub image: Template,
     pub tag: Template,
     pub env: PMap,
-    pub volume: PMap,
+    /// `host: container`; the host path is a template too.
+    pub volume: Vec<(Template, PValue)>,
     pub auth: PMap,
     /// What the container runs instead of the image's own command.
     pub command: Option<CommandPlan>,

@@ -53,7 +53,15 @@ pub fn after(owner: &Owner, records: &[PathBuf], scratch: Option<&Path>, reason:
         processes: kill_marked(owner),
         ..Report::default()
     };
-    // DOCKER-MERGE: remove the owner's containers when its scratch notes some.
+    // Its containers, when its scratch folder notes that it started some.
+    if scratch.is_some_and(|s| s.join("containers").exists()) {
+        match crate::executor::containers::remove_containers_of(owner) {
+            Ok(removed) => report.containers = removed,
+            Err(e) => {
+                tracing::warn!(target: "wfr::run", owner = %owner.label(), "cannot remove the containers of a wfr that is gone: {e}");
+            }
+        }
+    }
     for record in records {
         if let Ok(Some(closed)) = crate::record::close_abandoned(record, reason) {
             report.records.push(closed);

@@ -216,7 +216,10 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Vec<Diagnostic>) {
                 text(tag, out);
             }
             value(vars, out);
-            value(volume, out);
+            for entry in volume.iter().flatten() {
+                text(&entry.host, out);
+                check_value(&fields, &entry.container, out);
+            }
             value(auth, out);
             match command {
                 Some(crate::syntax::model::DockerCommand::Shell(t)) => text(t, out),

@@ -20,7 +20,7 @@ const MAGIC: &[u8; 8] = b"WFCPLAN\0";
 
 /// The version of this layout and of the plan types. A plan of another format is
 /// refused, whatever compiler made it.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What made a plan and from what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
