@@ -523,7 +523,13 @@ fn stop_now(why: &str) -> ! {
             record.display()
         );
     }
+    // What is left of this process's own: its containers, its scratch folder.
+    let _ = crate::reap::after(
+        crate::owner::Owner::current(),
+        &[],
+        Some(&crate::owner::scratch_root_path()),
+        "",
+    );
     crate::guard::dismiss();
-    crate::owner::remove_scratch_root();
     std::process::exit(i32::from(exit::CANCELLED));
 }

@@ -18,29 +18,17 @@ mod until;
 mod virtualpy;
 
 /// The containers of a `wfr` that is gone: [`containers::remove_containers_of`]
-/// (one owner's, for its guard) and [`containers::reap_gone_owners`] (every
-/// ended owner's, at the start of a `wfr`).
+/// (one owner's, for its guard or the next `wfr`). (Every ended owner's are
+/// looked for with the first Docker stage of a process: `docker.rs`.)
 pub(crate) mod containers {
     #[cfg(feature = "docker")]
     pub(crate) use super::docker::owners::remove_containers_of;
-    // Not called yet: what a new `wfr` would call at its start, in the
-    // background (one request to the engine, 10 to 40 ms here).
-    #[cfg(feature = "docker")]
-    #[allow(unused_imports)]
-    pub(crate) use super::docker::owners::reap_gone_owners;
 
     /// A build without Docker stages starts no containers and does not talk to
     /// the engine: nothing to remove.
     #[cfg(not(feature = "docker"))]
     #[allow(clippy::unnecessary_wraps)]
     pub(crate) fn remove_containers_of(_owner: &crate::owner::Owner) -> Result<usize, String> {
-        Ok(0)
-    }
-
-    /// See the Docker build's; without Docker stages, nothing to remove.
-    #[cfg(not(feature = "docker"))]
-    #[allow(clippy::unnecessary_wraps, dead_code)]
-    pub(crate) fn reap_gone_owners() -> Result<usize, String> {
         Ok(0)
     }
 }

@@ -134,7 +134,7 @@ pub fn scratch_root() -> std::io::Result<&'static Path> {
         return Ok(root);
     }
     let me = Owner::current();
-    let root = std::env::temp_dir().join(format!("wfr-{}-{}", me.pid, me.start));
+    let root = scratch_root_path();
     make_scratch_root(&root, me)?;
     Ok(ROOT.get_or_init(|| root))
 }
@@ -221,9 +221,14 @@ pub fn note_containers() -> std::io::Result<()> {
 
 /// Removes this process's scratch root (at the end of `wfr`).
 pub fn remove_scratch_root() {
+    let _ = std::fs::remove_dir_all(scratch_root_path());
+}
+
+/// Where this process's scratch folder is (made or not).
+#[must_use]
+pub fn scratch_root_path() -> PathBuf {
     let me = Owner::current();
-    let root = std::env::temp_dir().join(format!("wfr-{}-{}", me.pid, me.start));
-    let _ = std::fs::remove_dir_all(root);
+    std::env::temp_dir().join(format!("wfr-{}-{}", me.pid, me.start))
 }
 
 #[cfg(test)]

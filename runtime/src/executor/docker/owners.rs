@@ -44,8 +44,6 @@ pub(crate) fn remove_containers_of(owner: &Owner) -> Result<usize, String> {
 /// # Errors
 /// The engine answered but failed to list or remove them, or did not answer in
 /// time.
-// Not called yet (see `executor::containers`).
-#[allow(dead_code)]
 pub(crate) fn reap_gone_owners() -> Result<usize, String> {
     on_engine(|docker| async move {
         let labelled = labelled(&docker, owner::LABEL).await?;
