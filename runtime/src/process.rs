@@ -34,7 +34,8 @@ pub(crate) const GRACE: Duration = Duration::from_secs(2);
 /// process wfr could not find may still hold them).
 const DRAIN: Duration = Duration::from_millis(200);
 
-/// How often a stage whose pipes stay open is checked for its first process's end.
+/// How often a stage whose pipes stay open is checked for its first process's
+/// end, where the kernel cannot tell (no pidfd).
 const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// How much of each output stream a stage keeps in its outputs.
@@ -150,11 +151,10 @@ impl Stage {
     /// children of the thread that ran the stage).
     pub(crate) fn kill_leftovers(&self, root: Option<Pid>, threads: Threads) -> usize {
         // Found before anything is killed: a killed process has no environment
-        // left to tell whose it was.
-        let mut members = self.members(None, threads);
+        // left to tell whose it was. What `wfr` adopted of the root's group is
+        // reaped below too.
+        let members = self.adopted(root, threads);
         if let Some(root) = root {
-            // The group's members that `wfr` adopted are reaped below too.
-            members.extend(group_of(root));
             let _ = killpg(root, Signal::SIGKILL);
         }
         for pid in &members {
@@ -166,28 +166,30 @@ impl Stage {
         members.len()
     }
 
-    /// The stage's processes below `wfr` (not the group of `root`, which
-    /// `killpg` reaches).
+    /// The stage's processes below `wfr`: the tree of its first process `root`
+    /// (not `root` itself, which its stage waits for), and `wfr`'s children
+    /// that carry the stage's marker, with their trees.
     fn members(&self, root: Option<Pid>, threads: Threads) -> Vec<Pid> {
-        let me = Pid::this();
         let mut found = Vec::new();
         if let Some(root) = root {
-            found.push(root);
             subtree(root, &mut found);
         }
-        for child in children(me, threads) {
-            if Some(child) != root
-                && !found.contains(&child)
-                && !crate::guard::is_guard(child)
-                && carries(child, |m| m == self.marker)
-            {
+        found.extend(self.adopted(None, threads));
+        found
+    }
+
+    /// `wfr`'s children (but the guard and `root`) that carry the stage's
+    /// marker or are in the group of `root`, with their trees.
+    fn adopted(&self, root: Option<Pid>, threads: Threads) -> Vec<Pid> {
+        let mut found = Vec::new();
+        for child in children(Pid::this(), threads) {
+            if Some(child) == root || found.contains(&child) || crate::guard::is_guard(child) {
+                continue;
+            }
+            if carries(child, |m| m == self.marker) || root.is_some_and(|r| in_group(child, r)) {
                 found.push(child);
                 subtree(child, &mut found);
             }
-        }
-        if let Some(root) = root {
-            // The root itself is std's to wait for.
-            found.retain(|p| *p != root);
         }
         found
     }
@@ -252,21 +254,14 @@ pub(crate) fn carries(pid: Pid, matches: impl Fn(&str) -> bool) -> bool {
         .any(|value| String::from_utf8_lossy(value).split(';').any(&matches))
 }
 
-/// `wfr`'s children in the process group `group` (adopted from a stage), but
-/// its leader (the stage's first process, which its stage reaps).
-fn group_of(group: Pid) -> Vec<Pid> {
-    children(Pid::this(), Threads::Main)
-        .into_iter()
-        .filter(|pid| *pid != group)
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                // Field 5, the process group, two after the state.
-                stat.get(stat.rfind(')').map_or(0, |i| i + 2)..)
-                    .and_then(|rest| rest.split(' ').nth(2))
-                    .is_some_and(|g| g == group.to_string())
-            })
-        })
-        .collect()
+/// True when `pid` is in the process group `group`.
+fn in_group(pid: Pid, group: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // Field 5, the process group, two after the state.
+        stat.get(stat.rfind(')').map_or(0, |i| i + 2)..)
+            .and_then(|rest| rest.split(' ').nth(2))
+            .is_some_and(|g| g == group.to_string())
+    })
 }
 
 /// Reaps `pids` (killed processes of a stage), waiting a little for them to die
@@ -435,6 +430,14 @@ pub(crate) fn collect(
 ) -> std::io::Result<Output> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let root = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    // Readable when the first process ends: its end is seen at once even while
+    // something else holds its pipes. (Without it, Linux before 5.3, the end
+    // is looked for every 100 ms.)
+    let exited = rustix::process::pidfd_open(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .ok();
     let file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
     let mut pipes = [
         child.stdout.take().map(|p| file(p.into())),
@@ -443,33 +446,33 @@ pub(crate) fn collect(
     let mut streams = [Stream::new("stdout"), Stream::new("stderr")];
     let mut status = None;
     let mut drain_until: Option<Instant> = None;
-    // Checked soon at first, then less often: a script that ends at once is
-    // seen at once, one that runs long costs a system call every 100 ms.
-    let mut check_every = Duration::from_millis(1);
-    let mut next_check = Instant::now() + check_every;
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if pipes.iter().all(Option::is_none) {
-            break;
-        }
+    while pipes.iter().any(Option::is_some) {
         let timeout = match drain_until {
             Some(until) => {
                 let left = until.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
                 }
-                left
+                Some(left)
             }
-            None => next_check.saturating_duration_since(Instant::now()),
+            None if exited.is_some() => None,
+            None => Some(CHECK_EVERY),
         };
+        let watch_exit = status.is_none() && exited.is_some();
         let ready = {
             let mut fds: Vec<PollFd<'_>> = pipes
                 .iter()
                 .flatten()
                 .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN))
                 .collect();
-            let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-            match poll(&mut fds, PollTimeout::from(millis)) {
+            if let Some(exited) = exited.as_ref().filter(|_| watch_exit) {
+                fds.push(PollFd::new(exited.as_fd(), PollFlags::POLLIN));
+            }
+            let timeout = timeout.map_or(PollTimeout::NONE, |t| {
+                PollTimeout::from(u16::try_from(t.as_millis().max(1)).unwrap_or(u16::MAX))
+            });
+            match poll(&mut fds, timeout) {
                 Ok(_) => fds
                     .iter()
                     .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
@@ -496,15 +499,15 @@ pub(crate) fn collect(
                 Err(e) => return Err(e),
             }
         }
-        // Every so often (and whenever the pipes are quiet): has the first
-        // process ended while something else holds its pipes?
-        if status.is_none() && (!ready.iter().any(|r| *r) || Instant::now() >= next_check) {
-            check_every = (check_every * 2).min(CHECK_EVERY);
-            next_check = Instant::now() + check_every;
-            if has_ended(root, false)? {
-                status = Some(stage.end(&mut child, root)?);
-                drain_until = Some(Instant::now() + DRAIN);
-            }
+        // Has the first process ended while something else holds its pipes?
+        let maybe_ended = if watch_exit {
+            ready.get(index).copied().unwrap_or(false)
+        } else {
+            status.is_none() && exited.is_none()
+        };
+        if maybe_ended && has_ended(root, false)? {
+            status = Some(stage.end(&mut child, root)?);
+            drain_until = Some(Instant::now() + DRAIN);
         }
     }
     let status = if let Some(status) = status {
