@@ -138,14 +138,15 @@ pub fn check_paths_keeping(
         .enumerate()
         .map(|(index, raw)| {
             let file = project::file_id(index);
-            let key = cache::key(&salt, raw.text.as_bytes(), raw.bad_utf8.is_some());
+            let key = cache::key(&salt, raw.text.as_bytes(), raw.problem.as_ref());
             let source = SourceFile::new(raw.path, raw.text);
             let (report, from_cache, model) = if let Some(mut report) = cached.get(&key).cloned() {
                 report.diagnostics.iter_mut().for_each(|d| d.set_file(file));
                 report.workflows.iter_mut().for_each(|w| w.set_file(file));
                 (report, true, None)
             } else {
-                let (model, mut diagnostics) = project::load_file(file, &source, raw.bad_utf8);
+                let (model, mut diagnostics) =
+                    project::load_file(file, &source, raw.problem.as_ref());
                 let mut report = check_file(&source, &model, options);
                 diagnostics.append(&mut report.diagnostics);
                 report.diagnostics = diagnostics;
@@ -167,7 +168,7 @@ pub fn check_paths_keeping(
         if stale {
             let entries = results.iter().map(|r| (r.key, &r.report));
             if let Err(error) = cache::Cache::write(path, entries) {
-                eprintln!(
+                crate::errln!(
                     "wfc: warning: cannot write the check cache {}: {error} (run with --no-cache to skip it)",
                     path.display()
                 );

@@ -38,12 +38,25 @@ type StaleFile = (
     Option<crate::syntax::model::FileModel>,
 );
 
-/// Compiles every workflow under `paths` into `out_dir`.
+/// Compiles every workflow under `paths` into `out_dir`, rewriting the plans that
+/// are not up to date.
 pub fn compile_paths(
     paths: &[PathBuf],
     out_dir: &Path,
     options: &check::Options,
     cache_file: Option<&Path>,
+) -> Result<Compiled, DiscoverError> {
+    compile_paths_with(paths, out_dir, options, cache_file, false)
+}
+
+/// [`compile_paths`]; with `rewrite_all`, every plan is rewritten, up to date or not
+/// (`wfc compile --no-cache`).
+pub fn compile_paths_with(
+    paths: &[PathBuf],
+    out_dir: &Path,
+    options: &check::Options,
+    cache_file: Option<&Path>,
+    rewrite_all: bool,
 ) -> Result<Compiled, DiscoverError> {
     let mut checked = check::check_paths_keeping(paths, options, cache_file, true)?;
     let file_hashes: Vec<[u8; 32]> = checked
@@ -85,11 +98,15 @@ pub fn compile_paths(
                 continue;
             }
             let hash = source_hash(summary, file, &by_name, &file_hashes);
-            let current = plan::read_header(&path).ok().is_some_and(|h| {
-                h.format == plan::FORMAT_VERSION
-                    && h.compiler == crate::BUILD_ID
-                    && h.source_hash == hash
-            });
+            // Up to date: a plan that loads (whole: magic, format, checksum and
+            // body; a damaged plan is stale whatever its header says) made by this
+            // build from these sources.
+            let current = !rewrite_all
+                && plan::read(&path).ok().is_some_and(|(h, _)| {
+                    h.format == plan::FORMAT_VERSION
+                        && h.compiler == crate::BUILD_ID
+                        && h.source_hash == hash
+                });
             if current {
                 up_to_date += 1;
             } else {

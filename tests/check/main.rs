@@ -6,5 +6,6 @@ mod cli;
 mod corpus;
 mod fixtures;
 mod fuzz;
+mod input;
 mod spans;
 mod support;
