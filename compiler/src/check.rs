@@ -169,7 +169,7 @@ pub fn check_paths_keeping(
             let entries = results.iter().map(|r| (r.key, &r.report));
             if let Err(error) = cache::Cache::write(path, entries) {
                 crate::errln!(
-                    "wfc: warning: cannot write the check cache {}: {error} (run with --no-cache to skip it)",
+                    "wfc: warning: cannot write the check cache {}: {error} (the findings are not affected)",
                     path.display()
                 );
             }

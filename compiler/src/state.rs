@@ -8,6 +8,7 @@
 //! are written atomically: a temporary file in the same folder, renamed into place.
 
 use std::io::{self, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// The state folder's name.
@@ -35,6 +36,20 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Before something makes `dir` (such as `.wfc/runs`): when `dir` is inside a `.wfc`
+/// folder, makes that folder (not `dir` itself) and gives it its `.gitignore` and
+/// `CACHEDIR.TAG`. Nothing happens for a `dir` outside any `.wfc` folder.
+pub fn prepare(dir: &Path) -> io::Result<()> {
+    let Some(state) = dir
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == STATE_DIR))
+    else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(state).map_err(|e| with_path(state, e))?;
+    mark(state)
+}
+
 /// Gives a `.wfc` folder its `.gitignore` and `CACHEDIR.TAG`, when they are missing.
 pub fn mark(state: &Path) -> io::Result<()> {
     write_new(&state.join(".gitignore"), GITIGNORE.as_bytes())?;
@@ -52,6 +67,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let write = || -> io::Result<()> {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         tmp.write_all(bytes)?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
         match tmp.persist_noclobber(path) {
             // Made meanwhile by another wfc: as good.
             Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
@@ -81,11 +98,27 @@ fn parent(path: &Path) -> &Path {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent(path);
     create_dir(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.flush()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let write = || -> io::Result<()> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        // Through the `File` itself: the system's error, without the temporary
+        // file's name, which means nothing to the user (and the file is gone).
+        tmp.as_file_mut().write_all(bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(without_temporary_name)
+}
+
+/// tempfile names its temporary file in the errors it makes (creating it): keep
+/// the system's message only.
+fn without_temporary_name(error: io::Error) -> io::Error {
+    let text = error.to_string();
+    match text.find(" at path ") {
+        Some(at) if error.raw_os_error().is_none() => {
+            io::Error::new(error.kind(), text[..at].to_string())
+        }
+        _ => error,
+    }
 }
 
 /// The project a check of `paths` belongs to, whose `.wfc/` keeps the check cache:

@@ -7,5 +7,6 @@ mod corpus;
 mod fixtures;
 mod fuzz;
 mod input;
+mod project;
 mod spans;
 mod support;

@@ -4,4 +4,5 @@
 mod cli;
 mod file;
 mod lowering;
+mod state;
 mod support;
