@@ -129,7 +129,8 @@ impl FullDisk {
 
 impl Drop for FullDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
+        // Lazily: an open file in it never leaves the mount behind.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
 
@@ -158,6 +159,7 @@ fn a_full_disk_is_said_as_such_and_leaves_no_half_written_plan() {
     let filler = vec![b'x'; 4096];
     let mut file = std::fs::File::create(disk.path.join("filler")).expect("filler");
     while std::io::Write::write_all(&mut file, &filler).is_ok() {}
+    drop(file);
     write(
         d,
         "conf/hello.yml",

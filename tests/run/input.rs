@@ -291,7 +291,8 @@ impl FullDisk {
 
 impl Drop for FullDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
+        // Lazily: an open file in it never leaves the mount behind.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
 
