@@ -205,7 +205,7 @@ pub fn check_paths_keeping(
 
 /// A file named on the command line that holds no workflow.
 fn no_workflow(source: &SourceFile, file: crate::span::FileId) -> Diagnostic {
-    let first_line = source.text.find('\n').unwrap_or(source.text.len());
+    let first_line = source.line_range(0).end;
     Diagnostic::new(
         crate::diagnostic::Code::NotAWorkflow,
         Span::new(file, 0, first_line),

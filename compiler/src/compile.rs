@@ -78,6 +78,7 @@ pub fn compile_paths_with(
     // Stale workflows, grouped by file: (workflow name, source hash).
     let mut stale: HashMap<FileId, Vec<(String, String)>> = HashMap::new();
     let mut seen = BTreeSet::new();
+    let mut candidates: Vec<(FileId, &WorkflowSummary, PathBuf)> = Vec::new();
     for (index, list) in checked.workflows.iter().enumerate() {
         let file = project::file_id(index);
         for summary in list {
@@ -97,24 +98,30 @@ pub fn compile_paths_with(
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
+            candidates.push((file, summary, path));
+        }
+    }
+    // Up to date: a plan that is whole (magic, format, lengths, checksum; a damaged
+    // plan is stale whatever its header says) made by this build from these
+    // sources. Plans are read and verified in parallel.
+    let verdicts: Vec<(FileId, String, String, bool)> = candidates
+        .into_par_iter()
+        .map(|(file, summary, path)| {
             let hash = source_hash(summary, file, &by_name, &file_hashes);
-            // Up to date: a plan that loads (whole: magic, format, checksum and
-            // body; a damaged plan is stale whatever its header says) made by this
-            // build from these sources.
             let current = !rewrite_all
-                && plan::read(&path).ok().is_some_and(|(h, _)| {
+                && plan::verify(&path).ok().is_some_and(|h| {
                     h.format == plan::FORMAT_VERSION
                         && h.compiler == crate::BUILD_ID
                         && h.source_hash == hash
                 });
-            if current {
-                up_to_date += 1;
-            } else {
-                stale
-                    .entry(file)
-                    .or_default()
-                    .push((name.to_string(), hash));
-            }
+            (file, summary.name.value.clone(), hash, current)
+        })
+        .collect();
+    for (file, name, hash, current) in verdicts {
+        if current {
+            up_to_date += 1;
+        } else {
+            stale.entry(file).or_default().push((name, hash));
         }
     }
 

@@ -600,3 +600,28 @@ fn caches_that_are_not_files_are_not_read() {
         assert!(std::fs::symlink_metadata(&file).expect("cache").is_file());
     }
 }
+
+#[test]
+fn a_first_line_ends_at_any_line_break() {
+    // The finding on a named file without workflows covers its first line only.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for nl in ["\n", "\r\n", "\r"] {
+        write(dir.path(), "c.yml", &format!("services:{nl}  web: x{nl}"));
+        let out = wfc(
+            &["check", "--no-cache", "--format", "json", "c.yml"],
+            dir.path(),
+        );
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let finding = &value[0];
+        assert_eq!(finding["code"], "WF003", "{value}");
+        assert_eq!(
+            (
+                &finding["line"],
+                &finding["end_line"],
+                &finding["end_column"]
+            ),
+            (&1.into(), &1.into(), &10.into()),
+            "{nl:?}: {value}"
+        );
+    }
+}

@@ -227,7 +227,8 @@ fn read_ignore(root: &Path) -> Result<Option<GlobSet>, DiscoverError> {
         }
     };
     let mut builder = GlobSetBuilder::new();
-    for line in text.lines() {
+    // Lines end at LF, CRLF or a lone CR.
+    for line in text.split(['\n', '\r']) {
         let pattern = line.trim().trim_end_matches('/');
         if pattern.is_empty() || pattern.starts_with('#') {
             continue;
@@ -264,7 +265,12 @@ mod tests {
         ] {
             std::fs::write(root.join(f), "").unwrap();
         }
-        std::fs::write(root.join(".confignore"), "ignore/*\n*_ignore\n# comment\n").unwrap();
+        // Line ends of every kind: LF, a lone CR, CRLF.
+        std::fs::write(
+            root.join(".confignore"),
+            "ignore/*\r*_ignore\r\n# comment\n",
+        )
+        .unwrap();
         let found = discover(&[root.to_path_buf()]).unwrap();
         let names: Vec<_> = found
             .files
