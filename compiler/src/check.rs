@@ -99,6 +99,9 @@ pub struct Checked {
     pub models: Vec<Option<FileModel>>,
     /// Files whose findings came from the cache.
     pub cache_hits: usize,
+    /// Per file: a hash of its content (and of the compiler build and the options),
+    /// the check cache's key.
+    pub content_hashes: Vec<[u8; 16]>,
 }
 
 /// One file on its way through `check_paths`.
@@ -182,6 +185,7 @@ pub fn check_paths_keeping(
     let mut sources = Sources::default();
     let mut workflows = Vec::with_capacity(results.len());
     let mut models = Vec::with_capacity(results.len());
+    let mut content_hashes = Vec::with_capacity(results.len());
     for result in results {
         if result.explicit
             && result.report.workflows.is_empty()
@@ -192,6 +196,7 @@ pub fn check_paths_keeping(
         diagnostics.extend(result.report.diagnostics);
         workflows.push(result.report.workflows);
         models.push(result.model);
+        content_hashes.push(result.key);
         sources.add(result.source);
     }
     Ok(Checked {
@@ -200,6 +205,7 @@ pub fn check_paths_keeping(
         workflows,
         models,
         cache_hits,
+        content_hashes,
     })
 }
 

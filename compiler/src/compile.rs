@@ -59,11 +59,8 @@ pub fn compile_paths_with(
     rewrite_all: bool,
 ) -> Result<Compiled, DiscoverError> {
     let mut checked = check::check_paths_keeping(paths, options, cache_file, true)?;
-    let file_hashes: Vec<[u8; 32]> = checked
-        .sources
-        .iter()
-        .map(|(_, f)| Sha256::digest(f.text.as_bytes()).into())
-        .collect();
+    // What the check hashed already: the content of each file (with the build).
+    let file_hashes = &checked.content_hashes;
     let mut by_name: HashMap<&str, (FileId, &WorkflowSummary)> = HashMap::new();
     for (index, list) in checked.workflows.iter().enumerate() {
         for summary in list {
@@ -107,7 +104,7 @@ pub fn compile_paths_with(
     let verdicts: Vec<(FileId, String, String, bool)> = candidates
         .into_par_iter()
         .map(|(file, summary, path)| {
-            let hash = source_hash(summary, file, &by_name, &file_hashes);
+            let hash = source_hash(summary, file, &by_name, file_hashes);
             let current = !rewrite_all
                 && plan::verify(&path).ok().is_some_and(|h| {
                     h.format == plan::FORMAT_VERSION
@@ -210,7 +207,7 @@ fn source_hash(
     summary: &WorkflowSummary,
     file: FileId,
     by_name: &HashMap<&str, (FileId, &WorkflowSummary)>,
-    file_hashes: &[[u8; 32]],
+    file_hashes: &[[u8; 16]],
 ) -> String {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     let mut queue: VecDeque<&WorkflowSummary> = VecDeque::from([summary]);

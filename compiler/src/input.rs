@@ -160,13 +160,22 @@ pub fn metadata(path: &Path) -> Result<Metadata, ReadError> {
 pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let meta = metadata(path)?;
     check(&meta, limit)?;
+    read_regular(path, limit)
+}
+
+/// [`read`] for a path just seen to be a regular file (by a folder walk): it is not
+/// looked at again before it is opened, only after.
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     // O_NONBLOCK: should the path have become a FIFO since it was looked at, opening
     // it does not wait for a writer (and the check below refuses it).
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(ReadError::Io)?;
+        .map_err(|e| match metadata(path) {
+            Err(missing) => missing,
+            Ok(_) => ReadError::Io(e),
+        })?;
     let meta = file.metadata().map_err(ReadError::Io)?;
     check(&meta, limit)?;
     read_open(file, meta.len(), limit)

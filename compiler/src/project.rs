@@ -142,7 +142,8 @@ pub fn read_files(paths: &[PathBuf]) -> Result<Vec<RawFile>, DiscoverError> {
         .into_par_iter()
         .map(|path| {
             let explicit = paths.contains(&path);
-            match input::read(&path, input::MAX_WORKFLOW_FILE) {
+            // `discover` saw a regular file there (or a link to one).
+            match input::read_regular(&path, input::MAX_WORKFLOW_FILE) {
                 Ok(bytes) => {
                     let mut raw = RawFile::from_bytes(display_path(&path), bytes);
                     raw.explicit = explicit;
