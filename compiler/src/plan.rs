@@ -12,7 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
 pub use file::{
-    FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, write,
+    FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, verify, write,
     write_bytes,
 };
 pub use lower::lower;

@@ -6,5 +6,7 @@ mod cli;
 mod corpus;
 mod fixtures;
 mod fuzz;
+mod input;
+mod project;
 mod spans;
 mod support;

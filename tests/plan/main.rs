@@ -3,5 +3,7 @@
 
 mod cli;
 mod file;
+mod graph;
 mod lowering;
+mod state;
 mod support;

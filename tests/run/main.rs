@@ -6,6 +6,7 @@ mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
 mod handoff;
+mod input;
 mod logs;
 mod processes;
 mod support;

@@ -60,6 +60,12 @@ codes! {
     IgnoredEntry = "WF004", "ignored-entry", Warning,
         "a top-level entry looks like a workflow but will be ignored",
         "Only top-level entries with `type: Workflow` are workflows; others are ignored so that other tools can keep their configuration beside workflows. This entry has workflow keys (such as `jobs`) but no `type: Workflow`, so it will never run.\n\nAdd `type: Workflow`, or remove the entry.";
+    UnreadableFile = "WF005", "unreadable-file", Warning,
+        "an entry of a workflow folder that cannot be read",
+        "A folder's `*.yml` / `*.yaml` files are loaded as workflow files. This entry was skipped because it cannot be read as one: a FIFO, a socket or a device, a symbolic link to nothing (an editor's or a removed file's leftover), a folder that cannot be listed. Any other dangling symbolic link in the folder is reported too. A symbolic link to a folder outside the folder being checked is not followed (it would load files from elsewhere, and a link to `/` would walk the whole machine), and is reported here; a link to a folder inside it is skipped quietly, since its files are found where they are.\n\nRemove the entry or fix the link, or list it in the folder's `.confignore`. A path named on the command line that cannot be read is an error (exit status 2), not this warning.";
+    FileTooLarge = "WF006", "file-too-large", Error,
+        "a workflow file larger than wfc loads",
+        "Workflow files are loaded whole, so their size is bounded: 16 MiB. A larger file is not loaded (its workflows do not exist for the check, the compiler or the runtime), which usually means it is not a workflow file at all, or that it was generated and should be split.\n\nSplit the workflows over several files, or list the file in `.confignore`.";
     UnknownKey = "WF101", "unknown-key", Error,
         "a key that this object does not have",
         "ddeutil-workflow ignores unknown keys silently, so a typo (`ecoh:` for `echo:`) changes what a workflow does without any error. wfc rejects them.\n\nFix the spelling (the help names the closest key), or remove the key.";
