@@ -79,15 +79,20 @@ static NEXT_STAGE: AtomicU64 = AtomicU64::new(1);
 
 impl Stage {
     pub(crate) fn new() -> Stage {
-        let marker = format!(
-            "{}/{}",
-            Owner::current().label(),
-            NEXT_STAGE.fetch_add(1, Ordering::Relaxed)
-        );
-        let env = match std::env::var(STAGE_ENV) {
-            Ok(outer) if !outer.is_empty() => format!("{outer};{marker}"),
-            _ => marker.clone(),
-        };
+        // This process's part of every marker: the owner's label, after the
+        // marker of the stage that runs this `wfr`, if any.
+        static PREFIX: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        let (outer, label) = PREFIX.get_or_init(|| {
+            let outer = match std::env::var(STAGE_ENV) {
+                Ok(outer) if !outer.is_empty() => format!("{outer};"),
+                _ => String::new(),
+            };
+            (outer, Owner::current().label())
+        });
+        let mut number = itoa::Buffer::new();
+        let number = number.format(NEXT_STAGE.fetch_add(1, Ordering::Relaxed));
+        let marker = [label.as_str(), "/", number].concat();
+        let env = [outer.as_str(), &marker].concat();
         Stage {
             marker,
             env,
