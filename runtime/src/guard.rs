@@ -1,17 +1,19 @@
 //! The guard. When `wfr` is killed (SIGKILL, the OOM killer), nothing in it runs
-//! to stop what its stages started: a stage's first process dies with it
-//! (`PR_SET_PDEATHSIG`), but not what that process started. So before its first
-//! stage process, `wfr` starts a small process of its own binary, `wfr guard`, in
-//! a session of its own, reading a pipe from `wfr`. When `wfr` ends normally it
-//! says so (`done`); when the pipe closes without that, `wfr` was killed, and the
-//! guard cleans up after it (`reap::after`): it kills every process that carries
-//! `wfr`'s marker, removes its containers, closes its open run records as
-//! cancelled and removes its scratch folder.
+//! to stop what its stages started. So before its first stage process, `wfr`
+//! starts a small process of its own binary, `wfr guard`, in a session of its
+//! own, reading a pipe from `wfr`. When `wfr` ends normally it says so (`done`);
+//! when the pipe closes without that, `wfr` was killed, and the guard cleans up
+//! after it (`reap::after`): it kills every process that carries `wfr`'s marker
+//! (the stages' first processes and all they started), removes its containers,
+//! closes its open run records as cancelled and removes its scratch folder. A
+//! guard that dies is started again with the next stage; when none can be
+//! started, stages' first processes die with `wfr` through `PR_SET_PDEATHSIG`
+//! (`process.rs`).
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use nix::unistd::Pid;
 
@@ -22,23 +24,48 @@ struct Guard {
     pipe: ChildStdin,
 }
 
-/// The guard once started (none when it could not be).
-static GUARD: OnceLock<Option<Mutex<Guard>>> = OnceLock::new();
+/// The guard, once started.
+static GUARD: Mutex<Option<Guard>> = Mutex::new(None);
+
+/// Starting the guard failed once: it is not tried again.
+static CANNOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Starts the guard if it is not running yet (before a stage's first process or
-/// container).
-pub(crate) fn ensure() {
-    GUARD.get_or_init(|| match start() {
-        Ok(guard) => Some(Mutex::new(guard)),
-        Err(e) => {
-            tracing::warn!(target: "wfr::run", error = %e, "cannot start the guard process: if wfr is killed, what its stages started may outlive it");
-            None
+/// Starts the guard if it is not running (before a stage's first process or
+/// container; again if it died). False when there is none: the stage's first
+/// process then gets SIGKILL when wfr dies (`PR_SET_PDEATHSIG`), which costs a
+/// fork of wfr for each process, where the guard costs nothing per process.
+pub(crate) fn ensure() -> bool {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    let mut guard = lock(&GUARD);
+    if let Some(running) = guard.as_ref() {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        if matches!(
+            waitid(Id::Pid(running.pid), flags),
+            Ok(WaitStatus::StillAlive)
+        ) {
+            return true;
         }
-    });
+        tracing::warn!(target: "wfr::run", pid = running.pid.as_raw(), "the guard process died; starting another");
+    }
+    if CANNOT.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    match start() {
+        Ok(started) => {
+            *guard = Some(started);
+            true
+        }
+        Err(e) => {
+            CANNOT.store(true, std::sync::atomic::Ordering::Relaxed);
+            *guard = None;
+            tracing::warn!(target: "wfr::run", error = %e, "cannot start the guard process: stage processes will die with wfr, but what they start may outlive it if it is killed");
+            false
+        }
+    }
 }
 
 fn start() -> std::io::Result<Guard> {
@@ -74,15 +101,12 @@ fn start() -> std::io::Result<Guard> {
 
 /// True when `pid` is the guard.
 pub(crate) fn is_guard(pid: Pid) -> bool {
-    GUARD
-        .get()
-        .and_then(Option::as_ref)
-        .is_some_and(|g| lock(g).pid == pid)
+    lock(&GUARD).as_ref().is_some_and(|g| g.pid == pid)
 }
 
 fn tell(line: &str) {
-    if let Some(Some(guard)) = GUARD.get() {
-        let _ = writeln!(lock(guard).pipe, "{line}");
+    if let Some(guard) = lock(&GUARD).as_mut() {
+        let _ = writeln!(guard.pipe, "{line}");
     }
 }
 

@@ -8,9 +8,11 @@
 //! * Every process a stage starts carries `WFR_STAGE` in its environment (see
 //!   [`Stage`]), which its children inherit: a process that left the stage's group
 //!   is still known as the stage's.
-//! * A stage's first process runs in a group of its own and gets SIGKILL when
-//!   `wfr` dies (`PR_SET_PDEATHSIG`); what it started is killed by `wfr`'s guard
-//!   (`guard.rs`) then, found by its marker.
+//! * A stage's first process runs in a group of its own. If `wfr` dies, `wfr`'s
+//!   guard (`guard.rs`) kills every process found by its marker. Without a guard
+//!   the first process gets SIGKILL when `wfr` dies (`PR_SET_PDEATHSIG`, set
+//!   between fork and exec: it makes every spawn a fork of `wfr`, which costs a
+//!   short Bash stage about a tenth more than the vfork `std` uses otherwise).
 //!
 //! What a process left in the environment can be undone (`env -i`), which takes
 //! it out of its stage's reach: it is killed with everything else `wfr` started
@@ -108,17 +110,20 @@ impl Stage {
 
     /// Spawns `command` as the stage's first process: its marker in the
     /// environment, a process group of its own, stdin from /dev/null, output
-    /// through pipes, and SIGKILL when `wfr` dies.
+    /// through pipes. If `wfr` dies, the guard kills it with the rest of the
+    /// stage; without a guard, it gets SIGKILL when `wfr` dies.
     pub(crate) fn spawn(&self, mut command: Command) -> std::io::Result<Child> {
         use std::os::unix::process::CommandExt as _;
-        crate::guard::ensure();
+        let guarded = crate::guard::ensure();
         command
             .env(STAGE_ENV, &self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        die_with_parent(&mut command);
+        if !guarded {
+            die_with_parent(&mut command);
+        }
         command.spawn()
     }
 

@@ -229,26 +229,7 @@ fn the_next_wfr_cleans_up_after_one_killed_with_its_guard() {
     let run = start(&["run", "w"], dir.path());
     let pid = run.child.id();
     wait_for(&dir.path().join("pids/orphan"));
-    // The guard: the child of wfr that runs `guard`.
-    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("tasks")
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|c| {
-            c.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    let guard = children
-        .iter()
-        .copied()
-        .find(|c| {
-            std::fs::read(format!("/proc/{c}/cmdline"))
-                .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"guard"))
-        })
-        .expect("wfr started a guard");
-    let guard = nix::unistd::Pid::from_raw(i32::try_from(guard).expect("pid"));
+    let guard = guard_of(pid);
     nix::sys::signal::kill(guard, Signal::SIGKILL).expect("kill the guard");
     run.signal(Signal::SIGKILL);
     run.end_within(Duration::from_secs(5));
@@ -264,6 +245,63 @@ fn the_next_wfr_cleans_up_after_one_killed_with_its_guard() {
     assert_eq!(closed.len(), 2, "{closed:?}");
     assert!(closed.iter().all(|r| !r.contains("partial")), "{closed:?}");
     no_scratch_of(pid);
+}
+
+/// The guard of the wfr `pid`: its child that runs `guard`.
+fn guard_of(pid: u32) -> nix::unistd::Pid {
+    find_guard(pid).expect("wfr started a guard")
+}
+
+fn find_guard(pid: u32) -> Option<nix::unistd::Pid> {
+    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    let guard = children.iter().copied().find(|c| {
+        std::fs::read(format!("/proc/{c}/cmdline"))
+            .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"guard"))
+    })?;
+    Some(nix::unistd::Pid::from_raw(i32::try_from(guard).ok()?))
+}
+
+/// A guard that dies while wfr runs is started again with the next stage,
+/// which it then guards.
+#[test]
+fn a_guard_that_dies_is_started_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let next = "        - name: next\n          env:\n            PIDS: ${{ stages.s.outputs.stdout }}\n          bash: |\n            setsid sleep 7331 & echo $! > \"$PIDS/.next\"; mv \"$PIDS/.next\" \"$PIDS/next\"\n            wait\n";
+    workflow(
+        dir.path(),
+        "",
+        "while [ ! -f \"$PIDS/../go\" ]; do sleep 0.05; done\necho \"$PIDS\"",
+        next,
+    );
+    let run = start(&["run", "w"], dir.path());
+    let pid = run.child.id();
+    // The first stage runs: its guard is there.
+    let started = std::time::Instant::now();
+    let first = loop {
+        if let Some(guard) = find_guard(pid) {
+            break guard;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no guard");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    nix::sys::signal::kill(first, Signal::SIGKILL).expect("kill the guard");
+    std::fs::write(dir.path().join("go"), "").expect("go");
+    wait_for(&dir.path().join("pids/next"));
+    let second = guard_of(pid);
+    assert_ne!(second, first);
+    run.signal(Signal::SIGKILL);
+    run.end_within(Duration::from_secs(5));
+    let pids = pids_in(&dir.path().join("pids"));
+    assert_eq!(still_running(&pids), Vec::<String>::new());
 }
 
 fn ended_json(ended: &Ended) -> serde_json::Value {

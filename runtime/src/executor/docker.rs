@@ -272,7 +272,7 @@ async fn container(
     }
     // Whoever cleans up after this process, should it be killed (its guard, or
     // the next `wfr`), asks the engine for its containers.
-    crate::guard::ensure();
+    let _ = crate::guard::ensure();
     sweep_gone_owners_once();
     if let Err(e) = owner::note_containers() {
         return Outcome::failed(

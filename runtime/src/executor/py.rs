@@ -77,7 +77,7 @@ pub(super) fn run_python(
 ) -> Outcome {
     let running = Running::new();
     let stage = Arc::new(process::Stage::new());
-    crate::guard::ensure();
+    let _ = crate::guard::ensure();
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
     {
         let stage = Arc::clone(&stage);
