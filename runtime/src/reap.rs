@@ -1,7 +1,7 @@
 //! Cleaning up after a `wfr` that is gone: the processes its stages started (by
 //! their marker), its containers, its open run records and its scratch folder.
-//! Its guard does it the moment it dies (`guard.rs`); every new `wfr` looks, in
-//! the background, for what an owner left when its guard died with it (the
+//! Its guard does it the moment it dies (`guard.rs`); every new `wfr` looks, on
+//! its record's thread, for what an owner left when its guard died with it (the
 //! whole session killed, the machine rebooted).
 
 use std::path::{Path, PathBuf};
@@ -18,13 +18,17 @@ pub struct Report {
     pub processes: usize,
     pub containers: usize,
     pub records: Vec<PathBuf>,
-    pub scratch: bool,
+    /// What could not be cleaned up, and why.
+    pub problems: Vec<String>,
 }
 
 impl Report {
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.processes == 0 && self.containers == 0 && self.records.is_empty()
+        self.processes == 0
+            && self.containers == 0
+            && self.records.is_empty()
+            && self.problems.is_empty()
     }
 }
 
@@ -40,6 +44,7 @@ impl std::fmt::Display for Report {
         for record in &self.records {
             parts.push(format!("closed the record {}", record.display()));
         }
+        parts.extend(self.problems.iter().cloned());
         f.write_str(&parts.join(", "))
     }
 }
@@ -57,18 +62,27 @@ pub fn after(owner: &Owner, records: &[PathBuf], scratch: Option<&Path>, reason:
     if scratch.is_some_and(|s| s.join("containers").exists()) {
         match crate::executor::containers::remove_containers_of(owner) {
             Ok(removed) => report.containers = removed,
-            Err(e) => {
-                tracing::warn!(target: "wfr::run", owner = %owner.label(), "cannot remove the containers of a wfr that is gone: {e}");
-            }
+            Err(e) => report
+                .problems
+                .push(format!("cannot remove its containers: {e}")),
         }
     }
     for record in records {
-        if let Ok(Some(closed)) = crate::record::close_abandoned(record, reason) {
-            report.records.push(closed);
+        match crate::record::close_abandoned(record, reason) {
+            Ok(Some(closed)) => report.records.push(closed),
+            Ok(None) => {}
+            Err(e) => report
+                .problems
+                .push(format!("cannot close the record {}: {e}", record.display())),
         }
     }
-    if let Some(scratch) = scratch {
-        report.scratch = std::fs::remove_dir_all(scratch).is_ok();
+    if let Some(scratch) = scratch
+        && let Err(e) = std::fs::remove_dir_all(scratch)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        report
+            .problems
+            .push(format!("cannot remove {}: {e}", scratch.display()));
     }
     report
 }
