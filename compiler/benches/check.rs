@@ -34,7 +34,9 @@ fn main() {
         return;
     }
     let dir = corpus();
-    let files = discover::discover(std::slice::from_ref(&dir)).expect("corpus");
+    let files = discover::discover(std::slice::from_ref(&dir))
+        .expect("corpus")
+        .files;
     let texts: Vec<(PathBuf, String)> = files
         .iter()
         .map(|p| (p.clone(), std::fs::read_to_string(p).expect("read")))

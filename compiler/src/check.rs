@@ -101,6 +101,9 @@ pub struct Checked {
     pub models: Vec<Option<FileModel>>,
     /// Files whose findings came from the cache.
     pub cache_hits: usize,
+    /// Per file: a hash of its content (and of the compiler build and the options),
+    /// the check cache's key.
+    pub content_hashes: Vec<[u8; 16]>,
 }
 
 /// One file on its way through `check_paths`.
@@ -140,14 +143,15 @@ pub fn check_paths_keeping(
         .enumerate()
         .map(|(index, raw)| {
             let file = project::file_id(index);
-            let key = cache::key(&salt, raw.text.as_bytes(), raw.bad_utf8.is_some());
+            let key = cache::key(&salt, raw.text.as_bytes(), raw.problem.as_ref());
             let source = SourceFile::new(raw.path, raw.text);
             let (report, from_cache, model) = if let Some(mut report) = cached.get(&key).cloned() {
                 report.diagnostics.iter_mut().for_each(|d| d.set_file(file));
                 report.workflows.iter_mut().for_each(|w| w.set_file(file));
                 (report, true, None)
             } else {
-                let (model, mut diagnostics) = project::load_file(file, &source, raw.bad_utf8);
+                let (model, mut diagnostics) =
+                    project::load_file(file, &source, raw.problem.as_ref());
                 let mut report = check_file(&source, &model, options);
                 diagnostics.append(&mut report.diagnostics);
                 report.diagnostics = diagnostics;
@@ -169,8 +173,8 @@ pub fn check_paths_keeping(
         if stale {
             let entries = results.iter().map(|r| (r.key, &r.report));
             if let Err(error) = cache::Cache::write(path, entries) {
-                eprintln!(
-                    "wfc: warning: cannot write the check cache {}: {error} (run with --no-cache to skip it)",
+                crate::errln!(
+                    "wfc: warning: cannot write the check cache {}: {error} (the findings are not affected)",
                     path.display()
                 );
             }
@@ -183,6 +187,7 @@ pub fn check_paths_keeping(
     let mut sources = Sources::default();
     let mut workflows = Vec::with_capacity(results.len());
     let mut models = Vec::with_capacity(results.len());
+    let mut content_hashes = Vec::with_capacity(results.len());
     for result in results {
         if result.explicit
             && result.report.workflows.is_empty()
@@ -193,6 +198,7 @@ pub fn check_paths_keeping(
         diagnostics.extend(result.report.diagnostics);
         workflows.push(result.report.workflows);
         models.push(result.model);
+        content_hashes.push(result.key);
         sources.add(result.source);
     }
     Ok(Checked {
@@ -201,12 +207,13 @@ pub fn check_paths_keeping(
         workflows,
         models,
         cache_hits,
+        content_hashes,
     })
 }
 
 /// A file named on the command line that holds no workflow.
 fn no_workflow(source: &SourceFile, file: crate::span::FileId) -> Diagnostic {
-    let first_line = source.text.find('\n').unwrap_or(source.text.len());
+    let first_line = source.line_range(0).end;
     Diagnostic::new(
         crate::diagnostic::Code::NotAWorkflow,
         Span::new(file, 0, first_line),

@@ -6,7 +6,7 @@ mod compile;
 mod graph;
 mod plan;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,14 +64,22 @@ impl args::InputArgs {
     }
 
     /// Where the check cache lives: `$WFC_CACHE_DIR/check.bin`, else
-    /// `.wfc/cache/check.bin`; `None` with `--no-cache`.
+    /// `.wfc/cache/check.bin` in the project's root (see
+    /// [`crate::state::project_root`]); `None` with `--no-cache`.
     fn cache_file(&self) -> Option<PathBuf> {
         if self.no_cache {
             return None;
         }
         let dir = std::env::var_os("WFC_CACHE_DIR")
             .filter(|d| !d.is_empty())
-            .map_or_else(|| PathBuf::from(".wfc/cache"), PathBuf::from);
+            .map_or_else(
+                || {
+                    crate::state::project_root(&self.paths())
+                        .join(crate::state::STATE_DIR)
+                        .join("cache")
+                },
+                PathBuf::from,
+            );
         Some(dir.join("check.bin"))
     }
 }
@@ -98,16 +106,19 @@ fn report(
         }
         args::ColorArg::Auto => Color::Never,
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     let written =
-        render::write(&mut out, format, sources, diagnostics, color).and_then(|()| out.flush());
-    match written {
-        // A closed pipe (`wfc check | head`) is not worth a message.
-        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("wfc: error: cannot write the report: {error}");
-            Err(EXIT_USAGE)
-        }
-        _ => Ok(()),
-    }
+        crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, color));
+    written.map_err(|error| {
+        crate::errln!("wfc: error: cannot write the report: {error}");
+        EXIT_USAGE
+    })
+}
+
+/// Prints `text` on stdout (a closed pipe ends it quietly); `Err` carries an exit
+/// status.
+fn print(text: &str) -> Result<(), u8> {
+    crate::output::stdout(text).map_err(|error| {
+        crate::errln!("wfc: error: cannot write to stdout: {error}");
+        EXIT_USAGE
+    })
 }

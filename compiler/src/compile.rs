@@ -38,19 +38,29 @@ type StaleFile = (
     Option<crate::syntax::model::FileModel>,
 );
 
-/// Compiles every workflow under `paths` into `out_dir`.
+/// Compiles every workflow under `paths` into `out_dir`, rewriting the plans that
+/// are not up to date.
 pub fn compile_paths(
     paths: &[PathBuf],
     out_dir: &Path,
     options: &check::Options,
     cache_file: Option<&Path>,
 ) -> Result<Compiled, DiscoverError> {
+    compile_paths_with(paths, out_dir, options, cache_file, false)
+}
+
+/// [`compile_paths`]; with `rewrite_all`, every plan is rewritten, up to date or not
+/// (`wfc compile --no-cache`).
+pub fn compile_paths_with(
+    paths: &[PathBuf],
+    out_dir: &Path,
+    options: &check::Options,
+    cache_file: Option<&Path>,
+    rewrite_all: bool,
+) -> Result<Compiled, DiscoverError> {
     let mut checked = check::check_paths_keeping(paths, options, cache_file, true)?;
-    let file_hashes: Vec<[u8; 32]> = checked
-        .sources
-        .iter()
-        .map(|(_, f)| Sha256::digest(f.text.as_bytes()).into())
-        .collect();
+    // What the check hashed already: the content of each file (with the build).
+    let file_hashes = &checked.content_hashes;
     let mut by_name: HashMap<&str, (FileId, &WorkflowSummary)> = HashMap::new();
     for (index, list) in checked.workflows.iter().enumerate() {
         for summary in list {
@@ -65,6 +75,7 @@ pub fn compile_paths(
     // Stale workflows, grouped by file: (workflow name, source hash).
     let mut stale: HashMap<FileId, Vec<(String, String)>> = HashMap::new();
     let mut seen = BTreeSet::new();
+    let mut candidates: Vec<(FileId, &WorkflowSummary, PathBuf)> = Vec::new();
     for (index, list) in checked.workflows.iter().enumerate() {
         let file = project::file_id(index);
         for summary in list {
@@ -84,20 +95,30 @@ pub fn compile_paths(
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
-            let hash = source_hash(summary, file, &by_name, &file_hashes);
-            let current = plan::read_header(&path).ok().is_some_and(|h| {
-                h.format == plan::FORMAT_VERSION
-                    && h.compiler == crate::BUILD_ID
-                    && h.source_hash == hash
-            });
-            if current {
-                up_to_date += 1;
-            } else {
-                stale
-                    .entry(file)
-                    .or_default()
-                    .push((name.to_string(), hash));
-            }
+            candidates.push((file, summary, path));
+        }
+    }
+    // Up to date: a plan that is whole (magic, format, lengths, checksum; a damaged
+    // plan is stale whatever its header says) made by this build from these
+    // sources. Plans are read and verified in parallel.
+    let verdicts: Vec<(FileId, String, String, bool)> = candidates
+        .into_par_iter()
+        .map(|(file, summary, path)| {
+            let hash = source_hash(summary, file, &by_name, file_hashes);
+            let current = !rewrite_all
+                && plan::verify(&path).ok().is_some_and(|h| {
+                    h.format == plan::FORMAT_VERSION
+                        && h.compiler == crate::BUILD_ID
+                        && h.source_hash == hash
+                });
+            (file, summary.name.value.clone(), hash, current)
+        })
+        .collect();
+    for (file, name, hash, current) in verdicts {
+        if current {
+            up_to_date += 1;
+        } else {
+            stale.entry(file).or_default().push((name, hash));
         }
     }
 
@@ -186,7 +207,7 @@ fn source_hash(
     summary: &WorkflowSummary,
     file: FileId,
     by_name: &HashMap<&str, (FileId, &WorkflowSummary)>,
-    file_hashes: &[[u8; 32]],
+    file_hashes: &[[u8; 16]],
 ) -> String {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     let mut queue: VecDeque<&WorkflowSummary> = VecDeque::from([summary]);

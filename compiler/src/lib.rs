@@ -8,12 +8,15 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod ids;
+pub mod input;
 pub mod limits;
+pub mod output;
 pub mod project;
 pub mod registry;
 pub mod render;
 pub mod source;
 pub mod span;
+pub mod state;
 pub mod syntax;
 pub mod volume;
 

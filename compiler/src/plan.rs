@@ -12,7 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
 pub use file::{
-    FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, write,
+    FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, verify, write,
     write_bytes,
 };
 pub use lower::lower;
@@ -267,7 +267,8 @@ pub struct DockerPlan {
     pub image: Template,
     pub tag: Template,
     pub env: PMap,
-    pub volume: PMap,
+    /// `host: container`; the host path is a template too.
+    pub volume: Vec<(Template, PValue)>,
     pub auth: PMap,
     /// What the container runs instead of the image's own command.
     pub command: Option<CommandPlan>,

@@ -62,3 +62,12 @@ pub(crate) fn position(sources: &Sources, span: Span) -> Position {
 pub(crate) fn file_name(sources: &Sources, span: Span) -> String {
     sources.path(span.file).to_string_lossy().replace('\\', "/")
 }
+
+/// A JSON writer's error as the I/O error it is (a closed pipe stays a closed pipe).
+#[must_use]
+pub fn json_error(error: serde_json::Error) -> io::Error {
+    match error.io_error_kind() {
+        Some(kind) => io::Error::new(kind, error),
+        None => io::Error::other(error),
+    }
+}

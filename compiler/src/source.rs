@@ -26,49 +26,94 @@ impl SourceFile {
         }
     }
 
-    fn line_starts(&self) -> &[u32] {
+    /// Where each line starts. Lines end as YAML ends them: at `\n`, at `\r\n` and at
+    /// a lone `\r` (other characters some editors break lines at, such as U+2028,
+    /// are text in YAML).
+    pub(crate) fn line_starts(&self) -> &[u32] {
         self.line_starts.get_or_init(|| {
+            let bytes = self.text.as_bytes();
             let mut starts = vec![0];
-            starts.extend(
-                self.text
-                    .bytes()
-                    .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
-                    .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
-            );
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                    starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
+                }
+            }
             starts
         })
     }
 
-    /// 1-based line and 1-based column (in characters) of a byte offset.
+    /// The nearest character boundary at or before `offset` (clamped to the text).
+    #[must_use]
+    pub fn floor_boundary(&self, offset: usize) -> usize {
+        let mut at = offset.min(self.text.len());
+        while !self.text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    }
+
+    /// The nearest character boundary at or after `offset` (clamped to the text).
+    #[must_use]
+    pub fn ceil_boundary(&self, offset: usize) -> usize {
+        let mut at = offset.min(self.text.len());
+        while !self.text.is_char_boundary(at) {
+            at += 1;
+        }
+        at
+    }
+
+    /// 0-based line of a byte offset (clamped to the text).
+    #[must_use]
+    pub fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.line_starts()
+            .partition_point(|&s| s as usize <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Byte range of a 0-based line, without its line break.
+    #[must_use]
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let starts = self.line_starts();
+        let Some(&start) = starts.get(line) else {
+            return self.text.len()..self.text.len();
+        };
+        let start = start as usize;
+        let next = starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&s| s as usize);
+        let text = &self.text.as_bytes()[start..next];
+        let end = text
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(next, |i| start + i);
+        start..end
+    }
+
+    /// 1-based line and 1-based column (in characters) of a byte offset. An offset
+    /// past the end is the end; one inside a character is that character.
     #[must_use]
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let offset = offset.min(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
-        let starts = self.line_starts();
-        let line = starts.partition_point(|&s| s <= offset) - 1;
-        let start = starts[line] as usize;
-        let end = (offset as usize).max(start);
-        let column = self
-            .text
-            .get(start..end)
-            .map_or(end - start, |s| s.chars().count());
+        let offset = self.floor_boundary(offset as usize);
+        let line = self.line_index(offset);
+        let start = self.line_starts()[line] as usize;
+        let column = self.text[start..offset.max(start)].chars().count();
         (line + 1, column + 1)
     }
 
     /// Byte offset of a 1-based line and 1-based character column.
     #[must_use]
     pub fn offset_of(&self, line: usize, column: usize) -> usize {
-        let Some(&start) = self.line_starts().get(line.saturating_sub(1)) else {
+        if line == 0 || line > self.line_starts().len() {
             return self.text.len();
-        };
-        let start = start as usize;
-        let rest = &self.text[start..];
-        let line_text = rest.split('\n').next().unwrap_or("");
+        }
+        let range = self.line_range(line - 1);
+        let line_text = &self.text[range.clone()];
         let within = line_text
             .char_indices()
             .nth(column.saturating_sub(1))
             .map_or(line_text.len(), |(i, _)| i);
-        start + within
+        range.start + within
     }
 
     /// The text of a span, if it lies in this file.
@@ -182,6 +227,30 @@ mod tests {
         // 'x' is after a 2-byte char and a space
         assert_eq!(f.line_col(6), (2, 3));
         assert_eq!(f.offset_of(2, 3), 6);
+    }
+
+    #[test]
+    fn every_yaml_line_break_counts() {
+        // LF, CRLF and a lone CR end lines; U+2028 and a form feed do not (not in YAML).
+        let f = SourceFile::new("a.yml".into(), "a\nb\r\nc\rd\u{2028}e\x0cf".into());
+        assert_eq!(f.line_col(2), (2, 1));
+        assert_eq!(f.line_col(5), (3, 1));
+        assert_eq!(f.line_col(7), (4, 1));
+        let e = f.text.find('e').unwrap();
+        assert_eq!(f.line_col(u32::try_from(e).unwrap()), (4, 3));
+        assert_eq!(f.line_col(u32::try_from(f.text.len()).unwrap()), (4, 6));
+        assert_eq!(f.offset_of(3, 1), 5);
+        assert_eq!(f.offset_of(4, 3), e);
+        assert_eq!(&f.text[f.line_range(1)], "b");
+        assert_eq!(&f.text[f.line_range(2)], "c");
+    }
+
+    #[test]
+    fn offsets_inside_a_character_are_that_character() {
+        let f = SourceFile::new("a.yml".into(), "\u{FFFD}x".into());
+        assert_eq!(f.line_col(1), (1, 1));
+        assert_eq!(f.line_col(3), (1, 2));
+        assert_eq!(f.line_col(99), (1, 3));
     }
 
     #[test]

@@ -14,22 +14,36 @@ from textwrap import dedent
 
 class _Capture:
     """Stands for sys.stdout / sys.stderr. While a stage runs on a thread, what
-    that thread writes is kept for the stage; other writes (threads a stage
-    started itself, the interpreter) go to the process's stderr, never to stdout,
-    which belongs to `wfr run --output json`."""
+    that thread writes is logged as the stage's, line by line as it comes (the
+    stage keeps none of it: the log holds it, and a chatty stage costs no
+    memory); other writes (threads a stage started itself, the interpreter) go to
+    the process's stderr, never to stdout, which belongs to `wfr run --output
+    json`."""
 
     encoding = "utf-8"
     errors = "replace"
 
-    def __init__(self, fallback):
+    # A line longer than this is logged in pieces.
+    LINE = 65536
+
+    def __init__(self, fallback, name):
         self._fallback = fallback
+        self._name = name
         self._local = threading.local()
 
     def write(self, text):
-        buf = getattr(self._local, "buf", None)
-        if buf is None:
+        local = self._local
+        place = getattr(local, "place", None)
+        if place is None:
             return self._fallback.write(text)
-        buf.append(str(text))
+        text = str(text)
+        lines = (local.line + text).split("\n")
+        local.line = lines.pop()
+        for line in lines:
+            _wfr_log(self._name, place[0], place[1], line.removesuffix("\r"))
+        while len(local.line) >= self.LINE:
+            _wfr_log(self._name, place[0], place[1], local.line[: self.LINE])
+            local.line = local.line[self.LINE :]
         return len(text)
 
     def writelines(self, lines):
@@ -37,7 +51,7 @@ class _Capture:
             self.write(line)
 
     def flush(self):
-        if getattr(self._local, "buf", None) is None:
+        if getattr(self._local, "place", None) is None:
             self._fallback.flush()
 
     def isatty(self):
@@ -49,19 +63,47 @@ class _Capture:
     def writable(self):
         return True
 
-    def begin(self):
-        self._local.buf = []
+    def begin(self, place):
+        """From now on this thread's writes are the stage's; `place` is
+        `(run id, where the stage runs)`."""
+        self._local.place = place
+        self._local.line = ""
 
     def end(self):
-        buf = getattr(self._local, "buf", None) or []
-        self._local.buf = None
-        return "".join(buf)
+        place = getattr(self._local, "place", None)
+        if place is not None and self._local.line:
+            _wfr_log(self._name, place[0], place[1], self._local.line)
+        self._local.place = None
+        self._local.line = ""
 
 
-STDOUT = _Capture(sys.__stderr__)
-STDERR = _Capture(sys.__stderr__)
+class _NoInput:
+    """Stands for sys.stdin while a stage runs: a stage reads nothing from wfr's
+    terminal (`input()` raises EOFError, as with a Bash stage's /dev/null)."""
+
+    def __init__(self, fallback):
+        self._fallback = fallback
+
+    def _stream(self):
+        if getattr(STDOUT._local, "place", None) is not None:
+            import io
+
+            return io.StringIO("")
+        return self._fallback
+
+    def __getattr__(self, name):
+        return getattr(self._stream(), name)
+
+    def __iter__(self):
+        return iter(self._stream())
+
+
+STDOUT = _Capture(sys.__stderr__, "stdout")
+STDERR = _Capture(sys.__stderr__, "stderr")
 sys.stdout = STDOUT
 sys.stderr = STDERR
+if sys.stdin is not None:
+    sys.stdin = _NoInput(sys.stdin)
 
 
 class _Trace:
@@ -191,6 +233,97 @@ def _sleep(seconds):
 time.sleep = _sleep
 
 
+# ---------------------------------------------------------------------------
+# Stage processes: what a Py or Call stage starts through `subprocess` (and
+# `os.system`, `os.popen`, asyncio's subprocesses, which use it) carries the
+# stage's marker in `WFR_STAGE`, so that wfr finds and stops it with the stage.
+
+import os as _os
+
+_STAGE = threading.local()
+
+
+def _stage_env(env):
+    marker = getattr(_STAGE, "marker", None)
+    if marker is None:
+        return env
+    base = _os.environ if env is None else env
+    out = dict(base)
+    if any(isinstance(k, bytes) for k in out):
+        out[b"WFR_STAGE"] = marker.encode()
+    else:
+        out["WFR_STAGE"] = marker
+    return out
+
+
+def _patch_subprocess(module):
+    popen = module.Popen
+    if getattr(popen, "_wfr_marked", False):
+        return
+    real_init = popen.__init__
+
+    def __init__(self, args, *rest, **kwargs):
+        if getattr(_STAGE, "marker", None) is not None:
+            # `env` is Popen's eleventh parameter, `stdin` its fourth.
+            if len(rest) >= 10:
+                rest = list(rest)
+                rest[9] = _stage_env(rest[9])
+            else:
+                kwargs["env"] = _stage_env(kwargs.get("env"))
+            # As a Bash stage's, a stage's processes read nothing from wfr's
+            # terminal: they would wait for it.
+            if len(rest) < 3 and kwargs.get("stdin") is None and "input" not in kwargs:
+                kwargs["stdin"] = module.DEVNULL
+        real_init(self, args, *rest, **kwargs)
+
+    popen.__init__ = __init__
+    popen._wfr_marked = True
+
+
+class _MarkOnImport:
+    """Patches `subprocess` when it is first imported (importing it up front
+    would cost every run a few milliseconds)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "subprocess":
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        real_exec = spec.loader.exec_module
+
+        def exec_module(module):
+            real_exec(module)
+            _patch_subprocess(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "subprocess" in sys.modules:
+    _patch_subprocess(sys.modules["subprocess"])
+else:
+    sys.meta_path.insert(0, _MarkOnImport())
+
+_real_system = _os.system
+
+
+def _system(command):
+    """`os.system` through `subprocess`, so that the shell carries the marker."""
+    if getattr(_STAGE, "marker", None) is None:
+        return _real_system(command)
+    import subprocess
+
+    code = subprocess.call(command, shell=True)
+    # A wait status, as os.system's: the exit code in the high byte, or the signal.
+    return (code & 0xFF) << 8 if code >= 0 else -code
+
+
+_os.system = _system
+
+
 def interrupt(token):
     """Stops the stage `token` if it still runs (at its next Python instruction:
     a sleep or a blocking call ends first)."""
@@ -208,14 +341,22 @@ def interrupt(token):
     return True
 
 
-def _tracked(token, work):
-    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it."""
+def _tracked(token, marker, place, work):
+    """Runs `work()` as the stage `token`: `interrupt(token)` can stop it, the
+    processes it starts carry `marker`, and the lines it prints are logged as
+    the stage's, `place` being `(run id, where it runs)`."""
     ident = threading.get_ident()
     _RUNNING[token] = ident
     _WAKE[ident] = threading.Event()
+    _STAGE.marker = marker
+    STDOUT.begin(place)
+    STDERR.begin(place)
     try:
         return work()
     finally:
+        STDOUT.end()
+        STDERR.end()
+        _STAGE.marker = None
         _RUNNING.pop(token, None)
         _WAKE.pop(ident, None)
 
@@ -227,13 +368,19 @@ def ensure_path(folders):
             sys.path.insert(0, folder)
 
 
-def run_py(source, name, variables, run_id, parent_run_id, token):
+def run_py(source, name, variables, run_id, parent_run_id, token, marker, at):
     """Runs a Py stage: `exec(dedent(source), globals | variables, locals={})`.
 
-    Returns `(outputs, stdout, stderr, error)`: the kept locals, what the code
-    printed, and `None` or `(type name, message, traceback)`. `token` names the
-    run for `interrupt`."""
-    return _tracked(token, lambda: _run_py(source, name, variables, run_id, parent_run_id))
+    Returns `(outputs, error)`: the kept locals, and `None` or `(type name,
+    message, traceback)`. What the code prints is logged as it comes, as the
+    stage's at `at`. `token` names the run for `interrupt`; `marker` marks the
+    processes it starts."""
+    return _tracked(
+        token,
+        marker,
+        (run_id, at),
+        lambda: _run_py(source, name, variables, run_id, parent_run_id),
+    )
 
 
 def _run_py(source, name, variables, run_id, parent_run_id):
@@ -241,18 +388,13 @@ def _run_py(source, name, variables, run_id, parent_run_id):
     glb.update(variables)
     glb["result"] = Result(run_id, parent_run_id)
     local = {}
-    STDOUT.begin()
-    STDERR.begin()
     error = None
     try:
         exec(_compiled(source, name), glb, local)
     except BaseException as exc:  # a stage may raise SystemExit too
         error = _error(exc)
-    finally:
-        out = STDOUT.end()
-        err = STDERR.end()
     outputs = {k: v for k, v in local.items() if _keep(k, v)} if error is None else {}
-    return outputs, out, err, error
+    return outputs, error
 
 
 # ---------------------------------------------------------------------------
@@ -517,23 +659,18 @@ def _call(uses, given, run_id, parent_run_id, roots):
     }
 
 
-def call(uses, given, run_id, parent_run_id, roots, token):
-    """Runs a Call stage. Returns `(outputs, stdout, stderr, error)` as `run_py`."""
+def call(uses, given, run_id, parent_run_id, roots, token, marker, at):
+    """Runs a Call stage. Returns `(outputs, error)` as `run_py`."""
 
     def work():
-        STDOUT.begin()
-        STDERR.begin()
         outputs, error = {}, None
         try:
             outputs = _call(uses, given, run_id, parent_run_id, roots)
         except BaseException as exc:
             error = _error(exc)
-        finally:
-            out = STDOUT.end()
-            err = STDERR.end()
-        return outputs, out, err, error
+        return outputs, error
 
-    return _tracked(token, work)
+    return _tracked(token, marker, (run_id, at), work)
 
 
 # ---------------------------------------------------------------------------

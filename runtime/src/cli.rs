@@ -31,6 +31,9 @@ pub mod exit {
     pub const CANCELLED: u8 = 3;
     /// Stopped by `--timeout`.
     pub const TIMED_OUT: u8 = 4;
+    /// The run ended but its record could not be written (a full disk): the
+    /// record was removed, nothing half-written stays.
+    pub const NO_RECORD: u8 = 5;
 }
 
 /// wfr: runs compiled wfc workflow plans.
@@ -46,8 +49,16 @@ enum Command {
     /// Run a workflow: a plan file, a workflow name, or a YAML file.
     ///
     /// Exit status: 0 success (or all skipped), 1 failed, 2 bad input, 3 cancelled,
-    /// 4 timed out.
+    /// 4 timed out, 5 the run's record could not be written.
     Run(RunArgs),
+    /// (internal) Watches a `wfr` and cleans up after it if it is killed.
+    #[command(hide = true)]
+    Guard {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        scratch: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -141,11 +152,12 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => ExitCode::from(run(&args)),
+        Command::Guard { owner, scratch } => ExitCode::from(crate::guard::run(&owner, &scratch)),
     }
 }
 
 fn fail(message: impl std::fmt::Display) -> u8 {
-    eprintln!("wfr: error: {message}");
+    wfc_compiler::errln!("wfr: error: {message}");
     exit::BAD_INPUT
 }
 
@@ -161,7 +173,10 @@ fn run(args: &RunArgs) -> u8 {
     }
     let mut given = Map::default();
     if let Some(file) = &args.params_file {
-        match params::read_file(file) {
+        match wfc_compiler::input::read_text(file, wfc_compiler::input::MAX_PARAMS_FILE)
+            .map_err(|e| e.to_string())
+            .and_then(|t| params::from_file(&t))
+        {
             Ok(map) => given.extend(map),
             Err(e) => return fail(format!("params file {}: {e}", file.display())),
         }
@@ -176,8 +191,20 @@ fn run(args: &RunArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return fail(format!("workflow `{}`: {e}", plan.name)),
     };
+    // From here on, processes that stages start stay below wfr.
+    crate::process::init();
     let run_id = vm::new_run_id(&plan.name);
-    let record = match Record::start(&args.runs, &run_id) {
+    let plan_info = {
+        let mut m = Map::default();
+        m.insert("workflow".into(), Value::str(&plan.name));
+        m.insert("source".into(), Value::str(&plan.source));
+        m.insert(
+            "source_hash".into(),
+            Value::str(source_hash(&args.plans, &plan)),
+        );
+        Value::from(m)
+    };
+    let record = match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
         Ok(r) => r,
         Err(e) => {
             return fail(format!(
@@ -200,7 +227,11 @@ fn run(args: &RunArgs) -> u8 {
         record.log_path(),
     ) {
         Ok(logs) => logs,
-        Err(e) => return fail(format!("logging: {e}")),
+        Err(e) => {
+            // The run does not start: no record of it.
+            record.discard();
+            return fail(format!("logging: {e}"));
+        }
     };
 
     let cancel = Cancel::new();
@@ -231,65 +262,92 @@ fn run(args: &RunArgs) -> u8 {
     };
     let result = vm::run(&engine, request);
     engine.pool.shutdown();
+    // Nothing a stage started outlives the run (stages kill their own as they
+    // end; this finds what left their reach).
+    let swept = crate::process::sweep(true);
+    if swept > 0 {
+        tracing::warn!(target: "wfr::run", run = %run_id, processes = swept, "killed processes that stages left behind out of their reach");
+    }
     // Write out the logs before the record is closed.
-    log.finish();
+    let logged = log.finish();
 
-    let plan_info = {
-        let mut m = Map::default();
-        m.insert("workflow".into(), Value::str(&plan.name));
-        m.insert("source".into(), Value::str(&plan.source));
-        m.insert(
-            "source_hash".into(),
-            Value::str(source_hash(&args.plans, &plan)),
-        );
-        Value::from(m)
+    let saved = match logged {
+        Ok(()) => record.finish(&result.context),
+        Err(e) => {
+            record.discard();
+            Err(e)
+        }
     };
-    let saved = record.finish(&result.context, &resolved, &plan_info);
+    crate::guard::dismiss();
+    crate::owner::remove_scratch_root();
     match args.output {
         OutputArg::Json => {
             // Written from the context itself: its keys in their order (as
             // upstream's dicts keep it), no copy of it made first.
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = serde_json::to_writer_pretty(&mut out, &result.context)
-                .map_err(std::io::Error::other)
-                .and_then(|()| writeln!(out))
-                .and_then(|()| out.flush());
+            // A reader that went away (`| head`) ends the output quietly.
+            let written = wfc_compiler::output::stdout_with(|out| {
+                serde_json::to_writer_pretty(&mut *out, &result.context)
+                    .map_err(wfc_compiler::render::json_error)
+                    .and_then(|()| writeln!(out))
+            });
             if let Err(e) = written {
-                eprintln!("wfr: cannot write the context to stdout: {e}");
+                wfc_compiler::errln!("wfr: cannot write the context to stdout: {e}");
             }
         }
         OutputArg::Summary => {
             let seconds = result
                 .context
                 .get("info")
-                .and_then(|i| i.as_map()?.get("exec_latency").cloned())
-                .map_or_else(String::new, |v| format!(" in {}s", v.py_str()));
-            println!(
-                "{} {}: {}{seconds}",
+                .and_then(|i| match i.as_map()?.get("exec_latency")? {
+                    Value::Float(s) => Some(format!(" in {}", crate::logs::duration(*s))),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let line = format!(
+                "{} {}: {}{seconds}\n",
                 plan.name,
                 result.run_id,
                 result.status.as_str()
             );
+            if let Err(e) = wfc_compiler::output::stdout(&line) {
+                wfc_compiler::errln!("wfr: cannot write the summary to stdout: {e}");
+            }
         }
-    }
-    match saved {
-        // With JSON logs, stderr stays JSON lines to the end.
-        Ok(path) if args.log_format == LogFormat::Json => eprintln!(
-            "{}",
-            serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
-        ),
-        Err(e) if args.log_format == LogFormat::Json => eprintln!(
-            "{}",
-            serde_json::json!({"level": "WARN", "target": "wfr::record", "error": e.to_string(), "message": "cannot write the run record"})
-        ),
-        Ok(path) => eprintln!("wfr: run record: {}", path.display()),
-        Err(e) => eprintln!("wfr: warning: cannot write the run record: {e}"),
     }
     let code = match (result.ending, result.status) {
         (Ending::TimedOut, _) => exit::TIMED_OUT,
         (Ending::Cancelled, _) | (_, Status::Cancel) => exit::CANCELLED,
         (_, Status::Failed) => exit::FAILED,
         _ => exit::SUCCESS,
+    };
+    let code = match saved {
+        // With JSON logs, stderr stays JSON lines to the end.
+        Ok(path) if args.log_format == LogFormat::Json => {
+            wfc_compiler::errln!(
+                "{}",
+                serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
+            );
+            code
+        }
+        Ok(path) => {
+            wfc_compiler::errln!("wfr: run record: {}", path.display());
+            code
+        }
+        Err(e) if args.log_format == LogFormat::Json => {
+            wfc_compiler::errln!(
+                "{}",
+                serde_json::json!({"level": "ERROR", "target": "wfr::record", "error": e.to_string(), "status": result.status.as_str(), "message": "cannot write the run record; it was removed"})
+            );
+            exit::NO_RECORD
+        }
+        Err(e) => {
+            wfc_compiler::errln!(
+                "wfr: error: cannot write the run record ({e}); it was removed. The run ended {}; free space in {} and run it again to keep its record",
+                result.status.as_str(),
+                args.runs.display()
+            );
+            exit::NO_RECORD
+        }
     };
     // The process ends here: freeing a large context (or plan) piece by piece
     // would only delay the exit.
@@ -305,7 +363,17 @@ fn source_hash(dir: &Path, plan: &Plan) -> String {
 }
 
 /// Finds (compiling if needed) the plan to run and the folder of its siblings.
+///
+/// A target ending in `.wfp` is a plan file and one ending in `.yml` / `.yaml` a
+/// workflow file (it must be a readable regular file); anything else is a workflow
+/// name. When the workflow cannot be run, the findings that say why are printed as
+/// `wfc check` prints them (on stderr), then the error.
 fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
+    // `.wfc/runs` and `.wfc/plans` are made below: their `.wfc` gets its
+    // `.gitignore` and `CACHEDIR.TAG` first.
+    for dir in [&args.runs, &args.plans] {
+        wfc_compiler::state::prepare(dir).map_err(fail)?;
+    }
     let target = Path::new(&args.target);
     if target.extension().is_some_and(|e| e == "wfp") {
         let (_, plan) = plan::read(target).map_err(fail)?;
@@ -317,8 +385,13 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     }
     let is_file = target
         .extension()
-        .is_some_and(|e| e == "yml" || e == "yaml")
-        && target.is_file();
+        .is_some_and(|e| e == "yml" || e == "yaml");
+    if is_file {
+        // A folder, FIFO, socket or device named `*.yml`, a dangling link, a file
+        // that cannot be read: said as such (not "no workflow is named").
+        wfc_compiler::input::read(target, wfc_compiler::input::MAX_WORKFLOW_FILE)
+            .map_err(|e| fail(format!("{}: {e}", target.display())))?;
+    }
     let mut paths = wfc_compiler::syntax::discover::default_paths();
     if is_file && !paths.iter().any(|p| target.starts_with(p)) {
         // A file outside the workflow folder comes with the workflows beside it
@@ -360,22 +433,55 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
             "a template uses a filter that is not built in (it may be registered in Python)",
         )));
     }
+    // A plan that could not be written (a full disk, a read-only folder) is said as
+    // such: the run would otherwise find no plan, or an old one.
+    if let Some((path, error)) = compiled.write_errors.first() {
+        for (path, error) in &compiled.write_errors[1..] {
+            wfc_compiler::errln!("wfr: error: cannot write plan {}: {error}", path.display());
+        }
+        return Err(fail(format!(
+            "cannot write plan {}: {error}",
+            path.display()
+        )));
+    }
+    let checked = &compiled.checked;
     let name = if is_file {
         let display = target.strip_prefix(".").unwrap_or(target);
-        let names: Vec<&str> = compiled
-            .checked
+        let files: Vec<wfc_compiler::span::FileId> = checked
             .sources
             .iter()
             .filter(|(_, f)| f.path == display || f.path == target)
-            .flat_map(|(id, _)| {
-                compiled.checked.workflows[id.0 as usize]
-                    .iter()
-                    .map(|w| w.name.value.as_str())
-            })
+            .map(|(id, _)| id)
+            .collect();
+        let names: Vec<&str> = files
+            .iter()
+            .flat_map(|id| checked.workflows[id.0 as usize].iter())
+            .map(|w| w.name.value.as_str())
             .collect();
         match names.as_slice() {
             [one] => (*one).to_string(),
-            [] => return Err(fail(format!("{} holds no workflow", target.display()))),
+            [] => {
+                let findings: Vec<_> = checked
+                    .diagnostics
+                    .iter()
+                    .filter(|d| files.contains(&d.span.file))
+                    .cloned()
+                    .collect();
+                if findings
+                    .iter()
+                    .any(wfc_compiler::diagnostic::Diagnostic::is_error)
+                {
+                    print_findings(&checked.sources, &findings);
+                    return Err(fail(format!(
+                        "{} has errors; fix them, then run it again",
+                        target.display()
+                    )));
+                }
+                return Err(fail(format!(
+                    "{} holds no workflow (no top-level entry has `type: Workflow`)",
+                    target.display()
+                )));
+            }
             many => {
                 return Err(fail(format!(
                     "{} holds several workflows ({}); run one by name",
@@ -388,34 +494,25 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
         args.target.clone()
     };
     if compiled.failed.contains(&name) {
-        let errors: Vec<_> = compiled
-            .checked
+        let errors: Vec<_> = checked
             .diagnostics
             .iter()
             .filter(|d| d.is_error())
             .cloned()
             .collect();
-        let mut out = Vec::new();
-        let _ = wfc_compiler::render::write(
-            &mut out,
-            wfc_compiler::render::Format::Human,
-            &compiled.checked.sources,
-            &errors,
-            if std::io::stderr().is_terminal() {
-                wfc_compiler::render::Color::Always
-            } else {
-                wfc_compiler::render::Color::Never
-            },
-        );
-        eprint!("{}", String::from_utf8_lossy(&out));
+        print_findings(&checked.sources, &errors);
         return Err(fail(format!(
             "workflow `{name}` has errors; fix them, then run it again"
         )));
     }
     let path = args.plans.join(plan::file_name(&name));
-    if !path.exists() {
-        let names = compiled
-            .checked
+    let known = checked
+        .workflows
+        .iter()
+        .flatten()
+        .any(|w| w.name.value == name);
+    if !known || !path.exists() {
+        let names = checked
             .workflows
             .iter()
             .flatten()
@@ -423,17 +520,77 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
         let hint = wfc_compiler::diagnostic::suggestion(&name, names)
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
-        return Err(fail(format!("no workflow is named `{name}`{hint}")));
+        // Files that did not load may hold it: show why they did not.
+        let unloaded = unloaded_findings(&compiled.checked);
+        let also = if unloaded.is_empty() {
+            String::new()
+        } else {
+            print_findings(&checked.sources, &unloaded);
+            "; files with the errors above may define it".to_string()
+        };
+        return Err(fail(format!("no workflow is named `{name}`{hint}{also}")));
     }
     let (_, plan) = plan::read(&path).map_err(fail)?;
     Ok((Arc::new(plan), args.plans.clone()))
 }
 
-/// SIGINT / SIGTERM cancel the run (running stages are stopped, the record is still
-/// written); a second signal exits at once.
+/// The findings of files with errors outside every workflow they define (a file
+/// that is not YAML, not UTF-8, too large...): such a file may hold workflows
+/// nobody can see.
+fn unloaded_findings(
+    checked: &wfc_compiler::check::Checked,
+) -> Vec<wfc_compiler::diagnostic::Diagnostic> {
+    let broken: Vec<wfc_compiler::span::FileId> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .filter(|d| {
+            !checked.workflows[d.span.file.0 as usize]
+                .iter()
+                .any(|w| d.span.start >= w.span.start && d.span.start <= w.span.end)
+        })
+        .map(|d| d.span.file)
+        .collect();
+    checked
+        .diagnostics
+        .iter()
+        .filter(|d| broken.contains(&d.span.file))
+        .cloned()
+        .collect()
+}
+
+/// Prints findings on stderr as `wfc check` prints them (colour on a terminal,
+/// without `NO_COLOR`).
+fn print_findings(
+    sources: &wfc_compiler::source::Sources,
+    findings: &[wfc_compiler::diagnostic::Diagnostic],
+) {
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut out = Vec::new();
+    let _ = wfc_compiler::render::write(
+        &mut out,
+        wfc_compiler::render::Format::Human,
+        sources,
+        findings,
+        if color {
+            wfc_compiler::render::Color::Always
+        } else {
+            wfc_compiler::render::Color::Never
+        },
+    );
+    let _ = std::io::stderr().lock().write_all(&out);
+}
+
+/// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the record is
+/// still written). A second signal skips the grace periods: every stage process
+/// is killed at once; if the run has not ended a few seconds later, its record
+/// is closed as cancelled from what its log says, and wfr exits.
 fn watch_signals(cancel: &Cancel) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    // SIGHUP: the terminal went away; the run is cancelled, as it would be
+    // if its user pressed Ctrl-C.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
         return;
     };
     let cancel = cancel.clone();
@@ -441,11 +598,50 @@ fn watch_signals(cancel: &Cancel) {
         let mut seen = 0;
         for signal in signals.forever() {
             seen += 1;
-            if seen > 1 {
-                std::process::exit(128 + signal);
+            if seen == 1 {
+                tracing::warn!(target: "wfr::run", signal, "cancelling the run (a second signal stops it at once)");
+                cancel.cancel();
+                continue;
             }
-            tracing::warn!(target: "wfr::run", signal, "cancelling the run");
-            cancel.cancel();
+            if seen == 2 {
+                tracing::warn!(target: "wfr::run", signal, "second signal: killing every stage process now");
+                crate::process::hurry();
+                cancel.cancel();
+                let _ = crate::process::sweep(false);
+                std::thread::spawn(|| {
+                    std::thread::sleep(HURRY_WAIT);
+                    stop_now("the run did not end after a second signal");
+                });
+                continue;
+            }
+            stop_now("a third signal");
         }
     });
+}
+
+/// How long a run gets to end after a second signal, its processes killed.
+const HURRY_WAIT: Duration = Duration::from_secs(3);
+
+/// Ends wfr at once: kills every stage process, closes the open record as
+/// cancelled, cleans up and exits with the status of a cancelled run.
+fn stop_now(why: &str) -> ! {
+    let _ = crate::process::sweep(true);
+    let closed = crate::record::close_open(&format!(
+        "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as the log tells them."
+    ));
+    for record in closed {
+        wfc_compiler::errln!(
+            "wfr: run record (closed as cancelled): {}",
+            record.display()
+        );
+    }
+    // What is left of this process's own: its containers, its scratch folder.
+    let _ = crate::reap::after(
+        crate::owner::Owner::current(),
+        &[],
+        Some(&crate::owner::scratch_root_path()),
+        "",
+    );
+    crate::guard::dismiss();
+    std::process::exit(i32::from(exit::CANCELLED));
 }

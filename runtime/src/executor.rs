@@ -17,6 +17,22 @@ mod trigger;
 mod until;
 mod virtualpy;
 
+/// The containers of a `wfr` that is gone: [`containers::remove_containers_of`]
+/// (one owner's, for its guard or the next `wfr`). (Every ended owner's are
+/// looked for with the first Docker stage of a process: `docker.rs`.)
+pub(crate) mod containers {
+    #[cfg(feature = "docker")]
+    pub(crate) use super::docker::owners::remove_containers_of;
+
+    /// A build without Docker stages starts no containers and does not talk to
+    /// the engine: nothing to remove.
+    #[cfg(not(feature = "docker"))]
+    #[allow(clippy::unnecessary_wraps)]
+    pub(crate) fn remove_containers_of(_owner: &crate::owner::Owner) -> Result<usize, String> {
+        Ok(0)
+    }
+}
+
 use wfc_compiler::plan::{StageKindPlan, StagePlan};
 
 use crate::eval::EvalError;

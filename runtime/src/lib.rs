@@ -4,6 +4,7 @@ pub mod cancel;
 pub mod cli;
 pub mod eval;
 mod executor;
+pub mod guard;
 #[cfg(not(feature = "python"))]
 pub mod handoff;
 pub mod json;
@@ -12,9 +13,11 @@ pub mod owner;
 pub mod params;
 pub mod plans;
 pub mod pool;
+pub mod process;
 mod progress;
 #[cfg(feature = "python")]
 mod python;
+pub mod reap;
 pub mod record;
 pub mod status;
 pub mod value;

@@ -54,9 +54,19 @@ pub struct Logs {
 }
 
 impl Logs {
-    /// Writes out the queued lines and closes the progress view.
-    pub fn finish(self) {
+    /// Writes out the queued lines and closes the progress view. Fails when a
+    /// line could not be written to the run's log file (a full disk): the
+    /// record would not hold the whole log.
+    pub fn finish(self) -> std::io::Result<()> {
+        let shared = Arc::clone(&self.shared);
         drop(self);
+        match lock(&shared.writer).file_error.take() {
+            Some(e) => Err(std::io::Error::new(
+                e.kind(),
+                format!("the run's log could not be written: {e}"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -122,6 +132,7 @@ pub fn init(options: &Options, log_file: std::path::PathBuf) -> Result<Logs, Str
             human: String::new(),
             json: Vec::new(),
             clock: Clock::default(),
+            file_error: None,
         }),
         progress,
     });
@@ -235,6 +246,8 @@ struct Writer {
     human: String,
     json: Vec<u8>,
     clock: Clock,
+    /// The first error writing the log file: lines after it are not written.
+    file_error: Option<std::io::Error>,
 }
 
 /// Timestamps of one second share their date and time of day: those are formatted
@@ -305,6 +318,7 @@ impl Shared {
             human,
             json,
             clock,
+            file_error,
         } = &mut *writer;
         std::mem::swap(&mut lock(&self.state).queue, batch);
         let mut used = Vec::with_capacity(batch.len());
@@ -313,8 +327,13 @@ impl Shared {
             let stamp = clock.stamp(entry.time, &mut stamp);
             json.clear();
             write_json(json, stamp, entry.level, entry.target, &entry.fields);
-            // A log line that cannot be written is not worth failing the run.
-            let _ = file.write_all(json);
+            // A log line that cannot be written does not stop the run; the
+            // record is then not kept (see `Logs::finish`).
+            if file_error.is_none()
+                && let Err(e) = file.write_all(json)
+            {
+                *file_error = Some(e);
+            }
             match stderr_format {
                 Format::Json => {
                     let _ = stderr.write_all(json);
@@ -334,7 +353,11 @@ impl Shared {
             }
             used.push(entry.fields);
         }
-        let _ = file.flush();
+        if file_error.is_none()
+            && let Err(e) = file.flush()
+        {
+            *file_error = Some(e);
+        }
         let _ = stderr.flush();
         drop(writer);
         let mut state = lock(&self.state);
@@ -427,13 +450,13 @@ fn write_human(
         {
             continue;
         }
-        for part in [" ", dim, name, "=", reset] {
+        // Durations read as such (`took=1.25s`); the JSON lines keep seconds.
+        let shown = if *name == "seconds" { "took" } else { name };
+        for part in [" ", dim, shown, "=", reset] {
             out.push_str(part);
         }
         match value {
-            FieldValue::Float(v) if *name == "seconds" => {
-                let _ = write!(out, "{v:.3}");
-            }
+            FieldValue::Float(v) if *name == "seconds" => out.push_str(&duration(*v)),
             FieldValue::Float(v) => {
                 let _ = write!(out, "{v}");
             }
@@ -577,9 +600,39 @@ impl Visit for Fields {
     }
 }
 
+/// A duration for people: `61µs`, `3.2ms`, `250ms`, `1.25s`, `12.3s`, `2m 03s`,
+/// `1h 02m`.
+#[must_use]
+pub fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "?".to_string();
+    }
+    let micros = seconds * 1e6;
+    if micros < 1000.0 {
+        format!("{}µs", micros.round())
+    } else if seconds < 0.1 {
+        format!("{:.1}ms", seconds * 1e3)
+    } else if seconds < 1.0 {
+        format!("{}ms", (seconds * 1e3).round())
+    } else if seconds < 10.0 {
+        format!("{seconds:.2}s")
+    } else if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        // Whole seconds from here on.
+        let total = seconds.round();
+        let (minutes, secs) = ((total / 60.0).floor(), total % 60.0);
+        if minutes < 60.0 {
+            format!("{minutes}m {secs:02}s")
+        } else {
+            format!("{}h {:02}m", (minutes / 60.0).floor(), minutes % 60.0)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Clock, timestamp};
+    use super::{Clock, duration, timestamp};
 
     #[test]
     fn cached_stamps_are_the_full_format() {
@@ -594,6 +647,22 @@ mod tests {
             let now: jiff::Timestamp = text.parse().unwrap();
             let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
             assert_eq!(clock.stamp(now, &mut a), timestamp(now, &mut b), "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        for (seconds, text) in [
+            (0.000_061, "61µs"),
+            (0.003_21, "3.2ms"),
+            (0.25, "250ms"),
+            (1.254, "1.25s"),
+            (12.34, "12.3s"),
+            (123.4, "2m 03s"),
+            (3725.0, "1h 02m"),
+            (f64::NAN, "?"),
+        ] {
+            assert_eq!(duration(seconds), text);
         }
     }
 }

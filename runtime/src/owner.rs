@@ -77,16 +77,27 @@ impl Owner {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().replace('/', "_"))
+    let name = nix::unistd::gethostname()
         .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.trim().replace('/', "_"))
+        .unwrap_or_default();
+    if name.is_empty() {
+        "localhost".to_string()
+    } else {
+        name
+    }
 }
 
 fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|b| b.trim().chars().filter(char::is_ascii_hexdigit).take(8).collect())
+        .map(|b| {
+            b.trim()
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(8)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -111,11 +122,19 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// otherwise by the next `wfr` that finds its owner gone.
 pub fn scratch_root() -> std::io::Result<&'static Path> {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(root) = ROOT.get() {
+        return Ok(root);
+    }
+    // One thread makes it; the others wait and use it.
+    let _making = MAKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(root) = ROOT.get() {
         return Ok(root);
     }
     let me = Owner::current();
-    let root = std::env::temp_dir().join(format!("wfr-{}-{}", me.pid, me.start));
+    let root = scratch_root_path();
     make_scratch_root(&root, me)?;
     Ok(ROOT.get_or_init(|| root))
 }
@@ -125,9 +144,8 @@ fn make_scratch_root(root: &Path, me: &Owner) -> std::io::Result<()> {
     match std::fs::DirBuilder::new().mode(0o700).create(root) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            // Ours (made by another thread a moment ago), or left by an
-            // earlier process with this pid and start time: never one of another
-            // user's.
+            // Left by an earlier process with this pid and start time (in an
+            // earlier boot): never one of another user's.
             use std::os::unix::fs::MetadataExt as _;
             let meta = std::fs::symlink_metadata(root)?;
             if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
@@ -139,7 +157,43 @@ fn make_scratch_root(root: &Path, me: &Owner) -> std::io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    std::fs::write(root.join("owner"), format!("{}\n", me.label()))
+    write_owner_file(root, me)
+}
+
+/// Writes `dir/owner` (the owner's label) in one small write: a reader sees the
+/// file empty or whole (its size grows only once the text is in), never part
+/// of a label, which could name another process.
+pub fn write_owner_file(dir: &Path, owner: &Owner) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(dir.join("owner"))?;
+    file.write_all(format!("{}\n", owner.label()).as_bytes())
+}
+
+/// The owner named by `dir/owner`, when there is one.
+#[must_use]
+pub fn read_owner_file(dir: &Path) -> Option<Owner> {
+    let text = crate::owner::read_small(&dir.join("owner"), 4096).ok()?;
+    Owner::parse(&text)
+}
+
+/// A small regular file's text (at most `limit` bytes): never a FIFO or a device.
+pub fn read_small(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Not blocking: opening a FIFO would wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    file.take(limit).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// A private folder (mode 0700) for one stage's scratch files, inside
@@ -167,9 +221,14 @@ pub fn note_containers() -> std::io::Result<()> {
 
 /// Removes this process's scratch root (at the end of `wfr`).
 pub fn remove_scratch_root() {
+    let _ = std::fs::remove_dir_all(scratch_root_path());
+}
+
+/// Where this process's scratch folder is (made or not).
+#[must_use]
+pub fn scratch_root_path() -> PathBuf {
     let me = Owner::current();
-    let root = std::env::temp_dir().join(format!("wfr-{}-{}", me.pid, me.start));
-    let _ = std::fs::remove_dir_all(root);
+    std::env::temp_dir().join(format!("wfr-{}-{}", me.pid, me.start))
 }
 
 #[cfg(test)]

@@ -2,16 +2,11 @@
 //! ddeutil-workflow's rules, and the declared defaults applied (upstream applies a
 //! default only when `null` is passed explicitly; wfc applies it to an absent param).
 
-use std::io::Read as _;
-
 use wfc_compiler::limits::shorten;
 use wfc_compiler::plan::ParamSpec;
 use wfc_compiler::syntax::model::ParamType;
 
 use crate::value::{Map, Text, Value};
-
-/// Largest `--params-file` read.
-pub const MAX_PARAMS_FILE_BYTES: u64 = 4 << 20;
 
 /// Significant digits of Python's default decimal context: a decimal param whose
 /// quantized value needs more is refused, as `Decimal.quantize` refuses it.
@@ -548,26 +543,6 @@ impl PyLiteral<'_> {
 #[must_use]
 pub fn from_cli(text: &str) -> Value {
     Value::Str(Text::from(text))
-}
-
-/// Reads a params file: a regular file of at most [`MAX_PARAMS_FILE_BYTES`].
-pub fn read_file(path: &std::path::Path) -> Result<Map, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    let mut text = String::new();
-    file.take(MAX_PARAMS_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    if text.len() as u64 > MAX_PARAMS_FILE_BYTES {
-        return Err(format!(
-            "larger than {} MiB; pass large data as a file path param instead",
-            MAX_PARAMS_FILE_BYTES >> 20
-        ));
-    }
-    from_file(&text)
 }
 
 /// Values from a params file (JSON or YAML): keep their types.

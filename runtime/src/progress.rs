@@ -107,6 +107,20 @@ impl Progress {
                     failed: 0,
                 });
             }
+            ("wfr::job", "job not run") => {
+                let (Some(view), Some(job)) = (views.runs.get_mut(run), fields.get("job")) else {
+                    return;
+                };
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(ended_style());
+                let name = match &view.label {
+                    Some(label) => format!("{label} › {job}"),
+                    None => job.to_string(),
+                };
+                let status = fields.get("status").unwrap_or("NOT RUN");
+                let reason = fields.get("reason").unwrap_or("");
+                bar.finish_with_message(format!("○ {name} {status} · not run: {reason}"));
+            }
             ("wfr::job", "job ended") => {
                 let (Some(view), Some(job)) = (views.runs.get_mut(run), fields.get("job")) else {
                     return;
@@ -121,7 +135,7 @@ impl Progress {
                     "CANCEL" => "⊘",
                     _ => "✘",
                 };
-                let seconds = job.bar.elapsed().as_secs_f64();
+                let took = crate::logs::duration(job.bar.elapsed().as_secs_f64());
                 job.bar.set_style(ended_style());
                 let failed = if job.failed > 0 {
                     format!(", {} failed", job.failed)
@@ -129,7 +143,7 @@ impl Progress {
                     String::new()
                 };
                 job.bar.finish_with_message(format!(
-                    "{mark} {} {status} in {seconds:.1}s · {}{failed}",
+                    "{mark} {} {status} in {took} · {}{failed}",
                     job.bar.prefix(),
                     stages(job.done),
                 ));

@@ -31,12 +31,19 @@ fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
                 pyo3::exceptions::PyValueError::new_err(format!("support module: {e}"))
             })?;
             let module = PyModule::from_code(py, &code, c"wfc_support.py", c"_wfc_support")?;
+            module.add_function(pyo3::wrap_pyfunction!(log_line, &module)?)?;
             py.import("sys")?
                 .getattr("modules")?
                 .set_item("_wfc_support", &module)?;
             Ok(module.unbind())
         })
         .map(|m| m.bind(py))
+}
+
+/// A line a stage's Python code printed, logged as it comes.
+#[pyfunction(name = "_wfr_log")]
+fn log_line(stream: &str, run: &str, at: &str, line: &str) {
+    tracing::info!(target: "wfr::py", run, at, stream, "{line}");
 }
 
 /// Starts the interpreter (once) and attaches this thread to it.
@@ -258,11 +265,10 @@ impl PyFailure {
     }
 }
 
-/// What a Py stage produced.
+/// What a Py or Call stage produced: its outputs, or the exception it raised.
+/// (What it printed went to the log as it came.)
 pub(crate) struct PyRun {
     pub outputs: Map,
-    pub stdout: String,
-    pub stderr: String,
     pub error: Option<PyFailure>,
 }
 
@@ -291,15 +297,65 @@ impl Running {
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Python threads waiting for their next stage.
+static IDLE: std::sync::Mutex<Vec<crossbeam_channel::Sender<Job>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// How many idle Python threads are kept.
+const KEEP_IDLE: usize = 8;
+
+/// Runs `job` (a Py or Call stage's Python) on a thread of its own, an idle one
+/// if there is one: a stage whose code is stuck in a call into C can then be
+/// left behind when it is cancelled or times out, and the run goes on. A thread
+/// left behind never takes another stage.
+pub(crate) fn on_python_thread(job: Job) {
+    let idle = IDLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop();
+    let job = match idle {
+        Some(thread) => match thread.send(job) {
+            Ok(()) => return,
+            Err(returned) => returned.0,
+        },
+        None => job,
+    };
+    let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
+    let spawned = std::thread::Builder::new()
+        .name("wfr-python".into())
+        // Python's recursion limit (1000 frames) needs more than the default.
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let mut next = Some(job);
+            while let Some(job) = next.take() {
+                job();
+                {
+                    let mut idle = IDLE
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if idle.len() >= KEEP_IDLE {
+                        return;
+                    }
+                    idle.push(tx.clone());
+                }
+                next = rx.recv().ok();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(target: "wfr::run", error = %e, "cannot start a thread for Python code");
+    }
+}
+
 /// Where task packages are looked for (put first on `sys.path`).
 pub(crate) struct Places<'a> {
     pub folders: &'a [String],
 }
 
-/// What the support module returns for a stage: `(outputs, stdout, stderr, error)`.
+/// What the support module returns for a stage: `(outputs, error)`.
 fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
-    let (outputs, stdout, stderr, error): (Bound<'_, PyDict>, String, String, Bound<'_, PyAny>) =
-        done.extract()?;
+    let (outputs, error): (Bound<'_, PyDict>, Bound<'_, PyAny>) = done.extract()?;
     let error = if error.is_none() {
         None
     } else {
@@ -307,8 +363,6 @@ fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
     };
     Ok(PyRun {
         outputs: dict_from_py(&outputs)?,
-        stdout,
-        stderr,
         error,
     })
 }
@@ -328,25 +382,36 @@ fn with_support<R>(
     })
 }
 
+/// Who runs Python code: the run, where its task packages are, the stage's
+/// token (for `interrupt`) and its process marker.
+pub(crate) struct Caller<'a> {
+    pub run_id: &'a str,
+    pub parent_run_id: Option<&'a str>,
+    pub places: Places<'a>,
+    pub running: Running,
+    pub marker: &'a str,
+    /// Where the stage runs (for its log lines).
+    pub at: &'a str,
+}
+
 /// Runs a Py stage's code with `vars` as globals.
 pub(crate) fn run_py(
     source: &str,
     name: &str,
     vars: &Map,
-    run_id: &str,
-    parent_run_id: Option<&str>,
-    places: &Places<'_>,
-    running: Running,
+    caller: &Caller<'_>,
 ) -> Result<PyRun, PyFailure> {
-    with_support(places, |py, module| {
+    with_support(&caller.places, |py, module| {
         let variables = map_to_py(py, vars)?;
         let args = (
             source,
             name,
             variables,
-            run_id,
-            parent_run_id,
-            running.token,
+            caller.run_id,
+            caller.parent_run_id,
+            caller.running.token,
+            caller.marker,
+            caller.at,
         );
         stage_result(&module.call_method1("run_py", args)?)
     })
@@ -357,15 +422,21 @@ pub(crate) fn run_py(
 pub(crate) fn call(
     uses: &str,
     args: &Map,
-    run_id: &str,
-    parent_run_id: Option<&str>,
     roots: &[String],
-    places: &Places<'_>,
-    running: Running,
+    caller: &Caller<'_>,
 ) -> Result<PyRun, PyFailure> {
-    with_support(places, |py, module| {
+    with_support(&caller.places, |py, module| {
         let given = map_to_py(py, args)?;
-        let args = (uses, given, run_id, parent_run_id, roots, running.token);
+        let args = (
+            uses,
+            given,
+            caller.run_id,
+            caller.parent_run_id,
+            roots,
+            caller.running.token,
+            caller.marker,
+            caller.at,
+        );
         stage_result(&module.call_method1("call", args)?)
     })
 }

@@ -1,52 +1,51 @@
 //! Run records: `.wfc/runs/<run_id>/` holds the final context, the params, the plan
-//! it ran (name and source hash) and the log. The record is assembled in a hidden
-//! folder and renamed into place at the end, so a crash never leaves a half-written
-//! record behind.
+//! it ran (name, source hash and owner: the `wfr` process that ran it) and the
+//! log. The record is assembled in a hidden folder `.<run_id>.partial` and
+//! renamed into place at the end, so a reader never sees a half-written record.
+//!
+//! A record is always closed: by its run; when a second signal cannot wait for
+//! the run, as cancelled with what its log says of the jobs; and when its `wfr`
+//! was killed, the same way by `wfr`'s guard or by the next `wfr` that finds it
+//! (`reap.rs`). A record that cannot be written (a full disk) is removed, and
+//! `wfr` says so in its exit status.
 
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, PoisonError};
 
+use crossbeam_channel::Receiver;
+
+use crate::owner::Owner;
+use crate::status::{self, Status};
 use crate::value::{Map, Value};
 
 pub struct Record {
     tmp: PathBuf,
     dest: PathBuf,
-    /// The record's files, made while the run goes.
-    files: Option<JoinHandle<std::io::Result<Files>>>,
+    /// The record's folder and first files, made while the run goes: the
+    /// context's file when they are, and whether the thread cleans up after
+    /// gone runs; then word that it is done.
+    files: Option<(Receiver<Made>, Receiver<()>)>,
 }
 
-struct Files {
-    context: File,
-    params: File,
-    plan: File,
-}
+/// The record's first files made (the context's file), and whether its thread
+/// goes on to clean up after gone runs.
+type Made = (std::io::Result<File>, bool);
 
-impl Files {
-    fn create(dir: &Path) -> std::io::Result<Files> {
-        // The log exists even when nothing is logged (`WFR_LOG=off`); the logger
-        // appends to it (whichever of the two makes it first).
-        fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(dir.join("run.log"))?;
-        Ok(Files {
-            context: File::create(dir.join("context.json"))?,
-            params: File::create(dir.join("params.json"))?,
-            plan: File::create(dir.join("plan.json"))?,
-        })
-    }
-}
+/// Records of this process that are not closed yet: `(partial folder, final
+/// folder)`. Whoever closes one takes it out, under the lock: the run at its end,
+/// or a second signal that cannot wait for it.
+static OPEN: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
 
 impl Record {
     /// Starts a record for `run_id` under `root` (usually `.wfc/runs`). A run
     /// whose record cannot be kept does not start: `root` must exist (it is made)
-    /// and take new entries. The record's folder and files are made on a thread
-    /// of their own while the run goes: a new file or folder costs a few hundred
-    /// microseconds on some file systems (0.3 ms each on the ext4 of our
-    /// machines), as much as a short run.
-    pub fn start(root: &Path, run_id: &str) -> std::io::Result<Self> {
+    /// and take new entries. The record's folder and first files (params, plan,
+    /// an empty log) are made on a thread of their own while the run goes:
+    /// a new file or folder costs a few hundred microseconds on some file
+    /// systems (0.3 ms each on the ext4 of our machines), as much as a short run.
+    pub fn start(root: &Path, run_id: &str, params: &Map, plan: &Value) -> std::io::Result<Self> {
         use nix::unistd::{AccessFlags, access};
         fs::create_dir_all(root)?;
         access(root, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|errno| {
@@ -56,19 +55,44 @@ impl Record {
             )
         })?;
         let tmp = root.join(format!(".{run_id}.partial"));
+        let dest = root.join(run_id);
+        lock(&OPEN).push((tmp.clone(), dest.clone()));
+        crate::guard::note_record(&tmp);
         let dir = tmp.clone();
-        let files = std::thread::Builder::new()
+        let params = json_line(params)?;
+        let mut plan = serde_json::to_value(plan).map_err(std::io::Error::other)?;
+        let runs = root.to_path_buf();
+        let (made_tx, made_rx) = crossbeam_channel::bounded(1);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+        let spawned = std::thread::Builder::new()
             .name("wfr-record".into())
             .spawn(move || {
-                fs::create_dir_all(&dir)?;
-                Files::create(&dir)
-            })
-            .ok();
-        Ok(Self {
-            tmp,
-            dest: root.join(run_id),
-            files,
-        })
+                let made = (|| {
+                    fs::create_dir_all(&dir)?;
+                    // The log exists even when nothing is logged (`WFR_LOG=off`);
+                    // the logger appends to it (whichever of the two makes it
+                    // first).
+                    fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(dir.join("run.log"))?;
+                    write_file(&dir.join("params.json"), &params)?;
+                    // The owner, for whoever finds the record still open later.
+                    plan["owner"] = serde_json::Value::from(Owner::current().label());
+                    write_file(&dir.join("plan.json"), &json_line(&plan)?)?;
+                    File::create(dir.join("context.json"))
+                })();
+                // Then clean up after runs whose wfr is gone: when there is
+                // something to do, the run waits for it at its end (a little).
+                let cleanup = crate::reap::look_around(&runs, &dir);
+                let _ = made_tx.send((made, cleanup.is_some()));
+                if let Some(cleanup) = cleanup {
+                    cleanup();
+                }
+                let _ = done_tx.send(());
+            });
+        let files = spawned.ok().map(|_| (made_rx, done_rx));
+        Ok(Self { tmp, dest, files })
     }
 
     /// The log file, written while the run goes.
@@ -77,27 +101,174 @@ impl Record {
         self.tmp.join("run.log")
     }
 
-    /// Writes the final files and moves the record into place.
-    pub fn finish(self, context: &Map, params: &Map, plan: &Value) -> std::io::Result<PathBuf> {
-        let made = self.files.and_then(|thread| thread.join().ok());
-        let mut files = if let Some(files) = made {
-            files?
-        } else {
-            fs::create_dir_all(&self.tmp)?;
-            Files::create(&self.tmp)?
+    /// Writes the final context and moves the record into place. When that
+    /// fails, the record is removed: nothing half-written stays.
+    pub fn finish(self, context: &Map) -> std::io::Result<PathBuf> {
+        let mut open = lock(&OPEN);
+        let Some(at) = open.iter().position(|(tmp, _)| *tmp == self.tmp) else {
+            return Err(std::io::Error::other(
+                "the record was closed as cancelled before the run ended (a second signal)",
+            ));
         };
-        crate::json::write_map(context, &mut files.context)?;
-        files.context.write_all(b"\n")?;
-        write_json(files.params, params)?;
-        write_json(files.plan, plan)?;
-        fs::rename(&self.tmp, &self.dest)?;
-        Ok(self.dest)
+        open.remove(at);
+        let (made, done) = match self.files {
+            Some((made, done)) => (made.recv().ok(), Some(done)),
+            None => (None, None),
+        };
+        let cleaning = made.as_ref().is_some_and(|(_, cleaning)| *cleaning);
+        let written = (|| {
+            let mut file = match made {
+                Some((file, _)) => file?,
+                None => return Err(std::io::Error::other("the record's files were not made")),
+            };
+            crate::json::write_map(context, &mut file)?;
+            file.write_all(b"\n")?;
+            fs::rename(&self.tmp, &self.dest)
+        })();
+        crate::guard::forget_record(&self.tmp);
+        if cleaning && let Some(done) = done {
+            let _ = done.recv_timeout(std::time::Duration::from_secs(3));
+        }
+        match written {
+            Ok(()) => Ok(self.dest),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&self.tmp);
+                Err(e)
+            }
+        }
     }
 }
 
-/// A small value (params, the plan's name) as one line of JSON.
-fn write_json(mut file: File, value: &impl serde::Serialize) -> std::io::Result<()> {
+impl Record {
+    /// Removes the record: it cannot be kept whole (its log could not be
+    /// written).
+    pub fn discard(self) {
+        lock(&OPEN).retain(|(tmp, _)| *tmp != self.tmp);
+        if let Some((made, _)) = self.files {
+            let _ = made.recv();
+        }
+        let _ = fs::remove_dir_all(&self.tmp);
+        crate::guard::forget_record(&self.tmp);
+    }
+}
+
+/// The partial folders of this process's open records.
+pub(crate) fn open_partials() -> Vec<PathBuf> {
+    lock(&OPEN).iter().map(|(tmp, _)| tmp.clone()).collect()
+}
+
+/// Closes the records of this process that are still open as cancelled (a
+/// second signal that cannot wait for the run to end). Returns the folders.
+#[must_use]
+pub fn close_open(reason: &str) -> Vec<PathBuf> {
+    let open = std::mem::take(&mut *lock(&OPEN));
+    open.into_iter()
+        .filter_map(|(tmp, _)| {
+            let closed = close_abandoned(&tmp, reason).ok().flatten();
+            crate::guard::forget_record(&tmp);
+            closed
+        })
+        .collect()
+}
+
+/// Closes the record in the partial folder `tmp`, whose run did not end: its
+/// context says CANCEL with `reason`, and each job's status as far as the log
+/// tells (a job that started and did not end is CANCEL). None when another
+/// process is closing it, or has.
+pub fn close_abandoned(tmp: &Path, reason: &str) -> std::io::Result<Option<PathBuf>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let Some(name) = tmp.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    let Some(run_id) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".partial"))
+    else {
+        return Ok(None);
+    };
+    let dest = tmp.with_file_name(run_id);
+    // One closer at a time: the lock (on the folder) dies with its holder.
+    let Ok(folder) = File::open(tmp) else {
+        return Ok(None);
+    };
+    let Ok(_lock) = Flock::lock(folder, FlockArg::LockExclusiveNonblock) else {
+        return Ok(None);
+    };
+    if !tmp.is_dir() {
+        return Ok(None);
+    }
+    let params = fs::read(tmp.join("params.json"))
+        .ok()
+        .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+        .unwrap_or_else(|| serde_json::json!({}));
+    if !tmp.join("plan.json").exists() {
+        write_file(&tmp.join("plan.json"), b"{}\n")?;
+    }
+    let jobs = jobs_from_log(&tmp.join("run.log"));
+    let error = status::error("WorkflowCancelError", reason);
+    let context = serde_json::json!({
+        "params": params,
+        "jobs": jobs,
+        "status": Status::Cancel.as_str(),
+        "errors": serde_json::to_value(&error).unwrap_or_default(),
+    });
+    let mut text = serde_json::to_vec_pretty(&context).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    let part = tmp.join(".context.json.tmp");
+    write_file(&part, &text)?;
+    fs::rename(&part, tmp.join("context.json"))?;
+    fs::rename(tmp, &dest)?;
+    Ok(Some(dest))
+}
+
+/// Each job's status as far as the run's log tells: `job ended` lines give it,
+/// a job that started without ending is CANCEL.
+fn jobs_from_log(log: &Path) -> serde_json::Map<String, serde_json::Value> {
+    use std::io::BufRead as _;
+    let mut jobs = serde_json::Map::new();
+    let Ok(file) = File::open(log) else {
+        return jobs;
+    };
+    // A log larger than this is not read for job statuses.
+    let reader = std::io::BufReader::new(std::io::Read::take(file, 256 << 20));
+    for line in reader.lines().map_while(Result::ok) {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if entry["target"] != "wfr::job" {
+            continue;
+        }
+        let Some(job) = entry["job"].as_str() else {
+            continue;
+        };
+        let status = match (entry["message"].as_str(), entry["status"].as_str()) {
+            (Some("job ended"), Some(status)) => status,
+            (Some("job started"), _) => Status::Cancel.as_str(),
+            _ => continue,
+        };
+        jobs.insert(job.to_string(), serde_json::json!({ "status": status }));
+    }
+    jobs
+}
+
+fn json_line(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {
     let mut text = serde_json::to_vec(value).map_err(std::io::Error::other)?;
     text.push(b'\n');
-    file.write_all(&text)
+    Ok(text)
+}
+
+fn write_file(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(text)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The owner named in the `plan.json` of the partial record `tmp`.
+pub(crate) fn owner_of(tmp: &Path) -> Option<Owner> {
+    let text = crate::owner::read_small(&tmp.join("plan.json"), 64 << 10).ok()?;
+    let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Owner::parse(plan["owner"].as_str()?)
 }

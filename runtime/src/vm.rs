@@ -251,6 +251,8 @@ struct Scheduler {
     running: usize,
     /// Set when a trigger rule fails: no more jobs start.
     aborted: bool,
+    /// The job whose trigger rule failed and stopped the run.
+    blocked: Option<String>,
     workflow_error: Option<Value>,
     /// The contexts of finished jobs in completion order: what `jobs` shows to
     /// the jobs that start next. Shared with running jobs, copied only when a
@@ -276,6 +278,7 @@ impl Scheduler {
             ready: VecDeque::new(),
             running: 0,
             aborted: false,
+            blocked: None,
             workflow_error: None,
             contexts: Arc::new(Map::default()),
         };
@@ -333,18 +336,70 @@ impl Scheduler {
             self.finish(index, result.status, result.context);
         }
         let timed_out = watchdog.is_some_and(Watchdog::stop);
-        for state in &mut self.states {
-            if matches!(state, JobState::Waiting { .. } | JobState::Ready) {
-                *state = JobState::Dropped;
-            }
-        }
-        if timed_out {
+        let ending = if timed_out {
             Ending::TimedOut
         } else if self.cancel.is_cancelled() {
             Ending::Cancelled
         } else {
             Ending::Finished
+        };
+        let why = match (ending, &self.blocked) {
+            (Ending::TimedOut, _) => "the run timed out before it could start".to_string(),
+            (_, Some(job)) => format!(
+                "the run stopped when job `{job}` could not run, before this one could start"
+            ),
+            (Ending::Cancelled, _) => "the run was cancelled before it could start".to_string(),
+            (Ending::Finished, None) => "the run ended before it could start".to_string(),
+        };
+        for index in 0..self.states.len() {
+            if matches!(
+                self.states[index],
+                JobState::Waiting { .. } | JobState::Ready
+            ) {
+                self.states[index] = JobState::Dropped;
+                if self.blocked.as_deref()
+                    != Some(self.plan.jobs[NodeIndex::new(index)].id.as_str())
+                {
+                    self.not_run(NodeIndex::new(index), None, &why);
+                }
+            }
         }
+        ending
+    }
+
+    /// Logs (and shows) a job that does not run, and why.
+    fn not_run(&self, index: NodeIndex, status: Option<Status>, why: &str) {
+        let job = self.plan.jobs[index].id.as_str();
+        let status = status.map_or("NOT RUN", Status::as_str);
+        tracing::warn!(target: "wfr::job", run = %self.cx.run_id, job, status, reason = why, "job not run");
+    }
+
+    /// Why a job's trigger rule fails: the rule and each need's status.
+    fn rule_failed(&self, index: NodeIndex, rule: TriggerRule) -> String {
+        let mut needs: Vec<String> = self
+            .plan
+            .jobs
+            .neighbors_directed(index, Direction::Incoming)
+            .filter_map(|n| match &self.states[n.index()] {
+                JobState::Done { status, has_errors } => Some(format!(
+                    "`{}` {}{}",
+                    self.plan.jobs[n].id,
+                    status.as_str(),
+                    if *has_errors && *status != Status::Failed {
+                        " with errors"
+                    } else {
+                        ""
+                    }
+                )),
+                _ => None,
+            })
+            .collect();
+        needs.sort();
+        format!(
+            "its trigger rule `{}` is not met: {}",
+            rule.name(),
+            needs.join(", ")
+        )
     }
 
     /// Runs job `index` on the pool, or on this thread when it runs `alone`; its
@@ -411,18 +466,31 @@ impl Scheduler {
                     self.ready.push_back(dependent);
                 }
                 Need::Skip => {
+                    self.not_run(
+                        dependent,
+                        Some(Status::Skip),
+                        "every job it needs was skipped",
+                    );
                     let mut skipped = Map::default();
                     skipped.insert("status".into(), Status::Skip.value());
                     self.finish(dependent, Status::Skip, Value::from(skipped));
                 }
                 Need::Cancel => {
+                    self.not_run(
+                        dependent,
+                        Some(Status::Cancel),
+                        "a job it needs was cancelled",
+                    );
                     let mut cancelled = Map::default();
                     cancelled.insert("status".into(), Status::Cancel.value());
                     self.finish(dependent, Status::Cancel, Value::from(cancelled));
                 }
                 Need::Fail(rule) => {
+                    let why = self.rule_failed(dependent, rule);
+                    self.not_run(dependent, None, &format!("{why}; the run stops"));
                     if !self.aborted {
                         self.aborted = true;
+                        self.blocked = Some(self.plan.jobs[dependent].id.clone());
                         self.workflow_error = Some(status::error(
                             "WorkflowError",
                             format!(

@@ -173,8 +173,15 @@ fn err_fixtures_produce_their_code() {
         }
     }
     // Every code a user can cause has a fixture (WF000 is an internal failure;
-    // the `--resolve-calls` codes need Python and are tested in calls.rs).
-    let elsewhere = [Code::Internal, Code::UnknownCall, Code::CallArguments];
+    // the `--resolve-calls` codes need Python and are tested in calls.rs; files
+    // that cannot be read or are too large are made by input.rs).
+    let elsewhere = [
+        Code::Internal,
+        Code::UnknownCall,
+        Code::CallArguments,
+        Code::UnreadableFile,
+        Code::FileTooLarge,
+    ];
     for code in Code::ALL.iter().filter(|c| !elsewhere.contains(c)) {
         assert!(
             covered.contains(code),

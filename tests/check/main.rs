@@ -6,6 +6,8 @@ mod cli;
 mod corpus;
 mod fixtures;
 mod fuzz;
+mod input;
+mod project;
 mod scale;
 mod spans;
 mod support;

@@ -365,3 +365,30 @@ fn uses_with_reserved_argument() {
     let yaml = wf("- name: c\n  uses: tasks/a@v1\n  with: {result: 1}");
     assert_one(&yaml, Code::InvalidValue, "result", 11, 18);
 }
+
+#[test]
+fn volume_host_paths_are_templates_the_check_sees() {
+    // An undeclared param, an unknown filter in a host path: found where they are.
+    let yaml = wf(
+        "- name: box\n  image: busybox\n  volume:\n    ./${{ params.nope }}: /data\n    ./${{ params.name | nofilter }}/x: /x\n    '${{ params.name }}': /y\n    ${HOME}/z: /z",
+    );
+    assert_one(&yaml, Code::UndeclaredParam, "nope", 12, 26);
+    assert_one(&yaml, Code::UnknownFilter, "nofilter", 13, 33);
+    // What the text before the first template shows is judged: `..` that leaves
+    // the working directory, an absolute path, the engine's socket.
+    let yaml = wf(
+        "- name: box\n  image: busybox\n  volume:\n    ./${{ params.name }}: /a\n    ../${{ params.name }}: /b\n    /etc/${{ params.name }}: /c\n    /var/run/${{ params.name }}: /d\n    data${{ params.name }}: /e\n    ${{ params.name }}: /f\n    ${HOME}/x: /g",
+    );
+    let hits = found_code(&yaml, Code::UnsafeVolume);
+    let texts: Vec<&str> = hits.iter().map(|f| f.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "../${{ params.name }}",
+            "/etc/${{ params.name }}",
+            "/var/run/${{ params.name }}"
+        ],
+        "{hits:#?}"
+    );
+    assert_eq!(found(&yaml).len(), 3, "{:#?}", found(&yaml));
+}

@@ -3,6 +3,8 @@
 
 mod cli;
 mod file;
+mod graph;
 mod limits;
 mod lowering;
+mod state;
 mod support;

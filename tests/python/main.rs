@@ -2,6 +2,7 @@
 //! and Call stages. (`wfr` hands it such runs: `tests/run/handoff.rs`.)
 
 mod call;
+mod processes;
 mod python;
 #[path = "../run/support.rs"]
 mod support;

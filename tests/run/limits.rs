@@ -126,28 +126,6 @@ fn params_that_would_be_huge_are_refused_naming_the_param() {
     );
 }
 
-#[test]
-fn a_params_file_is_read_only_up_to_its_bound() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "conf/typed.yml", TYPED);
-    let big = format!("{{\"d\": \"1\", \"pad\": \"{}\"}}", "x".repeat(5 << 20));
-    write(dir.path(), "big.json", &big);
-    let out = wfr(
-        &["run", "typed", "--params-file", "big.json"],
-        dir.path(),
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("larger than 4 MiB"),
-        "{}",
-        stderr(&out)
-    );
-    // A folder is not a params file (and is not read as one).
-    let out = wfr(&["run", "typed", "--params-file", "conf"], dir.path(), None);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-}
-
 const MATRIX: &str = "grid:\n  type: Workflow\n  params:\n    xs: {type: array}\n  jobs:\n    fan:\n      strategy:\n        max-parallel: 4\n        matrix:\n          a: ${{ params.xs }}\n          b: ${{ params.xs }}\n          c: ${{ params.xs }}\n          d: ${{ params.xs }}\n      stages:\n        - {name: Cell, echo: '${{ matrix.a }}${{ matrix.d }}'}\n";
 
 fn list(n: usize) -> String {

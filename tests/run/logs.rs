@@ -204,3 +204,163 @@ fn logs_off_change_only_the_logs() {
     assert_eq!(logs.len(), 2);
     assert!(logs.contains(&0) && logs.iter().any(|&n| n > 0), "{logs:?}");
 }
+
+/// A Bash stage's output is logged line by line as it comes, on the console and
+/// in the record's log (`stream=stdout|stderr`); its outputs are as before.
+#[test]
+fn bash_output_is_logged_line_by_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/b.yml",
+        "b:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Talk\n          id: talk\n          bash: |\n            echo 'first line'\n            echo 'to stderr' >&2\n            printf 'no newline at the end'\n",
+    );
+    let out = wfr(&["run", "b", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    for line in [
+        " INFO j first line stream=stdout",
+        " INFO j to stderr stream=stderr",
+        " INFO j no newline at the end stream=stdout",
+    ] {
+        assert!(
+            err.lines().any(|l| l.ends_with(line)),
+            "no line {line:?}:\n{err}"
+        );
+    }
+    let logged: Vec<serde_json::Value> = json_lines(&record_log(dir.path()))
+        .into_iter()
+        .filter(|l| l["target"] == "wfr::bash")
+        .collect();
+    let lines: Vec<(&str, &str)> = logged
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().unwrap_or(""),
+                l["message"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("stdout", "first line"),
+            ("stderr", "to stderr"),
+            ("stdout", "no newline at the end")
+        ]
+    );
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        ctx["jobs"]["j"]["stages"]["talk"]["outputs"]["stdout"],
+        "first line\nno newline at the end"
+    );
+    assert_eq!(
+        ctx["jobs"]["j"]["stages"]["talk"]["outputs"]["stderr"],
+        "to stderr"
+    );
+    // WFR_LOG turns them off like any target.
+    let quiet = crate::support::wfr_with(
+        &["run", "b"],
+        dir.path(),
+        None,
+        &[("WFR_LOG", "info,wfr::bash=off")],
+    );
+    assert!(!stderr(&quiet).contains("first line"), "{}", stderr(&quiet));
+}
+
+/// Jobs that never run are logged with the reason, and named.
+#[test]
+fn jobs_that_do_not_run_say_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/n.yml",
+        "n:\n  type: Workflow\n  jobs:\n    a:\n      stages:\n        - {name: Boom, bash: exit 3}\n    ok:\n      stages:\n        - {name: Fine, echo: fine}\n    b:\n      needs: [a, ok]\n      stages:\n        - {name: Never, echo: never}\n    c:\n      needs: [b]\n      stages:\n        - {name: Never either, echo: never}\n",
+    );
+    write(
+        dir.path(),
+        "conf/s.yml",
+        "s:\n  type: Workflow\n  jobs:\n    off:\n      if: 'False'\n      stages:\n        - {name: Skipped, echo: skipped}\n    after-off:\n      needs: [off]\n      stages:\n        - {name: Skipped too, echo: skipped}\n",
+    );
+    let out = wfr(
+        &[
+            "run",
+            "n",
+            "--log-format",
+            "json",
+            "--max-job-parallel",
+            "1",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let not_run: Vec<(String, String)> = crate::support::json_lines(&stderr(&out))
+        .into_iter()
+        .filter(|l| l["message"] == "job not run")
+        .map(|l| {
+            (
+                l["job"].as_str().unwrap_or("").to_string(),
+                l["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let reason = |job: &str| {
+        let found = not_run.iter().find(|(j, _)| j == job);
+        found.map_or_else(
+            || panic!("no line for {job}: {not_run:?}"),
+            |(_, r)| r.as_str(),
+        )
+    };
+    assert!(
+        reason("b").contains("trigger rule `all_success` is not met: `a` FAILED, `ok` SUCCESS"),
+        "{not_run:?}"
+    );
+    assert!(reason("c").contains("`b` could not run"), "{not_run:?}");
+    let skipped = wfr(&["run", "s", "--log-format", "json"], dir.path(), None);
+    assert!(
+        crate::support::json_lines(&stderr(&skipped))
+            .iter()
+            .any(|l| l["message"] == "job not run"
+                && l["job"] == "after-off"
+                && l["status"] == "SKIP"
+                && l["reason"] == "every job it needs was skipped"),
+        "{}",
+        stderr(&skipped)
+    );
+    // The human view names them too.
+    let human = wfr(&["run", "n", "--max-job-parallel", "1"], dir.path(), None);
+    assert!(
+        stderr(&human)
+            .lines()
+            .any(|l| l.contains(" b job not run") && l.contains("reason=")),
+        "{}",
+        stderr(&human)
+    );
+}
+
+/// Durations read as durations: `SUCCESS in 61µs`, not `6.1e-05s`.
+#[test]
+fn durations_are_written_for_people() {
+    let dir = setup();
+    let out = wfr(&["run", "flow"], dir.path(), None);
+    let summary = crate::support::stdout(&out);
+    let took = summary
+        .trim()
+        .rsplit_once(" in ")
+        .map(|(_, t)| t.to_string())
+        .expect("a duration");
+    let (number, unit) = took.split_at(
+        took.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .expect("a unit"),
+    );
+    assert!(number.parse::<f64>().is_ok(), "{summary}");
+    assert!(["µs", "ms", "s"].contains(&unit), "{summary}");
+    assert!(
+        stderr(&out)
+            .lines()
+            .any(|l| l.contains("stage ended") && l.contains(" took=")),
+        "{}",
+        stderr(&out)
+    );
+}

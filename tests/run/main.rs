@@ -6,9 +6,11 @@ mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
 mod handoff;
+mod input;
 mod limits;
 mod logs;
 mod nesting;
+mod processes;
 mod support;
 mod virtualpy;
 

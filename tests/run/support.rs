@@ -91,3 +91,194 @@ pub fn run_and_terminate(
     let out = child.wait_with_output().expect("wait for wfr");
     (out, started.elapsed())
 }
+
+/// A `wfr` started in the background, its output going to files (so that
+/// nothing it leaves behind can hold the test's pipes).
+pub struct Started {
+    pub child: std::process::Child,
+    out: tempfile::NamedTempFile,
+    err: tempfile::NamedTempFile,
+}
+
+/// What a background `wfr` ended with.
+pub struct Ended {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Starts `wfr ARGS` in `cwd` (workflows from `cwd/conf`).
+pub fn start(args: &[&str], cwd: &Path) -> Started {
+    let out = tempfile::NamedTempFile::new().expect("stdout file");
+    let err = tempfile::NamedTempFile::new().expect("stderr file");
+    let child = Command::new(crate::WFR)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .env_remove("WFR_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.reopen().expect("stdout"))
+        .stderr(err.reopen().expect("stderr"))
+        .spawn()
+        .expect("spawn wfr");
+    Started { child, out, err }
+}
+
+impl Started {
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
+    }
+
+    /// What `wfr` wrote on stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(self.err.path()).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), signal).expect("signal wfr");
+    }
+
+    /// Waits for `wfr` to end, at most `limit`: past it, `wfr` is killed and
+    /// the test fails with what it printed.
+    pub fn end_within(mut self, limit: std::time::Duration) -> Ended {
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let read =
+            |f: &tempfile::NamedTempFile| std::fs::read_to_string(f.path()).unwrap_or_default();
+        let ended = Ended {
+            code: status.and_then(|s| s.code()),
+            stdout: read(&self.out),
+            stderr: read(&self.err),
+        };
+        assert!(
+            status.is_some(),
+            "wfr did not end within {limit:?}:\n{}",
+            ended.stderr
+        );
+        ended
+    }
+}
+
+/// Waits until `path` exists (a stage wrote it whole, then renamed it into
+/// place), at most 20 s.
+pub fn wait_for(path: &Path) {
+    let started = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The pids written (one per file) in `dir`.
+pub fn pids_in(dir: &Path) -> Vec<(String, i32)> {
+    let mut pids: Vec<(String, i32)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                // Files are written as `.name`, then renamed.
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter_map(|e| {
+                    let pid = std::fs::read_to_string(e.path())
+                        .ok()?
+                        .trim()
+                        .parse()
+                        .ok()?;
+                    Some((e.file_name().to_string_lossy().into_owned(), pid))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort();
+    pids
+}
+
+/// True while `pid` runs (a zombie has ended).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(false)
+}
+
+/// The processes of `pids` still running, a moment given for them to go; the
+/// ones found are killed (so that a failing test leaves nothing behind).
+pub fn still_running(pids: &[(String, i32)]) -> Vec<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let running: Vec<&(String, i32)> = pids.iter().filter(|(_, p)| alive(*p)).collect();
+        if running.is_empty() || started.elapsed() > std::time::Duration::from_secs(3) {
+            for (_, pid) in &running {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            return running.iter().map(|(name, _)| name.clone()).collect();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The entries of the runs folder `runs`.
+pub fn run_entries(runs: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(runs)
+        .map(|e| {
+            e.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The pids of running processes whose command line is `cmdline` (its
+/// arguments joined by spaces).
+pub fn processes_running(cmdline: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                        String::from_utf8_lossy(&c)
+                            .trim_end_matches('\0')
+                            .replace('\0', " ")
+                            == cmdline
+                    }) && alive(*pid)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `text` with each line indented by `spaces` (a block in a YAML file).
+pub fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.lines() {
+        out.push_str(&pad);
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

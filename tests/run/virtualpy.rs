@@ -82,6 +82,22 @@ fn a_script_with_dependencies_vars_and_a_version() {
         format!("hello from a local wheel ann 4 ['a', 'b'] None\n{version}")
     );
     assert_eq!(venv["outputs"]["stderr"], "to stderr");
+    // Its lines are logged as they come, as a Bash stage's.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join(".wfc/runs"))
+        .expect("runs")
+        .flatten()
+        .collect();
+    let log = std::fs::read_to_string(runs[0].path().join("run.log")).expect("run.log");
+    let lines: Vec<(String, String)> = crate::support::json_lines(&log)
+        .into_iter()
+        .filter(|l| l["target"] == "wfr::virtualpy")
+        .map(|l| (l["stream"].to_string(), l["message"].to_string()))
+        .collect();
+    assert!(
+        lines.contains(&("\"stderr\"".into(), "\"to stderr\"".into()))
+            && lines.contains(&("\"stdout\"".into(), format!("\"{version}\""))),
+        "{lines:?}"
+    );
 }
 
 #[test]

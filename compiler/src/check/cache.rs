@@ -3,22 +3,30 @@
 //! One file, rewritten atomically (write, then rename) when anything changed.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::FileReport;
+use crate::input;
+use crate::project::FileProblem;
 
 const MAGIC: &[u8; 8] = b"WFCCHK01";
 
 /// A file's cache key.
 pub(super) type Key = [u8; 16];
 
-pub(super) fn key(salt: &[u8], text: &[u8], bad_utf8: bool) -> Key {
+pub(super) fn key(salt: &[u8], text: &[u8], problem: Option<&FileProblem>) -> Key {
     let mut hasher = Sha256::new();
     hasher.update(salt);
-    hasher.update([u8::from(bad_utf8)]);
+    match problem {
+        None => hasher.update([0]),
+        Some(problem) => {
+            hasher.update([1]);
+            hasher.update(format!("{problem:?}").as_bytes());
+            hasher.update([0]);
+        }
+    }
     hasher.update(text);
     let digest = hasher.finalize();
     let mut key = [0u8; 16];
@@ -32,9 +40,11 @@ pub(super) struct Cache {
 }
 
 impl Cache {
-    /// Reads the cache; a missing, foreign or damaged one is an empty cache.
+    /// Reads the cache; a missing, foreign or damaged one is an empty cache, and so
+    /// is anything that is not a regular file of at most
+    /// [`input::MAX_CHECK_CACHE`] bytes (a FIFO there never blocks the check).
     pub(super) fn read(path: &Path) -> Self {
-        let Ok(bytes) = std::fs::read(path) else {
+        let Ok(bytes) = input::read(path, input::MAX_CHECK_CACHE) else {
             return Self::default();
         };
         let Some(body) = bytes.strip_prefix(MAGIC.as_slice()) else {
@@ -63,14 +73,9 @@ impl Cache {
     ) -> std::io::Result<()> {
         let list: Vec<(Key, &FileReport)> = entries.collect();
         let body = postcard::to_stdvec(&list).map_err(std::io::Error::other)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(MAGIC)?;
-        tmp.write_all(&body)?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        let mut bytes = Vec::with_capacity(MAGIC.len() + body.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&body);
+        crate::state::write_atomic(path, &bytes)
     }
 }

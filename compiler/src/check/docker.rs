@@ -1,14 +1,18 @@
-//! Docker stages: a volume may only mount a path inside the working directory
-//! (see `volume.rs`). Static host paths are checked here: relative paths that climb
-//! out with `..`, absolute paths and the Docker socket are refused (symlinks and
-//! templated paths are checked when the stage runs). Container paths must be
-//! absolute, and `/logs` is the stage's own (its `outputs.json`).
+//! Docker stages: a volume may only mount a path inside the working directory,
+//! never one that holds the engine's socket (see `volume.rs`). What the text of a
+//! host path shows is checked here: relative paths that climb out with `..`,
+//! absolute paths, the engine's sockets. A templated host path is judged by its
+//! text before the first template (`../${{ params.d }}` climbs out whatever the
+//! param is); the rest, and symlinks, are checked when the stage runs. Container
+//! paths must be absolute, and `/logs` is the stage's own (its `outputs.json`).
 
 use std::path::Path;
 
 use super::walk_stages;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::syntax::model::{StageKind, ValueKind, Workflow};
+use crate::span::Span;
+use crate::syntax::expr::ast::Part;
+use crate::syntax::model::{StageKind, Text, ValueKind, Workflow};
 use crate::volume::{self, Refusal};
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
@@ -21,49 +25,60 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
             else {
                 return;
             };
-            for (key, target) in volume.as_map().unwrap_or(&[]) {
-                host(&key.name, key.span, out);
-                if let ValueKind::Text(text) = &target.kind
+            for entry in volume {
+                host(&entry.host, out);
+                if let ValueKind::Text(text) = &entry.container.kind
                     && text.template.is_literal()
                 {
-                    container(&text.raw, target.span, out);
+                    container(&text.raw, entry.container.span, out);
                 }
             }
         });
     }
 }
 
-fn host(name: &str, span: crate::span::Span, out: &mut Vec<Diagnostic>) {
-    if name.contains("${{") {
+fn host(text: &Text, out: &mut Vec<Diagnostic>) {
+    let Some(known) = static_part(text) else {
         return;
-    }
-    // A stand-in working directory: the rule is lexical here.
-    let root = Path::new("/__workdir__");
-    let refusal = if Path::new(name).is_absolute() && !name.contains("docker.sock") {
-        Some(Refusal::Outside)
-    } else {
-        volume::host_path(name, root).err()
     };
-    let Some(refusal) = refusal else {
+    let Some(refusal) = volume::static_refusal(&known) else {
         return;
     };
     let help = match refusal {
-        Refusal::DockerSocket => {
+        Refusal::EngineSocket(_) => {
             "a container that needs the engine is not something a workflow stage may get"
         }
         _ => "mount a folder of the working directory, written relative to it (`./data: /data`)",
     };
     out.push(
-        Diagnostic::new(Code::UnsafeVolume, span, refusal.message(name))
+        Diagnostic::new(Code::UnsafeVolume, text.span, refusal.message(&text.raw))
             .label("not mountable")
             .help(help),
     );
 }
 
-fn container(target: &str, span: crate::span::Span, out: &mut Vec<Diagnostic>) {
+/// The part of a host path that is known before the stage runs: all of it when
+/// it is literal, else its text up to the last `/` before the first template
+/// (whole path components only), none when that is empty.
+fn static_part(text: &Text) -> Option<String> {
+    let mut known = String::new();
+    for part in &text.template.parts {
+        match part {
+            Part::Text(t) => known.push_str(t),
+            Part::Interp(_) | Part::Env(_) => {
+                let cut = known.rfind('/')?;
+                known.truncate(cut + 1);
+                return Some(known);
+            }
+        }
+    }
+    Some(known)
+}
+
+fn container(target: &str, span: Span, out: &mut Vec<Diagnostic>) {
     let message = if !target.starts_with('/') {
         format!("container path `{target}` must be absolute")
-    } else if Path::new(target) == Path::new("/logs") {
+    } else if volume::normalize(Path::new(target)) == Path::new("/logs") {
         "`/logs` is where the stage's own folder is mounted (the container writes `/logs/outputs.json` there)".to_string()
     } else {
         return;

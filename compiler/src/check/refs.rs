@@ -374,7 +374,10 @@ fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Found) {
                 text(tag, out);
             }
             value(vars, out);
-            value(volume, out);
+            for entry in volume.iter().flatten() {
+                text(&entry.host, out);
+                check_value(&fields, &entry.container, out);
+            }
             value(auth, out);
             match command {
                 Some(crate::syntax::model::DockerCommand::Shell(t)) => text(t, out),

@@ -42,8 +42,9 @@ pub struct InputArgs {
     #[arg(long = "filter", value_name = "NAME")]
     pub filters: Vec<String>,
 
-    /// Do not read or write the check cache (`.wfc/cache/check.bin`, or under
-    /// `$WFC_CACHE_DIR`), which lets unchanged files skip parsing.
+    /// Do not read or write the check cache (`.wfc/cache/check.bin` in the project's
+    /// root, or under `$WFC_CACHE_DIR`), which lets unchanged files skip parsing;
+    /// `wfc compile` also rewrites every plan, up to date or not.
     #[arg(long)]
     pub no_cache: bool,
 }

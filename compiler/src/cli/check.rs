@@ -16,7 +16,7 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
     let mut checked = match check::check_paths(&paths, &options, cache.as_deref()) {
         Ok(checked) => checked,
         Err(error) => {
-            eprintln!("wfc: error: {error}");
+            crate::errln!("wfc: error: {error}");
             return EXIT_USAGE;
         }
     };
@@ -24,12 +24,12 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
         let found = match registry::query(&checked, &args.input.paths) {
             Ok(found) => found,
             Err(error) => {
-                eprintln!("wfc: error: {error}");
+                crate::errln!("wfc: error: {error}");
                 return EXIT_USAGE;
             }
         };
         if let Some(error) = found.filter_error() {
-            eprintln!("wfc: warning: cannot load the filter modules: {error}");
+            crate::errln!("wfc: warning: cannot load the filter modules: {error}");
         }
         // Filters registered in Python are known now: check again (the cache
         // makes this cheap) if a template uses one.
@@ -44,7 +44,7 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
             checked = match check::check_paths(&paths, &options, cache.as_deref()) {
                 Ok(checked) => checked,
                 Err(error) => {
-                    eprintln!("wfc: error: {error}");
+                    crate::errln!("wfc: error: {error}");
                     return EXIT_USAGE;
                 }
             };
@@ -66,21 +66,22 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
 
 fn explain(code: &str) -> u8 {
     let Some(code) = Code::lookup(code) else {
-        eprintln!("wfc: error: unknown code `{code}`; codes are:");
+        crate::errln!("wfc: error: unknown code `{code}`; codes are:");
         for c in Code::ALL {
-            eprintln!("  {} {:<24} {}", c.id(), c.name(), c.summary());
+            crate::errln!("  {} {:<24} {}", c.id(), c.name(), c.summary());
         }
         return EXIT_USAGE;
     };
-    println!(
-        "{} {} ({})",
+    let text = format!(
+        "{} {} ({})\n\n{}\n\n{}\n",
         code.id(),
         code.name(),
-        code.severity().as_str()
+        code.severity().as_str(),
+        code.summary(),
+        code.explanation()
     );
-    println!();
-    println!("{}", code.summary());
-    println!();
-    println!("{}", code.explanation());
+    if let Err(status) = super::print(&text) {
+        return status;
+    }
     EXIT_OK
 }

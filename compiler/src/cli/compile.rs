@@ -8,15 +8,16 @@ use crate::compile;
 
 pub(super) fn run(args: &CompileArgs) -> u8 {
     let cache = args.input.cache_file();
-    let compiled = match compile::compile_paths(
+    let compiled = match compile::compile_paths_with(
         &args.input.paths(),
         &args.out,
         &args.input.options(),
         cache.as_deref(),
+        args.input.no_cache,
     ) {
         Ok(compiled) => compiled,
         Err(error) => {
-            eprintln!("wfc: error: {error}");
+            crate::errln!("wfc: error: {error}");
             return EXIT_USAGE;
         }
     };
@@ -28,7 +29,7 @@ pub(super) fn run(args: &CompileArgs) -> u8 {
         return code;
     }
     for (path, error) in &compiled.write_errors {
-        eprintln!("wfc: error: cannot write plan {}: {error}", path.display());
+        crate::errln!("wfc: error: cannot write plan {}: {error}", path.display());
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let mut summary = format!(
@@ -46,7 +47,7 @@ pub(super) fn run(args: &CompileArgs) -> u8 {
             compiled.failed.join(", ")
         );
     }
-    eprintln!("{summary} in {}", args.out.display());
+    crate::errln!("{summary} in {}", args.out.display());
     if !compiled.write_errors.is_empty() {
         EXIT_USAGE
     } else if compiled.failed.is_empty()

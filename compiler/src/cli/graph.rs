@@ -13,7 +13,7 @@ pub(super) fn run(args: &GraphArgs) -> u8 {
         match check::check_paths(&args.input.paths(), &args.input.options(), cache.as_deref()) {
             Ok(checked) => checked,
             Err(error) => {
-                eprintln!("wfc: error: {error}");
+                crate::errln!("wfc: error: {error}");
                 return EXIT_USAGE;
             }
         };
@@ -27,11 +27,11 @@ pub(super) fn run(args: &GraphArgs) -> u8 {
             let hint = suggestion(&args.name, names)
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default();
-            eprintln!("wfc: error: no workflow is named `{}`{hint}", args.name);
+            crate::errln!("wfc: error: no workflow is named `{}`{hint}", args.name);
             EXIT_USAGE
         }
         Some(Err(errors)) => {
-            eprintln!(
+            crate::errln!(
                 "wfc: error: workflow `{}` has errors; fix them first:",
                 args.name
             );
@@ -47,8 +47,10 @@ pub(super) fn run(args: &GraphArgs) -> u8 {
                 GraphFormatArg::Dot => GraphFormat::Dot,
                 GraphFormatArg::Mermaid => GraphFormat::Mermaid,
             };
-            print!("{}", graph::render(&plan, format));
-            EXIT_OK
+            match super::print(&graph::render(&plan, format)) {
+                Ok(()) => EXIT_OK,
+                Err(status) => status,
+            }
         }
     }
 }

@@ -10,18 +10,18 @@ pub(super) fn run(command: &PlanCommand) -> u8 {
             Ok((header, plan)) => {
                 let value = serde_json::json!({ "header": header, "plan": plan });
                 match serde_json::to_string_pretty(&value) {
-                    Ok(text) => {
-                        println!("{text}");
-                        EXIT_OK
-                    }
+                    Ok(text) => match super::print(&(text + "\n")) {
+                        Ok(()) => EXIT_OK,
+                        Err(status) => status,
+                    },
                     Err(error) => {
-                        eprintln!("wfc: error: {error}");
+                        crate::errln!("wfc: error: {error}");
                         EXIT_USAGE
                     }
                 }
             }
             Err(error) => {
-                eprintln!("wfc: error: {error}");
+                crate::errln!("wfc: error: {error}");
                 EXIT_USAGE
             }
         },

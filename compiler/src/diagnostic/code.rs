@@ -60,6 +60,12 @@ codes! {
     IgnoredEntry = "WF004", "ignored-entry", Warning,
         "a top-level entry looks like a workflow but will be ignored",
         "Only top-level entries with `type: Workflow` are workflows; others are ignored so that other tools can keep their configuration beside workflows. This entry has workflow keys (such as `jobs`) but no `type: Workflow`, so it will never run.\n\nAdd `type: Workflow`, or remove the entry.";
+    UnreadableFile = "WF005", "unreadable-file", Warning,
+        "an entry of a workflow folder that cannot be read",
+        "A folder's `*.yml` / `*.yaml` files are loaded as workflow files. This entry was skipped because it cannot be read as one: a FIFO, a socket or a device, a symbolic link to nothing (an editor's or a removed file's leftover), a folder that cannot be listed. Any other dangling symbolic link in the folder is reported too. A symbolic link to a folder outside the folder being checked is not followed (it would load files from elsewhere, and a link to `/` would walk the whole machine), and is reported here; a link to a folder inside it is skipped quietly, since its files are found where they are.\n\nRemove the entry or fix the link, or list it in the folder's `.confignore`. A path named on the command line that cannot be read is an error (exit status 2), not this warning.";
+    FileTooLarge = "WF006", "file-too-large", Error,
+        "a workflow file larger than wfc loads",
+        "Workflow files are loaded whole, so their size is bounded: 16 MiB. A larger file is not loaded (its workflows do not exist for the check, the compiler or the runtime), which usually means it is not a workflow file at all, or that it was generated and should be split.\n\nSplit the workflows over several files, or list the file in `.confignore`.";
     UnknownKey = "WF101", "unknown-key", Error,
         "a key that this object does not have",
         "ddeutil-workflow ignores unknown keys silently, so a typo (`ecoh:` for `echo:`) changes what a workflow does without any error. wfc rejects them.\n\nFix the spelling (the help names the closest key), or remove the key.";
@@ -167,7 +173,7 @@ codes! {
         "`strategy.include` entries may only set keys of the matrix (unlike GitHub Actions, ddeutil-workflow fails the job otherwise), and an `exclude` entry with another key would never match anything.";
     UnsafeVolume = "WF505", "unsafe-volume", Error,
         "a Docker volume that may not be mounted",
-        "A Docker stage's `volume` maps host paths to container paths. A host path must lie inside the workflow's working directory: written relative to it (`./data: /data`), without `..` steps that leave it, never the Docker socket. `wfc check` refuses absolute host paths too; at run time an absolute path inside the working directory is accepted, and symlinks that lead outside are refused. Container paths are absolute, and `/logs` is the stage's own (the container writes `/logs/outputs.json` there for outputs).";
+        "A Docker stage's `volume` maps host paths to container paths. A host path must lie inside the workflow's working directory: written relative to it (`./data: /data`), without `..` steps that leave it, and it may not be or hold a socket of the container engine (`/var/run`, `/run`, `/`, `docker.sock`). `wfc check` refuses absolute host paths too, and judges a templated host path (`./${{ params.dir }}`) by its text before the first template; at run time the rendered path is checked: an absolute path inside the working directory is accepted, and symlinks that lead outside and folders that hold the engine's socket are refused. Container paths are absolute, and `/logs` is the stage's own (the container writes `/logs/outputs.json` there for outputs).";
     TemplateInScript = "WF901", "template-in-script", Warning,
         "a template spliced into a shell script",
         "A `${{ }}` template in a `bash` script is pasted into the script text before the shell reads it, so a value such as `x; rm -rf ~` runs as code. Pass the value through the stage's `env` and quote it in the script:\n\n    bash: echo \"$NAME\"\n    env:\n      NAME: ${{ params.name }}";

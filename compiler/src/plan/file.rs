@@ -8,20 +8,20 @@
 //! ```
 
 use std::fmt;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Plan;
+use crate::input::{self, ReadError};
 
 const MAGIC: &[u8; 8] = b"WFCPLAN\0";
 
 /// The version of this layout and of the plan types. A plan of another format is
-/// refused, whatever compiler made it. (3: `and` / `or`, arithmetic and filter
+/// refused, whatever compiler made it. (4: `and` / `or`, arithmetic and filter
 /// chains are flat.)
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// What made a plan and from what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,9 +40,10 @@ pub struct Header {
 /// Why a plan file cannot be used.
 #[derive(Debug)]
 pub enum PlanError {
+    /// Not read: missing, not a regular file, too large, unreadable.
     Io {
         path: PathBuf,
-        error: std::io::Error,
+        error: ReadError,
     },
     NotAPlan {
         path: PathBuf,
@@ -140,17 +141,10 @@ pub fn write(path: &Path, header: &Header, plan: &Plan) -> std::io::Result<()> {
     write_bytes(path, &encode(header, plan)?)
 }
 
-/// Writes encoded plan bytes atomically.
+/// Writes encoded plan bytes atomically: whole or not at all, never a plan cut
+/// short by a full disk (see [`crate::state::write_atomic`]).
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::state::write_atomic(path, bytes)
 }
 
 fn corrupt(path: &Path, why: impl Into<String>) -> PlanError {
@@ -182,50 +176,68 @@ fn check_start(path: &Path, start: &[u8]) -> Result<usize, PlanError> {
     Ok(u32::from_le_bytes([start[12], start[13], start[14], start[15]]) as usize)
 }
 
-/// Reads only the header (to tell whether a plan is up to date).
-pub fn read_header(path: &Path) -> Result<Header, PlanError> {
-    let io = |error| PlanError::Io {
+/// A plan file's bytes: a regular file of at most [`input::MAX_PLAN`] bytes.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, PlanError> {
+    input::read(path, input::MAX_PLAN).map_err(|error| PlanError::Io {
         path: path.to_path_buf(),
         error,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut start = [0u8; 16];
-    let read = read_up_to(&mut file, &mut start).map_err(io)?;
-    let length = check_start(path, &start[..read])?;
-    if length > 1 << 20 {
-        return Err(corrupt(path, "header length out of range"));
-    }
-    let mut bytes = vec![0u8; length];
-    if read_up_to(&mut file, &mut bytes).map_err(io)? < length {
-        return Err(PlanError::Truncated {
-            path: path.to_path_buf(),
-        });
-    }
-    postcard::from_bytes(&bytes).map_err(|e| corrupt(path, format!("header: {e}")))
+    })
 }
 
-fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
+/// Reads only the header (what made the plan), without verifying the rest.
+pub fn read_header(path: &Path) -> Result<Header, PlanError> {
+    let bytes = read_bytes(path)?;
+    let length = check_start(path, &bytes)?;
+    let header = bytes
+        .get(16..16usize.saturating_add(length))
+        .ok_or_else(|| PlanError::Truncated {
+            path: path.to_path_buf(),
+        })?;
+    postcard::from_bytes(header).map_err(|e| corrupt(path, format!("header: {e}")))
 }
 
 /// Reads and verifies a whole plan.
 pub fn read(path: &Path) -> Result<(Header, Plan), PlanError> {
-    let bytes = std::fs::read(path).map_err(|error| PlanError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    decode(path, &bytes)
+    decode(path, &read_bytes(path)?)
+}
+
+/// Reads a whole plan and verifies everything but the body's decoding: magic,
+/// format, lengths, checksum, header. Cheaper than [`read`] (the body is not
+/// decoded), and as strict for any file this build wrote: a body whose checksum
+/// holds and whose header names this compiler build decodes.
+pub fn verify(path: &Path) -> Result<Header, PlanError> {
+    let bytes = read_bytes(path)?;
+    let (header, _) = split(path, &bytes)?;
+    postcard::from_bytes(header).map_err(|e| corrupt(path, format!("header: {e}")))
 }
 
 /// Decodes plan bytes (`path` is only for messages).
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<(Header, Plan), PlanError> {
+    let (header_bytes, body) = split(path, bytes)?;
+    let header: Header =
+        postcard::from_bytes(header_bytes).map_err(|e| corrupt(path, format!("header: {e}")))?;
+    let _ = crate::limits::decode_depth_exceeded();
+    let plan: Plan = postcard::from_bytes(body).map_err(|e| {
+        if crate::limits::decode_depth_exceeded() {
+            corrupt(
+                path,
+                format!(
+                    "values nested more than {} levels deep",
+                    crate::limits::MAX_PLAN_DEPTH
+                ),
+            )
+        } else {
+            corrupt(path, format!("body: {e}"))
+        }
+    })?;
+    if let Some(why) = plan.out_of_bounds() {
+        return Err(corrupt(path, format!("{why}, beyond wfc's bounds")));
+    }
+    Ok((header, plan))
+}
+
+/// The header and body bytes of a plan file, its layout and checksum verified.
+fn split<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b [u8], &'b [u8]), PlanError> {
     let truncated = || PlanError::Truncated {
         path: path.to_path_buf(),
     };
@@ -250,26 +262,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(Header, Plan), PlanError> {
     if digest.finalize().as_slice() != stored {
         return Err(corrupt(path, "checksum mismatch"));
     }
-    let header: Header =
-        postcard::from_bytes(header_bytes).map_err(|e| corrupt(path, format!("header: {e}")))?;
-    let _ = crate::limits::decode_depth_exceeded();
-    let plan: Plan = postcard::from_bytes(body).map_err(|e| {
-        if crate::limits::decode_depth_exceeded() {
-            corrupt(
-                path,
-                format!(
-                    "values nested more than {} levels deep",
-                    crate::limits::MAX_PLAN_DEPTH
-                ),
-            )
-        } else {
-            corrupt(path, format!("body: {e}"))
-        }
-    })?;
-    if let Some(why) = plan.out_of_bounds() {
-        return Err(corrupt(path, format!("{why}, beyond wfc's bounds")));
-    }
-    Ok((header, plan))
+    Ok((header_bytes, body))
 }
 
 #[cfg(test)]

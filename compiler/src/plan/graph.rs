@@ -56,46 +56,75 @@ fn escape_dot(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+/// DOT: each job a cluster, its stages chained top to bottom. A job's cluster ends
+/// in an invisible anchor that every last stage of every list in it leads to, so the
+/// anchor lies below everything in the job; a need's edge goes from that anchor to
+/// the first stage of the job that needs it, drawn between the clusters' borders
+/// (`ltail`, `lhead`). So a job is laid out below its needs, never beside them.
+/// Edges that end at a cluster's border skip a rank (`minlen=2`), so that they are
+/// arrows, not bare arrowheads.
 fn dot(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", escape_dot(&plan.name));
     out.push_str("  compound=true;\n  rankdir=TB;\n  node [shape=box, style=rounded];\n");
-    let mut anchors = Vec::new();
+    // Per job: its cluster, its first node, its end anchor.
+    let mut ends = Vec::new();
     for index in plan.jobs.node_indices() {
         let job = &plan.jobs[index];
         let cluster = format!("job_{}", index.index());
         let _ = writeln!(out, "  subgraph \"cluster_{cluster}\" {{");
         let _ = writeln!(out, "    label=\"job {}\";", escape_dot(&job.id));
-        let anchor = if job.stages.is_empty() {
+        let mut lasts = Vec::new();
+        let first = if job.stages.is_empty() {
             let node = format!("{cluster}_empty");
             let _ = writeln!(
                 out,
                 "    \"{node}\" [label=\"(no stages)\", shape=plaintext];"
             );
+            lasts.push(node.clone());
             node
         } else {
-            dot_stages(&mut out, &job.stages, &cluster, 2)
+            dot_stages(&mut out, &job.stages, &cluster, 2, &mut lasts)
         };
-        out.push_str("  }\n");
-        anchors.push((cluster, anchor));
-    }
-    for edge in plan.jobs.edge_references() {
-        let (from_cluster, from) = &anchors[edge.source().index()];
-        let (to_cluster, to) = &anchors[edge.target().index()];
+        let end = format!("{cluster}_end");
         let _ = writeln!(
             out,
-            "  \"{from}\" -> \"{to}\" [ltail=\"cluster_{from_cluster}\", lhead=\"cluster_{to_cluster}\"];"
+            "    \"{end}\" [shape=point, style=invis, width=0, height=0, label=\"\"];"
+        );
+        for last in &lasts {
+            let _ = writeln!(out, "    \"{last}\" -> \"{end}\" [style=invis];");
+        }
+        out.push_str("  }\n");
+        ends.push((cluster, first, end));
+    }
+    for edge in plan.jobs.edge_references() {
+        let (from_cluster, _, from) = &ends[edge.source().index()];
+        let (to_cluster, to, _) = &ends[edge.target().index()];
+        let _ = writeln!(
+            out,
+            "  \"{from}\" -> \"{to}\" [ltail=\"cluster_{from_cluster}\", lhead=\"cluster_{to_cluster}\", minlen=2];"
         );
     }
     out.push_str("}\n");
     out
 }
 
-/// Writes a stage list; returns the id of its first node (to hang edges on).
-fn dot_stages(out: &mut String, stages: &[StagePlan], prefix: &str, depth: usize) -> String {
+/// Writes a stage list; returns the id of its first node (to hang edges on), and
+/// adds the last node of this list and of every list nested in it to `lasts`. A
+/// stage comes below the lists nested in the stage before it (invisible edges from
+/// their last nodes), so a list reads top to bottom around its loop bodies and arms.
+fn dot_stages(
+    out: &mut String,
+    stages: &[StagePlan],
+    prefix: &str,
+    depth: usize,
+    lasts: &mut Vec<String>,
+) -> String {
     let pad = "  ".repeat(depth);
     let mut first = String::new();
     let mut previous: Option<String> = None;
+    // The last nodes of the lists nested in the previous stage.
+    let mut above: Vec<String> = Vec::new();
     for (i, stage) in stages.iter().enumerate() {
         let node = format!("{prefix}_{i}");
         let _ = writeln!(
@@ -103,37 +132,46 @@ fn dot_stages(out: &mut String, stages: &[StagePlan], prefix: &str, depth: usize
             "{pad}\"{node}\" [label=\"{}\"];",
             escape_dot(&label(stage))
         );
+        let mut nested = Vec::new();
         for (j, (name, list)) in child_lists(stage).into_iter().enumerate() {
             let cluster = format!("{node}_{j}");
             let _ = writeln!(out, "{pad}subgraph \"cluster_{cluster}\" {{");
             let _ = writeln!(out, "{pad}  label=\"{}\";", escape_dot(&name));
             if list.is_empty() {
+                let empty = format!("{cluster}_empty");
                 let _ = writeln!(
                     out,
-                    "{pad}  \"{cluster}_empty\" [label=\"(no stages)\", shape=plaintext];"
+                    "{pad}  \"{empty}\" [label=\"(no stages)\", shape=plaintext];"
                 );
                 let _ = writeln!(out, "{pad}}}");
                 let _ = writeln!(
                     out,
-                    "{pad}\"{node}\" -> \"{cluster}_empty\" [style=dashed];"
+                    "{pad}\"{node}\" -> \"{empty}\" [style=dashed, minlen=2, lhead=\"cluster_{cluster}\"];"
                 );
+                nested.push(empty);
             } else {
-                let inner = dot_stages(out, list, &cluster, depth + 1);
+                let inner = dot_stages(out, list, &cluster, depth + 1, &mut nested);
                 let _ = writeln!(out, "{pad}}}");
                 let _ = writeln!(
                     out,
-                    "{pad}\"{node}\" -> \"{inner}\" [style=dashed, lhead=\"cluster_{cluster}\"];"
+                    "{pad}\"{node}\" -> \"{inner}\" [style=dashed, minlen=2, lhead=\"cluster_{cluster}\"];"
                 );
             }
         }
         if let Some(prev) = &previous {
             let _ = writeln!(out, "{pad}\"{prev}\" -> \"{node}\";");
         }
+        for last in above.drain(..) {
+            let _ = writeln!(out, "{pad}\"{last}\" -> \"{node}\" [style=invis];");
+        }
         if i == 0 {
             first.clone_from(&node);
         }
         previous = Some(node);
+        lasts.extend(nested.iter().cloned());
+        above = nested;
     }
+    lasts.extend(previous);
     first
 }
 

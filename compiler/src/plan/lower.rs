@@ -385,7 +385,11 @@ fn lower_stage(stage: &Stage) -> StagePlan {
                 .as_ref()
                 .map_or_else(|| Template::literal("latest"), template),
             env: map(env.as_ref()),
-            volume: map(volume.as_ref()),
+            volume: volume
+                .iter()
+                .flatten()
+                .map(|entry| (template(&entry.host), value(&entry.container)))
+                .collect(),
             auth: map(auth.as_ref()),
         }),
     };

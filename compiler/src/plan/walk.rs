@@ -233,8 +233,12 @@ impl<'a> Filters<'a> {
             StageKindPlan::Docker(docker) => {
                 self.template(&docker.image);
                 self.template(&docker.tag);
-                for map in [&docker.env, &docker.volume, &docker.auth] {
+                for map in [&docker.env, &docker.auth] {
                     self.map(map);
+                }
+                for (host, container) in &docker.volume {
+                    self.template(host);
+                    self.value(Some(container));
                 }
                 match &docker.command {
                     Some(CommandPlan::Shell(t)) => self.template(t),

@@ -41,6 +41,6 @@ pub(super) fn write(
             }
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &findings).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &findings).map_err(super::json_error)?;
     writeln!(out)
 }

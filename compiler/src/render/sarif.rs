@@ -65,7 +65,7 @@ pub(super) fn write(
             "results": results,
         }],
     });
-    serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &log).map_err(super::json_error)?;
     writeln!(out)
 }
 

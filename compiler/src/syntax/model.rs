@@ -431,12 +431,20 @@ pub enum StageKind {
         image: Text,
         tag: Option<Text>,
         env: Option<Value>,
-        volume: Option<Value>,
+        volume: Option<Vec<Volume>>,
         auth: Option<Value>,
         /// wfc's `command`: what the container runs instead of the image's own
         /// command (a string runs with `sh -c`, a list as is).
         command: Option<DockerCommand>,
     },
+}
+
+/// A Docker stage's `volume` entry: `host: container`. The host path is a
+/// template too (`${{ params.dir }}`, `${HOME}`), rendered when the stage runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Volume {
+    pub host: Text,
+    pub container: Value,
 }
 
 /// A Docker stage's `command`.

@@ -117,7 +117,7 @@ impl ReadError {
         let text = &source.text;
         // The scanner reports a stray tab at the start of the scalar it was reading;
         // point at the tab itself.
-        let offset = if self.message.contains("tab") {
+        let offset = if mentions_tab(&self.message) {
             text[self.offset.min(text.len())..]
                 .find('\t')
                 .map_or(self.offset, |i| self.offset + i)
@@ -140,9 +140,18 @@ impl ReadError {
     }
 }
 
+/// Is the parser's message about a tab (`tab`, `tabs`, not `unprintable`)?
+fn mentions_tab(message: &str) -> bool {
+    message
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|word| word.eq_ignore_ascii_case("tab") || word.eq_ignore_ascii_case("tabs"))
+}
+
 fn syntax_help(message: &str) -> Option<String> {
     let m = message.to_ascii_lowercase();
-    let help = if m.contains("tab") {
+    let help = if m.contains("unprintable") {
+        "YAML text may not hold control characters such as NUL; a file full of NUL bytes is UTF-16 or binary: save it as UTF-8 text"
+    } else if mentions_tab(message) {
         "YAML indentation must use spaces, not tabs"
     } else if m.contains("mapping values are not allowed") {
         "a value containing `: ` must be quoted, e.g. `echo: \"a: b\"`"

@@ -1,25 +1,25 @@
 //! Bash stage: the rendered script, written to a private temporary folder (mode
-//! 0700), run with bash in its own process group, `env` exported. A non-zero exit
-//! fails with the stderr in the message; cancelling kills the whole group.
+//! 0700), run with bash in its own process group, `env` exported, its output
+//! logged line by line. A non-zero exit fails with the stderr in the message;
+//! cancelling stops every process of the stage, and what the script leaves
+//! running when it ends is killed (see `process.rs`).
 
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::Command;
+use std::sync::Arc;
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use wfc_compiler::plan::PMap;
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
 use crate::eval;
+use crate::process;
 use crate::value::{Map, Value};
 use crate::vm::stage::StageCx;
-
-/// How long a cancelled script gets between SIGTERM and SIGKILL.
-const GRACE: Duration = Duration::from_secs(2);
 
 pub(super) fn run(
     cx: &StageCx,
@@ -45,6 +45,9 @@ pub(super) fn run(
     }
     match spawn_and_wait(cx, &script, &vars) {
         Ok(done) => done,
+        Err(_) if cx.cancel.is_cancelled() => {
+            Outcome::cancelled("Cancel while the process was running.")
+        }
         Err(error) => Outcome::failed(
             "StageError",
             format!("cannot run the script with bash: {error}"),
@@ -62,7 +65,7 @@ fn spawn_and_wait(
     write_private(&path, script)?;
     let mut command = Command::new("bash");
     command.arg(&path).envs(vars.iter().map(|(k, v)| (k, v)));
-    let done = run_process(cx, command)?;
+    let done = run_process(cx, command, true)?;
     drop(dir);
     Ok(done.outcome(cx, |stderr| {
         format!(
@@ -73,11 +76,10 @@ fn spawn_and_wait(
     }))
 }
 
-/// A temporary folder only this user can read (mode 0700), removed when dropped.
+/// A folder only this user can read (mode 0700), in wfr's scratch folder,
+/// removed when dropped.
 pub(super) fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
-    Ok(dir)
+    crate::owner::scratch_dir(prefix)
 }
 
 /// Writes `text` (with Unix line ends and a final newline) to a file of mode 0700.
@@ -110,10 +112,10 @@ impl Finished {
                 outputs.insert("stderr".into(), trimmed(&self.stderr));
                 Outcome::success(outputs)
             }
-            Some(_) => Outcome::failed("StageError", message(&self.stderr)),
-            None if cx.cancel.is_cancelled() => {
+            _ if cx.cancel.is_cancelled() => {
                 Outcome::cancelled("Cancel while the process was running.")
             }
+            Some(_) => Outcome::failed("StageError", message(&self.stderr)),
             None => Outcome::failed(
                 "StageError",
                 format!(
@@ -125,29 +127,44 @@ impl Finished {
     }
 }
 
-/// Runs `command` in its own process group, its output captured; cancelling the
-/// stage stops the whole group (SIGTERM, then SIGKILL after a grace period).
-pub(super) fn run_process(cx: &StageCx, mut command: Command) -> std::io::Result<Finished> {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
-    let group = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    let _guard = cx.cancel.on_cancel(move || {
-        let _ = killpg(group, Signal::SIGTERM);
-        std::thread::spawn(move || {
-            std::thread::sleep(GRACE);
-            let _ = killpg(group, Signal::SIGKILL);
-        });
-    });
-    let output = cx.run.pool.blocking(|| child.wait_with_output())?;
+/// Runs `command` as a stage's process, its output captured and logged line by
+/// line (as a Bash stage's lines when `bash`, else a VirtualPy stage's);
+/// cancelling the stage stops every process of the stage (SIGTERM, then SIGKILL
+/// after a grace period), and what is left when it ends is killed.
+pub(super) fn run_process(cx: &StageCx, command: Command, bash: bool) -> std::io::Result<Finished> {
+    let stage = Arc::new(process::Stage::new());
+    let child = stage.spawn(command)?;
+    let root = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let _guard = {
+        let stage = Arc::clone(&stage);
+        cx.cancel.on_cancel(move || stop(&stage, Some(root)))
+    };
+    let log = process::LineLog::new(bash, &cx.run.run_id, cx.path.as_str());
+    let output = cx
+        .run
+        .pool
+        .blocking(|| process::collect(&stage, child, &log))?;
     Ok(Finished {
         status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout: output.stdout,
+        stderr: output.stderr,
     })
+}
+
+/// Stops a cancelled stage's processes: SIGTERM, then SIGKILL after the grace
+/// period (at once after a second signal), from a thread of its own.
+pub(super) fn stop(stage: &Arc<process::Stage>, root: Option<Pid>) {
+    if process::hurried() {
+        stage.signal(root, Signal::SIGKILL);
+        return;
+    }
+    stage.signal(root, Signal::SIGTERM);
+    let stage = Arc::clone(stage);
+    // After the stage ended, this finds nothing to kill (see `Stage::signal`).
+    std::thread::spawn(move || {
+        std::thread::sleep(process::GRACE);
+        stage.signal(root, Signal::SIGKILL);
+    });
 }
 
 /// Upstream's output form: newlines stripped at both ends, empty text is null.

@@ -7,9 +7,9 @@ use wfc_compiler::plan::PMap;
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
-use super::py::finish;
+use super::py::run_python;
 use crate::eval;
-use crate::python::{self, Running};
+use crate::python;
 use crate::value::Map;
 use crate::vm::stage::StageCx;
 
@@ -33,22 +33,24 @@ pub(super) fn run(
         return Outcome::cancelled("Cancel before start call process.");
     }
     tracing::info!(target: "wfr::call", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "calling {uses}");
-    let running = Running::new();
-    let _guard = cx.cancel.on_cancel(move || running.interrupt());
-    let parent = cx.run.parent_run_id.as_deref();
+    let run_id = cx.run.run_id.clone();
+    let parent = cx.run.parent_run_id.clone();
     let folders = python::places(Some(&cx.run.source));
-    let places = python::Places { folders: &folders };
+    let at = cx.path.as_str().to_string();
     let roots = wfc_compiler::registry::call_roots();
-    let done = cx.run.pool.blocking(|| {
-        python::call(
-            &uses,
-            &args,
-            &cx.run.run_id,
-            parent,
-            &roots,
-            &places,
-            running,
-        )
-    });
-    finish(cx, done, "Cancel while the called function was running.")
+    run_python(
+        cx,
+        move |running, marker| {
+            let caller = python::Caller {
+                run_id: &run_id,
+                parent_run_id: parent.as_deref(),
+                places: python::Places { folders: &folders },
+                running,
+                marker,
+                at: &at,
+            };
+            python::call(&uses, &args, &roots, &caller)
+        },
+        "Cancel while the called function was running.",
+    )
 }

@@ -1,13 +1,19 @@
 //! Docker stage, through the engine's API (bollard): pull the image when it is not
 //! there (with `auth`), create a container with `env`, the `volume` mounts (inside
-//! the working directory only) and a fresh host folder at `/logs`, start it, stream
-//! its output into the run log, wait, and remove it. Exit code 0 is SUCCESS with
-//! `{return_code, stdout, stderr}` and the JSON object the container wrote to
-//! `/logs/outputs.json`; a cancel or a timeout kills the container. Every wait on
-//! the engine is bounded.
+//! the working directory only, held as checked until mounted: `mounts.rs`) and a
+//! fresh host folder at `/logs`, start it, stream its output into the run log,
+//! wait, and remove it. Exit code 0 is SUCCESS with `{return_code, stdout,
+//! stderr}` and the JSON object the container wrote to `/logs/outputs.json`; a
+//! cancel or a timeout stops the container (SIGTERM, SIGKILL after a grace period
+//! that a second signal skips). Every wait on the engine is bounded, and every
+//! container is labelled with its `wfr` (`owners.rs` removes those of a `wfr`
+//! that is gone).
+
+mod mounts;
+pub(crate) mod owners;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,6 +33,8 @@ use wfc_compiler::syntax::expr::ast::Template;
 use super::Outcome;
 use super::bash::trimmed;
 use crate::eval;
+use crate::owner::{self, Owner};
+use crate::process;
 use crate::value::{Map, Text, Value};
 use crate::vm::stage::StageCx;
 
@@ -44,8 +52,9 @@ struct Spec {
     image: String,
     tag: String,
     env: Vec<String>,
-    /// `host:container:rw`, hosts checked.
-    binds: Vec<String>,
+    volumes: Vec<mounts::Volume>,
+    /// The working directory, which volumes may not leave.
+    workdir: PathBuf,
     auth: Option<DockerCredentials>,
     command: Option<Vec<String>>,
 }
@@ -133,14 +142,16 @@ fn render(
             format!("cannot read the working directory: {e}"),
         ))
     })?;
-    let mut binds = Vec::with_capacity(volume.0.len());
-    for (host, target) in volume.iter() {
-        let host =
-            eval::render_text(&scope, &Template::literal(host)).unwrap_or_else(|_| host.clone());
+    let mut volumes = Vec::with_capacity(volume.len());
+    for (host, target) in volume {
+        let host = text(host)?;
         let target = value_text(target)?;
-        let path = wfc_compiler::volume::host_path(&host, &workdir)
+        // Refused early, before any pull; checked again when mounted.
+        wfc_compiler::volume::host_path(&host, &workdir)
             .map_err(|refusal| Box::new(Outcome::failed("StageError", refusal.message(&host))))?;
-        if !target.starts_with('/') || target.trim_end_matches('/') == "/logs" {
+        if !target.starts_with('/')
+            || wfc_compiler::volume::normalize(Path::new(&target)) == Path::new("/logs")
+        {
             return Err(Box::new(Outcome::failed(
                 "StageError",
                 format!(
@@ -148,15 +159,7 @@ fn render(
                 ),
             )));
         }
-        if !path.exists() {
-            std::fs::create_dir_all(&path).map_err(|e| {
-                Box::new(Outcome::failed(
-                    "StageError",
-                    format!("volume `{host}`: cannot create `{}`: {e}", path.display()),
-                ))
-            })?;
-        }
-        binds.push(format!("{}:{target}:rw", path.display()));
+        volumes.push(mounts::Volume { host, target });
     }
     let auth = if auth.0.is_empty() {
         None
@@ -188,17 +191,18 @@ fn render(
         image,
         tag,
         env: vars,
-        binds,
+        volumes,
+        workdir,
         auth,
         command,
     })
 }
 
-/// A private folder holding the `/logs` folder the container may write to.
+/// A private folder, in this process's scratch root, holding the `/logs` folder
+/// the container may write to.
 fn logs_folder() -> std::io::Result<(tempfile::TempDir, PathBuf)> {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::Builder::new().prefix("wfr-docker-").tempdir()?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let dir = owner::scratch_dir("wfr-docker-")?;
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs)?;
     // The container's user may not be ours; the folder above keeps others out.
@@ -266,18 +270,41 @@ async fn container(
     if let Err(outcome) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
         return outcome;
     }
+    // Whoever cleans up after this process, should it be killed (its guard, or
+    // the next `wfr`), asks the engine for its containers.
+    let _ = crate::guard::ensure();
+    sweep_gone_owners_once();
+    if let Err(e) = owner::note_containers() {
+        return Outcome::failed(
+            "StageError",
+            format!("cannot note this process's containers in its scratch folder: {e}"),
+        );
+    }
     let mut labels = HashMap::new();
     labels.insert(LABEL.to_string(), cx.run.run_id.clone());
+    labels.insert(owner::LABEL.to_string(), Owner::current().label());
     labels.insert("dev.wfc.stage".to_string(), cx.path.as_str().to_string());
-    let mut binds = spec.binds.clone();
-    binds.push(format!("{}:/logs:rw", logs.display()));
+    // From here until the container has started, no container that could swap
+    // a folder on the way to a host path runs.
+    let held = match mounts::hold(
+        &docker,
+        &spec.volumes,
+        logs,
+        &spec.workdir,
+        cancelled(cx, stop),
+    )
+    .await
+    {
+        Ok(held) => held,
+        Err(outcome) => return outcome,
+    };
     let body = ContainerCreateBody {
         image: Some(reference.clone()),
         cmd: spec.command.clone(),
         env: Some(spec.env.clone()),
         labels: Some(labels),
         host_config: Some(HostConfig {
-            binds: Some(binds),
+            mounts: Some(held.mounts.clone()),
             ..Default::default()
         }),
         ..Default::default()
@@ -293,15 +320,48 @@ async fn container(
     .await;
     let id = match created {
         Ok(created) => created.id,
-        Err(outcome) => return outcome,
+        Err(outcome) => {
+            held.release(&docker).await;
+            // The engine may have made it all the same (a request that timed out).
+            remove(cx, &docker, name).await;
+            return outcome;
+        }
     };
-    let outcome = run_created(cx, &docker, &id, &reference, logs, stop).await;
+    let started = if cx.cancel.is_cancelled() {
+        Err(Outcome::cancelled(
+            "Cancel before start the Docker container.",
+        ))
+    } else {
+        bounded(
+            &format!("cannot start the container of {reference}"),
+            REQUEST,
+            docker.start_container(&id, None),
+        )
+        .await
+    };
+    held.release(&docker).await;
+    let outcome = match started {
+        Ok(()) => run_created(cx, &docker, &id, &reference, logs, stop).await,
+        Err(outcome) => outcome,
+    };
     // The container goes, whatever happened to it.
-    let removed = bounded(
-        "cannot remove the container",
+    remove(cx, &docker, &id).await;
+    outcome
+}
+
+/// Resolves when the stage is cancelled.
+async fn cancelled(cx: &StageCx, stop: &tokio::sync::Notify) {
+    if !cx.cancel.is_cancelled() {
+        stop.notified().await;
+    }
+}
+
+/// Force-removes a container (and its anonymous volumes); a failure is logged.
+async fn remove(cx: &StageCx, docker: &Docker, id: &str) {
+    let removed = tokio::time::timeout(
         REQUEST,
         docker.remove_container(
-            &id,
+            id,
             Some(
                 RemoveContainerOptionsBuilder::default()
                     .force(true)
@@ -311,10 +371,52 @@ async fn container(
         ),
     )
     .await;
-    if let Err(failure) = removed {
-        tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{}", failure.errors.as_ref().and_then(crate::status::message).unwrap_or("cannot remove the container"));
+    let why = match removed {
+        Ok(
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }),
+        ) => return,
+        Ok(Err(e)) => format!("cannot remove the container: {e}"),
+        Err(_) => format!(
+            "cannot remove the container: the Docker engine did not answer within {}s",
+            REQUEST.as_secs()
+        ),
+    };
+    tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{why}");
+}
+
+/// Stops a container as a Bash stage's processes are stopped: SIGTERM, then
+/// SIGKILL when it has not ended after the grace period, or at once after a
+/// second signal (`process::hurry`).
+async fn stop_container(docker: &Docker, id: &str) {
+    let kill = |signal: &'static str| {
+        tokio::time::timeout(
+            REQUEST,
+            docker.kill_container(
+                id,
+                Some(
+                    KillContainerOptionsBuilder::default()
+                        .signal(signal)
+                        .build(),
+                ),
+            ),
+        )
+    };
+    if !process::hurried() {
+        let _ = kill("SIGTERM").await;
+        let mut ended = docker.wait_container(id, None::<WaitContainerOptions>);
+        let until = tokio::time::Instant::now() + process::GRACE;
+        // A second signal sets a flag: looked at every 50 ms.
+        while !process::hurried() && tokio::time::Instant::now() < until {
+            tokio::select! {
+                _ = ended.next() => return,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
     }
-    outcome
+    let _ = kill("SIGKILL").await;
 }
 
 async fn pull_if_missing(
@@ -404,18 +506,6 @@ async fn run_created(
     logs: &std::path::Path,
     stop: &tokio::sync::Notify,
 ) -> Outcome {
-    if cx.cancel.is_cancelled() {
-        return Outcome::cancelled("Cancel before start the Docker container.");
-    }
-    if let Err(outcome) = bounded(
-        &format!("cannot start the container of {reference}"),
-        REQUEST,
-        docker.start_container(id, None),
-    )
-    .await
-    {
-        return outcome;
-    }
     let mut output = docker.logs(
         id,
         Some(
@@ -459,12 +549,8 @@ async fn run_created(
     };
     let code = tokio::select! {
         code = waited => code,
-        () = stop.notified() => {
-            let _ = tokio::time::timeout(
-                REQUEST,
-                docker.kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build())),
-            )
-            .await;
+        () = cancelled(cx, stop) => {
+            stop_container(docker, id).await;
             return Outcome::cancelled("Cancel while the Docker container was running.");
         }
     };
@@ -513,4 +599,25 @@ async fn run_created(
         }
     }
     Outcome::success(outputs)
+}
+
+/// With the first Docker stage of a process, removes (in the background) the
+/// containers of `wfr`s that are gone whose scratch folder went with them (a
+/// reboot), which nothing else would find: listing the engine's containers
+/// costs tens of milliseconds, nothing next to a container's start.
+fn sweep_gone_owners_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("wfr-docker-reap".into())
+            .spawn(|| match owners::reap_gone_owners() {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::warn!(target: "wfr::docker", removed, "removed containers of wfr processes that are gone");
+                }
+                Err(e) => {
+                    tracing::debug!(target: "wfr::docker", error = %e, "cannot look for containers of wfr processes that are gone");
+                }
+            });
+    });
 }

@@ -66,11 +66,14 @@ pub(super) fn run(
             command.arg("--python").arg(python);
         }
         command.arg(&path).env("UV_PYTHON_DOWNLOADS", "never");
-        let done = run_process(cx, command);
+        let done = run_process(cx, command, false);
         drop(dir);
         done
     })();
     match done {
+        Err(_) if cx.cancel.is_cancelled() => {
+            Outcome::cancelled("Cancel while the process was running.")
+        }
         Ok(done) => done.outcome(cx, |stderr| {
             format!(
                 "Subprocess: {}\nRunning Statement:\n---\n```python\n{}\n```",

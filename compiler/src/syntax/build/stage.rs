@@ -432,7 +432,7 @@ fn build_kind(
             image: required(cx, "image")?,
             tag: cx.text(obj, "tag"),
             env: cx.map_value(obj, "env"),
-            volume: cx.map_value(obj, "volume"),
+            volume: volumes(cx, obj),
             auth: cx.map_value(obj, "auth"),
             command: docker_command(cx, obj),
         },
@@ -551,6 +551,23 @@ fn env(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Vec<(crate::syntax::yaml::Key, Text)> 
 }
 
 /// A Docker stage's `command`: a string or a list of strings.
+/// A Docker stage's `volume`: a mapping whose keys (host paths) are templates.
+fn volumes(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Option<Vec<crate::syntax::model::Volume>> {
+    let value = cx.map_value(obj, "volume")?;
+    let ValueKind::Map(entries) = value.kind else {
+        return None;
+    };
+    Some(
+        entries
+            .into_iter()
+            .map(|(key, container)| crate::syntax::model::Volume {
+                host: cx.template(key.name, key.span),
+                container,
+            })
+            .collect(),
+    )
+}
+
 fn docker_command(cx: &mut Cx<'_>, obj: &Obj<'_>) -> Option<crate::syntax::model::DockerCommand> {
     use crate::syntax::model::DockerCommand;
     let node = obj.get("command")?;

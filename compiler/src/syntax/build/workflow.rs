@@ -47,7 +47,8 @@ pub(super) fn file(cx: &mut Cx<'_>, root: &Node) -> Vec<Workflow> {
 /// The part of `span` on its first line: a label over a whole file reads badly.
 fn first_line(cx: &Cx<'_>, span: crate::span::Span) -> crate::span::Span {
     let text = cx.source.slice(span);
-    let len = text.find('\n').unwrap_or(text.len());
+    // Lines end at LF, CRLF or a lone CR.
+    let len = text.find(['\n', '\r']).unwrap_or(text.len());
     span.within(0..len)
 }
 

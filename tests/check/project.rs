@@ -1,0 +1,124 @@
+//! Where `wfc check` keeps its cache, and that git never sees it: a pre-commit hook
+//! that runs `wfc check` must not find files it made staged or modified.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::write;
+
+const CLEAN: &str =
+    "wf:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: hi}\n";
+
+fn wfc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wfc"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .env_remove("WFC_CACHE_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run wfc")
+}
+
+fn git(args: &[&str], cwd: &Path) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+        .args(args)
+        .current_dir(cwd)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", cwd)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_hook_that_runs_wfc_check_finds_nothing_to_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path();
+    git(&["init", "-q", "-b", "main"], repo);
+    write(repo, "conf/a.yml", CLEAN);
+    git(&["add", "-A"], repo);
+    git(&["commit", "-q", "-m", "first"], repo);
+    for round in 0..2 {
+        // What pre-commit runs, from the repository's root.
+        let out = wfc(&["check", "conf"], repo);
+        assert_eq!(out.status.code(), Some(0), "{round}");
+        assert!(repo.join(".wfc/cache/check.bin").is_file());
+        git(&["add", "-A"], repo);
+        let status = git(&["status", "--porcelain", "--ignored=no"], repo);
+        assert_eq!(status, "", "round {round}: git sees {status}");
+    }
+    // The folder ignores itself, so nothing in it is ever staged.
+    assert_eq!(
+        git(
+            &["check-ignore", ".wfc/cache/check.bin", ".wfc/.gitignore"],
+            repo
+        ),
+        ".wfc/cache/check.bin\n.wfc/.gitignore\n"
+    );
+    assert!(
+        std::fs::read_to_string(repo.join(".wfc/CACHEDIR.TAG"))
+            .expect("tag")
+            .starts_with("Signature: 8a477f597d28d172789f06886806bc55\n")
+    );
+    // A change to a workflow is what git sees, and only that.
+    write(repo, "conf/a.yml", &CLEAN.replace("echo: hi", "echo: ho"));
+    assert_eq!(wfc(&["check", "conf"], repo).status.code(), Some(0));
+    assert_eq!(
+        git(&["status", "--porcelain", "--ignored=no"], repo),
+        " M conf/a.yml\n"
+    );
+    // `wfc compile` writes into the same ignored folder.
+    assert_eq!(wfc(&["compile", "conf"], repo).status.code(), Some(0));
+    assert_eq!(
+        git(&["status", "--porcelain", "--ignored=no"], repo),
+        " M conf/a.yml\n"
+    );
+}
+
+#[test]
+fn the_cache_lives_in_the_project_not_where_the_command_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("sub")).expect("mkdir");
+    git(&["init", "-q"], &repo);
+    write(&repo, "conf/a.yml", CLEAN);
+    // From a subfolder of the repository.
+    assert_eq!(
+        wfc(&["check", "../conf"], &repo.join("sub")).status.code(),
+        Some(0)
+    );
+    assert!(repo.join(".wfc/cache/check.bin").is_file());
+    assert!(!repo.join("sub/.wfc").exists());
+    // From outside it, with an absolute path.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    std::fs::remove_dir_all(repo.join(".wfc")).expect("rm");
+    let conf = repo.join("conf");
+    let out = wfc(&["check", conf.to_str().expect("utf-8")], &elsewhere);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(repo.join(".wfc/cache/check.bin").is_file());
+    assert!(!elsewhere.join(".wfc").exists());
+
+    // Without git, a `.wfc` folder marks the project.
+    let plain = dir.path().join("plain");
+    write(&plain, "flows/deep/a.yml", CLEAN);
+    std::fs::create_dir_all(plain.join(".wfc")).expect("mkdir");
+    assert_eq!(
+        wfc(&["check", "deep"], &plain.join("flows")).status.code(),
+        Some(0)
+    );
+    assert!(plain.join(".wfc/cache/check.bin").is_file());
+    assert!(!plain.join("flows/.wfc").exists());
+    // With neither, the folder the command runs in, when the files are inside it.
+    let bare = dir.path().join("bare");
+    write(&bare, "conf/a.yml", CLEAN);
+    assert_eq!(wfc(&["check", "conf"], &bare).status.code(), Some(0));
+    assert!(bare.join(".wfc/cache/check.bin").is_file());
+}

@@ -1,0 +1,193 @@
+//! What Python code starts stops with its stage, and Python that does not stop
+//! (a call into C) does not hold the run.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::support::{indent, processes_running, start, write};
+
+fn workflow(dir: &std::path::Path, keys: &str, code: &str, after: &str) {
+    let code = indent(code, 12);
+    write(
+        dir,
+        "conf/p.yml",
+        &format!(
+            "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: py\n          id: py\n{keys}          run: |\n{code}{after}"
+        ),
+    );
+}
+
+/// `subprocess.run(["sleep", …])` blocks in C; the stage's timeout, the run's
+/// timeout and SIGTERM stop it on time, and the child with it.
+#[test]
+fn a_stage_blocked_in_a_subprocess_stops_on_time_and_its_child_with_it() {
+    for (how, keys, args, code) in [
+        (
+            "a stage timeout",
+            "          timeout: 1\n",
+            &["run", "p"][..],
+            1,
+        ),
+        ("--timeout", "", &["run", "p", "--timeout", "1"][..], 4),
+        ("SIGTERM", "", &["run", "p"][..], 3),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        workflow(
+            dir.path(),
+            keys,
+            "import subprocess\nsubprocess.run([\"sleep\", \"7431\"])",
+            "",
+        );
+        let run = start(args, dir.path());
+        let started = std::time::Instant::now();
+        while processes_running("sleep 7431").is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{how}: no child"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if how == "SIGTERM" {
+            run.signal(Signal::SIGTERM);
+        }
+        let ended = run.end_within(Duration::from_secs(15));
+        assert_eq!(ended.code, Some(code), "{how}: {}", ended.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{how}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(processes_running("sleep 7431"), Vec::<i32>::new(), "{how}");
+    }
+}
+
+/// A loop in C never gives the interpreter back: the stage fails on its timeout
+/// and the run ends without waiting for it.
+#[test]
+fn python_stuck_in_c_does_not_hold_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "          timeout: 1\n",
+        "total = sum(range(10 ** 13))",
+        "        - name: after\n          id: after\n          if: 'True'\n          echo: never\n",
+    );
+    let started = std::time::Instant::now();
+    let run = start(&["run", "p", "--output", "json"], dir.path());
+    let ended = run.end_within(Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(ended.code, Some(1), "{}", ended.stderr);
+    let ctx: serde_json::Value = serde_json::from_str(&ended.stdout).expect("json");
+    assert_eq!(
+        ctx["jobs"]["j"]["stages"]["py"]["errors"]["name"], "StageTimeoutError",
+        "{ctx:#}"
+    );
+    assert!(ended.stderr.contains("did not stop"), "{}", ended.stderr);
+}
+
+/// Processes the code leaves running (through subprocess, os.system, os.popen,
+/// in a session of their own or not) are killed when the stage ends.
+#[test]
+fn what_python_leaves_running_is_killed_when_the_stage_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import os, subprocess\nsubprocess.Popen([\"setsid\", \"sleep\", \"7441\"])\nsubprocess.Popen([\"sleep\", \"7442\"], start_new_session=True)\nos.system(\"sleep 7443 &\")\nos.popen(\"setsid sleep 7444 &\")\nimport time\ntime.sleep(0.3)",
+        "        - name: check\n          id: check\n          bash: pgrep -f 'sleep 744' || true\n",
+    );
+    let run = start(&["run", "p", "--output", "json"], dir.path());
+    let ended = run.end_within(Duration::from_secs(20));
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    let ctx: serde_json::Value = serde_json::from_str(&ended.stdout).expect("json");
+    assert_eq!(
+        ctx["jobs"]["j"]["stages"]["check"]["outputs"]["stdout"],
+        serde_json::Value::Null,
+        "still running when the next stage started: {ctx:#}"
+    );
+    for n in 7441..=7444 {
+        assert_eq!(processes_running(&format!("sleep {n}")), Vec::<i32>::new());
+    }
+}
+
+/// What a Py stage prints is logged as it comes, not when the stage ends.
+#[test]
+fn printed_lines_are_logged_as_they_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import sys, time\nprint('early line')\nprint('to stderr', file=sys.stderr)\ntime.sleep(30)",
+        "",
+    );
+    let mut run = start(&["run", "p"], dir.path());
+    let started = std::time::Instant::now();
+    loop {
+        let err = run.stderr_so_far();
+        if err.contains("early line stream=stdout") && err.contains("to stderr stream=stderr") {
+            break;
+        }
+        assert!(
+            run.child.try_wait().expect("wait").is_none(),
+            "the run ended first:\n{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not logged while the stage runs:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal(Signal::SIGTERM);
+    let ended = run.end_within(Duration::from_secs(15));
+    assert_eq!(ended.code, Some(3), "{}", ended.stderr);
+    // Logged once.
+    assert_eq!(
+        ended.stderr.matches("early line").count(),
+        1,
+        "{}",
+        ended.stderr
+    );
+}
+
+/// A stage reads nothing from wfr's terminal: `input()` ends at once (EOFError)
+/// and a child that reads its stdin gets none, even while wfr's own stdin
+/// stays open.
+#[test]
+fn a_stage_reads_nothing_from_wfrs_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import subprocess\nread = subprocess.run(['cat'], capture_output=True, text=True).stdout\ntry:\n    input()\n    asked = 'answered'\nexcept EOFError:\n    asked = 'no input'",
+        "",
+    );
+    let mut child = std::process::Command::new(crate::WFR)
+        .args(["run", "p", "--output", "json"])
+        .current_dir(dir.path())
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wfr");
+    // wfr's stdin stays open (and empty) until it ends.
+    let _stdin = child.stdin.take();
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the stage waited for wfr's stdin");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let outputs = &ctx["jobs"]["j"]["stages"]["py"]["outputs"];
+    assert_eq!(outputs["read"], "", "{ctx:#}");
+    assert_eq!(outputs["asked"], "no input", "{ctx:#}");
+}
