@@ -25,6 +25,11 @@ pub const MAX_TIMEOUT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 /// The same bound, as written in messages.
 pub const MAX_TIMEOUT_TEXT: &str = "2592000 seconds (30 days)";
 
+/// How deep a value a run takes in may nest (a param's list and map literals, a
+/// Python stage's outputs): values are walked recursively (converted, written,
+/// freed), and deeper ones would exhaust a thread's stack.
+pub const MAX_VALUE_DEPTH: usize = 128;
+
 /// An Empty stage's `sleep` is less than this many seconds.
 pub const MAX_SLEEP_SECONDS: f64 = 1800.0;
 

@@ -14,7 +14,7 @@ const DECIMAL_DIGITS: usize = 28;
 
 /// Deepest nesting of a `map` param written as a Python literal (JSON is held to
 /// the same depth by serde_json).
-const MAX_LITERAL_DEPTH: usize = 128;
+const MAX_LITERAL_DEPTH: usize = wfc_compiler::limits::MAX_VALUE_DEPTH;
 
 /// A given value, as shown in a message (a long one is cut).
 fn shown(text: &str) -> String {

@@ -131,6 +131,19 @@ pub(crate) fn map_to_py<'py>(py: Python<'py>, map: &Map) -> PyResult<Bound<'py, 
 /// datetimes as dates, functions as live objects (their name outside the job),
 /// anything else as its `str()` (what upstream's JSON output shows).
 pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
+    from_py_at(object, 0)
+}
+
+/// [`from_py`] for a value `depth` levels down: deeper than
+/// `limits::MAX_VALUE_DEPTH` is an error (a list nested a million times over
+/// would exhaust the stack of every walk over the value).
+fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > wfc_compiler::limits::MAX_VALUE_DEPTH {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "a value nests more than {} levels deep; wfr keeps values up to that depth",
+            wfc_compiler::limits::MAX_VALUE_DEPTH
+        )));
+    }
     if object.is_none() {
         return Ok(Value::Null);
     }
@@ -153,19 +166,19 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(list) = object.cast::<PyList>() {
         return list
             .iter()
-            .map(|item| from_py(&item))
+            .map(|item| from_py_at(&item, depth + 1))
             .collect::<PyResult<_>>()
             .map(Value::List);
     }
     if let Ok(tuple) = object.cast::<PyTuple>() {
         return tuple
             .iter()
-            .map(|item| from_py(&item))
+            .map(|item| from_py_at(&item, depth + 1))
             .collect::<PyResult<_>>()
             .map(Value::List);
     }
     if let Ok(dict) = object.cast::<PyDict>() {
-        return dict_from_py(dict).map(Value::from);
+        return dict_from_py_at(dict, depth + 1).map(Value::from);
     }
     if let Ok(dt) = object.cast::<PyDateTime>() {
         let utc = dt
@@ -213,13 +226,17 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
 }
 
 pub(crate) fn dict_from_py(dict: &Bound<'_, PyDict>) -> PyResult<Map> {
+    dict_from_py_at(dict, 0)
+}
+
+fn dict_from_py_at(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<Map> {
     let mut map = crate::value::Map::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = match k.cast::<PyString>() {
             Ok(s) => s.to_string(),
             Err(_) => k.str()?.to_string(),
         };
-        map.insert(Text::from(key), from_py(&v)?);
+        map.insert(Text::from(key), from_py_at(&v, depth)?);
     }
     Ok(map)
 }

@@ -421,7 +421,25 @@ impl Scheduler {
         let task = move || {
             let job = Arc::new(JobRef { plan, index });
             let result = job::run(&cx, &job, jobs, &cancel);
-            tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), "job ended");
+            // A job that failed on its own (not through a stage: a matrix
+            // too large, a bad `if`) says why on its line.
+            let error = (result.status == Status::Failed)
+                .then(|| {
+                    result
+                        .context
+                        .as_map()?
+                        .get("errors")
+                        .and_then(status::message)
+                })
+                .flatten();
+            match error {
+                Some(error) => {
+                    tracing::error!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), error, "job ended");
+                }
+                None => {
+                    tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), "job ended");
+                }
+            }
             let _ = tx.send((index, result));
         };
         if alone {

@@ -131,3 +131,19 @@ fn runs_python_with_an_empty_environment() {
             .is_some_and(|v| v.starts_with("3."))
     );
 }
+
+/// A Python value nested deeper than wfr keeps fails its stage with a message;
+/// it does not exhaust a stack (and end wfr).
+#[test]
+fn a_value_nested_too_deep_fails_its_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = "p:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Deep\n          id: deep\n          run: |\n            x = []\n            for _ in range(1000000):\n                x = [x]\n        - name: Fine\n          id: fine\n          run: |\n            y = [[[1]]]\n";
+    write(dir.path(), "conf/p.yml", flow);
+    let out = wfr(&["run", "p", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let message = ctx["jobs"]["j"]["stages"]["deep"]["errors"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("nests more than 128 levels"), "{ctx:#}");
+}

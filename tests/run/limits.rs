@@ -154,6 +154,14 @@ fn a_templated_matrix_beyond_the_bound_fails_its_job_naming_the_count() {
         message.contains("`fan`") && message.contains("100000000") && message.contains("256"),
         "{message}"
     );
+    // The log says it too, on the job's line.
+    assert!(
+        stderr(&out)
+            .lines()
+            .any(|l| l.contains("ERROR fan job ended") && l.contains("100000000")),
+        "{}",
+        stderr(&out)
+    );
     // 4^4 = 256 strategies: the bound itself runs.
     let out = wfr(
         &["run", "grid", "-p", &list(4), "--output", "json"],
