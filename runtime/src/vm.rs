@@ -421,15 +421,15 @@ impl Scheduler {
         let task = move || {
             let job = Arc::new(JobRef { plan, index });
             let result = job::run(&cx, &job, jobs, &cancel);
-            // A job that failed on its own (not through a stage: a matrix
-            // too large, a bad `if`) says why on its line.
+            // A job that failed before any stage ran (a matrix too large, a
+            // bad `if`) says why on its line; a stage's failure has its own.
             let error = (result.status == Status::Failed)
                 .then(|| {
-                    result
-                        .context
-                        .as_map()?
-                        .get("errors")
-                        .and_then(status::message)
+                    let context = result.context.as_map()?;
+                    if context.contains_key("stages") || context.contains_key("strategies") {
+                        return None;
+                    }
+                    context.get("errors").and_then(status::message)
                 })
                 .flatten();
             match error {
