@@ -263,7 +263,9 @@ def _patch_subprocess(module):
     real_init = popen.__init__
 
     def __init__(self, args, *rest, **kwargs):
-        if getattr(_STAGE, "marker", None) is not None:
+        marker = getattr(_STAGE, "marker", None)
+        if marker is not None:
+            _wfr_spawning(marker.rsplit(";", 1)[-1])
             # `env` is Popen's eleventh parameter, `stdin` its fourth.
             if len(rest) >= 10:
                 rest = list(rest)

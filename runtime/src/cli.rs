@@ -260,6 +260,15 @@ fn run(args: &RunArgs) -> u8 {
         cancel,
         depth: 0,
     };
+    if let Some(timeout) = request.timeout {
+        // Past its deadline the run is cancelled; if it has not ended a little
+        // later (code stuck in a call into C), wfr ends it.
+        end_after(
+            timeout + END_WAIT,
+            Ending::TimedOut,
+            "the run did not end after its timeout",
+        );
+    }
     let result = vm::run(&engine, request);
     engine.pool.shutdown();
     // Nothing a stage started outlives the run (stages kill their own as they
@@ -582,10 +591,11 @@ fn print_findings(
     let _ = std::io::stderr().lock().write_all(&out);
 }
 
-/// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the record is
-/// still written). A second signal skips the grace periods: every stage process
-/// is killed at once; if the run has not ended a few seconds later, its record
-/// is closed as cancelled from what its log says, and wfr exits.
+/// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the
+/// record is still written); if it has not ended [`END_WAIT`] later (code stuck
+/// in a call into C), wfr ends it. A second signal skips the grace periods:
+/// every stage process is killed at once; if the run has not ended
+/// [`HURRY_WAIT`] later (or at a third signal), wfr ends it.
 fn watch_signals(cancel: &Cancel) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     // SIGHUP: the terminal went away; the run is cancelled, as it would be
@@ -601,6 +611,11 @@ fn watch_signals(cancel: &Cancel) {
             if seen == 1 {
                 tracing::warn!(target: "wfr::run", signal, "cancelling the run (a second signal stops it at once)");
                 cancel.cancel();
+                end_after(
+                    END_WAIT,
+                    Ending::Cancelled,
+                    "the run did not end after it was cancelled",
+                );
                 continue;
             }
             if seen == 2 {
@@ -608,32 +623,66 @@ fn watch_signals(cancel: &Cancel) {
                 crate::process::hurry();
                 cancel.cancel();
                 let _ = crate::process::sweep(false);
-                std::thread::spawn(|| {
-                    std::thread::sleep(HURRY_WAIT);
-                    stop_now("the run did not end after a second signal");
-                });
+                end_after(
+                    HURRY_WAIT,
+                    Ending::Cancelled,
+                    "the run did not end after a second signal",
+                );
                 continue;
             }
-            stop_now("a third signal");
+            stop_now(Ending::Cancelled, "a third signal");
         }
     });
 }
 
+/// How long a cancelled run (or one past its `--timeout`) gets to end: its
+/// stages' grace period, and some.
+const END_WAIT: Duration = Duration::from_secs(5);
+
 /// How long a run gets to end after a second signal, its processes killed.
 const HURRY_WAIT: Duration = Duration::from_secs(3);
 
-/// Ends wfr at once: kills every stage process, closes the open record as
-/// cancelled, cleans up and exits with the status of a cancelled run.
-fn stop_now(why: &str) -> ! {
+/// Ends wfr `after` from now, unless the run ended first (the process is gone).
+fn end_after(after: Duration, ending: Ending, why: &'static str) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        stop_now(ending, why);
+    });
+}
+
+/// Ends wfr at once: kills every stage process, closes the open record
+/// (cancelled, or failed on its timeout) from what its log says of the jobs,
+/// cleans up and exits with the run's status (3 or 4).
+fn stop_now(ending: Ending, why: &str) -> ! {
     let _ = crate::process::sweep(true);
-    let closed = crate::record::close_open(&format!(
-        "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as the log tells them."
-    ));
-    for record in closed {
-        wfc_compiler::errln!(
-            "wfr: run record (closed as cancelled): {}",
-            record.display()
-        );
+    let (closing, code, message) = match ending {
+        Ending::TimedOut => (
+            "WorkflowTimeoutError",
+            exit::TIMED_OUT,
+            format!(
+                "The run was stopped by its timeout; {why}, so the record holds the jobs' statuses as the log tells them."
+            ),
+        ),
+        _ => (
+            "WorkflowCancelError",
+            exit::CANCELLED,
+            format!(
+                "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as the log tells them."
+            ),
+        ),
+    };
+    let closing = crate::record::Closing {
+        status: if code == exit::TIMED_OUT {
+            Status::Failed
+        } else {
+            Status::Cancel
+        },
+        error: closing,
+        message: &message,
+    };
+    wfc_compiler::errln!("wfr: {why}: ending it now");
+    for record in crate::record::close_open(closing) {
+        wfc_compiler::errln!("wfr: run record (closed as it was): {}", record.display());
     }
     // What is left of this process's own: its containers, its scratch folder.
     let _ = crate::reap::after(
@@ -643,5 +692,5 @@ fn stop_now(why: &str) -> ! {
         "",
     );
     crate::guard::dismiss();
-    std::process::exit(i32::from(exit::CANCELLED));
+    std::process::exit(i32::from(code));
 }

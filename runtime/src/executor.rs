@@ -144,13 +144,11 @@ fn run(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outc
             trigger::run(cx, local, retry, workflow, params)
         }
         #[cfg(feature = "python")]
-        StageKindPlan::Py { run, vars } => {
-            py::run(cx, local, retry, &stage.name.to_string(), run, vars)
-        }
+        StageKindPlan::Py { run, vars } => py::run(cx, local, retry, stage, run, vars),
         #[cfg(not(feature = "python"))]
         StageKindPlan::Py { .. } => not_supported(stage),
         #[cfg(feature = "python")]
-        StageKindPlan::Call { uses, args } => call::run(cx, local, retry, uses, args),
+        StageKindPlan::Call { uses, args } => call::run(cx, local, retry, stage, uses, args),
         #[cfg(not(feature = "python"))]
         StageKindPlan::Call { .. } => not_supported(stage),
         StageKindPlan::VirtualPy {

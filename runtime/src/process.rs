@@ -102,6 +102,12 @@ impl Stage {
         }
     }
 
+    /// The stage's own marker.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
+    pub(crate) fn marker(&self) -> &str {
+        &self.marker
+    }
+
     /// The value of `WFR_STAGE` for the stage's processes.
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn env(&self) -> &str {

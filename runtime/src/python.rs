@@ -32,12 +32,39 @@ fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
             })?;
             let module = PyModule::from_code(py, &code, c"wfc_support.py", c"_wfc_support")?;
             module.add_function(pyo3::wrap_pyfunction!(log_line, &module)?)?;
+            module.add_function(pyo3::wrap_pyfunction!(spawning, &module)?)?;
             py.import("sys")?
                 .getattr("modules")?
                 .set_item("_wfc_support", &module)?;
             Ok(module.unbind())
         })
         .map(|m| m.bind(py))
+}
+
+/// Markers of the stages whose Python code started processes.
+static SPAWNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Called by the support module before a stage's code starts a process: the
+/// guard is started if need be, and the stage is noted as one to clean up after.
+#[pyfunction(name = "_wfr_spawning")]
+fn spawning(marker: &str) {
+    let _ = crate::guard::ensure();
+    let mut spawned = SPAWNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !spawned.iter().any(|m| m == marker) {
+        spawned.push(marker.to_string());
+    }
+}
+
+/// True (once) when the stage `marker`'s code started processes.
+pub(crate) fn spawned(marker: &str) -> bool {
+    let mut spawned = SPAWNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = spawned.len();
+    spawned.retain(|m| m != marker);
+    spawned.len() != before
 }
 
 /// A line a stage's Python code printed, logged as it comes.
@@ -345,20 +372,25 @@ pub(crate) fn on_python_thread(job: Job) {
         // Python's recursion limit (1000 frames) needs more than the default.
         .stack_size(16 << 20)
         .spawn(move || {
-            let mut next = Some(job);
-            while let Some(job) = next.take() {
-                job();
-                {
-                    let mut idle = IDLE
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if idle.len() >= KEEP_IDLE {
-                        return;
+            // The thread keeps its Python thread state from one stage to the
+            // next (making one costs more than a trivial stage), and gives the
+            // interpreter back while it waits.
+            with_python(|py| {
+                let mut next = Some(job);
+                while let Some(job) = next.take() {
+                    job();
+                    {
+                        let mut idle = IDLE
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if idle.len() >= KEEP_IDLE {
+                            return;
+                        }
+                        idle.push(tx.clone());
                     }
-                    idle.push(tx.clone());
+                    next = py.detach(|| rx.recv().ok());
                 }
-                next = rx.recv().ok();
-            }
+            });
         });
     if let Err(e) = spawned {
         tracing::error!(target: "wfr::run", error = %e, "cannot start a thread for Python code");

@@ -68,7 +68,7 @@ pub fn after(owner: &Owner, records: &[PathBuf], scratch: Option<&Path>, reason:
         }
     }
     for record in records {
-        match crate::record::close_abandoned(record, reason) {
+        match crate::record::close_abandoned(record, crate::record::Closing::cancelled(reason)) {
             Ok(Some(closed)) => report.records.push(closed),
             Ok(None) => {}
             Err(e) => report
@@ -148,7 +148,9 @@ pub fn look_around(runs: &Path, own: &Path) -> Option<impl FnOnce() + use<>> {
                 owner.host,
                 std::process::id()
             );
-            if let Ok(Some(closed)) = crate::record::close_abandoned(&partial, &reason) {
+            if let Ok(Some(closed)) =
+                crate::record::close_abandoned(&partial, crate::record::Closing::cancelled(&reason))
+            {
                 tracing::warn!(target: "wfr::run", owner = %owner.label(), record = %closed.display(), "closed the record of a run whose wfr was killed");
             }
         }

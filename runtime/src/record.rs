@@ -157,14 +157,35 @@ pub(crate) fn open_partials() -> Vec<PathBuf> {
     lock(&OPEN).iter().map(|(tmp, _)| tmp.clone()).collect()
 }
 
-/// Closes the records of this process that are still open as cancelled (a
-/// second signal that cannot wait for the run to end). Returns the folders.
+/// How a record whose run did not end is closed: the run's status and error.
+#[derive(Clone, Copy, Debug)]
+pub struct Closing<'a> {
+    pub status: Status,
+    /// The error's name (`WorkflowCancelError`...).
+    pub error: &'a str,
+    pub message: &'a str,
+}
+
+impl<'a> Closing<'a> {
+    /// A run stopped from outside (a signal, a killed wfr): CANCEL.
+    #[must_use]
+    pub fn cancelled(message: &'a str) -> Self {
+        Closing {
+            status: Status::Cancel,
+            error: "WorkflowCancelError",
+            message,
+        }
+    }
+}
+
+/// Closes the records of this process that are still open (a run that cannot
+/// wait for its end any more). Returns the folders.
 #[must_use]
-pub fn close_open(reason: &str) -> Vec<PathBuf> {
+pub fn close_open(how: Closing<'_>) -> Vec<PathBuf> {
     let open = std::mem::take(&mut *lock(&OPEN));
     open.into_iter()
         .filter_map(|(tmp, _)| {
-            let closed = close_abandoned(&tmp, reason).ok().flatten();
+            let closed = close_abandoned(&tmp, how).ok().flatten();
             crate::guard::forget_record(&tmp);
             closed
         })
@@ -172,10 +193,10 @@ pub fn close_open(reason: &str) -> Vec<PathBuf> {
 }
 
 /// Closes the record in the partial folder `tmp`, whose run did not end: its
-/// context says CANCEL with `reason`, and each job's status as far as the log
-/// tells (a job that started and did not end is CANCEL). None when another
+/// context has `how`'s status and error, and each job's status as far as the
+/// log tells (a job that started and did not end is CANCEL). None when another
 /// process is closing it, or has.
-pub fn close_abandoned(tmp: &Path, reason: &str) -> std::io::Result<Option<PathBuf>> {
+pub fn close_abandoned(tmp: &Path, how: Closing<'_>) -> std::io::Result<Option<PathBuf>> {
     use nix::fcntl::{Flock, FlockArg};
     let Some(name) = tmp.file_name().and_then(|n| n.to_str()) else {
         return Ok(None);
@@ -205,11 +226,11 @@ pub fn close_abandoned(tmp: &Path, reason: &str) -> std::io::Result<Option<PathB
         write_file(&tmp.join("plan.json"), b"{}\n")?;
     }
     let jobs = jobs_from_log(&tmp.join("run.log"));
-    let error = status::error("WorkflowCancelError", reason);
+    let error = status::error(how.error, how.message);
     let context = serde_json::json!({
         "params": params,
         "jobs": jobs,
-        "status": Status::Cancel.as_str(),
+        "status": how.status.as_str(),
         "errors": serde_json::to_value(&error).unwrap_or_default(),
     });
     let mut text = serde_json::to_vec_pretty(&context).map_err(std::io::Error::other)?;

@@ -191,3 +191,51 @@ fn a_stage_reads_nothing_from_wfrs_stdin() {
     assert_eq!(outputs["read"], "", "{ctx:#}");
     assert_eq!(outputs["asked"], "no input", "{ctx:#}");
 }
+
+/// Code stuck in C in a stage without a `timeout` runs on the stage's own
+/// thread: a signal or `--timeout` still ends the run a few seconds later, its
+/// record closed (from what the log says of the jobs).
+#[test]
+fn a_run_cancelled_or_timed_out_while_python_is_stuck_in_c_still_ends() {
+    for (how, args, code, status) in [
+        ("SIGTERM", &["run", "p"][..], 3, "CANCEL"),
+        (
+            "--timeout",
+            &["run", "p", "--timeout", "1"][..],
+            4,
+            "FAILED",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        workflow(dir.path(), "", "total = sum(range(10 ** 13))", "");
+        let run = start(args, dir.path());
+        std::thread::sleep(Duration::from_secs(1));
+        if how == "SIGTERM" {
+            run.signal(Signal::SIGTERM);
+        }
+        let started = std::time::Instant::now();
+        let ended = run.end_within(Duration::from_secs(30));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{how}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(ended.code, Some(code), "{how}: {}", ended.stderr);
+        let runs = dir.path().join(".wfc/runs");
+        let records: Vec<_> = std::fs::read_dir(&runs)
+            .expect("runs")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(records.len(), 1, "{how}: {records:?}");
+        assert!(
+            !records[0].to_string_lossy().contains("partial"),
+            "{how}: {records:?}"
+        );
+        let ctx: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(records[0].join("context.json")).expect("context"),
+        )
+        .expect("json");
+        assert_eq!(ctx["status"], status, "{how}: {ctx:#}");
+    }
+}

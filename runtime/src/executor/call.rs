@@ -3,7 +3,7 @@
 //! roots are configured); `with` is bound to its signature and the dict it
 //! returns becomes the outputs.
 
-use wfc_compiler::plan::PMap;
+use wfc_compiler::plan::{PMap, StagePlan};
 use wfc_compiler::syntax::expr::ast::Template;
 
 use super::Outcome;
@@ -17,6 +17,7 @@ pub(super) fn run(
     cx: &StageCx,
     local: &Map,
     retry: Option<i64>,
+    stage: &StagePlan,
     uses: &Template,
     args: &PMap,
 ) -> Outcome {
@@ -40,6 +41,7 @@ pub(super) fn run(
     let roots = wfc_compiler::registry::call_roots();
     run_python(
         cx,
+        stage.timeout.is_some(),
         move |running, marker| {
             let caller = python::Caller {
                 run_id: &run_id,
