@@ -20,3 +20,94 @@ pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
 }
+
+/// Runs `command` with its output captured; it must end within `limit` (it is
+/// killed, and the test fails, if it does not: a FIFO read would block forever).
+pub fn bounded(mut command: std::process::Command, limit: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Makes a FIFO at `path` (with the system's `mkfifo`).
+pub fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A tmpfs mounted for a test: a disk that fills up for real (the tests run as
+/// root on the project's machines, as CI does). Unmounted (lazily: an open file
+/// in it never leaves the mount behind) when dropped.
+pub struct Tmpfs {
+    pub path: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    /// A tmpfs of `size` (`64k`) at `path`.
+    pub fn mount(path: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).expect("mount point");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "this test needs to mount a small tmpfs (as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Fills it up with the file `filler`.
+    pub fn fill(&self) {
+        let filler = vec![b'x'; 4096];
+        let mut file = std::fs::File::create(self.path.join("filler")).expect("filler");
+        while std::io::Write::write_all(&mut file, &filler).is_ok() {}
+    }
+
+    /// Every file on it.
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        let mut stack = vec![self.path.clone()];
+        while let Some(folder) = stack.pop() {
+            for entry in std::fs::read_dir(folder).expect("list") {
+                let entry = entry.expect("entry");
+                if entry.file_type().expect("type").is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    files.push(entry.path());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}

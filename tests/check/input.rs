@@ -4,15 +4,15 @@
 //! are reported as what they are.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use proptest::prelude::*;
 use wfc_compiler::check;
 use wfc_compiler::project::Project;
 use wfc_compiler::render::{self, Color, Format};
 
-use crate::support::{stdout, write};
+use crate::support::{bounded, mkfifo, stdout, write};
 
 const CLEAN: &str =
     "wf:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: hi}\n";
@@ -34,33 +34,8 @@ fn wfc_command(args: &[&str], cwd: &Path) -> Command {
     command
 }
 
-/// Runs a command that must end within `limit` (it is killed, and the test fails,
-/// if it does not: a FIFO read would block forever).
-fn bounded(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn mkfifo(path: &Path) {
-    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
-    assert!(status.success());
 }
 
 fn symlink(target: &str, link: &Path) {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 #[path = "../common.rs"]
 mod common;
-pub use common::{stdout, write};
+pub use common::{bounded, mkfifo, stdout, write};
 
 use wfc_compiler::check;
 use wfc_compiler::diagnostic::{Code, Diagnostic, Diagnostics};

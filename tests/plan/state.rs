@@ -2,10 +2,9 @@
 //! rewritten, a full disk is said as such and leaves nothing half-written, and a
 //! closed stdout ends `plan show` and `graph` quietly.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{stderr, wfc, write};
+use crate::support::{Tmpfs, stderr, wfc, write};
 
 const HELLO: &str =
     "hello:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: hi}\n";
@@ -83,63 +82,13 @@ fn no_cache_rewrites_every_plan() {
     );
 }
 
-/// A tmpfs of 64 KiB mounted at `path` (unmounted when dropped), filled up.
-struct FullDisk {
-    path: PathBuf,
-}
-
-impl FullDisk {
-    fn mount(path: &Path) -> Self {
-        std::fs::create_dir_all(path).expect("mkdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-            .arg(path)
-            .status()
-            .expect("mount");
-        assert!(
-            status.success(),
-            "this test needs to mount a tmpfs (it runs as root in CI)"
-        );
-        let disk = Self {
-            path: path.to_path_buf(),
-        };
-        let filler = vec![b'x'; 4096];
-        let mut file = std::fs::File::create(path.join("filler")).expect("filler");
-        while std::io::Write::write_all(&mut file, &filler).is_ok() {}
-        disk
-    }
-
-    /// Every file on the disk.
-    fn files(&self) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        let mut stack = vec![self.path.clone()];
-        while let Some(folder) = stack.pop() {
-            for entry in std::fs::read_dir(folder).expect("list") {
-                let entry = entry.expect("entry");
-                if entry.file_type().expect("type").is_dir() {
-                    stack.push(entry.path());
-                } else {
-                    files.push(entry.path());
-                }
-            }
-        }
-        files
-    }
-}
-
-impl Drop for FullDisk {
-    fn drop(&mut self) {
-        // Lazily: an open file in it never leaves the mount behind.
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
-
 #[test]
 fn a_full_disk_is_said_as_such_and_leaves_no_half_written_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     write(d, "conf/hello.yml", HELLO);
-    let disk = FullDisk::mount(&d.join("full"));
+    let disk = Tmpfs::mount(&d.join("full"), "64k");
+    disk.fill();
     let out = wfc(&["compile", "conf", "-o", "full/plans"], d);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(

@@ -4,10 +4,10 @@
 //! folder's markers.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::support::{stderr, stdout, wfr, write};
+use crate::support::{Tmpfs, bounded, mkfifo, stderr, stdout, wfr, write};
 
 const HELLO: &str =
     "hello:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: hi}\n";
@@ -23,29 +23,6 @@ fn wfr_command(args: &[&str], cwd: &Path) -> Command {
         .env_remove("WFR_LOG")
         .env("NO_COLOR", "1");
     command
-}
-
-/// Runs a command that must end within `limit` (killed, and the test failed, if not).
-fn bounded(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn mkfifo(path: &Path) {
-    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }
 
 fn symlink(target: &str, link: &Path) {
@@ -261,46 +238,12 @@ fn a_damaged_plan_is_compiled_again() {
     }
 }
 
-/// A tmpfs of 64 KiB mounted at `path` (unmounted when dropped), filled up.
-struct FullDisk {
-    path: std::path::PathBuf,
-}
-
-impl FullDisk {
-    fn mount(path: &Path) -> Self {
-        std::fs::create_dir_all(path).expect("mkdir");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-            .arg(path)
-            .status()
-            .expect("mount");
-        assert!(
-            status.success(),
-            "this test needs to mount a tmpfs (it runs as root in CI)"
-        );
-        let disk = Self {
-            path: path.to_path_buf(),
-        };
-        // Fill it: the write fails with ENOSPC once the disk is full.
-        let filler = vec![b'x'; 4096];
-        let mut file = std::fs::File::create(path.join("filler")).expect("filler");
-        while std::io::Write::write_all(&mut file, &filler).is_ok() {}
-        disk
-    }
-}
-
-impl Drop for FullDisk {
-    fn drop(&mut self) {
-        // Lazily: an open file in it never leaves the mount behind.
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
-
 #[test]
 fn a_plan_that_cannot_be_written_is_said_as_such() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "conf/hello.yml", HELLO);
-    let disk = FullDisk::mount(&dir.path().join("full"));
+    let disk = Tmpfs::mount(&dir.path().join("full"), "64k");
+    disk.fill();
     let out = wfr(&["run", "hello", "--plans", "full/plans"], dir.path(), None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -316,19 +259,7 @@ fn a_plan_that_cannot_be_written_is_said_as_such() {
         stderr(&out)
     );
     // Nothing half-written is left: no file but the filler (folders may be made).
-    let mut files = Vec::new();
-    let mut stack = vec![disk.path.clone()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(folder).expect("list") {
-            let entry = entry.expect("entry");
-            if entry.file_type().expect("type").is_dir() {
-                stack.push(entry.path());
-            } else {
-                files.push(entry.path());
-            }
-        }
-    }
-    assert_eq!(files, [disk.path.join("filler")]);
+    assert_eq!(disk.files(), [disk.path.join("filler")]);
     drop(disk);
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    Ended, alive, indent, pids_in, run_entries, start, still_running, wait_for, wfr, write,
+    Ended, Tmpfs, alive, indent, pids_in, run_entries, start, still_running, wait_for, wfr, write,
 };
 
 /// A workflow `w` whose stage `s` runs `script` with `$PIDS` (a folder for pid
@@ -340,34 +340,6 @@ fn a_stage_keeps_a_bounded_part_of_its_output() {
     );
 }
 
-/// A tmpfs mounted for a test, unmounted when dropped.
-struct Mounted(std::path::PathBuf);
-
-impl Mounted {
-    /// A file system of `size` at `path`: a disk that fills up for real. Tests
-    /// run as root on the project's machines (CI installs packages with apt).
-    fn tmpfs(path: &Path, size: &str) -> Mounted {
-        std::fs::create_dir_all(path).expect("mount point");
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .output()
-            .expect("mount");
-        assert!(
-            out.status.success(),
-            "this test needs to mount a small tmpfs (as root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Mounted(path.to_path_buf())
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// A run whose record cannot be written (the disk filled up while it ran) says
 /// so in its exit status and leaves no half-written record; nor does the next
 /// run on the full disk.
@@ -375,7 +347,7 @@ impl Drop for Mounted {
 fn a_full_disk_at_the_end_of_a_run_is_an_error_and_leaves_nothing_half_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = dir.path().join("runs");
-    let _disk = Mounted::tmpfs(&runs, "256k");
+    let _disk = Tmpfs::mount(&runs, "256k");
     write(
         dir.path(),
         "conf/fill.yml",

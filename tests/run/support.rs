@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 
 #[path = "../common.rs"]
 mod common;
-pub use common::{stderr, stdout, write};
+// Not every crate that includes this file uses every helper.
+#[allow(unused_imports)]
+pub use common::{Tmpfs, bounded, mkfifo, stderr, stdout, write};
 
 pub fn tests_dir() -> PathBuf {
     PathBuf::from(crate::TESTS)
