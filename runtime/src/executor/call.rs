@@ -34,25 +34,11 @@ pub(super) fn run(
         return Outcome::cancelled("Cancel before start call process.");
     }
     tracing::info!(target: "wfr::call", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "calling {uses}");
-    let run_id = cx.run.run_id.clone();
-    let parent = cx.run.parent_run_id.clone();
-    let folders = python::places(Some(&cx.run.source));
-    let at = cx.path.as_str().to_string();
     let roots = wfc_compiler::registry::call_roots();
     run_python(
         cx,
         stage.timeout.is_some(),
-        move |running, marker| {
-            let caller = python::Caller {
-                run_id: &run_id,
-                parent_run_id: parent.as_deref(),
-                places: python::Places { folders: &folders },
-                running,
-                marker,
-                at: &at,
-            };
-            python::call(&uses, &args, &roots, &caller)
-        },
+        move |caller| python::call(&uses, &args, &roots, caller),
         "Cancel while the called function was running.",
     )
 }

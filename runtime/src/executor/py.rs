@@ -36,25 +36,11 @@ pub(super) fn run(
     if cx.cancel.is_cancelled() {
         return Outcome::cancelled("Cancel before start exec process.");
     }
-    let run_id = cx.run.run_id.clone();
-    let parent = cx.run.parent_run_id.clone();
-    let folders = python::places(Some(&cx.run.source));
-    let at = cx.path.as_str().to_string();
     let name = stage.name.to_string();
     run_python(
         cx,
         stage.timeout.is_some(),
-        move |running, marker| {
-            let caller = python::Caller {
-                run_id: &run_id,
-                parent_run_id: parent.as_deref(),
-                places: python::Places { folders: &folders },
-                running,
-                marker,
-                at: &at,
-            };
-            python::run_py(&source, &name, &vars, &caller)
-        },
+        move |caller| python::run_py(&source, &name, &vars, caller),
         "Cancel while the Python code was running.",
     )
 }
@@ -79,9 +65,23 @@ const INTERPRETER_WAIT: Duration = Duration::from_millis(250);
 pub(super) fn run_python(
     cx: &StageCx,
     own_thread: bool,
-    work: impl FnOnce(Running, &str) -> Result<python::PyRun, python::PyFailure> + Send + 'static,
+    work: impl FnOnce(&python::Caller<'_>) -> Result<python::PyRun, python::PyFailure> + Send + 'static,
     cancelled: &str,
 ) -> Outcome {
+    let run_id = cx.run.run_id.clone();
+    let parent = cx.run.parent_run_id.clone();
+    let folders = python::places(Some(&cx.run.source));
+    let at = cx.path.as_str().to_string();
+    let work = move |running, marker: &str| {
+        work(&python::Caller {
+            run_id: &run_id,
+            parent_run_id: parent.as_deref(),
+            places: python::Places { folders: &folders },
+            running,
+            marker,
+            at: &at,
+        })
+    };
     let running = Running::new();
     let stage = Arc::new(process::Stage::new());
     let done = if own_thread {
