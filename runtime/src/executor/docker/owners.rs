@@ -153,14 +153,19 @@ mod tests {
     use super::*;
     use bollard::models::ContainerCreateBody;
 
-    /// Creates (does not start) a container of the test image labelled with `owner`.
-    fn create(owner: &Owner) -> String {
+    /// Runs `work` against the local engine.
+    fn on_local_engine<T>(work: impl AsyncFnOnce(Docker) -> T) -> T {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        runtime.block_on(async {
-            let docker = Docker::connect_with_local_defaults().expect("engine");
+        runtime
+            .block_on(async { work(Docker::connect_with_local_defaults().expect("engine")).await })
+    }
+
+    /// Creates (does not start) a container of the test image labelled with `owner`.
+    fn create(owner: &Owner) -> String {
+        on_local_engine(async |docker| {
             let mut labels = HashMap::new();
             labels.insert(owner::LABEL.to_string(), owner.label());
             let body = ContainerCreateBody {
@@ -182,20 +187,15 @@ mod tests {
     }
 
     fn exists(id: &str) -> bool {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let docker = Docker::connect_with_local_defaults().expect("engine");
-            match docker.inspect_container(id, None).await {
+        on_local_engine(
+            async |docker| match docker.inspect_container(id, None).await {
                 Ok(_) => true,
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => false,
                 Err(e) => panic!("inspect {id}: {e}"),
-            }
-        })
+            },
+        )
     }
 
     /// An owner that has ended: a child process that ran and was waited for.
