@@ -535,14 +535,7 @@ const MAX_REPEAT_BYTES: usize = 16 << 20;
 #[allow(clippy::cast_precision_loss)]
 fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
     let unsupported = |a: &Value, b: &Value| {
-        let symbol = match op {
-            BinaryOp::Add => "+",
-            BinaryOp::Sub => "-",
-            BinaryOp::Mul => "*",
-            BinaryOp::Div => "/",
-            BinaryOp::FloorDiv => "//",
-            BinaryOp::Mod => "%",
-        };
+        let symbol = op.symbol();
         EvalError::type_error(format!(
             "unsupported operand type(s) for {symbol}: '{}' and '{}'",
             a.type_name(),

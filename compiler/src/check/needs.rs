@@ -1,7 +1,5 @@
 //! The job graph: `needs` must name jobs, and must not loop.
 
-use std::collections::HashMap;
-
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::cycles;
@@ -11,12 +9,7 @@ use crate::span::Span;
 use crate::syntax::model::Workflow;
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
-    let index: HashMap<&str, usize> = workflow
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.id.value.as_str(), i))
-        .collect();
+    let index = workflow.job_index();
     let mut graph: DiGraph<usize, Span> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..workflow.jobs.len())
         .map(|i| graph.add_node(i))

@@ -491,12 +491,7 @@ struct Upstream<'a> {
 
 impl<'a> Upstream<'a> {
     fn new(workflow: &'a Workflow) -> Self {
-        let index: HashMap<&str, usize> = workflow
-            .jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.id.value.as_str(), i))
-            .collect();
+        let index = workflow.job_index();
         let needs = workflow
             .jobs
             .iter()

@@ -463,25 +463,7 @@ fn lower_expr(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr, TooDeep> {
             }
             expr
         }
-        Rule::comparison => {
-            let mut inner = pair.into_inner();
-            let Some(first) = inner.next() else {
-                return Ok(null_expr(range));
-            };
-            if inner.peek().is_none() {
-                return lower_expr(first, depth);
-            }
-            let below = deeper(depth, &first)?;
-            let first = lower_expr(first, below)?;
-            let mut rest = Vec::new();
-            while let (Some(op), Some(operand)) = (inner.next(), inner.next()) {
-                rest.push((compare_op(op.as_str()), lower_expr(operand, below)?));
-            }
-            Expr {
-                kind: ExprKind::Compare(Box::new(first), rest),
-                range,
-            }
-        }
+        Rule::comparison => chain(pair, depth, compare_op, ExprKind::Compare)?,
         Rule::filtered => {
             let mut inner = pair.into_inner();
             let Some(primary) = inner.next() else {
@@ -582,6 +564,29 @@ fn chain_bool(pair: Pair<'_, Rule>, op: BoolOp, depth: usize) -> Result<Expr, To
 /// `operand (op operand)*` of `+ -` or `* / // %` as one flat node, applied from
 /// the left (or the operand alone).
 fn chain_arith(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr, TooDeep> {
+    chain(
+        pair,
+        depth,
+        |text| match text {
+            "+" => BinaryOp::Add,
+            "-" => BinaryOp::Sub,
+            "*" => BinaryOp::Mul,
+            "/" => BinaryOp::Div,
+            "//" => BinaryOp::FloorDiv,
+            _ => BinaryOp::Mod,
+        },
+        ExprKind::Arith,
+    )
+}
+
+/// `operand (op operand)*` as one flat node `make(first, [(op, operand)...])`
+/// (or the operand alone), its operands one level below it.
+fn chain<Op>(
+    pair: Pair<'_, Rule>,
+    depth: usize,
+    op: fn(&str) -> Op,
+    make: fn(Box<Expr>, Vec<(Op, Expr)>) -> ExprKind,
+) -> Result<Expr, TooDeep> {
     let range = range_of(&pair);
     let mut inner = pair.into_inner();
     let Some(first) = inner.next() else {
@@ -593,19 +598,11 @@ fn chain_arith(pair: Pair<'_, Rule>, depth: usize) -> Result<Expr, TooDeep> {
     let below = deeper(depth, &first)?;
     let first = lower_expr(first, below)?;
     let mut rest = Vec::new();
-    while let (Some(op), Some(operand)) = (inner.next(), inner.next()) {
-        let op = match op.as_str() {
-            "+" => BinaryOp::Add,
-            "-" => BinaryOp::Sub,
-            "*" => BinaryOp::Mul,
-            "/" => BinaryOp::Div,
-            "//" => BinaryOp::FloorDiv,
-            _ => BinaryOp::Mod,
-        };
-        rest.push((op, lower_expr(operand, below)?));
+    while let (Some(operator), Some(operand)) = (inner.next(), inner.next()) {
+        rest.push((op(operator.as_str()), lower_expr(operand, below)?));
     }
     Ok(Expr {
-        kind: ExprKind::Arith(Box::new(first), rest),
+        kind: make(Box::new(first), rest),
         range,
     })
 }

@@ -87,6 +87,16 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// Each job's position, by id (the last of two jobs with one id: WF202).
+    #[must_use]
+    pub fn job_index(&self) -> std::collections::HashMap<&str, usize> {
+        self.jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.value.as_str(), i))
+            .collect()
+    }
+
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name.value == name)

@@ -160,6 +160,21 @@ pub enum BinaryOp {
     Mod,
 }
 
+impl BinaryOp {
+    /// The operator as written.
+    #[must_use]
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::FloorDiv => "//",
+            BinaryOp::Mod => "%",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CompareOp {
     Eq,
@@ -616,15 +631,7 @@ impl std::fmt::Display for Expr {
                 let p = prec(self);
                 operand(first, p, f)?;
                 for (op, e) in rest {
-                    let op = match op {
-                        BinaryOp::Add => "+",
-                        BinaryOp::Sub => "-",
-                        BinaryOp::Mul => "*",
-                        BinaryOp::Div => "/",
-                        BinaryOp::FloorDiv => "//",
-                        BinaryOp::Mod => "%",
-                    };
-                    write!(f, " {op} ")?;
+                    write!(f, " {} ", op.symbol())?;
                     operand(e, p + 1, f)?;
                 }
                 Ok(())
