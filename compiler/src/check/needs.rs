@@ -15,7 +15,20 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
         .map(|i| graph.add_node(i))
         .collect();
     for (i, job) in workflow.jobs.iter().enumerate() {
-        for need in &job.needs {
+        for (n, need) in job.needs.iter().enumerate() {
+            if let Some(first) = job.needs[..n].iter().find(|m| m.value == need.value) {
+                out.push(
+                    Diagnostic::new(
+                        Code::DuplicateNeed,
+                        need.span,
+                        format!("job `{}` needs `{}` twice", job.id.value, need.value),
+                    )
+                    .label("again")
+                    .with_secondary(first.span, "first here")
+                    .help("remove the repeated entry; ddeutil-workflow would wait for it forever"),
+                );
+                continue;
+            }
             match index.get(need.value.as_str()) {
                 Some(&target) => {
                     graph.add_edge(nodes[i], nodes[target], need.span);

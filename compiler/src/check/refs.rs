@@ -919,12 +919,21 @@ fn check_filter(env: &Env<'_>, filter: &Filter, at: &dyn Fn(TextRange) -> Span, 
                 format!("unknown filter `{name}`"),
             )
             .label("no such filter")
-            .help(suggestion(name, names.clone()).unwrap_or_else(|| {
+            .help(if name.chars().count() <= 2 {
+                // Upstream's pattern wants a name of 3 or more characters.
                 format!(
-                    "filters are {}; declare Python filters with `wfc check --filter NAME`",
+                    "ddeutil-workflow leaves a template with a filter name this short as \
+                     literal text, `${{{{ … | {name} }}}}` included; filters are {}",
                     list_names(names)
                 )
-            })),
+            } else {
+                suggestion(name, names.clone()).unwrap_or_else(|| {
+                    format!(
+                        "filters are {}; declare Python filters with `wfc check --filter NAME`",
+                        list_names(names)
+                    )
+                })
+            }),
         );
         return;
     };

@@ -123,6 +123,9 @@ codes! {
     UnknownTriggerParam = "WF306", "unknown-trigger-param", Warning,
         "a trigger passes a param the workflow it runs does not declare",
         "The triggered workflow does not declare this param, so nothing in it can use the value. It is probably misspelt.";
+    DuplicateNeed = "WF307", "duplicate-need", Error,
+        "`needs` names a job twice",
+        "Each job in `needs` is waited for once. ddeutil-workflow counts a repeated need as a job that never finishes, and waits until its timeout (one hour by default).\n\nRemove the repeated entry.";
     TemplateSyntax = "WF401", "template-syntax", Error,
         "a `${{ }}` template that does not parse",
         "A template is `${{ path | filter | filter(arg) }}`: a dotted path (segments may contain `-`, `?` makes a segment optional) and optional filters. To write a literal `${{`, escape the dollar: `$${{`.\n\nFilter arguments nest at most 32 levels deep (lists in lists).";
@@ -149,7 +152,7 @@ codes! {
         "`jobs.<id>` can only name a job that this job needs, directly or through other jobs; any other job may not have finished (or even started) when this one runs. Add it to `needs`.";
     UnknownFilter = "WF409", "unknown-filter", Error,
         "a template uses a filter that does not exist",
-        "Built-in filters: abs, str, int, list, dict, title, upper, lower, rstr, keys, values, fmt, coalesce, getitem, getindex. User filters come from Python modules registered with `@custom_filter`.";
+        "Built-in filters: abs, str, int, list, dict, title, upper, lower, rstr, keys, values, fmt, coalesce, getitem, getindex. User filters come from Python modules registered with `@custom_filter`.\n\nA name of one or two characters (`| ab`) is never a filter to ddeutil-workflow: its template pattern wants three or more, so it leaves the whole `${{ ... }}` as literal text. wfc reports it instead.";
     FilterArguments = "WF410", "filter-arguments", Error,
         "a filter called with the wrong arguments",
         "The built-in filters take: fmt(fmt='%Y-%m-%d %H:%M:%S'), coalesce(default), getitem(key, default=None), getindex(index); the others take none.";
@@ -174,6 +177,9 @@ codes! {
     UnsafeVolume = "WF505", "unsafe-volume", Error,
         "a Docker volume that may not be mounted",
         "A Docker stage's `volume` maps host paths to container paths. A host path must lie inside the workflow's working directory: written relative to it (`./data: /data`), without `..` steps that leave it, and it may not be or hold a socket of the container engine (`/var/run`, `/run`, `/`, `docker.sock`). `wfc check` refuses absolute host paths too, and judges a templated host path (`./${{ params.dir }}`) by its text before the first template; at run time the rendered path is checked: an absolute path inside the working directory is accepted, and symlinks that lead outside and folders that hold the engine's socket are refused. Container paths are absolute, and `/logs` is the stage's own (the container writes `/logs/outputs.json` there for outputs).";
+    TwoDefaultArms = "WF904", "two-default-arms", Warning,
+        "a case stage with both `case: _` and `else:`",
+        "`case: _` and `else:` both mean \"anything else\". ddeutil-workflow accepts one of each and runs the one listed last when nothing else matches; wfc does the same, and warns because the other arm never runs.\n\nKeep one of them.";
     TemplateInScript = "WF901", "template-in-script", Warning,
         "a template spliced into a shell script",
         "A `${{ }}` template in a `bash` script is pasted into the script text before the shell reads it, so a value such as `x; rm -rf ~` runs as code. Pass the value through the stage's `env` and quote it in the script:\n\n    bash: echo \"$NAME\"\n    env:\n      NAME: ${{ params.name }}";

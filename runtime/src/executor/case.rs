@@ -41,7 +41,9 @@ pub(super) fn run(
         }
     }
     let (label, arm) = match chosen.or_else(|| {
+        // With both `case: _` and `else:`, the one listed last (as upstream).
         arms.iter()
+            .rev()
             .find(|a| a.case.is_none())
             .map(|a| (Value::str("_"), a))
     }) {

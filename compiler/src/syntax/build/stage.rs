@@ -3,6 +3,7 @@
 
 use super::reader::{Cx, Obj};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::span::Span;
 use crate::syntax::expr::ast::Part;
 use crate::syntax::model::{
     Branch, CaseArm, Cond, ForEachItems, Stage, StageKind, Text, Value, ValueKind,
@@ -712,7 +713,7 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
         return Vec::new();
     };
     let mut arms: Vec<CaseArm> = Vec::new();
-    let mut default: Option<crate::span::Span> = None;
+    let mut default: Vec<(bool, Span)> = Vec::new();
     for item in items {
         let Some(obj) = cx.obj(item, "a case arm") else {
             continue;
@@ -723,7 +724,7 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
                 .get("else")
                 .map(|n| stage_list(cx, n, Place::Nested))
                 .unwrap_or_default();
-            note_default(cx, &mut default, obj.key_span("else"));
+            note_default(cx, &mut default, true, obj.key_span("else"));
             arms.push(CaseArm {
                 span: item.span,
                 case: None,
@@ -758,7 +759,7 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
         }) = &case
             && t.raw == "_"
         {
-            note_default(cx, &mut default, *span);
+            note_default(cx, &mut default, false, *span);
         }
         let stages = obj
             .get("stages")
@@ -775,18 +776,35 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
     arms
 }
 
-fn note_default(cx: &mut Cx<'_>, seen: &mut Option<crate::span::Span>, span: crate::span::Span) {
-    match seen {
-        Some(first) => cx.report(
+/// A default arm: a second one of the same form (`case: _` twice, `else:` twice) is an
+/// error; one of each is upstream's "the last one wins", a warning.
+fn note_default(cx: &mut Cx<'_>, seen: &mut Vec<(bool, Span)>, is_else: bool, span: Span) {
+    let form = |is_else: bool| if is_else { "`else:`" } else { "`case: _`" };
+    if let Some(&(_, first)) = seen.iter().find(|(e, _)| *e == is_else) {
+        cx.report(
             Diagnostic::new(
                 Code::InvalidValue,
                 span,
-                "a case stage can have only one default arm",
+                format!("a case stage can have only one {} arm", form(is_else)),
             )
             .label("second default arm")
-            .with_secondary(*first, "first default arm")
+            .with_secondary(first, "first default arm")
+            .help("ddeutil-workflow refuses the stage (and runs an empty one instead); keep one"),
+        );
+    } else if let Some(&(_, other)) = seen.first() {
+        cx.report(
+            Diagnostic::new(
+                Code::TwoDefaultArms,
+                span,
+                format!(
+                    "both `case: _` and `else:`: this {} arm runs when nothing matches, the other never",
+                    form(is_else)
+                ),
+            )
+            .label("this default arm wins")
+            .with_secondary(other, "never runs")
             .help("`case: _` and `else:` both mean \"anything else\"; keep one"),
-        ),
-        None => *seen = Some(span),
+        );
     }
+    seen.push((is_else, span));
 }
