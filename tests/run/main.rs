@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
+mod fuzz;
 mod handoff;
 mod input;
 mod limits;

@@ -1,0 +1,220 @@
+"""The named classes of differences between wfr and ddeutil-workflow 0.0.86.
+
+Each class says what kind it is:
+  * `wfr defect`: wfr is wrong; the class stays here, fixed, so that a return is named;
+  * `documented`: wfr differs on purpose; `readme` is a line of README.md's "Differences";
+  * `upstream defect`: the reference engine is wrong; `repro` is a minimal workflow.
+
+A class finds its construct in a case (`detect`) and rewrites the case without it
+(`neutralize`). The fuzzer names a class when a disagreeing case holds its construct and the
+engines agree once it is neutralized. A new class is a `Class(...)` line below.
+"""
+
+import copy
+import re
+
+
+def stage_lists(doc):
+    """Every list of stages in a workflow mapping, nested ones included."""
+    for job in doc.get("jobs", {}).values():
+        yield from _lists(job.get("stages", []))
+
+
+def _lists(stages):
+    yield stages
+    for stage in stages:
+        for branch in (stage.get("parallel") or {}).values():
+            yield from _lists(branch)
+        if isinstance(stage.get("stages"), list):
+            yield from _lists(stage["stages"])
+        for arm in stage.get("match") or []:
+            yield from _lists(arm.get("stages") or arm.get("else") or [])
+
+
+def stages(case):
+    for doc in case["docs"].values():
+        for group in stage_lists(doc):
+            yield from group
+
+
+def jobs(case):
+    for doc in case["docs"].values():
+        yield from doc.get("jobs", {}).values()
+
+
+def strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from strings(v)
+
+
+def edit(case, fn):
+    """A copy of the case with `fn(copy)` applied."""
+    case = copy.deepcopy(case)
+    fn(case)
+    return case
+
+
+def replace_strings(case, pattern, repl):
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                node[k] = walk(v)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                node[i] = walk(v)
+        elif isinstance(node, str):
+            return re.sub(pattern, repl, node)
+        return node
+    return edit(case, lambda c: walk(c["docs"]))
+
+
+class Class:
+    def __init__(self, name, kind, text, detect, neutralize, readme=None, repro=None):
+        self.name, self.kind, self.text = name, kind, text
+        self.detect, self.neutralize = detect, neutralize
+        self.readme, self.repro = readme, repro
+
+
+def has_string(pattern):
+    return lambda case: any(re.search(pattern, s) for s in strings(case["docs"]))
+
+
+def nested_lists(case):
+    """Every nested list of stages (inside parallel, foreach, until, case)."""
+    for doc in case["docs"].values():
+        for job in doc.get("jobs", {}).values():
+            for stage in job.get("stages", []):
+                for group in _lists([stage]):
+                    if group is not None and not (len(group) == 1 and group[0] is stage):
+                        yield group
+
+
+def sibling_status(case):
+    """`stages.X.status` in a nested list where X is a sibling of that list."""
+    found = []
+    for group in nested_lists(case):
+        ids = {s.get("id") for s in group if s.get("id")}
+        for stage in group:
+            for text in strings({k: v for k, v in stage.items() if k == "if"}):
+                for sid in re.findall(r"stages\.([\w-]+)\.(?:status|errors)", text):
+                    if sid in ids:
+                        found.append(stage)
+    return found
+
+
+def drop_sibling_status(case):
+    case = copy.deepcopy(case)
+    for stage in sibling_status(case):
+        del stage["if"]
+    return case
+
+
+def bool_ifs(case):
+    out = [s for s in stages(case) if isinstance(s.get("if"), bool)]
+    return out + [j for j in jobs(case) if isinstance(j.get("if"), bool)]
+
+
+def drop_bool_ifs(case):
+    case = copy.deepcopy(case)
+    for node in bool_ifs(case):
+        del node["if"]
+    return case
+
+
+def rule_is(*rules):
+    return lambda case: any(j.get("trigger-rule") in rules for j in jobs(case))
+
+
+def set_rule(rules, to):
+    def fn(case):
+        case = copy.deepcopy(case)
+        for job in jobs(case):
+            if job.get("trigger-rule") in rules:
+                job["trigger-rule"] = to
+        return case
+    return fn
+
+
+def bash_env(case):
+    return [s for s in stages(case) if "bash" in s and s.get("env")]
+
+
+def may_quote(case, value):
+    """Whether a template may render to text with a `'` in it: `rstr`, a mapping or list
+    param, a stage output (Py outputs are any value)."""
+    if not isinstance(value, str):
+        return False
+    if "'" in value or "rstr" in value or re.search(r"stages\.[\w-]+\.outputs", value):
+        return True
+    collections = {name for doc in case["docs"].values()
+                   for name, p in (doc.get("params") or {}).items()
+                   if isinstance(p, dict) and p.get("type") in ("map", "array")}
+    return any(name in collections for name in re.findall(r"params\.([\w-]+)", value))
+
+
+def drop_bash_env(case):
+    case = copy.deepcopy(case)
+    for stage in bash_env(case):
+        del stage["env"]
+    return case
+
+
+CLASSES = [
+    # ------------------------------------------------------------------ documented
+    Class("bool-if", "documented", "a YAML boolean `if:`: upstream skips on `true` and runs on `false`",
+          lambda c: bool(bool_ifs(c)), drop_bool_ifs,
+          readme="A boolean `if:` means what it says"),
+    Class("keys-values-lists", "documented", "`keys`/`values` give lists, not `dict_keys(...)` text",
+          has_string(r"\|\s*(keys|values)\b"),
+          lambda c: replace_strings(c, r"\|\s*(keys|values)\b", "| str"),
+          readme="The `keys` and `values` filters return lists"),
+    Class("fmt-date", "documented", "`fmt` on a date (upstream: only datetimes)",
+          has_string(r"\|\s*fmt\b"),
+          lambda c: replace_strings(c, r"\|\s*fmt\([^)]*\)", "| str"),
+          readme="`fmt` formats a date as well as a datetime"),
+    Class("list-filter-argument", "documented", "a list literal as a filter argument (`coalesce([])`)",
+          has_string(r"\|\s*\w+\(\s*\["),
+          lambda c: replace_strings(c, r"\|\s*(\w+)\(\s*\[[^)]*\)", r"| \1('x')"),
+          readme="A list literal is a filter argument"),
+    Class("path-index", "documented", "`[0]` and `['k']` indexing in a template path",
+          has_string(r"\$\{\{[^}]*\[(\d+|'[^']*')\]"),
+          lambda c: replace_strings(c, r"\[(\d+|'[^']*')\](?=[^{]*\}\})", ""),
+          readme="`[0]` and `['k']` index lists and mappings in templates"),
+    Class("nested-sibling-status", "documented",
+          "`stages.<id>.status` of a sibling inside a nested stage (upstream keeps only outputs there)",
+          lambda c: bool(sibling_status(c)), drop_sibling_status,
+          readme="an earlier sibling's `status` and `errors` can be read"),
+    Class("one-rule", "documented", "`one_success`/`one_failed` mean at least one (upstream: exactly one)",
+          rule_is("one_success", "one_failed"), set_rule(("one_success", "one_failed"), "all_done"),
+          readme="`one_success` / `one_failed` mean **at least one**"),
+    # ------------------------------------------------------------- upstream defects
+    Class("bash-env-quotes", "upstream defect",
+          "a Bash `env` value holding `'` loses its quotes (upstream writes `K='V';` unescaped)",
+          lambda c: any(may_quote(c, v) for s in bash_env(c) for v in s["env"].values()),
+          drop_bash_env,
+          repro="bash: echo \"$V\" with env: {V: \"${{ params.m }}\"}, m={'n': None}: upstream prints {n: None}"),
+]
+
+KINDS = {"same": "agree", "unexplained": "unexplained", "race-upstream": "upstream defect",
+         "race-wfr": "wfr defect"}
+
+
+def kind_of(name):
+    for c in CLASSES:
+        if c.name == name:
+            return c.kind
+    return KINDS.get(name, "unexplained")
+
+
+def markdown():
+    lines = ["| class | kind | what | README line or repro |", "|---|---|---|---|"]
+    for c in CLASSES:
+        where = c.readme or (c.repro or "").replace("\n", "<br>")
+        lines.append(f"| {c.name} | {c.kind} | {c.text} | {where} |")
+    return "\n".join(lines)
