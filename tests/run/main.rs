@@ -10,6 +10,7 @@ mod input;
 mod limits;
 mod logs;
 mod nesting;
+mod numbers;
 mod processes;
 mod support;
 mod virtualpy;
