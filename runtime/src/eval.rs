@@ -352,6 +352,7 @@ pub fn value(scope: &Scope<'_>, value: &PValue) -> Result<Value, EvalError> {
         PValue::Bool(b) => Value::Bool(*b),
         PValue::Int(n) => Value::Int(*n),
         PValue::Float(x) => Value::Float(*x),
+        PValue::BigInt(_) => Value::from_plan(value, false),
         PValue::Str(t) => render(scope, t)?,
         PValue::List(items) => Value::List(
             items

@@ -66,15 +66,13 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn error(&self, message: impl Into<String>) -> JsonError {
         let before = &self.text[..self.at.min(self.text.len())];
-        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let start = before
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i + 1);
+        let mut lines = before.split(|b| *b == b'\n');
+        let line = lines.clone().count();
+        let last = lines.next_back().unwrap_or_default();
         JsonError {
             message: message.into(),
             line,
-            column: String::from_utf8_lossy(&before[start..]).chars().count() + 1,
+            column: String::from_utf8_lossy(last).chars().count() + 1,
         }
     }
 

@@ -559,6 +559,7 @@ fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
         NodeKind::Null => Value::Null,
         NodeKind::Bool(b) => Value::Bool(*b),
         NodeKind::Int(n) => Value::Int(*n),
+        NodeKind::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
         NodeKind::Float(x) => Value::Float(*x),
         NodeKind::Str(s) => Value::Str(Text::from(s.as_str())),
         NodeKind::Seq(items) => Value::List(items.iter().map(yaml_value).collect()),

@@ -189,3 +189,103 @@ fn big_integers_in_params_files_and_the_limit_of_digits() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn big_integers_written_in_the_workflow_are_integers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/yaml.yml",
+        r"big-yaml:
+  type: Workflow
+  params:
+    n:
+      type: int
+      default: 100000000000000000000
+    c:
+      type: choice
+      options: [100000000000000000000, 1]
+  jobs:
+    j:
+      strategy:
+        matrix:
+          x: [100000000000000000000, -100000000000000000000, 1]
+        include:
+          - x: 0x1FFFFFFFFFFFFFFFFFFFF
+      stages:
+        - name: child
+          id: child
+          trigger: big-yaml-child
+          params:
+            v: 100000000000000000000
+            m: ${{ matrix.x }}
+            d: ${{ params.n }}
+            c: ${{ params.c }}
+            l: [100000000000000000000, -9223372036854775808, 9223372036854775808]
+        - name: case
+          id: case
+          case: ${{ matrix.x }}
+          match:
+            - case: 100000000000000000000
+              stages:
+                - {name: big, echo: big}
+            - case: _
+              stages:
+                - {name: other, echo: other}
+        - name: each
+          id: each
+          foreach: [100000000000000000000, 5]
+          stages:
+            - {name: item, echo: '${{ item }}'}
+big-yaml-child:
+  type: Workflow
+  params:
+    v: int
+    m: int
+    d: int
+    c: str
+    l: array
+  jobs:
+    j:
+      stages:
+        - {name: noop, echo: hi}
+",
+    );
+    let out = wfr(
+        &[
+            "run",
+            "big-yaml",
+            "-p",
+            &format!("c={BIG}"),
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let compact: String = text.split_whitespace().collect();
+    // The strategies have upstream's ids (the hash of `str()` of the matrix).
+    for (id, x) in [
+        ("3704799956", BIG.to_string()),
+        ("5863798732", format!("-{BIG}")),
+        ("3941390096", "1".to_string()),
+        ("8261213125", "2417851639229258349412351".to_string()),
+    ] {
+        let expected = format!(
+            "\"{id}\":{{\"status\":\"SUCCESS\",\"matrix\":{{\"x\":{x}}},\"stages\":{{\"child\":{{\"outputs\":{{\"params\":{{\"v\":{BIG},\"m\":{x},\"d\":{BIG},\"c\":\"{BIG}\",\"l\":[{BIG},-9223372036854775808,9223372036854775808]}},"
+        );
+        assert!(compact.contains(&expected), "no `{expected}` in\n{text}");
+    }
+    assert!(
+        compact.contains(&format!("\"case\":{{\"outputs\":{{\"case\":{BIG},")),
+        "{text}"
+    );
+    assert!(
+        compact.contains(&format!(
+            "\"items\":[{BIG},5],\"foreach\":{{\"{BIG}\":{{\"status\":\"SUCCESS\",\"item\":{BIG},"
+        )),
+        "{text}"
+    );
+}

@@ -20,7 +20,7 @@ const MAGIC: &[u8; 8] = b"WFCPLAN\0";
 
 /// The version of this layout and of the plan types. A plan of another format is
 /// refused, whatever compiler made it. (4: `and` / `or`, arithmetic and filter
-/// chains are flat; 5: integer literals beyond 64 bits.)
+/// chains are flat; 5: integers beyond 64 bits in values and conditions.)
 pub const FORMAT_VERSION: u32 = 5;
 
 /// What made a plan and from what.
