@@ -328,6 +328,9 @@ pub enum PValue {
     Str(Template),
     List(Vec<PValue>),
     Map(PMap),
+    /// An integer beyond 64 bits (Python's ints are unbounded): its decimal
+    /// digits, after a `-` when negative, without leading zeros.
+    BigInt(String),
 }
 
 /// An ordered mapping of names to values (`with`, `vars`, `env`...).
@@ -360,6 +363,7 @@ enum PValueRepr {
     Str(Template),
     List(Vec<PValue>),
     Map(PMap),
+    BigInt(String),
 }
 
 impl Serialize for PValue {
@@ -373,6 +377,11 @@ impl Serialize for PValue {
                 PValue::Str(t) => t.serialize(serializer),
                 PValue::List(items) => items.serialize(serializer),
                 PValue::Map(map) => map.serialize(serializer),
+                // A number where the format holds it (128 bits), else its digits.
+                PValue::BigInt(digits) => match digits.parse::<i128>() {
+                    Ok(n) => serializer.serialize_i128(n),
+                    Err(_) => serializer.serialize_str(digits),
+                },
             };
         }
         let repr = match self.clone() {
@@ -383,6 +392,7 @@ impl Serialize for PValue {
             PValue::Str(t) => PValueRepr::Str(t),
             PValue::List(items) => PValueRepr::List(items),
             PValue::Map(map) => PValueRepr::Map(map),
+            PValue::BigInt(digits) => PValueRepr::BigInt(digits),
         };
         repr.serialize(serializer)
     }
@@ -402,6 +412,7 @@ impl<'de> Deserialize<'de> for PValue {
             PValueRepr::Str(t) => PValue::Str(t),
             PValueRepr::List(items) => PValue::List(items),
             PValueRepr::Map(map) => PValue::Map(map),
+            PValueRepr::BigInt(digits) => PValue::BigInt(digits),
         })
     }
 }
@@ -427,8 +438,14 @@ impl<'de> serde::de::Visitor<'de> for PValueVisitor {
     fn visit_i64<E>(self, v: i64) -> Result<PValue, E> {
         Ok(PValue::Int(v))
     }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PValue, E> {
-        i64::try_from(v).map(PValue::Int).map_err(E::custom)
+    fn visit_u64<E>(self, v: u64) -> Result<PValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<PValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<PValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
     }
     fn visit_f64<E>(self, v: f64) -> Result<PValue, E> {
         Ok(PValue::Float(v))

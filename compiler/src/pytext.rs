@@ -63,6 +63,8 @@ fn is_printable(c: char) -> bool {
 pub enum Scalar<'a> {
     Str(&'a str),
     Int(i64),
+    /// An integer beyond 64 bits, as its decimal digits.
+    BigInt(&'a str),
 }
 
 /// `str(dict)` of a flat dict of strings and integers, in the given key order:
@@ -81,6 +83,7 @@ pub fn repr_dict(entries: &[(&str, Scalar<'_>)]) -> String {
             Scalar::Int(n) => {
                 let _ = write!(out, "{n}");
             }
+            Scalar::BigInt(digits) => out.push_str(digits),
         }
     }
     out.push('}');

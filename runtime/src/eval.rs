@@ -352,6 +352,7 @@ pub fn value(scope: &Scope<'_>, value: &PValue) -> Result<Value, EvalError> {
         PValue::Bool(b) => Value::Bool(*b),
         PValue::Int(n) => Value::Int(*n),
         PValue::Float(x) => Value::Float(*x),
+        PValue::BigInt(_) => Value::from_plan(value, false),
         PValue::Str(t) => render(scope, t)?,
         PValue::List(items) => Value::List(
             items
@@ -418,10 +419,10 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
         )),
         ExprKind::Unary(UnaryOp::Not, e) => Ok(Value::Bool(!self::expr(scope, e)?.truthy())),
         ExprKind::Unary(UnaryOp::Neg, e) => match self::expr(scope, e)? {
-            Value::Int(n) => n
+            Value::Int(n) => Ok(n
                 .checked_neg()
-                .map(Value::Int)
-                .ok_or_else(|| EvalError::type_error("integer overflow")),
+                .map_or_else(|| Value::int(-num_bigint::BigInt::from(n)), Value::Int)),
+            Value::BigInt(n) => Ok(Value::int(-n.as_ref())),
             Value::Float(x) => Ok(Value::Float(-x)),
             Value::Bool(b) => Ok(Value::Int(-i64::from(b))),
             other => Err(EvalError::type_error(format!(
@@ -477,6 +478,8 @@ pub(crate) fn literal(lit: &Literal) -> Value {
         Literal::Null => Value::Null,
         Literal::Bool(b) => Value::Bool(*b),
         Literal::Int(n) => Value::Int(*n),
+        // Digits the compiler checked.
+        Literal::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
         Literal::Float(x) => Value::Float(*x),
         Literal::Str(s) => Value::Str(Text::from(s.as_str())),
         Literal::List(items) => Value::List(items.iter().map(literal).collect()),
@@ -532,6 +535,20 @@ fn contains(container: &Value, item: &Value) -> Result<bool, EvalError> {
 /// Longest text `'ab' * n` may make: a condition cannot ask for gigabytes.
 const MAX_REPEAT_BYTES: usize = 16 << 20;
 
+fn overflow(message: &str) -> EvalError {
+    EvalError {
+        name: "OverflowError",
+        message: message.into(),
+    }
+}
+
+fn zero_division() -> EvalError {
+    EvalError {
+        name: "ZeroDivisionError",
+        message: "division by zero".into(),
+    }
+}
+
 #[allow(clippy::cast_precision_loss)]
 fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
     let unsupported = |a: &Value, b: &Value| {
@@ -547,17 +564,6 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
         Value::Bool(b) => Some(i64::from(*b)),
         _ => None,
     };
-    let float = |v: &Value| match v {
-        Value::Float(x) => Some(*x),
-        other => int(other).map(|n| n as f64),
-    };
-    let overflow = || EvalError::type_error("integer overflow");
-    let zero = || {
-        Err(EvalError {
-            name: "ZeroDivisionError",
-            message: "division by zero".into(),
-        })
-    };
     match (op, &a, &b) {
         (BinaryOp::Add, Value::Str(x), Value::Str(y)) => {
             return Ok(Value::Str(Text::from(format!("{x}{y}"))));
@@ -566,53 +572,134 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
             return Ok(Value::List(x.iter().chain(y).cloned().collect()));
         }
         (BinaryOp::Mul, Value::Str(s), n) | (BinaryOp::Mul, n, Value::Str(s))
-            if int(n).is_some() =>
+            if matches!(n, Value::Int(_) | Value::Bool(_) | Value::BigInt(_)) =>
         {
-            let times = usize::try_from(int(n).unwrap_or(0)).unwrap_or(0);
-            let bytes = s.len().saturating_mul(times);
-            if bytes > MAX_REPEAT_BYTES {
-                return Err(EvalError {
-                    name: "MemoryError",
-                    message: format!(
-                        "repeating a string {times} times would make {bytes} bytes; at most {} MiB",
-                        MAX_REPEAT_BYTES >> 20
-                    ),
-                });
-            }
-            return Ok(Value::Str(s.repeat(times)));
+            return repeat(s, n);
         }
         (BinaryOp::Mod, Value::Str(_), _) => return Err(unsupported(&a, &b)),
         _ => {}
     }
     if let (Some(x), Some(y)) = (int(&a), int(&b)) {
-        return match op {
-            BinaryOp::Add => x.checked_add(y).map(Value::Int).ok_or_else(overflow),
-            BinaryOp::Sub => x.checked_sub(y).map(Value::Int).ok_or_else(overflow),
-            BinaryOp::Mul => x.checked_mul(y).map(Value::Int).ok_or_else(overflow),
-            BinaryOp::Div if y == 0 => zero(),
-            BinaryOp::Div => Ok(Value::Float(x as f64 / y as f64)),
-            BinaryOp::FloorDiv | BinaryOp::Mod if y == 0 => zero(),
-            BinaryOp::FloorDiv => Ok(Value::Int(
-                x.div_euclid(y) - i64::from(y < 0 && x.rem_euclid(y) != 0),
-            )),
-            BinaryOp::Mod => {
-                let r = x.rem_euclid(y);
-                Ok(Value::Int(if y < 0 && r != 0 { r + y } else { r }))
-            }
+        // 64 bits, unless the result needs more (then exact, below).
+        let exact = match op {
+            BinaryOp::Add => x.checked_add(y),
+            BinaryOp::Sub => x.checked_sub(y),
+            BinaryOp::Mul => x.checked_mul(y),
+            BinaryOp::Div if y == 0 => return Err(zero_division()),
+            BinaryOp::Div => return Ok(Value::Float(x as f64 / y as f64)),
+            BinaryOp::FloorDiv | BinaryOp::Mod if y == 0 => return Err(zero_division()),
+            BinaryOp::FloorDiv => x.checked_div(y).zip(x.checked_rem(y)).map(|(q, r)| {
+                if r != 0 && (r < 0) != (y < 0) {
+                    q - 1
+                } else {
+                    q
+                }
+            }),
+            BinaryOp::Mod => x.checked_rem(y).map(|r| {
+                if r != 0 && (r < 0) != (y < 0) {
+                    r + y
+                } else {
+                    r
+                }
+            }),
         };
+        if let Some(n) = exact {
+            return Ok(Value::Int(n));
+        }
     }
-    let (Some(x), Some(y)) = (float(&a), float(&b)) else {
+    if let (Some(x), Some(y)) = (a.as_bigint(), b.as_bigint()) {
+        return big_arithmetic(op, &x, &y);
+    }
+    let float = |v: &Value| match v {
+        Value::Float(x) => Ok(Some(*x)),
+        Value::BigInt(n) => {
+            let x = crate::value::bigint_to_f64(n);
+            if x.is_finite() {
+                Ok(Some(x))
+            } else {
+                Err(overflow("int too large to convert to float"))
+            }
+        }
+        other => Ok(int(other).map(|n| n as f64)),
+    };
+    let (Some(x), Some(y)) = (float(&a)?, float(&b)?) else {
         return Err(unsupported(&a, &b));
     };
     match op {
         BinaryOp::Add => Ok(Value::Float(x + y)),
         BinaryOp::Sub => Ok(Value::Float(x - y)),
         BinaryOp::Mul => Ok(Value::Float(x * y)),
-        BinaryOp::Div | BinaryOp::FloorDiv | BinaryOp::Mod if y == 0.0 => zero(),
+        BinaryOp::Div | BinaryOp::FloorDiv | BinaryOp::Mod if y == 0.0 => Err(zero_division()),
         BinaryOp::Div => Ok(Value::Float(x / y)),
         BinaryOp::FloorDiv => Ok(Value::Float((x / y).floor())),
         BinaryOp::Mod => Ok(Value::Float(x - y * (x / y).floor())),
     }
+}
+
+/// `s * n`: `n` copies of the text (none for `n` below 1); an `n` beyond 64
+/// bits is Python's OverflowError, whatever its sign.
+fn repeat(s: &str, n: &Value) -> Result<Value, EvalError> {
+    let times = match n {
+        Value::Bool(b) => usize::from(*b),
+        Value::Int(n) => usize::try_from(*n).unwrap_or(0),
+        _ => return Err(overflow("cannot fit 'int' into an index-sized integer")),
+    };
+    let bytes = s.len().saturating_mul(times);
+    if bytes > MAX_REPEAT_BYTES {
+        return Err(EvalError {
+            name: "MemoryError",
+            message: format!(
+                "repeating a string {times} times would make {bytes} bytes; at most {} MiB",
+                MAX_REPEAT_BYTES >> 20
+            ),
+        });
+    }
+    Ok(Value::Str(s.repeat(times).into()))
+}
+
+/// Integer arithmetic beyond 64 bits, exact as Python's (`/` gives the nearest
+/// float, or OverflowError when the quotient is beyond every float).
+fn big_arithmetic(
+    op: BinaryOp,
+    x: &num_bigint::BigInt,
+    y: &num_bigint::BigInt,
+) -> Result<Value, EvalError> {
+    use num_bigint::Sign;
+    let divides = || {
+        if y.sign() == Sign::NoSign {
+            return Err(zero_division());
+        }
+        // Truncated; then floored as Python's `//` and `%` are.
+        let (mut q, mut r) = (x / y, x % y);
+        if r.sign() != Sign::NoSign && r.sign() != y.sign() {
+            q -= 1;
+            r += y;
+        }
+        Ok((q, r))
+    };
+    Ok(match op {
+        BinaryOp::Add => Value::int(x + y),
+        BinaryOp::Sub => Value::int(x - y),
+        BinaryOp::Mul => Value::int(x * y),
+        BinaryOp::FloorDiv => Value::int(divides()?.0),
+        BinaryOp::Mod => Value::int(divides()?.1),
+        BinaryOp::Div => {
+            if y.sign() == Sign::NoSign {
+                return Err(zero_division());
+            }
+            let whole = x / y;
+            let fraction = x - &whole * y;
+            let whole = crate::value::bigint_to_f64(&whole);
+            if !whole.is_finite() {
+                return Err(overflow("integer division result too large for a float"));
+            }
+            // The remainder over the divisor, both cut to their top 64 bits.
+            let shift = y.bits().saturating_sub(64);
+            let fraction = crate::value::bigint_to_f64(&(fraction >> shift))
+                / crate::value::bigint_to_f64(&(y >> shift));
+            Value::Float(whole + fraction)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -624,6 +711,16 @@ mod tests {
         let mut params = Map::default();
         params.insert("name".into(), Value::str("bob"));
         params.insert("n".into(), Value::Int(5));
+        params.insert("min".into(), Value::Int(i64::MIN));
+        params.insert(
+            "big".into(),
+            Value::int("100000000000000000000".parse().unwrap()),
+        );
+        params.insert(
+            "huge".into(),
+            Value::int(format!("1{}", "0".repeat(400)).parse().unwrap()),
+        );
+        params.insert("digits".into(), Value::str(" -100000000000000000000 "));
         params.insert(
             "list".into(),
             Value::List(vec![Value::Int(1), Value::str("x")]),
@@ -690,6 +787,58 @@ mod tests {
         assert_eq!(t("  padded  "), Value::str("padded"));
         assert_eq!(t("None"), Value::Null);
         assert_eq!(t("${{ params.name | upper }}"), Value::str("BOB"));
+    }
+
+    #[test]
+    fn integers_go_beyond_64_bits_like_pythons() {
+        let big = |text: &str| Value::int(text.parse().unwrap());
+        // A template alone keeps the integer; spliced into text, its digits.
+        assert_eq!(t("${{ params.big }}"), big("100000000000000000000"));
+        assert_eq!(
+            t("n=${{ params.big }}"),
+            Value::str("n=100000000000000000000")
+        );
+        assert_eq!(
+            t("${{ params.big | str }}"),
+            Value::str("100000000000000000000")
+        );
+        assert_eq!(
+            t("${{ params.digits | int }}"),
+            big("-100000000000000000000")
+        );
+        assert_eq!(t("${{ params.big | int }}"), big("100000000000000000000"));
+        assert_eq!(t("${{ params.min | abs }}"), big("9223372036854775808"));
+        for condition in [
+            "params.big > 10000000000000000000 and params.big > params.n",
+            "params.big == 100000000000000000000 and params.big != 100000000000000000001",
+            "params.big in [1, 100000000000000000000]",
+            "-params.big < -9223372036854775808",
+            // Arithmetic past 64 bits is exact, as Python's.
+            "9223372036854775807 + 1 == 9223372036854775808",
+            "-9223372036854775808 - 1 == -9223372036854775809",
+            "3037000500 * 3037000500 == 9223372037000250000",
+            "-9223372036854775808 // -1 == 9223372036854775808",
+            "-9223372036854775808 % -1 == 0",
+            "params.big * params.big == 10000000000000000000000000000000000000000",
+            "params.big * 3 + 1 - params.big == 200000000000000000001",
+            "-params.big // 7 == -14285714285714285715 and -params.big % 7 == 5",
+            "params.big // -7 == -14285714285714285715 and params.big % -7 == -5",
+            "params.big / 4 == 25000000000000000000.0",
+            "params.huge / (params.huge // 10) == 10.0",
+            "params.big + 0.5 == 1e20",
+        ] {
+            assert_eq!(c(condition), Ok(true), "{condition}");
+        }
+        for (condition, name) in [
+            ("params.huge + 1.0 > 0", "OverflowError"),
+            ("params.huge * params.huge / 3 > 0", "OverflowError"),
+            ("params.big // 0 == 0", "ZeroDivisionError"),
+            ("params.big / 0 == 0", "ZeroDivisionError"),
+            ("'ab' * params.big == ''", "OverflowError"),
+            ("-params.big * 'ab' == ''", "OverflowError"),
+        ] {
+            assert_eq!(c(condition).unwrap_err().name, name, "{condition}");
+        }
     }
 
     #[test]

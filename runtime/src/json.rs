@@ -1,7 +1,13 @@
-//! Contexts as compact JSON, the same text as `serde_json::to_writer` gives for
-//! `Value`'s `Serialize`, written faster: a map shared by several places of the
-//! context (equal results of loop units share one, see `value::Sharing`) is
-//! written once and its text copied for the other places.
+//! JSON and values.
+//!
+//! Writing: contexts as compact JSON, the same text as `serde_json::to_writer`
+//! gives for `Value`'s `Serialize`, written faster: a map shared by several
+//! places of the context (equal results of loop units share one, see
+//! `value::Sharing`) is written once and its text copied for the other places.
+//!
+//! Reading ([`parse`]): JSON text (params, a foreach's items, a Docker stage's
+//! outputs) as Python's `json.loads` reads it, which serde_json's own values
+//! cannot hold: integers of any size, objects in their order.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,7 +15,324 @@ use std::sync::Arc;
 
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
+
+/// Deepest nesting of arrays and objects [`parse`] reads (as deep as serde_json reads).
+const MAX_DEPTH: usize = wfc_compiler::limits::MAX_VALUE_DEPTH;
+
+/// JSON text that [`parse`] cannot read: what is wrong and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.message, self.line, self.column
+        )
+    }
+}
+
+/// Reads a JSON text into a value, as Python's `json.loads` reads it: integers
+/// of any size (up to Python's limit of digits), `NaN`, `Infinity` and
+/// `-Infinity`, floats too large as infinities, objects in their order (a key
+/// given twice keeps its first place and its last value).
+pub fn parse(text: &str) -> Result<Value, JsonError> {
+    let mut reader = Reader {
+        text: text.as_bytes(),
+        at: 0,
+        depth: 0,
+    };
+    let value = reader.value()?;
+    reader.space();
+    if reader.at < reader.text.len() {
+        return Err(reader.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+struct Reader<'a> {
+    text: &'a [u8],
+    at: usize,
+    /// Open arrays and objects around the current value.
+    depth: usize,
+}
+
+impl Reader<'_> {
+    fn error(&self, message: impl Into<String>) -> JsonError {
+        let before = &self.text[..self.at.min(self.text.len())];
+        let mut lines = before.split(|b| *b == b'\n');
+        let line = lines.clone().count();
+        let last = lines.next_back().unwrap_or_default();
+        JsonError {
+            message: message.into(),
+            line,
+            column: String::from_utf8_lossy(last).chars().count() + 1,
+        }
+    }
+
+    fn space(&mut self) {
+        while matches!(self.text.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Takes `word` if the text goes on with it.
+    fn word(&mut self, word: &str) -> bool {
+        let found = self.text[self.at..].starts_with(word.as_bytes());
+        if found {
+            self.at += word.len();
+        }
+        found
+    }
+
+    fn value(&mut self) -> Result<Value, JsonError> {
+        self.space();
+        let Some(&first) = self.text.get(self.at) else {
+            return Err(self.error("EOF while parsing a value"));
+        };
+        match first {
+            b'{' | b'[' => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(
+                        self.error(format!("more than {MAX_DEPTH} nested arrays and objects"))
+                    );
+                }
+                self.depth += 1;
+                self.at += 1;
+                let value = if first == b'{' {
+                    self.object()
+                } else {
+                    self.array()
+                };
+                self.depth -= 1;
+                value
+            }
+            b'"' => self.string().map(Value::Str),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => {
+                let constants = [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                    ("NaN", Value::Float(f64::NAN)),
+                    ("Infinity", Value::Float(f64::INFINITY)),
+                ];
+                for (word, value) in constants {
+                    if self.word(word) {
+                        return Ok(value);
+                    }
+                }
+                Err(self.error("expected value"))
+            }
+        }
+    }
+
+    /// The entries of an object, after its `{`.
+    fn object(&mut self) -> Result<Value, JsonError> {
+        let mut map = Map::default();
+        self.space();
+        if self.text.get(self.at) == Some(&b'}') {
+            self.at += 1;
+            return Ok(Value::from(map));
+        }
+        loop {
+            self.space();
+            if self.text.get(self.at) != Some(&b'"') {
+                return Err(self.error("key must be a string"));
+            }
+            let key = self.string()?;
+            self.space();
+            if self.text.get(self.at) != Some(&b':') {
+                return Err(self.error("expected `:`"));
+            }
+            self.at += 1;
+            let value = self.value()?;
+            map.insert(key, value);
+            self.space();
+            match self.text.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Value::from(map));
+                }
+                _ => return Err(self.error("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// The items of an array, after its `[`.
+    fn array(&mut self) -> Result<Value, JsonError> {
+        let mut items = Vec::new();
+        self.space();
+        if self.text.get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Ok(Value::List(items));
+        }
+        loop {
+            items.push(self.value()?);
+            self.space();
+            match self.text.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Value::List(items));
+                }
+                _ => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    /// A string, from its opening quote.
+    fn string(&mut self) -> Result<Text, JsonError> {
+        self.at += 1;
+        let mut out = Text::default();
+        loop {
+            // The run of bytes that need no decoding, copied at once.
+            let start = self.at;
+            while let Some(&b) = self.text.get(self.at) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            // Cut at ASCII bytes only: still UTF-8.
+            out.push_str(&String::from_utf8_lossy(&self.text[start..self.at]));
+            match self.text.get(self.at) {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    self.escape(&mut out)?;
+                }
+                Some(_) => {
+                    return Err(self.error("control character in a string"));
+                }
+            }
+        }
+    }
+
+    /// One escape, after its backslash.
+    fn escape(&mut self, out: &mut Text) -> Result<(), JsonError> {
+        let Some(&code) = self.text.get(self.at) else {
+            return Err(self.error("EOF while parsing a string"));
+        };
+        self.at += 1;
+        let c = match code {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.hex4()?;
+                let unit = if (0xD800..0xDC00).contains(&first) {
+                    // A surrogate pair: the low half follows as `\uXXXX`.
+                    if !self.word("\\u") {
+                        return Err(self.error("lone leading surrogate in a \\u escape"));
+                    }
+                    let second = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&second) {
+                        return Err(self.error("invalid low surrogate in a \\u escape"));
+                    }
+                    0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                } else {
+                    first
+                };
+                char::from_u32(unit)
+                    .ok_or_else(|| self.error("lone trailing surrogate in a \\u escape"))?
+            }
+            _ => {
+                self.at -= 1;
+                return Err(self.error("invalid escape"));
+            }
+        };
+        out.push(c);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self
+            .text
+            .get(self.at..self.at + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        self.at += 4;
+        u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid \\u escape"))
+    }
+
+    /// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, or `-Infinity`.
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.at;
+        if self.text[self.at] == b'-' {
+            self.at += 1;
+            if self.word("Infinity") {
+                return Ok(Value::Float(f64::NEG_INFINITY));
+            }
+        }
+        let digits = |reader: &mut Self| {
+            let from = reader.at;
+            while reader.text.get(reader.at).is_some_and(u8::is_ascii_digit) {
+                reader.at += 1;
+            }
+            reader.at - from
+        };
+        match self.text.get(self.at) {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        let mut float = false;
+        if self.text.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            if digits(self) == 0 {
+                return Err(self.error("invalid number"));
+            }
+            float = true;
+        }
+        if matches!(self.text.get(self.at), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.text.get(self.at), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return Err(self.error("invalid number"));
+            }
+            float = true;
+        }
+        // ASCII only: the slice is UTF-8.
+        let text = std::str::from_utf8(&self.text[start..self.at]).unwrap_or_default();
+        if float {
+            // Too large for a float: an infinity, as Python reads it.
+            return text
+                .parse()
+                .map(Value::Float)
+                .map_err(|_| self.error("invalid number"));
+        }
+        match crate::value::parse_int(text) {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(message)) => {
+                self.at = start;
+                Err(self.error(message))
+            }
+            None => Err(self.error("invalid number")),
+        }
+    }
+}
 
 /// Writes `map` as JSON to `out`.
 pub fn write_map(map: &Map, out: &mut impl Write) -> std::io::Result<()> {
@@ -81,6 +404,9 @@ impl Writer {
             Value::Int(n) => self
                 .out
                 .extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Value::BigInt(n) => {
+                let _ = write!(self.out, "{n}");
+            }
             Value::Float(x) if x.is_finite() => {
                 let _ = CompactFormatter.write_f64(&mut self.out, *x);
             }
@@ -190,6 +516,89 @@ mod tests {
         map.insert("inner".into(), Value::from(inner));
         map.insert("empty".into(), Value::from(Map::default()));
         assert_eq!(text(&map), serde_json::to_string(&map).unwrap());
+    }
+
+    #[test]
+    fn big_integers_are_numbers_with_all_their_digits() {
+        let big = |t: &str| Value::int(t.parse().unwrap());
+        let mut map = Map::default();
+        map.insert("n".into(), big("100000000000000000000"));
+        map.insert(
+            "l".into(),
+            Value::List(vec![big("-1000000000000000000000000000000"), Value::Int(1)]),
+        );
+        let expected = r#"{"n":100000000000000000000,"l":[-1000000000000000000000000000000,1]}"#;
+        assert_eq!(text(&map), expected);
+        assert_eq!(serde_json::to_string(&map).unwrap(), expected);
+        // The pretty form (`--output json`) too.
+        assert!(
+            serde_json::to_string_pretty(&map)
+                .unwrap()
+                .contains("\"n\": 100000000000000000000,")
+        );
+        // And read back as they were written.
+        assert_eq!(parse(expected).unwrap(), Value::from(map));
+    }
+
+    #[test]
+    fn reads_json_as_python_does() {
+        let value = parse(
+            r#" {"b": 1, "a": [100000000000000000000, -9223372036854775809, 2.5, 1e400,
+                 NaN, -Infinity, true, null, "x\u00e9\ud83d\ude00\n\"\\/"], "b": 3} "#,
+        )
+        .unwrap();
+        // Keys in their order, a repeated key in its first place with its last value.
+        assert_eq!(
+            value.py_repr(),
+            "{'b': 3, 'a': [100000000000000000000, -9223372036854775809, 2.5, inf, nan, \
+             -inf, True, None, 'xé😀\\n\"\\\\/']}"
+        );
+        assert_eq!(parse("-0").unwrap(), Value::Int(0));
+        assert!(parse("-0.0").unwrap().same(&Value::Float(-0.0)));
+        assert_eq!(parse("1E2").unwrap(), Value::Float(100.0));
+        assert_eq!(parse("\"\"").unwrap(), Value::str(""));
+        assert_eq!(parse("[]").unwrap(), Value::List(vec![]));
+    }
+
+    #[test]
+    fn bad_json_is_refused_with_its_place() {
+        for (text, message) in [
+            ("", "EOF while parsing a value at line 1 column 1"),
+            ("[1,\n 2", "expected `,` or `]` at line 2 column 3"),
+            ("[1,]", "expected value at line 1 column 4"),
+            ("{1: 2}", "key must be a string at line 1 column 2"),
+            ("{\"a\" 2}", "expected `:` at line 1 column 6"),
+            ("01", "trailing characters at line 1 column 2"),
+            ("1.", "invalid number at line 1 column 3"),
+            ("-", "invalid number at line 1 column 2"),
+            (
+                "\"a\tb\"",
+                "control character in a string at line 1 column 3",
+            ),
+            ("\"\\x\"", "invalid escape at line 1 column 3"),
+            (
+                "\"\\ud800\"",
+                "lone leading surrogate in a \\u escape at line 1 column 8",
+            ),
+            ("\"é", "EOF while parsing a string at line 1 column 3"),
+            ("nul", "expected value at line 1 column 1"),
+        ] {
+            assert_eq!(parse(text).unwrap_err().to_string(), message, "{text:?}");
+        }
+        let long = format!("[{}]", "1".repeat(5000));
+        let error = parse(&long).unwrap_err().to_string();
+        assert!(
+            error.contains("5000 digits") && error.ends_with("at line 1 column 2"),
+            "{error}"
+        );
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(parse(&deep(128)).is_ok());
+        assert!(
+            parse(&deep(100_000))
+                .unwrap_err()
+                .message
+                .contains("more than 128 nested")
+        );
     }
 
     #[test]

@@ -89,24 +89,15 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
             other => Value::Str(Text::from(other.py_str())),
         }),
         ParamType::Int => match value {
-            Value::Int(n) => Ok(Value::Int(n)),
-            Value::Bool(b) => Ok(Value::Bool(b)),
+            Value::Int(_) | Value::BigInt(_) | Value::Bool(_) => Ok(value),
             other => {
                 let text = other.py_str();
                 let digits = text.trim();
-                digits.parse::<i64>().map(Value::Int).map_err(|_| {
-                    let unsigned = digits.strip_prefix(['-', '+']).unwrap_or(digits);
-                    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                        format!(
-                            "`{}` is out of range: an int param holds {} to {}",
-                            shown(digits),
-                            i64::MIN,
-                            i64::MAX
-                        )
-                    } else {
-                        format!("`{}` is not an integer", shown(&text))
-                    }
-                })
+                match crate::value::parse_int(digits) {
+                    Some(Ok(n)) => Ok(n),
+                    Some(Err(why)) => Err(format!("`{}`: {why}", shown(digits))),
+                    None => Err(format!("`{}` is not an integer", shown(&text))),
+                }
             }
         },
         ParamType::Float => {
@@ -114,6 +105,8 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
                 Value::Float(x) => *x,
                 #[allow(clippy::cast_precision_loss)]
                 Value::Int(n) => *n as f64,
+                // Infinite beyond every float: refused below.
+                Value::BigInt(n) => crate::value::bigint_to_f64(n),
                 Value::Str(s) => s
                     .trim()
                     .parse::<f64>()
@@ -131,7 +124,7 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
         ParamType::Decimal => {
             let text = match &value {
                 Value::Str(s) => s.trim().to_string(),
-                Value::Int(n) => n.to_string(),
+                Value::Int(_) | Value::BigInt(_) => value.py_str(),
                 Value::Float(x) => format!("{x}"),
                 Value::Decimal(d) => d.to_string(),
                 other => return Err(format!("a {} is not a decimal", other.type_name())),
@@ -177,7 +170,7 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
             let text = value.py_str();
             options
                 .iter()
-                .find(|o| matches!(o, Value::Int(_)) && o.py_str() == text)
+                .find(|o| matches!(o, Value::Int(_) | Value::BigInt(_)) && o.py_str() == text)
                 .cloned()
                 .ok_or_else(|| {
                     let shown: Vec<String> = options.iter().map(Value::py_repr).collect();
@@ -201,10 +194,8 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
         },
         ParamType::Array => match value {
             Value::List(items) => Ok(Value::List(items)),
-            Value::Str(s) => match serde_json::from_str::<serde_json::Value>(&s) {
-                Ok(serde_json::Value::Array(items)) => {
-                    Ok(Value::List(items.iter().map(Value::from_json).collect()))
-                }
+            Value::Str(s) => match crate::json::parse(&s) {
+                Ok(Value::List(items)) => Ok(Value::List(items)),
                 Ok(_) => Err(format!("`{}` is not a JSON list", shown(&s))),
                 Err(e) => Err(format!("`{}` is not a JSON list ({e})", shown(&s))),
             },
@@ -394,8 +385,8 @@ fn parse_datetime(text: &str) -> Option<jiff::Timestamp> {
 
 /// A JSON or Python literal (`{'a': 1, 'b': [True, None]}`).
 fn literal_value(text: &str) -> Option<Value> {
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
-        return Some(Value::from_json(&json));
+    if let Ok(value) = crate::json::parse(text) {
+        return Some(value);
     }
     let mut parser = PyLiteral {
         text: text.as_bytes(),
@@ -528,11 +519,10 @@ impl PyLiteral<'_> {
                     "True" => Some(Value::Bool(true)),
                     "False" => Some(Value::Bool(false)),
                     "None" => Some(Value::Null),
-                    _ => word
-                        .parse::<i64>()
-                        .map(Value::Int)
-                        .or_else(|_| word.parse::<f64>().map(Value::Float))
-                        .ok(),
+                    _ => match crate::value::parse_int(word) {
+                        Some(n) => n.ok(),
+                        None => word.parse::<f64>().map(Value::Float).ok(),
+                    },
                 }
             }
         }
@@ -547,8 +537,8 @@ pub fn from_cli(text: &str) -> Value {
 
 /// Values from a params file (JSON or YAML): keep their types.
 pub fn from_file(text: &str) -> Result<Map, String> {
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
-        return match Value::from_json(&json) {
+    if let Ok(value) = crate::json::parse(text) {
+        return match value {
             Value::Map(map) => Ok(std::sync::Arc::unwrap_or_clone(map)),
             _ => Err("a params file must hold a mapping of names to values".to_string()),
         };
@@ -569,6 +559,7 @@ fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
         NodeKind::Null => Value::Null,
         NodeKind::Bool(b) => Value::Bool(*b),
         NodeKind::Int(n) => Value::Int(*n),
+        NodeKind::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
         NodeKind::Float(x) => Value::Float(*x),
         NodeKind::Str(s) => Value::Str(Text::from(s.as_str())),
         NodeKind::Seq(items) => Value::List(items.iter().map(yaml_value).collect()),
@@ -650,6 +641,72 @@ mod tests {
     }
 
     #[test]
+    fn int_params_are_unbounded_like_pythons() {
+        let big = |text: &str| Value::int(text.parse().unwrap());
+        for (text, expected) in [
+            ("100000000000000000000", big("100000000000000000000")),
+            (
+                " -1000000000000000000000000000000 ",
+                big("-1000000000000000000000000000000"),
+            ),
+            ("+9223372036854775808", big("9223372036854775808")),
+            ("-9223372036854775808", Value::Int(i64::MIN)),
+            ("0009", Value::Int(9)),
+        ] {
+            assert_eq!(one(ParamType::Int, text), Ok(expected), "{text}");
+        }
+        // Python's limit of digits, leading zeros included.
+        assert!(one(ParamType::Int, &"9".repeat(4300)).is_ok());
+        assert!(one(ParamType::Int, &format!("0{}", "9".repeat(4300))).is_err());
+        assert!(one(ParamType::Int, "1e20").is_err());
+        // Typed values (a params file, a trigger's params) pass as they are.
+        let given: Map = [("x".into(), big("-100000000000000000000"))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            resolve(&[spec("x", ParamType::Int)], &given).map(|m| m["x"].clone()),
+            Ok(big("-100000000000000000000"))
+        );
+        // The other types read big integers too.
+        assert_eq!(
+            one(ParamType::Array, "[100000000000000000000, 1]").map(|v| v.py_str()),
+            Ok("[100000000000000000000, 1]".into())
+        );
+        assert_eq!(
+            one(ParamType::Map, "{'b': -100000000000000000000, 'a': 1}").map(|v| v.py_str()),
+            Ok("{'b': -100000000000000000000, 'a': 1}".into())
+        );
+        assert_eq!(
+            one(ParamType::Map, r#"{"b": 100000000000000000000, "a": 1}"#).map(|v| v.py_str()),
+            Ok("{'b': 100000000000000000000, 'a': 1}".into())
+        );
+        assert_eq!(
+            one(ParamType::Str, "100000000000000000000"),
+            Ok(Value::str("100000000000000000000"))
+        );
+        let mut float = spec("x", ParamType::Float);
+        float.precision = Some(1);
+        let given: Map = [("x".into(), big("100000000000000000000"))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            resolve(&[float], &given).map(|m| m["x"].clone()),
+            Ok(Value::Float(1e20))
+        );
+        let given: Map = [("x".into(), big(&format!("1{}", "0".repeat(400))))]
+            .into_iter()
+            .collect();
+        assert!(resolve(&[spec("x", ParamType::Float)], &given).is_err());
+        let given: Map = [("x".into(), big("100000000000000000000"))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            resolve(&[spec("x", ParamType::Decimal)], &given).map(|m| m["x"].clone()),
+            Ok(Value::Decimal("100000000000000000000.000000".into()))
+        );
+    }
+
+    #[test]
     fn decimals_are_held_to_pythons_default_context() {
         // Expected values from Python 3: `str(Decimal(s).quantize(Decimal(10) ** -p))`.
         let cases: &[(&str, u32, Option<&str>)] = &[
@@ -706,7 +763,7 @@ mod tests {
         let long = "9".repeat(100_000);
         let error = one(ParamType::Int, &long).unwrap_err().0;
         assert!(
-            error.contains("out of range") && error.len() < 200,
+            error.contains("100000 digits is beyond Python's limit of 4300") && error.len() < 200,
             "{error}"
         );
         let error = one(ParamType::Str, "x")

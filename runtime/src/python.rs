@@ -102,6 +102,7 @@ pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, 
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Int(n) => n.into_pyobject(py)?.into_any(),
+        Value::BigInt(n) => n.as_ref().into_pyobject(py)?.into_any(),
         Value::Float(x) => PyFloat::new(py, *x).into_any(),
         Value::Str(s) => PyString::new(py, s).into_any(),
         Value::List(items) => {
@@ -180,8 +181,8 @@ fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if object.is_instance_of::<PyInt>() {
         return Ok(match object.extract::<i64>() {
             Ok(n) => Value::Int(n),
-            // Beyond 64 bits: Python's text form.
-            Err(_) => Value::Str(Text::from(object.str()?.to_string())),
+            // Beyond 64 bits (an int of any size converts).
+            Err(_) => Value::int(object.extract::<crate::value::BigInt>()?),
         });
     }
     if let Ok(x) = object.cast::<PyFloat>() {

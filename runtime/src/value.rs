@@ -9,6 +9,7 @@ use std::sync::Arc;
 mod map;
 
 pub use map::Map;
+pub use num_bigint::BigInt;
 
 /// Text of values and map keys: short text (stage ids, `status`, `SUCCESS`...)
 /// lives inline, without an allocation of its own.
@@ -30,6 +31,11 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer beyond 64 bits (Python's ints are unbounded). Only integers that
+    /// do not fit `Int` are held here (see [`Value::int`]), so the common case
+    /// stays on `Int` and an `Int` never equals a `BigInt`. Shared: a value is
+    /// never changed in place, and the pointer keeps `Value` small.
+    BigInt(Arc<BigInt>),
     Float(f64),
     Str(Text),
     List(Vec<Value>),
@@ -128,6 +134,7 @@ impl PartialEq for Value {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::BigInt(a), Value::BigInt(b)) => a == b,
             #[allow(clippy::float_cmp)]
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) | (Value::Decimal(a), Value::Decimal(b)) => a == b,
@@ -154,6 +161,8 @@ impl Value {
             PValue::Bool(b) if bools_as_ints => Value::Int(i64::from(*b)),
             PValue::Bool(b) => Value::Bool(*b),
             PValue::Int(n) => Value::Int(*n),
+            // Digits the compiler checked.
+            PValue::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
             PValue::Float(x) => Value::Float(*x),
             PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$").into()),
             PValue::List(items) => Value::List(items.iter().map(each).collect()),
@@ -170,13 +179,34 @@ impl Value {
         Value::Str(s.into())
     }
 
+    /// An integer of any size: `Int` when it fits 64 bits, else `BigInt`.
+    #[must_use]
+    pub fn int(n: BigInt) -> Self {
+        match i64::try_from(&n) {
+            Ok(small) => Value::Int(small),
+            Err(_) => Value::BigInt(Arc::new(n)),
+        }
+    }
+
+    /// The integer a value holds, of any size (bools count as 0 and 1, as in
+    /// Python): for the rare paths that need more than 64 bits.
+    #[must_use]
+    pub fn as_bigint(&self) -> Option<BigInt> {
+        match self {
+            Value::Bool(b) => Some(BigInt::from(i64::from(*b))),
+            Value::Int(n) => Some(BigInt::from(*n)),
+            Value::BigInt(n) => Some(BigInt::clone(n)),
+            _ => None,
+        }
+    }
+
     /// The Python type name, for error messages.
     #[must_use]
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "NoneType",
             Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
+            Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str(_) => "str",
             Value::List(_) => "list",
@@ -211,6 +241,8 @@ impl Value {
             Value::Null => false,
             Value::Bool(b) => *b,
             Value::Int(n) => *n != 0,
+            // Never zero: zero fits `Int`.
+            Value::BigInt(_) => true,
             Value::Float(x) => *x != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -252,6 +284,9 @@ impl Value {
         match self {
             Value::Str(s) => out.push_str(s),
             Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Value::BigInt(n) => {
+                let _ = write!(out, "{n}");
+            }
             other => out.push_str(&other.py_str()),
         }
     }
@@ -270,6 +305,9 @@ impl Value {
             Value::Bool(true) => out.push_str("True"),
             Value::Bool(false) => out.push_str("False"),
             Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Value::BigInt(n) => {
+                let _ = write!(out, "{n}");
+            }
             Value::Float(x) => out.push_str(&float_repr(*x)),
             Value::Str(s) => out.push_str(&wfc_compiler::pytext::repr_str(s)),
             Value::List(items) => {
@@ -332,49 +370,6 @@ impl Value {
         }
     }
 
-    /// The value as JSON, the way the reference prints contexts
-    /// (`json.dumps(..., default=str)`).
-    #[must_use]
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(n) => J::from(*n),
-            Value::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
-            Value::Str(s) => J::String(s.to_string()),
-            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(map) => J::Object(
-                map.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
-            Value::Date(_) | Value::DateTime(_) | Value::Decimal(_) | Value::Foreign(_) => {
-                J::String(self.py_str())
-            }
-        }
-    }
-
-    /// A JSON value as a run-time value.
-    #[must_use]
-    pub fn from_json(value: &serde_json::Value) -> Self {
-        use serde_json::Value as J;
-        match value {
-            J::Null => Value::Null,
-            J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => n
-                .as_i64()
-                .map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int),
-            J::String(s) => Value::Str(Text::from(s.as_str())),
-            J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
-            J::Object(map) => Value::from(
-                map.iter()
-                    .map(|(k, v)| (Key::from(k.as_str()), Value::from_json(v)))
-                    .collect::<Map>(),
-            ),
-        }
-    }
-
     /// The value with every foreign object replaced by its name (a job's context
     /// once the job ends, as upstream finalises it).
     #[must_use]
@@ -394,11 +389,12 @@ impl Value {
         }
     }
 
-    /// A number view for arithmetic and ordering (bools count as 0 and 1, as in Python).
-    fn number(&self) -> Option<Number> {
+    /// A number view for comparisons (bools count as 0 and 1, as in Python).
+    fn number(&self) -> Option<Number<'_>> {
         match self {
             Value::Bool(b) => Some(Number::Int(i64::from(*b))),
             Value::Int(n) => Some(Number::Int(*n)),
+            Value::BigInt(n) => Some(Number::Big(n)),
             Value::Float(x) => Some(Number::Float(*x)),
             Value::Decimal(d) => d.parse().ok().map(Number::Float),
             _ => None,
@@ -409,11 +405,7 @@ impl Value {
     #[must_use]
     pub fn py_eq(&self, other: &Value) -> bool {
         if let (Some(a), Some(b)) = (self.number(), other.number()) {
-            return match (a, b) {
-                (Number::Int(x), Number::Int(y)) => x == y,
-                #[allow(clippy::float_cmp)]
-                _ => a.as_f64() == b.as_f64(),
-            };
+            return a.cmp(b) == Some(Ordering::Equal);
         }
         match (self, other) {
             (Value::List(a), Value::List(b)) => {
@@ -430,10 +422,7 @@ impl Value {
     #[must_use]
     pub fn py_cmp(&self, other: &Value) -> Option<Ordering> {
         if let (Some(a), Some(b)) = (self.number(), other.number()) {
-            return match (a, b) {
-                (Number::Int(x), Number::Int(y)) => Some(x.cmp(&y)),
-                _ => a.as_f64().partial_cmp(&b.as_f64()),
-            };
+            return a.cmp(b);
         }
         match (self, other) {
             (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
@@ -461,6 +450,11 @@ impl serde::Serialize for Value {
             Value::Null => serializer.serialize_unit(),
             Value::Bool(b) => serializer.serialize_bool(*b),
             Value::Int(n) => serializer.serialize_i64(*n),
+            // A number with all its digits, as Python's `json` writes it (to
+            // serde_json's serializers, which take raw JSON text).
+            Value::BigInt(n) => serde_json::value::RawValue::from_string(n.to_string())
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
             Value::Float(x) if x.is_finite() => serializer.serialize_f64(*x),
             Value::Float(_) => serializer.serialize_unit(),
             Value::Str(s) => serializer.serialize_str(s),
@@ -486,19 +480,148 @@ impl serde::Serialize for Value {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Number {
+enum Number<'a> {
     Int(i64),
+    Big(&'a BigInt),
     Float(f64),
 }
 
-impl Number {
-    #[allow(clippy::cast_precision_loss)]
-    fn as_f64(self) -> f64 {
-        match self {
-            Number::Int(n) => n as f64,
-            Number::Float(x) => x,
+impl Number<'_> {
+    /// Python's comparison of two numbers: exact between integers and floats
+    /// too (`2**53 + 1 != 2.0**53`); `None` with a NaN.
+    fn cmp(self, other: Number<'_>) -> Option<Ordering> {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+            (Number::Float(a), Number::Float(b)) => a.partial_cmp(&b),
+            (Number::Big(a), Number::Big(b)) => Some(a.cmp(b)),
+            // A `BigInt` is beyond every `Int`.
+            (Number::Big(a), Number::Int(_)) => Some(a.sign_ordering()),
+            (Number::Int(_), Number::Big(b)) => Some(b.sign_ordering().reverse()),
+            (Number::Int(a), Number::Float(x)) => int_float_cmp(a, x),
+            (Number::Float(x), Number::Int(a)) => int_float_cmp(a, x).map(Ordering::reverse),
+            (Number::Big(a), Number::Float(x)) => big_float_cmp(a, x),
+            (Number::Float(x), Number::Big(a)) => big_float_cmp(a, x).map(Ordering::reverse),
         }
     }
+}
+
+/// Where a big integer lies against zero (and so against every `Int`).
+trait SignOrdering {
+    fn sign_ordering(&self) -> Ordering;
+}
+
+impl SignOrdering for BigInt {
+    fn sign_ordering(&self) -> Ordering {
+        match self.sign() {
+            num_bigint::Sign::Minus => Ordering::Less,
+            num_bigint::Sign::NoSign => Ordering::Equal,
+            num_bigint::Sign::Plus => Ordering::Greater,
+        }
+    }
+}
+
+/// 2**63 as a float: the floats in `[-2**63, 2**63)` convert to `i64` exactly
+/// once truncated.
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// `a` against `x`, exactly (as Python compares an int with a float).
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+fn int_float_cmp(a: i64, x: f64) -> Option<Ordering> {
+    if x.is_nan() {
+        return None;
+    }
+    if x >= TWO_63 {
+        return Some(Ordering::Less);
+    }
+    if x < -TWO_63 {
+        return Some(Ordering::Greater);
+    }
+    let whole = x.trunc();
+    Some(a.cmp(&(whole as i64)).then_with(|| {
+        // Equal whole parts: the fraction decides.
+        0.0.partial_cmp(&(x - whole)).unwrap_or(Ordering::Equal)
+    }))
+}
+
+/// `a` (beyond 64 bits) against `x`, exactly.
+fn big_float_cmp(a: &BigInt, x: f64) -> Option<Ordering> {
+    if x.is_nan() {
+        return None;
+    }
+    if x.is_infinite() {
+        return Some(if x > 0.0 {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        });
+    }
+    let whole = x.trunc();
+    Some(
+        a.cmp(&float_to_bigint(whole))
+            .then_with(|| 0.0.partial_cmp(&(x - whole)).unwrap_or(Ordering::Equal)),
+    )
+}
+
+/// The most digits Python reads into an int from text (`int()`, `json.loads`):
+/// `sys.int_info.default_max_str_digits`. Beyond it Python raises ValueError.
+pub const MAX_INT_DIGITS: usize = 4300;
+
+/// A decimal integer (an optional sign, then ASCII digits) as Python's `int()`
+/// reads it, of any size: `None` when `text` is not one, an error (Python's
+/// complaint) when it has more than [`MAX_INT_DIGITS`] digits.
+#[must_use]
+pub fn parse_int(text: &str) -> Option<Result<Value, String>> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(Ok(Value::Int(n)));
+    }
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > MAX_INT_DIGITS {
+        return Some(Err(format!(
+            "an integer of {} digits is beyond Python's limit of {MAX_INT_DIGITS} digits \
+             for reading an int from text",
+            digits.len()
+        )));
+    }
+    let magnitude: num_bigint::BigUint = digits.parse().ok()?;
+    let sign = if negative {
+        num_bigint::Sign::Minus
+    } else {
+        num_bigint::Sign::Plus
+    };
+    Some(Ok(Value::int(BigInt::from_biguint(sign, magnitude))))
+}
+
+/// Python's `int(x)` of a finite float: its integer part, exactly.
+#[must_use]
+#[allow(clippy::cast_possible_truncation)]
+pub fn int_of_float(x: f64) -> Value {
+    if (-TWO_63..TWO_63).contains(&x) {
+        Value::Int(x.trunc() as i64)
+    } else {
+        Value::int(float_to_bigint(x))
+    }
+}
+
+/// The integer part of a finite float, exactly (Python's `int(x)`).
+#[must_use]
+pub fn float_to_bigint(x: f64) -> BigInt {
+    // Formatting with a precision writes the float's exact decimal value.
+    format!("{:.0}", x.trunc()).parse().unwrap_or_default()
+}
+
+/// A big integer as the nearest float (Python's `float(n)`); infinite when it
+/// is beyond every float, where Python raises OverflowError.
+#[must_use]
+pub fn bigint_to_f64(n: &BigInt) -> f64 {
+    // Reading the digits rounds correctly, as Python does.
+    n.to_string().parse().unwrap_or(f64::NAN)
 }
 
 /// Python's `str(datetime)` for a UTC datetime: `2024-01-02 03:04:05+00:00`, with
@@ -664,6 +787,96 @@ mod tests {
             panic!("maps convert to maps");
         };
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    fn big(text: &str) -> Value {
+        Value::int(text.parse().unwrap())
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_like_python() {
+        // Only what does not fit 64 bits is big.
+        assert_eq!(big("-9223372036854775808"), Value::Int(i64::MIN));
+        assert!(matches!(big("9223372036854775808"), Value::BigInt(_)));
+        let n = big("100000000000000000000");
+        assert_eq!(n.py_str(), "100000000000000000000");
+        assert_eq!(
+            Value::List(vec![big("-100000000000000000000")]).py_repr(),
+            "[-100000000000000000000]"
+        );
+        let mut text = Text::from("n=");
+        n.push_str_to(&mut text);
+        assert_eq!(text, "n=100000000000000000000");
+        assert_eq!(n.type_name(), "int");
+        assert!(n.truthy());
+        assert!(n.py_eq(&big("100000000000000000000")));
+        assert!(!n.py_eq(&big("100000000000000000001")));
+        assert_eq!(
+            n.py_cmp(&big("10000000000000000000")),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(n.py_cmp(&Value::Int(i64::MAX)), Some(Ordering::Greater));
+        assert_eq!(
+            big("-100000000000000000000").py_cmp(&Value::Int(i64::MIN)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(Value::Int(0).py_cmp(&n), Some(Ordering::Less));
+        // Against floats, exactly (as Python compares them).
+        assert!(n.py_eq(&Value::Float(1e20)));
+        assert!(!big("100000000000000000001").py_eq(&Value::Float(1e20)));
+        assert_eq!(
+            big("100000000000000000001").py_cmp(&Value::Float(1e20)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(n.py_cmp(&Value::Float(f64::INFINITY)), Some(Ordering::Less));
+        assert_eq!(n.py_cmp(&Value::Float(f64::NAN)), None);
+        assert_eq!(
+            Value::Float(-1e300).py_cmp(&big("-100000000000000000000")),
+            Some(Ordering::Less)
+        );
+        // 64-bit integers against floats are exact too: 2**53 + 1 is no float.
+        assert!(!Value::Int((1 << 53) + 1).py_eq(&Value::Float(9_007_199_254_740_992.0)));
+        assert_eq!(
+            Value::Int(i64::MAX).py_cmp(&Value::Float(TWO_63)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            Value::Int(-3).py_cmp(&Value::Float(-2.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            Value::Int(2).py_cmp(&Value::Float(2.0)),
+            Some(Ordering::Equal)
+        );
+        // Sharing tells an `Int` from a `BigInt` and equal big values apart from others.
+        assert!(n.same(&big("100000000000000000000")));
+        assert!(!n.same(&Value::Float(1e20)));
+        // Python's `int(x)` of a float, exactly.
+        assert_eq!(int_of_float(1e20), n);
+        assert_eq!(int_of_float(-2.9), Value::Int(-2));
+        assert_eq!(int_of_float(TWO_63), big("9223372036854775808"));
+        assert_eq!(
+            bigint_to_f64(&"100000000000000000001".parse().unwrap()).to_bits(),
+            1e20_f64.to_bits()
+        );
+    }
+
+    #[test]
+    fn integers_read_from_text_like_python() {
+        assert_eq!(parse_int("-12"), Some(Ok(Value::Int(-12))));
+        assert_eq!(
+            parse_int("+100000000000000000000"),
+            Some(Ok(big("100000000000000000000")))
+        );
+        assert_eq!(parse_int("-0"), Some(Ok(Value::Int(0))));
+        for text in ["", "-", "+", "1.5", "1e20", "1_000", " 1", "0x10", "--1"] {
+            assert_eq!(parse_int(text), None, "{text}");
+        }
+        assert!(parse_int(&"7".repeat(MAX_INT_DIGITS)).is_some_and(|r| r.is_ok()));
+        let error = parse_int(&format!("-{}", "7".repeat(MAX_INT_DIGITS + 1)))
+            .unwrap()
+            .unwrap_err();
+        assert!(error.contains("4301 digits"), "{error}");
     }
 
     #[test]

@@ -147,3 +147,76 @@ fn a_value_nested_too_deep_fails_its_stage() {
         .unwrap_or_default();
     assert!(message.contains("nests more than 128 levels"), "{ctx:#}");
 }
+
+#[test]
+fn python_ints_of_any_size_stay_integers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = r#"p:
+  type: Workflow
+  params:
+    n: int
+  jobs:
+    j:
+      stages:
+        - id: s
+          name: Make
+          run: |
+            big = 10 ** 20
+            negative = -10 ** 30
+            items = [big, 1]
+            kind = type(n).__name__
+            twice = n * 2
+          vars:
+            n: ${{ params.n }}
+        - id: t
+          name: Take
+          run: |
+            kind = type(v).__name__
+            more = v + 1
+            alone = type(w).__name__
+          vars:
+            v: ${{ stages.s.outputs.big }}
+            w: ${{ stages.s.outputs.items }}
+        - id: e
+          name: Say
+          echo: "big=${{ stages.s.outputs.big }}"
+        - id: k
+          name: Compare
+          if: "${{ stages.s.outputs.big }} > 10000000000000000000"
+          echo: "bigger"
+"#;
+    write(dir.path(), "conf/p.yml", flow);
+    let out = wfr(
+        &[
+            "run",
+            "p",
+            "-p",
+            "n=-100000000000000000000",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Numbers with all their digits (serde_json would read them as floats: the
+    // text is checked, without its spaces).
+    let compact: String = text.split_whitespace().collect();
+    for expected in [
+        "\"big\":100000000000000000000,",
+        "\"negative\":-1000000000000000000000000000000,",
+        "\"items\":[100000000000000000000,1],",
+        "\"kind\":\"int\",",
+        "\"twice\":-200000000000000000000}",
+        "\"more\":100000000000000000001,",
+        "\"alone\":\"list\"",
+    ] {
+        assert!(compact.contains(expected), "no `{expected}` in\n{text}");
+    }
+    let context: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        context["jobs"]["j"]["stages"]["k"]["status"], "SUCCESS",
+        "{context}"
+    );
+}

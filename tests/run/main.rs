@@ -11,6 +11,7 @@ mod input;
 mod limits;
 mod logs;
 mod nesting;
+mod numbers;
 mod processes;
 mod support;
 mod virtualpy;

@@ -234,6 +234,7 @@ fn choices(workflow: &Workflow, job: &Job, path: &Path) -> Option<(String, Vec<S
         let text = match &v.kind {
             ValueKind::Text(t) if t.template.is_literal() => t.raw.clone(),
             ValueKind::Int(i) => i.to_string(),
+            ValueKind::BigInt(digits) => digits.clone(),
             _ => return None,
         };
         if !out.contains(&text) {

@@ -20,8 +20,8 @@ const MAGIC: &[u8; 8] = b"WFCPLAN\0";
 
 /// The version of this layout and of the plan types. A plan of another format is
 /// refused, whatever compiler made it. (4: `and` / `or`, arithmetic and filter
-/// chains are flat.)
-pub const FORMAT_VERSION: u32 = 4;
+/// chains are flat; 5: integers beyond 64 bits in values and conditions.)
+pub const FORMAT_VERSION: u32 = 5;
 
 /// What made a plan and from what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

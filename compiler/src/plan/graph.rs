@@ -42,6 +42,7 @@ fn child_lists(stage: &StagePlan) -> Vec<(String, &[StagePlan])> {
                 let name = match &arm.case {
                     Some(super::PValue::Str(t)) => format!("case {t}"),
                     Some(super::PValue::Int(n)) => format!("case {n}"),
+                    Some(super::PValue::BigInt(digits)) => format!("case {digits}"),
                     Some(_) => "case".to_string(),
                     None => "else".to_string(),
                 };

@@ -246,6 +246,7 @@ fn value(value: &Value) -> PValue {
         ValueKind::Null => PValue::Null,
         ValueKind::Bool(b) => PValue::Bool(*b),
         ValueKind::Int(n) => PValue::Int(*n),
+        ValueKind::BigInt(digits) => PValue::BigInt(digits.clone()),
         ValueKind::Float(f) => PValue::Float(*f),
         ValueKind::Text(t) => PValue::Str(template(t)),
         ValueKind::Seq(items) => PValue::List(items.iter().map(self::value).collect()),

@@ -15,6 +15,8 @@ use crate::syntax::model::{AxisValues, MatrixRow, Strategy, Value, ValueKind};
 pub(super) enum Cell {
     Str(String),
     Int(i64),
+    /// Beyond 64 bits: its decimal digits.
+    BigInt(String),
 }
 
 impl Cell {
@@ -22,6 +24,7 @@ impl Cell {
         match self {
             Cell::Str(s) => PValue::Str(crate::syntax::expr::ast::Template::literal(s)),
             Cell::Int(n) => PValue::Int(*n),
+            Cell::BigInt(digits) => PValue::BigInt(digits.clone()),
         }
     }
 }
@@ -203,6 +206,7 @@ fn cell(value: &Value) -> Option<Cell> {
     match &value.kind {
         ValueKind::Text(t) if t.template.is_literal() => Some(Cell::Str(t.raw.clone())),
         ValueKind::Int(n) => Some(Cell::Int(*n)),
+        ValueKind::BigInt(digits) => Some(Cell::BigInt(digits.clone())),
         ValueKind::Bool(b) => Some(Cell::Int(i64::from(*b))),
         _ => None,
     }
@@ -226,6 +230,7 @@ fn combination(row: &Row) -> Combination {
             let scalar = match v {
                 Cell::Str(s) => Scalar::Str(s),
                 Cell::Int(n) => Scalar::Int(*n),
+                Cell::BigInt(digits) => Scalar::BigInt(digits),
             };
             (k.as_str(), scalar)
         })

@@ -389,7 +389,14 @@ fn lower_number(text: &str) -> Literal {
         Literal::Float(text.parse().unwrap_or(f64::NAN))
     } else {
         text.parse().map_or_else(
-            |_| Literal::Float(text.parse().unwrap_or(f64::NAN)),
+            // Only digits (the grammar's): an integer beyond 64 bits.
+            |_| {
+                let (sign, digits) = match text.strip_prefix('-') {
+                    Some(digits) => ("-", digits),
+                    None => ("", text),
+                };
+                Literal::BigInt(format!("{sign}{}", digits.trim_start_matches('0')))
+            },
             Literal::Int,
         )
     }
@@ -821,6 +828,29 @@ mod tests {
         }
         assert!(parse_condition("True").unwrap().is_constant());
         assert!(!parse_condition("loop > 1").unwrap().is_constant());
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_stay_integers() {
+        let literal = |text: &str| match parse_condition(text).unwrap().kind {
+            ExprKind::Literal(l) => l,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            literal("100000000000000000000"),
+            Literal::BigInt("100000000000000000000".into())
+        );
+        // In a filter's arguments, a sign belongs to the number.
+        assert_eq!(
+            lower_number("-000100000000000000000000"),
+            Literal::BigInt("-100000000000000000000".into())
+        );
+        assert_eq!(lower_number("-9223372036854775808"), Literal::Int(i64::MIN));
+        assert_eq!(literal("1e20"), Literal::Float(1e20));
+        assert_eq!(
+            literal("100000000000000000000").to_string(),
+            "100000000000000000000"
+        );
     }
 
     /// The deepest node of an expression (the root at 1).

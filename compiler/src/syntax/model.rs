@@ -30,6 +30,8 @@ pub enum ValueKind {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer beyond 64 bits: its decimal digits (see `NodeKind::BigInt`).
+    BigInt(String),
     Float(f64),
     Text(Text),
     Seq(Vec<Value>),

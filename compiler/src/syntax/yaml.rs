@@ -6,6 +6,7 @@
 //! Anchors, aliases and `<<` merges are expanded here.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, StrInput, Tag};
 
@@ -25,6 +26,9 @@ pub enum NodeKind {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer beyond 64 bits (PyYAML reads Python's unbounded ints): its
+    /// decimal digits, after a `-` when negative, without leading zeros.
+    BigInt(String),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -51,7 +55,7 @@ impl Node {
         match &self.kind {
             NodeKind::Null => "null",
             NodeKind::Bool(_) => "a boolean",
-            NodeKind::Int(_) => "an integer",
+            NodeKind::Int(_) | NodeKind::BigInt(_) => "an integer",
             NodeKind::Float(_) => "a number",
             NodeKind::Str(_) => "a string",
             NodeKind::Seq(_) => "a list",
@@ -474,7 +478,7 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind
                 "str" => Some(NodeKind::Str(value.to_string())),
                 "null" => Some(NodeKind::Null),
                 "bool" => resolve_bool(value).map(NodeKind::Bool),
-                "int" => resolve_int(value).map(NodeKind::Int),
+                "int" => resolve_int(value),
                 "float" => resolve_float(value)
                     .or_else(|| {
                         value
@@ -500,8 +504,8 @@ fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind
         _ => {
             if let Some(b) = resolve_bool(value) {
                 NodeKind::Bool(b)
-            } else if let Some(i) = resolve_int(value) {
-                NodeKind::Int(i)
+            } else if let Some(int) = resolve_int(value) {
+                int
             } else if let Some(f) = resolve_float(value) {
                 NodeKind::Float(f)
             } else {
@@ -519,8 +523,9 @@ fn resolve_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// YAML 1.1 integers: decimal, `0b` binary, `0x` hex, leading-zero octal, `_` separators.
-fn resolve_int(value: &str) -> Option<i64> {
+/// YAML 1.1 integers: decimal, `0b` binary, `0x` hex, leading-zero octal, `_`
+/// separators; of any size, as PyYAML reads them.
+fn resolve_int(value: &str) -> Option<NodeKind> {
     let (negative, digits) = match value.as_bytes().first()? {
         b'-' => (true, &value[1..]),
         b'+' => (false, &value[1..]),
@@ -542,8 +547,46 @@ fn resolve_int(value: &str) -> Option<i64> {
     if clean.is_empty() || !clean.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    let magnitude = i64::from_str_radix(&clean, radix).ok()?;
-    Some(if negative { -magnitude } else { magnitude })
+    // Through i128, so that -2**63 fits.
+    if let Some(n) = i128::from_str_radix(&clean, radix)
+        .ok()
+        .and_then(|magnitude| i64::try_from(if negative { -magnitude } else { magnitude }).ok())
+    {
+        return Some(NodeKind::Int(n));
+    }
+    let digits = decimal_digits(&clean, radix);
+    Some(NodeKind::BigInt(if negative {
+        format!("-{digits}")
+    } else {
+        digits
+    }))
+}
+
+/// The decimal digits of `digits` (valid in `radix`), without leading zeros.
+fn decimal_digits(digits: &str, radix: u32) -> String {
+    // Little-endian limbs of nine decimal digits.
+    const LIMB: u64 = 1_000_000_000;
+    let mut limbs: Vec<u64> = vec![0];
+    for c in digits.chars() {
+        let mut carry = u64::from(c.to_digit(radix).unwrap_or(0));
+        for limb in &mut limbs {
+            let v = *limb * u64::from(radix) + carry;
+            *limb = v % LIMB;
+            carry = v / LIMB;
+        }
+        if carry > 0 {
+            limbs.push(carry);
+        }
+    }
+    let mut out = String::new();
+    for (i, limb) in limbs.iter().rev().enumerate() {
+        let _ = if i == 0 {
+            write!(out, "{limb}")
+        } else {
+            write!(out, "{limb:09}")
+        };
+    }
+    out
 }
 
 /// YAML 1.1 floats: a `.` is required, an exponent needs its sign; `.inf`, `.nan`.
@@ -582,6 +625,48 @@ mod tests {
     fn parse_str(text: &str) -> Result<Node, Box<Diagnostic>> {
         let source = SourceFile::new("t.yml".into(), text.to_string());
         parse(FileId(0), &source)
+    }
+
+    #[test]
+    fn integers_of_any_size_as_pyyaml_reads_them() {
+        let big = |d: &str| Some(NodeKind::BigInt(d.into()));
+        assert_eq!(
+            resolve_int("-9223372036854775808"),
+            Some(NodeKind::Int(i64::MIN))
+        );
+        assert_eq!(
+            resolve_int("9223372036854775808"),
+            big("9223372036854775808")
+        );
+        assert_eq!(
+            resolve_int("-100_000_000_000_000_000_000"),
+            big("-100000000000000000000")
+        );
+        // Python: int('1FFFFFFFFFFFFFFFFFFFF', 16), int('0b' + '1' * 70, 2), int('7' * 30, 8).
+        assert_eq!(
+            resolve_int("0x1FFFFFFFFFFFFFFFFFFFF"),
+            big("2417851639229258349412351")
+        );
+        assert_eq!(
+            resolve_int(&format!("0b{}", "1".repeat(70))),
+            big("1180591620717411303423")
+        );
+        assert_eq!(
+            resolve_int(&format!("0{}", "7".repeat(30))),
+            big("1237940039285380274899124223")
+        );
+        assert_eq!(resolve_int("1e30"), None);
+        let node = parse_str("n: 100000000000000000000\ns: '100000000000000000000'\n").unwrap();
+        let map = node.as_map().unwrap();
+        assert_eq!(
+            map[0].value.kind,
+            NodeKind::BigInt("100000000000000000000".into())
+        );
+        assert_eq!(map[0].value.type_name(), "an integer");
+        assert_eq!(
+            map[1].value.kind,
+            NodeKind::Str("100000000000000000000".into())
+        );
     }
 
     #[test]

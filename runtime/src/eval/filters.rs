@@ -35,10 +35,11 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
     };
     Ok(match filter.name.as_str() {
         "abs" => match value {
-            Value::Int(n) => Value::Int(
-                n.checked_abs()
-                    .ok_or_else(|| filter_error(filter, "overflow"))?,
+            Value::Int(n) => n.checked_abs().map_or_else(
+                || Value::int(num_bigint::BigInt::from(n).magnitude().clone().into()),
+                Value::Int,
             ),
+            Value::BigInt(n) => Value::int(n.magnitude().clone().into()),
             Value::Float(x) => Value::Float(x.abs()),
             Value::Bool(b) => Value::Int(i64::from(b)),
             other => return Err(wrong(&other)),
@@ -46,19 +47,27 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
         "str" => Value::Str(Text::from(value.py_str())),
         "rstr" => Value::Str(Text::from(wfc_compiler::pytext::repr_str(&value.py_str()))),
         "int" => match value {
-            Value::Int(n) => Value::Int(n),
+            Value::Int(_) | Value::BigInt(_) => value,
             Value::Bool(b) => Value::Int(i64::from(b)),
-            #[allow(clippy::cast_possible_truncation)]
-            Value::Float(x) if x.is_finite() => Value::Int(x.trunc() as i64),
-            Value::Str(s) => {
-                Value::Int(s.trim().replace('_', "").parse().map_err(|_| EvalError {
-                    name: "ValueError",
-                    message: format!(
-                        "invalid literal for int() with base 10: {}",
-                        wfc_compiler::pytext::repr_str(&s)
-                    ),
-                })?)
-            }
+            Value::Float(x) if x.is_finite() => crate::value::int_of_float(x),
+            Value::Str(s) => match crate::value::parse_int(&s.trim().replace('_', "")) {
+                Some(Ok(n)) => n,
+                Some(Err(message)) => {
+                    return Err(EvalError {
+                        name: "ValueError",
+                        message,
+                    });
+                }
+                None => {
+                    return Err(EvalError {
+                        name: "ValueError",
+                        message: format!(
+                            "invalid literal for int() with base 10: {}",
+                            wfc_compiler::pytext::repr_str(&s)
+                        ),
+                    });
+                }
+            },
             other => return Err(wrong(&other)),
         },
         "list" => match value {

@@ -104,8 +104,8 @@ pub(super) fn run(
 /// Python `==` between the rendered values: `"2"` does not equal `2`.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Str(_), Value::Int(_) | Value::Float(_))
-        | (Value::Int(_) | Value::Float(_), Value::Str(_)) => false,
+        (Value::Str(_), Value::Int(_) | Value::BigInt(_) | Value::Float(_))
+        | (Value::Int(_) | Value::BigInt(_) | Value::Float(_), Value::Str(_)) => false,
         _ => a.py_eq(b),
     }
 }

@@ -35,7 +35,7 @@ use super::bash::trimmed;
 use crate::eval;
 use crate::owner::{self, Owner};
 use crate::process;
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Value};
 use crate::vm::stage::StageCx;
 
 /// How long the engine may take to answer a request (other than waiting for the
@@ -575,13 +575,11 @@ async fn run_created(
     if file.exists() {
         let parsed = std::fs::read_to_string(&file)
             .map_err(|e| e.to_string())
-            .and_then(|text| {
-                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string())
-            });
+            .and_then(|text| crate::json::parse(&text).map_err(|e| e.to_string()));
         match parsed {
-            Ok(serde_json::Value::Object(map)) => {
-                for (k, v) in map {
-                    outputs.insert(Text::from(k), Value::from_json(&v));
+            Ok(Value::Map(map)) => {
+                for (k, v) in std::sync::Arc::unwrap_or_clone(map) {
+                    outputs.insert(k, v);
                 }
             }
             Ok(_) => {

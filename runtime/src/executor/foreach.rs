@@ -29,8 +29,8 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
     };
     match value {
         Value::List(items) => Ok(items),
-        Value::Str(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Array(items)) => Ok(items.iter().map(Value::from_json).collect()),
+        Value::Str(text) => match crate::json::parse(&text) {
+            Ok(Value::List(items)) => Ok(items),
             _ => Err(Box::new(Outcome::failed(
                 "TypeError",
                 format!(
@@ -62,16 +62,25 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
 #[derive(PartialEq, Eq, Hash)]
 enum Identity<'a> {
     Number(i64),
+    /// An integer beyond 64 bits, or a whole float beyond them.
+    Big(std::borrow::Cow<'a, num_bigint::BigInt>),
     Text(&'a str),
     Repr(String),
 }
 
 fn identity(item: &Value) -> Identity<'_> {
+    use std::borrow::Cow;
     match item {
         Value::Bool(b) => Identity::Number(i64::from(*b)),
         Value::Int(n) => Identity::Number(*n),
-        #[allow(clippy::cast_possible_truncation)]
-        Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Identity::Number(*x as i64),
+        Value::BigInt(n) => Identity::Big(Cow::Borrowed(n)),
+        Value::Float(x) if x.is_finite() && x.fract() == 0.0 => {
+            match crate::value::int_of_float(*x) {
+                Value::Int(n) => Identity::Number(n),
+                Value::BigInt(n) => Identity::Big(Cow::Owned(Arc::unwrap_or_clone(n))),
+                _ => Identity::Repr(item.py_repr()),
+            }
+        }
         Value::Str(s) => Identity::Text(s),
         other => Identity::Repr(other.py_repr()),
     }
@@ -135,7 +144,9 @@ pub(super) fn run(
     // Unique items can still share a key (`1` and `'1'` are both `"1"`), except
     // when all are numbers, all are text, or keys are indexes.
     let unique_keys = by_index
-        || items.iter().all(|item| matches!(item, Value::Int(_)))
+        || items
+            .iter()
+            .all(|item| matches!(item, Value::Int(_) | Value::BigInt(_)))
         || items.iter().all(|item| matches!(item, Value::Str(_)));
     let stages = Arc::new(stages.to_vec());
     let local = Arc::new(local.clone());
@@ -276,5 +287,26 @@ mod tests {
         let list = |n| Value::List(vec![Value::Int(n)]);
         assert!(has_duplicates(&[list(1), list(2), list(1)]));
         assert!(!has_duplicates(&[list(1), list(2)]));
+        // Beyond 64 bits: by value, whole floats included.
+        let big = |t: &str| Value::int(t.parse().unwrap());
+        assert!(has_duplicates(&[
+            big("100000000000000000000"),
+            Value::Float(1e20)
+        ]));
+        assert!(has_duplicates(&[
+            Value::Float(1e16),
+            Value::Int(10_000_000_000_000_000)
+        ]));
+        assert!(has_duplicates(&[
+            big("-100000000000000000000"),
+            Value::Int(1),
+            big("-100000000000000000000")
+        ]));
+        assert!(!has_duplicates(&[
+            big("100000000000000000000"),
+            big("100000000000000000001"),
+            Value::str("100000000000000000000"),
+            Value::Float(1e30),
+        ]));
     }
 }

@@ -257,7 +257,7 @@ fn matrix(cx: &mut Cx<'_>, node: &Node) -> Vec<MatrixAxis> {
                 for item in items {
                     let fits = match item.kind {
                         NodeKind::Str(_) => true,
-                        NodeKind::Int(_) | NodeKind::Bool(_) => strings == 0,
+                        NodeKind::Int(_) | NodeKind::BigInt(_) | NodeKind::Bool(_) => strings == 0,
                         _ => false,
                     };
                     if !fits {
@@ -327,7 +327,7 @@ fn rows(cx: &mut Cx<'_>, node: &Node, key: &str) -> Vec<MatrixRow> {
         for entry in &obj.entries {
             if !matches!(
                 entry.value.kind,
-                NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Bool(_)
+                NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::BigInt(_) | NodeKind::Bool(_)
             ) {
                 cx.wrong_type(
                     &entry.value,

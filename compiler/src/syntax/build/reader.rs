@@ -162,9 +162,10 @@ impl<'s> Cx<'s> {
     /// Reports a value of the wrong YAML type.
     pub fn wrong_type(&mut self, node: &Node, message: &str, expected: &str) {
         let help = match (&node.kind, expected) {
-            (NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_), "a string") => {
-                Some("quote the value to make it a string".to_string())
-            }
+            (
+                NodeKind::Int(_) | NodeKind::BigInt(_) | NodeKind::Float(_) | NodeKind::Bool(_),
+                "a string",
+            ) => Some("quote the value to make it a string".to_string()),
             (NodeKind::Str(s), "an integer" | "a number") if s.trim().parse::<f64>().is_ok() => {
                 Some("remove the quotes to make it a number".to_string())
             }
@@ -337,9 +338,16 @@ impl<'s> Cx<'s> {
     /// An integer in `min..max` (upper bound excluded).
     pub fn int_in(&mut self, obj: &Obj<'_>, key: &str, min: i64, max: i64) -> Option<Spanned<i64>> {
         let node = obj.get(key)?;
-        let NodeKind::Int(n) = node.kind else {
-            self.wrong_type(node, &format!("`{key}` must be an integer"), "an integer");
-            return None;
+        let n = match &node.kind {
+            NodeKind::Int(n) => *n,
+            NodeKind::BigInt(digits) => {
+                self.out_of_bounds(node.span, key, digits, min, max);
+                return None;
+            }
+            _ => {
+                self.wrong_type(node, &format!("`{key}` must be an integer"), "an integer");
+                return None;
+            }
         };
         if (min..max).contains(&n) {
             Some(Spanned::new(n, node.span))
@@ -392,9 +400,10 @@ impl<'s> Cx<'s> {
     ) -> Option<Spanned<f64>> {
         let node = obj.get(key)?;
         #[allow(clippy::cast_precision_loss)]
-        let value = match node.kind {
-            NodeKind::Int(n) => n as f64,
-            NodeKind::Float(f) => f,
+        let value = match &node.kind {
+            NodeKind::Int(n) => *n as f64,
+            NodeKind::BigInt(digits) => digits.parse().unwrap_or(f64::INFINITY),
+            NodeKind::Float(f) => *f,
             _ => {
                 self.wrong_type(node, &format!("`{key}` must be a number"), "a number");
                 return None;
@@ -470,6 +479,7 @@ impl<'s> Cx<'s> {
             NodeKind::Null => ValueKind::Null,
             NodeKind::Bool(b) => ValueKind::Bool(*b),
             NodeKind::Int(i) => ValueKind::Int(*i),
+            NodeKind::BigInt(digits) => ValueKind::BigInt(digits.clone()),
             NodeKind::Float(f) => ValueKind::Float(*f),
             NodeKind::Str(s) => ValueKind::Text(self.template(s.clone(), node.span)),
             NodeKind::Seq(items) => ValueKind::Seq(items.iter().map(|n| self.value(n)).collect()),

@@ -477,7 +477,7 @@ fn build_kind(
             let item = obj.get("item").and_then(|n| {
                 if matches!(
                     n.kind,
-                    NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Bool(_)
+                    NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::BigInt(_) | NodeKind::Bool(_)
                 ) {
                     Some(cx.value(n))
                 } else {
@@ -687,6 +687,7 @@ fn check_unique_items(cx: &mut Cx<'_>, items: &[Node]) {
         let key = match &item.kind {
             NodeKind::Str(s) => format!("s:{s}"),
             NodeKind::Int(v) => format!("i:{v}"),
+            NodeKind::BigInt(digits) => format!("i:{digits}"),
             NodeKind::Bool(b) => format!("i:{}", i64::from(*b)),
             _ => continue,
         };
@@ -734,7 +735,14 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
         }
         cx.check_keys(&obj, "a case arm", &["case", "stages"]);
         let case = match obj.get("case") {
-            Some(n) if matches!(n.kind, NodeKind::Str(_) | NodeKind::Int(_)) => Some(cx.value(n)),
+            Some(n)
+                if matches!(
+                    n.kind,
+                    NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::BigInt(_)
+                ) =>
+            {
+                Some(cx.value(n))
+            }
             Some(n) => {
                 cx.wrong_type(
                     n,

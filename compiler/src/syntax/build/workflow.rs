@@ -311,12 +311,12 @@ fn choice_options(cx: &mut Cx<'_>, obj: &Obj<'_>, name: &Spanned<String>) -> Vec
         .count();
     let ints = items
         .iter()
-        .filter(|i| matches!(i.kind, NodeKind::Int(_)))
+        .filter(|i| matches!(i.kind, NodeKind::Int(_) | NodeKind::BigInt(_)))
         .count();
     for item in items {
         let ok = match item.kind {
             NodeKind::Str(_) => ints == 0 || strings >= ints,
-            NodeKind::Int(_) => strings == 0 || ints > strings,
+            NodeKind::Int(_) | NodeKind::BigInt(_) => strings == 0 || ints > strings,
             _ => false,
         };
         if !ok {
@@ -345,17 +345,24 @@ fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value
         (_, ValueKind::Null) => None,
         (
             ParamType::Str,
-            ValueKind::Text(_) | ValueKind::Int(_) | ValueKind::Float(_) | ValueKind::Bool(_),
+            ValueKind::Text(_)
+            | ValueKind::Int(_)
+            | ValueKind::BigInt(_)
+            | ValueKind::Float(_)
+            | ValueKind::Bool(_),
         ) => None,
-        (ParamType::Int, ValueKind::Int(_)) => None,
-        (ParamType::Int, ValueKind::Text(t)) if t.raw.trim().parse::<i64>().is_ok() => None,
+        (ParamType::Int, ValueKind::Int(_) | ValueKind::BigInt(_)) => None,
+        (ParamType::Int, ValueKind::Text(t)) if is_integer(t.raw.trim()) => None,
         (ParamType::Int, ValueKind::Text(t)) => Some(format!("`{}` is not an integer", t.raw)),
         (ParamType::Float | ParamType::Decimal, ValueKind::Text(t))
             if t.raw.trim().parse::<f64>().is_err() =>
         {
             Some(format!("`{}` is not a number", t.raw))
         }
-        (ParamType::Float | ParamType::Decimal, ValueKind::Int(_) | ValueKind::Float(_)) => None,
+        (
+            ParamType::Float | ParamType::Decimal,
+            ValueKind::Int(_) | ValueKind::BigInt(_) | ValueKind::Float(_),
+        ) => None,
         (ParamType::Float | ParamType::Decimal, ValueKind::Text(t))
             if t.raw.trim().parse::<f64>().is_ok() =>
         {
@@ -385,6 +392,7 @@ fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value
         (ParamType::Choice, _) => {
             let matches = options.iter().any(|o| match (&o.kind, &value.kind) {
                 (ValueKind::Int(a), ValueKind::Int(b)) => a == b,
+                (ValueKind::BigInt(a), ValueKind::BigInt(b)) => a == b,
                 _ => literal(o).is_some() && literal(o) == literal(value),
             });
             (!matches).then(|| "a choice default must be one of the `options`".to_string())
@@ -407,6 +415,12 @@ fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value
     }
 }
 
+/// Text an `int` param reads (Python's `int()`): a sign, then digits, of any size.
+fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// "a `str` param", "an `int` param".
 fn article_type(ty: ParamType) -> String {
     let article = if ty.name().starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -421,7 +435,7 @@ fn value_noun(value: &Value) -> &'static str {
     match value.kind {
         ValueKind::Null => "null",
         ValueKind::Bool(_) => "a boolean",
-        ValueKind::Int(_) => "an integer",
+        ValueKind::Int(_) | ValueKind::BigInt(_) => "an integer",
         ValueKind::Float(_) => "a number",
         ValueKind::Text(_) => "a string",
         ValueKind::Seq(_) => "a list",

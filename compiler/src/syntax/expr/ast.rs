@@ -103,6 +103,9 @@ pub enum Literal {
     Float(f64),
     Str(String),
     List(#[serde(deserialize_with = "crate::limits::nested")] Vec<Literal>),
+    /// An integer beyond 64 bits (Python's ints are unbounded): its decimal
+    /// digits, after a `-` when negative, without leading zeros.
+    BigInt(String),
 }
 
 /// A condition expression. Serialized like [`Template`]: structure in binary
@@ -327,6 +330,7 @@ impl std::fmt::Display for Literal {
             Literal::Bool(true) => f.write_str("True"),
             Literal::Bool(false) => f.write_str("False"),
             Literal::Int(n) => write!(f, "{n}"),
+            Literal::BigInt(digits) => f.write_str(digits),
             Literal::Float(x) => write!(f, "{x:?}"),
             Literal::Str(s) => f.write_str(&crate::pytext::repr_str(s)),
             Literal::List(items) => {
