@@ -75,10 +75,34 @@ def replace_strings(case, pattern, repl):
 
 
 class Class:
-    def __init__(self, name, kind, text, detect, neutralize, readme=None, repro=None):
+    """A class found by its construct (`detect`, `neutralize`) or, for differences that
+    no construct causes (timing), by the shape of the disagreement (`shape(outcome)`:
+    whether it explains every difference)."""
+
+    def __init__(self, name, kind, text, detect=None, neutralize=None, readme=None,
+                 repro=None, shape=None):
         self.name, self.kind, self.text = name, kind, text
-        self.detect, self.neutralize = detect, neutralize
+        self.detect, self.neutralize, self.shape = detect, neutralize, shape
         self.readme, self.repro = readme, repro
+
+
+def by_shape(outcome):
+    for c in CLASSES:
+        if c.shape and outcome.kind == "differ" and c.shape(outcome):
+            return c
+    return None
+
+
+def abort_timing(outcome):
+    """A trigger rule stopped the run, and the engines differ only in which other jobs
+    had started by then (whole jobs present on one side only)."""
+    ours, theirs = outcome.ours[1], outcome.theirs[1]
+    stopped = any("trigger rule" in str((side.get("errors") or {}).get("message", ""))
+                  for side in (ours, theirs))
+    if not stopped:
+        return False
+    return all(re.fullmatch(r"jobs\.[\w-]+", path) and "<absent>" in (a, b)
+               for path, a, b in outcome.diffs)
 
 
 def has_string(pattern):
@@ -193,6 +217,10 @@ CLASSES = [
     Class("one-rule", "documented", "`one_success`/`one_failed` mean at least one (upstream: exactly one)",
           rule_is("one_success", "one_failed"), set_rule(("one_success", "one_failed"), "all_done"),
           readme="`one_success` / `one_failed` mean **at least one**"),
+    Class("abort-timing", "documented",
+          "a trigger rule stopped the run; which other jobs had started by then is timing",
+          shape=abort_timing,
+          readme="which jobs had already started when a trigger rule stops the run depends on timing"),
     # ------------------------------------------------------------- upstream defects
     Class("bash-env-quotes", "upstream defect",
           "a Bash `env` value holding `'` loses its quotes (upstream writes `K='V';` unescaped)",

@@ -239,19 +239,26 @@ def classify(runner, case, outcome, minimize=True):
     """(class names, note, minimized case or None) for a case whose engines disagree."""
     if outcome.kind.endswith("-timeout"):
         # Not run again: a hang costs the whole timeout each time.
-        candidates = [c for c in classes.CLASSES if c.detect(case)]
+        candidates = [c for c in classes.CLASSES if c.detect and c.detect(case)]
         return ([c.name for c in candidates] or ["unexplained"]), outcome.summary(), None
     # Races: the same case, run again, gives another answer on one side.
     again = [runner.run(case) for _ in range(2)]
     if any(o.key() != outcome.key() for o in again):
+        def side_of(o, which):
+            kind, value = getattr(o, which)
+            return json.dumps([kind, normalize(value) if kind == "ok" else None],
+                              sort_keys=True, default=str)
+
         side = "upstream"
-        if any(json.dumps(o.ours, sort_keys=True, default=str)
-               != json.dumps(outcome.ours, sort_keys=True, default=str) for o in again):
+        if any(side_of(o, "ours") != side_of(outcome, "ours") for o in again):
             side = "wfr"
         return [f"race-{side}"], "the outcome changes from run to run", None
     # Known classes whose construct the case holds: neutralizing all of them must make
     # the engines agree; then each one that matters on its own is named.
-    candidates = [c for c in classes.CLASSES if c.detect(case)]
+    shape = classes.by_shape(outcome)
+    if shape:
+        return [shape.name], "", None
+    candidates = [c for c in classes.CLASSES if c.detect and c.detect(case)]
     if candidates:
         neutral = case
         for c in candidates:
@@ -271,7 +278,12 @@ def classify(runner, case, outcome, minimize=True):
             return named or [c.name for c in candidates], "", None
         # Something else differs too: look at what is left.
         case, outcome = neutral, rest
+        shape = classes.by_shape(outcome)
+        if shape:
+            return [c.name for c in candidates] + [shape.name], "", None
     small = shrink(runner, case, outcome) if minimize else None
+    if small is not None and any(runner.run(small).kind != outcome.kind for _ in range(2)):
+        small = None  # the smaller case does not disagree every time: keep the whole one
     return ["unexplained"], outcome.summary(), small
 
 
@@ -338,7 +350,7 @@ def run_batch(seed, count, jobs, work, minimize=True, progress=True, quick=False
         if outcome.same:
             return index, ["same"], "", None
         if quick:
-            return index, [c.name for c in classes.CLASSES if c.detect(case)] or ["unexplained"], \
+            return index, [c.name for c in classes.CLASSES if c.detect and c.detect(case)] or ["unexplained"], \
                 outcome.summary(), None
         names, note, small = classify(runner, case, outcome, minimize)
         return index, names, note, small
