@@ -45,7 +45,7 @@ pub(super) fn run(
     }
     match spawn_and_wait(cx, &script, &vars) {
         Ok(done) => done,
-        Err(_) if cx.cancel.is_cancelled() => {
+        Err(_) if cx.cancel.is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
         Err(error) => Outcome::failed(
@@ -112,7 +112,7 @@ impl Finished {
                 outputs.insert("stderr".into(), trimmed(&self.stderr));
                 Outcome::success(outputs)
             }
-            _ if cx.cancel.is_cancelled() => {
+            _ if cx.cancel.is_killed() => {
                 Outcome::cancelled("Cancel while the process was running.")
             }
             Some(_) => Outcome::failed("StageError", message(&self.stderr)),

@@ -68,8 +68,9 @@ pub(super) fn run(
     );
     let list = run_list(&nested, &arm.stages);
     let errors = match (&list.stopped_by, list.cancelled_before) {
+        // Upstream names this one StageError (its status is CANCEL all the same).
         (_, true) => Some(status::error(
-            "StageCancelError",
+            "StageError",
             format!(
                 "Cancel case: {} before start nested process.",
                 label.py_repr()

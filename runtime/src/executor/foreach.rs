@@ -214,7 +214,7 @@ pub(super) fn run(
                 errors,
             );
             Done {
-                failed: status == Status::Failed,
+                failed: matches!(status, Status::Failed | Status::Cancel),
                 result: (key, entry),
             }
         },

@@ -193,7 +193,7 @@ pub(super) fn finish(
         }
     };
     if let Some(failure) = run.error {
-        if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
+        if cx.cancel.is_killed() && failure.name == "StageInterrupted" {
             return Outcome::cancelled(cancelled);
         }
         tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{}", failure.traceback.trim_end());

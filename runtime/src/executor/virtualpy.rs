@@ -71,7 +71,7 @@ pub(super) fn run(
         done
     })();
     match done {
-        Err(_) if cx.cancel.is_cancelled() => {
+        Err(_) if cx.cancel.is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
         Ok(done) => done.outcome(cx, |stderr| {

@@ -154,7 +154,7 @@ pub(crate) fn run(
                 entry.insert("errors".into(), error.clone());
             }
             Done {
-                failed: list.status == Status::Failed,
+                failed: matches!(list.status, Status::Failed | Status::Cancel),
                 result: (id, list.status, entry, error),
             }
         },

@@ -341,7 +341,9 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             executor::execute(cx, stage, local, retrying.then_some(i64::from(attempt)))
         });
         let failed = outcome.status == Status::Failed;
-        if !failed || attempt >= retries || cx.cancel.is_cancelled() {
+        // A stopped run tries again all the same: the attempt is cancelled before
+        // it starts (upstream's order); a killed one ends here.
+        if !failed || attempt >= retries || cx.cancel.is_killed() {
             return Outcome {
                 retried: (attempt > 0).then_some(i64::from(attempt)),
                 ..outcome
@@ -350,7 +352,7 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
         attempt += 1;
         tracing::warn!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), attempt, "stage failed; retrying");
         // Upstream retries at once the first time, then backs off 1.2^n seconds.
-        if attempt > 1 {
+        if attempt > 1 && !cx.cancel.is_cancelled() {
             let wait = Duration::from_secs_f64(
                 1.2f64.powi(i32::try_from(attempt - 1).unwrap_or(i32::MAX)),
             );
