@@ -29,8 +29,15 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
     };
     match value {
         Value::List(items) => Ok(items),
-        Value::Str(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Array(items)) => Ok(items.iter().map(Value::from_json).collect()),
+        // Upstream's `str2list`: empty text is no items; otherwise the text must
+        // be a JSON list from its first character to its last.
+        Value::Str(text) if text.is_empty() => Ok(Vec::new()),
+        Value::Str(text) => match (text.starts_with('[') && text.ends_with(']'))
+            .then(|| serde_json::from_str::<serde_json::Value>(&text))
+        {
+            Some(Ok(serde_json::Value::Array(items))) => {
+                Ok(items.iter().map(Value::from_json).collect())
+            }
             _ => Err(Box::new(Outcome::failed(
                 "TypeError",
                 format!(
