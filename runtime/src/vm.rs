@@ -486,13 +486,7 @@ impl Scheduler {
             // A job that failed before any stage ran (a matrix too large, a
             // bad `if`) says why on its line; a stage's failure has its own.
             let error = (result.status == Status::Failed)
-                .then(|| {
-                    let context = result.context.as_map()?;
-                    if context.contains_key("stages") || context.contains_key("strategies") {
-                        return None;
-                    }
-                    context.get("errors").and_then(status::message)
-                })
+                .then_some(result.failure.as_deref())
                 .flatten();
             match error {
                 Some(error) => {
@@ -542,9 +536,8 @@ impl Scheduler {
                         Some(Status::Skip),
                         "every job it needs was skipped",
                     );
-                    let mut skipped = Map::default();
-                    skipped.insert("status".into(), Status::Skip.value());
-                    self.finish(dependent, Status::Skip, Value::from(skipped));
+                    let skipped = job::not_run(&self.plan.jobs[dependent], Status::Skip, None);
+                    self.finish(dependent, Status::Skip, skipped);
                 }
                 // Under a fail-fast stop, upstream runs the job, which is refused.
                 Need::Cancel if self.cancel.is_cancelled() && !self.cancel.is_killed() => {
@@ -557,9 +550,8 @@ impl Scheduler {
                         Some(Status::Cancel),
                         "a job it needs was cancelled",
                     );
-                    let mut cancelled = Map::default();
-                    cancelled.insert("status".into(), Status::Cancel.value());
-                    self.finish(dependent, Status::Cancel, Value::from(cancelled));
+                    let cancelled = job::not_run(&self.plan.jobs[dependent], Status::Cancel, None);
+                    self.finish(dependent, Status::Cancel, cancelled);
                 }
                 Need::Fail(rule) => {
                     let why = self.rule_failed(dependent, rule);
