@@ -3,8 +3,9 @@
 //!
 //! Text follows ddeutil-workflow: a string that is exactly one `${{ }}` keeps the
 //! value's type; otherwise each value is spliced in as Python's `str()`; the whole
-//! text `None` or `null` becomes null; whitespace around the template's own text
-//! is stripped before it renders (not around what it renders to).
+//! text `None` becomes null, and so does `null` where upstream applies `pass_env`
+//! (see [`Scope::pass_env`]); whitespace around the template's own text is stripped
+//! before it renders (not around what it renders to).
 
 mod filters;
 
@@ -117,6 +118,10 @@ pub struct Scope<'a> {
     pub overlay: Option<&'a Bindings>,
     /// Environment lookup (`${VAR}`); the process environment by default.
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// A rendered `null` is null: upstream's `pass_env`, which most stage fields
+    /// go through (its `pass_template`). Off for the fields upstream renders with
+    /// `param2template` alone (see [`Scope::plain`]).
+    pub pass_env: bool,
 }
 
 /// The process environment.
@@ -126,6 +131,17 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 impl Scope<'_> {
+    /// This scope for the fields upstream renders without `pass_env` (a Py
+    /// stage's `vars`, a trigger's `params`, a Bash stage's script and `env`, a
+    /// stage's name and id...): `null` stays text; only `None` is null.
+    #[must_use]
+    pub fn plain(self) -> Self {
+        Scope {
+            pass_env: false,
+            ..self
+        }
+    }
+
     fn root(&self, name: &str) -> Option<Cow<'_, Value>> {
         let bound = |pick: fn(&Bindings) -> Option<&Value>| {
             self.overlay
@@ -275,13 +291,15 @@ fn strip(text: &str) -> &str {
 /// whitespace at its ends goes, what values bring stays: `"${{ s }} post"` with
 /// `s` empty gives `" post"`); a `${{ }}` that is all that is left, once what
 /// came before it rendered to nothing, gives its value with its type; the text
-/// `None` becomes null (before `${VAR}` are replaced), and so does `null` (after).
+/// `None` becomes null (before `${VAR}` are replaced); under `pass_env`, so does
+/// the text `null` (after), and a lone `${{ }}`'s value `"null"`.
 pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
     let parts = &template.parts;
     // Plain text (most names and ids): no scope to look at.
     if let [Part::Text(t)] = parts.as_slice() {
         return Ok(match strip(t) {
-            "None" | "null" => Value::Null,
+            "None" => Value::Null,
+            "null" if scope.pass_env => Value::Null,
             t => Value::Str(Text::from(t)),
         });
     }
@@ -317,7 +335,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
                 // that rendered to nothing (a `${VAR}` is still text then).
                 if last && text.is_empty() && !env {
                     return Ok(match value {
-                        Value::Str(s) if s == "null" => Value::Null,
+                        Value::Str(s) if scope.pass_env && s == "null" => Value::Null,
                         other => other,
                     });
                 }
@@ -331,7 +349,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
     }
     Ok(match text.as_str() {
         "None" if !env => Value::Null,
-        "null" => Value::Null,
+        "null" if scope.pass_env => Value::Null,
         _ => Value::Str(text),
     })
 }
@@ -682,12 +700,21 @@ mod tests {
             retry: None,
             overlay: None,
             env: &env,
+            pass_env: true,
         };
         f(&scope)
     }
 
     fn t(text: &str) -> Value {
         with_scope(|s| render(s, &parse_template(text).unwrap()).unwrap())
+    }
+
+    /// Rendered as upstream's `param2template` alone (no `pass_env`).
+    fn plain(text: &str) -> Value {
+        with_scope(|s| {
+            let scope = Scope { ..*s }.plain();
+            render(&scope, &parse_template(text).unwrap()).unwrap()
+        })
     }
 
     fn c(text: &str) -> Result<bool, EvalError> {
@@ -736,6 +763,12 @@ mod tests {
         assert_eq!(t("${{ params.pad }}None"), Value::str(" x None"));
         assert_eq!(t("${NOPE:None}"), Value::str("None"));
         assert_eq!(t("${{ params.empty }}${NOPE}"), Value::Null);
+        // `null` is null through `pass_env` only; `None` always.
+        assert_eq!(t("null"), Value::Null);
+        assert_eq!(plain("null"), Value::str("null"));
+        assert_eq!(plain("${{ params.empty }}null"), Value::str("null"));
+        assert_eq!(plain(" None "), Value::Null);
+        assert_eq!(plain("${NOPE}"), Value::str("null"));
     }
 
     #[test]

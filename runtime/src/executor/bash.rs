@@ -28,7 +28,8 @@ pub(super) fn run(
     script: &Template,
     env: &PMap,
 ) -> Outcome {
-    let scope = cx.scope(local, retry);
+    // Upstream renders the script and `env` without `pass_env`: `null` stays text.
+    let scope = cx.scope(local, retry).plain();
     let script = match eval::render_text(&scope, script) {
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),

@@ -29,7 +29,8 @@ pub(super) fn run(
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),
     };
-    let vars = match eval::map(&scope, vars) {
+    // Upstream renders `vars` without `pass_env`: `null` stays text.
+    let vars = match eval::map(&cx.scope(local, retry).plain(), vars) {
         Ok(vars) => vars,
         Err(e) => return Outcome::eval_error(e),
     };

@@ -24,7 +24,8 @@ pub(super) fn run(
     deps: &[Template],
     version: Option<&Template>,
 ) -> Outcome {
-    let scope = cx.scope(local, retry);
+    // Upstream renders these without `pass_env`: `null` stays text.
+    let scope = cx.scope(local, retry).plain();
     let code = match eval::render_text(&scope, code) {
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),

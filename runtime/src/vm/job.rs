@@ -62,6 +62,7 @@ fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) ->
         retry: None,
         overlay: None,
         env: &eval::process_env,
+        pass_env: true,
     }
 }
 
@@ -90,7 +91,7 @@ pub(crate) fn run(
     let max_parallel = match &job.strategy.max_parallel {
         Count::Fixed(n) => i64::from(*n),
         Count::Template(t) => {
-            match eval::render(&scope(run, &jobs, &empty, &root), t)
+            match eval::render(&scope(run, &jobs, &empty, &root).plain(), t)
                 .map_err(|e| status::error(e.name, e.message))
                 .and_then(|v| py_int(&v))
             {

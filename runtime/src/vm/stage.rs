@@ -178,6 +178,7 @@ impl StageCx {
             retry,
             overlay: None,
             env: &eval::process_env,
+            pass_env: true,
         }
     }
 
@@ -275,7 +276,8 @@ pub(crate) fn run_stage(
 ) -> (Option<Text>, Value, Status) {
     // Stage times are only logged: not read when no stage event can be.
     let started = tracing::enabled!(target: "wfr::stage", tracing::Level::ERROR).then(Instant::now);
-    let scope = cx.scope(local, None);
+    // Names and ids render without `pass_env` upstream.
+    let scope = cx.scope(local, None).plain();
     // The name is made when something shows it (a log line, a failure, a
     // default id): the stage does not change what it renders from.
     let name = std::cell::OnceCell::new();
