@@ -3,7 +3,9 @@
 //!
 //! Text follows ddeutil-workflow: a string that is exactly one `${{ }}` keeps the
 //! value's type; otherwise each value is spliced in as Python's `str()`; the whole
-//! text `None` or `null` becomes null; surrounding whitespace is stripped.
+//! text `None` becomes null, and so does `null` where upstream applies `pass_env`
+//! (see [`Scope::pass_env`]); whitespace around the template's own text is stripped
+//! before it renders (not around what it renders to).
 
 mod filters;
 
@@ -116,6 +118,10 @@ pub struct Scope<'a> {
     pub overlay: Option<&'a Bindings>,
     /// Environment lookup (`${VAR}`); the process environment by default.
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// A rendered `null` is null: upstream's `pass_env`, which most stage fields
+    /// go through (its `pass_template`). Off for the fields upstream renders with
+    /// `param2template` alone (see [`Scope::plain`]).
+    pub pass_env: bool,
 }
 
 /// The process environment.
@@ -125,6 +131,17 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 impl Scope<'_> {
+    /// This scope for the fields upstream renders without `pass_env` (a Py
+    /// stage's `vars`, a trigger's `params`, a Bash stage's script and `env`, a
+    /// stage's name and id...): `null` stays text; only `None` is null.
+    #[must_use]
+    pub fn plain(self) -> Self {
+        Scope {
+            pass_env: false,
+            ..self
+        }
+    }
+
     fn root(&self, name: &str) -> Option<Cow<'_, Value>> {
         let bound = |pick: fn(&Bindings) -> Option<&Value>| {
             self.overlay
@@ -253,58 +270,86 @@ fn env_value(scope: &Scope<'_>, env: &EnvRef) -> String {
         .unwrap_or_else(|| "null".to_string())
 }
 
-/// `str::trim`, at once for text that starts and ends with a visible ASCII
-/// character (most text: nothing to trim, no character to decode).
-fn trim(text: &str) -> &str {
+/// Python's `str.isspace`: Unicode's White_Space and the ASCII separators
+/// U+001C to U+001F.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()`, at once for text that starts and ends with a visible
+/// ASCII character (most text: nothing to strip, no character to decode).
+fn strip(text: &str) -> &str {
     match (text.as_bytes().first(), text.as_bytes().last()) {
         (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
-        _ => text.trim(),
+        _ => text.trim_matches(py_space),
     }
 }
 
-/// Only whitespace (a visible ASCII character settles it at once).
-fn is_blank(text: &str) -> bool {
-    !text.bytes().any(|b| b.is_ascii_graphic()) && text.trim().is_empty()
-}
-
 /// Renders a template to a value (see the module doc for the rules).
+///
+/// As upstream's `str2template`: the template's own text is stripped first (the
+/// whitespace at its ends goes, what values bring stays: `"${{ s }} post"` with
+/// `s` empty gives `" post"`); a `${{ }}` that is all that is left, once what
+/// came before it rendered to nothing, gives its value with its type; the text
+/// `None` becomes null (before `${VAR}` are replaced); under `pass_env`, so does
+/// the text `null` (after), and a lone `${{ }}`'s value `"null"`.
 pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError> {
     let parts = &template.parts;
     // Plain text (most names and ids): no scope to look at.
     if let [Part::Text(t)] = parts.as_slice() {
-        let t = trim(t);
-        return Ok(match t {
-            "None" | "null" => Value::Null,
-            _ => Value::Str(Text::from(t)),
+        return Ok(match strip(t) {
+            "None" => Value::Null,
+            "null" if scope.pass_env => Value::Null,
+            t => Value::Str(Text::from(t)),
         });
     }
-    // Surrounding whitespace does not count.
-    let mut significant = parts
+    // The text at the ends, stripped: blank text parts go.
+    let blank = |p: &Part| matches!(p, Part::Text(t) if strip(t).is_empty());
+    let start = parts.iter().position(|p| !blank(p)).unwrap_or(parts.len());
+    let end = parts
         .iter()
-        .filter(|p| !matches!(p, Part::Text(t) if is_blank(t)));
-    if let (Some(Part::Interp(interp)), None) = (significant.next(), significant.next()) {
-        let value = pipeline(scope, &interp.pipeline)?;
-        return Ok(match value {
-            Value::Str(s) if s == "null" => Value::Null,
-            other => other,
-        });
-    }
+        .rposition(|p| !blank(p))
+        .map_or(start, |at| at + 1);
+    let parts = &parts[start..end];
     let mut text = Text::default();
-    for part in parts {
+    let mut env = false;
+    for (at, part) in parts.iter().enumerate() {
+        let last = at + 1 == parts.len();
         match part {
-            Part::Text(t) => text.push_str(t),
-            Part::Interp(interp) => {
-                pipeline(scope, &interp.pipeline)?.push_str_to(&mut text);
+            Part::Text(t) => {
+                let t = if at == 0 {
+                    t.trim_start_matches(py_space)
+                } else {
+                    t
+                };
+                text.push_str(if last {
+                    t.trim_end_matches(py_space)
+                } else {
+                    t
+                });
             }
-            Part::Env(env) => text.push_str(&env_value(scope, env)),
+            Part::Interp(interp) => {
+                let value = pipeline(scope, &interp.pipeline)?;
+                // Upstream asks, at each `${{ }}` in turn, whether the text would
+                // be empty without it: true only for the last one, after text
+                // that rendered to nothing (a `${VAR}` is still text then).
+                if last && text.is_empty() && !env {
+                    return Ok(match value {
+                        Value::Str(s) if scope.pass_env && s == "null" => Value::Null,
+                        other => other,
+                    });
+                }
+                value.push_str_to(&mut text);
+            }
+            Part::Env(reference) => {
+                env = true;
+                text.push_str(&env_value(scope, reference));
+            }
         }
     }
-    let trimmed = trim(&text);
-    if trimmed.len() != text.len() {
-        text = Text::from(trimmed);
-    }
     Ok(match text.as_str() {
-        "None" | "null" => Value::Null,
+        "None" if !env => Value::Null,
+        "null" if scope.pass_env => Value::Null,
         _ => Value::Str(text),
     })
 }
@@ -721,6 +766,8 @@ mod tests {
             Value::int(format!("1{}", "0".repeat(400)).parse().unwrap()),
         );
         params.insert("digits".into(), Value::str(" -100000000000000000000 "));
+        params.insert("pad".into(), Value::str(" x "));
+        params.insert("empty".into(), Value::str(""));
         params.insert(
             "list".into(),
             Value::List(vec![Value::Int(1), Value::str("x")]),
@@ -750,12 +797,21 @@ mod tests {
             retry: None,
             overlay: None,
             env: &env,
+            pass_env: true,
         };
         f(&scope)
     }
 
     fn t(text: &str) -> Value {
         with_scope(|s| render(s, &parse_template(text).unwrap()).unwrap())
+    }
+
+    /// Rendered as upstream's `param2template` alone (no `pass_env`).
+    fn plain(text: &str) -> Value {
+        with_scope(|s| {
+            let scope = Scope { ..*s }.plain();
+            render(&scope, &parse_template(text).unwrap()).unwrap()
+        })
     }
 
     fn c(text: &str) -> Result<bool, EvalError> {
@@ -839,6 +895,26 @@ mod tests {
         ] {
             assert_eq!(c(condition).unwrap_err().name, name, "{condition}");
         }
+    fn the_template_text_is_stripped_not_what_it_renders_to() {
+        assert_eq!(t("${{ params.empty }} post"), Value::str(" post"));
+        assert_eq!(t(" pre ${{ params.pad }}\n"), Value::str("pre  x "));
+        assert_eq!(t("  ${{ params.pad }}  "), Value::str(" x "));
+        // Python's whitespace: the ASCII separators too.
+        assert_eq!(t("\u{1c}a ${{ params.n }}\u{1f}"), Value::str("a 5"));
+        // The last `${{ }}` after text that rendered to nothing keeps its type.
+        assert_eq!(t("${{ params.empty }}${{ params.n }}"), Value::Int(5));
+        assert_eq!(t("${{ params.n }}${{ params.empty }}"), Value::str("5"));
+        // `None` is the whole rendered text; `null` too, after `${VAR}`.
+        assert_eq!(t("${{ params.empty }}None"), Value::Null);
+        assert_eq!(t("${{ params.pad }}None"), Value::str(" x None"));
+        assert_eq!(t("${NOPE:None}"), Value::str("None"));
+        assert_eq!(t("${{ params.empty }}${NOPE}"), Value::Null);
+        // `null` is null through `pass_env` only; `None` always.
+        assert_eq!(t("null"), Value::Null);
+        assert_eq!(plain("null"), Value::str("null"));
+        assert_eq!(plain("${{ params.empty }}null"), Value::str("null"));
+        assert_eq!(plain(" None "), Value::Null);
+        assert_eq!(plain("${NOPE}"), Value::str("null"));
     }
 
     #[test]

@@ -115,6 +115,12 @@ pub fn error(name: &str, message: impl Into<String>) -> Value {
     Value::from(map)
 }
 
+/// The name of an error value, when it is a `{name, message}` map.
+#[must_use]
+pub fn name(error: &Value) -> Option<&str> {
+    error.as_map()?.get("name")?.as_str()
+}
+
 /// The message of an error value, when it is a `{name, message}` map.
 #[must_use]
 pub fn message(error: &Value) -> Option<&str> {

@@ -183,7 +183,15 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
                 status::error("WorkflowCancelError", "Execution was canceled by a signal.")
             });
         }
-        Ending::Finished if errors.is_some() => status = Status::Failed,
+        // A job that failed, a trigger rule that failed, `--raise-error`: FAILED.
+        // A fail-fast stop's cancel error leaves the jobs' status (upstream's).
+        Ending::Finished
+            if errors
+                .as_ref()
+                .is_some_and(|e| status::name(e) != Some("WorkflowCancelError")) =>
+        {
+            status = Status::Failed;
+        }
         Ending::Finished => {}
     }
     let mut context = Map::default();
@@ -240,6 +248,9 @@ enum JobState {
     },
     /// Never started: the run was aborted, cancelled or timed out first.
     Dropped,
+    /// Ready to start when a fail-fast failure set the run's cancel event: CANCEL
+    /// (for the run's status) without an entry in `jobs`, as upstream.
+    Refused,
 }
 
 struct Scheduler {
@@ -303,6 +314,7 @@ impl Scheduler {
             .iter()
             .filter_map(|s| match s {
                 JobState::Done { status, .. } => Some(*status),
+                JobState::Refused => Some(Status::Cancel),
                 _ => None,
             })
             .collect()
@@ -318,6 +330,12 @@ impl Scheduler {
         let (tx, rx) = crossbeam_channel::unbounded::<(NodeIndex, job::JobResult)>();
         let watchdog = deadline.map(|deadline| Watchdog::start(deadline, self.cancel.clone()));
         loop {
+            // Stopped, not killed: the jobs that would start now are refused.
+            if self.cancel.is_cancelled() && !self.cancel.is_killed() {
+                while let Some(next) = self.ready.pop_front() {
+                    self.refuse(next);
+                }
+            }
             let stopping = self.aborted || self.cancel.is_cancelled();
             while !stopping && self.running < max_parallel {
                 let Some(next) = self.ready.pop_front() else {
@@ -333,12 +351,13 @@ impl Scheduler {
                 break;
             };
             self.running -= 1;
+            self.ended(index, result.status);
             self.finish(index, result.status, result.context);
         }
         let timed_out = watchdog.is_some_and(Watchdog::stop);
         let ending = if timed_out {
             Ending::TimedOut
-        } else if self.cancel.is_cancelled() {
+        } else if self.cancel.is_killed() {
             Ending::Cancelled
         } else {
             Ending::Finished
@@ -349,6 +368,9 @@ impl Scheduler {
                 "the run stopped when job `{job}` could not run, before this one could start"
             ),
             (Ending::Cancelled, _) => "the run was cancelled before it could start".to_string(),
+            (Ending::Finished, None) if self.cancel.is_cancelled() => {
+                "a fail-fast failure stopped the run before it could start".to_string()
+            }
             (Ending::Finished, None) => "the run ended before it could start".to_string(),
         };
         for index in 0..self.states.len() {
@@ -365,6 +387,46 @@ impl Scheduler {
             }
         }
         ending
+    }
+
+    /// A ready job that does not start because a fail-fast failure set the run's
+    /// cancel event: upstream's `process_job` gives CANCEL and the run's error,
+    /// and leaves the job out of `jobs`.
+    fn refuse(&mut self, index: NodeIndex) {
+        self.states[index.index()] = JobState::Refused;
+        self.not_run(
+            index,
+            Some(Status::Cancel),
+            "a fail-fast failure stopped the run before it could start",
+        );
+        self.workflow_error = Some(status::error(
+            "WorkflowCancelError",
+            "Job execution was canceled because the event was set before start job execution.",
+        ));
+    }
+
+    /// The run's error after a job that ran ended FAILED or CANCEL (the last such
+    /// job's, as upstream). A job cancelled by a signal or `--timeout` leaves it:
+    /// the run's own error says why.
+    fn ended(&mut self, index: NodeIndex, status: Status) {
+        let id = Value::str(&self.plan.jobs[index].id).py_repr();
+        match status {
+            Status::Failed => {
+                self.workflow_error = Some(status::error(
+                    "WorkflowError",
+                    format!("Job execution, {id}, was failed."),
+                ));
+            }
+            Status::Cancel if !self.cancel.is_killed() => {
+                self.workflow_error = Some(status::error(
+                    "WorkflowCancelError",
+                    format!(
+                        "Job execution, {id}, was canceled from the event after end job execution."
+                    ),
+                ));
+            }
+            _ => {}
+        }
     }
 
     /// Logs (and shows) a job that does not run, and why.
@@ -424,13 +486,7 @@ impl Scheduler {
             // A job that failed before any stage ran (a matrix too large, a
             // bad `if`) says why on its line; a stage's failure has its own.
             let error = (result.status == Status::Failed)
-                .then(|| {
-                    let context = result.context.as_map()?;
-                    if context.contains_key("stages") || context.contains_key("strategies") {
-                        return None;
-                    }
-                    context.get("errors").and_then(status::message)
-                })
+                .then_some(result.failure.as_deref())
                 .flatten();
             match error {
                 Some(error) => {
@@ -451,15 +507,6 @@ impl Scheduler {
 
     /// Records a finished job and moves on the jobs that need it.
     fn finish(&mut self, index: NodeIndex, status: Status, context: Value) {
-        if status == Status::Failed {
-            self.workflow_error = Some(status::error(
-                "WorkflowError",
-                format!(
-                    "Job execution, {}, was failed.",
-                    Value::str(&self.plan.jobs[index].id).py_repr()
-                ),
-            ));
-        }
         let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
         self.states[index.index()] = JobState::Done { status, has_errors };
         Arc::make_mut(&mut self.contexts)
@@ -489,9 +536,13 @@ impl Scheduler {
                         Some(Status::Skip),
                         "every job it needs was skipped",
                     );
-                    let mut skipped = Map::default();
-                    skipped.insert("status".into(), Status::Skip.value());
-                    self.finish(dependent, Status::Skip, Value::from(skipped));
+                    let skipped = job::not_run(&self.plan.jobs[dependent], Status::Skip, None);
+                    self.finish(dependent, Status::Skip, skipped);
+                }
+                // Under a fail-fast stop, upstream runs the job, which is refused.
+                Need::Cancel if self.cancel.is_cancelled() && !self.cancel.is_killed() => {
+                    self.states[dependent.index()] = JobState::Ready;
+                    self.ready.push_back(dependent);
                 }
                 Need::Cancel => {
                     self.not_run(
@@ -499,9 +550,8 @@ impl Scheduler {
                         Some(Status::Cancel),
                         "a job it needs was cancelled",
                     );
-                    let mut cancelled = Map::default();
-                    cancelled.insert("status".into(), Status::Cancel.value());
-                    self.finish(dependent, Status::Cancel, Value::from(cancelled));
+                    let cancelled = job::not_run(&self.plan.jobs[dependent], Status::Cancel, None);
+                    self.finish(dependent, Status::Cancel, cancelled);
                 }
                 Need::Fail(rule) => {
                     let why = self.rule_failed(dependent, rule);
@@ -581,7 +631,7 @@ impl Watchdog {
             let wait = deadline.saturating_duration_since(Instant::now());
             match stopped.recv_timeout(wait) {
                 // A run already cancelled (a signal, `--raise-error`) stays so.
-                Err(RecvTimeoutError::Timeout) if !cancel.is_cancelled() => {
+                Err(RecvTimeoutError::Timeout) if !cancel.is_killed() => {
                     cancel.cancel();
                     true
                 }

@@ -208,6 +208,44 @@ fn a_signal_cancels_the_run_and_the_record_is_still_written() {
     assert_killed(dir.path());
 }
 
+/// A fail-fast failure lets the other strategy's running script go on (upstream's
+/// cancel event stops nothing that runs); `--timeout` and a signal still kill it.
+#[test]
+fn a_fail_fast_stop_lets_running_scripts_finish_but_a_kill_still_kills_them() {
+    let flow = "ff:\n  type: Workflow\n  jobs:\n    m:\n      strategy:\n        max-parallel: 2\n        fail-fast: true\n        matrix:\n          n: [1, 2]\n      stages:\n        - name: Work\n          id: work\n          bash: |\n            if [ \"$N\" = 1 ]; then sleep 0.2; exit 1; fi\n            sleep 30; touch finished.marker\n          env: {N: '${{ matrix.n }}'}\n";
+    for how in ["--timeout", "SIGTERM"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "conf/ff.yml", flow);
+        let started = Instant::now();
+        let out = if how == "--timeout" {
+            wfr(
+                &["run", "ff", "--timeout", "2", "--output", "json"],
+                dir.path(),
+                None,
+            )
+        } else {
+            run_and_terminate("ff", dir.path(), Duration::from_secs(2)).0
+        };
+        let took = started.elapsed();
+        // Still running when the kill came, long after the failure; then killed.
+        assert!(
+            took >= Duration::from_millis(1800) && took < Duration::from_secs(15),
+            "{how}: {took:?}\n{}",
+            stderr(&out)
+        );
+        let ctx = context(&out);
+        let strategies = ctx["jobs"]["m"]["strategies"]
+            .as_object()
+            .expect("strategies");
+        let statuses: Vec<&str> = strategies
+            .values()
+            .map(|s| s["stages"]["work"]["status"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(statuses, ["FAILED", "CANCEL"], "{how}: {ctx}");
+        assert_killed(dir.path());
+    }
+}
+
 #[test]
 fn stage_timeout_fails_the_stage() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -176,6 +176,54 @@ fn a_templated_matrix_beyond_the_bound_fails_its_job_naming_the_count() {
     assert_eq!(strategies, 256);
 }
 
+/// A templated matrix whose combinations are all excluded runs one strategy,
+/// `EMPTY`, with an empty matrix; with an `include` on top, its job fails
+/// (upstream refuses the include), naming the job and upstream's message.
+#[test]
+fn a_templated_matrix_with_everything_excluded() {
+    let flow = |name: &str, include: &str| {
+        format!(
+            "{name}:\n  type: Workflow\n  params:\n    xs: {{type: array}}\n  jobs:\n    fan:\n      strategy:\n        matrix:\n          os: ${{{{ params.xs }}}}\n        exclude:\n          - {{os: linux}}\n{include}      stages:\n        - {{name: Show, id: show, echo: '${{{{ matrix }}}}'}}\n"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "conf/m.yml", &flow("m", ""));
+    write(
+        dir.path(),
+        "conf/mi.yml",
+        &flow("mi", "        include:\n          - {os: mac}\n"),
+    );
+    let run = |name: &str| {
+        wfr(
+            &["run", name, "-p", "xs=[\"linux\"]", "--output", "json"],
+            dir.path(),
+            None,
+        )
+    };
+    let out = run("m");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fan = &context(&out)["jobs"]["fan"];
+    assert_eq!(
+        fan["strategies"]["EMPTY"]["matrix"],
+        serde_json::json!({}),
+        "{fan}"
+    );
+    assert_eq!(
+        fan["strategies"].as_object().map(serde_json::Map::len),
+        Some(1)
+    );
+    let out = run("mi");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let fan = &context(&out)["jobs"]["fan"];
+    assert_eq!(fan["status"], "FAILED");
+    assert_eq!(fan["strategies"], serde_json::json!({}), "{fan}");
+    let message = fan["errors"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`fan`") && message.contains("Include should have the keys"),
+        "{message}"
+    );
+}
+
 /// A workflow whose one stage runs only if `terms` conditions all hold.
 fn long_condition(name: &str, terms: usize) -> String {
     let cond = vec!["params.n == 1"; terms].join(" and ");

@@ -1,7 +1,9 @@
-//! Matrix `include` / `exclude` entries may only use the matrix's keys, and a
+//! Matrix `include` / `exclude` entries may only use the matrix's keys (and a
+//! static matrix whose combinations are all excluded takes no `include`), and a
 //! static matrix may make at most `limits::MAX_MATRIX_COMBINATIONS` strategies.
 
 use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::plan::matrix::MatrixError;
 use crate::syntax::model::Workflow;
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
@@ -9,8 +11,27 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
         let Some(strategy) = &job.strategy else {
             continue;
         };
-        if let Some(Err(too_many)) = crate::plan::matrix::static_size(strategy) {
-            out.push(
+        match crate::plan::matrix::static_size(strategy) {
+            Some(Err(MatrixError::IncludeWithNothingLeft)) => {
+                let span = strategy
+                    .include
+                    .first()
+                    .map_or(strategy.matrix_span, |r| r.span);
+                out.push(
+                    Diagnostic::new(
+                        Code::MatrixKey,
+                        span,
+                        format!(
+                            "every combination of the matrix of job `{}` is excluded, so this `include` has no combination to share its keys with",
+                            job.id.value
+                        ),
+                    )
+                    .label("nothing left to include into")
+                    .help("exclude fewer combinations, or put the included values in the matrix")
+                    .note("ddeutil-workflow fails the job: \"Include should have the keys that equal to all final matrix.\""),
+                );
+            }
+            Some(Err(too_many)) => out.push(
                 Diagnostic::new(
                     Code::OutOfBounds,
                     strategy.matrix_span,
@@ -22,7 +43,8 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                 )
                 .label("too many combinations")
                 .help("split the job, or narrow the matrix with fewer values or `exclude`"),
-            );
+            ),
+            _ => {}
         }
         let keys: Vec<&str> = strategy
             .matrix

@@ -1,7 +1,7 @@
 //! Static matrix expansion, exactly as upstream's `make()`: the cartesian product in
 //! key order, minus every combination an `exclude` entry matches (partially), plus
 //! the `include` entries that are not there already. Each combination gets
-//! upstream's id: the hash of Python's `str()` of it.
+//! upstream's id: the hash of Python's `str()` of it, `EMPTY` for the empty one.
 
 use super::{Combination, PValue};
 use crate::ids::hash_id;
@@ -31,36 +31,52 @@ impl Cell {
 
 type Row = Vec<(String, Cell)>;
 
-/// A matrix too large to expand: what it would make, for the message.
+/// A matrix that cannot be expanded: too large (what it would make, for the
+/// message), or upstream's refusal of an `include` when `exclude` left nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TooMany {
+pub enum MatrixError {
     /// Its keys alone make this many combinations (saturating), more than
     /// [`MAX_MATRIX_PRODUCT`]: not even counted through `exclude`.
     Product(u128),
     /// At least this many strategies remain after `exclude` and `include`.
     Strategies(usize),
+    /// `exclude` removed every combination and there is an `include`: upstream's
+    /// `make()` wants a remaining combination with each include's keys, and
+    /// fails the job ("Include should have the keys that equal to all final
+    /// matrix.").
+    IncludeWithNothingLeft,
 }
+
+/// The id of the strategy of an empty combination (no matrix, or every
+/// combination excluded), as upstream names it.
+pub const EMPTY_ID: &str = "EMPTY";
 
 /// Most combinations of a matrix's keys that are looked at (one by one, none kept)
 /// to apply `exclude`; a matrix whose keys make more is refused without that.
 pub const MAX_MATRIX_PRODUCT: u128 = 65_536;
 
-impl TooMany {
-    /// What is wrong, for a finding or a run error.
+impl MatrixError {
+    /// What is wrong, for a finding or a run error: it follows "the matrix of
+    /// job `x`".
     #[must_use]
     pub fn message(self) -> String {
         let max = MAX_MATRIX_COMBINATIONS;
         match self {
-            TooMany::Product(n) if n == u128::MAX => format!(
+            MatrixError::Product(n) if n == u128::MAX => format!(
                 "makes more than 10^38 combinations of its keys; a matrix may make at most {max}"
             ),
-            TooMany::Product(n) => format!(
+            MatrixError::Product(n) => format!(
                 "makes {n} combinations of its keys; a matrix may make at most {max} \
                  (and its keys at most {MAX_MATRIX_PRODUCT} before `exclude`)"
             ),
-            TooMany::Strategies(n) => format!(
+            MatrixError::Strategies(n) => format!(
                 "makes at least {n} combinations after `exclude` and `include`; a matrix may make at most {max}"
             ),
+            MatrixError::IncludeWithNothingLeft => "has every combination excluded, and then \
+                 an `include` entry is refused: it must share its keys with a combination \
+                 that is left (ddeutil-workflow: \"Include should have the keys that equal \
+                 to all final matrix.\")"
+                .to_string(),
         }
     }
 }
@@ -78,7 +94,7 @@ pub fn make<V: Clone>(
     include: &[Vec<(String, V)>],
     exclude: &[Vec<(String, V)>],
     same: impl Fn(&V, &V) -> bool,
-) -> Result<Vec<Vec<(String, V)>>, TooMany> {
+) -> Result<Vec<Vec<(String, V)>>, MatrixError> {
     if axes.is_empty() {
         return Ok(vec![Vec::new()]);
     }
@@ -87,7 +103,7 @@ pub fn make<V: Clone>(
         .try_fold(1u128, |n, (_, values)| n.checked_mul(values.len() as u128))
         .unwrap_or(u128::MAX);
     if product > MAX_MATRIX_PRODUCT {
-        return Err(TooMany::Product(product));
+        return Err(MatrixError::Product(product));
     }
     let max = usize::try_from(MAX_MATRIX_COMBINATIONS).unwrap_or(usize::MAX);
     // An exclude entry as (axis, value) pairs; one with a key that is not an axis
@@ -138,10 +154,14 @@ pub fn make<V: Clone>(
         }
     }
     if kept > max {
-        return Err(TooMany::Strategies(kept));
+        return Err(MatrixError::Strategies(kept));
     }
-    if rows.is_empty() && include.is_empty() {
-        return Ok(vec![Vec::new()]);
+    if rows.is_empty() {
+        return if include.is_empty() {
+            Ok(vec![Vec::new()])
+        } else {
+            Err(MatrixError::IncludeWithNothingLeft)
+        };
     }
     let get = |row: &[(String, V)], key: &str| -> Option<V> {
         row.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
@@ -156,7 +176,7 @@ pub fn make<V: Clone>(
         let present = rows.iter().chain(&added).any(|row| matches(inc, row));
         if !present {
             if rows.len() + added.len() >= max {
-                return Err(TooMany::Strategies(rows.len() + added.len() + 1));
+                return Err(MatrixError::Strategies(rows.len() + added.len() + 1));
             }
             added.push(inc.clone());
         }
@@ -196,7 +216,7 @@ pub(super) fn static_parts(strategy: &Strategy) -> Option<StaticParts> {
 
 /// How many strategies a static matrix makes, or why it makes too many; `None`
 /// for a templated matrix (bounded when it is expanded at run time).
-pub(crate) fn static_size(strategy: &Strategy) -> Option<Result<usize, TooMany>> {
+pub(crate) fn static_size(strategy: &Strategy) -> Option<Result<usize, MatrixError>> {
     let (axes, include, exclude) = static_parts(strategy)?;
     Some(make(&axes, &include, &exclude, |a, b| a == b).map(|rows| rows.len()))
 }
@@ -216,7 +236,7 @@ pub(super) fn expand(
     axes: &[(String, Vec<Cell>)],
     include: &[Row],
     exclude: &[Row],
-) -> Result<Vec<Combination>, TooMany> {
+) -> Result<Vec<Combination>, MatrixError> {
     Ok(make(axes, include, exclude, |a, b| a == b)?
         .iter()
         .map(combination)
@@ -236,7 +256,11 @@ fn combination(row: &Row) -> Combination {
         })
         .collect();
     Combination {
-        id: hash_id(&repr_dict(&entries)),
+        id: if entries.is_empty() {
+            EMPTY_ID.to_string()
+        } else {
+            hash_id(&repr_dict(&entries))
+        },
         values: super::PMap(row.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
     }
 }
@@ -303,18 +327,18 @@ mod tests {
         let axes: Vec<_> = (0..8).map(|i| ints(&format!("k{i}"), 10)).collect();
         assert_eq!(
             expand(&axes, &[], &[]).unwrap_err(),
-            TooMany::Product(100_000_000)
+            MatrixError::Product(100_000_000)
         );
         // Beyond any integer: saturated, and said so.
         let axes: Vec<_> = (0..40).map(|i| ints(&format!("k{i}"), 10)).collect();
         let error = expand(&axes, &[], &[]).unwrap_err();
-        assert_eq!(error, TooMany::Product(u128::MAX));
+        assert_eq!(error, MatrixError::Product(u128::MAX));
         assert!(error.message().contains("more than 10^38"));
         // 300 strategies: too many; 100 of them excluded: fine.
         let axes = vec![ints("a", 10), ints("b", 10), ints("c", 3)];
         assert_eq!(
             expand(&axes, &[], &[]).unwrap_err(),
-            TooMany::Strategies(300)
+            MatrixError::Strategies(300)
         );
         let exclude = vec![vec![("c".to_string(), Cell::Int(2))]];
         assert_eq!(expand(&axes, &[], &exclude).unwrap().len(), 200);
@@ -327,7 +351,7 @@ mod tests {
         ]];
         assert_eq!(
             expand(&axes, &include, &[]).unwrap_err(),
-            TooMany::Strategies(257)
+            MatrixError::Strategies(257)
         );
         // A product under the scan limit, nearly all excluded: counted, not refused.
         let axes = vec![ints("a", 256), ints("b", 256)];
@@ -359,5 +383,17 @@ mod tests {
         .unwrap();
         assert_eq!(all_excluded.len(), 1);
         assert!(all_excluded[0].values.is_empty());
+        // Upstream's id of the empty strategy.
+        assert_eq!(ids(&all_excluded), vec!["EMPTY"]);
+        // An include on top of nothing: refused, as upstream.
+        let include = vec![vec![("a".into(), Cell::Int(3))]];
+        let exclude = vec![
+            vec![("a".into(), Cell::Int(1))],
+            vec![("a".into(), Cell::Int(2))],
+        ];
+        assert_eq!(
+            expand(&axes, &include, &exclude).unwrap_err(),
+            MatrixError::IncludeWithNothingLeft
+        );
     }
 }

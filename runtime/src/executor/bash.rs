@@ -28,7 +28,8 @@ pub(super) fn run(
     script: &Template,
     env: &PMap,
 ) -> Outcome {
-    let scope = cx.scope(local, retry);
+    // Upstream renders the script and `env` without `pass_env`: `null` stays text.
+    let scope = cx.scope(local, retry).plain();
     let script = match eval::render_text(&scope, script) {
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),
@@ -45,7 +46,7 @@ pub(super) fn run(
     }
     match spawn_and_wait(cx, &script, &vars) {
         Ok(done) => done,
-        Err(_) if cx.cancel.is_cancelled() => {
+        Err(_) if cx.cancel.is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
         Err(error) => Outcome::failed(
@@ -112,7 +113,7 @@ impl Finished {
                 outputs.insert("stderr".into(), trimmed(&self.stderr));
                 Outcome::success(outputs)
             }
-            _ if cx.cancel.is_cancelled() => {
+            _ if cx.cancel.is_killed() => {
                 Outcome::cancelled("Cancel while the process was running.")
             }
             Some(_) => Outcome::failed("StageError", message(&self.stderr)),

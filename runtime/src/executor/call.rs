@@ -22,7 +22,8 @@ pub(super) fn run(
     args: &PMap,
 ) -> Outcome {
     let scope = cx.scope(local, retry);
-    let uses = match eval::render_text(&scope, uses) {
+    // Upstream renders `uses` without `pass_env`, `with` with it.
+    let uses = match eval::render_text(&cx.scope(local, retry).plain(), uses) {
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),
     };

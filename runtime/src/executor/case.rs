@@ -20,9 +20,15 @@ pub(super) fn run(
     skip_not_match: bool,
 ) -> Outcome {
     let scope = cx.scope(local, None);
-    let value = match eval::render(&scope, case) {
+    // Upstream renders the value without `pass_env` (what the output shows), and
+    // compares it and each arm's case through `pass_env` (`null` is None).
+    let value = match eval::render(&cx.scope(local, None).plain(), case) {
         Ok(v) => v,
         Err(e) => return Outcome::eval_error(e),
+    };
+    let compared = match &value {
+        Value::Str(s) if s == "null" => Value::Null,
+        other => other.clone(),
     };
     let mut chosen = None;
     for arm in arms {
@@ -32,7 +38,7 @@ pub(super) fn run(
             other => eval::value(&scope, other),
         };
         match candidate {
-            Ok(candidate) if same(&candidate, &value) => {
+            Ok(candidate) if same(&candidate, &compared) => {
                 chosen = Some((value.clone(), arm));
                 break;
             }
@@ -70,8 +76,9 @@ pub(super) fn run(
     );
     let list = run_list(&nested, &arm.stages);
     let errors = match (&list.stopped_by, list.cancelled_before) {
+        // Upstream names this one StageError (its status is CANCEL all the same).
         (_, true) => Some(status::error(
-            "StageCancelError",
+            "StageError",
             format!(
                 "Cancel case: {} before start nested process.",
                 label.py_repr()

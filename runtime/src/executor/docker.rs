@@ -349,9 +349,9 @@ async fn container(
     outcome
 }
 
-/// Resolves when the stage is cancelled.
+/// Resolves when the stage is killed.
 async fn cancelled(cx: &StageCx, stop: &tokio::sync::Notify) {
-    if !cx.cancel.is_cancelled() {
+    if !cx.cancel.is_killed() {
         stop.notified().await;
     }
 }

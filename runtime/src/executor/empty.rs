@@ -26,6 +26,9 @@ pub(super) fn run(cx: &StageCx, local: &Map, echo: Option<&Template>, sleep: f64
         // Not logged, but a template that fails still fails the stage.
         return Outcome::eval_error(e);
     }
+    if cx.cancel.is_cancelled() {
+        return Outcome::cancelled("Cancel before start empty process.");
+    }
     if sleep > 0.0
         && !cx
             .run

@@ -29,8 +29,13 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
     };
     match value {
         Value::List(items) => Ok(items),
-        Value::Str(text) => match crate::json::parse(&text) {
-            Ok(Value::List(items)) => Ok(items),
+        // Upstream's `str2list`: empty text is no items; otherwise the text must
+        // be a JSON list from its first character to its last.
+        Value::Str(text) if text.is_empty() => Ok(Vec::new()),
+        Value::Str(text) => match (text.starts_with('[') && text.ends_with(']'))
+            .then(|| crate::json::parse(&text))
+        {
+            Some(Ok(Value::List(items))) => Ok(items),
             _ => Err(Box::new(Outcome::failed(
                 "TypeError",
                 format!(
@@ -225,7 +230,7 @@ pub(super) fn run(
                 errors,
             );
             Done {
-                failed: status == Status::Failed,
+                failed: matches!(status, Status::Failed | Status::Cancel),
                 result: (key, entry),
             }
         },

@@ -85,7 +85,7 @@ pub(super) fn run(
                 errors.clone(),
             );
             Done {
-                failed: status == Status::Failed,
+                failed: matches!(status, Status::Failed | Status::Cancel),
                 result: (branch, status, entry, errors),
             }
         },

@@ -29,7 +29,8 @@ pub(super) fn run(
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),
     };
-    let vars = match eval::map(&scope, vars) {
+    // Upstream renders `vars` without `pass_env`: `null` stays text.
+    let vars = match eval::map(&cx.scope(local, retry).plain(), vars) {
         Ok(vars) => vars,
         Err(e) => return Outcome::eval_error(e),
     };
@@ -193,7 +194,7 @@ pub(super) fn finish(
         }
     };
     if let Some(failure) = run.error {
-        if cx.cancel.is_cancelled() && failure.name == "StageInterrupted" {
+        if cx.cancel.is_killed() && failure.name == "StageInterrupted" {
             return Outcome::cancelled(cancelled);
         }
         tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{}", failure.traceback.trim_end());

@@ -8,7 +8,8 @@ use crate::value::Map;
 use crate::vm::stage::StageCx;
 
 pub(super) fn run(cx: &StageCx, local: &Map, message: &Template) -> Outcome {
-    match eval::render_text(&cx.scope(local, None), message) {
+    // Upstream renders the message without `pass_env`: `null` stays text.
+    match eval::render_text(&cx.scope(local, None).plain(), message) {
         Ok(text) => Outcome::failed("StageError", text),
         Err(e) => Outcome::eval_error(e),
     }

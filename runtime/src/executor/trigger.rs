@@ -48,7 +48,8 @@ pub(super) fn run(
         Ok(plan) => plan,
         Err(message) => return Outcome::failed("StageError", message),
     };
-    let given = match eval::map(&scope, params) {
+    // Upstream renders `params` without `pass_env`: `null` stays text.
+    let given = match eval::map(&cx.scope(local, retry).plain(), params) {
         Ok(map) => map,
         Err(e) => return Outcome::eval_error(e),
     };

@@ -24,7 +24,8 @@ pub(super) fn run(
     deps: &[Template],
     version: Option<&Template>,
 ) -> Outcome {
-    let scope = cx.scope(local, retry);
+    // Upstream renders these without `pass_env`: `null` stays text.
+    let scope = cx.scope(local, retry).plain();
     let code = match eval::render_text(&scope, code) {
         Ok(text) => text,
         Err(e) => return Outcome::eval_error(e),
@@ -71,7 +72,7 @@ pub(super) fn run(
         done
     })();
     match done {
-        Err(_) if cx.cancel.is_cancelled() => {
+        Err(_) if cx.cancel.is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
         Ok(done) => done.outcome(cx, |stderr| {

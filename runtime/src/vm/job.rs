@@ -17,20 +17,39 @@ use crate::value::{Map, Text, Value};
 pub(crate) struct JobResult {
     pub status: Status,
     pub context: Value,
+    /// Why it failed before any stage ran (for its log line; upstream's context
+    /// does not always say).
+    pub failure: Option<String>,
 }
 
 impl JobResult {
-    fn only(status: Status, errors: Option<Value>) -> Self {
-        let mut map = Map::default();
-        map.insert("status".into(), status.value());
-        if let Some(errors) = errors {
-            map.insert("errors".into(), errors);
-        }
+    /// A job that ended before any strategy ran: its status, its errors.
+    fn only(job: &JobPlan, status: Status, errors: Option<Value>) -> Self {
+        let failure = errors
+            .as_ref()
+            .and_then(status::message)
+            .map(str::to_string);
         Self {
             status,
-            context: Value::from(map),
+            context: not_run(job, status, errors),
+            failure,
         }
     }
+}
+
+/// The entry of a job that ran no strategy (skipped by its `if` or its needs,
+/// cancelled or failed before it started): `{status, errors?}`, with upstream's
+/// `strategies: {}` for a job with a matrix.
+pub(crate) fn not_run(job: &JobPlan, status: Status, errors: Option<Value>) -> Value {
+    let mut map = Map::default();
+    if !matches!(job.strategy.matrix, MatrixPlan::None) {
+        map.insert("strategies".into(), Value::from(Map::default()));
+    }
+    if let Some(errors) = errors {
+        map.insert("errors".into(), errors);
+    }
+    map.insert("status".into(), status.value());
+    Value::from(map)
 }
 
 fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) -> Scope<'a> {
@@ -43,6 +62,7 @@ fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) ->
         retry: None,
         overlay: None,
         env: &eval::process_env,
+        pass_env: true,
     }
 }
 
@@ -58,47 +78,70 @@ pub(crate) fn run(
     if let Some(cond) = &job.cond {
         match eval::condition(&scope(run, &jobs, &empty, &root), cond) {
             Ok(true) => {}
-            Ok(false) => return JobResult::only(Status::Skip, None),
+            Ok(false) => return JobResult::only(job, Status::Skip, None),
+            // Upstream's job context says only FAILED; the log line says why.
             Err(e) => {
-                return JobResult::only(
-                    Status::Failed,
-                    Some(status::error(
-                        "JobError",
-                        format!("{}: {}", e.name, e.message),
-                    )),
-                );
+                return JobResult {
+                    failure: Some(format!("its `if` failed: {}: {}", e.name, e.message)),
+                    ..JobResult::only(job, Status::Failed, None)
+                };
             }
         }
     }
-    if cancel.is_cancelled() {
+    let max_parallel = match &job.strategy.max_parallel {
+        Count::Fixed(n) => i64::from(*n),
+        Count::Template(t) => {
+            match eval::render(&scope(run, &jobs, &empty, &root).plain(), t)
+                .map_err(|e| status::error(e.name, e.message))
+                .and_then(|v| py_int(&v))
+            {
+                Ok(n) => n,
+                Err(error) => return JobResult::only(job, Status::Failed, Some(error)),
+            }
+        }
+    };
+    if max_parallel >= 10 {
         return JobResult::only(
-            Status::Cancel,
+            job,
+            Status::Failed,
             Some(status::error(
-                "JobCancelError",
-                "Job was canceled before it started.",
+                "JobError",
+                format!(
+                    "The max-parallel value should not more than 10, the current value was set: {max_parallel}."
+                ),
+            )),
+        );
+    }
+    // Upstream's thread pool refuses it (and the job is lost from the context).
+    if max_parallel < 1 {
+        return JobResult::only(
+            job,
+            Status::Failed,
+            Some(status::error(
+                "ValueError",
+                format!(
+                    "max-parallel must be at least 1, the current value was set: {max_parallel}."
+                ),
             )),
         );
     }
     let combinations = match strategies(run, job, &jobs) {
         Ok(c) => c,
         Err(message) => {
-            return JobResult::only(Status::Failed, Some(status::error("JobError", message)));
+            return JobResult::only(
+                job,
+                Status::Failed,
+                Some(status::error("JobError", message)),
+            );
         }
     };
-    let max_parallel = match &job.strategy.max_parallel {
-        Count::Fixed(n) => i64::from(*n),
-        Count::Template(t) => match eval::render(&scope(run, &jobs, &empty, &root), t) {
-            Ok(Value::Int(n)) => n,
-            Ok(Value::Str(s)) => s.trim().parse().unwrap_or(0),
-            _ => 0,
-        },
-    };
-    if !(1..10).contains(&max_parallel) {
+    if cancel.is_cancelled() {
         return JobResult::only(
-            Status::Failed,
+            job,
+            Status::Cancel,
             Some(status::error(
-                "JobError",
-                "The max-parallel value should not more than 10",
+                "JobCancelError",
+                "Execution was canceled from the event before start local job execution.",
             )),
         );
     }
@@ -154,7 +197,7 @@ pub(crate) fn run(
                 entry.insert("errors".into(), error.clone());
             }
             Done {
-                failed: list.status == Status::Failed,
+                failed: matches!(list.status, Status::Failed | Status::Cancel),
                 result: (id, list.status, entry, error),
             }
         },
@@ -210,7 +253,38 @@ pub(crate) fn run(
     } else {
         context
     };
-    JobResult { status, context }
+    JobResult {
+        status,
+        context,
+        failure: None,
+    }
+}
+
+/// Python's `int()` of a rendered `max-parallel`: an int, a bool, a float
+/// (truncated) or the text of an int; upstream's errors otherwise.
+fn py_int(value: &Value) -> Result<i64, Value> {
+    #[allow(clippy::cast_possible_truncation)]
+    match value {
+        Value::Int(n) => Ok(*n),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        Value::Float(x) if x.is_finite() && x.abs() < 9.2e18 => Ok(x.trunc() as i64),
+        Value::Str(s) => s.trim().replace('_', "").parse().map_err(|_| {
+            status::error(
+                "ValueError",
+                format!(
+                    "invalid literal for int() with base 10: {}",
+                    value.py_repr()
+                ),
+            )
+        }),
+        other => Err(status::error(
+            "TypeError",
+            format!(
+                "int() argument must be a string, a bytes-like object or a real number, not {}",
+                Value::str(other.type_name()).py_repr()
+            ),
+        )),
+    }
 }
 
 /// The job's strategies: `(id, matrix)` pairs; one empty strategy without a matrix.
@@ -222,7 +296,10 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
             .collect()
     };
     match &job.strategy.matrix {
-        MatrixPlan::None => Ok(vec![("EMPTY".to_string(), Map::default())]),
+        MatrixPlan::None => Ok(vec![(
+            wfc_compiler::plan::matrix::EMPTY_ID.to_string(),
+            Map::default(),
+        )]),
         MatrixPlan::Static(combinations) => Ok(combinations
             .iter()
             .map(|c| (c.id.clone(), to_map(c)))
@@ -271,13 +348,17 @@ fn dynamic(
     };
     let (include, exclude) = (rows(include)?, rows(exclude)?);
     let kept = wfc_compiler::plan::matrix::make(&columns, &include, &exclude, Value::py_eq)
-        .map_err(|too_many| format!("the matrix of job `{}` {}", job.id, too_many.message()))?;
+        .map_err(|error| format!("the matrix of job `{}` {}", job.id, error.message()))?;
     Ok(kept
         .into_iter()
         .map(|row| {
             let row: Map = row.into_iter().map(|(k, v)| (Text::from(k), v)).collect();
-            let text = Value::from(row.clone()).py_str();
-            (wfc_compiler::ids::hash_id(&text), row)
+            let id = if row.is_empty() {
+                wfc_compiler::plan::matrix::EMPTY_ID.to_string()
+            } else {
+                wfc_compiler::ids::hash_id(&Value::from(row.clone()).py_str())
+            };
+            (id, row)
         })
         .collect())
 }

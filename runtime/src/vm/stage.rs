@@ -178,6 +178,7 @@ impl StageCx {
             retry,
             overlay: None,
             env: &eval::process_env,
+            pass_env: true,
         }
     }
 
@@ -275,7 +276,8 @@ pub(crate) fn run_stage(
 ) -> (Option<Text>, Value, Status) {
     // Stage times are only logged: not read when no stage event can be.
     let started = tracing::enabled!(target: "wfr::stage", tracing::Level::ERROR).then(Instant::now);
-    let scope = cx.scope(local, None);
+    // Names and ids render without `pass_env` upstream.
+    let scope = cx.scope(local, None).plain();
     // The name is made when something shows it (a log line, a failure, a
     // default id): the stage does not change what it renders from.
     let name = std::cell::OnceCell::new();
@@ -341,7 +343,9 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             executor::execute(cx, stage, local, retrying.then_some(i64::from(attempt)))
         });
         let failed = outcome.status == Status::Failed;
-        if !failed || attempt >= retries || cx.cancel.is_cancelled() {
+        // A stopped run tries again all the same: the attempt is cancelled before
+        // it starts (upstream's order); a killed one ends here.
+        if !failed || attempt >= retries || cx.cancel.is_killed() {
             return Outcome {
                 retried: (attempt > 0).then_some(i64::from(attempt)),
                 ..outcome
@@ -350,7 +354,7 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
         attempt += 1;
         tracing::warn!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), attempt, "stage failed; retrying");
         // Upstream retries at once the first time, then backs off 1.2^n seconds.
-        if attempt > 1 {
+        if attempt > 1 && !cx.cancel.is_cancelled() {
             let wait = Duration::from_secs_f64(
                 1.2f64.powi(i32::try_from(attempt - 1).unwrap_or(i32::MAX)),
             );
