@@ -895,6 +895,9 @@ mod tests {
         ] {
             assert_eq!(c(condition).unwrap_err().name, name, "{condition}");
         }
+    }
+
+    #[test]
     fn the_template_text_is_stripped_not_what_it_renders_to() {
         assert_eq!(t("${{ params.empty }} post"), Value::str(" post"));
         assert_eq!(t(" pre ${{ params.pad }}\n"), Value::str("pre  x "));
