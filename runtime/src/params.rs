@@ -62,6 +62,12 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
                 None if given.contains_key(spec.name.as_str()) && spec.ty == ParamType::Choice => {
                     spec.options.first().map(|v| Value::from_plan(v, false))
                 }
+                // Passed as None (a trigger's `null`): upstream's `receive(None)` gives
+                // the type's own default, and the param is there.
+                None if given.contains_key(spec.name.as_str()) && !spec.required => {
+                    out.insert(Text::from(spec.name.as_str()), none_default(spec.ty));
+                    continue;
+                }
                 None if spec.required => {
                     return Err(ParamError(format!(
                         "param `{}` is required: pass it with `-p {}=VALUE`",
@@ -79,6 +85,23 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
         }
     }
     Ok(out)
+}
+
+/// What upstream's params give for a value passed as None without a declared default:
+/// `None`, but `{}` and `[]` for maps and arrays, and today / now (UTC) for dates.
+fn none_default(ty: ParamType) -> Value {
+    let now = jiff::Timestamp::now();
+    match ty {
+        ParamType::Map => Value::from(Map::default()),
+        ParamType::Array => Value::List(Vec::new()),
+        ParamType::Date => Value::Date(now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()),
+        ParamType::Datetime => Value::DateTime(now),
+        ParamType::Str
+        | ParamType::Int
+        | ParamType::Float
+        | ParamType::Decimal
+        | ParamType::Choice => Value::Null,
+    }
 }
 
 fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {

@@ -93,6 +93,36 @@ def by_shape(outcome):
     return None
 
 
+def stops_the_run(case):
+    """A foreach (always fail-fast) or a fail-fast matrix: a failure in it stops the
+    whole run, so what else had started by then is timing."""
+    return any("foreach" in s for s in stages(case)) or any(
+        (j.get("strategy") or {}).get("fail-fast") is True for j in jobs(case))
+
+
+def timing_class(case):
+    for c in CLASSES:
+        if c.name == "fail-fast-timing" and stops_the_run(case):
+            return c
+    return None
+
+
+def pasted_conditions(case):
+    """Conditions with a quoted template whose text may hold a quote: upstream pastes the
+    text into Python source, wfr compares the value."""
+    nodes = list(stages(case)) + list(jobs(case))
+    return [n for n in nodes
+            if isinstance(n.get("if"), str) and re.search(r"['\"]\$\{\{", n["if"])
+            and may_quote(case, n["if"])]
+
+
+def drop_pasted_conditions(case):
+    case = copy.deepcopy(case)
+    for node in pasted_conditions(case):
+        del node["if"]
+    return case
+
+
 def abort_timing(outcome):
     """A trigger rule stopped the run, and the engines differ only in which other jobs
     had started by then (whole jobs present on one side only)."""
@@ -221,6 +251,13 @@ CLASSES = [
           "a trigger rule stopped the run; which other jobs had started by then is timing",
           shape=abort_timing,
           readme="which jobs had already started when a trigger rule stops the run depends on timing"),
+    Class("fail-fast-timing", "documented",
+          "a fail-fast failure stopped the run; what had started by then is timing (found as a race)",
+          readme="what had started by then depends on timing"),
+    Class("condition-text", "documented",
+          "a quoted template in a condition whose text holds a quote: a value in wfr, pasted source upstream",
+          lambda c: bool(pasted_conditions(c)), drop_pasted_conditions,
+          readme="a template in a condition is a value, never text pasted into it"),
     # ------------------------------------------------------------- upstream defects
     Class("bash-env-quotes", "upstream defect",
           "a Bash `env` value holding `'` loses its quotes (upstream writes `K='V';` unescaped)",

@@ -252,6 +252,9 @@ def classify(runner, case, outcome, minimize=True):
         side = "upstream"
         if any(side_of(o, "ours") != side_of(outcome, "ours") for o in again):
             side = "wfr"
+        timing = classes.timing_class(case)
+        if timing:
+            return [timing.name], "", None
         return [f"race-{side}"], "the outcome changes from run to run", None
     # Known classes whose construct the case holds: neutralizing all of them must make
     # the engines agree; then each one that matters on its own is named.

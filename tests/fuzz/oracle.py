@@ -40,7 +40,7 @@ def main():
         os.chdir(request["cwd"])
         try:
             result = Workflow.from_conf(request["workflow"]).execute(params=request["params"])
-            text = json.dumps({"context": strip(result.context)}, default=str, sort_keys=True)
+            text = json.dumps({"context": strip(result.context)}, default=str)
         except BaseException:  # noqa: BLE001 - the engine itself crashed: a finding
             text = json.dumps({"crash": traceback.format_exc()[-2000:]})
         sys.stdout.flush()
