@@ -86,11 +86,19 @@ class Class:
         self.readme, self.repro = readme, repro
 
 
-def by_shape(outcome):
+def by_shape(case, outcome):
     for c in CLASSES:
-        if c.shape and outcome.kind == "differ" and c.shape(outcome):
+        if c.shape and c.shape(case, outcome):
             return c
     return None
+
+
+def refused_include(case, outcome):
+    """wfc refuses an `include` on a matrix whose combinations are all excluded (WF504);
+    upstream's `make()` raises when the job runs, and the run fails."""
+    return (outcome.kind == "wfr-refused" and "WF504" in str(outcome.ours[1])
+            and "every combination" in str(outcome.ours[1])
+            and outcome.theirs[0] == "ok" and outcome.theirs[1].get("status") == "FAILED")
 
 
 def stops_the_run(case):
@@ -119,20 +127,31 @@ def pasted_conditions(case):
 def drop_pasted_conditions(case):
     case = copy.deepcopy(case)
     for node in pasted_conditions(case):
-        del node["if"]
+        node.pop("if", None)
     return case
 
 
-def abort_timing(outcome):
+def hang_after_stop(case, outcome):
+    """Upstream never ends: a fail-fast failure stopped the run, and a job needs a job
+    that the stop kept from starting (it waits for a status that never comes)."""
+    return (outcome.kind == "oracle-timeout" and stops_the_run(case)
+            and any(any((doc["jobs"].get(n) or {}).get("needs") for n in j.get("needs", []))
+                    for doc in case["docs"].values() for j in doc.get("jobs", {}).values()))
+
+
+def abort_timing(case, outcome):
     """A trigger rule stopped the run, and the engines differ only in which other jobs
     had started by then (whole jobs present on one side only)."""
+    if outcome.kind != "differ":
+        return False
     ours, theirs = outcome.ours[1], outcome.theirs[1]
     stopped = any("trigger rule" in str((side.get("errors") or {}).get("message", ""))
                   for side in (ours, theirs))
     if not stopped:
         return False
-    return all(re.fullmatch(r"jobs\.[\w-]+", path) and "<absent>" in (a, b)
-               for path, a, b in outcome.diffs)
+    return outcome.kind == "differ" and all(
+        re.fullmatch(r"jobs\.[\w-]+", path) and "<absent>" in (a, b)
+        for path, a, b in outcome.diffs)
 
 
 def has_string(pattern):
@@ -150,22 +169,24 @@ def nested_lists(case):
 
 
 def sibling_status(case):
-    """`stages.X.status` in a nested list where X is a sibling of that list."""
+    """Conditions inside nested lists that read `stages.X.status` (or `errors`) of a
+    nested stage X: upstream re-injects only nested stages' outputs."""
+    nested_ids = {s.get("id") for group in nested_lists(case) for s in group if s.get("id")}
     found = []
     for group in nested_lists(case):
-        ids = {s.get("id") for s in group if s.get("id")}
         for stage in group:
-            for text in strings({k: v for k, v in stage.items() if k == "if"}):
-                for sid in re.findall(r"stages\.([\w-]+)\.(?:status|errors)", text):
-                    if sid in ids:
-                        found.append(stage)
+            text = stage.get("if")
+            if isinstance(text, str) and any(
+                    sid in nested_ids
+                    for sid in re.findall(r"stages\.([\w-]+)\.(?:status|errors)", text)):
+                found.append(stage)
     return found
 
 
 def drop_sibling_status(case):
     case = copy.deepcopy(case)
     for stage in sibling_status(case):
-        del stage["if"]
+        stage.pop("if", None)
     return case
 
 
@@ -177,7 +198,7 @@ def bool_ifs(case):
 def drop_bool_ifs(case):
     case = copy.deepcopy(case)
     for node in bool_ifs(case):
-        del node["if"]
+        node.pop("if", None)
     return case
 
 
@@ -251,6 +272,10 @@ CLASSES = [
           "a trigger rule stopped the run; which other jobs had started by then is timing",
           shape=abort_timing,
           readme="which jobs had already started when a trigger rule stops the run depends on timing"),
+    Class("include-all-excluded", "documented",
+          "an `include` on a matrix whose combinations are all excluded: a WF504 finding",
+          shape=refused_include,
+          readme="an `include` on a matrix whose combinations `exclude` all removes"),
     Class("fail-fast-timing", "documented",
           "a fail-fast failure stopped the run; what had started by then is timing (found as a race)",
           readme="what had started by then depends on timing"),
@@ -259,15 +284,32 @@ CLASSES = [
           lambda c: bool(pasted_conditions(c)), drop_pasted_conditions,
           readme="a template in a condition is a value, never text pasted into it"),
     # ------------------------------------------------------------- upstream defects
+    Class("hang-after-stop", "upstream defect",
+          "after a fail-fast stop, a job that needs a job the stop kept from starting waits forever",
+          shape=hang_after_stop,
+          repro="jobs a: a foreach over [x, y] whose stage is `bash: exit 3`; b: needs [a], "
+                "trigger-rule all_done; c: needs [b]. The foreach's failure sets the run's "
+                "event, b is not started (no entry in `jobs`), and upstream waits for b's "
+                "status until its 1 h timeout; wfr ends with WorkflowCancelError at once"),
     Class("bash-env-quotes", "upstream defect",
           "a Bash `env` value holding `'` loses its quotes (upstream writes `K='V';` unescaped)",
           lambda c: any(may_quote(c, v) for s in bash_env(c) for v in s["env"].values()),
           drop_bash_env,
-          repro="bash: echo \"$V\" with env: {V: \"${{ params.m }}\"}, m={'n': None}: upstream prints {n: None}"),
+          repro="`bash: echo \"$V\"`, `env: {V: \"${{ params.m }}\"}`, m = {'k': 'a b'}: upstream's "
+                "script says `V='{'k': 'a b'}';`, which sh reads as `V={k:` then the command `a` "
+                "(stdout null, an error on stderr); wfr exports V and prints {'k': 'a b'}"),
 ]
 
 KINDS = {"same": "agree", "unexplained": "unexplained", "race-upstream": "upstream defect",
          "race-wfr": "wfr defect"}
+
+
+TIMING = {"fail-fast-timing", "abort-timing", "race-upstream", "race-wfr"}
+
+
+def is_timing(name):
+    """Classes that timing decides: one run may show them, the next agree."""
+    return name in TIMING
 
 
 def kind_of(name):

@@ -119,6 +119,12 @@ class Gen:
         if outs:
             sid, o, t = self.pick(outs)
             choices.append((f"stages.{sid}.outputs.{o}", t))
+        for need, stage_outputs in scope.needs:
+            if stage_outputs:  # a job without a matrix: its stages sit under it
+                outs = [(sid, o, t) for sid, d in stage_outputs.items() for o, t in d.items()]
+                if outs:
+                    sid, o, t = self.pick(outs)
+                    choices.append((f"jobs.{need}.stages.{sid}.outputs.{o}", t))
         if not choices:
             return "${{ params }}"
         path, t = self.pick(choices)
@@ -181,6 +187,9 @@ class Gen:
                 options.append(f"'${{{{ stages.{sid}.outputs.stdout }}}}' != 'x'")
         for need, stages in scope.needs:
             options.append(f"'${{{{ jobs.{need}.status }}}}' == 'SUCCESS'")
+            for sid, outputs in (stages or {}).items():
+                if "return_code" in outputs:
+                    options.append(f"${{{{ jobs.{need}.stages.{sid}.outputs.return_code }}}} == 0")
             options.append(f"'${{{{ jobs.{need}.status }}}}' {self.pick(['==', '!='])} 'SKIP'")
         if "item" in scope.nested:
             if scope.nested["item"] == "int":
