@@ -95,10 +95,12 @@ def by_shape(case, outcome):
 
 def refused_include(case, outcome):
     """wfc refuses an `include` on a matrix whose combinations are all excluded (WF504);
-    upstream's `make()` raises when the job runs, and the run fails."""
+    upstream's `make()` raises when the job runs: the job is lost from `jobs`, the run
+    fails, and a job that needs it waits forever."""
     return (outcome.kind == "wfr-refused" and "WF504" in str(outcome.ours[1])
             and "every combination" in str(outcome.ours[1])
-            and outcome.theirs[0] == "ok" and outcome.theirs[1].get("status") == "FAILED")
+            and (outcome.theirs[0] == "timeout"  # a job needing the lost job waits forever
+                 or (outcome.theirs[0] == "ok" and outcome.theirs[1].get("status") == "FAILED")))
 
 
 def stops_the_run(case):
@@ -106,6 +108,38 @@ def stops_the_run(case):
     whole run, so what else had started by then is timing."""
     return any("foreach" in s for s in stages(case)) or any(
         (j.get("strategy") or {}).get("fail-fast") is True for j in jobs(case))
+
+
+def sequential(case):
+    """The case with one thing at a time: jobs, strategies, items and branches. What a
+    fail-fast stop leaves running is then no longer a matter of timing."""
+    case = copy.deepcopy(case)
+    case["sequential"] = True
+    for doc in case["docs"].values():
+        for job in doc.get("jobs", {}).values():
+            if "strategy" in job:
+                job["strategy"]["max-parallel"] = 1
+    for stage in stages(case):
+        if "foreach" in stage:
+            stage["concurrent"] = 1
+        if "parallel" in stage:
+            stage["max-workers"] = 1
+    return case
+
+
+def cancel_shaped(case, outcome):
+    """A run that a fail-fast failure stopped, where the engines differ only in what the
+    stop reached: units or stages present on one side only, CANCEL on one side, and the
+    errors that go with them."""
+    if outcome.kind != "differ" or not stops_the_run(case):
+        return False
+
+    def cancelled(v):
+        return v == "CANCEL" or (isinstance(v, dict) and v.get("status") == "CANCEL")
+
+    return all(
+        "<absent>" in (a, b) or cancelled(a) or cancelled(b) or path.endswith(".errors")
+        for path, a, b in outcome.diffs)
 
 
 def timing_class(case):
@@ -277,7 +311,9 @@ CLASSES = [
           shape=refused_include,
           readme="an `include` on a matrix whose combinations `exclude` all removes"),
     Class("fail-fast-timing", "documented",
-          "a fail-fast failure stopped the run; what had started by then is timing (found as a race)",
+          "a fail-fast failure stopped the run; what had started by then is timing (a race, "
+          "or a difference gone when everything runs one at a time)",
+          stops_the_run, sequential, shape=cancel_shaped,
           readme="what had started by then depends on timing"),
     Class("condition-text", "documented",
           "a quoted template in a condition whose text holds a quote: a value in wfr, pasted source upstream",
@@ -300,7 +336,7 @@ CLASSES = [
                 "(stdout null, an error on stderr); wfr exports V and prints {'k': 'a b'}"),
 ]
 
-KINDS = {"same": "agree", "unexplained": "unexplained", "race-upstream": "upstream defect",
+KINDS = {"same": "agree", "unexplained": "unexplained", "race-upstream": "unexplained",
          "race-wfr": "wfr defect"}
 
 

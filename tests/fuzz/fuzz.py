@@ -21,6 +21,7 @@ import copy
 import json
 import os
 import random
+import re
 import select
 import shutil
 import subprocess
@@ -70,11 +71,11 @@ class Oracle:
             self.reader.close()
             self.proc = None
 
-    def run(self, case_dir, name, params, timeout=None):
+    def run(self, case_dir, name, params, timeout=None, sequential=False):
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         request = {"conf": str(case_dir / "conf"), "cwd": str(case_dir), "workflow": name,
-                   "params": params}
+                   "params": params, "max_job_parallel": 1 if sequential else 2}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.reader], [], [], timeout or CASE_TIMEOUT)
@@ -92,7 +93,7 @@ def wfr_binary():
     return os.environ.get("WFR") or str(ROOT / "target" / "debug" / "wfr")
 
 
-def run_wfr(case_dir, name, timeout=None):
+def run_wfr(case_dir, name, timeout=None, sequential=False):
     env = dict(os.environ, WORKFLOW_CORE_CONF_PATH=str(case_dir / "conf"), NO_COLOR="1",
                WFR_LOG="off")
     for key in ("WORKFLOW_CORE_STAGE_DEFAULT_ID", "WORKFLOW_CORE_REGISTRY_CALLER"):
@@ -100,7 +101,8 @@ def run_wfr(case_dir, name, timeout=None):
     try:
         done = subprocess.run(
             [wfr_binary(), "run", name, "--params-file", str(case_dir / "params.json"),
-             "--output", "json", "--runs", str(case_dir / "runs")],
+             "--output", "json", "--runs", str(case_dir / "runs")]
+            + (["--max-job-parallel", "1"] if sequential else []),
             cwd=case_dir, env=env, capture_output=True, timeout=timeout or CASE_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
@@ -190,6 +192,12 @@ class Outcome:
     def key(self):
         return (self.kind, json.dumps([(p, repr(a), repr(b)) for p, a, b in self.diffs]))
 
+    def signature(self):
+        """What shrinking keeps: the kind, and for a refusal its finding codes."""
+        if self.kind == "wfr-refused":
+            return self.kind, tuple(sorted(set(re.findall(r"\[(WF\d+)", str(self.ours[1])))))
+        return self.kind
+
     def summary(self, limit=6):
         if self.kind.startswith("wfr-"):
             return f"{self.kind}: {str(self.ours[1])[-600:]}"
@@ -225,8 +233,10 @@ class Runner:
             label = label or f"t{self.serial}"
         case_dir = self.work / label
         write_case(case, case_dir)
-        ours = run_wfr(case_dir, case["workflow"], timeout)
-        theirs = self.oracle().run(case_dir, case["workflow"], case["params"], timeout)
+        sequential = case.get("sequential", False)
+        ours = run_wfr(case_dir, case["workflow"], timeout, sequential)
+        theirs = self.oracle().run(case_dir, case["workflow"], case["params"], timeout,
+                                   sequential)
         return Outcome(ours, theirs)
 
     def close(self):
@@ -255,6 +265,22 @@ def classify(runner, case, outcome, minimize=True):
         timing = classes.timing_class(case)
         if timing:
             return [timing.name], "", None
+        # Each run agrees or differs only as a timing shape does (which jobs had started
+        # when a trigger rule stopped the run).
+        shapes = [classes.by_shape(case, o) for o in [outcome] + again if not o.same]
+        if shapes and all(shapes):
+            return sorted({c.name for c in shapes}), "", None
+        # A construct may make one side's output vary (upstream's script names in its
+        # stderr): the case without it must agree every time.
+        candidates = [c for c in classes.CLASSES if c.detect and c.detect(case)]
+        if candidates:
+            neutral = case
+            for c in candidates:
+                neutral = c.neutralize(neutral)
+            rests = [runner.run(neutral) for _ in range(3)]
+            shapes = [classes.by_shape(neutral, o) for o in rests if not o.same]
+            if all(shapes):
+                return sorted({c.name for c in candidates} | {c.name for c in shapes}), "", None
         return [f"race-{side}"], "the outcome changes from run to run", None
     # Known classes whose construct the case holds: neutralizing all of them must make
     # the engines agree; then each one that matters on its own is named.
@@ -267,25 +293,26 @@ def classify(runner, case, outcome, minimize=True):
         for c in candidates:
             neutral = c.neutralize(neutral)
         rest = runner.run(neutral)
-        if rest.same:
+        left = None if rest.same else classes.by_shape(neutral, rest)
+        if rest.same or left:
+            extra = [left.name] if left else []
             if len(candidates) == 1:
-                return [candidates[0].name], "", None
+                return [candidates[0].name] + extra, "", None
             named = []
             for c in candidates:
                 others = case
                 for o in candidates:
                     if o is not c:
                         others = o.neutralize(others)
-                if not runner.run(others).same:
+                again = runner.run(others)
+                if not (again.same or classes.by_shape(others, again)):
                     named.append(c.name)
-            return named or [c.name for c in candidates], "", None
+            return sorted(set((named or [c.name for c in candidates]) + extra)), "", None
         # Something else differs too: look at what is left.
         case, outcome = neutral, rest
-        shape = classes.by_shape(case, outcome)
-        if shape:
-            return [c.name for c in candidates] + [shape.name], "", None
     small = shrink(runner, case, outcome) if minimize else None
-    if small is not None and any(runner.run(small).kind != outcome.kind for _ in range(2)):
+    if small is not None and any(runner.run(small).signature() != outcome.signature()
+                                 for _ in range(2)):
         small = None  # the smaller case does not disagree every time: keep the whole one
     return ["unexplained"], outcome.summary(), small
 
@@ -327,7 +354,7 @@ SHRINK_SECONDS = 120  # per case
 
 def shrink(runner, case, outcome, budget=150):
     """The smallest case (by greedy removal) that still disagrees the same way."""
-    want = outcome.kind
+    want = outcome.signature()
     tries = 0
     changed = True
     ends = time.monotonic() + SHRINK_SECONDS
@@ -341,7 +368,7 @@ def shrink(runner, case, outcome, budget=150):
             except (KeyError, IndexError):
                 continue
             tries += 1
-            if runner.run(smaller, timeout=SHRINK_TIMEOUT).kind == want:
+            if runner.run(smaller, timeout=SHRINK_TIMEOUT).signature() == want:
                 case, changed = smaller, True
                 break
     return case

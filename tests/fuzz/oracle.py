@@ -1,7 +1,7 @@
 """A warm reference engine: ddeutil-workflow 0.0.86 in one process, one case per request.
 
 The fuzzer starts this with the reference venv's Python and writes one JSON request per line
-on its stdin: `{"conf": DIR, "workflow": NAME, "params": {...}, "cwd": DIR}`. For each, it
+on its stdin: `{"conf": DIR, "workflow": NAME, "params": {...}, "cwd": DIR, "max_job_parallel": N}`. For each, it
 writes one JSON line on the file descriptor named by argv[1]: `{"context": …}` (the final
 context, `info` removed, values that JSON cannot hold as `str()`, as the oracle tool does) or
 `{"crash": "text"}`. What the workflows print goes to stdout, which the fuzzer discards.
@@ -39,7 +39,8 @@ def main():
         os.environ["WORKFLOW_CORE_CONF_PATH"] = request["conf"]
         os.chdir(request["cwd"])
         try:
-            result = Workflow.from_conf(request["workflow"]).execute(params=request["params"])
+            result = Workflow.from_conf(request["workflow"]).execute(
+                params=request["params"], max_job_parallel=request.get("max_job_parallel", 2))
             text = json.dumps({"context": strip(result.context)}, default=str)
         except BaseException:  # noqa: BLE001 - the engine itself crashed: a finding
             text = json.dumps({"crash": traceback.format_exc()[-2000:]})
