@@ -86,7 +86,8 @@ class Gen:
         if kind == "map":
             return {"type": "map"}, self.pick([{"k": 1, "v": "two"}, {}, {"k": [1, 2]}, {"n": None}])
         if kind == "array":
-            return {"type": "array"}, self.pick([[1, 2, 3], ["a", "b"], [], [1, "x", 2.5], [3, 1, 2]])
+            return {"type": "array"}, self.pick([[1, 2, 3], ["a", "b"], [], [1, "x", 2.5], [3, 1, 2],
+                                                 [{"k": 1}], [2, 2]])
         raise ValueError(kind)
 
     def params(self):
@@ -238,6 +239,8 @@ class Gen:
     def stage_empty(self, stage, scope, depth):
         stage["echo"] = self.text_template(scope)
         if self.chance(0.1):
+            stage["echo"] = f"first line\n  {stage['echo']}\n"
+        if self.chance(0.1):
             stage["sleep"] = self.pick([0, 0.05])
         return {}
 
@@ -262,6 +265,9 @@ class Gen:
             stage["env"] = env
         if code and self.chance(0.3):
             stage["retry"] = 1
+            if self.chance(0.5):
+                lines.insert(0, 'echo "attempt ${{ retry }}"')
+                stage["bash"] = "\n".join(lines)
         return {"return_code": "int", "stdout": "str", "stderr": "str"}
 
     def py_literal(self):
