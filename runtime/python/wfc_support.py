@@ -549,9 +549,16 @@ def find_call(uses, roots):
 
 def _coerce(value, annotation):
     """The lax conversions a caller's type hints ask for (text to numbers,
-    booleans and dates; whole numbers to floats); other values pass as they are."""
+    booleans and dates; whole numbers to floats; a tuple to a list and a list to
+    a tuple); other values pass as they are."""
     import datetime as dt
+    import typing
 
+    kind = typing.get_origin(annotation) or annotation
+    if kind is list and isinstance(value, tuple):
+        return list(value)
+    if kind is tuple and isinstance(value, list):
+        return tuple(value)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):

@@ -237,7 +237,7 @@ fn walk(
     for segment in segments {
         let next = match (&segment.key, current) {
             (Key::Name(k), Value::Map(m)) => m.get(k.as_str()),
-            (Key::Index(i), Value::List(items)) => {
+            (Key::Index(i), Value::List(items) | Value::Tuple(items)) => {
                 let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
                 let at = if *i < 0 { len + i } else { *i };
                 usize::try_from(at).ok().and_then(|at| items.get(at))
@@ -567,7 +567,7 @@ fn contains(container: &Value, item: &Value) -> Result<bool, EvalError> {
             "'in <string>' requires string as left operand, not {}",
             other.type_name()
         ))),
-        (Value::List(items), _) => Ok(items.iter().any(|i| i.py_eq(item))),
+        (Value::List(items) | Value::Tuple(items), _) => Ok(items.iter().any(|i| i.py_eq(item))),
         (Value::Map(map), Value::Str(k)) => Ok(map.contains_key(k.as_str())),
         (Value::Map(_), _) => Ok(false),
         (other, _) => Err(EvalError::type_error(format!(
@@ -615,6 +615,9 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
         }
         (BinaryOp::Add, Value::List(x), Value::List(y)) => {
             return Ok(Value::List(x.iter().chain(y).cloned().collect()));
+        }
+        (BinaryOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
+            return Ok(Value::Tuple(x.iter().chain(y).cloned().collect()));
         }
         (BinaryOp::Mul, Value::Str(s), n) | (BinaryOp::Mul, n, Value::Str(s))
             if matches!(n, Value::Int(_) | Value::Bool(_) | Value::BigInt(_)) =>

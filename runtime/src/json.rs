@@ -412,7 +412,7 @@ impl Writer {
             }
             Value::Float(_) => self.out.extend_from_slice(b"null"),
             Value::Str(s) => self.text(s),
-            Value::List(items) => {
+            Value::List(items) | Value::Tuple(items) => {
                 self.out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {

@@ -216,7 +216,8 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
             other => Err(format!("a {} is not a mapping", other.type_name())),
         },
         ParamType::Array => match value {
-            Value::List(items) => Ok(Value::List(items)),
+            // Upstream's `receive`: a tuple becomes a list.
+            Value::List(items) | Value::Tuple(items) => Ok(Value::List(items)),
             Value::Str(s) => match crate::json::parse(&s) {
                 Ok(Value::List(items)) => Ok(Value::List(items)),
                 Ok(_) => Err(format!("`{}` is not a JSON list", shown(&s))),
@@ -490,19 +491,33 @@ impl PyLiteral<'_> {
             }
             open @ (b'[' | b'(') => {
                 self.at += 1;
-                let close = if open == b'[' { b']' } else { b')' };
+                let tuple = open == b'(';
+                let close = if tuple { b')' } else { b']' };
+                let made = |items| {
+                    if tuple {
+                        Value::Tuple(items)
+                    } else {
+                        Value::List(items)
+                    }
+                };
                 let mut items = Vec::new();
                 if self.eat(close) {
-                    return Some(Value::List(items));
+                    return Some(made(items));
                 }
                 loop {
                     items.push(self.value()?);
                     if self.eat(close) {
-                        return Some(Value::List(items));
+                        // `(x)` is `x` in parentheses; `(x,)` is a tuple.
+                        if tuple && items.len() == 1 {
+                            return items.pop();
+                        }
+                        return Some(made(items));
                     }
-                    if !self.eat(b',') || self.eat(close) {
-                        return (self.text.get(self.at - 1) == Some(&close))
-                            .then_some(Value::List(items));
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                    if self.eat(close) {
+                        return Some(made(items));
                     }
                 }
             }
@@ -656,6 +671,16 @@ mod tests {
             one(ParamType::Map, "{'k': [1, True, None]}").map(|v| v.py_str()),
             Ok("{'k': [1, True, None]}".into())
         );
+        // `ast.literal_eval`: tuples stay tuples, `(1)` is 1 in parentheses.
+        assert_eq!(
+            one(
+                ParamType::Map,
+                "{'a': (1, 2), 'b': (1), 'c': (), 'd': [('x',)]}"
+            )
+            .map(|v| v.py_str()),
+            Ok("{'a': (1, 2), 'b': 1, 'c': (), 'd': [('x',)]}".into())
+        );
+        assert!(one(ParamType::Map, "{'a': (1 2)}").is_err());
         assert_eq!(
             one(ParamType::Array, "[1, \"x\"]").map(|v| v.py_str()),
             Ok("[1, 'x']".into())

@@ -112,6 +112,14 @@ pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, 
             }
             list.into_any()
         }
+        Value::Tuple(items) => PyTuple::new(
+            py,
+            items
+                .iter()
+                .map(|item| to_py(py, item))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any(),
         Value::Map(map) => map_to_py(py, map)?.into_any(),
         Value::Date(d) => PyDate::new(
             py,
@@ -155,9 +163,10 @@ pub(crate) fn map_to_py<'py>(py: Python<'py>, map: &Map) -> PyResult<Bound<'py, 
     Ok(dict)
 }
 
-/// A Python object as a run-time value: JSON-like data as such, dates and UTC
-/// datetimes as dates, functions as live objects (their name outside the job),
-/// anything else as its `str()` (what upstream's JSON output shows).
+/// A Python object as a run-time value: JSON-like data as such (tuples kept
+/// apart from lists), dates and UTC datetimes as dates, functions as live objects
+/// (their name outside the job), anything else as its `str()` (what upstream's
+/// JSON output shows).
 pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
     from_py_at(object, 0)
 }
@@ -203,7 +212,7 @@ fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             .iter()
             .map(|item| from_py_at(&item, depth + 1))
             .collect::<PyResult<_>>()
-            .map(Value::List);
+            .map(Value::Tuple);
     }
     if let Ok(dict) = object.cast::<PyDict>() {
         return dict_from_py_at(dict, depth + 1).map(Value::from);

@@ -39,6 +39,10 @@ pub enum Value {
     Float(f64),
     Str(Text),
     List(Vec<Value>),
+    /// A Python tuple (a Py or Call stage's output, a `map` param's literal): kept
+    /// apart from a list because Python tells them apart in its text (`(1, 2)`,
+    /// `(1,)`) and in `==`; a JSON list in every JSON form.
+    Tuple(Vec<Value>),
     /// Shared: maps are the largest variant, copies of a context are cheap, and
     /// equal results (the same stage outcome for every item of a loop) can share
     /// one map. Changed through `Arc::make_mut`, so a shared map is never altered.
@@ -138,7 +142,7 @@ impl PartialEq for Value {
             #[allow(clippy::float_cmp)]
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) | (Value::Decimal(a), Value::Decimal(b)) => a == b,
-            (Value::List(a), Value::List(b)) => a == b,
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => a == b,
             (Value::Map(a), Value::Map(b)) => a == b,
             (Value::Date(a), Value::Date(b)) => a == b,
             (Value::DateTime(a), Value::DateTime(b)) => a == b,
@@ -210,6 +214,7 @@ impl Value {
             Value::Float(_) => "float",
             Value::Str(_) => "str",
             Value::List(_) => "list",
+            Value::Tuple(_) => "tuple",
             Value::Map(_) => "dict",
             Value::Date(_) => "date",
             Value::DateTime(_) => "datetime",
@@ -222,6 +227,15 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The items of a list or a tuple (what Python iterates the same way).
+    #[must_use]
+    pub fn as_items(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(items) | Value::Tuple(items) => Some(items),
             _ => None,
         }
     }
@@ -245,7 +259,7 @@ impl Value {
             Value::BigInt(_) => true,
             Value::Float(x) => *x != 0.0,
             Value::Str(s) => !s.is_empty(),
-            Value::List(l) => !l.is_empty(),
+            Value::List(l) | Value::Tuple(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Date(_) | Value::DateTime(_) | Value::Foreign(_) => true,
             Value::Decimal(d) => !d.parse::<f64>().is_ok_and(|x| x == 0.0),
@@ -257,7 +271,7 @@ impl Value {
     pub fn same(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Map(a), Value::Map(b)) => Arc::ptr_eq(a, b) || same_map(a, b),
-            (Value::List(a), Value::List(b)) => {
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
             }
             // Bit for bit: 0.0 and -0.0 print differently.
@@ -320,6 +334,20 @@ impl Value {
                 }
                 out.push(']');
             }
+            Value::Tuple(items) => {
+                out.push('(');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write_repr(out);
+                }
+                // `(1,)`: one item needs its comma.
+                if items.len() == 1 {
+                    out.push(',');
+                }
+                out.push(')');
+            }
             Value::Map(map) => {
                 out.push('{');
                 for (i, (k, v)) in map.iter().enumerate() {
@@ -379,6 +407,9 @@ impl Value {
             Value::List(items) => {
                 Value::List(items.into_iter().map(Value::without_foreign).collect())
             }
+            Value::Tuple(items) => {
+                Value::Tuple(items.into_iter().map(Value::without_foreign).collect())
+            }
             Value::Map(map) => Value::from(
                 Arc::unwrap_or_clone(map)
                     .into_iter()
@@ -408,7 +439,8 @@ impl Value {
             return a.cmp(b) == Some(Ordering::Equal);
         }
         match (self, other) {
-            (Value::List(a), Value::List(b)) => {
+            // A list never equals a tuple.
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.py_eq(y))
             }
             (Value::Map(a), Value::Map(b)) => {
@@ -428,7 +460,7 @@ impl Value {
             (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
             (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
             (Value::DateTime(a), Value::DateTime(b)) => Some(a.cmp(b)),
-            (Value::List(a), Value::List(b)) => {
+            (Value::List(a), Value::List(b)) | (Value::Tuple(a), Value::Tuple(b)) => {
                 for (x, y) in a.iter().zip(b) {
                     if !x.py_eq(y) {
                         return x.py_cmp(y);
@@ -458,7 +490,7 @@ impl serde::Serialize for Value {
             Value::Float(x) if x.is_finite() => serializer.serialize_f64(*x),
             Value::Float(_) => serializer.serialize_unit(),
             Value::Str(s) => serializer.serialize_str(s),
-            Value::List(items) => {
+            Value::List(items) | Value::Tuple(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {
                     seq.serialize_element(item)?;
@@ -734,6 +766,39 @@ mod tests {
         let t: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
         assert_eq!(Value::DateTime(t).py_str(), "2024-01-02 03:04:05+00:00");
         assert_eq!(Value::Str("x".into()).py_repr(), "'x'");
+    }
+
+    #[test]
+    fn tuples_print_and_compare_like_python() {
+        let pair = Value::Tuple(vec![Value::Int(1), Value::Int(2)]);
+        assert_eq!(pair.py_str(), "(1, 2)");
+        assert_eq!(Value::Tuple(vec![Value::str("a")]).py_repr(), "('a',)");
+        assert_eq!(Value::Tuple(vec![]).py_str(), "()");
+        let mut map = Map::default();
+        map.insert("k".into(), Value::Tuple(vec![Value::Int(3)]));
+        assert_eq!(
+            Value::List(vec![pair.clone(), Value::from(map)]).py_str(),
+            "[(1, 2), {'k': (3,)}]"
+        );
+        let mut text = Text::from("x ");
+        pair.push_str_to(&mut text);
+        assert_eq!(text, "x (1, 2)");
+        assert_eq!(pair.type_name(), "tuple");
+        assert!(pair.truthy());
+        assert!(!Value::Tuple(vec![]).truthy());
+        // `(1, 2) == [1, 2]` is False in Python; `(1, 2) == (1.0, 2)` is True.
+        let list = Value::List(vec![Value::Int(1), Value::Int(2)]);
+        assert!(!pair.py_eq(&list));
+        assert_ne!(pair, list);
+        assert!(!pair.same(&list));
+        assert!(pair.py_eq(&Value::Tuple(vec![Value::Float(1.0), Value::Int(2)])));
+        assert_eq!(
+            pair.py_cmp(&Value::Tuple(vec![Value::Int(1), Value::Int(3)])),
+            Some(Ordering::Less)
+        );
+        assert_eq!(pair.py_cmp(&list), None);
+        // A JSON list.
+        assert_eq!(serde_json::to_string(&pair).unwrap(), "[1,2]");
     }
 
     #[test]

@@ -29,6 +29,11 @@ def rest(first, **kwargs) -> dict:
     return {"first": first, "others": sorted(kwargs)}
 
 
+@tag("v1", alias="kinds")
+def kinds(a: list, b: "list[int]", c: object, d: tuple) -> dict:
+    return {k: type(v).__name__ for k, v in (("a", a), ("b", b), ("c", c), ("d", d))}
+
+
 @tag("v1", alias="later")
 async def later(seconds: float) -> dict:
     await asyncio.sleep(seconds)
@@ -191,4 +196,34 @@ fn filters_registered_in_python() {
     let out = wfr(&["run", "c", "-p", "name=ann"], dir.path(), None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("WF409"), "{}", stderr(&out));
+}
+
+/// Tuples reach functions as tuples, unless a hint asks for a list (and a list
+/// becomes a tuple where a hint asks for one), as upstream's argument model does.
+#[test]
+fn tuples_convert_as_the_hints_ask() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "tasks/__init__.py", TASKS);
+    write(
+        dir.path(),
+        "conf/c.yml",
+        &flow(
+            r#"        - {name: Make, id: make, run: "t = (1, 2)\nl = [1, 2]"}
+        - name: Kinds
+          id: kinds
+          uses: tasks/kinds@v1
+          with:
+            a: "${{ stages.make.outputs.t }}"
+            b: "${{ stages.make.outputs.t }}"
+            c: "${{ stages.make.outputs.t }}"
+            d: "${{ stages.make.outputs.l }}"
+"#,
+        ),
+    );
+    let out = wfr(&["run", "c", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        context(&out)["jobs"]["j"]["stages"]["kinds"]["outputs"],
+        serde_json::json!({"a": "list", "b": "list", "c": "tuple", "d": "tuple"})
+    );
 }

@@ -220,3 +220,41 @@ fn python_ints_of_any_size_stay_integers() {
         "{context}"
     );
 }
+
+/// A tuple a Py stage makes stays a tuple: `(1, 2)` in text, a tuple in a later
+/// stage's `vars`, never equal to a list; a JSON list in the context.
+#[test]
+fn python_tuples_stay_tuples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flow = r#"p:
+  type: Workflow
+  jobs:
+    j:
+      stages:
+        - id: s6
+          name: Make
+          run: "o7 = (1, 2)\none = (1,)\nempty = ()"
+        - id: use
+          name: Use
+          vars:
+            v: "x ${{ stages.s6.outputs.o7 | str }}"
+            one: "${{ stages.s6.outputs.one }} ${{ stages.s6.outputs.empty }}"
+            t: "${{ stages.s6.outputs.o7 }}"
+          run: "o = v\nshown = one\nkind = type(t).__name__"
+        - id: eq
+          name: Equal to a list
+          if: "${{ stages.s6.outputs.o7 }} == [1, 2]"
+          echo: "equal"
+"#;
+    write(dir.path(), "conf/p.yml", flow);
+    let out = wfr(&["run", "p", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let stages = &ctx["jobs"]["j"]["stages"];
+    assert_eq!(stages["s6"]["outputs"]["o7"], serde_json::json!([1, 2]));
+    assert_eq!(
+        stages["use"]["outputs"],
+        serde_json::json!({"o": "x (1, 2)", "shown": "(1,) ()", "kind": "tuple"})
+    );
+    assert_eq!(stages["eq"]["status"], "SKIP", "{ctx:#}");
+}

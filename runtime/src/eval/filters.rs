@@ -71,7 +71,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             other => return Err(wrong(&other)),
         },
         "list" => match value {
-            Value::List(items) => Value::List(items),
+            Value::List(items) | Value::Tuple(items) => Value::List(items),
             Value::Str(s) => Value::List(
                 s.chars()
                     .map(|c| Value::Str(Text::from(c.encode_utf8(&mut [0; 4]) as &str)))
@@ -87,11 +87,11 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
         },
         "dict" => match value {
             Value::Map(m) => Value::Map(m),
-            Value::List(items) => {
+            Value::List(items) | Value::Tuple(items) => {
                 let mut map = crate::value::Map::default();
                 for item in items {
                     match item {
-                        Value::List(pair) if pair.len() == 2 => {
+                        Value::List(pair) | Value::Tuple(pair) if pair.len() == 2 => {
                             map.insert(pair[0].py_str().into(), pair[1].clone());
                         }
                         other => return Err(wrong(&other)),

@@ -12,7 +12,9 @@ use crate::value::{Map, Sharing, Text, Value};
 use crate::vm::fanout::{self, Done};
 use crate::vm::stage::{StageCx, run_list_into};
 
-fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Outcome>> {
+/// The items to run, and whether they came as a tuple (upstream keeps the tuple
+/// as the stage's `items` output).
+fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<(Vec<Value>, bool), Box<Outcome>> {
     let scope = cx.scope(local, None);
     let value = match items {
         Items::List(values) => {
@@ -28,14 +30,15 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<Vec<Value>, Box<Out
         }
     };
     match value {
-        Value::List(items) => Ok(items),
+        Value::List(items) => Ok((items, false)),
+        Value::Tuple(items) => Ok((items, true)),
         // Upstream's `str2list`: empty text is no items; otherwise the text must
         // be a JSON list from its first character to its last.
-        Value::Str(text) if text.is_empty() => Ok(Vec::new()),
+        Value::Str(text) if text.is_empty() => Ok((Vec::new(), false)),
         Value::Str(text) => match (text.starts_with('[') && text.ends_with(']'))
             .then(|| crate::json::parse(&text))
         {
-            Some(Ok(Value::List(items))) => Ok(items),
+            Some(Ok(Value::List(items))) => Ok((items, false)),
             _ => Err(Box::new(Outcome::failed(
                 "TypeError",
                 format!(
@@ -70,6 +73,8 @@ enum Identity<'a> {
     /// An integer beyond 64 bits, or a whole float beyond them.
     Big(std::borrow::Cow<'a, num_bigint::BigInt>),
     Text(&'a str),
+    /// A tuple: equal when its items are (`(1, 'a')` and `(1.0, 'a')` are one).
+    Tuple(Vec<Identity<'a>>),
     Repr(String),
 }
 
@@ -87,6 +92,7 @@ fn identity(item: &Value) -> Identity<'_> {
             }
         }
         Value::Str(s) => Identity::Text(s),
+        Value::Tuple(items) => Identity::Tuple(items.iter().map(identity).collect()),
         other => Identity::Repr(other.py_repr()),
     }
 }
@@ -132,8 +138,8 @@ pub(super) fn run(
     concurrent: u32,
     by_index: bool,
 ) -> Outcome {
-    let items = match items(cx, local, source) {
-        Ok(items) => items,
+    let (items, tuple) = match items(cx, local, source) {
+        Ok(found) => found,
         Err(outcome) => return *outcome,
     };
     // Items are the keys of the output: each must be unique unless keyed by index.
@@ -265,7 +271,15 @@ pub(super) fn run(
         entries.into_iter().collect()
     };
     let mut outputs = Map::default();
-    outputs.insert("items".into(), Value::List(Arc::unwrap_or_clone(items)));
+    let items = Arc::unwrap_or_clone(items);
+    outputs.insert(
+        "items".into(),
+        if tuple {
+            Value::Tuple(items)
+        } else {
+            Value::List(items)
+        },
+    );
     outputs.insert("foreach".into(), Value::from(foreach));
     Outcome {
         status,
@@ -292,6 +306,16 @@ mod tests {
         let list = |n| Value::List(vec![Value::Int(n)]);
         assert!(has_duplicates(&[list(1), list(2), list(1)]));
         assert!(!has_duplicates(&[list(1), list(2)]));
+        // Tuples are one item when their items are.
+        let pair = |a: Value| Value::Tuple(vec![a, Value::str("a")]);
+        assert!(has_duplicates(&[
+            pair(Value::Int(1)),
+            pair(Value::Float(1.0))
+        ]));
+        assert!(!has_duplicates(&[
+            pair(Value::Int(1)),
+            pair(Value::str("1"))
+        ]));
         // Beyond 64 bits: by value, whole floats included.
         let big = |t: &str| Value::int(t.parse().unwrap());
         assert!(has_duplicates(&[

@@ -121,7 +121,7 @@ fn script(code: &str, vars: &Map, deps: &[String]) -> String {
 fn contains(value: &Value, pick: fn(&Value) -> bool) -> bool {
     pick(value)
         || match value {
-            Value::List(items) => items.iter().any(|v| contains(v, pick)),
+            Value::List(items) | Value::Tuple(items) => items.iter().any(|v| contains(v, pick)),
             Value::Map(map) => map.values().any(|v| contains(v, pick)),
             _ => false,
         }

@@ -330,7 +330,7 @@ fn dynamic(
         let values = match axis {
             Axis::Values(values) => values.iter().map(render).collect::<Result<Vec<_>, _>>()?,
             Axis::Template(t) => match eval::render(&scope, t).map_err(|e| e.message)? {
-                Value::List(items) => items,
+                Value::List(items) | Value::Tuple(items) => items,
                 other => {
                     return Err(format!(
                         "matrix key `{key}` must give a list, got {}",
