@@ -22,6 +22,7 @@ os.environ.update(
 )
 
 from ddeutil.workflow import Workflow  # noqa: E402
+from ddeutil.workflow import job as upstream_job  # noqa: E402
 
 
 def strip(value):
@@ -38,6 +39,11 @@ def main():
         request = json.loads(line)
         os.environ["WORKFLOW_CORE_CONF_PATH"] = request["conf"]
         os.chdir(request["cwd"])
+        # Upstream caches matrix expansion (`job.make`, an lru_cache) with a key that
+        # ignores the matrix's key order: in one process, a matrix `{n, py}` expanded
+        # after an equal `{py, n}` gets the earlier one's key order, hence other strategy
+        # ids. Each case starts as a fresh process would.
+        upstream_job.make.cache_clear()
         try:
             result = Workflow.from_conf(request["workflow"]).execute(
                 params=request["params"], max_job_parallel=request.get("max_job_parallel", 2))
