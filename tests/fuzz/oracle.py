@@ -43,7 +43,7 @@ def main():
         # ignores the matrix's key order: in one process, a matrix `{n, py}` expanded
         # after an equal `{py, n}` gets the earlier one's key order, hence other strategy
         # ids. Each case starts as a fresh process would.
-        upstream_job.make.cache_clear()
+        upstream_job.make.__wrapped__.cache_clear()  # under its `freeze_args` wrapper
         try:
             result = Workflow.from_conf(request["workflow"]).execute(
                 params=request["params"], max_job_parallel=request.get("max_job_parallel", 2))
