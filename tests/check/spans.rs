@@ -357,7 +357,13 @@ fn case_with_two_defaults() {
     let yaml = wf(
         "- name: c\n  case: '${{ params.kind }}'\n  match:\n    - case: _\n      stages: []\n    - else: []",
     );
-    assert_one(&yaml, Code::InvalidValue, "else", 14, 15);
+    // One of each: upstream runs the last one; a warning on it.
+    assert_one(&yaml, Code::TwoDefaultArms, "else", 14, 15);
+    // Two of one form: upstream refuses the stage.
+    let yaml = wf(
+        "- name: c\n  case: '${{ params.kind }}'\n  match:\n    - else: []\n    - else: []",
+    );
+    assert_one(&yaml, Code::InvalidValue, "else", 13, 15);
 }
 
 #[test]
