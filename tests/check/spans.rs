@@ -360,9 +360,8 @@ fn case_with_two_defaults() {
     // One of each: upstream runs the last one; a warning on it.
     assert_one(&yaml, Code::TwoDefaultArms, "else", 14, 15);
     // Two of one form: upstream refuses the stage.
-    let yaml = wf(
-        "- name: c\n  case: '${{ params.kind }}'\n  match:\n    - else: []\n    - else: []",
-    );
+    let yaml =
+        wf("- name: c\n  case: '${{ params.kind }}'\n  match:\n    - else: []\n    - else: []");
     assert_one(&yaml, Code::InvalidValue, "else", 13, 15);
 }
 
