@@ -169,8 +169,25 @@ def hang_after_stop(case, outcome):
     """Upstream never ends: a fail-fast failure stopped the run, and a job needs a job
     that the stop kept from starting (it waits for a status that never comes)."""
     return (outcome.kind == "oracle-timeout" and stops_the_run(case)
-            and any(any((doc["jobs"].get(n) or {}).get("needs") for n in j.get("needs", []))
-                    for doc in case["docs"].values() for j in doc.get("jobs", {}).values()))
+            and any(j.get("needs") for doc in case["docs"].values()
+                    for j in doc.get("jobs", {}).values()))
+
+
+def unhashable_items(case):
+    """Foreach stages over a param whose list holds mappings or lists."""
+    unhashable = {name for name, value in case["params"].items()
+                  if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)}
+    return [s for s in stages(case) if isinstance(s.get("foreach"), str)
+            and any(n in unhashable for n in re.findall(r"params\.([\w-]+)", s["foreach"]))]
+
+
+def hashable_items(case):
+    """The case with those lists' mappings and lists given as their text."""
+    case = copy.deepcopy(case)
+    for name, value in case["params"].items():
+        if isinstance(value, list):
+            case["params"][name] = [str(v) if isinstance(v, (dict, list)) else v for v in value]
+    return case
 
 
 def abort_timing(case, outcome):
@@ -310,6 +327,10 @@ CLASSES = [
           "an `include` on a matrix whose combinations are all excluded: a WF504 finding",
           shape=refused_include,
           readme="an `include` on a matrix whose combinations `exclude` all removes"),
+    Class("foreach-unhashable", "documented",
+          "a foreach over items Python cannot hash (mappings, lists): upstream fails",
+          lambda c: bool(unhashable_items(c)), hashable_items,
+          readme="A foreach iterates over any items, mappings and lists included"),
     Class("fail-fast-timing", "documented",
           "a fail-fast failure stopped the run; what had started by then is timing (a race, "
           "or a difference gone when everything runs one at a time)",
