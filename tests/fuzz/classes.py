@@ -327,6 +327,18 @@ CLASSES = [
           "an `include` on a matrix whose combinations are all excluded: a WF504 finding",
           shape=refused_include,
           readme="an `include` on a matrix whose combinations `exclude` all removes"),
+    Class("bash-not-sh", "documented",
+          "a Bash script's `echo` of text holding backslashes (`rstr`): sh (upstream) reads "
+          "`\\n` as a newline, bash (wfr) does not",
+          lambda c: any("rstr" in s["bash"] for s in stages(c) if isinstance(s.get("bash"), str)),
+          lambda c: edit(c, lambda d: [s.update(bash=s["bash"].replace("rstr", "str"))
+                                       for s in stages(d) if isinstance(s.get("bash"), str)]),
+          readme="run with `bash` (not `sh`)"),
+    Class("run-times-in-text", "documented",
+          "a trigger's whole `jobs` output rendered as text: it holds run times, never twice the same",
+          has_string(r"outputs\.jobs\s*(\||\}\})"),
+          lambda c: replace_strings(c, r"outputs\.jobs(?=\s*(\||\}\}))", "outputs.params"),
+          readme="a template that renders a whole trigger's `jobs` as text is never the same twice"),
     Class("foreach-unhashable", "documented",
           "a foreach over items Python cannot hash (mappings, lists): upstream fails",
           lambda c: bool(unhashable_items(c)), hashable_items,
