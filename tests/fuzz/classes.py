@@ -53,6 +53,28 @@ def strings(node):
             yield from strings(v)
 
 
+def dropping(finder, key):
+    """A neutralizer: the case without `key` in the nodes that `finder` returns."""
+    def neutralize(case):
+        case = copy.deepcopy(case)
+        for node in finder(case):
+            node.pop(key, None)
+        return case
+    return neutralize
+
+
+def found_in(case):
+    """The construct classes whose construct the case holds."""
+    return [c for c in CLASSES if c.detect and c.detect(case)]
+
+
+def neutralized(case, found):
+    """The case with the constructs of every class in `found` rewritten away."""
+    for c in found:
+        case = c.neutralize(case)
+    return case
+
+
 def edit(case, fn):
     """A copy of the case with `fn(copy)` applied."""
     case = copy.deepcopy(case)
@@ -158,13 +180,6 @@ def pasted_conditions(case):
             and may_quote(case, n["if"])]
 
 
-def drop_pasted_conditions(case):
-    case = copy.deepcopy(case)
-    for node in pasted_conditions(case):
-        node.pop("if", None)
-    return case
-
-
 def hang_after_stop(case, outcome):
     """Upstream never ends: a fail-fast failure stopped the run, and a job needs a job
     that the stop kept from starting (it waits for a status that never comes)."""
@@ -234,23 +249,9 @@ def sibling_status(case):
     return found
 
 
-def drop_sibling_status(case):
-    case = copy.deepcopy(case)
-    for stage in sibling_status(case):
-        stage.pop("if", None)
-    return case
-
-
 def bool_ifs(case):
     out = [s for s in stages(case) if isinstance(s.get("if"), bool)]
     return out + [j for j in jobs(case) if isinstance(j.get("if"), bool)]
-
-
-def drop_bool_ifs(case):
-    case = copy.deepcopy(case)
-    for node in bool_ifs(case):
-        node.pop("if", None)
-    return case
 
 
 def rule_is(*rules):
@@ -284,17 +285,10 @@ def may_quote(case, value):
     return any(name in collections for name in re.findall(r"params\.([\w-]+)", value))
 
 
-def drop_bash_env(case):
-    case = copy.deepcopy(case)
-    for stage in bash_env(case):
-        del stage["env"]
-    return case
-
-
 CLASSES = [
     # ------------------------------------------------------------------ documented
     Class("bool-if", "documented", "a YAML boolean `if:`: upstream skips on `true` and runs on `false`",
-          lambda c: bool(bool_ifs(c)), drop_bool_ifs,
+          lambda c: bool(bool_ifs(c)), dropping(bool_ifs, "if"),
           readme="A boolean `if:` means what it says"),
     Class("keys-values-lists", "documented", "`keys`/`values` give lists, not `dict_keys(...)` text",
           has_string(r"\|\s*(keys|values)\b"),
@@ -314,7 +308,7 @@ CLASSES = [
           readme="`[0]` and `['k']` index lists and mappings in templates"),
     Class("nested-sibling-status", "documented",
           "`stages.<id>.status` of a sibling inside a nested stage (upstream keeps only outputs there)",
-          lambda c: bool(sibling_status(c)), drop_sibling_status,
+          lambda c: bool(sibling_status(c)), dropping(sibling_status, "if"),
           readme="an earlier sibling's `status` and `errors` can be read"),
     Class("one-rule", "documented", "`one_success`/`one_failed` mean at least one (upstream: exactly one)",
           rule_is("one_success", "one_failed"), set_rule(("one_success", "one_failed"), "all_done"),
@@ -350,7 +344,7 @@ CLASSES = [
           readme="what had started by then depends on timing"),
     Class("condition-text", "documented",
           "a quoted template in a condition whose text holds a quote: a value in wfr, pasted source upstream",
-          lambda c: bool(pasted_conditions(c)), drop_pasted_conditions,
+          lambda c: bool(pasted_conditions(c)), dropping(pasted_conditions, "if"),
           readme="a template in a condition is a value, never text pasted into it"),
     # ------------------------------------------------------------- upstream defects
     Class("hang-after-stop", "upstream defect",
@@ -363,7 +357,7 @@ CLASSES = [
     Class("bash-env-quotes", "upstream defect",
           "a Bash `env` value holding `'` loses its quotes (upstream writes `K='V';` unescaped)",
           lambda c: any(may_quote(c, v) for s in bash_env(c) for v in s["env"].values()),
-          drop_bash_env,
+          dropping(bash_env, "env"),
           repro="`bash: echo \"$V\"`, `env: {V: \"${{ params.m }}\"}`, m = {'k': 'a b'}: upstream's "
                 "script says `V='{'k': 'a b'}';`, which sh reads as `V={k:` then the command `a` "
                 "(stdout null, an error on stderr); wfr exports V and prints {'k': 'a b'}"),

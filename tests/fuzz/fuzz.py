@@ -273,11 +273,9 @@ def classify(runner, case, outcome, minimize=True):
             return sorted({c.name for c in shapes}), "", None
         # A construct may make one side's output vary (upstream's script names in its
         # stderr): the case without it must agree every time.
-        candidates = [c for c in classes.CLASSES if c.detect and c.detect(case)]
+        candidates = classes.found_in(case)
         if candidates:
-            neutral = case
-            for c in candidates:
-                neutral = c.neutralize(neutral)
+            neutral = classes.neutralized(case, candidates)
             rests = [runner.run(neutral) for _ in range(3)]
             shapes = [classes.by_shape(neutral, o) for o in rests if not o.same]
             if all(shapes):
@@ -288,11 +286,9 @@ def classify(runner, case, outcome, minimize=True):
     shape = classes.by_shape(case, outcome)
     if shape:
         return [shape.name], "", None
-    candidates = [c for c in classes.CLASSES if c.detect and c.detect(case)]
+    candidates = classes.found_in(case)
     if candidates:
-        neutral = case
-        for c in candidates:
-            neutral = c.neutralize(neutral)
+        neutral = classes.neutralized(case, candidates)
         rest = runner.run(neutral)
         left = None if rest.same else classes.by_shape(neutral, rest)
         if rest.same or left:
@@ -301,10 +297,7 @@ def classify(runner, case, outcome, minimize=True):
                 return [candidates[0].name] + extra, "", None
             named = []
             for c in candidates:
-                others = case
-                for o in candidates:
-                    if o is not c:
-                        others = o.neutralize(others)
+                others = classes.neutralized(case, [o for o in candidates if o is not c])
                 again = runner.run(others)
                 if not (again.same or classes.by_shape(others, again)):
                     named.append(c.name)
@@ -386,8 +379,8 @@ def run_batch(seed, count, jobs, work, minimize=True, progress=True, quick=False
         if outcome.same:
             return index, ["same"], "", None
         if quick:
-            return index, [c.name for c in classes.CLASSES if c.detect and c.detect(case)] or ["unexplained"], \
-                outcome.summary(), None
+            names = [c.name for c in classes.found_in(case)] or ["unexplained"]
+            return index, names, outcome.summary(), None
         names, note, small = classify(runner, case, outcome, minimize)
         return index, names, note, small
 
