@@ -111,3 +111,27 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// Damaged copies of a good plan file, each named: what a crash, a full disk or a
+/// stray write could leave. Loading any of them must fail, and the plan be rewritten.
+pub fn damaged_plans(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let flipped = |at: usize, mask: u8| {
+        let mut b = good.to_vec();
+        b[at] ^= mask;
+        b
+    };
+    vec![
+        ("empty", Vec::new()),
+        ("cut in half", good[..good.len() / 2].to_vec()),
+        ("cut short", good[..good.len() - 10].to_vec()),
+        ("bad magic", [b"NOTAPLAN".as_slice(), &good[8..]].concat()),
+        ("other format", {
+            let mut b = good.to_vec();
+            b[8] = b[8].wrapping_add(1);
+            b
+        }),
+        ("a flipped byte in the body", flipped(good.len() - 40, 0x55)),
+        ("a flipped checksum", flipped(good.len() - 1, 1)),
+        ("trailing bytes", [good, b"x"].concat()),
+    ]
+}

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::support::{Tmpfs, stderr, wfc, write};
+use crate::support::{Tmpfs, damaged_plans, stderr, wfc, write};
 
 const HELLO: &str =
     "hello:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: hi}\n";
@@ -21,22 +21,7 @@ fn a_plan_that_does_not_load_is_rewritten() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = d.join(".wfc/plans/hello.wfp");
     let good = std::fs::read(&plan).expect("plan");
-    let damage: Vec<(&str, Vec<u8>)> = vec![
-        ("truncated", good[..good.len() - 10].to_vec()),
-        ("bad magic", [b"NOTAPLAN".as_slice(), &good[8..]].concat()),
-        ("other format", {
-            let mut b = good.clone();
-            b[8] = b[8].wrapping_add(1);
-            b
-        }),
-        ("a flipped byte in the body", {
-            let mut b = good.clone();
-            let at = b.len() - 40;
-            b[at] ^= 0x55;
-            b
-        }),
-        ("trailing bytes", [good.as_slice(), b"x"].concat()),
-    ];
+    let damage = damaged_plans(&good);
     for (what, bytes) in damage {
         std::fs::write(&plan, &bytes).expect("damage");
         let out = wfc(&["compile", "conf"], d);

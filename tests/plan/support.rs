@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 #[path = "../common.rs"]
 mod common;
-pub use common::{Tmpfs, stderr, stdout, write};
+pub use common::{Tmpfs, damaged_plans, stderr, stdout, write};
 
 use wfc_compiler::check;
 use wfc_compiler::plan::{self, Plan};

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Tmpfs, bounded, mkfifo, stderr, stdout, wfr, write};
+use crate::support::{Tmpfs, bounded, damaged_plans, mkfifo, stderr, stdout, wfr, write};
 
 const HELLO: &str =
     "hello:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: a, echo: hi}\n";
@@ -204,28 +204,7 @@ fn a_damaged_plan_is_compiled_again() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = dir.path().join(".wfc/plans/hello.wfp");
     let good = std::fs::read(&plan).expect("plan");
-    let damage: Vec<(&str, Vec<u8>)> = vec![
-        ("truncated", good[..good.len() / 2].to_vec()),
-        ("empty", Vec::new()),
-        ("bad magic", [b"XXXXXXXX".as_slice(), &good[8..]].concat()),
-        ("other format", {
-            let mut b = good.clone();
-            b[8] = b[8].wrapping_add(1);
-            b
-        }),
-        ("a flipped byte in the body", {
-            let mut b = good.clone();
-            let at = b.len() - 40;
-            b[at] ^= 0x55;
-            b
-        }),
-        ("a flipped checksum", {
-            let mut b = good.clone();
-            let at = b.len() - 1;
-            b[at] ^= 1;
-            b
-        }),
-    ];
+    let damage = damaged_plans(&good);
     for (what, bytes) in damage {
         std::fs::write(&plan, &bytes).expect("damage");
         let out = wfr(&["run", "hello"], dir.path(), None);

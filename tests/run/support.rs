@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 mod common;
 // Not every crate that includes this file uses every helper.
 #[allow(unused_imports)]
-pub use common::{Tmpfs, bounded, mkfifo, stderr, stdout, write};
+pub use common::{Tmpfs, bounded, damaged_plans, mkfifo, stderr, stdout, write};
 
 pub fn tests_dir() -> PathBuf {
     PathBuf::from(crate::TESTS)
