@@ -22,7 +22,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut all = Vec::new();
-    for dir in [root.join("src"), root.join("../grammar")] {
+    for dir in [root.join("src"), root.join("../plan")] {
         println!("cargo:rerun-if-changed={}", dir.display());
         files(&dir, &mut all);
     }

@@ -3,25 +3,22 @@
 //! The pipeline: `syntax` (files → YAML nodes → typed model), `check` (semantic
 //! passes over the model), `render` (diagnostics for people and tools).
 
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
-pub mod ids;
-pub mod input;
-pub mod limits;
-pub mod output;
 pub mod project;
 pub mod registry;
 pub mod render;
 pub mod source;
 pub mod span;
-pub mod state;
 pub mod syntax;
-pub mod volume;
+
+// What the runtime shares, kept in `wfc_plan`, under the paths the compiler uses.
+pub use wfc_plan::{errln, ids, input, limits, output, pytext, state, volume};
 
 /// Identifies this build of the compiler: a hash of its sources. Caches and plans
 /// made by another build are not trusted.
 pub const BUILD_ID: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("WFC_BUILD_ID"));
 pub mod plan;
-pub mod pytext;

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod cron;
 pub mod discover;
-pub mod expr;
 pub mod model;
 pub mod yaml;
+
+pub use wfc_plan::expr;

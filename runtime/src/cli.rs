@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wfc_compiler::plan::{self, Plan};
+use wfc_compiler::api;
+use wfc_plan::{self as plan, Plan};
 
 use crate::cancel::Cancel;
 use crate::logs;
@@ -111,12 +112,12 @@ struct RunArgs {
 
 /// `--timeout`: a number of seconds above 0, up to wfc's longest timeout.
 fn timeout_seconds(text: &str) -> Result<f64, String> {
-    let max = wfc_compiler::limits::MAX_TIMEOUT_SECONDS;
+    let max = wfc_plan::limits::MAX_TIMEOUT_SECONDS;
     match text.trim().parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= max => Ok(seconds),
         Ok(_) => Err(format!(
             "a timeout must be greater than 0 and at most {}",
-            wfc_compiler::limits::MAX_TIMEOUT_TEXT
+            wfc_plan::limits::MAX_TIMEOUT_TEXT
         )),
         Err(_) => Err("a timeout is a number of seconds, such as `90` or `0.5`".to_string()),
     }
@@ -157,7 +158,7 @@ pub fn main() -> ExitCode {
 }
 
 fn fail(message: impl std::fmt::Display) -> u8 {
-    wfc_compiler::errln!("wfr: error: {message}");
+    wfc_plan::errln!("wfr: error: {message}");
     exit::BAD_INPUT
 }
 
@@ -173,7 +174,7 @@ fn run(args: &RunArgs) -> u8 {
     }
     let mut given = Map::default();
     if let Some(file) = &args.params_file {
-        match wfc_compiler::input::read_text(file, wfc_compiler::input::MAX_PARAMS_FILE)
+        match wfc_plan::input::read_text(file, wfc_plan::input::MAX_PARAMS_FILE)
             .map_err(|e| e.to_string())
             .and_then(|t| params::from_file(&t))
         {
@@ -294,13 +295,13 @@ fn run(args: &RunArgs) -> u8 {
             // Written from the context itself: its keys in their order (as
             // upstream's dicts keep it), no copy of it made first.
             // A reader that went away (`| head`) ends the output quietly.
-            let written = wfc_compiler::output::stdout_with(|out| {
+            let written = wfc_plan::output::stdout_with(|out| {
                 serde_json::to_writer_pretty(&mut *out, &result.context)
-                    .map_err(wfc_compiler::render::json_error)
+                    .map_err(std::io::Error::from)
                     .and_then(|()| writeln!(out))
             });
             if let Err(e) = written {
-                wfc_compiler::errln!("wfr: cannot write the context to stdout: {e}");
+                wfc_plan::errln!("wfr: cannot write the context to stdout: {e}");
             }
         }
         OutputArg::Summary => {
@@ -318,8 +319,8 @@ fn run(args: &RunArgs) -> u8 {
                 result.run_id,
                 result.status.as_str()
             );
-            if let Err(e) = wfc_compiler::output::stdout(&line) {
-                wfc_compiler::errln!("wfr: cannot write the summary to stdout: {e}");
+            if let Err(e) = wfc_plan::output::stdout(&line) {
+                wfc_plan::errln!("wfr: cannot write the summary to stdout: {e}");
             }
         }
     }
@@ -332,25 +333,25 @@ fn run(args: &RunArgs) -> u8 {
     let code = match saved {
         // With JSON logs, stderr stays JSON lines to the end.
         Ok(path) if args.log_format == LogFormat::Json => {
-            wfc_compiler::errln!(
+            wfc_plan::errln!(
                 "{}",
                 serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
             );
             code
         }
         Ok(path) => {
-            wfc_compiler::errln!("wfr: run record: {}", path.display());
+            wfc_plan::errln!("wfr: run record: {}", path.display());
             code
         }
         Err(e) if args.log_format == LogFormat::Json => {
-            wfc_compiler::errln!(
+            wfc_plan::errln!(
                 "{}",
                 serde_json::json!({"level": "ERROR", "target": "wfr::record", "error": e.to_string(), "status": result.status.as_str(), "message": "cannot write the run record; it was removed"})
             );
             exit::NO_RECORD
         }
         Err(e) => {
-            wfc_compiler::errln!(
+            wfc_plan::errln!(
                 "wfr: error: cannot write the run record ({e}); it was removed. The run ended {}; free space in {} and run it again to keep its record",
                 result.status.as_str(),
                 args.runs.display()
@@ -371,224 +372,39 @@ fn source_hash(dir: &Path, plan: &Plan) -> String {
         .map_or_else(|_| String::new(), |h| h.source_hash)
 }
 
-/// Finds (compiling if needed) the plan to run and the folder of its siblings.
-///
-/// A target ending in `.wfp` is a plan file and one ending in `.yml` / `.yaml` a
-/// workflow file (it must be a readable regular file); anything else is a workflow
-/// name. When the workflow cannot be run, the findings that say why are printed as
-/// `wfc check` prints them (on stderr), then the error.
+/// Finds (compiling if needed) the plan to run and the folder of its siblings,
+/// through the compile API. When the workflow cannot be run, the findings that say
+/// why are printed as `wfc check` prints them (on stderr), then the error.
 fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
     // `.wfc/runs` and `.wfc/plans` are made below: their `.wfc` gets its
     // `.gitignore` and `CACHEDIR.TAG` first.
     for dir in [&args.runs, &args.plans] {
-        wfc_compiler::state::prepare(dir).map_err(fail)?;
+        wfc_plan::state::prepare(dir).map_err(fail)?;
     }
-    let target = Path::new(&args.target);
-    if target.extension().is_some_and(|e| e == "wfp") {
-        let (_, plan) = plan::read(target).map_err(fail)?;
-        let dir = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        return Ok((Arc::new(plan), dir));
-    }
-    let is_file = target
-        .extension()
-        .is_some_and(|e| e == "yml" || e == "yaml");
-    if is_file {
-        // A folder, FIFO, socket or device named `*.yml`, a dangling link, a file
-        // that cannot be read: said as such (not "no workflow is named").
-        wfc_compiler::input::read(target, wfc_compiler::input::MAX_WORKFLOW_FILE)
-            .map_err(|e| fail(format!("{}: {e}", target.display())))?;
-    }
-    let mut paths = wfc_compiler::syntax::discover::default_paths();
-    if is_file && !paths.iter().any(|p| target.starts_with(p)) {
-        // A file outside the workflow folder comes with the workflows beside it
-        // (which it may trigger) rather than with everything under `.`.
-        let folder = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if paths == [PathBuf::from(".")] {
-            paths.clear();
-        }
-        paths.push(folder.to_path_buf());
-    }
-    // The check cache beside the plans (`.wfc/cache`): unchanged files are not parsed again.
-    let cache = args.plans.parent().map(|dir| dir.join("cache/check.bin"));
-    let compile = |options: &wfc_compiler::check::Options| {
-        wfc_compiler::compile::compile_paths(&paths, &args.plans, options, cache.as_deref())
-            .map_err(fail)
-    };
-    #[cfg_attr(not(feature = "python"), allow(unused_mut))]
-    let mut compiled = compile(&wfc_compiler::check::Options::default())?;
-    // Filters unknown to the compiler may be registered in Python (`@custom_filter`):
-    // look them up (this starts the interpreter, so only when needed) and compile again.
-    if compiled
-        .checked
-        .diagnostics
-        .iter()
-        .any(|d| d.code == wfc_compiler::diagnostic::Code::UnknownFilter)
-    {
-        #[cfg(feature = "python")]
-        {
-            let extra_filters = crate::python::filter_names().map_err(fail)?;
-            if !extra_filters.is_empty() {
-                compiled = compile(&wfc_compiler::check::Options { extra_filters })?;
-            }
-        }
-        #[cfg(not(feature = "python"))]
-        return Err(fail(crate::handoff::exec(
-            "a template uses a filter that is not built in (it may be registered in Python)",
-        )));
-    }
-    // A plan that could not be written (a full disk, a read-only folder) is said as
-    // such: the run would otherwise find no plan, or an old one.
-    if let Some((path, error)) = compiled.write_errors.first() {
-        for (path, error) in &compiled.write_errors[1..] {
-            wfc_compiler::errln!("wfr: error: cannot write plan {}: {error}", path.display());
-        }
-        return Err(fail(format!(
-            "cannot write plan {}: {error}",
-            path.display()
-        )));
-    }
-    let checked = &compiled.checked;
-    let name = if is_file {
-        let display = target.strip_prefix(".").unwrap_or(target);
-        let files: Vec<wfc_compiler::span::FileId> = checked
-            .sources
-            .iter()
-            .filter(|(_, f)| f.path == display || f.path == target)
-            .map(|(id, _)| id)
-            .collect();
-        let names: Vec<&str> = files
-            .iter()
-            .flat_map(|id| checked.workflows[id.0 as usize].iter())
-            .map(|w| w.name.value.as_str())
-            .collect();
-        match names.as_slice() {
-            [one] => (*one).to_string(),
-            [] => {
-                let findings: Vec<_> = checked
-                    .diagnostics
-                    .iter()
-                    .filter(|d| files.contains(&d.span.file))
-                    .cloned()
-                    .collect();
-                if findings
-                    .iter()
-                    .any(wfc_compiler::diagnostic::Diagnostic::is_error)
-                {
-                    print_findings(&checked.sources, &findings);
-                    return Err(fail(format!(
-                        "{} has errors; fix them, then run it again",
-                        target.display()
-                    )));
-                }
-                return Err(fail(format!(
-                    "{} holds no workflow (no top-level entry has `type: Workflow`)",
-                    target.display()
-                )));
-            }
-            many => {
-                return Err(fail(format!(
-                    "{} holds several workflows ({}); run one by name",
-                    target.display(),
-                    many.join(", ")
-                )));
-            }
-        }
-    } else {
-        args.target.clone()
-    };
-    if compiled.failed.contains(&name) {
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        print_findings(&checked.sources, &errors);
-        return Err(fail(format!(
-            "workflow `{name}` has errors; fix them, then run it again"
-        )));
-    }
-    let path = args.plans.join(plan::file_name(&name));
-    let known = checked
-        .workflows
-        .iter()
-        .flatten()
-        .any(|w| w.name.value == name);
-    if !known || !path.exists() {
-        let names = checked
-            .workflows
-            .iter()
-            .flatten()
-            .map(|w| w.name.value.as_str());
-        let hint = wfc_compiler::diagnostic::suggestion(&name, names)
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
-        // Files that did not load may hold it: show why they did not.
-        let unloaded = unloaded_findings(&compiled.checked);
-        let also = if unloaded.is_empty() {
-            String::new()
-        } else {
-            print_findings(&checked.sources, &unloaded);
-            "; files with the errors above may define it".to_string()
-        };
-        return Err(fail(format!("no workflow is named `{name}`{hint}{also}")));
-    }
-    let (_, plan) = plan::read(&path).map_err(fail)?;
-    Ok((Arc::new(plan), args.plans.clone()))
-}
-
-/// The findings of files with errors outside every workflow they define (a file
-/// that is not YAML, not UTF-8, too large...): such a file may hold workflows
-/// nobody can see.
-fn unloaded_findings(
-    checked: &wfc_compiler::check::Checked,
-) -> Vec<wfc_compiler::diagnostic::Diagnostic> {
-    let broken: Vec<wfc_compiler::span::FileId> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .filter(|d| {
-            !checked.workflows[d.span.file.0 as usize]
-                .iter()
-                .any(|w| d.span.start >= w.span.start && d.span.start <= w.span.end)
-        })
-        .map(|d| d.span.file)
-        .collect();
-    checked
-        .diagnostics
-        .iter()
-        .filter(|d| broken.contains(&d.span.file))
-        .cloned()
-        .collect()
-}
-
-/// Prints findings on stderr as `wfc check` prints them (colour on a terminal,
-/// without `NO_COLOR`).
-fn print_findings(
-    sources: &wfc_compiler::source::Sources,
-    findings: &[wfc_compiler::diagnostic::Diagnostic],
-) {
     let color = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut out = Vec::new();
-    let _ = wfc_compiler::render::write(
-        &mut out,
-        wfc_compiler::render::Format::Human,
-        sources,
-        findings,
-        if color {
-            wfc_compiler::render::Color::Always
-        } else {
-            wfc_compiler::render::Color::Never
-        },
-    );
-    let _ = std::io::stderr().lock().write_all(&out);
+    #[cfg(feature = "python")]
+    let python_filters = crate::python::filter_names;
+    #[cfg(not(feature = "python"))]
+    let python_filters = || {
+        Err(crate::handoff::exec(
+            "a template uses a filter that is not built in (it may be registered in Python)",
+        ))
+    };
+    match api::locate(
+        &args.target,
+        &args.plans,
+        api::Show { color },
+        python_filters,
+    ) {
+        Ok((plan, dir)) => Ok((Arc::new(plan), dir)),
+        Err(refused) => {
+            if let Some(findings) = &refused.findings {
+                let _ = std::io::stderr().lock().write_all(findings);
+            }
+            Err(fail(refused.message))
+        }
+    }
 }
 
 /// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the
@@ -680,9 +496,9 @@ fn stop_now(ending: Ending, why: &str) -> ! {
         error: closing,
         message: &message,
     };
-    wfc_compiler::errln!("wfr: {why}: ending it now");
+    wfc_plan::errln!("wfr: {why}: ending it now");
     for record in crate::record::close_open(closing) {
-        wfc_compiler::errln!("wfr: run record (closed as it was): {}", record.display());
+        wfc_plan::errln!("wfr: run record (closed as it was): {}", record.display());
     }
     // What is left of this process's own: its containers, its scratch folder.
     let _ = crate::reap::after(

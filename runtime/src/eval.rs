@@ -12,11 +12,11 @@ mod filters;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use wfc_compiler::plan::{CondPlan, PMap, PValue};
-use wfc_compiler::syntax::expr::ast::{
+use wfc_plan::expr::ast::{
     BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Key, Literal, Part, Path, Pipeline,
     Template, UnaryOp,
 };
+use wfc_plan::{CondPlan, PMap, PValue};
 
 use crate::value::{Map, Text, Value};
 
@@ -230,7 +230,7 @@ impl Scope<'_> {
 
 fn walk(
     start: &Value,
-    segments: &[wfc_compiler::syntax::expr::ast::Segment],
+    segments: &[wfc_plan::expr::ast::Segment],
     missing: &dyn Fn() -> EvalError,
 ) -> Result<Value, EvalError> {
     let mut current = start;
@@ -753,7 +753,7 @@ fn big_arithmetic(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wfc_compiler::syntax::expr::{parse_condition, parse_template};
+    use wfc_plan::expr::{parse_condition, parse_template};
 
     fn with_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
         let mut params = Map::default();

@@ -33,7 +33,7 @@ pub(crate) mod containers {
     }
 }
 
-use wfc_compiler::plan::{StageKindPlan, StagePlan};
+use wfc_plan::{StageKindPlan, StagePlan};
 
 use crate::eval::EvalError;
 use crate::status::{self, Status};

@@ -143,7 +143,7 @@ pub fn run(owner: &str, scratch: &Path) -> u8 {
         );
     }
     let Some(owner) = Owner::parse(owner) else {
-        wfc_compiler::errln!("wfr guard: `{owner}` is not an owner label");
+        wfc_plan::errln!("wfr guard: `{owner}` is not an owner label");
         return 2;
     };
     let mut records: Vec<PathBuf> = Vec::new();
@@ -167,7 +167,7 @@ pub fn run(owner: &str, scratch: &Path) -> u8 {
     );
     let report = crate::reap::after(&owner, &records, Some(scratch), &reason);
     if !report.is_empty() {
-        wfc_compiler::errln!("wfr guard: wfr (pid {}) was killed: {report}", owner.pid);
+        wfc_plan::errln!("wfr guard: wfr (pid {}) was killed: {report}", owner.pid);
     }
     0
 }

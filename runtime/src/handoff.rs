@@ -10,8 +10,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use wfc_compiler::check::is_builtin_filter;
-use wfc_compiler::plan::{Plan, StageKindPlan};
+use wfc_compiler::api::is_builtin_filter;
+use wfc_plan::{Plan, StageKindPlan};
 
 use crate::plans::PlanStore;
 

@@ -18,7 +18,7 @@ use serde_json::ser::{CompactFormatter, Formatter as _};
 use crate::value::{Map, Text, Value};
 
 /// Deepest nesting of arrays and objects [`parse`] reads (as deep as serde_json reads).
-const MAX_DEPTH: usize = wfc_compiler::limits::MAX_VALUE_DEPTH;
+const MAX_DEPTH: usize = wfc_plan::limits::MAX_VALUE_DEPTH;
 
 /// JSON text that [`parse`] cannot read: what is wrong and where.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,9 +2,10 @@
 //! ddeutil-workflow's rules, and the declared defaults applied (upstream applies a
 //! default only when `null` is passed explicitly; wfc applies it to an absent param).
 
-use wfc_compiler::limits::shorten;
-use wfc_compiler::plan::ParamSpec;
-use wfc_compiler::syntax::model::ParamType;
+use wfc_compiler::api;
+use wfc_plan::ParamSpec;
+use wfc_plan::limits::shorten;
+use wfc_plan::vocab::ParamType;
 
 use crate::value::{Map, Text, Value};
 
@@ -14,7 +15,7 @@ const DECIMAL_DIGITS: usize = 28;
 
 /// Deepest nesting of a `map` param written as a Python literal (JSON is held to
 /// the same depth by serde_json).
-const MAX_LITERAL_DEPTH: usize = wfc_compiler::limits::MAX_VALUE_DEPTH;
+const MAX_LITERAL_DEPTH: usize = wfc_plan::limits::MAX_VALUE_DEPTH;
 
 /// A given value, as shown in a message (a long one is cut).
 fn shown(text: &str) -> String {
@@ -37,17 +38,16 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
     for name in given.keys() {
         if !specs.iter().any(|s| s.name == name) {
             let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            let hint = wfc_compiler::diagnostic::suggestion(name, names.iter().copied())
-                .unwrap_or_else(|| {
-                    format!(
-                        "declared params: {}",
-                        if names.is_empty() {
-                            "none".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    )
-                });
+            let hint = api::suggestion(name, names.iter().copied()).unwrap_or_else(|| {
+                format!(
+                    "declared params: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            });
             return Err(ParamError(format!("unknown param `{name}`: {hint}")));
         }
     }
@@ -581,9 +581,7 @@ pub fn from_file(text: &str) -> Result<Map, String> {
             _ => Err("a params file must hold a mapping of names to values".to_string()),
         };
     }
-    let file = wfc_compiler::source::SourceFile::new("params".into(), text.to_string());
-    let node = wfc_compiler::syntax::yaml::parse(wfc_compiler::span::FileId(0), &file)
-        .map_err(|d| format!("{} (line {})", d.message, file.line_col(d.span.start).0))?;
+    let node = api::parse_yaml("params", text)?;
     match yaml_value(&node) {
         Value::Map(map) => Ok(std::sync::Arc::unwrap_or_clone(map)),
         Value::Null => Ok(Map::default()),
@@ -591,8 +589,8 @@ pub fn from_file(text: &str) -> Result<Map, String> {
     }
 }
 
-fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
-    use wfc_compiler::syntax::yaml::NodeKind;
+fn yaml_value(node: &api::YamlNode) -> Value {
+    use api::YamlKind as NodeKind;
     match &node.kind {
         NodeKind::Null => Value::Null,
         NodeKind::Bool(b) => Value::Bool(*b),
@@ -613,8 +611,8 @@ fn yaml_value(node: &wfc_compiler::syntax::yaml::Node) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wfc_compiler::plan::PValue;
-    use wfc_compiler::syntax::expr::ast::Template;
+    use wfc_plan::PValue;
+    use wfc_plan::expr::ast::Template;
 
     fn spec(name: &str, ty: ParamType) -> ParamSpec {
         ParamSpec {

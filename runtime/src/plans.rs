@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use wfc_compiler::plan::{self, Plan};
+use wfc_plan::{self as plan, Plan};
 
 pub struct PlanStore {
     dir: PathBuf,
@@ -30,7 +30,7 @@ impl PlanStore {
         if !path.exists() {
             return Err(format!(
                 "no plan for workflow {} in {}: is the workflow defined, and compiled with `wfc compile`?",
-                wfc_compiler::pytext::repr_str(name),
+                wfc_plan::pytext::repr_str(name),
                 self.dir.display()
             ));
         }

@@ -175,10 +175,10 @@ pub(crate) fn from_py(object: &Bound<'_, PyAny>) -> PyResult<Value> {
 /// `limits::MAX_VALUE_DEPTH` is an error (a list nested a million times over
 /// would exhaust the stack of every walk over the value).
 fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
-    if depth > wfc_compiler::limits::MAX_VALUE_DEPTH {
+    if depth > wfc_plan::limits::MAX_VALUE_DEPTH {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "a value nests more than {} levels deep; wfr keeps values up to that depth",
-            wfc_compiler::limits::MAX_VALUE_DEPTH
+            wfc_plan::limits::MAX_VALUE_DEPTH
         )));
     }
     if object.is_none() {
@@ -500,7 +500,7 @@ pub(crate) fn call(
     })
 }
 
-/// Where Python looks for task packages: see `wfc_compiler::registry::places`;
+/// Where Python looks for task packages: see `wfc_compiler::api::python_places`;
 /// the folder of the workflow's own file (`source`) counts too.
 /// Worked out once per workflow file (they depend only on it, the current
 /// folder and the environment, which a run does not change).
@@ -519,14 +519,7 @@ pub(crate) fn places(source: Option<&str>) -> Arc<[String]> {
     {
         return Arc::clone(found);
     }
-    let mut folders = wfc_compiler::syntax::discover::default_paths();
-    folders.extend(
-        source
-            .and_then(|s| Path::new(s).parent())
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf),
-    );
-    let found: Arc<[String]> = wfc_compiler::registry::places(&folders).into();
+    let found: Arc<[String]> = wfc_compiler::api::python_places(source.map(Path::new)).into();
     known
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -534,10 +527,10 @@ pub(crate) fn places(source: Option<&str>) -> Arc<[String]> {
     found
 }
 
-/// The filter modules (`wfc_compiler::registry::filter_modules`), read once.
+/// The filter modules (`wfc_compiler::api::filter_modules`), read once.
 fn filter_modules() -> &'static Vec<String> {
     static MODULES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    MODULES.get_or_init(wfc_compiler::registry::filter_modules)
+    MODULES.get_or_init(wfc_compiler::api::filter_modules)
 }
 
 /// Applies the filter `name` registered in Python; the error is its message.
@@ -565,7 +558,7 @@ pub(crate) fn apply_filter(
 }
 
 /// The names of the filters registered in Python (in
-/// `wfc_compiler::registry::filter_modules`).
+/// `wfc_compiler::api::filter_modules`).
 pub(crate) fn filter_names() -> Result<Vec<String>, String> {
     let folders = places(None);
     let modules = filter_modules();

@@ -157,8 +157,8 @@ impl Value {
     /// escape of a literal `$`. With `bools_as_ints`, booleans become 0 / 1, as
     /// upstream's static matrices store them.
     #[must_use]
-    pub fn from_plan(value: &wfc_compiler::plan::PValue, bools_as_ints: bool) -> Self {
-        use wfc_compiler::plan::PValue;
+    pub fn from_plan(value: &wfc_plan::PValue, bools_as_ints: bool) -> Self {
+        use wfc_plan::PValue;
         let each = |v: &PValue| Value::from_plan(v, bools_as_ints);
         match value {
             PValue::Null => Value::Null,
@@ -323,7 +323,7 @@ impl Value {
                 let _ = write!(out, "{n}");
             }
             Value::Float(x) => out.push_str(&float_repr(*x)),
-            Value::Str(s) => out.push_str(&wfc_compiler::pytext::repr_str(s)),
+            Value::Str(s) => out.push_str(&wfc_plan::pytext::repr_str(s)),
             Value::List(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -354,7 +354,7 @@ impl Value {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    out.push_str(&wfc_compiler::pytext::repr_str(k));
+                    out.push_str(&wfc_plan::pytext::repr_str(k));
                     out.push_str(": ");
                     v.write_repr(out);
                 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
-use wfc_compiler::plan::{JobPlan, Plan};
-use wfc_compiler::syntax::model::TriggerRule;
+use wfc_plan::vocab::TriggerRule;
+use wfc_plan::{JobPlan, Plan};
 
 use crate::cancel::Cancel;
 use crate::plans::PlanStore;
@@ -112,7 +112,7 @@ pub fn new_run_id(workflow: &str) -> String {
     let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
     let stamp = jiff::fmt::strtime::format("%Y%m%d%H%M%S%6f", &now).unwrap_or_default();
     let salt = format!("{workflow}{}", now.timestamp().as_nanosecond());
-    format!("{stamp}T{}", wfc_compiler::ids::hash_id(&salt))
+    format!("{stamp}T{}", wfc_plan::ids::hash_id(&salt))
 }
 
 /// What a run is asked to do.

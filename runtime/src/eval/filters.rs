@@ -1,7 +1,7 @@
 //! The filters every template has (upstream's built-ins and its shipped extras).
 //! Other names are looked up among the filters registered in Python (`python.rs`).
 
-use wfc_compiler::syntax::expr::ast::{Filter, Literal};
+use wfc_plan::expr::ast::{Filter, Literal};
 
 use super::{EvalError, literal};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             other => return Err(wrong(&other)),
         },
         "str" => Value::Str(Text::from(value.py_str())),
-        "rstr" => Value::Str(Text::from(wfc_compiler::pytext::repr_str(&value.py_str()))),
+        "rstr" => Value::Str(Text::from(wfc_plan::pytext::repr_str(&value.py_str()))),
         "int" => match value {
             Value::Int(_) | Value::BigInt(_) => value,
             Value::Bool(b) => Value::Int(i64::from(b)),
@@ -63,7 +63,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
                         name: "ValueError",
                         message: format!(
                             "invalid literal for int() with base 10: {}",
-                            wfc_compiler::pytext::repr_str(&s)
+                            wfc_plan::pytext::repr_str(&s)
                         ),
                     });
                 }

@@ -3,8 +3,8 @@
 //! roots are configured); `with` is bound to its signature and the dict it
 //! returns becomes the outputs.
 
-use wfc_compiler::plan::{PMap, StagePlan};
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::expr::ast::Template;
+use wfc_plan::{PMap, StagePlan};
 
 use super::Outcome;
 use super::py::run_python;
@@ -35,7 +35,7 @@ pub(super) fn run(
         return Outcome::cancelled("Cancel before start call process.");
     }
     tracing::info!(target: "wfr::call", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "calling {uses}");
-    let roots = wfc_compiler::registry::call_roots();
+    let roots = wfc_compiler::api::call_roots();
     run_python(
         cx,
         stage.timeout.is_some(),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use wfc_compiler::plan::{ArmPlan, PValue};
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::expr::ast::Template;
+use wfc_plan::{ArmPlan, PValue};
 
 use super::Outcome;
 use crate::eval::{self, Bindings};

@@ -27,8 +27,8 @@ use bollard::query_parameters::{
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
 };
 use futures_util::StreamExt as _;
-use wfc_compiler::plan::{CommandPlan, DockerPlan, PValue};
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::expr::ast::Template;
+use wfc_plan::{CommandPlan, DockerPlan, PValue};
 
 use super::Outcome;
 use super::bash::trimmed;
@@ -147,10 +147,10 @@ fn render(
         let host = text(host)?;
         let target = value_text(target)?;
         // Refused early, before any pull; checked again when mounted.
-        wfc_compiler::volume::host_path(&host, &workdir)
+        wfc_plan::volume::host_path(&host, &workdir)
             .map_err(|refusal| Box::new(Outcome::failed("StageError", refusal.message(&host))))?;
         if !target.starts_with('/')
-            || wfc_compiler::volume::normalize(Path::new(&target)) == Path::new("/logs")
+            || wfc_plan::volume::normalize(Path::new(&target)) == Path::new("/logs")
         {
             return Err(Box::new(Outcome::failed(
                 "StageError",

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::expr::ast::Template;
 
 use super::Outcome;
 use crate::eval;

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use wfc_compiler::plan::{Items, StagePlan};
+use wfc_plan::{Items, StagePlan};
 
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};

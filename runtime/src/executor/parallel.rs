@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use wfc_compiler::plan::{Count, StagePlan};
-use wfc_compiler::pytext::repr_str;
+use wfc_plan::pytext::repr_str;
+use wfc_plan::{Count, StagePlan};
 
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};

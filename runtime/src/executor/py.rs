@@ -3,8 +3,8 @@
 //! What it prints goes to the run log; an exception fails the stage with its type
 //! and message, and its traceback goes to the log.
 
-use wfc_compiler::plan::{PMap, StagePlan};
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::expr::ast::Template;
+use wfc_plan::{PMap, StagePlan};
 
 use std::sync::Arc;
 use std::time::Duration;

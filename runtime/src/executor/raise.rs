@@ -1,6 +1,6 @@
 //! Raise stage: fails with the rendered message.
 
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::expr::ast::Template;
 
 use super::Outcome;
 use crate::eval;

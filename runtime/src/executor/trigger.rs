@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use wfc_compiler::plan::PMap;
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::PMap;
+use wfc_plan::expr::ast::Template;
 
 use super::Outcome;
 use crate::eval;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use wfc_compiler::plan::{CondPlan, PValue, StagePlan};
+use wfc_plan::{CondPlan, PValue, StagePlan};
 
 use super::{Outcome, nested_entry};
 use crate::eval::{self, Bindings};

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use wfc_compiler::plan::PMap;
-use wfc_compiler::syntax::expr::ast::Template;
+use wfc_plan::PMap;
+use wfc_plan::expr::ast::Template;
 
 use super::Outcome;
 use super::bash::{private_dir, run_process, write_private};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wfc_compiler::plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
+use wfc_plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
 
 use super::fanout::{self, Done};
 use super::stage::{Base, Place, StageCx, run_list};
@@ -297,7 +297,7 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
     };
     match &job.strategy.matrix {
         MatrixPlan::None => Ok(vec![(
-            wfc_compiler::plan::matrix::EMPTY_ID.to_string(),
+            wfc_plan::matrix::EMPTY_ID.to_string(),
             Map::default(),
         )]),
         MatrixPlan::Static(combinations) => Ok(combinations
@@ -347,16 +347,16 @@ fn dynamic(
             .collect()
     };
     let (include, exclude) = (rows(include)?, rows(exclude)?);
-    let kept = wfc_compiler::plan::matrix::make(&columns, &include, &exclude, Value::py_eq)
+    let kept = wfc_plan::matrix::make(&columns, &include, &exclude, Value::py_eq)
         .map_err(|error| format!("the matrix of job `{}` {}", job.id, error.message()))?;
     Ok(kept
         .into_iter()
         .map(|row| {
             let row: Map = row.into_iter().map(|(k, v)| (Text::from(k), v)).collect();
             let id = if row.is_empty() {
-                wfc_compiler::plan::matrix::EMPTY_ID.to_string()
+                wfc_plan::matrix::EMPTY_ID.to_string()
             } else {
-                wfc_compiler::ids::hash_id(&Value::from(row.clone()).py_str())
+                wfc_plan::ids::hash_id(&Value::from(row.clone()).py_str())
             };
             (id, row)
         })

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wfc_compiler::plan::{StageKindPlan, StagePlan};
+use wfc_plan::{StageKindPlan, StagePlan};
 
 use super::RunCx;
 use crate::cancel::Cancel;
@@ -289,7 +289,7 @@ pub(crate) fn run_stage(
     };
     let key = match &stage.id {
         Some(id) => Some(eval::render_short(&scope, id).unwrap_or_else(|_| id.to_string().into())),
-        None if cx.run.default_ids => Some(wfc_compiler::ids::hash_id(name()).into()),
+        None if cx.run.default_ids => Some(wfc_plan::ids::hash_id(name()).into()),
         None => None,
     };
     tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), kind = stage.kind.name(), message = "stage started");

@@ -9,7 +9,7 @@
 //! starts:
 //!
 //! 1. Its host paths (the volumes and the `/logs` folder) are resolved by the
-//!    rule (`wfc_compiler::volume`), and walked from `/` without following a
+//!    rule (`wfc_plan::volume`), and walked from `/` without following a
 //!    symlink, making missing folders on the way: the folders on each path, by
 //!    device and inode.
 //! 2. Locks keep other starts of this user's `wfr` processes out where they could
@@ -38,7 +38,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, openat};
 use nix::sys::stat::{Mode, fstatat, mkdirat};
-use wfc_compiler::volume;
+use wfc_plan::volume;
 
 use super::super::Outcome;
 use super::{REQUEST, bounded};

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Plan;
 use crate::input::{self, ReadError};
+use crate::ir::Plan;
 
 const MAGIC: &[u8; 8] = b"WFCPLAN\0";
 

@@ -433,11 +433,11 @@ fn escape_dollars(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::syntax::expr::parse_template;
+    use crate::expr::parse_template;
 
     #[test]
     fn condition_display_round_trips() {
-        use crate::syntax::expr::parse_condition;
+        use crate::expr::parse_condition;
         for text in [
             "params.x == 'a' and not (loop > 1 or ${{ item | int }} in [1, 2])",
             "'${{ params.name }} it\\'s' != \"x\"",
@@ -466,7 +466,7 @@ mod tests {
             let first = parse_template(text).expect(text);
             let shown = first.to_string();
             let again = parse_template(&shown).expect(&shown);
-            let strip = |t: &crate::syntax::expr::ast::Template| format!("{t}");
+            let strip = |t: &crate::expr::ast::Template| format!("{t}");
             assert_eq!(strip(&first), strip(&again), "{text} -> {shown}");
         }
     }
@@ -497,8 +497,7 @@ impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
             let text = String::deserialize(deserializer)?;
-            crate::syntax::expr::parse_template(&text)
-                .map_err(|e| serde::de::Error::custom(e.message))
+            crate::expr::parse_template(&text).map_err(|e| serde::de::Error::custom(e.message))
         } else {
             TemplateOwned::deserialize(deserializer).map(|r| Template { parts: r.parts })
         }
@@ -536,8 +535,7 @@ impl<'de> Deserialize<'de> for Expr {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
             let text = String::deserialize(deserializer)?;
-            crate::syntax::expr::parse_condition(&text)
-                .map_err(|e| serde::de::Error::custom(e.message))
+            crate::expr::parse_condition(&text).map_err(|e| serde::de::Error::custom(e.message))
         } else {
             let _depth = crate::limits::DecodeDepth::enter::<D::Error>()?;
             ExprOwned::deserialize(deserializer).map(|e| Expr {

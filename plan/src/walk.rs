@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{
+use crate::expr::ast::{ExprItem, Template};
+use crate::ir::{
     Axis, CommandPlan, CondPlan, Count, Items, JobPlan, MatrixPlan, PMap, PValue, Plan,
     StageKindPlan, StagePlan,
 };
-use crate::syntax::expr::ast::{ExprItem, Template};
 
 impl Plan {
     /// Calls `visit` with every stage of every job, parents before their children.
@@ -253,52 +253,5 @@ impl<'a> Filters<'a> {
         for stage in stages {
             self.stage(stage);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::plan::lower;
-    use crate::project;
-    use crate::source::SourceFile;
-
-    fn plan(yaml: &str) -> super::Plan {
-        let source = SourceFile::new("flow.yml".into(), yaml.to_string());
-        let (model, _) = project::load_file(project::file_id(0), &source, None);
-        lower(&model.workflows[0], "flow.yml")
-    }
-
-    #[test]
-    fn filters_are_found_in_every_kind_of_place() {
-        let plan = plan(
-            "flow:
-  type: Workflow
-  params:
-    day: {type: str, default: '${{ params.x | lower }}'}
-  jobs:
-    a:
-      if: params.day | upper == 'X'
-      stages:
-        - name: Each
-          foreach: '${{ params.items | mine }}'
-          stages:
-            - name: Pick
-              case: '${{ item | str }}'
-              match:
-                - case: '1'
-                  stages:
-                    - name: Deep
-                      bash: echo ${{ item | shout(2) }}
-        - name: Env
-          bash: echo
-          env:
-            A: ${{ params.a | title }}
-",
-        );
-        let names: Vec<&str> = plan.filter_names().into_iter().collect();
-        assert_eq!(names, ["lower", "mine", "shout", "str", "title", "upper"]);
-        let mut stages = Vec::new();
-        plan.visit_stages(&mut |s| stages.push(s.name.to_string()));
-        assert_eq!(stages, ["Each", "Pick", "Deep", "Env"]);
     }
 }

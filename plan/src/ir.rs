@@ -1,0 +1,488 @@
+//! The plan: a checked workflow lowered to what the runtime needs, and nothing
+//! else. Every template and condition is already parsed, every default applied,
+//! every static matrix expanded. Shared with the runtime; written to `.wfp` files.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+
+use crate::expr::ast::{Expr, Template};
+use crate::vocab::{ParamType, RunsOnKind, TriggerRule};
+
+/// A compiled workflow.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub name: String,
+    pub desc: Option<String>,
+    /// The file the workflow came from, as given to the compiler.
+    pub source: String,
+    pub params: Vec<ParamSpec>,
+    pub schedule: Vec<ScheduleSpec>,
+    pub tags: Vec<String>,
+    pub extras: Option<PValue>,
+    /// Jobs, with an edge from each need to the job that needs it.
+    pub jobs: DiGraph<JobPlan, ()>,
+    /// Workflows this one can trigger whose names are known before it runs
+    /// (literal names, and templated ones expanded over choice params and static
+    /// matrix values); the runtime finds their plans beside this one.
+    pub triggers: Vec<String>,
+}
+
+impl PartialEq for Plan {
+    fn eq(&self, other: &Self) -> bool {
+        let edges = |p: &Plan| -> Vec<(usize, usize)> {
+            p.jobs
+                .raw_edges()
+                .iter()
+                .map(|e| (e.source().index(), e.target().index()))
+                .collect()
+        };
+        self.name == other.name
+            && self.desc == other.desc
+            && self.source == other.source
+            && self.params == other.params
+            && self.schedule == other.schedule
+            && self.tags == other.tags
+            && self.extras == other.extras
+            && self.triggers == other.triggers
+            && self.jobs.node_weights().eq(other.jobs.node_weights())
+            && edges(self) == edges(other)
+    }
+}
+
+impl Plan {
+    /// The job with this id.
+    #[must_use]
+    pub fn job(&self, id: &str) -> Option<(NodeIndex, &JobPlan)> {
+        self.jobs
+            .node_indices()
+            .map(|i| (i, &self.jobs[i]))
+            .find(|(_, j)| j.id == id)
+    }
+
+    /// Every stage of every job, nested ones included.
+    #[must_use]
+    pub fn stage_count(&self) -> usize {
+        fn count(stages: &[StagePlan]) -> usize {
+            stages
+                .iter()
+                .map(|s| 1 + s.children().iter().map(|c| count(c)).sum::<usize>())
+                .sum()
+        }
+        self.jobs.node_weights().map(|j| count(&j.stages)).sum()
+    }
+}
+
+/// A declared param with its resolved requirement and default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    pub desc: Option<String>,
+    /// A run must pass it: `required: true`, or a choice param without `required: false`.
+    pub required: bool,
+    pub default: Option<PValue>,
+    pub options: Vec<PValue>,
+    /// Digits after the point for float and decimal params (upstream's default is 6).
+    pub precision: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    /// A 5-field cron (intervals are converted), a 6-field one with a year, or an alias.
+    pub cron: String,
+    pub timezone: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobPlan {
+    pub id: String,
+    pub desc: Option<String>,
+    pub runs_on: RunsOnKind,
+    pub runs_on_args: Option<PValue>,
+    pub cond: Option<CondPlan>,
+    pub trigger_rule: TriggerRule,
+    pub retry: u32,
+    pub needs: Vec<String>,
+    pub strategy: StrategyPlan,
+    pub stages: Vec<StagePlan>,
+    pub extras: Option<PValue>,
+}
+
+/// An `if` / `until`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CondPlan {
+    Bool(bool),
+    Expr { source: String, expr: Expr },
+}
+
+/// A bound: fixed at compile time, or a template checked when the run reaches it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Count {
+    Fixed(u32),
+    Template(Template),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrategyPlan {
+    pub fail_fast: bool,
+    pub max_parallel: Count,
+    pub matrix: MatrixPlan,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MatrixPlan {
+    /// No matrix: one strategy, upstream's "EMPTY".
+    None,
+    /// Expanded at compile time, include and exclude applied.
+    Static(Vec<Combination>),
+    /// Some axis is a template: expanded when the job runs.
+    Dynamic {
+        axes: Vec<(String, Axis)>,
+        include: Vec<PMap>,
+        exclude: Vec<PMap>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Axis {
+    Values(Vec<PValue>),
+    Template(Template),
+}
+
+/// One matrix combination and upstream's id for it (a hash of Python's `str()` of
+/// the combination).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Combination {
+    pub id: String,
+    pub values: PMap,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StagePlan {
+    pub name: Template,
+    pub id: Option<Template>,
+    pub desc: Option<String>,
+    pub cond: Option<CondPlan>,
+    /// Seconds.
+    pub timeout: Option<f64>,
+    pub retry: u32,
+    pub extras: Option<PValue>,
+    pub kind: StageKindPlan,
+}
+
+impl StagePlan {
+    /// The nested stage lists (branches, arms, loop bodies).
+    #[must_use]
+    pub fn children(&self) -> Vec<&[StagePlan]> {
+        match &self.kind {
+            StageKindPlan::Parallel { branches, .. } => {
+                branches.iter().map(|(_, s)| s.as_slice()).collect()
+            }
+            StageKindPlan::ForEach { stages, .. } | StageKindPlan::Until { stages, .. } => {
+                vec![stages.as_slice()]
+            }
+            StageKindPlan::Case { arms, .. } => arms.iter().map(|a| a.stages.as_slice()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StageKindPlan {
+    Empty {
+        echo: Option<Template>,
+        sleep: f64,
+    },
+    Bash {
+        script: Template,
+        env: PMap,
+    },
+    Py {
+        run: Template,
+        vars: PMap,
+    },
+    VirtualPy {
+        run: Template,
+        vars: PMap,
+        deps: Vec<Template>,
+        version: Option<Template>,
+    },
+    Call {
+        uses: Template,
+        args: PMap,
+    },
+    Trigger {
+        workflow: Template,
+        params: PMap,
+    },
+    // The nested stage lists are decoded one level deeper each (see
+    // `limits::DecodeDepth`), so that a plan nested beyond wfc's limits is refused.
+    Parallel {
+        #[serde(deserialize_with = "crate::limits::nested")]
+        branches: Vec<(String, Vec<StagePlan>)>,
+        max_workers: Count,
+    },
+    ForEach {
+        items: Items,
+        #[serde(deserialize_with = "crate::limits::nested")]
+        stages: Vec<StagePlan>,
+        concurrent: u32,
+        use_index_as_key: bool,
+    },
+    Until {
+        item: PValue,
+        until: CondPlan,
+        #[serde(deserialize_with = "crate::limits::nested")]
+        stages: Vec<StagePlan>,
+        max_loop: u32,
+    },
+    Case {
+        case: Template,
+        #[serde(deserialize_with = "crate::limits::nested")]
+        arms: Vec<ArmPlan>,
+        skip_not_match: bool,
+    },
+    Raise {
+        message: Template,
+    },
+    Docker(DockerPlan),
+}
+
+/// A Docker stage. (Serialized as the struct variant it was: plans keep their format.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DockerPlan {
+    pub image: Template,
+    pub tag: Template,
+    pub env: PMap,
+    /// `host: container`; the host path is a template too.
+    pub volume: Vec<(Template, PValue)>,
+    pub auth: PMap,
+    /// What the container runs instead of the image's own command.
+    pub command: Option<CommandPlan>,
+}
+
+/// A Docker stage's `command`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CommandPlan {
+    /// Run with `sh -c`.
+    Shell(Template),
+    /// Run as is.
+    Exec(Vec<Template>),
+}
+
+impl StageKindPlan {
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            StageKindPlan::Empty { .. } => "empty",
+            StageKindPlan::Bash { .. } => "bash",
+            StageKindPlan::Py { .. } => "python",
+            StageKindPlan::VirtualPy { .. } => "virtual python",
+            StageKindPlan::Call { .. } => "call",
+            StageKindPlan::Trigger { .. } => "trigger",
+            StageKindPlan::Parallel { .. } => "parallel",
+            StageKindPlan::ForEach { .. } => "foreach",
+            StageKindPlan::Until { .. } => "until",
+            StageKindPlan::Case { .. } => "case",
+            StageKindPlan::Raise { .. } => "raise",
+            StageKindPlan::Docker(_) => "docker",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Items {
+    List(Vec<PValue>),
+    /// A template (or a JSON list written as a string) resolved when the stage runs.
+    Template(Template),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArmPlan {
+    /// `None` is the default arm (`case: _` or `else:`).
+    pub case: Option<PValue>,
+    pub stages: Vec<StagePlan>,
+}
+
+/// A value with templates in its strings. In human-readable formats (`wfc plan
+/// show`) it is plain JSON, strings being template source text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Template),
+    List(Vec<PValue>),
+    Map(PMap),
+    /// An integer beyond 64 bits (Python's ints are unbounded): its decimal
+    /// digits, after a `-` when negative, without leading zeros.
+    BigInt(String),
+}
+
+/// An ordered mapping of names to values (`with`, `vars`, `env`...).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PMap(pub Vec<(String, PValue)>);
+
+impl PMap {
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&PValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(String, PValue)> {
+        self.0.iter()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `PValue` as stored in binary formats.
+#[derive(Serialize, Deserialize)]
+enum PValueRepr {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Template),
+    List(Vec<PValue>),
+    Map(PMap),
+    BigInt(String),
+}
+
+impl Serialize for PValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            return match self {
+                PValue::Null => serializer.serialize_unit(),
+                PValue::Bool(b) => serializer.serialize_bool(*b),
+                PValue::Int(n) => serializer.serialize_i64(*n),
+                PValue::Float(x) => serializer.serialize_f64(*x),
+                PValue::Str(t) => t.serialize(serializer),
+                PValue::List(items) => items.serialize(serializer),
+                PValue::Map(map) => map.serialize(serializer),
+                // A number where the format holds it (128 bits), else its digits.
+                PValue::BigInt(digits) => match digits.parse::<i128>() {
+                    Ok(n) => serializer.serialize_i128(n),
+                    Err(_) => serializer.serialize_str(digits),
+                },
+            };
+        }
+        let repr = match self.clone() {
+            PValue::Null => PValueRepr::Null,
+            PValue::Bool(b) => PValueRepr::Bool(b),
+            PValue::Int(n) => PValueRepr::Int(n),
+            PValue::Float(x) => PValueRepr::Float(x),
+            PValue::Str(t) => PValueRepr::Str(t),
+            PValue::List(items) => PValueRepr::List(items),
+            PValue::Map(map) => PValueRepr::Map(map),
+            PValue::BigInt(digits) => PValueRepr::BigInt(digits),
+        };
+        repr.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let _depth = crate::limits::DecodeDepth::enter::<D::Error>()?;
+        if deserializer.is_human_readable() {
+            return deserializer.deserialize_any(PValueVisitor);
+        }
+        Ok(match PValueRepr::deserialize(deserializer)? {
+            PValueRepr::Null => PValue::Null,
+            PValueRepr::Bool(b) => PValue::Bool(b),
+            PValueRepr::Int(n) => PValue::Int(n),
+            PValueRepr::Float(x) => PValue::Float(x),
+            PValueRepr::Str(t) => PValue::Str(t),
+            PValueRepr::List(items) => PValue::List(items),
+            PValueRepr::Map(map) => PValue::Map(map),
+            PValueRepr::BigInt(digits) => PValue::BigInt(digits),
+        })
+    }
+}
+
+/// Reads a `PValue` from plain JSON-like data.
+struct PValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PValueVisitor {
+    type Value = PValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a value")
+    }
+    fn visit_unit<E>(self) -> Result<PValue, E> {
+        Ok(PValue::Null)
+    }
+    fn visit_none<E>(self) -> Result<PValue, E> {
+        Ok(PValue::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<PValue, E> {
+        Ok(PValue::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<PValue, E> {
+        Ok(PValue::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<PValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<PValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<PValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<PValue, E> {
+        Ok(PValue::Float(v))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PValue, E> {
+        crate::expr::parse_template(v)
+            .map(PValue::Str)
+            .map_err(|e| E::custom(e.message))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(PValue::List(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PValue, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((k, v)) = map.next_entry()? {
+            entries.push((k, v));
+        }
+        Ok(PValue::Map(PMap(entries)))
+    }
+}
+
+impl Serialize for PMap {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if serializer.is_human_readable() {
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (k, v) in &self.0 {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PMap {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            match PValue::deserialize(deserializer)? {
+                PValue::Map(map) => Ok(map),
+                _ => Err(serde::de::Error::custom("expected a mapping")),
+            }
+        } else {
+            Vec::<(String, PValue)>::deserialize(deserializer).map(PMap)
+        }
+    }
+}

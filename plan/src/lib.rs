@@ -1,0 +1,25 @@
+//! wfc-plan: what the compiler and the runtime share, so that neither reaches into
+//! the other. The plan (a checked workflow lowered for the runtime, and its `.wfp`
+//! file), the expression language (its grammar, parser and typed AST: plans hold
+//! parsed templates), the words of the workflow format both sides speak, the bounds
+//! on inputs, and bounded reads and atomic writes of wfc's files.
+
+pub mod expr;
+pub mod file;
+pub mod ids;
+pub mod input;
+mod ir;
+pub mod limits;
+pub mod matrix;
+pub mod output;
+pub mod pytext;
+pub mod state;
+pub mod vocab;
+pub mod volume;
+mod walk;
+
+pub use file::{
+    FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, verify, write,
+    write_bytes,
+};
+pub use ir::*;
