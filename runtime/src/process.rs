@@ -142,11 +142,17 @@ impl Stage {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let root = root.filter(|_| !*ended);
-        for pid in self.members(root, Threads::All) {
-            let _ = kill(pid, signal);
-        }
+        // Found first (a signalled process may be gone before it is looked at),
+        // signalled parents first: the group of `root` (a shell and its jobs)
+        // before the processes that left it. A shell whose child dies before it
+        // is signalled itself would go on to its next command (`sleep 30; touch
+        // done`), for as long as this thread is not scheduled.
+        let members = self.members(root, Threads::All);
         if let Some(root) = root {
             let _ = killpg(root, signal);
+        }
+        for pid in members {
+            let _ = kill(pid, signal);
         }
     }
 
