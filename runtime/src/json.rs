@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, SharedId, Text, Value, shared_id};
 
 /// Deepest nesting of arrays and objects [`parse`] reads (as deep as serde_json reads).
 const MAX_DEPTH: usize = wfc_plan::limits::MAX_VALUE_DEPTH;
@@ -389,10 +389,10 @@ struct Writer {
     out: Vec<u8>,
     /// The text of the shared maps already written, and where each map's is.
     texts: Vec<Vec<u8>>,
-    written: HashMap<*const Map, usize, foldhash::fast::RandomState>,
+    written: HashMap<SharedId, usize, foldhash::fast::RandomState>,
     /// The shared map written last and its text's place: a loop's units usually
     /// share one, so it is looked for before the table.
-    last: Option<(*const Map, usize)>,
+    last: Option<(SharedId, usize)>,
 }
 
 impl Writer {
@@ -431,10 +431,9 @@ impl Writer {
     }
 
     fn shared(&mut self, map: &Arc<Map>, flush: &mut Flush<'_>) -> std::io::Result<()> {
-        if Arc::strong_count(map) == 1 {
+        let Some(key) = shared_id(map) else {
             return self.map(map, flush);
-        }
-        let key = Arc::as_ptr(map);
+        };
         let at = match self.last {
             Some((last, at)) if last == key => at,
             _ => {

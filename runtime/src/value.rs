@@ -84,6 +84,18 @@ fn arc_map(map: Map) -> Arc<Map> {
     }
 }
 
+/// Identifies a map that several places of a context hold (see [`Sharing`]), so
+/// a writer can write its text once and copy it to the other places; `None` for
+/// a map held in one place only, which is written as it is met. Only this module
+/// knows that sharing is an `Arc` held more than once.
+pub(crate) fn shared_id(map: &Arc<Map>) -> Option<SharedId> {
+    (Arc::strong_count(map) > 1).then(|| SharedId(Arc::as_ptr(map)))
+}
+
+/// See [`shared_id`]: equal ids are the same map (for as long as it is held).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SharedId(*const Map);
+
 /// Lets the units of a loop (foreach items, until passes) share their stage
 /// results when they are equal to the previous unit's, as they are when the stages
 /// give the same outcome every time: a long loop then keeps one copy, not one per
