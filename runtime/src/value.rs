@@ -89,7 +89,7 @@ fn arc_map(map: Map) -> Arc<Map> {
 /// a map held in one place only, which is written as it is met. Only this module
 /// knows that sharing is an `Arc` held more than once.
 pub(crate) fn shared_id(map: &Arc<Map>) -> Option<SharedId> {
-    (Arc::strong_count(map) > 1).then(|| SharedId(Arc::as_ptr(map)))
+    (Arc::strong_count(map) > 1).then_some(SharedId(Arc::as_ptr(map)))
 }
 
 /// See [`shared_id`]: equal ids are the same map (for as long as it is held).
