@@ -1,14 +1,17 @@
 //! Stage executors: one file per stage kind, each a function from the stage's
-//! context and plan to an [`Outcome`].
+//! [`Context`] and plan to an [`Outcome`]. They reach the VM only through that
+//! context (`context.rs`); the VM reaches them only through [`execute`].
 
 mod bash;
 #[cfg(feature = "python")]
 mod call;
 mod case;
+mod context;
 #[cfg(feature = "docker")]
 mod docker;
 mod empty;
 mod foreach;
+mod nested;
 mod parallel;
 #[cfg(feature = "python")]
 mod py;
@@ -35,10 +38,11 @@ pub(crate) mod containers {
 
 use wfc_plan::{StageKindPlan, StagePlan};
 
+pub(crate) use context::{ChildRun, Context, Done, ListResult, Step, Stop};
+
 use crate::eval::EvalError;
 use crate::status::{self, Status};
-use crate::value::{Map, Text, Value};
-use crate::vm::stage::StageCx;
+use crate::value::{Map, Value};
 
 /// What a stage execution produced.
 #[derive(Debug)]
@@ -87,11 +91,67 @@ impl Outcome {
     }
 }
 
-/// Runs the stage's executor. `retry` is the attempt number for stages that retry.
+/// Why a stage ends before it has a result of its own: the error of an
+/// executor's steps (`?`), which the executor returns as its [`Outcome`].
+#[derive(Debug)]
+pub(crate) enum ExecError {
+    /// FAILED, with `{name, message}` as its errors.
+    Failed { name: &'static str, message: String },
+    /// CANCEL, with a `StageCancelError` of this message.
+    #[cfg_attr(not(feature = "docker"), allow(dead_code))]
+    Cancelled(String),
+}
+
+impl ExecError {
+    pub(crate) fn failed(name: &'static str, message: impl Into<String>) -> Self {
+        Self::Failed {
+            name,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EvalError> for ExecError {
+    fn from(error: EvalError) -> Self {
+        Self::failed(error.name, error.message)
+    }
+}
+
+impl From<ExecError> for Outcome {
+    fn from(error: ExecError) -> Self {
+        match error {
+            ExecError::Failed { name, message } => Outcome::failed(name, message),
+            ExecError::Cancelled(message) => Outcome::cancelled(message),
+        }
+    }
+}
+
+/// Whether a failed stage of this kind is tried again (`retry`), and sees its
+/// attempt number in its templates.
+pub(crate) fn retries(kind: &StageKindPlan) -> bool {
+    matches!(
+        kind,
+        StageKindPlan::Bash { .. }
+            | StageKindPlan::Py { .. }
+            | StageKindPlan::VirtualPy { .. }
+            | StageKindPlan::Call { .. }
+            | StageKindPlan::Trigger { .. }
+            | StageKindPlan::Docker(_)
+    )
+}
+
+/// Runs the stage's executor: the one way from the VM to executors. `retry` is
+/// the attempt number for stages that retry.
 ///
 /// Stages that run stages (parallel, foreach, until, case) and triggers (a whole
-/// child run) nest: they run where the stack has room for them (`Pool::nested`).
-pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outcome {
+/// child run) nest: they run where the stack has room for them
+/// ([`Context::nesting`]).
+pub(crate) fn execute<C: Context>(
+    cx: &C,
+    stage: &StagePlan,
+    local: &Map,
+    retry: Option<i64>,
+) -> Outcome {
     let nests = matches!(
         stage.kind,
         StageKindPlan::Parallel { .. }
@@ -103,9 +163,7 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
     if !nests {
         return run(cx, stage, local, retry);
     }
-    cx.run
-        .pool
-        .nested(|| run(cx, stage, local, retry))
+    cx.nesting(|| run(cx, stage, local, retry))
         .unwrap_or_else(|e| {
             Outcome::failed(
                 "StageError",
@@ -114,7 +172,7 @@ pub(crate) fn execute(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Optio
         })
 }
 
-fn run(cx: &StageCx, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outcome {
+fn run<C: Context>(cx: &C, stage: &StagePlan, local: &Map, retry: Option<i64>) -> Outcome {
     match &stage.kind {
         StageKindPlan::Empty { echo, sleep } => empty::run(cx, local, echo.as_ref(), *sleep),
         StageKindPlan::Bash { script, env } => bash::run(cx, local, retry, script, env),
@@ -173,25 +231,4 @@ fn not_supported(stage: &StagePlan) -> Outcome {
             stage.kind.name()
         ),
     )
-}
-
-/// The stages of one nested run (an item, a branch, a loop) in the shape upstream
-/// stores them: `{status, <key>: <value>, stages, errors?}`.
-pub(crate) fn nested_entry<const N: usize>(
-    status: Status,
-    fields: [(Text, Value); N],
-    stages: Value,
-    errors: Option<Value>,
-) -> Value {
-    let mut entry = crate::value::Map::with_capacity(N + 2 + usize::from(errors.is_some()));
-    // The fields are never `status`, `stages` or `errors`.
-    entry.push_new(const { Text::const_new("status") }, status.value());
-    for (k, v) in fields {
-        entry.push_new(k, v);
-    }
-    entry.push_new(const { Text::const_new("stages") }, stages);
-    if let Some(errors) = errors {
-        entry.push_new(const { Text::const_new("errors") }, errors);
-    }
-    Value::from(entry)
 }

@@ -66,10 +66,8 @@ pub(crate) struct RunCx {
     pub root: Cancel,
     /// With `raise_error`: the first stage failure, which becomes the run's error.
     pub first_failure: std::sync::Mutex<Option<Value>>,
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub parent_run_id: Option<String>,
     /// The workflow file the plan came from.
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub source: String,
     /// Some stage output holds a live foreign object (see `Value::Foreign`).
     pub foreign: std::sync::atomic::AtomicBool,
@@ -78,7 +76,6 @@ pub(crate) struct RunCx {
 impl RunCx {
     /// Notes that stage outputs hold live foreign objects: job contexts are then
     /// cleaned of them when their job ends.
-    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub(crate) fn made_foreign(&self) {
         self.foreign
             .store(true, std::sync::atomic::Ordering::Relaxed);

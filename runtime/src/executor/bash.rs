@@ -15,14 +15,13 @@ use nix::unistd::Pid;
 use wfc_plan::PMap;
 use wfc_plan::expr::ast::Template;
 
-use super::Outcome;
+use super::{Context, Outcome};
 use crate::eval;
 use crate::process;
 use crate::value::{Map, Value};
-use crate::vm::stage::StageCx;
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     script: &Template,
@@ -41,12 +40,12 @@ pub(super) fn run(
             Err(e) => return Outcome::eval_error(e),
         }
     }
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start bash process.");
     }
     match spawn_and_wait(cx, &script, &vars) {
         Ok(done) => done,
-        Err(_) if cx.cancel.is_killed() => {
+        Err(_) if cx.cancel().is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
         Err(error) => Outcome::failed(
@@ -57,7 +56,7 @@ pub(super) fn run(
 }
 
 fn spawn_and_wait(
-    cx: &StageCx,
+    cx: &impl Context,
     script: &str,
     vars: &[(String, String)],
 ) -> std::io::Result<Outcome> {
@@ -104,7 +103,11 @@ impl Finished {
     /// Upstream's outcome of a script: SUCCESS with `{return_code, stdout, stderr}`
     /// on exit 0, FAILED with `message(stderr)` otherwise, CANCEL when it was
     /// killed because the stage was cancelled.
-    pub(super) fn outcome(&self, cx: &StageCx, message: impl FnOnce(&str) -> String) -> Outcome {
+    pub(super) fn outcome(
+        &self,
+        cx: &impl Context,
+        message: impl FnOnce(&str) -> String,
+    ) -> Outcome {
         match self.status.code() {
             Some(0) => {
                 let mut outputs = Map::default();
@@ -113,7 +116,7 @@ impl Finished {
                 outputs.insert("stderr".into(), trimmed(&self.stderr));
                 Outcome::success(outputs)
             }
-            _ if cx.cancel.is_killed() => {
+            _ if cx.cancel().is_killed() => {
                 Outcome::cancelled("Cancel while the process was running.")
             }
             Some(_) => Outcome::failed("StageError", message(&self.stderr)),
@@ -132,19 +135,20 @@ impl Finished {
 /// line (as a Bash stage's lines when `bash`, else a VirtualPy stage's);
 /// cancelling the stage stops every process of the stage (SIGTERM, then SIGKILL
 /// after a grace period), and what is left when it ends is killed.
-pub(super) fn run_process(cx: &StageCx, command: Command, bash: bool) -> std::io::Result<Finished> {
+pub(super) fn run_process(
+    cx: &impl Context,
+    command: Command,
+    bash: bool,
+) -> std::io::Result<Finished> {
     let stage = Arc::new(process::Stage::new());
     let child = stage.spawn(command)?;
     let root = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let _guard = {
         let stage = Arc::clone(&stage);
-        cx.cancel.on_cancel(move || stop(&stage, Some(root)))
+        cx.cancel().on_cancel(move || stop(&stage, Some(root)))
     };
-    let log = process::LineLog::new(bash, &cx.run.run_id, cx.path.as_str());
-    let output = cx
-        .run
-        .pool
-        .blocking(|| process::collect(&stage, child, &log))?;
+    let log = process::LineLog::new(bash, cx.run_id(), cx.at());
+    let output = cx.blocking(|| process::collect(&stage, child, &log))?;
     Ok(Finished {
         status: output.status,
         stdout: output.stdout,

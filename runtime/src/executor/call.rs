@@ -6,15 +6,14 @@
 use wfc_plan::expr::ast::Template;
 use wfc_plan::{PMap, StagePlan};
 
-use super::Outcome;
 use super::py::run_python;
+use super::{Context, Outcome};
 use crate::eval;
 use crate::python;
 use crate::value::Map;
-use crate::vm::stage::StageCx;
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     stage: &StagePlan,
@@ -31,10 +30,10 @@ pub(super) fn run(
         Ok(args) => args,
         Err(e) => return Outcome::eval_error(e),
     };
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start call process.");
     }
-    tracing::info!(target: "wfr::call", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "calling {uses}");
+    tracing::info!(target: "wfr::call", run = cx.run_id(), at = cx.at(), "calling {uses}");
     let roots = wfc_compiler::api::call_roots();
     run_python(
         cx,

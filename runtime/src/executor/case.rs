@@ -6,14 +6,13 @@ use std::sync::Arc;
 use wfc_plan::expr::ast::Template;
 use wfc_plan::{ArmPlan, PValue};
 
-use super::Outcome;
+use super::{Context, Outcome, Step, Stop};
 use crate::eval::{self, Bindings};
 use crate::status::{self, Status};
 use crate::value::{Map, Value};
-use crate::vm::stage::{StageCx, run_list};
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     case: &Template,
     arms: &[ArmPlan],
@@ -62,7 +61,7 @@ pub(super) fn run(
             );
         }
     };
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start case process.");
     }
     let bindings = Bindings {
@@ -72,31 +71,31 @@ pub(super) fn run(
     let nested = cx.nested(
         &Arc::new(local.clone()),
         bindings,
-        ["/", &label.py_str(), ""],
+        Step::Branch(&label.py_str()),
     );
-    let list = run_list(&nested, &arm.stages);
-    let errors = match (&list.stopped_by, list.cancelled_before) {
+    let list = nested.run_list(&arm.stages, Map::with_capacity(arm.stages.len()));
+    // Upstream's words differ from the other nested stages' (`nested.rs`).
+    let errors = list.stop.map(|stop| match stop {
         // Upstream names this one StageError (its status is CANCEL all the same).
-        (_, true) => Some(status::error(
+        Stop::CancelledBefore => status::error(
             "StageError",
             format!(
                 "Cancel case: {} before start nested process.",
                 label.py_repr()
             ),
-        )),
-        (Some((iden, Status::Failed)), _) => Some(status::error(
+        ),
+        Stop::Failed(iden) => status::error(
             "StageError",
             format!(
                 "Break case: {} because nested stage: {iden}, failed.",
                 label.py_repr()
             ),
-        )),
-        (Some(_), _) => Some(status::error(
+        ),
+        Stop::Cancelled => status::error(
             "StageCancelError",
             format!("Cancel case {} after end nested process.", label.py_repr()),
-        )),
-        _ => None,
-    };
+        ),
+    });
     let mut outputs = Map::default();
     outputs.insert("case".into(), label);
     outputs.insert("stages".into(), Value::from(list.stages));

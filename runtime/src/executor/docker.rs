@@ -30,13 +30,12 @@ use futures_util::StreamExt as _;
 use wfc_plan::expr::ast::Template;
 use wfc_plan::{CommandPlan, DockerPlan, PValue};
 
-use super::Outcome;
 use super::bash::trimmed;
+use super::{Context, ExecError, Outcome};
 use crate::eval;
 use crate::owner::{self, Owner};
 use crate::process;
 use crate::value::{Map, Value};
-use crate::vm::stage::StageCx;
 
 /// How long the engine may take to answer a request (other than waiting for the
 /// container and pulling).
@@ -63,7 +62,7 @@ struct Spec {
 static CONTAINERS: AtomicU64 = AtomicU64::new(0);
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     name: &Template,
@@ -71,9 +70,9 @@ pub(super) fn run(
 ) -> Outcome {
     let spec = match render(cx, local, retry, docker) {
         Ok(spec) => spec,
-        Err(e) => return *e,
+        Err(e) => return e.into(),
     };
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start the Docker container.");
     }
     let logs = match logs_folder() {
@@ -95,29 +94,26 @@ pub(super) fn run(
     let stop = Arc::new(tokio::sync::Notify::new());
     let _guard = {
         let stop = Arc::clone(&stop);
-        cx.cancel.on_cancel(move || stop.notify_one())
+        cx.cancel().on_cancel(move || stop.notify_one())
     };
     let name = format!(
         "wfc-{}-{}-{}",
         sanitize(&name.to_string()),
-        cx.run.run_id,
+        cx.run_id(),
         CONTAINERS.fetch_add(1, Ordering::Relaxed)
     );
-    let outcome = cx
-        .run
-        .pool
-        .blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop)));
+    let outcome = cx.blocking(|| runtime.block_on(container(cx, &spec, &name, &logs.1, &stop)));
     drop(logs);
     outcome
 }
 
 /// The stage's fields rendered, its volumes checked.
 fn render(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     docker: &DockerPlan,
-) -> Result<Spec, Box<Outcome>> {
+) -> Result<Spec, ExecError> {
     let DockerPlan {
         image,
         tag,
@@ -127,9 +123,8 @@ fn render(
         command,
     } = docker;
     let scope = cx.scope(local, retry);
-    let failed = |e| Box::new(Outcome::eval_error(e));
-    let text = |t: &Template| eval::render_text(&scope, t).map_err(failed);
-    let value_text = |v: &PValue| eval::value_text(&scope, v).map_err(failed);
+    let text = |t: &Template| eval::render_text(&scope, t).map_err(ExecError::from);
+    let value_text = |v: &PValue| eval::value_text(&scope, v).map_err(ExecError::from);
     let image = text(image)?;
     let tag = text(tag)?;
     let mut vars = Vec::with_capacity(env.0.len());
@@ -137,10 +132,10 @@ fn render(
         vars.push(format!("{k}={}", value_text(v)?));
     }
     let workdir = std::env::current_dir().map_err(|e| {
-        Box::new(Outcome::failed(
+        ExecError::failed(
             "StageError",
             format!("cannot read the working directory: {e}"),
-        ))
+        )
     })?;
     let mut volumes = Vec::with_capacity(volume.len());
     for (host, target) in volume {
@@ -148,16 +143,16 @@ fn render(
         let target = value_text(target)?;
         // Refused early, before any pull; checked again when mounted.
         wfc_plan::volume::host_path(&host, &workdir)
-            .map_err(|refusal| Box::new(Outcome::failed("StageError", refusal.message(&host))))?;
+            .map_err(|refusal| ExecError::failed("StageError", refusal.message(&host)))?;
         if !target.starts_with('/')
             || wfc_plan::volume::normalize(Path::new(&target)) == Path::new("/logs")
         {
-            return Err(Box::new(Outcome::failed(
+            return Err(ExecError::failed(
                 "StageError",
                 format!(
                     "volume `{host}`: the container path `{target}` must be absolute and not `/logs`"
                 ),
-            )));
+            ));
         }
         volumes.push(mounts::Volume { host, target });
     }
@@ -224,19 +219,19 @@ fn sanitize(name: &str) -> String {
     cleaned.trim_matches('-').chars().take(40).collect()
 }
 
-fn engine_error(what: &str, error: &bollard::errors::Error) -> Outcome {
-    Outcome::failed("StageError", format!("{what}: {error}"))
+fn engine_error(what: &str, error: &bollard::errors::Error) -> ExecError {
+    ExecError::failed("StageError", format!("{what}: {error}"))
 }
 
 async fn bounded<T>(
     what: &str,
     limit: Duration,
     future: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
-) -> Result<T, Outcome> {
+) -> Result<T, ExecError> {
     match tokio::time::timeout(limit, future).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(engine_error(what, &error)),
-        Err(_) => Err(Outcome::failed(
+        Err(_) => Err(ExecError::failed(
             "StageError",
             format!(
                 "{what}: the Docker engine did not answer within {}s",
@@ -247,7 +242,7 @@ async fn bounded<T>(
 }
 
 async fn container(
-    cx: &StageCx,
+    cx: &impl Context,
     spec: &Spec,
     name: &str,
     logs: &std::path::Path,
@@ -255,20 +250,20 @@ async fn container(
 ) -> Outcome {
     let docker = match Docker::connect_with_local_defaults() {
         Ok(d) => d.with_timeout(Duration::from_secs(24 * 3600)),
-        Err(e) => return engine_error("cannot reach the Docker engine", &e),
+        Err(e) => return engine_error("cannot reach the Docker engine", &e).into(),
     };
-    if let Err(outcome) = bounded(
+    if let Err(error) = bounded(
         "cannot reach the Docker engine (is it running? DOCKER_HOST names another one)",
         Duration::from_secs(10),
         docker.ping(),
     )
     .await
     {
-        return outcome;
+        return error.into();
     }
     let reference = format!("{}:{}", spec.image, spec.tag);
-    if let Err(outcome) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
-        return outcome;
+    if let Err(error) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
+        return error.into();
     }
     // Whoever cleans up after this process, should it be killed (its guard, or
     // the next `wfr`), asks the engine for its containers.
@@ -281,9 +276,9 @@ async fn container(
         );
     }
     let mut labels = HashMap::new();
-    labels.insert(LABEL.to_string(), cx.run.run_id.clone());
+    labels.insert(LABEL.to_string(), cx.run_id().to_string());
     labels.insert(owner::LABEL.to_string(), Owner::current().label());
-    labels.insert("dev.wfc.stage".to_string(), cx.path.as_str().to_string());
+    labels.insert("dev.wfc.stage".to_string(), cx.at().to_string());
     // From here until the container has started, no container that could swap
     // a folder on the way to a host path runs.
     let held = match mounts::hold(
@@ -296,7 +291,7 @@ async fn container(
     .await
     {
         Ok(held) => held,
-        Err(outcome) => return outcome,
+        Err(error) => return error.into(),
     };
     let body = ContainerCreateBody {
         image: Some(reference.clone()),
@@ -320,16 +315,16 @@ async fn container(
     .await;
     let id = match created {
         Ok(created) => created.id,
-        Err(outcome) => {
+        Err(error) => {
             held.release(&docker).await;
             // The engine may have made it all the same (a request that timed out).
             remove(cx, &docker, name).await;
-            return outcome;
+            return error.into();
         }
     };
-    let started = if cx.cancel.is_cancelled() {
-        Err(Outcome::cancelled(
-            "Cancel before start the Docker container.",
+    let started = if cx.cancel().is_cancelled() {
+        Err(ExecError::Cancelled(
+            "Cancel before start the Docker container.".into(),
         ))
     } else {
         bounded(
@@ -342,7 +337,7 @@ async fn container(
     held.release(&docker).await;
     let outcome = match started {
         Ok(()) => run_created(cx, &docker, &id, &reference, logs, stop).await,
-        Err(outcome) => outcome,
+        Err(error) => error.into(),
     };
     // The container goes, whatever happened to it.
     remove(cx, &docker, &id).await;
@@ -350,14 +345,14 @@ async fn container(
 }
 
 /// Resolves when the stage is killed.
-async fn cancelled(cx: &StageCx, stop: &tokio::sync::Notify) {
-    if !cx.cancel.is_killed() {
+async fn cancelled(cx: &impl Context, stop: &tokio::sync::Notify) {
+    if !cx.cancel().is_killed() {
         stop.notified().await;
     }
 }
 
 /// Force-removes a container (and its anonymous volumes); a failure is logged.
-async fn remove(cx: &StageCx, docker: &Docker, id: &str) {
+async fn remove(cx: &impl Context, docker: &Docker, id: &str) {
     let removed = tokio::time::timeout(
         REQUEST,
         docker.remove_container(
@@ -384,7 +379,7 @@ async fn remove(cx: &StageCx, docker: &Docker, id: &str) {
             REQUEST.as_secs()
         ),
     };
-    tracing::warn!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), container = %id, "{why}");
+    tracing::warn!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), container = %id, "{why}");
 }
 
 /// Stops a container as a Bash stage's processes are stopped: SIGTERM, then
@@ -420,12 +415,12 @@ async fn stop_container(docker: &Docker, id: &str) {
 }
 
 async fn pull_if_missing(
-    cx: &StageCx,
+    cx: &impl Context,
     docker: &Docker,
     spec: &Spec,
     reference: &str,
     stop: &tokio::sync::Notify,
-) -> Result<(), Outcome> {
+) -> Result<(), ExecError> {
     match tokio::time::timeout(REQUEST, docker.inspect_image(reference)).await {
         Ok(Ok(_)) => return Ok(()),
         Ok(Err(bollard::errors::Error::DockerResponseServerError {
@@ -433,7 +428,7 @@ async fn pull_if_missing(
         })) => {}
         Ok(Err(e)) => return Err(engine_error(&format!("cannot inspect {reference}"), &e)),
         Err(_) => {
-            return Err(Outcome::failed(
+            return Err(ExecError::failed(
                 "StageError",
                 format!(
                     "cannot inspect {reference}: the Docker engine did not answer within {}s",
@@ -442,7 +437,7 @@ async fn pull_if_missing(
             ));
         }
     }
-    tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "pulling {reference}");
+    tracing::info!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), "pulling {reference}");
     let options = CreateImageOptionsBuilder::default()
         .from_image(&spec.image)
         .tag(&spec.tag)
@@ -456,7 +451,7 @@ async fn pull_if_missing(
                         return Err(pull_error(reference, &detail, spec.auth.is_some()));
                     }
                     if let Some(status) = info.status {
-                        tracing::debug!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{status}");
+                        tracing::debug!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), "{status}");
                     }
                 }
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
@@ -470,16 +465,16 @@ async fn pull_if_missing(
     tokio::select! {
         done = tokio::time::timeout(PULL, pull) => match done {
             Ok(result) => result,
-            Err(_) => Err(Outcome::failed(
+            Err(_) => Err(ExecError::failed(
                 "StageError",
                 format!("cannot pull {reference}: not done after {}s", PULL.as_secs()),
             )),
         },
-        () = stop.notified() => Err(Outcome::cancelled("Cancel while the image was pulled.")),
+        () = stop.notified() => Err(ExecError::Cancelled("Cancel while the image was pulled.".into())),
     }
 }
 
-fn pull_error(reference: &str, message: &str, with_auth: bool) -> Outcome {
+fn pull_error(reference: &str, message: &str, with_auth: bool) -> ExecError {
     let lower = message.to_lowercase();
     let why = if lower.contains("unauthorized") || lower.contains("authentication required") {
         if with_auth {
@@ -492,14 +487,14 @@ fn pull_error(reference: &str, message: &str, with_auth: bool) -> Outcome {
     } else {
         "the pull failed"
     };
-    Outcome::failed(
+    ExecError::failed(
         "StageError",
         format!("cannot pull {reference}: {why} ({message})"),
     )
 }
 
 async fn run_created(
-    cx: &StageCx,
+    cx: &impl Context,
     docker: &Docker,
     id: &str,
     reference: &str,
@@ -529,7 +524,7 @@ async fn run_created(
             };
             let text = String::from_utf8_lossy(&bytes);
             for line in text.lines() {
-                tracing::info!(target: "wfr::docker", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stream, "{line}");
+                tracing::info!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), stream, "{line}");
             }
             buffer.push_str(&text);
         }
@@ -541,7 +536,7 @@ async fn run_created(
             Some(Ok(done)) => Ok(done.status_code),
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
             Some(Err(e)) => Err(engine_error("cannot wait for the container", &e)),
-            None => Err(Outcome::failed(
+            None => Err(ExecError::failed(
                 "StageError",
                 "the Docker engine stopped answering about the container",
             )),
@@ -556,7 +551,7 @@ async fn run_created(
     };
     let code = match code {
         Ok(code) => code,
-        Err(outcome) => return outcome,
+        Err(error) => return error.into(),
     };
     if code != 0 {
         return Outcome::failed(

@@ -1,33 +1,29 @@
 //! ForEach stage: the nested stages once per item, up to `concurrent` items at a
 //! time, stopping the other items at the first failure (as upstream).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use wfc_plan::{Items, StagePlan};
 
-use super::{Outcome, nested_entry};
+use super::nested::{self, Unit, Units};
+use super::{Context, Done, ExecError, Outcome, Step};
 use crate::eval::{self, Bindings};
-use crate::status::{self, Status};
-use crate::value::{Map, Sharing, Text, Value};
-use crate::vm::fanout::{self, Done};
-use crate::vm::stage::{StageCx, run_list_into};
+use crate::value::{Map, Text, Value};
 
 /// The items to run, and whether they came as a tuple (upstream keeps the tuple
 /// as the stage's `items` output).
-fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<(Vec<Value>, bool), Box<Outcome>> {
+fn items(cx: &impl Context, local: &Map, items: &Items) -> Result<(Vec<Value>, bool), ExecError> {
     let scope = cx.scope(local, None);
     let value = match items {
         Items::List(values) => {
             // Exactly as many as there are (a collect through `Result` would grow it).
             let mut items = Vec::with_capacity(values.len());
             for v in values {
-                items.push(eval::value(&scope, v).map_err(|e| Box::new(Outcome::eval_error(e)))?);
+                items.push(eval::value(&scope, v)?);
             }
             Value::List(items)
         }
-        Items::Template(t) => {
-            eval::render(&scope, t).map_err(|e| Box::new(Outcome::eval_error(e)))?
-        }
+        Items::Template(t) => eval::render(&scope, t)?,
     };
     match value {
         Value::List(items) => Ok((items, false)),
@@ -39,29 +35,29 @@ fn items(cx: &StageCx, local: &Map, items: &Items) -> Result<(Vec<Value>, bool),
             .then(|| crate::json::parse(&text))
         {
             Some(Ok(Value::List(items))) => Ok((items, false)),
-            _ => Err(Box::new(Outcome::failed(
+            _ => Err(ExecError::failed(
                 "TypeError",
                 format!(
                     "Does not support string foreach: {} that can not convert to list.",
                     Value::Str(text).py_repr()
                 ),
-            ))),
+            )),
         },
-        Value::Map(map) => Err(Box::new(Outcome::failed(
+        Value::Map(map) => Err(ExecError::failed(
             "TypeError",
             format!(
                 "Does not support dict foreach: {} (<class 'dict'>) yet.",
                 Value::Map(map).py_repr()
             ),
-        ))),
-        other => Err(Box::new(Outcome::failed(
+        )),
+        other => Err(ExecError::failed(
             "TypeError",
             format!(
                 "Does not support {} foreach: {}",
                 other.type_name(),
                 other.py_repr()
             ),
-        ))),
+        )),
     }
 }
 
@@ -120,9 +116,6 @@ fn has_duplicates(items: &[Value]) -> bool {
     !items.iter().all(|item| seen.insert(identity(item)))
 }
 
-/// An item that did not succeed: its position, status, key and errors.
-type Unusual = (usize, Status, Text, Option<Value>);
-
 /// An item's key in the output: its `str()`, inline when short.
 fn key_text(key: &Value) -> Text {
     let mut text = Text::default();
@@ -131,7 +124,7 @@ fn key_text(key: &Value) -> Text {
 }
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     source: &Items,
     stages: &[StagePlan],
@@ -140,7 +133,7 @@ pub(super) fn run(
 ) -> Outcome {
     let (items, tuple) = match items(cx, local, source) {
         Ok(found) => found,
-        Err(outcome) => return *outcome,
+        Err(error) => return error.into(),
     };
     // Items are the keys of the output: each must be unique unless keyed by index.
     if !by_index && has_duplicates(&items) {
@@ -149,7 +142,7 @@ pub(super) fn run(
             "Foreach item should not duplicate. If this stage must to pass duplicate item, it should set `use_index_as_key: true`.",
         );
     }
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start foreach process.");
     }
     // Unique items can still share a key (`1` and `'1'` are both `"1"`), except
@@ -160,17 +153,12 @@ pub(super) fn run(
             .all(|item| matches!(item, Value::Int(_) | Value::BigInt(_)))
         || items.iter().all(|item| matches!(item, Value::Str(_)));
     let stages = Arc::new(stages.to_vec());
-    let local = Arc::new(local.clone());
     let items = Arc::new(items);
     // The units are the items' positions.
     let units = std::iter::repeat_n((), items.len()).collect();
-    let sharing = Sharing::default();
-    // Items that did not succeed, by position, with their key and errors: the
-    // statuses and errors of the output come from here, without reading the
-    // entries (most items succeed: nothing is written here for them).
-    let unusual: Arc<Mutex<Vec<Unusual>>> = Arc::default();
-    let noted = Arc::clone(&unusual);
+    let nested = Arc::new(Units::new(&nested::ITEM, local, true));
     let all = Arc::clone(&items);
+    let each = Arc::clone(&nested);
     let key_of = move |items: &[Value], index: usize| {
         if by_index {
             Value::Int(i64::try_from(index).unwrap_or(i64::MAX))
@@ -178,98 +166,31 @@ pub(super) fn run(
             items[index].clone()
         }
     };
-    let results = fanout::run(
-        cx,
-        units,
-        concurrent as usize,
-        true,
-        move |cx, index, ()| {
-            let item = all[index].clone();
-            let key = key_of(&all, index);
-            let bindings = Bindings {
-                item: Some(item.clone()),
-                loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
-                ..Bindings::default()
-            };
-            let nested = cx.nested_item(&local, bindings, &key);
-            let list = run_list_into(&nested, &stages, sharing.empty());
-            let error = match (&list.stopped_by, list.cancelled_before) {
-                (_, true) => Some((
-                    "StageCancelError",
-                    format!(
-                        "Cancel item: {} before start nested process.",
-                        key.py_repr()
-                    ),
-                )),
-                (Some((iden, Status::Failed)), _) => Some((
-                    "StageError",
-                    format!(
-                        "Break item: {} because nested stage: {}, failed.",
-                        key.py_repr(),
-                        Value::Str(iden.clone()).py_repr()
-                    ),
-                )),
-                (Some(_), _) => Some((
-                    "StageCancelError",
-                    format!("Cancel item: {} after end nested process.", key.py_repr()),
-                )),
-                _ => None,
-            };
-            let errors = error.map(|(name, message)| status::error(name, message));
-            let status = list.status;
-            let key = key_text(&key);
-            if status != Status::Success {
-                noted.lock().unwrap_or_else(PoisonError::into_inner).push((
-                    index,
-                    status,
-                    key.clone(),
-                    errors.clone(),
-                ));
-            }
-            let stages = sharing.share(list.stages);
-            // The entry holds the status and the errors: what the unit gives back
-            // is its place in the output as it is kept.
-            let entry = nested_entry(
-                status,
+    let results = cx.fan_out(units, concurrent as usize, true, move |cx, index, ()| {
+        let item = all[index].clone();
+        let key = key_of(&all, index);
+        let bindings = Bindings {
+            item: Some(item.clone()),
+            loop_index: Some(Value::Int(i64::try_from(index).unwrap_or(i64::MAX))),
+            ..Bindings::default()
+        };
+        let unit = Unit {
+            label: &key,
+            bindings,
+            step: Step::Item(&key),
+        };
+        let ran = each.run(cx, &stages, unit).result;
+        Done {
+            failed: ran.failed(),
+            result: each.place(
+                index,
+                key_text(&key),
+                ran,
                 [(const { Text::const_new("item") }, item)],
-                stages,
-                errors,
-            );
-            Done {
-                failed: matches!(status, Status::Failed | Status::Cancel),
-                result: (key, entry),
-            }
-        },
-    );
-    // Items that never started were stopped by another item's failure; those
-    // not noted succeeded.
-    let never_started = results.iter().filter(|result| result.is_none()).count();
-    let mut unusual = std::mem::take(&mut *unusual.lock().unwrap_or_else(PoisonError::into_inner));
-    let succeeded = results.len() - never_started - unusual.len();
-    let status = Status::aggregate(
-        unusual
-            .iter()
-            .map(|(_, status, ..)| *status)
-            .chain(std::iter::repeat_n(Status::Cancel, never_started))
-            .chain(std::iter::repeat_n(Status::Success, succeeded)),
-    );
-    // Errors in the items' order.
-    unusual.sort_unstable_by_key(|(at, ..)| *at);
-    let mut errors = Map::default();
-    for (_, _, key, error) in unusual {
-        if let Some(error) = error {
-            errors.insert(key, error);
+            ),
         }
-    }
-    // Collected in the results' own vector (an entry is the size of a result):
-    // `filter_map` is collected in place, `flatten` is not.
-    #[allow(clippy::filter_map_identity)]
-    let entries: Vec<(Text, Value)> = results.into_iter().filter_map(|result| result).collect();
-    let foreach = if unique_keys {
-        Map::from_unique(entries)
-    } else {
-        entries.into_iter().collect()
-    };
+    });
+    let folded = nested.fold(results, unique_keys);
     let mut outputs = Map::default();
     let items = Arc::unwrap_or_clone(items);
     outputs.insert(
@@ -280,11 +201,11 @@ pub(super) fn run(
             Value::List(items)
         },
     );
-    outputs.insert("foreach".into(), Value::from(foreach));
+    outputs.insert("foreach".into(), Value::from(folded.entries));
     Outcome {
-        status,
+        status: folded.status,
         outputs,
-        errors: (!errors.is_empty()).then_some(Value::from(errors)),
+        errors: folded.errors,
         retried: None,
     }
 }

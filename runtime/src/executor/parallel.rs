@@ -3,18 +3,15 @@
 
 use std::sync::Arc;
 
-use wfc_plan::pytext::repr_str;
 use wfc_plan::{Count, StagePlan};
 
-use super::{Outcome, nested_entry};
+use super::nested::{self, Unit, Units};
+use super::{Context, Done, Outcome, Step};
 use crate::eval::{self, Bindings};
-use crate::status::{self, Status};
 use crate::value::{Map, Text, Value};
-use crate::vm::fanout::{self, Done};
-use crate::vm::stage::{StageCx, run_list};
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     branches: &[(String, Vec<StagePlan>)],
     max_workers: &Count,
@@ -31,82 +28,49 @@ pub(super) fn run(
     if !(1..20).contains(&workers) {
         return Outcome::failed("ValueError", "A max-workers value should between 1 and 19.");
     }
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start parallel process.");
     }
     let units: Vec<(String, Arc<Vec<StagePlan>>)> = branches
         .iter()
         .map(|(name, stages)| (name.clone(), Arc::new(stages.clone())))
         .collect();
-    let local = Arc::new(local.clone());
-    let results = fanout::run(
-        cx,
+    let nested = Arc::new(Units::new(&nested::BRANCH, local, false));
+    let each = Arc::clone(&nested);
+    let results = cx.fan_out(
         units,
         usize::try_from(workers).unwrap_or(1),
         false,
-        move |cx, _, (branch, stages): (String, Arc<Vec<StagePlan>>)| {
-            let bindings = Bindings {
-                branch: Some(Value::str(&branch)),
-                ..Bindings::default()
+        move |cx, index, (branch, stages): (String, Arc<Vec<StagePlan>>)| {
+            let name = Value::str(&branch);
+            let unit = Unit {
+                label: &name,
+                bindings: Bindings {
+                    branch: Some(name.clone()),
+                    ..Bindings::default()
+                },
+                step: Step::Branch(&branch),
             };
-            let nested = cx.nested(&local, bindings, ["/", &branch, ""]);
-            let list = run_list(&nested, &stages);
-            let error = match (&list.stopped_by, list.cancelled_before) {
-                (_, true) => Some((
-                    "StageCancelError",
-                    format!(
-                        "Cancel branch: {} before start nested process.",
-                        repr_str(&branch)
-                    ),
-                )),
-                (Some((iden, Status::Failed)), _) => Some((
-                    "StageError",
-                    format!(
-                        "Break branch: {} because nested stage: {}, failed.",
-                        repr_str(&branch),
-                        repr_str(iden)
-                    ),
-                )),
-                (Some((_, _)), _) => Some((
-                    "StageCancelError",
-                    format!(
-                        "Cancel branch: {} after end nested process.",
-                        repr_str(&branch)
-                    ),
-                )),
-                _ => None,
-            };
-            let errors = error.map(|(name, message)| status::error(name, message));
-            let status = list.status;
-            let entry = nested_entry(
-                status,
-                [(Text::const_new("branch"), Value::str(&branch))],
-                Value::from(list.stages),
-                errors.clone(),
-            );
+            let ran = each.run(cx, &stages, unit).result;
             Done {
-                failed: matches!(status, Status::Failed | Status::Cancel),
-                result: (branch, status, entry, errors),
+                failed: ran.failed(),
+                result: each.place(
+                    index,
+                    Text::from(branch.as_str()),
+                    ran,
+                    [(Text::const_new("branch"), name)],
+                ),
             }
         },
     );
-    let mut parallel = Map::default();
-    let mut errors = Map::default();
-    let mut statuses = Vec::new();
-    for (branch, status, entry, error) in results.into_iter().flatten() {
-        statuses.push(status);
-        if let Some(error) = error {
-            errors.insert(Text::from(branch.as_str()), error);
-        }
-        parallel.insert(Text::from(branch), entry);
-    }
+    let folded = nested.fold(results, false);
     let mut outputs = Map::default();
     outputs.insert("workers".into(), Value::Int(workers));
-    outputs.insert("parallel".into(), Value::from(parallel));
+    outputs.insert("parallel".into(), Value::from(folded.entries));
     Outcome {
-        status: Status::aggregate(statuses),
+        status: folded.status,
         outputs,
-        errors: (!errors.is_empty()).then_some(Value::from(errors)),
+        errors: folded.errors,
         retried: None,
     }
 }

@@ -9,15 +9,14 @@ use wfc_plan::{PMap, StagePlan};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Outcome;
+use super::{Context, Outcome};
 use crate::eval;
 use crate::process;
 use crate::python::{self, Running};
 use crate::value::Map;
-use crate::vm::stage::StageCx;
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     stage: &StagePlan,
@@ -34,7 +33,7 @@ pub(super) fn run(
         Ok(vars) => vars,
         Err(e) => return Outcome::eval_error(e),
     };
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start exec process.");
     }
     let name = stage.name.to_string();
@@ -64,15 +63,15 @@ const INTERPRETER_WAIT: Duration = Duration::from_millis(250);
 /// while such code is stuck ends all the same (`cli.rs` ends it a few seconds
 /// after it is cancelled, its record closed).
 pub(super) fn run_python(
-    cx: &StageCx,
+    cx: &impl Context,
     own_thread: bool,
     work: impl FnOnce(&python::Caller<'_>) -> Result<python::PyRun, python::PyFailure> + Send + 'static,
     cancelled: &str,
 ) -> Outcome {
-    let run_id = cx.run.run_id.clone();
-    let parent = cx.run.parent_run_id.clone();
-    let folders = python::places(Some(&cx.run.source));
-    let at = cx.path.as_str().to_string();
+    let run_id = cx.run_id().to_string();
+    let parent = cx.parent_run_id().map(str::to_string);
+    let folders = python::places(Some(cx.source()));
+    let at = cx.at().to_string();
     let work = move |running, marker: &str| {
         work(&python::Caller {
             run_id: &run_id,
@@ -90,12 +89,12 @@ pub(super) fn run_python(
     } else {
         let _guard = {
             let stage = Arc::clone(&stage);
-            cx.cancel.on_cancel(move || {
+            cx.cancel().on_cancel(move || {
                 interrupt(running);
                 super::bash::stop(&stage, None);
             })
         };
-        Ran::Done(cx.run.pool.blocking(|| work(running, stage.env())))
+        Ran::Done(cx.blocking(|| work(running, stage.env())))
     };
     if python::spawned(stage.marker()) {
         stage.kill_leftovers(None, process::Threads::All);
@@ -107,7 +106,7 @@ pub(super) fn run_python(
             "the thread running the Python code ended without a result",
         ),
         Ran::LeftBehind => {
-            tracing::warn!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "the Python code did not stop after the stage was cancelled (it is in a call into C); the run goes on without it and its thread is left behind");
+            tracing::warn!(target: "wfr::py", run = cx.run_id(), at = cx.at(), "the Python code did not stop after the stage was cancelled (it is in a call into C); the run goes on without it and its thread is left behind");
             Outcome::cancelled(
                 "Cancelled, but the Python code did not stop (it is in a call into C that does not return); its thread was left behind.",
             )
@@ -138,7 +137,7 @@ enum Ran {
 
 /// [`run_python`] on a Python thread.
 fn on_own_thread(
-    cx: &StageCx,
+    cx: &impl Context,
     running: Running,
     stage: &Arc<process::Stage>,
     work: impl FnOnce(Running, &str) -> Result<python::PyRun, python::PyFailure> + Send + 'static,
@@ -152,10 +151,10 @@ fn on_own_thread(
         }));
     }
     let (cancel_tx, cancel_rx) = crossbeam_channel::bounded::<()>(1);
-    let _guard = cx.cancel.on_cancel(move || {
+    let _guard = cx.cancel().on_cancel(move || {
         let _ = cancel_tx.try_send(());
     });
-    cx.run.pool.blocking(|| {
+    cx.blocking(|| {
         let got = |done: Result<_, _>| done.map_or(Ran::Lost, Ran::Done);
         crossbeam_channel::select! {
             recv(done_rx) -> done => return got(done),
@@ -182,22 +181,22 @@ fn on_own_thread(
 /// The outcome of a Python run (Py or Call stage): its printed output logged, an
 /// exception FAILED with its traceback logged, an interruption by cancel CANCEL.
 pub(super) fn finish(
-    cx: &StageCx,
+    cx: &impl Context,
     done: Result<python::PyRun, python::PyFailure>,
     cancelled: &str,
 ) -> Outcome {
     let run = match done {
         Ok(run) => run,
         Err(failure) => {
-            tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{}", failure.traceback);
+            tracing::error!(target: "wfr::py", run = cx.run_id(), at = cx.at(), "{}", failure.traceback);
             return Outcome::failed(&failure.name, failure.message);
         }
     };
     if let Some(failure) = run.error {
-        if cx.cancel.is_killed() && failure.name == "StageInterrupted" {
+        if cx.cancel().is_killed() && failure.name == "StageInterrupted" {
             return Outcome::cancelled(cancelled);
         }
-        tracing::error!(target: "wfr::py", run = cx.run.run_id.as_str(), at = cx.path.as_str(), "{}", failure.traceback.trim_end());
+        tracing::error!(target: "wfr::py", run = cx.run_id(), at = cx.at(), "{}", failure.traceback.trim_end());
         return Outcome::failed(&failure.name, failure.message);
     }
     if run
@@ -205,7 +204,7 @@ pub(super) fn finish(
         .values()
         .any(|v| matches!(v, crate::value::Value::Foreign(_)))
     {
-        cx.run.made_foreign();
+        cx.made_foreign();
     }
     Outcome::success(run.outputs)
 }

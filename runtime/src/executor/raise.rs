@@ -2,12 +2,11 @@
 
 use wfc_plan::expr::ast::Template;
 
-use super::Outcome;
+use super::{Context, Outcome};
 use crate::eval;
 use crate::value::Map;
-use crate::vm::stage::StageCx;
 
-pub(super) fn run(cx: &StageCx, local: &Map, message: &Template) -> Outcome {
+pub(super) fn run(cx: &impl Context, local: &Map, message: &Template) -> Outcome {
     // Upstream renders the message without `pass_env`: `null` stays text.
     match eval::render_text(&cx.scope(local, None).plain(), message) {
         Ok(text) => Outcome::failed("StageError", text),

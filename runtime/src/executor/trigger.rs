@@ -1,21 +1,17 @@
 //! Trigger stage: runs another workflow's plan as a child run (its own run id, the
 //! parent's as parent); the child's context becomes the stage's outputs.
 
-use std::sync::Arc;
-
 use wfc_plan::PMap;
 use wfc_plan::expr::ast::Template;
 
-use super::Outcome;
+use super::{Context, Outcome};
 use crate::eval;
 use crate::params;
 use crate::status::{self, Status};
-use crate::value::{Map, Value};
-use crate::vm::stage::StageCx;
-use crate::vm::{self, RunRequest};
+use crate::value::Map;
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     workflow: &Template,
@@ -26,25 +22,13 @@ pub(super) fn run(
         Ok(name) => name,
         Err(e) => return Outcome::eval_error(e),
     };
-    if name == cx.run.workflow {
+    if name == cx.workflow() {
         return Outcome::failed(
             "StageError",
             "Circle execute via trigger itself workflow name.",
         );
     }
-    let engine = &cx.run.engine;
-    if cx.run.depth >= engine.max_depth {
-        return Outcome::failed(
-            "StageError",
-            format!(
-                "Trigger depth limit reached: workflow {} would be the {}th nested run (the limit is {}); is there a trigger cycle?",
-                Value::str(&name).py_repr(),
-                cx.run.depth + 1,
-                engine.max_depth
-            ),
-        );
-    }
-    let plan = match engine.plans.get(&name) {
+    let plan = match cx.child_plan(&name) {
         Ok(plan) => plan,
         Err(message) => return Outcome::failed("StageError", message),
     };
@@ -57,19 +41,10 @@ pub(super) fn run(
         Ok(p) => p,
         Err(e) => return Outcome::failed("ParamError", e.0),
     };
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start trigger process.");
     }
-    let request = RunRequest {
-        plan: Arc::clone(&plan),
-        params: resolved,
-        run_id: vm::new_run_id(&plan.name),
-        parent_run_id: Some(cx.run.run_id.clone()),
-        timeout: None,
-        cancel: cx.cancel.child(),
-        depth: cx.run.depth + 1,
-    };
-    let result = vm::run(engine, request);
+    let result = cx.run_child(&plan, resolved);
     // The child's context, less what becomes the stage's own status and errors.
     let mut outputs = result.context;
     outputs.shift_remove("info");

@@ -3,18 +3,15 @@
 //! next loop number; the loop ends when `until` holds. No random sleep between
 //! passes (upstream sleeps up to 0.9 s).
 
-use std::sync::Arc;
-
 use wfc_plan::{CondPlan, PValue, StagePlan};
 
-use super::{Outcome, nested_entry};
+use super::nested::{self, Unit, Units};
+use super::{Context, Outcome, Step};
 use crate::eval::{self, Bindings};
-use crate::status::{self, Status};
-use crate::value::{Map, Sharing, Text, Value};
-use crate::vm::stage::{StageCx, run_list};
+use crate::value::{Map, Text, Value};
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     item: &PValue,
     until: &CondPlan,
@@ -25,86 +22,70 @@ pub(super) fn run(
         Ok(v) => v,
         Err(e) => return Outcome::eval_error(e),
     };
-    let local = Arc::new(local.clone());
-    let mut passes = Map::default();
-    let sharing = Sharing::default();
-    let mut statuses = Vec::new();
-    let mut lap: u32 = 1;
-    let outcome = |passes: Map, status: Status, errors: Option<Value>| {
-        let mut outputs = Map::default();
-        outputs.insert("until".into(), Value::from(passes));
-        Outcome {
-            status,
-            outputs,
-            errors,
-            retried: None,
-        }
+    let units = Units::new(&nested::PASS, local, true);
+    let mut passes = Vec::new();
+    let no_results = Map::default();
+    // The passes so far under `until`, in the outcome.
+    let with_passes = |mut outcome: Outcome, passes: Vec<_>| {
+        let folded = units.fold(passes, true);
+        outcome
+            .outputs
+            .insert("until".into(), Value::from(folded.entries));
+        outcome
     };
+    let mut lap: u32 = 1;
     loop {
         if lap > max_loop {
             let plural = if max_loop > 1 { "s" } else { "" };
-            let mut failed = Outcome::failed(
+            let failed = Outcome::failed(
                 "StageError",
                 format!("Loop was exceed the maximum {max_loop} loop{plural}."),
             );
-            failed.outputs.insert("until".into(), Value::from(passes));
-            return failed;
+            return with_passes(failed, passes);
         }
-        if cx.cancel.is_cancelled() {
-            let mut cancelled =
+        if cx.cancel().is_cancelled() {
+            let cancelled =
                 Outcome::cancelled(format!("Cancel before start loop process, (loop: {lap})."));
-            cancelled
-                .outputs
-                .insert("until".into(), Value::from(passes));
-            return cancelled;
+            return with_passes(cancelled, passes);
         }
         let bindings = Bindings {
             item: Some(item.clone()),
             loop_index: Some(Value::Int(i64::from(lap))),
             ..Bindings::default()
         };
-        let nested = cx.nested(&local, bindings, ["#", itoa::Buffer::new().format(lap), ""]);
-        let list = run_list(&nested, stages);
-        let next_item = list
-            .stages
+        let unit = Unit {
+            label: &Value::Int(i64::from(lap)),
+            bindings,
+            step: Step::Pass(lap),
+        };
+        let ran = units.run(cx, stages, unit);
+        // What the pass's stages gave, for the next item and for `until`.
+        let results = ran.result.stages.clone();
+        let results = results.as_map().unwrap_or(&no_results);
+        let next_item = results
             .values()
             .rev()
             .find_map(|r| r.as_map()?.get("outputs")?.as_map()?.get("item").cloned());
-        let error = match (&list.stopped_by, list.cancelled_before) {
-            (_, true) => Some((
-                "StageCancelError",
-                format!("Cancel loop: {lap} before start nested process."),
-            )),
-            (Some((iden, Status::Failed)), _) => Some((
-                "StageNestedError",
-                format!(
-                    "Break loop: {lap} because nested stage: {}, failed.",
-                    Value::Str(iden.clone()).py_repr()
-                ),
-            )),
-            (Some(_), _) => Some((
-                "StageNestedCancelError",
-                format!("Cancel loop: {lap} after end nested process."),
-            )),
-            _ => None,
-        };
-        let errors = error.map(|(name, message)| status::error(name, message));
-        passes.insert(
-            Text::from(lap.to_string()),
-            nested_entry(
-                list.status,
-                [
-                    (Text::const_new("loop"), Value::Int(i64::from(lap))),
-                    (Text::const_new("item"), item.clone()),
-                ],
-                sharing.share(list.stages.clone()),
-                errors.clone(),
-            ),
-        );
-        if let Some(errors) = errors {
-            return outcome(passes, list.status, Some(errors));
+        let status = ran.result.status;
+        let errors = ran.result.errors.clone();
+        passes.push(Some(units.place(
+            passes.len(),
+            Text::from(itoa::Buffer::new().format(lap)),
+            ran.result,
+            [
+                (Text::const_new("loop"), Value::Int(i64::from(lap))),
+                (Text::const_new("item"), item.clone()),
+            ],
+        )));
+        if errors.is_some() {
+            let stopped = Outcome {
+                status,
+                outputs: Map::default(),
+                errors,
+                retried: None,
+            };
+            return with_passes(stopped, passes);
         }
-        statuses.push(list.status);
         lap += 1;
         item = next_item.unwrap_or(Value::Int(i64::from(lap)));
         // `until` sees the next item and the body's stages.
@@ -113,7 +94,7 @@ pub(super) fn run(
             loop_index: Some(Value::Int(i64::from(lap))),
             ..Bindings::default()
         };
-        let mut scope = nested.scope(&list.stages, None);
+        let mut scope = ran.cx.scope(results, None);
         scope.overlay = Some(&overlay);
         match until {
             CondPlan::Bool(done) if *done => break,
@@ -122,23 +103,26 @@ pub(super) fn run(
                 Ok(Value::Bool(true)) => break,
                 Ok(Value::Bool(false)) => {}
                 Ok(other) => {
-                    let mut failed = Outcome::failed(
+                    let failed = Outcome::failed(
                         "TypeError",
                         format!(
                             "Return type of until condition not be `boolean`, getting: {}",
                             other.py_repr()
                         ),
                     );
-                    failed.outputs.insert("until".into(), Value::from(passes));
-                    return failed;
+                    return with_passes(failed, passes);
                 }
-                Err(e) => {
-                    let mut failed = Outcome::eval_error(e);
-                    failed.outputs.insert("until".into(), Value::from(passes));
-                    return failed;
-                }
+                Err(e) => return with_passes(Outcome::eval_error(e), passes),
             },
         }
     }
-    outcome(passes, Status::aggregate(statuses), None)
+    let folded = units.fold(passes, true);
+    let mut outputs = Map::default();
+    outputs.insert("until".into(), Value::from(folded.entries));
+    Outcome {
+        status: folded.status,
+        outputs,
+        errors: None,
+        retried: None,
+    }
 }

@@ -9,14 +9,13 @@ use std::process::Command;
 use wfc_plan::PMap;
 use wfc_plan::expr::ast::Template;
 
-use super::Outcome;
 use super::bash::{private_dir, run_process, write_private};
+use super::{Context, Outcome};
 use crate::eval;
 use crate::value::{Map, Value};
-use crate::vm::stage::StageCx;
 
 pub(super) fn run(
-    cx: &StageCx,
+    cx: &impl Context,
     local: &Map,
     retry: Option<i64>,
     code: &Template,
@@ -53,7 +52,7 @@ pub(super) fn run(
         Ok(uv) => uv,
         Err(message) => return Outcome::failed("StageError", message),
     };
-    if cx.cancel.is_cancelled() {
+    if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start virtual python process.");
     }
     let script = script(&code, &vars, &packages);
@@ -72,7 +71,7 @@ pub(super) fn run(
         done
     })();
     match done {
-        Err(_) if cx.cancel.is_killed() => {
+        Err(_) if cx.cancel().is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
         Ok(done) => done.outcome(cx, |stderr| {

@@ -6,13 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::stage::StageCx;
-
-/// What a unit reports: its result, and whether it failed or was cancelled (for
-/// fail-fast).
-pub(crate) struct Done<R> {
-    pub result: R,
-    pub failed: bool,
-}
+use crate::executor::Done;
 
 /// Runs `work` for every unit; results in unit order, `None` for units that never
 /// started because an earlier one failed under `fail_fast`.

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use wfc_plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
 
-use super::fanout::{self, Done};
+use super::fanout;
 use super::stage::{Base, Place, StageCx, run_list};
 use super::{JobRef, RunCx};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
+use crate::executor::{Done, Stop};
 use crate::status::{self, Status};
 use crate::value::{Map, Text, Value};
 
@@ -171,24 +172,23 @@ pub(crate) fn run(
             };
             let strategy_cx = cx.with_matrix(matrix.clone(), Place::root(&path));
             let list = run_list(&strategy_cx, &job_for_units.stages);
-            let error = match (&list.stopped_by, list.cancelled_before) {
-                (_, true) => Some(status::error(
+            let error = list.stop.as_ref().map(|stop| match stop {
+                Stop::CancelledBefore => status::error(
                     "JobCancelError",
                     "Strategy execution was canceled from the event before start stage execution.",
-                )),
-                (Some((iden, Status::Failed)), _) => Some(status::error(
+                ),
+                Stop::Failed(iden) => status::error(
                     "JobError",
                     format!(
                         "Strategy execution was break because its nested-stage, {}, failed.",
                         Value::Str(iden.clone()).py_repr()
                     ),
-                )),
-                (Some(_), _) => Some(status::error(
+                ),
+                Stop::Cancelled => status::error(
                     "JobCancelError",
                     "Strategy execution was canceled from the event after end stage execution.",
-                )),
-                _ => None,
-            };
+                ),
+            });
             let mut entry = Map::default();
             entry.insert("status".into(), list.status.value());
             entry.insert("matrix".into(), Value::from(matrix));

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wfc_plan::{StageKindPlan, StagePlan};
+use wfc_plan::{Plan, StagePlan};
 
-use super::RunCx;
+use super::{RunCx, RunRequest};
 use crate::cancel::Cancel;
 use crate::eval::{self, Bindings, Frame, Scope};
-use crate::executor::{self, Outcome};
+use crate::executor::{self, ChildRun, Context, Done, ListResult, Outcome, Step, Stop};
 use crate::status::{self, Status};
 use crate::value::{Map, Text, Value};
 
-/// Where a stage runs: what templates see and what stops it. What does not
+/// Where a stage runs: what templates see and what stops it; what executors
+/// see of it is its [`Context`]. What does not
 /// change from one nested level to the next is behind one shared pointer (a
 /// loop's item copies one pointer, not four); its fields read as the context's
 /// own (`cx.run`, `cx.cancel`).
@@ -56,6 +57,8 @@ pub(crate) struct Place {
 #[derive(Clone)]
 enum Suffix {
     Text(Text),
+    /// An until pass: `#<n>`.
+    Pass(u32),
     /// A foreach item: `[<its str()>]`.
     Item(Value),
 }
@@ -86,6 +89,11 @@ impl Place {
             let mut suffix = Text::default();
             let suffix = match &self.suffix {
                 Suffix::Text(t) => t,
+                Suffix::Pass(n) => {
+                    suffix.push('#');
+                    suffix.push_str(itoa::Buffer::new().format(*n));
+                    &suffix
+                }
                 Suffix::Item(key) => {
                     suffix.push('[');
                     key.push_str_to(&mut suffix);
@@ -108,25 +116,22 @@ impl Place {
         }
     }
 
-    /// This place followed by `open`, `place` and `close` (`job/each` and `[3]`
-    /// give `job/each[3]`).
-    fn nested(&self, [open, place, close]: [&str; 3]) -> Place {
-        let mut suffix = Text::default();
-        for part in [open, place, close] {
-            suffix.push_str(part);
-        }
+    /// The place of a nested list, `step` below this one (`job/each` and item
+    /// `3` give `job/each[3]`).
+    fn nested(&self, step: Step<'_>) -> Place {
+        let suffix = match step {
+            Step::Branch(name) => {
+                let mut suffix = Text::with_capacity(1 + name.len());
+                suffix.push('/');
+                suffix.push_str(name);
+                Suffix::Text(suffix)
+            }
+            Step::Pass(n) => Suffix::Pass(n),
+            Step::Item(key) => Suffix::Item(key.clone()),
+        };
         Place {
             parent: self.whole_parent(),
-            suffix: Suffix::Text(suffix),
-            whole: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// This place followed by `[key]`, written only when asked for.
-    fn item(&self, key: &Value) -> Place {
-        Place {
-            parent: self.whole_parent(),
-            suffix: Suffix::Item(key.clone()),
+            suffix,
             whole: std::sync::OnceLock::new(),
         }
     }
@@ -166,9 +171,10 @@ impl StageCx {
         };
         StageCx::new(change(base), Arc::clone(&self.frame), self.path.clone())
     }
+}
 
-    /// A scope over this context and the current list's results.
-    pub(crate) fn scope<'a>(&'a self, local: &'a Map, retry: Option<i64>) -> Scope<'a> {
+impl Context for StageCx {
+    fn scope<'a>(&'a self, local: &'a Map, retry: Option<i64>) -> Scope<'a> {
         Scope {
             params: &self.run.params,
             jobs: &self.jobs,
@@ -182,37 +188,97 @@ impl StageCx {
         }
     }
 
-    /// The context of a nested list: this list's results so far become visible
-    /// from the inside, with new bindings.
-    /// `place` is appended to this context's path, between `open` and `close`
-    /// (`job/each` and `[3]` give `job/each[3]`).
-    pub(crate) fn nested(&self, local: &Arc<Map>, bindings: Bindings, place: [&str; 3]) -> StageCx {
-        self.nested_at(local, bindings, self.path.nested(place))
+    fn run_id(&self) -> &str {
+        &self.run.run_id
     }
 
-    /// The context of a foreach item's list: as [`StageCx::nested`], at `[key]`.
-    pub(crate) fn nested_item(&self, local: &Arc<Map>, bindings: Bindings, key: &Value) -> StageCx {
-        self.nested_at(local, bindings, self.path.item(key))
+    fn at(&self) -> &str {
+        self.path.as_str()
     }
 
-    fn nested_at(&self, local: &Arc<Map>, bindings: Bindings, path: Place) -> StageCx {
+    fn parent_run_id(&self) -> Option<&str> {
+        self.run.parent_run_id.as_deref()
+    }
+
+    fn workflow(&self) -> &str {
+        &self.run.workflow
+    }
+
+    fn source(&self) -> &str {
+        &self.run.source
+    }
+
+    fn cancel(&self) -> &Cancel {
+        &self.base.cancel
+    }
+
+    fn blocking<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.run.pool.blocking(f)
+    }
+
+    fn nesting<R: Send>(&self, f: impl FnOnce() -> R + Send) -> std::io::Result<R> {
+        self.run.pool.nested(f)
+    }
+
+    fn nested(&self, outer: &Arc<Map>, bindings: Bindings, step: Step<'_>) -> StageCx {
         StageCx {
             base: Arc::clone(&self.base),
-            frame: Frame::nested(&self.frame, Arc::clone(local), bindings),
-            path,
+            frame: Frame::nested(&self.frame, Arc::clone(outer), bindings),
+            path: self.path.nested(step),
         }
     }
-}
 
-/// What a stage list produced.
-pub(crate) struct ListResult {
-    /// `stages.<id>` entries.
-    pub stages: Map,
-    pub status: Status,
-    /// The stage that stopped the list: its id (or name) and status.
-    pub stopped_by: Option<(Text, Status)>,
-    /// Cancelled before a stage started.
-    pub cancelled_before: bool,
+    fn run_list(&self, stages: &[StagePlan], into: Map) -> ListResult {
+        run_list_into(self, stages, into)
+    }
+
+    fn fan_out<U, R>(
+        &self,
+        units: Vec<U>,
+        limit: usize,
+        fail_fast: bool,
+        work: impl Fn(&StageCx, usize, U) -> Done<R> + Send + Sync + 'static,
+    ) -> Vec<Option<R>>
+    where
+        U: Send + 'static,
+        R: Send + 'static,
+    {
+        super::fanout::run(self, units, limit, fail_fast, work)
+    }
+
+    fn child_plan(&self, workflow: &str) -> Result<Arc<Plan>, String> {
+        let engine = &self.run.engine;
+        if self.run.depth >= engine.max_depth {
+            return Err(format!(
+                "Trigger depth limit reached: workflow {} would be the {}th nested run (the limit is {}); is there a trigger cycle?",
+                Value::str(workflow).py_repr(),
+                self.run.depth + 1,
+                engine.max_depth
+            ));
+        }
+        engine.plans.get(workflow)
+    }
+
+    fn run_child(&self, plan: &Arc<Plan>, params: Map) -> ChildRun {
+        let request = RunRequest {
+            plan: Arc::clone(plan),
+            params,
+            run_id: super::new_run_id(&plan.name),
+            parent_run_id: Some(self.run.run_id.clone()),
+            timeout: None,
+            cancel: self.cancel.child(),
+            depth: self.run.depth + 1,
+        };
+        let result = super::run(&self.run.engine, request);
+        ChildRun {
+            status: result.status,
+            context: result.context,
+        }
+    }
+
+    fn made_foreign(&self) {
+        self.run.made_foreign();
+    }
 }
 
 /// Runs `stages` in order; stops at the first failed or cancelled one.
@@ -221,15 +287,14 @@ pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
 }
 
 /// [`run_list`], the results going into `local` (empty, maybe with room already).
-pub(crate) fn run_list_into(cx: &StageCx, stages: &[StagePlan], mut local: Map) -> ListResult {
+fn run_list_into(cx: &StageCx, stages: &[StagePlan], mut local: Map) -> ListResult {
     let mut skipped = 0;
     for stage in stages {
         if cx.cancel.is_cancelled() {
             return ListResult {
                 stages: local,
                 status: Status::Cancel,
-                stopped_by: None,
-                cancelled_before: true,
+                stop: Some(Stop::CancelledBefore),
             };
         }
         let (key, result, status) = run_stage(cx, stage, &local);
@@ -244,12 +309,18 @@ pub(crate) fn run_list_into(cx: &StageCx, stages: &[StagePlan], mut local: Map) 
         }
         match (status, iden) {
             (Status::Skip, _) => skipped += 1,
-            (Status::Failed | Status::Cancel, Some(iden)) => {
+            (Status::Failed, Some(iden)) => {
                 return ListResult {
                     stages: local,
                     status,
-                    stopped_by: Some((iden, status)),
-                    cancelled_before: false,
+                    stop: Some(Stop::Failed(iden)),
+                };
+            }
+            (Status::Cancel, Some(_)) => {
+                return ListResult {
+                    stages: local,
+                    status,
+                    stop: Some(Stop::Cancelled),
                 };
             }
             _ => {}
@@ -262,8 +333,7 @@ pub(crate) fn run_list_into(cx: &StageCx, stages: &[StagePlan], mut local: Map) 
         } else {
             Status::Success
         },
-        stopped_by: None,
-        cancelled_before: false,
+        stop: None,
     }
 }
 
@@ -335,7 +405,7 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             Err(e) => return Outcome::failed("StageError", format!("{}: {}", e.name, e.message)),
         }
     }
-    let retrying = retries(&stage.kind);
+    let retrying = executor::retries(&stage.kind);
     let retries = if retrying { stage.retry } else { 0 };
     let mut attempt: u32 = 0;
     loop {
@@ -366,18 +436,6 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             }
         }
     }
-}
-
-fn retries(kind: &StageKindPlan) -> bool {
-    matches!(
-        kind,
-        StageKindPlan::Bash { .. }
-            | StageKindPlan::Py { .. }
-            | StageKindPlan::VirtualPy { .. }
-            | StageKindPlan::Call { .. }
-            | StageKindPlan::Trigger { .. }
-            | StageKindPlan::Docker(_)
-    )
 }
 
 /// Runs `f` under the stage's own cancel token, cancelled when the timeout passes.
@@ -413,4 +471,23 @@ fn with_timeout(cx: &StageCx, stage: &StagePlan, f: impl FnOnce(&StageCx) -> Out
         };
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nested_place_is_its_parent_and_its_step() {
+        let job = Place::root("job");
+        assert_eq!(job.as_str(), "job");
+        let branch = job.nested(Step::Branch("b"));
+        assert_eq!(branch.as_str(), "job/b");
+        assert_eq!(branch.nested(Step::Pass(12)).as_str(), "job/b#12");
+        let item = branch.nested(Step::Item(&Value::Int(3)));
+        assert_eq!(
+            item.nested(Step::Item(&Value::str("x"))).as_str(),
+            "job/b[3][x]"
+        );
+    }
 }

@@ -40,7 +40,7 @@ use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, openat};
 use nix::sys::stat::{Mode, fstatat, mkdirat};
 use wfc_plan::volume;
 
-use super::super::Outcome;
+use super::super::ExecError;
 use super::{REQUEST, bounded};
 use crate::owner::{self, Owner};
 
@@ -79,31 +79,31 @@ pub(super) async fn hold(
     logs: &Path,
     workdir: &Path,
     stop: impl std::future::Future<Output = ()>,
-) -> Result<Held, Outcome> {
+) -> Result<Held, ExecError> {
     tokio::pin!(stop);
     for _ in 0..ATTEMPTS {
         let paths = walk_all(volumes, logs, workdir, true)?;
         let planned = plan(&paths);
         let locks = tokio::select! {
             locks = lock(&planned) => locks?,
-            () = &mut stop => return Err(Outcome::cancelled("Cancel before start the Docker container.")),
+            () = &mut stop => return Err(ExecError::Cancelled("Cancel before start the Docker container.".into())),
         };
         let mut held = Held {
             mounts: Vec::new(),
             paused: Vec::new(),
             locks,
         };
-        if let Err(outcome) = freeze_writers(docker, &paths, &mut held.paused).await {
+        if let Err(error) = freeze_writers(docker, &paths, &mut held.paused).await {
             held.release(docker).await;
-            return Err(outcome);
+            return Err(error);
         }
         // Again, now that nothing that could change them runs (a folder removed
         // meanwhile is made again).
         let again = match walk_all(volumes, logs, workdir, true) {
             Ok(again) => again,
-            Err(outcome) => {
+            Err(error) => {
                 held.release(docker).await;
-                return Err(outcome);
+                return Err(error);
             }
         };
         // The folders above the paths decide which containers could change them:
@@ -131,7 +131,7 @@ pub(super) async fn hold(
         }
         held.release(docker).await;
     }
-    Err(Outcome::failed(
+    Err(ExecError::failed(
         "StageError",
         format!(
             "the volumes' host paths changed each time they were about to be mounted ({ATTEMPTS} times); not mounted"
@@ -173,13 +173,14 @@ fn walk_all(
     logs: &Path,
     workdir: &Path,
     make: bool,
-) -> Result<Vec<Walked>, Outcome> {
+) -> Result<Vec<Walked>, ExecError> {
     let mut out = Vec::with_capacity(volumes.len() + 1);
     for v in volumes {
         let path = volume::host_path(&v.host, workdir)
-            .map_err(|refusal| Outcome::failed("StageError", refusal.message(&v.host)))?;
-        let chain = walk(&path, make)
-            .map_err(|why| Outcome::failed("StageError", format!("volume `{}`: {why}", v.host)))?;
+            .map_err(|refusal| ExecError::failed("StageError", refusal.message(&v.host)))?;
+        let chain = walk(&path, make).map_err(|why| {
+            ExecError::failed("StageError", format!("volume `{}`: {why}", v.host))
+        })?;
         out.push(Walked {
             host: v.host.clone(),
             target: v.target.clone(),
@@ -188,13 +189,13 @@ fn walk_all(
         });
     }
     let path = logs.canonicalize().map_err(|e| {
-        Outcome::failed(
+        ExecError::failed(
             "StageError",
             format!("cannot resolve the /logs folder `{}`: {e}", logs.display()),
         )
     })?;
     let chain = walk(&path, false)
-        .map_err(|why| Outcome::failed("StageError", format!("the /logs folder: {why}")))?;
+        .map_err(|why| ExecError::failed("StageError", format!("the /logs folder: {why}")))?;
     out.push(Walked {
         host: "/logs".into(),
         target: "/logs".into(),
@@ -286,9 +287,9 @@ fn stripe((dev, ino): Identity) -> u64 {
 /// the other's, so two starts that conflict are never both past the check; they
 /// let go of everything and try again a moment later. Non-blocking throughout,
 /// in stripe order: no deadlock.
-async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, Outcome> {
+async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, ExecError> {
     let dir = lock_dir().map_err(|e| {
-        Outcome::failed(
+        ExecError::failed(
             "StageError",
             format!("cannot use the folder of Docker start locks: {e}"),
         )
@@ -299,7 +300,7 @@ async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, O
             Ok(Some(held)) => return Ok(held),
             Ok(None) => {}
             Err(e) => {
-                return Err(Outcome::failed(
+                return Err(ExecError::failed(
                     "StageError",
                     format!(
                         "cannot lock in the folder of Docker start locks `{}`: {e}",
@@ -309,7 +310,7 @@ async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, O
             }
         }
         if Instant::now() > deadline {
-            return Err(Outcome::failed(
+            return Err(ExecError::failed(
                 "StageError",
                 format!(
                     "another Docker stage that mounts a folder above this one's (or below) was still being started after {}s",
@@ -451,7 +452,7 @@ struct Writer {
 }
 
 /// The running containers' writable mounts.
-async fn writers(docker: &Docker) -> Result<Vec<Writer>, Outcome> {
+async fn writers(docker: &Docker) -> Result<Vec<Writer>, ExecError> {
     let running = bounded(
         "cannot list the running containers",
         REQUEST,
@@ -500,13 +501,13 @@ async fn freeze_writers(
     docker: &Docker,
     paths: &[Walked],
     paused: &mut Vec<String>,
-) -> Result<(), Outcome> {
+) -> Result<(), ExecError> {
     let writers = writers(docker).await?;
     for p in paths {
         let above: HashSet<Identity> = p.above().iter().copied().collect();
         for writer in writers.iter().filter(|w| above.contains(&w.identity)) {
             if !writer.ours {
-                return Err(Outcome::failed(
+                return Err(ExecError::failed(
                     "StageError",
                     format!(
                         "volume `{}`: the running container `{}`, not started by this run, can write to `{}`, a folder above `{}`; it could swap a folder on the way for a symlink before the engine mounts it. Stop that container, or mount a folder it cannot reach",
@@ -530,7 +531,7 @@ async fn freeze_writers(
 static PAUSED: tokio::sync::Mutex<Option<HashMap<String, usize>>> =
     tokio::sync::Mutex::const_new(None);
 
-async fn pause(docker: &Docker, writer: &Writer) -> Result<(), Outcome> {
+async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
     let mut counts = PAUSED.lock().await;
     let counts = counts.get_or_insert_with(HashMap::new);
     if let Some(n) = counts.get_mut(&writer.id) {
@@ -550,7 +551,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), Outcome> {
             counts.insert(writer.id.clone(), 1);
             Ok(())
         }
-        Ok(Err(e)) => Err(Outcome::failed(
+        Ok(Err(e)) => Err(ExecError::failed(
             "StageError",
             format!(
                 "cannot pause the container `{}`, which can write to `{}`, while this one is mounted: {e}",
@@ -558,7 +559,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), Outcome> {
                 writer.source.display()
             ),
         )),
-        Err(_) => Err(Outcome::failed(
+        Err(_) => Err(ExecError::failed(
             "StageError",
             format!(
                 "cannot pause the container `{}`: the Docker engine did not answer within {}s",
