@@ -115,7 +115,8 @@ impl FilterDef {
     }
 }
 
-/// The entry list of [`filters!`]'s table: an argument.
+/// One argument in [`filters!`]'s list: `name "what it is": Kind`, then `= None` or
+/// `= "text"` when a call may leave it out.
 macro_rules! param {
     ($name:ident $what:literal: $kind:ident) => {
         Param {
@@ -144,7 +145,9 @@ macro_rules! param {
 }
 
 /// The enum of built-in filters and their table, from one list, so that neither has
-/// an entry the other lacks. The usage of a filter without arguments is its name.
+/// an entry the other lacks. An entry is `Variant = "name", "doc";` for a filter
+/// without arguments (its usage is its name), or
+/// `Variant = "name"(argument, …) => "usage", "doc";`.
 macro_rules! filters {
     ($(
         $variant:ident = $name:literal
@@ -222,6 +225,7 @@ impl BuiltinFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn the_table_is_in_the_enums_order_with_unique_names() {
@@ -273,12 +277,14 @@ mod tests {
     fn readme_table() -> String {
         let mut out = String::from("| filter | example | what it gives |\n|---|---|---|\n");
         for def in FILTERS {
-            out.push_str(&format!(
-                "| `{}` | `{}` | {} |\n",
+            writeln!(
+                out,
+                "| `{}` | `{}` | {} |",
                 def.signature(),
                 def.usage,
                 def.doc
-            ));
+            )
+            .expect("writes to a string");
         }
         out
     }
@@ -289,19 +295,15 @@ mod tests {
             .expect("README.md");
         let expected = readme_table();
         let header = expected.lines().next().expect("a header");
-        let start = readme
-            .find(&format!("\n{header}\n"))
-            .map(|at| at + 1)
-            .unwrap_or_else(|| {
-                panic!("README has no table of filters; write one as:\n\n{expected}")
-            });
-        let found: String = readme[start..]
+        let Some(at) = readme.find(&format!("\n{header}\n")) else {
+            panic!("README has no table of filters; write one as:\n\n{expected}")
+        };
+        let found: Vec<&str> = readme[at + 1..]
             .lines()
             .take_while(|line| line.starts_with('|'))
-            .map(|line| format!("{line}\n"))
             .collect();
         assert!(
-            found == expected,
+            found == expected.lines().collect::<Vec<_>>(),
             "README's table of filters differs from plan/src/filters.rs; write it as:\n\n{expected}"
         );
     }

@@ -6,6 +6,7 @@ use wfc_plan::expr::ast::Filter;
 use wfc_plan::filters::{ArgKind, BuiltinFilter, FilterDef};
 
 use super::{EvalError, literal};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::value::{Text, Value};
@@ -24,16 +25,9 @@ fn arg(filter: &Filter, def: &FilterDef, index: usize) -> Result<Value, EvalErro
             .find(|(k, _)| k == param.name)
             .map(|(_, v)| v)
     });
-    let default;
-    let lit = match given {
-        Some(lit) => lit,
-        None => {
-            default = param.default_literal();
-            &default
-        }
-    };
-    if param.accepts(lit) {
-        Ok(literal(lit))
+    let lit = given.map_or_else(|| Cow::Owned(param.default_literal()), Cow::Borrowed);
+    if param.accepts(&lit) {
+        Ok(literal(&lit))
     } else {
         Err(kind_error(filter, def, index))
     }
