@@ -13,6 +13,7 @@ use ast::{
 };
 use grammar::{ExpressionParser, Rule};
 
+use crate::filters::BuiltinFilter;
 use crate::limits::MAX_EXPR_DEPTH;
 
 /// A template or condition that does not parse.
@@ -343,6 +344,7 @@ fn lower_filter(pair: Pair<'_, Rule>, depth: usize) -> Result<Filter, TooDeep> {
         }
     }
     Ok(Filter {
+        builtin: BuiltinFilter::from_name(&name),
         name,
         args,
         kwargs,

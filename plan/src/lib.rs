@@ -6,6 +6,7 @@
 
 pub mod expr;
 pub mod file;
+pub mod filters;
 pub mod ids;
 pub mod input;
 mod ir;

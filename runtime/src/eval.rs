@@ -16,6 +16,7 @@ use wfc_plan::expr::ast::{
     BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Key, Literal, Part, Path, Pipeline,
     Template, UnaryOp,
 };
+use wfc_plan::filters::BuiltinFilter;
 use wfc_plan::{CondPlan, PMap, PValue};
 
 use crate::value::{Map, Text, Value};
@@ -436,7 +437,10 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
         ExprKind::Path(path) => scope.resolve(path),
         ExprKind::Interp(p) => {
             // `${{ x | rstr }}` was a Python literal in upstream's text: its value is the text.
-            if p.filters.last().is_some_and(|f| f.name == "rstr") {
+            if p.filters
+                .last()
+                .is_some_and(|f| f.builtin == Some(BuiltinFilter::Rstr))
+            {
                 let mut value = scope.resolve(&p.path)?;
                 for filter in &p.filters[..p.filters.len() - 1] {
                     value = filters::apply(filter, value)?;

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use wfc_plan::filters::{BuiltinFilter, FILTERS};
+
 use super::{Options, cond_span, text_span};
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::ids::hash_id;
@@ -22,30 +24,11 @@ const ROOTS: &[&str] = &[
 /// in Python (`@custom_filter`).
 #[must_use]
 pub fn is_builtin_filter(name: &str) -> bool {
-    FILTERS.iter().any(|f| f.0 == name)
+    BuiltinFilter::from_name(name).is_some()
 }
 
 /// Fields of a stage's result.
 const RESULT_FIELDS: &[&str] = &["outputs", "status", "errors", "info"];
-
-/// The built-in filters: name, fewest and most arguments, keyword names.
-const FILTERS: &[(&str, usize, usize, &[&str])] = &[
-    ("abs", 0, 0, &[]),
-    ("str", 0, 0, &[]),
-    ("int", 0, 0, &[]),
-    ("list", 0, 0, &[]),
-    ("dict", 0, 0, &[]),
-    ("title", 0, 0, &[]),
-    ("upper", 0, 0, &[]),
-    ("lower", 0, 0, &[]),
-    ("rstr", 0, 0, &[]),
-    ("keys", 0, 0, &[]),
-    ("values", 0, 0, &[]),
-    ("fmt", 0, 1, &["fmt"]),
-    ("coalesce", 1, 1, &["default"]),
-    ("getitem", 1, 2, &["key", "default"]),
-    ("getindex", 1, 1, &["index"]),
-];
 
 /// What a template can see at the place it is evaluated. One flag per context
 /// name that only some places have. Made for every stage, so it only borrows.
@@ -904,13 +887,13 @@ fn is_hash(id: &str) -> bool {
 
 fn check_filter(env: &Env<'_>, filter: &Filter, at: &dyn Fn(TextRange) -> Span, out: &mut Found) {
     let name = filter.name.as_str();
-    let Some(&(_, min, max, keywords)) = FILTERS.iter().find(|f| f.0 == name) else {
+    let Some(def) = filter.builtin.map(BuiltinFilter::def) else {
         if env.options.extra_filters.iter().any(|f| f == name) {
             return;
         }
         let names = FILTERS
             .iter()
-            .map(|f| f.0)
+            .map(|f| f.name)
             .chain(env.options.extra_filters.iter().map(String::as_str));
         out.push(
             Diagnostic::new(
@@ -938,14 +921,11 @@ fn check_filter(env: &Env<'_>, filter: &Filter, at: &dyn Fn(TextRange) -> Span, 
         return;
     };
     let given = filter.args.len() + filter.kwargs.len();
-    let bad_keyword = filter
-        .kwargs
-        .iter()
-        .find(|(k, _)| !keywords.contains(&k.as_str()));
+    let bad_keyword = filter.kwargs.iter().find(|(k, _)| def.param(k).is_none());
     let problem = if let Some((k, _)) = bad_keyword {
         Some(format!("filter `{name}` has no argument `{k}`"))
-    } else if given < min || given > max {
-        let wanted = match (min, max) {
+    } else if given < def.min_args() || given > def.max_args() {
+        let wanted = match (def.min_args(), def.max_args()) {
             (0, 0) => "no arguments".to_string(),
             (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
             (a, b) => format!("{a} to {b} arguments"),
@@ -958,17 +938,10 @@ fn check_filter(env: &Env<'_>, filter: &Filter, at: &dyn Fn(TextRange) -> Span, 
         None
     };
     if let Some(message) = problem {
-        let usage = match name {
-            "fmt" => "fmt('%Y-%m-%d')",
-            "coalesce" => "coalesce('default')",
-            "getitem" => "getitem('key', default=None)",
-            "getindex" => "getindex(0)",
-            _ => name,
-        };
         out.push(
             Diagnostic::new(Code::FilterArguments, at(filter.range), message)
                 .label("wrong arguments")
-                .help(format!("write `{usage}`")),
+                .help(format!("write `{}`", def.usage)),
         );
     }
 }

@@ -215,6 +215,28 @@ mod tests {
         assert_eq!(names.len(), Code::ALL.len());
     }
 
+    /// The explanations that list the built-in filters list the table's.
+    #[test]
+    fn filter_explanations_follow_the_table() {
+        use wfc_plan::filters::FILTERS;
+        let names: Vec<&str> = FILTERS.iter().map(|f| f.name).collect();
+        let listed = format!("Built-in filters: {}.", names.join(", "));
+        assert!(
+            Code::UnknownFilter.explanation().starts_with(&listed),
+            "WF409 should start: {listed}"
+        );
+        let signatures: Vec<String> = FILTERS
+            .iter()
+            .filter(|f| !f.params.is_empty())
+            .map(wfc_plan::filters::FilterDef::signature)
+            .collect();
+        let takes = format!(
+            "The built-in filters take: {}; the others take none.",
+            signatures.join(", ")
+        );
+        assert_eq!(Code::FilterArguments.explanation(), takes);
+    }
+
     #[test]
     fn lookup_by_id_or_name() {
         assert_eq!(Code::lookup("wf101"), Some(Code::UnknownKey));

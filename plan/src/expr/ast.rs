@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::filters::BuiltinFilter;
+
 /// A byte range inside the parsed string.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TextRange {
@@ -86,13 +88,42 @@ pub enum Key {
 }
 
 /// `name` or `name(args)`.
+///
+/// Stored in plans without `builtin`, which is found again from the name on loading.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FilterOwned")]
 pub struct Filter {
     pub name: String,
+    /// The built-in filter `name` calls; `None` for a filter registered in Python.
+    #[serde(skip)]
+    pub builtin: Option<BuiltinFilter>,
     pub args: Vec<Literal>,
     pub kwargs: Vec<(String, Literal)>,
     pub range: TextRange,
     pub name_range: TextRange,
+}
+
+/// A [`Filter`] as stored.
+#[derive(Deserialize)]
+struct FilterOwned {
+    name: String,
+    args: Vec<Literal>,
+    kwargs: Vec<(String, Literal)>,
+    range: TextRange,
+    name_range: TextRange,
+}
+
+impl From<FilterOwned> for Filter {
+    fn from(f: FilterOwned) -> Self {
+        Filter {
+            builtin: BuiltinFilter::from_name(&f.name),
+            name: f.name,
+            args: f.args,
+            kwargs: f.kwargs,
+            range: f.range,
+            name_range: f.name_range,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,21 +1,52 @@
-//! The filters every template has (upstream's built-ins and its shipped extras).
-//! Other names are looked up among the filters registered in Python (`python.rs`).
+//! The filters every template has (upstream's built-ins and its shipped extras), as
+//! `wfc_plan::filters` lists them. Other names are looked up among the filters
+//! registered in Python (`python.rs`).
 
-use wfc_plan::expr::ast::{Filter, Literal};
+use wfc_plan::expr::ast::Filter;
+use wfc_plan::filters::{ArgKind, BuiltinFilter, FilterDef};
 
 use super::{EvalError, literal};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::value::{Text, Value};
 
-fn arg<'a>(filter: &'a Filter, index: usize, name: &str) -> Option<&'a Literal> {
-    filter.args.get(index).or_else(|| {
+/// Argument `index` of a call of the built-in filter `def`, given by position or by
+/// name, or its default when left out; an error when it is not of the kind the table
+/// says.
+fn arg(filter: &Filter, def: &FilterDef, index: usize) -> Result<Value, EvalError> {
+    let Some(param) = def.params.get(index) else {
+        return Err(kind_error(filter, def, index));
+    };
+    let given = filter.args.get(index).or_else(|| {
         filter
             .kwargs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k == param.name)
             .map(|(_, v)| v)
-    })
+    });
+    let lit = given.map_or_else(|| Cow::Owned(param.default_literal()), Cow::Borrowed);
+    if param.accepts(&lit) {
+        Ok(literal(&lit))
+    } else {
+        Err(kind_error(filter, def, index))
+    }
+}
+
+/// The error for argument `index` when it is not of the kind the table says.
+fn kind_error(filter: &Filter, def: &FilterDef, index: usize) -> EvalError {
+    let Some(param) = def.params.get(index) else {
+        return filter_error(
+            filter,
+            format!("takes at most {} arguments", def.max_args()),
+        );
+    };
+    let kind = match param.kind {
+        ArgKind::Str => "a string",
+        ArgKind::Int => "an integer",
+        ArgKind::Any => "a value",
+    };
+    filter_error(filter, format!("{} must be {kind}", param.what))
 }
 
 fn filter_error(filter: &Filter, message: impl Into<String>) -> EvalError {
@@ -25,16 +56,29 @@ fn filter_error(filter: &Filter, message: impl Into<String>) -> EvalError {
     }
 }
 
-/// Applies one filter.
+/// Applies one filter: a built-in one by its entry in the table, any other through
+/// Python.
 pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
+    match filter.builtin {
+        Some(builtin) => apply_builtin(builtin, filter, value),
+        None => apply_registered(filter, &value),
+    }
+}
+
+fn apply_builtin(
+    builtin: BuiltinFilter,
+    filter: &Filter,
+    value: Value,
+) -> Result<Value, EvalError> {
+    let def = builtin.def();
     let wrong = |v: &Value| {
         filter_error(
             filter,
             format!("does not apply to {} values", v.type_name()),
         )
     };
-    Ok(match filter.name.as_str() {
-        "abs" => match value {
+    Ok(match builtin {
+        BuiltinFilter::Abs => match value {
             Value::Int(n) => n.checked_abs().map_or_else(
                 || Value::int(num_bigint::BigInt::from(n).magnitude().clone().into()),
                 Value::Int,
@@ -44,9 +88,9 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             Value::Bool(b) => Value::Int(i64::from(b)),
             other => return Err(wrong(&other)),
         },
-        "str" => Value::Str(Text::from(value.py_str())),
-        "rstr" => Value::Str(Text::from(wfc_plan::pytext::repr_str(&value.py_str()))),
-        "int" => match value {
+        BuiltinFilter::Str => Value::Str(Text::from(value.py_str())),
+        BuiltinFilter::Rstr => Value::Str(Text::from(wfc_plan::pytext::repr_str(&value.py_str()))),
+        BuiltinFilter::Int => match value {
             Value::Int(_) | Value::BigInt(_) => value,
             Value::Bool(b) => Value::Int(i64::from(b)),
             Value::Float(x) if x.is_finite() => crate::value::int_of_float(x),
@@ -70,7 +114,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             },
             other => return Err(wrong(&other)),
         },
-        "list" => match value {
+        BuiltinFilter::List => match value {
             Value::List(items) | Value::Tuple(items) => Value::List(items),
             Value::Str(s) => Value::List(
                 s.chars()
@@ -85,7 +129,7 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             ),
             other => return Err(wrong(&other)),
         },
-        "dict" => match value {
+        BuiltinFilter::Dict => match value {
             Value::Map(m) => Value::Map(m),
             Value::List(items) | Value::Tuple(items) => {
                 let mut map = crate::value::Map::default();
@@ -101,16 +145,16 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             }
             other => return Err(wrong(&other)),
         },
-        "title" | "upper" | "lower" => match value {
-            Value::Str(s) => Value::Str(match filter.name.as_str() {
-                "upper" => s.to_uppercase(),
-                "lower" => s.to_lowercase(),
+        BuiltinFilter::Title | BuiltinFilter::Upper | BuiltinFilter::Lower => match value {
+            Value::Str(s) => Value::Str(match builtin {
+                BuiltinFilter::Upper => s.to_uppercase(),
+                BuiltinFilter::Lower => s.to_lowercase(),
                 _ => title(&s).into(),
             }),
             other => return Err(wrong(&other)),
         },
-        "keys" | "values" => match value {
-            Value::Map(m) if filter.name == "keys" => Value::List(
+        BuiltinFilter::Keys | BuiltinFilter::Values => match value {
+            Value::Map(m) if builtin == BuiltinFilter::Keys => Value::List(
                 Arc::unwrap_or_clone(m)
                     .into_keys()
                     .map(Value::Str)
@@ -119,12 +163,9 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
             Value::Map(m) => Value::List(Arc::unwrap_or_clone(m).into_values().collect()),
             other => return Err(wrong(&other)),
         },
-        "fmt" => {
-            let format = match arg(filter, 0, "fmt") {
-                Some(Literal::Str(f)) => f.clone(),
-                None => "%Y-%m-%d %H:%M:%S".to_string(),
-                Some(_) => return Err(filter_error(filter, "the format must be a string")),
-            };
+        BuiltinFilter::Fmt => {
+            // A string: the table says so.
+            let format = arg(filter, def, 0)?.py_str();
             let zoned = match &value {
                 Value::DateTime(t) => t.to_zoned_datetime(jiff::tz::TimeZone::UTC),
                 Value::Date(d) => d
@@ -138,22 +179,21 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
                     .into(),
             )
         }
-        "coalesce" => match value {
-            Value::Null => arg(filter, 0, "default").map_or(Value::Null, literal),
+        BuiltinFilter::Coalesce => match value {
+            Value::Null => arg(filter, def, 0)?,
             other => other,
         },
-        "getitem" => {
-            let key = arg(filter, 0, "key").map_or(Value::Null, literal);
-            let default = arg(filter, 1, "default").map_or(Value::Null, literal);
+        BuiltinFilter::Getitem => {
+            let key = arg(filter, def, 0)?;
+            let default = arg(filter, def, 1)?;
             match value {
                 Value::Map(m) => m.get(key.py_str().as_str()).cloned().unwrap_or(default),
                 other => return Err(wrong(&other)),
             }
         }
-        "getindex" => {
-            let index = match arg(filter, 0, "index") {
-                Some(Literal::Int(i)) => *i,
-                _ => return Err(filter_error(filter, "the index must be an integer")),
+        BuiltinFilter::Getindex => {
+            let Value::Int(index) = arg(filter, def, 0)? else {
+                return Err(kind_error(filter, def, 0));
             };
             match value {
                 Value::List(items) => {
@@ -170,27 +210,32 @@ pub(super) fn apply(filter: &Filter, value: Value) -> Result<Value, EvalError> {
                 other => return Err(wrong(&other)),
             }
         }
-        #[cfg(feature = "python")]
-        _ => {
-            let args: Vec<Value> = filter.args.iter().map(literal).collect();
-            let kwargs: Vec<(String, Value)> = filter
-                .kwargs
-                .iter()
-                .map(|(k, v)| (k.clone(), literal(v)))
-                .collect();
-            return crate::python::apply_filter(&filter.name, &value, &args, &kwargs)
-                .map_err(|message| filter_error(filter, message));
-        }
-        #[cfg(not(feature = "python"))]
-        other => {
-            return Err(filter_error(
-                filter,
-                format!(
-                    "`{other}` is not a built-in filter; filters registered in Python are not available in this build"
-                ),
-            ));
-        }
     })
+}
+
+/// Applies a filter registered in Python.
+#[cfg(feature = "python")]
+fn apply_registered(filter: &Filter, value: &Value) -> Result<Value, EvalError> {
+    let args: Vec<Value> = filter.args.iter().map(literal).collect();
+    let kwargs: Vec<(String, Value)> = filter
+        .kwargs
+        .iter()
+        .map(|(k, v)| (k.clone(), literal(v)))
+        .collect();
+    crate::python::apply_filter(&filter.name, value, &args, &kwargs)
+        .map_err(|message| filter_error(filter, message))
+}
+
+/// Without Python, a filter that is not built in cannot be applied.
+#[cfg(not(feature = "python"))]
+fn apply_registered(filter: &Filter, _value: &Value) -> Result<Value, EvalError> {
+    Err(filter_error(
+        filter,
+        format!(
+            "`{}` is not a built-in filter; filters registered in Python are not available in this build",
+            filter.name
+        ),
+    ))
 }
 
 /// Python's `str.title()`.
@@ -206,4 +251,81 @@ fn title(s: &str) -> String {
         previous_cased = c.is_alphabetic();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfc_plan::filters::FILTERS;
+
+    /// The one filter of `${{ x | call }}`.
+    fn parse(call: &str) -> Filter {
+        let template = wfc_plan::expr::parse_template(&format!("${{{{ x | {call} }}}}"))
+            .unwrap_or_else(|e| panic!("{call}: {e:?}"));
+        let interp = template.interps().next().expect("an interpolation");
+        interp.pipeline.filters[0].clone()
+    }
+
+    fn samples() -> Vec<Value> {
+        let mut map = crate::value::Map::default();
+        map.insert("key".into(), Value::Int(1));
+        vec![
+            Value::Null,
+            Value::Int(-3),
+            Value::Str("a b".into()),
+            Value::List(vec![Value::Int(1), Value::Int(2)]),
+            Value::from(map),
+            Value::Date(jiff::civil::date(2024, 1, 2)),
+        ]
+    }
+
+    /// Every filter in the table is evaluated as a built-in (as its usage calls it,
+    /// some sample value goes through), and only those are.
+    #[test]
+    fn every_filter_in_the_table_evaluates() {
+        for def in FILTERS {
+            let filter = parse(def.usage);
+            assert_eq!(filter.builtin, Some(def.filter), "{}", def.name);
+            let results: Vec<_> = samples().into_iter().map(|v| apply(&filter, v)).collect();
+            assert!(
+                results.iter().any(Result::is_ok),
+                "`{}` applies to no sample: {results:?}",
+                def.usage
+            );
+            for e in results.iter().filter_map(|r| r.as_ref().err()) {
+                assert!(!e.message.contains("not a built-in"), "{}", e.message);
+            }
+        }
+        let other = parse("slugify");
+        assert_eq!(other.builtin, None);
+        let error = apply(&other, Value::Str("a".into())).expect_err("no such filter here");
+        assert!(
+            error.message.starts_with("filter `slugify`: "),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn arguments_of_the_wrong_kind_say_what_they_should_be() {
+        let date = || Value::Date(jiff::civil::date(2024, 1, 2));
+        let message = |call: &str, v: Value| apply(&parse(call), v).expect_err(call).message;
+        assert_eq!(
+            message("fmt(1)", date()),
+            "filter `fmt`: the format must be a string"
+        );
+        assert_eq!(
+            message("getindex('a')", Value::List(vec![])),
+            "filter `getindex`: the index must be an integer"
+        );
+        let ok = |call: &str, v: Value| apply(&parse(call), v).expect(call);
+        assert_eq!(ok("fmt", date()), Value::Str("2024-01-02 00:00:00".into()));
+        assert_eq!(ok("fmt(fmt='%Y')", date()), Value::Str("2024".into()));
+        assert_eq!(ok("getitem('nope')", samples()[4].clone()), Value::Null);
+        assert_eq!(
+            ok("getitem(key='nope', default=3)", samples()[4].clone()),
+            Value::Int(3)
+        );
+        assert_eq!(ok("getindex(-1)", samples()[3].clone()), Value::Int(2));
+    }
 }
