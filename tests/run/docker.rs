@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use crate::support::{context, run_and_terminate, start, stderr, wait_for, wfr, wfr_with, write};
+use crate::support::{
+    context, private_tmp, run_and_terminate, start, start_with, stderr, wait_for, wfr, wfr_with,
+    write,
+};
 
 const REGISTRY: &str = "127.0.0.1:5055";
 
@@ -669,7 +672,8 @@ fn the_next_wfr_removes_the_containers_of_one_killed_with_its_guard() {
     ready();
     let dir = tempfile::tempdir().expect("tempdir");
     long_container(dir.path());
-    let run = start(&["run", "d"], dir.path());
+    let tmp = private_tmp(dir.path());
+    let run = start_with(&["run", "d"], dir.path(), &[("TMPDIR", &tmp)]);
     let pid = run.child.id();
     wait_for(&dir.path().join("data/up"));
     let id = partial_run_id(dir.path());
@@ -696,7 +700,7 @@ fn the_next_wfr_removes_the_containers_of_one_killed_with_its_guard() {
     run.end_within(Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(containers_of(&id).len(), 1, "left behind, for the next wfr");
-    let out = wfr(&["run", "quick"], dir.path(), None);
+    let out = wfr_with(&["run", "quick"], dir.path(), None, &[("TMPDIR", &tmp)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     containers_go(&id, Duration::from_secs(20));
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    Ended, Tmpfs, alive, indent, pids_in, run_entries, start, still_running, wait_for, wfr, write,
+    Ended, Tmpfs, alive, indent, pids_in, private_tmp, run_entries, start, start_with,
+    still_running, wait_for, wfr, wfr_with, write,
 };
 
 /// A workflow `w` whose stage `s` runs `script` with `$PIDS` (a folder for pid
@@ -226,7 +227,8 @@ fn the_next_wfr_cleans_up_after_one_killed_with_its_guard() {
         "conf/quick.yml",
         "quick:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: hi, echo: hi}\n",
     );
-    let run = start(&["run", "w"], dir.path());
+    let tmp = private_tmp(dir.path());
+    let run = start_with(&["run", "w"], dir.path(), &[("TMPDIR", &tmp)]);
     let pid = run.child.id();
     wait_for(&dir.path().join("pids/orphan"));
     let guard = guard_of(pid);
@@ -238,7 +240,7 @@ fn the_next_wfr_cleans_up_after_one_killed_with_its_guard() {
     assert!(records(dir.path()).iter().any(|r| r.ends_with(".partial")));
     let pids = pids_in(&dir.path().join("pids"));
     assert!(pids.iter().any(|(_, p)| alive(*p)), "{pids:?}");
-    let out = wfr(&["run", "quick"], dir.path(), None);
+    let out = wfr_with(&["run", "quick"], dir.path(), None, &[("TMPDIR", &tmp)]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(still_running(&pids), Vec::<String>::new());
     let closed: Vec<String> = records(dir.path());

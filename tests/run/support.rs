@@ -42,6 +42,15 @@ pub fn wfr_with(args: &[&str], cwd: &Path, conf: Option<&Path>, envs: &[(&str, &
     command.output().expect("run wfr")
 }
 
+/// A `TMPDIR` of the test's own, for a test that leaves a `wfr` gone with its
+/// guard: every `wfr` cleans up after the gone owners of its `TMPDIR`, so in the
+/// shared one another test's `wfr` could do it before this test's next `wfr`.
+pub fn private_tmp(dir: &Path) -> String {
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("private TMPDIR");
+    tmp.to_str().expect("UTF-8 path").to_string()
+}
+
 /// A JSON value without its `info` entries (timings), as the goldens are.
 pub fn without_info(value: serde_json::Value) -> serde_json::Value {
     match value {
@@ -111,6 +120,11 @@ pub struct Ended {
 
 /// Starts `wfr ARGS` in `cwd` (workflows from `cwd/conf`).
 pub fn start(args: &[&str], cwd: &Path) -> Started {
+    start_with(args, cwd, &[])
+}
+
+/// [`start`] with extra environment variables.
+pub fn start_with(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Started {
     let out = tempfile::NamedTempFile::new().expect("stdout file");
     let err = tempfile::NamedTempFile::new().expect("stderr file");
     let child = Command::new(crate::WFR)
@@ -122,6 +136,7 @@ pub fn start(args: &[&str], cwd: &Path) -> Started {
         .stdin(std::process::Stdio::null())
         .stdout(out.reopen().expect("stdout"))
         .stderr(err.reopen().expect("stderr"))
+        .envs(envs.iter().copied())
         .spawn()
         .expect("spawn wfr");
     Started { child, out, err }
