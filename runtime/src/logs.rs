@@ -749,8 +749,10 @@ fn write_json(out: &mut Vec<u8>, stamp: &str, entry: &Entry) {
     out.extend_from_slice(b"\",\"target\":");
     json_str(out, entry.target);
     if let Some(event) = entry.event {
-        out.extend_from_slice(b",\"event\":");
-        json_str(out, event.name());
+        // A kind's name (`job_ended`) needs no escaping.
+        out.extend_from_slice(b",\"event\":\"");
+        out.extend_from_slice(event.name().as_bytes());
+        out.push(b'"');
     }
     for (name, value) in &fields.list {
         out.push(b',');
