@@ -1,6 +1,6 @@
 //! The `wfr` command line.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,10 +11,12 @@ use wfc_compiler::api;
 use wfc_plan::{self as plan, Plan};
 
 use crate::cancel::Cancel;
+use crate::events;
 use crate::logs;
 use crate::params;
 use crate::plans::PlanStore;
 use crate::pool::Pool;
+use crate::progress::Progress;
 use crate::record::Record;
 use crate::status::Status;
 use crate::value::{Map, Text, Value};
@@ -214,26 +216,42 @@ fn run(args: &RunArgs) -> u8 {
             ));
         }
     };
-    let log = match logs::init(
-        &logs::Options {
-            format: match args.log_format {
-                LogFormat::Human => logs::Format::Human,
-                LogFormat::Json => logs::Format::Json,
-            },
-            filter: std::env::var("WFR_LOG").ok(),
-            terminal: std::io::stderr().is_terminal(),
-            color: std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        },
-        record.log_path(),
-    ) {
-        Ok(logs) => logs,
+    let format = match args.log_format {
+        LogFormat::Human => logs::Format::Human,
+        LogFormat::Json => logs::Format::Json,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let logging =
+        logs::Filter::parse(std::env::var("WFR_LOG").ok().as_deref()).and_then(|filter| {
+            // The live progress view, on a terminal, with human logs, unless every
+            // log is off: the log lines are written above it.
+            let progress = (terminal && format == logs::Format::Human && !filter.is_off())
+                .then(|| Arc::new(Progress::new()));
+            let stderr: Box<dyn Write + Send> = match &progress {
+                Some(progress) => Box::new(progress.writer()),
+                None => Box::new(std::io::stderr()),
+            };
+            let options = logs::Options {
+                format,
+                filter,
+                color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                stderr,
+            };
+            logs::init(options, Box::new(record.log_file())).map(|log| (log, progress))
+        });
+    let (log, progress) = match logging {
+        Ok(logging) => logging,
         Err(e) => {
             // The run does not start: no record of it.
             record.discard();
             return fail(format!("logging: {e}"));
         }
     };
+    // Who listens to the run's events: the logs, the progress view, the record.
+    let mut listeners = vec![log.subscriber(), record.journal()];
+    if let Some(progress) = &progress {
+        listeners.push(Arc::clone(progress) as Arc<dyn events::Subscriber>);
+    }
 
     let cancel = Cancel::new();
     watch_signals(&cancel);
@@ -247,6 +265,7 @@ fn run(args: &RunArgs) -> u8 {
         max_job_parallel: args.max_job_parallel,
         max_depth: 16,
         raise_error: args.raise_error,
+        events: Arc::new(events::Bus::new(listeners)),
     });
     engine.plans.insert(Arc::clone(&plan));
     let request = RunRequest {
@@ -280,6 +299,9 @@ fn run(args: &RunArgs) -> u8 {
     }
     // Write out the logs before the record is closed.
     let logged = log.finish();
+    if let Some(progress) = &progress {
+        progress.clear();
+    }
 
     let saved = match logged {
         Ok(()) => record.finish(&result.context),
@@ -476,14 +498,14 @@ fn stop_now(ending: Ending, why: &str) -> ! {
             "WorkflowTimeoutError",
             exit::TIMED_OUT,
             format!(
-                "The run was stopped by its timeout; {why}, so the record holds the jobs' statuses as the log tells them."
+                "The run was stopped by its timeout; {why}, so the record holds the jobs' statuses as far as the run got."
             ),
         ),
         _ => (
             "WorkflowCancelError",
             exit::CANCELLED,
             format!(
-                "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as the log tells them."
+                "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as far as the run got."
             ),
         ),
     };

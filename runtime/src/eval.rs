@@ -355,8 +355,8 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
     })
 }
 
-/// Evaluates a template's interpolations for their errors only, the text unmade
-/// (an `echo` whose log line is off).
+/// Evaluates a template's interpolations for their errors only, without making
+/// its text (for whom see `events::RunEvents::echo`).
 pub fn check(scope: &Scope<'_>, template: &Template) -> Result<(), EvalError> {
     for part in &template.parts {
         if let Part::Interp(interp) = part

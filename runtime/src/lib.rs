@@ -3,6 +3,7 @@
 pub mod cancel;
 pub mod cli;
 pub mod eval;
+pub mod events;
 mod executor;
 pub mod guard;
 #[cfg(not(feature = "python"))]

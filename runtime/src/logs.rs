@@ -1,13 +1,16 @@
-//! Run logs: one tracing layer that writes every event as a human line (or a JSON
-//! line) on stderr and as a JSON line in the run's log file, and feeds the live
-//! progress view on a terminal.
+//! Run logs: the lines people and tools read, on stderr (human lines or JSON
+//! lines) and as JSON lines in the run's log file. They come from two places:
+//! the run's events ([`Logs::subscriber`]: the words of each event's line are
+//! said in `message` only, and nothing reads them back) and wfr's own
+//! diagnostics, which are tracing events (warnings, a Docker pull, a traceback).
 //!
-//! A thread that logs only captures the event (its fields into a recycled buffer)
-//! and queues it; the `wfr-logs` thread formats queued events into both sinks, in
-//! order, whenever a batch has built up and at least every 50 ms. Stages thus never
-//! wait on formatting, the terminal or the disk, and on a machine with a spare core
-//! the lines are made in parallel with the run. A queue that grows past a bound is
-//! written out by the thread that fills it. [`Logs::finish`] writes out the rest.
+//! Whoever logs only captures the line (its fields into a recycled buffer) and
+//! queues it; the `wfr-logs` thread formats queued lines into both sinks, in
+//! order, whenever a batch has built up and at least every 50 ms. Stages thus
+//! never wait on formatting, the terminal or the disk, and on a machine with a
+//! spare core the lines are made in parallel with the run. A queue that grows
+//! past a bound is written out by the thread that fills it. [`Logs::finish`]
+//! writes out the rest.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -21,7 +24,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::progress::Progress;
+use crate::events::{self, Interest, Kind, RunEvent, Source};
 
 /// The shape of the lines on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,12 +36,35 @@ pub enum Format {
 /// How logging is set up for a run.
 pub struct Options {
     pub format: Format,
-    /// `WFR_LOG`: a level (`info`, `debug`, `off`) or `target=level` pairs.
-    pub filter: Option<String>,
-    /// The live progress view (stderr is a terminal).
-    pub terminal: bool,
+    pub filter: Filter,
     /// Colored human lines.
     pub color: bool,
+    /// Where stderr lines go (above the live progress view, on a terminal).
+    pub stderr: Box<dyn Write + Send>,
+}
+
+/// `WFR_LOG`: a level (`info`, `debug`, `off`) or `target=level` pairs; `info`
+/// when unset.
+pub struct Filter(Targets);
+
+impl Filter {
+    pub fn parse(text: Option<&str>) -> Result<Filter, String> {
+        match text.map(str::trim) {
+            None | Some("") => Ok(Filter(Targets::new().with_default(Level::INFO))),
+            Some(text) => parse_filter(text).map(Filter).map_err(|e| {
+                format!("WFR_LOG={text}: {e}; write a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas, such as `info,wfr::echo=off`")
+            }),
+        }
+    }
+
+    /// Nothing at all is logged (`WFR_LOG=off`).
+    #[must_use]
+    pub fn is_off(&self) -> bool {
+        self.0
+            .default_level()
+            .is_none_or(|level| level == LevelFilter::OFF)
+            && self.0.iter().all(|(_, level)| level == LevelFilter::OFF)
+    }
 }
 
 /// Queued events that make the `wfr-logs` thread start a batch at once.
@@ -54,9 +80,9 @@ pub struct Logs {
 }
 
 impl Logs {
-    /// Writes out the queued lines and closes the progress view. Fails when a
-    /// line could not be written to the run's log file (a full disk): the
-    /// record would not hold the whole log.
+    /// Writes out the queued lines. Fails when a line could not be written to
+    /// the run's log file (a full disk): the record would not hold the whole
+    /// log.
     pub fn finish(self) -> std::io::Result<()> {
         let shared = Arc::clone(&self.shared);
         drop(self);
@@ -81,41 +107,37 @@ impl Drop for Logs {
             let _ = thread.join();
         }
         self.shared.write_out();
-        if let Some(progress) = &self.shared.progress {
-            progress.clear();
-        }
     }
 }
 
-/// Installs the run's logging. The file at `log_file` receives JSON lines (it is
-/// made at the first line: see [`LazyFile`]); stderr receives `format` lines.
-/// Fails when the filter does not parse.
-pub fn init(options: &Options, log_file: std::path::PathBuf) -> Result<Logs, String> {
-    let filter = match options.filter.as_deref().map(str::trim) {
-        None | Some("") => Targets::new().with_default(Level::INFO),
-        Some(text) => parse_filter(text).map_err(|e| {
-            format!("WFR_LOG={text}: {e}; write a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas, such as `info,wfr::echo=off`")
-        })?,
-    };
+/// Installs the run's logging: JSON lines into `log_file` (the run record's),
+/// `options.format` lines on stderr. Fails when the logger cannot be installed.
+pub fn init(options: Options, log_file: Box<dyn Write + Send>) -> Result<Logs, String> {
+    let silent = options.filter.is_off();
+    let filter = options.filter.0.clone();
+    let logs = start(options, log_file);
     // `WFR_LOG=off`: nothing to write, so no writer thread, no buffers and no
     // subscriber (every event is off at its call site).
-    let silent = filter
-        .default_level()
-        .is_none_or(|level| level == LevelFilter::OFF)
-        && filter.iter().all(|(_, level)| level == LevelFilter::OFF);
-    let progress = (options.terminal && options.format == Format::Human && !silent)
-        .then(|| Arc::new(Progress::new()));
+    if silent {
+        return Ok(logs);
+    }
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(LogLayer {
+            shared: Arc::clone(&logs.shared),
+        })
+        .try_init()
+        .map_err(|e| format!("cannot install the logger: {e}"))?;
+    Ok(logs)
+}
+
+/// The logs' queue and writer thread, with no tracing subscriber installed.
+fn start(options: Options, log_file: Box<dyn Write + Send>) -> Logs {
+    let silent = options.filter.is_off();
     let file: Box<dyn Write + Send> = if silent {
         Box::new(std::io::sink())
     } else {
-        Box::new(LazyFile {
-            path: log_file,
-            file: None,
-        })
-    };
-    let stderr: Box<dyn Write + Send> = match &progress {
-        Some(progress) => Box::new(progress.writer()),
-        None => Box::new(std::io::stderr()),
+        log_file
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
@@ -124,7 +146,10 @@ pub fn init(options: &Options, log_file: std::path::PathBuf) -> Result<Logs, Str
         }),
         wake: Condvar::new(),
         writer: Mutex::new(Writer {
-            stderr: std::io::BufWriter::with_capacity(if silent { 0 } else { 64 * 1024 }, stderr),
+            stderr: std::io::BufWriter::with_capacity(
+                if silent { 0 } else { 64 * 1024 },
+                options.stderr,
+            ),
             file: std::io::BufWriter::with_capacity(if silent { 0 } else { 64 * 1024 }, file),
             stderr_format: options.format,
             color: options.color,
@@ -134,13 +159,13 @@ pub fn init(options: &Options, log_file: std::path::PathBuf) -> Result<Logs, Str
             clock: Clock::default(),
             file_error: None,
         }),
-        progress,
+        shown: Shown::new(&options.filter),
     });
     if silent {
-        return Ok(Logs {
+        return Logs {
             shared,
             thread: None,
-        });
+        };
     }
     let thread = {
         let shared = Arc::clone(&shared);
@@ -149,45 +174,7 @@ pub fn init(options: &Options, log_file: std::path::PathBuf) -> Result<Logs, Str
             .spawn(move || shared.run_writer(Duration::from_millis(50)))
             .ok()
     };
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(LogLayer {
-            shared: Arc::clone(&shared),
-        })
-        .try_init()
-        .map_err(|e| format!("cannot install the logger: {e}"))?;
-    Ok(Logs { shared, thread })
-}
-
-/// The record's log file, opened (made if need be, never truncated) at the first
-/// line written, which the writer thread does: making a file can cost as much as
-/// a short run on some file systems, and the run's own thread need not wait.
-struct LazyFile {
-    path: std::path::PathBuf,
-    file: Option<std::fs::File>,
-}
-
-impl Write for LazyFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let file = if let Some(file) = self.file.as_mut() {
-            file
-        } else {
-            // The record's folder may still be in the making (`record.rs`).
-            if let Some(folder) = self.path.parent() {
-                std::fs::create_dir_all(folder)?;
-            }
-            let opened = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
-            self.file.insert(opened)
-        };
-        file.write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.as_mut().map_or(Ok(()), Write::flush)
-    }
+    Logs { shared, thread }
 }
 
 /// `WFR_LOG`: comma-separated `level` or `target=level` directives.
@@ -213,10 +200,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One captured event.
+/// One captured line.
 struct Entry {
     level: Level,
     target: &'static str,
+    /// The kind of the run event it tells, written down (in JSON lines) for
+    /// what reads the log back: the record of a run that did not end.
+    event: Option<Kind>,
     time: jiff::Timestamp,
     fields: Fields,
 }
@@ -234,7 +224,8 @@ struct Shared {
     wake: Condvar,
     /// Held while a batch is formatted and written: batches go out in order.
     writer: Mutex<Writer>,
-    progress: Option<Arc<Progress>>,
+    /// What the filter shows of the run's events.
+    shown: Shown,
 }
 
 struct Writer {
@@ -306,6 +297,26 @@ impl Shared {
         }
     }
 
+    /// A field buffer to capture a line into.
+    fn fields(&self) -> Fields {
+        lock(&self.state).spare.pop().unwrap_or_else(Fields::sized)
+    }
+
+    /// Queues a captured line; wakes the writer when a batch has built up, or
+    /// writes the queue out itself past the bound.
+    fn queue(&self, entry: Entry) {
+        let queued = {
+            let mut state = lock(&self.state);
+            state.queue.push(entry);
+            state.queue.len()
+        };
+        if queued == BATCH {
+            self.wake.notify_one();
+        } else if queued >= BOUND {
+            self.write_out();
+        }
+    }
+
     /// Formats and writes everything queued so far, then flushes both sinks.
     fn write_out(&self) {
         let mut writer = lock(&self.writer);
@@ -326,7 +337,7 @@ impl Shared {
             let mut stamp = [0u8; 32];
             let stamp = clock.stamp(entry.time, &mut stamp);
             json.clear();
-            write_json(json, stamp, entry.level, entry.target, &entry.fields);
+            write_json(json, stamp, &entry);
             // A log line that cannot be written does not stop the run; the
             // record is then not kept (see `Logs::finish`).
             if file_error.is_none()
@@ -376,30 +387,276 @@ struct LogLayer {
 impl<S: Subscriber> Layer<S> for LogLayer {
     fn on_event(&self, event: &Event<'_>, _cx: Context<'_, S>) {
         let time = jiff::Timestamp::now();
-        let mut fields = lock(&self.shared.state)
-            .spare
-            .pop()
-            .unwrap_or_else(Fields::sized);
+        let mut fields = self.shared.fields();
         event.record(&mut fields);
         let meta = event.metadata();
-        if let Some(progress) = &self.shared.progress {
-            progress.on_event(meta.target(), &fields);
+        self.shared.queue(Entry {
+            level: *meta.level(),
+            target: meta.target(),
+            event: None,
+            time,
+            fields,
+        });
+    }
+}
+
+impl Logs {
+    /// The run events' lines, as a subscriber of the run's events.
+    #[must_use]
+    pub fn subscriber(&self) -> Arc<dyn events::Subscriber> {
+        self.worded(message)
+    }
+
+    /// [`Logs::subscriber`], its lines worded by `message`.
+    fn worded(&self, message: fn(&RunEvent<'_>) -> &'static str) -> Arc<dyn events::Subscriber> {
+        Arc::new(EventLines {
+            shared: Arc::clone(&self.shared),
+            message,
+        })
+    }
+}
+
+/// The words of a run event's line (a line of text is its own words). Said
+/// here only: what happened is known from the events themselves (the
+/// progress view, the record), never from these words.
+fn message(event: &RunEvent<'_>) -> &'static str {
+    match event {
+        RunEvent::RunStarted { .. } => "run started",
+        RunEvent::RunEnded { .. } => "run ended",
+        RunEvent::JobStarted { .. } => "job started",
+        RunEvent::JobEnded { .. } => "job ended",
+        RunEvent::JobNotRun { .. } => "job not run",
+        RunEvent::StrategyStarted { .. } => "strategy started",
+        RunEvent::StrategyEnded { .. } => "strategy ended",
+        RunEvent::StageStarted { .. } => "stage started",
+        RunEvent::StageEnded { .. } if stage_failed(event) => "stage failed",
+        RunEvent::StageEnded { .. } => "stage ended",
+        RunEvent::StageRetry { .. } => "stage failed; retrying",
+        RunEvent::Line { .. } => "",
+    }
+}
+
+/// A stage that ended FAILED with an error: its line is an error.
+fn stage_failed(event: &RunEvent<'_>) -> bool {
+    matches!(
+        event,
+        RunEvent::StageEnded {
+            status: crate::status::Status::Failed,
+            error: Some(_),
+            ..
         }
-        let queued = {
-            let mut state = lock(&self.shared.state);
-            state.queue.push(Entry {
-                level: *meta.level(),
-                target: meta.target(),
-                time,
-                fields,
-            });
-            state.queue.len()
+    )
+}
+
+/// The target of the lines of a kind of event (of a source of lines), and the
+/// most severe level they have; none for events that are not logged.
+fn target(kind: Kind, source: Option<Source>) -> Option<(&'static str, Level)> {
+    Some(match (kind, source) {
+        (Kind::RunStarted | Kind::RunEnded, _) => ("wfr::run", Level::INFO),
+        (Kind::JobStarted, _) => ("wfr::job", Level::INFO),
+        (Kind::JobEnded, _) => ("wfr::job", Level::ERROR),
+        (Kind::JobNotRun, _) => ("wfr::job", Level::WARN),
+        (Kind::StrategyStarted | Kind::StrategyEnded, _) | (Kind::Line, None) => return None,
+        (Kind::StageStarted, _) => ("wfr::stage", Level::INFO),
+        (Kind::StageEnded, _) => ("wfr::stage", Level::ERROR),
+        (Kind::StageRetry, _) => ("wfr::stage", Level::WARN),
+        (Kind::Line, Some(Source::Echo)) => ("wfr::echo", Level::INFO),
+        (Kind::Line, Some(Source::Bash)) => ("wfr::bash", Level::INFO),
+        (Kind::Line, Some(Source::VirtualPy)) => ("wfr::virtualpy", Level::INFO),
+        (Kind::Line, Some(Source::Py)) => ("wfr::py", Level::INFO),
+        (Kind::Line, Some(Source::Docker)) => ("wfr::docker", Level::INFO),
+    })
+}
+
+/// The kinds of events other than lines, in their order (`kind as usize`).
+const KINDS: [Kind; 10] = [
+    Kind::RunStarted,
+    Kind::RunEnded,
+    Kind::JobStarted,
+    Kind::JobEnded,
+    Kind::JobNotRun,
+    Kind::StrategyStarted,
+    Kind::StrategyEnded,
+    Kind::StageStarted,
+    Kind::StageEnded,
+    Kind::StageRetry,
+];
+/// The sources of lines, in their order.
+const SOURCES: [Source; 5] = [
+    Source::Echo,
+    Source::Bash,
+    Source::VirtualPy,
+    Source::Py,
+    Source::Docker,
+];
+
+/// What the filter shows of the run events' lines, worked out once: the most
+/// verbose level shown for each kind of event (each source of lines).
+struct Shown {
+    kinds: [LevelFilter; KINDS.len()],
+    lines: [LevelFilter; SOURCES.len()],
+}
+
+impl Shown {
+    fn new(filter: &Filter) -> Shown {
+        let most_verbose = |target: Option<(&str, Level)>| {
+            let Some((target, _)) = target else {
+                return LevelFilter::OFF;
+            };
+            [
+                Level::TRACE,
+                Level::DEBUG,
+                Level::INFO,
+                Level::WARN,
+                Level::ERROR,
+            ]
+            .into_iter()
+            .find(|level| filter.0.would_enable(target, level))
+            .map_or(LevelFilter::OFF, LevelFilter::from_level)
         };
-        if queued == BATCH {
-            self.shared.wake.notify_one();
-        } else if queued >= BOUND {
-            self.shared.write_out();
+        Shown {
+            kinds: KINDS.map(|kind| most_verbose(target(kind, None))),
+            lines: SOURCES.map(|source| most_verbose(target(Kind::Line, Some(source)))),
         }
+    }
+
+    fn of(&self, kind: Kind, source: Option<Source>) -> LevelFilter {
+        let shown = match source {
+            Some(source) => self.lines.get(source as usize),
+            None => self.kinds.get(kind as usize),
+        };
+        shown.copied().unwrap_or(LevelFilter::OFF)
+    }
+
+    /// The events some of whose lines are shown.
+    fn interest(&self) -> Interest {
+        let kinds = KINDS.into_iter().filter_map(|kind| {
+            let (_, severe) = target(kind, None)?;
+            (severe <= self.of(kind, None)).then_some(Interest::kind(kind))
+        });
+        let lines = SOURCES.into_iter().filter_map(|source| {
+            let (_, severe) = target(Kind::Line, Some(source))?;
+            (severe <= self.of(Kind::Line, Some(source))).then_some(Interest::line(source))
+        });
+        kinds.chain(lines).fold(Interest::NONE, Interest::with)
+    }
+}
+
+/// The lines of the run's events, queued as the tracing events' are.
+struct EventLines {
+    shared: Arc<Shared>,
+    message: fn(&RunEvent<'_>) -> &'static str,
+}
+
+impl events::Subscriber for EventLines {
+    fn interest(&self) -> Interest {
+        self.shared.shown.interest()
+    }
+
+    fn on_event(&self, event: &events::Event<'_>) {
+        use crate::status::Status;
+        let kind = event.event.kind();
+        let source = match &event.event {
+            RunEvent::Line { source, .. } => Some(*source),
+            _ => None,
+        };
+        let Some((target, severe)) = target(kind, source) else {
+            return;
+        };
+        let level = match &event.event {
+            RunEvent::JobEnded { error: None, .. } => Level::INFO,
+            RunEvent::StageEnded { .. } if !stage_failed(&event.event) => Level::INFO,
+            _ => severe,
+        };
+        if level > self.shared.shown.of(kind, source) {
+            return;
+        }
+        let mut fields = self.shared.fields();
+        let f = &mut fields;
+        f.text("run", event.run);
+        match &event.event {
+            RunEvent::RunStarted { workflow, parent } => {
+                f.text("workflow", workflow);
+                if let Some(parent) = parent {
+                    f.text("parent", parent);
+                }
+            }
+            RunEvent::RunEnded {
+                workflow,
+                status,
+                seconds,
+                ..
+            } => {
+                f.text("workflow", workflow);
+                f.text("status", status.as_str());
+                f.float("seconds", *seconds);
+            }
+            RunEvent::JobStarted { job } => f.text("job", job),
+            RunEvent::JobEnded { job, status, error } => {
+                f.text("job", job);
+                f.text("status", status.as_str());
+                if let Some(error) = error {
+                    f.text("error", error);
+                }
+            }
+            RunEvent::JobNotRun {
+                job,
+                status,
+                reason,
+            } => {
+                f.text("job", job);
+                f.text("status", status.map_or("NOT RUN", Status::as_str));
+                f.push_text("reason", |text| {
+                    let _ = write!(text, "{reason}");
+                });
+            }
+            RunEvent::StrategyStarted { .. } | RunEvent::StrategyEnded { .. } => {}
+            RunEvent::StageStarted { at, stage, kind } => {
+                f.text("at", at);
+                f.text("stage", stage);
+                f.text("kind", kind);
+            }
+            RunEvent::StageEnded {
+                at,
+                stage,
+                status,
+                seconds,
+                error,
+                ..
+            } => {
+                f.text("at", at);
+                f.text("stage", stage);
+                f.text("status", status.as_str());
+                f.float("seconds", *seconds);
+                if level == Level::ERROR {
+                    let error = error.and_then(crate::status::message);
+                    f.text("error", error.unwrap_or("see errors"));
+                }
+            }
+            RunEvent::StageRetry { at, attempt } => {
+                f.text("at", at);
+                f.list.push(("attempt", FieldValue::Int((*attempt).into())));
+            }
+            RunEvent::Line {
+                at, stream, text, ..
+            } => {
+                f.text("at", at);
+                if let Some(stream) = stream {
+                    f.text("stream", stream.name());
+                }
+                f.message.push_str(text);
+            }
+        }
+        if !matches!(event.event, RunEvent::Line { .. }) {
+            f.message.push_str((self.message)(&event.event));
+        }
+        self.shared.queue(Entry {
+            level,
+            target,
+            event: Some(kind),
+            time: event.time,
+            fields,
+        });
     }
 }
 
@@ -483,13 +740,20 @@ fn timestamp(now: jiff::Timestamp, buf: &mut [u8; 32]) -> &str {
     std::str::from_utf8(&buf[..len]).unwrap_or_default()
 }
 
-fn write_json(out: &mut Vec<u8>, stamp: &str, level: Level, target: &str, fields: &Fields) {
+fn write_json(out: &mut Vec<u8>, stamp: &str, entry: &Entry) {
+    let fields = &entry.fields;
     out.extend_from_slice(b"{\"timestamp\":\"");
     out.extend_from_slice(stamp.as_bytes());
     out.extend_from_slice(b"\",\"level\":\"");
-    out.extend_from_slice(level.as_str().as_bytes());
+    out.extend_from_slice(entry.level.as_str().as_bytes());
     out.extend_from_slice(b"\",\"target\":");
-    json_str(out, target);
+    json_str(out, entry.target);
+    if let Some(event) = entry.event {
+        // A kind's name (`job_ended`) needs no escaping.
+        out.extend_from_slice(b",\"event\":\"");
+        out.extend_from_slice(event.name().as_bytes());
+        out.push(b'"');
+    }
     for (name, value) in &fields.list {
         out.push(b',');
         json_str(out, name);
@@ -513,10 +777,10 @@ fn json_str(out: &mut Vec<u8>, text: &str) {
     crate::json::write_str(out, text);
 }
 
-/// The fields of one event, text kept in one buffer.
+/// The fields of one line, text kept in one buffer.
 #[derive(Default)]
-pub(crate) struct Fields {
-    pub message: String,
+struct Fields {
+    message: String,
     list: Vec<(&'static str, FieldValue)>,
     text: String,
 }
@@ -547,18 +811,26 @@ impl Fields {
     }
 
     /// A text field's value.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, name: &str) -> Option<&str> {
         self.list.iter().find_map(|(n, v)| match v {
             FieldValue::Text(range) if *n == name => Some(&self.text[range.clone()]),
             _ => None,
         })
     }
 
-    fn push_text(&mut self, field: &Field, write: impl FnOnce(&mut String)) {
+    fn push_text(&mut self, name: &'static str, write: impl FnOnce(&mut String)) {
         let start = self.text.len();
         write(&mut self.text);
         self.list
-            .push((field.name(), FieldValue::Text(start..self.text.len())));
+            .push((name, FieldValue::Text(start..self.text.len())));
+    }
+
+    fn text(&mut self, name: &'static str, value: &str) {
+        self.push_text(name, |text| text.push_str(value));
+    }
+
+    fn float(&mut self, name: &'static str, value: f64) {
+        self.list.push((name, FieldValue::Float(value)));
     }
 }
 
@@ -567,7 +839,7 @@ impl Visit for Fields {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
-            self.push_text(field, |text| {
+            self.push_text(field.name(), |text| {
                 let _ = write!(text, "{value:?}");
             });
         }
@@ -577,7 +849,7 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
-            self.push_text(field, |text| text.push_str(value));
+            self.text(field.name(), value);
         }
     }
 
@@ -632,7 +904,174 @@ pub fn duration(seconds: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Clock, duration, timestamp};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{Clock, Filter, Format, Options, RunEvent, duration, message, start, timestamp};
+    use crate::events::{Bus, Kind, RunEvents, Subscriber};
+    use crate::progress::Progress;
+    use crate::record::{self, Record};
+    use crate::status::Status;
+    use crate::value::{Map, Value};
+    use crate::vm::{self, Engine, RunRequest};
+
+    const FLOW: &str = "flow:\n  type: Workflow\n  jobs:\n    first:\n      stages:\n        - {name: Greet, echo: hello}\n        - name: Loop\n          foreach: [1, 2]\n          stages:\n            - {name: Inner, echo: 'item ${{ item }}'}\n    broken:\n      needs: [first]\n      stages:\n        - {name: Boom, raise: boom}\n    after:\n      needs: [broken]\n      stages:\n        - {name: Never, echo: never}\n    off:\n      if: 'False'\n      stages:\n        - {name: Skipped, echo: skipped}\n    after-off:\n      needs: [off]\n      stages:\n        - {name: Skipped too, echo: skipped}\n";
+
+    /// What a run left: the messages of its log, its progress view, and the
+    /// record's jobs as the run's events told them and as its log tells them.
+    struct Seen {
+        messages: Vec<String>,
+        progress: Vec<String>,
+        from_events: serde_json::Value,
+        from_log: serde_json::Value,
+    }
+
+    /// Runs `FLOW` in `dir` (to its end, then a job is cut short), its lines
+    /// worded by `words`.
+    fn run_worded(dir: &Path, words: fn(&RunEvent<'_>) -> &'static str) -> Seen {
+        let conf = dir.join("conf");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(conf.join("flow.yml"), FLOW).unwrap();
+        let file = conf.join("flow.yml");
+        let (plan, plans) = wfc_compiler::api::locate(
+            file.to_str().unwrap(),
+            &dir.join("plans"),
+            wfc_compiler::api::Show { color: false },
+            || Ok(Vec::new()),
+        )
+        .unwrap();
+        let plan = Arc::new(plan);
+        let store = crate::plans::PlanStore::new(plans);
+        let runs = dir.join("runs");
+        let run_id = vm::new_run_id("flow");
+        let record = Record::start(&runs, &run_id, &Map::default(), &Value::Null).unwrap();
+        let logs = start(
+            Options {
+                format: Format::Json,
+                filter: Filter::parse(None).unwrap(),
+                color: false,
+                stderr: Box::new(std::io::sink()),
+            },
+            Box::new(record.log_file()),
+        );
+        let progress = Arc::new(Progress::hidden());
+        let bus = Arc::new(Bus::new([
+            logs.worded(words),
+            record.journal(),
+            Arc::clone(&progress) as Arc<dyn Subscriber>,
+        ]));
+        let engine = Arc::new(Engine {
+            pool: crate::pool::Pool::new(2),
+            plans: store,
+            default_ids: false,
+            max_job_parallel: 1,
+            max_depth: 4,
+            raise_error: false,
+            events: Arc::clone(&bus),
+        });
+        let result = vm::run(
+            &engine,
+            RunRequest {
+                plan,
+                params: Map::default(),
+                run_id: run_id.clone(),
+                parent_run_id: None,
+                timeout: None,
+                cancel: crate::cancel::Cancel::new(),
+                depth: 0,
+            },
+        );
+        engine.pool.shutdown();
+        assert_eq!(result.status, Status::Failed);
+        // A job that starts and is cut short (its wfr killed, say).
+        RunEvents::new(bus, &run_id).emit(Kind::JobStarted, || RunEvent::JobStarted {
+            job: "cut-short",
+        });
+        logs.finish().unwrap();
+        let log = std::fs::read_to_string(runs.join(format!(".{run_id}.partial/run.log"))).unwrap();
+        let messages = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].to_string())
+            .collect();
+        // The record as a second signal closes it (from the events), and as
+        // the guard closes it (from the log, a copy of it here).
+        let copy = dir.join("copy").join(format!(".{run_id}.partial"));
+        std::fs::create_dir_all(&copy).unwrap();
+        std::fs::write(copy.join("run.log"), &log).unwrap();
+        let jobs = |record: &Path| {
+            let text = std::fs::read_to_string(record.join("context.json")).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["jobs"].clone()
+        };
+        let closed = record::close_open(record::Closing::cancelled("cut short"));
+        assert_eq!(closed.len(), 1);
+        drop(record);
+        let from_log = record::close_abandoned(&copy, record::Closing::cancelled("cut short"))
+            .unwrap()
+            .unwrap();
+        // The times the view shows differ from run to run.
+        let progress = progress
+            .ended()
+            .into_iter()
+            .map(|line| match line.split_once(" in ") {
+                Some((head, tail)) => {
+                    format!("{head} · {}", tail.split_once(" · ").map_or("", |t| t.1))
+                }
+                None => line,
+            })
+            .collect();
+        Seen {
+            messages,
+            progress,
+            from_events: jobs(&closed[0]),
+            from_log: jobs(&from_log),
+        }
+    }
+
+    /// The progress view and the run record learn what happened from the run's
+    /// events, never from the words of its log (which they once parsed): a run
+    /// whose lines say other words leaves the same view and the same record.
+    #[test]
+    fn rewording_the_logs_changes_neither_the_progress_view_nor_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let said = run_worded(&dir.path().join("said"), message);
+        let reworded = run_worded(&dir.path().join("reworded"), |event| match event {
+            RunEvent::JobStarted { .. } => "work began",
+            RunEvent::JobEnded { .. } => "work is over",
+            _ => "something happened",
+        });
+        assert_ne!(said.messages, reworded.messages);
+        assert!(
+            said.messages.iter().any(|m| m == "\"job ended\""),
+            "{:?}",
+            said.messages
+        );
+        assert!(
+            !reworded.messages.iter().any(|m| m.contains("job")),
+            "{:?}",
+            reworded.messages
+        );
+        assert_eq!(said.progress, reworded.progress);
+        assert_eq!(
+            said.progress,
+            [
+                "✔ first SUCCESS · 4 stages",
+                "○ off SKIP · 0 stages",
+                "○ after-off SKIP · not run: every job it needs was skipped",
+                "✘ broken FAILED · 1 stage, 1 failed",
+                "○ after NOT RUN · not run: its trigger rule `all_success` is not met: `broken` FAILED; the run stops",
+            ]
+        );
+        let jobs = serde_json::json!({
+            "first": {"status": "SUCCESS"},
+            "off": {"status": "SKIP"},
+            "broken": {"status": "FAILED"},
+            "cut-short": {"status": "CANCEL"},
+        });
+        for seen in [&said, &reworded] {
+            assert_eq!(seen.from_events, jobs);
+            assert_eq!(seen.from_log, jobs);
+        }
+    }
 
     #[test]
     fn cached_stamps_are_the_full_format() {

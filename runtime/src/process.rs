@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+use crate::events::{self, RunEvent, RunEvents, Source};
 use crate::owner::{Owner, STAGE_ENV};
 
 /// How long cancelled processes get between SIGTERM and SIGKILL.
@@ -409,34 +410,30 @@ pub(crate) struct Output {
     pub status: ExitStatus,
 }
 
-/// Where a stage's lines are logged.
+/// Where a stage's lines go: its run's events.
 pub(crate) struct LineLog<'a> {
-    pub target: &'static str,
+    pub events: &'a RunEvents,
+    pub source: Source,
     pub run: &'a str,
     pub at: &'a str,
-    /// Lines of `target` are logged at all (`WFR_LOG`).
+    /// Someone wants the lines.
     pub enabled: bool,
 }
 
 impl<'a> LineLog<'a> {
     /// Lines of a Bash stage (`bash` is true) or of a VirtualPy stage.
-    pub(crate) fn new(bash: bool, run: &'a str, at: &'a str) -> Self {
-        let (target, enabled) = if bash {
-            (
-                "wfr::bash",
-                tracing::enabled!(target: "wfr::bash", tracing::Level::INFO),
-            )
+    pub(crate) fn new(bash: bool, events: &'a RunEvents, run: &'a str, at: &'a str) -> Self {
+        let source = if bash {
+            Source::Bash
         } else {
-            (
-                "wfr::virtualpy",
-                tracing::enabled!(target: "wfr::virtualpy", tracing::Level::INFO),
-            )
+            Source::VirtualPy
         };
         LineLog {
-            target,
+            events,
+            source,
             run,
             at,
-            enabled,
+            enabled: events.wants_line(source),
         }
     }
 }
@@ -465,7 +462,10 @@ pub(crate) fn collect(
         child.stdout.take().map(|p| file(p.into())),
         child.stderr.take().map(|p| file(p.into())),
     ];
-    let mut streams = [Stream::new("stdout"), Stream::new("stderr")];
+    let mut streams = [
+        Stream::new(events::Stream::Stdout),
+        Stream::new(events::Stream::Stderr),
+    ];
     let mut status = None;
     let mut drain_until: Option<Instant> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -558,7 +558,7 @@ pub(crate) fn collect(
 
 /// One output stream: the bytes kept, and the line being put together.
 struct Stream {
-    name: &'static str,
+    of: events::Stream,
     kept: Vec<u8>,
     dropped: usize,
     line: Vec<u8>,
@@ -568,9 +568,9 @@ struct Stream {
 const LINE_LIMIT: usize = 64 * 1024;
 
 impl Stream {
-    fn new(name: &'static str) -> Self {
+    fn new(of: events::Stream) -> Self {
         Stream {
-            name,
+            of,
             kept: Vec::new(),
             dropped: 0,
             line: Vec::new(),
@@ -608,15 +608,12 @@ impl Stream {
     fn emit(&mut self, log: &LineLog<'_>) {
         let line = String::from_utf8_lossy(&self.line);
         let line = line.strip_suffix('\r').unwrap_or(&line);
-        let stream = self.name;
-        match log.target {
-            "wfr::bash" => {
-                tracing::info!(target: "wfr::bash", run = log.run, at = log.at, stream, "{line}");
-            }
-            _ => {
-                tracing::info!(target: "wfr::virtualpy", run = log.run, at = log.at, stream, "{line}");
-            }
-        }
+        log.events.emit(log.source, || RunEvent::Line {
+            at: log.at,
+            source: log.source,
+            stream: Some(self.of),
+            text: line,
+        });
         self.line.clear();
     }
 
@@ -628,7 +625,7 @@ impl Stream {
                 text,
                 "\n[wfr: {} more bytes of {} were not kept: a stage keeps at most {} MiB of each stream]",
                 self.dropped,
-                self.name,
+                self.of.name(),
                 CAPTURE_LIMIT >> 20
             );
         }

@@ -1,6 +1,6 @@
 //! The live progress view on a terminal: a line per running job with its current
-//! stage and how many stages it finished, kept below the log lines. It is fed by
-//! the same events as the logs (see `logs`), so the VM knows nothing about it.
+//! stage and how many stages it finished, kept below the log lines. It is a
+//! subscriber of the run's events, so the VM knows nothing about it.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::logs::Fields;
+use crate::events::{Event, Interest, Kind, RunEvent, Subscriber};
+use crate::status::Status;
 
 pub(crate) struct Progress {
     multi: MultiProgress,
@@ -20,6 +21,8 @@ pub(crate) struct Progress {
 struct State {
     /// By run id: the run's workflow (for child runs) and its jobs' lines.
     runs: HashMap<String, RunView>,
+    #[cfg(test)]
+    ended: Vec<String>,
 }
 
 struct RunView {
@@ -46,8 +49,12 @@ fn ended_style() -> ProgressStyle {
 
 impl Progress {
     pub(crate) fn new() -> Self {
+        Self::drawn_on(ProgressDrawTarget::stderr_with_hz(10))
+    }
+
+    fn drawn_on(target: ProgressDrawTarget) -> Self {
         Self {
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
+            multi: MultiProgress::with_draw_target(target),
             state: Mutex::new(State::default()),
         }
     }
@@ -69,17 +76,44 @@ impl Progress {
         }
     }
 
-    pub(crate) fn on_event(&self, target: &str, fields: &Fields) {
-        let Some(run) = fields.get("run") else {
-            return;
-        };
-        let mut views = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match (target, fields.message.as_str()) {
-            ("wfr::run", "run started") => {
-                let label = fields
-                    .get("parent")
-                    .and(fields.get("workflow"))
-                    .map(str::to_string);
+    /// A view drawn nowhere.
+    #[cfg(test)]
+    pub(crate) fn hidden() -> Self {
+        Self::drawn_on(ProgressDrawTarget::hidden())
+    }
+
+    /// The last line of each job, in the order they ended.
+    #[cfg(test)]
+    pub(crate) fn ended(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ended
+            .clone()
+    }
+}
+
+impl Subscriber for Progress {
+    fn interest(&self) -> Interest {
+        [
+            Kind::RunStarted,
+            Kind::JobStarted,
+            Kind::JobNotRun,
+            Kind::JobEnded,
+            Kind::StageStarted,
+            Kind::StageEnded,
+        ]
+        .into_iter()
+        .fold(Interest::NONE, |all, kind| all.with(Interest::kind(kind)))
+    }
+
+    fn on_event(&self, event: &Event<'_>) {
+        let run = event.run;
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let views = &mut *guard;
+        match event.event {
+            RunEvent::RunStarted { workflow, parent } => {
+                let label = parent.and(Some(workflow)).map(str::to_string);
                 views.runs.insert(
                     run.to_string(),
                     RunView {
@@ -88,8 +122,8 @@ impl Progress {
                     },
                 );
             }
-            ("wfr::job", "job started") => {
-                let (Some(view), Some(job)) = (views.runs.get_mut(run), fields.get("job")) else {
+            RunEvent::JobStarted { job } => {
+                let Some(view) = views.runs.get_mut(run) else {
                     return;
                 };
                 let bar = self.multi.add(ProgressBar::new_spinner());
@@ -107,8 +141,12 @@ impl Progress {
                     failed: 0,
                 });
             }
-            ("wfr::job", "job not run") => {
-                let (Some(view), Some(job)) = (views.runs.get_mut(run), fields.get("job")) else {
+            RunEvent::JobNotRun {
+                job,
+                status,
+                ref reason,
+            } => {
+                let Some(view) = views.runs.get_mut(run) else {
                     return;
                 };
                 let bar = self.multi.add(ProgressBar::new_spinner());
@@ -117,22 +155,23 @@ impl Progress {
                     Some(label) => format!("{label} › {job}"),
                     None => job.to_string(),
                 };
-                let status = fields.get("status").unwrap_or("NOT RUN");
-                let reason = fields.get("reason").unwrap_or("");
-                bar.finish_with_message(format!("○ {name} {status} · not run: {reason}"));
+                let status = status.map_or("NOT RUN", Status::as_str);
+                let line = format!("○ {name} {status} · not run: {reason}");
+                #[cfg(test)]
+                views.ended.push(line.clone());
+                bar.finish_with_message(line);
             }
-            ("wfr::job", "job ended") => {
-                let (Some(view), Some(job)) = (views.runs.get_mut(run), fields.get("job")) else {
+            RunEvent::JobEnded { job, status, .. } => {
+                let Some(view) = views.runs.get_mut(run) else {
                     return;
                 };
                 let Some(job) = view.jobs.iter_mut().rev().find(|j| j.id == job) else {
                     return;
                 };
-                let status = fields.get("status").unwrap_or("?");
                 let mark = match status {
-                    "SUCCESS" => "✔",
-                    "SKIP" => "○",
-                    "CANCEL" => "⊘",
+                    Status::Success => "✔",
+                    Status::Skip => "○",
+                    Status::Cancel => "⊘",
                     _ => "✘",
                 };
                 let took = crate::logs::duration(job.bar.elapsed().as_secs_f64());
@@ -142,31 +181,32 @@ impl Progress {
                 } else {
                     String::new()
                 };
-                job.bar.finish_with_message(format!(
-                    "{mark} {} {status} in {took} · {}{failed}",
+                let line = format!(
+                    "{mark} {} {} in {took} · {}{failed}",
                     job.bar.prefix(),
+                    status.as_str(),
                     stages(job.done),
-                ));
+                );
+                #[cfg(test)]
+                views.ended.push(line.clone());
+                job.bar.finish_with_message(line);
             }
-            ("wfr::stage", message) => {
-                let (Some(view), Some(at)) = (views.runs.get_mut(run), fields.get("at")) else {
+            RunEvent::StageStarted { at, stage, .. } => {
+                let Some(job) = views.runs.get_mut(run).and_then(|v| owner(&mut v.jobs, at)) else {
                     return;
                 };
-                let Some(job) = owner(&mut view.jobs, at) else {
+                job.bar
+                    .set_message(format!("{stage} ({at}) · {} done", stages(job.done)));
+            }
+            RunEvent::StageEnded {
+                at, status, error, ..
+            } => {
+                let Some(job) = views.runs.get_mut(run).and_then(|v| owner(&mut v.jobs, at)) else {
                     return;
                 };
-                match message {
-                    "stage started" => {
-                        let stage = fields.get("stage").unwrap_or("?");
-                        job.bar
-                            .set_message(format!("{stage} ({at}) · {} done", stages(job.done)));
-                    }
-                    "stage ended" => job.done += 1,
-                    "stage failed" => {
-                        job.done += 1;
-                        job.failed += 1;
-                    }
-                    _ => {}
+                job.done += 1;
+                if status == Status::Failed && error.is_some() {
+                    job.failed += 1;
                 }
             }
             _ => {}

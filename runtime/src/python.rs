@@ -67,10 +67,25 @@ pub(crate) fn spawned(marker: &str) -> bool {
     spawned.len() != before
 }
 
-/// A line a stage's Python code printed, logged as it comes.
+/// A line a stage's Python code printed on `stream` (`stdout`, `stderr`), told
+/// as it comes.
 #[pyfunction(name = "_wfr_log")]
 fn log_line(stream: &str, run: &str, at: &str, line: &str) {
-    tracing::info!(target: "wfr::py", run, at, stream, "{line}");
+    use crate::events::{RunEvent, Source, Stream};
+    let Some(events) = crate::events::of_run(run) else {
+        return;
+    };
+    let stream = if stream == "stderr" {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    };
+    events.emit(Source::Py, || RunEvent::Line {
+        at,
+        source: Source::Py,
+        stream: Some(stream),
+        text: line,
+    });
 }
 
 /// Starts the interpreter (once) and attaches this thread to it.

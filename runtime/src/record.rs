@@ -4,18 +4,21 @@
 //! renamed into place at the end, so a reader never sees a half-written record.
 //!
 //! A record is always closed: by its run; when a second signal cannot wait for
-//! the run, as cancelled with what its log says of the jobs; and when its `wfr`
-//! was killed, the same way by `wfr`'s guard or by the next `wfr` that finds it
-//! (`reap.rs`). A record that cannot be written (a full disk) is removed, and
-//! `wfr` says so in its exit status.
+//! the run, as cancelled with what the run's events told of its jobs (the
+//! record is a subscriber of them: [`Record::journal`]); and when its `wfr` was
+//! killed, the same way by `wfr`'s guard or by the next `wfr` that finds it
+//! (`reap.rs`), from the job events written down in its log. A record that
+//! cannot be written (a full disk) is removed, and `wfr` says so in its exit
+//! status.
 
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_channel::Receiver;
 
+use crate::events::{self, Interest, Kind, RunEvent};
 use crate::owner::Owner;
 use crate::status::{self, Status};
 use crate::value::{Map, Value};
@@ -27,24 +30,30 @@ pub struct Record {
     /// context's file when they are, and whether the thread cleans up after
     /// gone runs; then word that it is done.
     files: Option<(Receiver<Made>, Receiver<()>)>,
+    /// The log file, once made, for the logs.
+    log: Receiver<std::io::Result<File>>,
+    journal: Arc<Journal>,
 }
 
 /// The record's first files made (the context's file), and whether its thread
 /// goes on to clean up after gone runs.
 type Made = (std::io::Result<File>, bool);
 
-/// Records of this process that are not closed yet: `(partial folder, final
-/// folder)`. Whoever closes one takes it out, under the lock: the run at its end,
-/// or a second signal that cannot wait for it.
-static OPEN: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+/// Records of this process that are not closed yet: their partial folder and
+/// what the run's events told of its jobs. Whoever closes one takes it out,
+/// under the lock: the run at its end, or a second signal that cannot wait for
+/// it.
+static OPEN: Mutex<Vec<(PathBuf, Arc<Journal>)>> = Mutex::new(Vec::new());
 
 impl Record {
     /// Starts a record for `run_id` under `root` (usually `.wfc/runs`). A run
     /// whose record cannot be kept does not start: `root` must exist (it is made)
-    /// and take new entries. The record's folder and first files (params, plan,
-    /// an empty log) are made on a thread of their own while the run goes:
+    /// and take new entries. The record's folder and first files (the log,
+    /// params, plan) are made on a thread of their own while the run goes:
     /// a new file or folder costs a few hundred microseconds on some file
     /// systems (0.3 ms each on the ext4 of our machines), as much as a short run.
+    /// The log is made here, and first, even when nothing is logged
+    /// (`WFR_LOG=off`); the logs write into it ([`Record::log_file`]).
     pub fn start(root: &Path, run_id: &str, params: &Map, plan: &Value) -> std::io::Result<Self> {
         use nix::unistd::{AccessFlags, access};
         fs::create_dir_all(root)?;
@@ -56,7 +65,11 @@ impl Record {
         })?;
         let tmp = root.join(format!(".{run_id}.partial"));
         let dest = root.join(run_id);
-        lock(&OPEN).push((tmp.clone(), dest.clone()));
+        let journal = Arc::new(Journal {
+            run: run_id.to_string(),
+            jobs: Mutex::new(Vec::new()),
+        });
+        lock(&OPEN).push((tmp.clone(), Arc::clone(&journal)));
         crate::guard::note_record(&tmp);
         let dir = tmp.clone();
         let params = json_line(params)?;
@@ -64,18 +77,25 @@ impl Record {
         let runs = root.to_path_buf();
         let (made_tx, made_rx) = crossbeam_channel::bounded(1);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+        let (log_tx, log_rx) = crossbeam_channel::bounded(1);
         let spawned = std::thread::Builder::new()
             .name("wfr-record".into())
             .spawn(move || {
                 let made = (|| {
-                    fs::create_dir_all(&dir)?;
-                    // The log exists even when nothing is logged (`WFR_LOG=off`);
-                    // the logger appends to it (whichever of the two makes it
-                    // first).
-                    fs::OpenOptions::new()
-                        .append(true)
-                        .create(true)
-                        .open(dir.join("run.log"))?;
+                    let log = fs::create_dir_all(&dir).and_then(|()| {
+                        fs::OpenOptions::new()
+                            .append(true)
+                            .create(true)
+                            .open(dir.join("run.log"))
+                    });
+                    let failed = log
+                        .as_ref()
+                        .err()
+                        .map(|e| std::io::Error::new(e.kind(), e.to_string()));
+                    let _ = log_tx.send(log);
+                    if let Some(e) = failed {
+                        return Err(e);
+                    }
                     write_file(&dir.join("params.json"), &params)?;
                     // The owner, for whoever finds the record still open later.
                     plan["owner"] = serde_json::Value::from(Owner::current().label());
@@ -92,13 +112,30 @@ impl Record {
                 let _ = done_tx.send(());
             });
         let files = spawned.ok().map(|_| (made_rx, done_rx));
-        Ok(Self { tmp, dest, files })
+        Ok(Self {
+            tmp,
+            dest,
+            files,
+            log: log_rx,
+            journal,
+        })
     }
 
-    /// The log file, written while the run goes.
+    /// The record's log file, for the logs to write into: it waits, at the
+    /// first line, for the record's thread to make it.
     #[must_use]
-    pub fn log_path(&self) -> PathBuf {
-        self.tmp.join("run.log")
+    pub fn log_file(&self) -> LogFile {
+        LogFile {
+            made: self.log.clone(),
+            file: None,
+        }
+    }
+
+    /// The subscriber that keeps, as the run's events tell, each job's status:
+    /// what the record says of the jobs if it is closed before the run ends.
+    #[must_use]
+    pub fn journal(&self) -> Arc<dyn events::Subscriber> {
+        Arc::clone(&self.journal) as Arc<dyn events::Subscriber>
     }
 
     /// Writes the final context and moves the record into place. When that
@@ -179,13 +216,15 @@ impl<'a> Closing<'a> {
 }
 
 /// Closes the records of this process that are still open (a run that cannot
-/// wait for its end any more). Returns the folders.
+/// wait for its end any more), with each job's status as the run's events
+/// told it. Returns the folders.
 #[must_use]
 pub fn close_open(how: Closing<'_>) -> Vec<PathBuf> {
     let open = std::mem::take(&mut *lock(&OPEN));
     open.into_iter()
-        .filter_map(|(tmp, _)| {
-            let closed = close_abandoned(&tmp, how).ok().flatten();
+        .filter_map(|(tmp, journal)| {
+            let jobs = lock(&journal.jobs).clone();
+            let closed = close(&tmp, how, |_| jobs).ok().flatten();
             crate::guard::forget_record(&tmp);
             closed
         })
@@ -194,9 +233,19 @@ pub fn close_open(how: Closing<'_>) -> Vec<PathBuf> {
 
 /// Closes the record in the partial folder `tmp`, whose run did not end: its
 /// context has `how`'s status and error, and each job's status as far as the
-/// log tells (a job that started and did not end is CANCEL). None when another
-/// process is closing it, or has.
+/// job events written down in its log tell (a job that started and did not
+/// end is CANCEL). None when another process is closing it, or has.
 pub fn close_abandoned(tmp: &Path, how: Closing<'_>) -> std::io::Result<Option<PathBuf>> {
+    close(tmp, how, |run| jobs_from_log(&tmp.join("run.log"), run))
+}
+
+/// Closes the record in `tmp` (see [`close_abandoned`]), its jobs from `jobs`
+/// (given the run's id).
+fn close(
+    tmp: &Path,
+    how: Closing<'_>,
+    jobs: impl FnOnce(&str) -> Jobs,
+) -> std::io::Result<Option<PathBuf>> {
     use nix::fcntl::{Flock, FlockArg};
     let Some(name) = tmp.file_name().and_then(|n| n.to_str()) else {
         return Ok(None);
@@ -225,7 +274,10 @@ pub fn close_abandoned(tmp: &Path, how: Closing<'_>) -> std::io::Result<Option<P
     if !tmp.join("plan.json").exists() {
         write_file(&tmp.join("plan.json"), b"{}\n")?;
     }
-    let jobs = jobs_from_log(&tmp.join("run.log"));
+    let jobs: serde_json::Map<String, serde_json::Value> = jobs(run_id)
+        .into_iter()
+        .map(|(job, status)| (job, serde_json::json!({ "status": status.as_str() })))
+        .collect();
     let error = status::error(how.error, how.message);
     let context = serde_json::json!({
         "params": params,
@@ -242,34 +294,104 @@ pub fn close_abandoned(tmp: &Path, how: Closing<'_>) -> std::io::Result<Option<P
     Ok(Some(dest))
 }
 
-/// Each job's status as far as the run's log tells: `job ended` lines give it,
-/// a job that started without ending is CANCEL.
-fn jobs_from_log(log: &Path) -> serde_json::Map<String, serde_json::Value> {
+/// Each job's status in the record of a run that did not end, as far as the
+/// run's job events tell.
+type Jobs = Vec<(String, Status)>;
+
+/// Notes in `jobs` what a job event tells of its job: the status it ended
+/// with; CANCEL for one that started (if it does not end).
+fn note_job(jobs: &mut Jobs, kind: Kind, job: &str, status: Option<Status>) {
+    let status = match (kind, status) {
+        (Kind::JobEnded, Some(status)) => status,
+        (Kind::JobStarted, _) => Status::Cancel,
+        _ => return,
+    };
+    match jobs.iter_mut().rev().find(|(known, _)| known == job) {
+        Some(known) => known.1 = status,
+        None => jobs.push((job.to_string(), status)),
+    }
+}
+
+/// Each job's status as far as the run's log tells: the job events written
+/// down in it (the lines with an `event`), of the run `run` (not of the runs
+/// it triggered).
+fn jobs_from_log(log: &Path, run: &str) -> Jobs {
     use std::io::BufRead as _;
-    let mut jobs = serde_json::Map::new();
+    /// What the line of a job event holds of it.
+    #[derive(serde::Deserialize)]
+    struct JobLine<'a> {
+        event: Kind,
+        run: &'a str,
+        job: &'a str,
+        status: Option<Status>,
+    }
+    let mut jobs = Jobs::new();
     let Ok(file) = File::open(log) else {
         return jobs;
     };
     // A log larger than this is not read for job statuses.
     let reader = std::io::BufReader::new(std::io::Read::take(file, 256 << 20));
     for line in reader.lines().map_while(Result::ok) {
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if entry["target"] != "wfr::job" {
-            continue;
+        // Lines of other events, or not of events, do not read as job lines.
+        if let Ok(entry) = serde_json::from_str::<JobLine<'_>>(&line)
+            && entry.run == run
+        {
+            note_job(&mut jobs, entry.event, entry.job, entry.status);
         }
-        let Some(job) = entry["job"].as_str() else {
-            continue;
-        };
-        let status = match (entry["message"].as_str(), entry["status"].as_str()) {
-            (Some("job ended"), Some(status)) => status,
-            (Some("job started"), _) => Status::Cancel.as_str(),
-            _ => continue,
-        };
-        jobs.insert(job.to_string(), serde_json::json!({ "status": status }));
     }
     jobs
+}
+
+/// What the run's events tell of its jobs (see [`Record::journal`]).
+struct Journal {
+    run: String,
+    jobs: Mutex<Jobs>,
+}
+
+impl events::Subscriber for Journal {
+    fn interest(&self) -> Interest {
+        Interest::kind(Kind::JobStarted).with(Interest::kind(Kind::JobEnded))
+    }
+
+    fn on_event(&self, event: &events::Event<'_>) {
+        if event.run != self.run {
+            return;
+        }
+        match event.event {
+            RunEvent::JobStarted { job } => {
+                note_job(&mut lock(&self.jobs), Kind::JobStarted, job, None);
+            }
+            RunEvent::JobEnded { job, status, .. } => {
+                note_job(&mut lock(&self.jobs), Kind::JobEnded, job, Some(status));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The record's log file as the logs write it: made by the record's thread
+/// (see [`Record::start`]), waited for at the first line.
+pub struct LogFile {
+    made: Receiver<std::io::Result<File>>,
+    file: Option<File>,
+}
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let file = if let Some(file) = self.file.as_mut() {
+            file
+        } else {
+            let made = self.made.recv().unwrap_or_else(|_| {
+                Err(std::io::Error::other("the record's log file was not made"))
+            })?;
+            self.file.insert(made)
+        };
+        file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), std::io::Write::flush)
+    }
 }
 
 fn json_line(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {

@@ -17,6 +17,7 @@ use wfc_plan::vocab::TriggerRule;
 use wfc_plan::{JobPlan, Plan};
 
 use crate::cancel::Cancel;
+use crate::events::{Bus, Kind, NeedEnd, NotRun, RunEvent, RunEvents};
 use crate::plans::PlanStore;
 use crate::pool::Pool;
 use crate::status::{self, Status};
@@ -33,6 +34,8 @@ pub struct Engine {
     pub max_depth: u32,
     /// Stop the whole run at the first failed stage.
     pub raise_error: bool,
+    /// Who listens to the runs' events.
+    pub events: Arc<Bus>,
 }
 
 /// How a run ended, beyond its status.
@@ -56,6 +59,8 @@ pub struct RunResult {
 /// The run-level data every stage sees.
 pub(crate) struct RunCx {
     pub run_id: String,
+    /// Where the run's events go.
+    pub events: Arc<RunEvents>,
     pub workflow: String,
     pub params: Map,
     pub pool: Pool,
@@ -130,9 +135,15 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
     let plan = &request.plan;
-    tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, parent = request.parent_run_id.as_deref(), "run started");
+    let events = Arc::new(RunEvents::new(Arc::clone(&engine.events), &request.run_id));
+    let _live = crate::events::live(&events);
+    events.emit(Kind::RunStarted, || RunEvent::RunStarted {
+        workflow: &plan.name,
+        parent: request.parent_run_id.as_deref(),
+    });
     let cx = Arc::new(RunCx {
         run_id: request.run_id.clone(),
+        events: Arc::clone(&events),
         workflow: plan.name.clone(),
         params: request.params.clone(),
         pool: engine.pool.clone(),
@@ -207,7 +218,12 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         Value::Float((clock.elapsed().as_secs_f64() * 1e6).round() / 1e6),
     );
     context.insert("info".into(), Value::from(info));
-    tracing::info!(target: "wfr::run", run = %request.run_id, workflow = %plan.name, status = status.as_str(), seconds = clock.elapsed().as_secs_f64(), "run ended");
+    events.emit(Kind::RunEnded, || RunEvent::RunEnded {
+        workflow: &plan.name,
+        status,
+        seconds: clock.elapsed().as_secs_f64(),
+        error: context.get("errors"),
+    });
     RunResult {
         run_id: request.run_id,
         status,
@@ -359,16 +375,13 @@ impl Scheduler {
         } else {
             Ending::Finished
         };
-        let why = match (ending, &self.blocked) {
-            (Ending::TimedOut, _) => "the run timed out before it could start".to_string(),
-            (_, Some(job)) => format!(
-                "the run stopped when job `{job}` could not run, before this one could start"
-            ),
-            (Ending::Cancelled, _) => "the run was cancelled before it could start".to_string(),
-            (Ending::Finished, None) if self.cancel.is_cancelled() => {
-                "a fail-fast failure stopped the run before it could start".to_string()
-            }
-            (Ending::Finished, None) => "the run ended before it could start".to_string(),
+        let blocked = self.blocked.clone();
+        let why = match (ending, &blocked) {
+            (Ending::TimedOut, _) => NotRun::TimedOut,
+            (_, Some(job)) => NotRun::Blocked { job },
+            (Ending::Cancelled, _) => NotRun::Cancelled,
+            (Ending::Finished, None) if self.cancel.is_cancelled() => NotRun::FailFast,
+            (Ending::Finished, None) => NotRun::RunEnded,
         };
         for index in 0..self.states.len() {
             if matches!(
@@ -379,7 +392,7 @@ impl Scheduler {
                 if self.blocked.as_deref()
                     != Some(self.plan.jobs[NodeIndex::new(index)].id.as_str())
                 {
-                    self.not_run(NodeIndex::new(index), None, &why);
+                    self.not_run(NodeIndex::new(index), None, why.clone());
                 }
             }
         }
@@ -391,11 +404,7 @@ impl Scheduler {
     /// and leaves the job out of `jobs`.
     fn refuse(&mut self, index: NodeIndex) {
         self.states[index.index()] = JobState::Refused;
-        self.not_run(
-            index,
-            Some(Status::Cancel),
-            "a fail-fast failure stopped the run before it could start",
-        );
+        self.not_run(index, Some(Status::Cancel), NotRun::FailFast);
         self.workflow_error = Some(status::error(
             "WorkflowCancelError",
             "Job execution was canceled because the event was set before start job execution.",
@@ -426,39 +435,36 @@ impl Scheduler {
         }
     }
 
-    /// Logs (and shows) a job that does not run, and why.
-    fn not_run(&self, index: NodeIndex, status: Option<Status>, why: &str) {
-        let job = self.plan.jobs[index].id.as_str();
-        let status = status.map_or("NOT RUN", Status::as_str);
-        tracing::warn!(target: "wfr::job", run = %self.cx.run_id, job, status, reason = why, "job not run");
+    /// Tells of a job that does not run, and why.
+    fn not_run(&self, index: NodeIndex, status: Option<Status>, reason: NotRun<'_>) {
+        self.cx
+            .events
+            .emit(Kind::JobNotRun, || RunEvent::JobNotRun {
+                job: &self.plan.jobs[index].id,
+                status,
+                reason,
+            });
     }
 
     /// Why a job's trigger rule fails: the rule and each need's status.
-    fn rule_failed(&self, index: NodeIndex, rule: TriggerRule) -> String {
-        let mut needs: Vec<String> = self
+    fn rule_failed(&self, index: NodeIndex, rule: TriggerRule) -> NotRun<'_> {
+        let needs = self
             .plan
             .jobs
             .neighbors_directed(index, Direction::Incoming)
             .filter_map(|n| match &self.states[n.index()] {
-                JobState::Done { status, has_errors } => Some(format!(
-                    "`{}` {}{}",
-                    self.plan.jobs[n].id,
-                    status.as_str(),
-                    if *has_errors && *status != Status::Failed {
-                        " with errors"
-                    } else {
-                        ""
-                    }
-                )),
+                JobState::Done { status, has_errors } => Some(NeedEnd {
+                    job: &self.plan.jobs[n].id,
+                    status: *status,
+                    errors: *has_errors,
+                }),
                 _ => None,
             })
             .collect();
-        needs.sort();
-        format!(
-            "its trigger rule `{}` is not met: {}",
-            rule.name(),
-            needs.join(", ")
-        )
+        NotRun::TriggerRule {
+            rule: rule.name(),
+            needs,
+        }
     }
 
     /// Runs job `index` on the pool, or on this thread when it runs `alone`; its
@@ -476,23 +482,21 @@ impl Scheduler {
         let cx = Arc::clone(&self.cx);
         let cancel = self.cancel.clone();
         let tx = tx.clone();
-        tracing::info!(target: "wfr::job", run = %cx.run_id, job = %plan.jobs[index].id, "job started");
+        cx.events.emit(Kind::JobStarted, || RunEvent::JobStarted {
+            job: &plan.jobs[index].id,
+        });
         let task = move || {
             let job = Arc::new(JobRef { plan, index });
             let result = job::run(&cx, &job, jobs, &cancel);
-            // A job that failed before any stage ran (a matrix too large, a
-            // bad `if`) says why on its line; a stage's failure has its own.
-            let error = (result.status == Status::Failed)
-                .then_some(result.failure.as_deref())
-                .flatten();
-            match error {
-                Some(error) => {
-                    tracing::error!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), error, "job ended");
-                }
-                None => {
-                    tracing::info!(target: "wfr::job", run = %cx.run_id, job = %job.id, status = result.status.as_str(), "job ended");
-                }
-            }
+            cx.events.emit(Kind::JobEnded, || RunEvent::JobEnded {
+                job: &job.id,
+                status: result.status,
+                // A job that failed before any stage ran (a matrix too large, a
+                // bad `if`) says why; a stage's failure has its own event.
+                error: (result.status == Status::Failed)
+                    .then_some(result.failure.as_deref())
+                    .flatten(),
+            });
             let _ = tx.send((index, result));
         };
         if alone {
@@ -528,11 +532,7 @@ impl Scheduler {
                     self.ready.push_back(dependent);
                 }
                 Need::Skip => {
-                    self.not_run(
-                        dependent,
-                        Some(Status::Skip),
-                        "every job it needs was skipped",
-                    );
+                    self.not_run(dependent, Some(Status::Skip), NotRun::NeedsSkipped);
                     let skipped = job::not_run(&self.plan.jobs[dependent], Status::Skip, None);
                     self.finish(dependent, Status::Skip, skipped);
                 }
@@ -542,17 +542,12 @@ impl Scheduler {
                     self.ready.push_back(dependent);
                 }
                 Need::Cancel => {
-                    self.not_run(
-                        dependent,
-                        Some(Status::Cancel),
-                        "a job it needs was cancelled",
-                    );
+                    self.not_run(dependent, Some(Status::Cancel), NotRun::NeedCancelled);
                     let cancelled = job::not_run(&self.plan.jobs[dependent], Status::Cancel, None);
                     self.finish(dependent, Status::Cancel, cancelled);
                 }
                 Need::Fail(rule) => {
-                    let why = self.rule_failed(dependent, rule);
-                    self.not_run(dependent, None, &format!("{why}; the run stops"));
+                    self.not_run(dependent, None, self.rule_failed(dependent, rule));
                     if !self.aborted {
                         self.aborted = true;
                         self.blocked = Some(self.plan.jobs[dependent].id.clone());

@@ -147,7 +147,7 @@ pub(super) fn run_process(
         let stage = Arc::clone(&stage);
         cx.cancel().on_cancel(move || stop(&stage, Some(root)))
     };
-    let log = process::LineLog::new(bash, cx.run_id(), cx.at());
+    let log = process::LineLog::new(bash, cx.events(), cx.run_id(), cx.at());
     let output = cx.blocking(|| process::collect(&stage, child, &log))?;
     Ok(Finished {
         status: output.status,

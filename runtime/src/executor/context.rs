@@ -9,6 +9,7 @@ use wfc_plan::{Plan, StagePlan};
 
 use crate::cancel::Cancel;
 use crate::eval::{Bindings, Scope};
+use crate::events::RunEvents;
 use crate::status::Status;
 use crate::value::{Map, Text, Value};
 
@@ -22,6 +23,9 @@ pub(crate) trait Context: Sync {
     /// The run's id: with [`Context::at`], what every log line and container
     /// label of the stage carries.
     fn run_id(&self) -> &str;
+
+    /// Where the run's events go: the lines the stage writes, its `echo`.
+    fn events(&self) -> &RunEvents;
 
     /// Where the stage's list runs: `job`, `job/strategy`, `job/each[2]`...
     fn at(&self) -> &str;

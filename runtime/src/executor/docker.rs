@@ -33,6 +33,7 @@ use wfc_plan::{CommandPlan, DockerPlan, PValue};
 use super::bash::trimmed;
 use super::{Context, ExecError, Outcome};
 use crate::eval;
+use crate::events::{RunEvent, Source, Stream};
 use crate::owner::{self, Owner};
 use crate::process;
 use crate::value::{Map, Value};
@@ -516,15 +517,20 @@ async fn run_created(
     let follow = async {
         while let Some(Ok(chunk)) = output.next().await {
             let (stream, buffer, bytes) = match chunk {
-                LogOutput::StdErr { message } => ("stderr", &mut stderr, message),
+                LogOutput::StdErr { message } => (Stream::Stderr, &mut stderr, message),
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    ("stdout", &mut stdout, message)
+                    (Stream::Stdout, &mut stdout, message)
                 }
                 LogOutput::StdIn { .. } => continue,
             };
             let text = String::from_utf8_lossy(&bytes);
             for line in text.lines() {
-                tracing::info!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), stream, "{line}");
+                cx.events().emit(Source::Docker, || RunEvent::Line {
+                    at: cx.at(),
+                    source: Source::Docker,
+                    stream: Some(stream),
+                    text: line,
+                });
             }
             buffer.push_str(&text);
         }

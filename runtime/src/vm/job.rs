@@ -10,6 +10,7 @@ use super::stage::{Base, Place, StageCx, run_list};
 use super::{JobRef, RunCx};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
+use crate::events::{Kind, RunEvent};
 use crate::executor::{Done, Stop};
 use crate::status::{self, Status};
 use crate::value::{Map, Text, Value};
@@ -171,6 +172,13 @@ pub(crate) fn run(
                 job_for_units.id.clone()
             };
             let strategy_cx = cx.with_matrix(matrix.clone(), Place::root(&path));
+            let events = &strategy_cx.run.events;
+            events.emit(Kind::StrategyStarted, || RunEvent::StrategyStarted {
+                job: &job_for_units.id,
+                strategy: &id,
+                at: &path,
+                matrix: &strategy_cx.matrix,
+            });
             let list = run_list(&strategy_cx, &job_for_units.stages);
             let error = list.stop.as_ref().map(|stop| match stop {
                 Stop::CancelledBefore => status::error(
@@ -188,6 +196,13 @@ pub(crate) fn run(
                     "JobCancelError",
                     "Strategy execution was canceled from the event after end stage execution.",
                 ),
+            });
+            events.emit(Kind::StrategyEnded, || RunEvent::StrategyEnded {
+                job: &job_for_units.id,
+                strategy: &id,
+                at: &path,
+                status: list.status,
+                error: error.as_ref(),
             });
             let mut entry = Map::default();
             entry.insert("status".into(), list.status.value());

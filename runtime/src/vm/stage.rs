@@ -9,8 +9,9 @@ use wfc_plan::{Plan, StagePlan};
 use super::{RunCx, RunRequest};
 use crate::cancel::Cancel;
 use crate::eval::{self, Bindings, Frame, Scope};
+use crate::events::{Kind, RunEvent, RunEvents};
 use crate::executor::{self, ChildRun, Context, Done, ListResult, Outcome, Step, Stop};
-use crate::status::{self, Status};
+use crate::status::Status;
 use crate::value::{Map, Text, Value};
 
 /// Where a stage runs: what templates see and what stops it; what executors
@@ -192,6 +193,10 @@ impl Context for StageCx {
         &self.run.run_id
     }
 
+    fn events(&self) -> &RunEvents {
+        &self.run.events
+    }
+
     fn at(&self) -> &str {
         self.path.as_str()
     }
@@ -344,8 +349,9 @@ pub(crate) fn run_stage(
     stage: &StagePlan,
     local: &Map,
 ) -> (Option<Text>, Value, Status) {
-    // Stage times are only logged: not read when no stage event can be.
-    let started = tracing::enabled!(target: "wfr::stage", tracing::Level::ERROR).then(Instant::now);
+    let events = &cx.run.events;
+    // Stage times are only told by their end: not read when nobody listens.
+    let started = events.wants(Kind::StageEnded).then(Instant::now);
     // Names and ids render without `pass_env` upstream.
     let scope = cx.scope(local, None).plain();
     // The name is made when something shows it (a log line, a failure, a
@@ -362,7 +368,11 @@ pub(crate) fn run_stage(
         None if cx.run.default_ids => Some(wfc_plan::ids::hash_id(name()).into()),
         None => None,
     };
-    tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), kind = stage.kind.name(), message = "stage started");
+    events.emit(Kind::StageStarted, || RunEvent::StageStarted {
+        at: cx.path.as_str(),
+        stage: name(),
+        kind: stage.kind.name(),
+    });
     let outcome = guarded(cx, stage, local);
     let result =
         if outcome.outputs.is_empty() && outcome.retried.is_none() && outcome.errors.is_none() {
@@ -384,15 +394,18 @@ pub(crate) fn run_stage(
     if outcome.status == Status::Failed {
         cx.run.stage_failed(name(), outcome.errors.as_ref());
     }
-    let elapsed = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    match (&outcome.errors, outcome.status) {
-        (Some(errors), Status::Failed) => {
-            tracing::error!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), status = outcome.status.as_str(), seconds = elapsed, error = %status::message(errors).unwrap_or("see errors"), "stage failed");
-        }
-        _ => {
-            tracing::info!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), stage = name().as_str(), status = outcome.status.as_str(), seconds = elapsed, message = "stage ended");
-        }
-    }
+    events.emit(Kind::StageEnded, || RunEvent::StageEnded {
+        at: cx.path.as_str(),
+        stage: name(),
+        status: outcome.status,
+        seconds: started.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+        outputs: result
+            .as_map()
+            .and_then(|r| r.get("outputs"))
+            .and_then(Value::as_map)
+            .filter(|o| !o.is_empty()),
+        error: outcome.errors.as_ref(),
+    });
     (key, result, outcome.status)
 }
 
@@ -422,7 +435,12 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             };
         }
         attempt += 1;
-        tracing::warn!(target: "wfr::stage", run = cx.run.run_id.as_str(), at = cx.path.as_str(), attempt, "stage failed; retrying");
+        cx.run
+            .events
+            .emit(Kind::StageRetry, || RunEvent::StageRetry {
+                at: cx.path.as_str(),
+                attempt,
+            });
         // Upstream retries at once the first time, then backs off 1.2^n seconds.
         if attempt > 1 && !cx.cancel.is_cancelled() {
             let wait = Duration::from_secs_f64(
