@@ -331,7 +331,7 @@ fn run(args: &RunArgs) -> u8 {
                 .context
                 .get("info")
                 .and_then(|i| match i.as_map()?.get("exec_latency")? {
-                    Value::Float(s) => Some(format!(" in {}", crate::logs::duration(*s))),
+                    Value::Float(s) => Some(format!(" in {}", crate::human::duration(*s))),
                     _ => None,
                 })
                 .unwrap_or_default();

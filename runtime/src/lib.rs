@@ -8,6 +8,7 @@ mod executor;
 pub mod guard;
 #[cfg(not(feature = "python"))]
 pub mod handoff;
+pub mod human;
 pub mod json;
 pub mod logs;
 pub mod owner;

@@ -174,7 +174,7 @@ impl Subscriber for Progress {
                     Status::Cancel => "⊘",
                     _ => "✘",
                 };
-                let took = crate::logs::duration(job.bar.elapsed().as_secs_f64());
+                let took = crate::human::duration(job.bar.elapsed().as_secs_f64());
                 job.bar.set_style(ended_style());
                 let failed = if job.failed > 0 {
                     format!(", {} failed", job.failed)
