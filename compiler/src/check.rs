@@ -28,7 +28,6 @@ use crate::source::{SourceFile, Sources, map_content_range};
 use crate::span::Span;
 use crate::syntax::discover::DiscoverError;
 use crate::syntax::expr::ast::TextRange;
-pub(crate) use crate::syntax::model::walk_stages;
 use crate::syntax::model::{Cond, FileModel, Text};
 use summary::WorkflowSummary;
 

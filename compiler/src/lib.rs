@@ -16,7 +16,7 @@ pub mod span;
 pub mod syntax;
 
 // What the runtime shares, kept in `wfc_plan`, under the paths the compiler uses.
-pub use wfc_plan::{errln, ids, input, limits, output, pytext, state, volume};
+pub use wfc_plan::{errln, ids, input, kind, limits, output, pytext, state, volume};
 
 /// Identifies this build of the compiler: a hash of its sources. Caches and plans
 /// made by another build are not trusted.

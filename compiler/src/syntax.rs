@@ -4,6 +4,7 @@ pub mod build;
 pub mod cron;
 pub mod discover;
 pub mod model;
+pub mod visit;
 pub mod yaml;
 
 pub use wfc_plan::expr;

@@ -6,6 +6,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
 use crate::expr::ast::{Expr, Template};
+use crate::kind::Kind;
 use crate::vocab::{ParamType, RunsOnKind, TriggerRule};
 
 /// A compiled workflow.
@@ -57,18 +58,6 @@ impl Plan {
             .node_indices()
             .map(|i| (i, &self.jobs[i]))
             .find(|(_, j)| j.id == id)
-    }
-
-    /// Every stage of every job, nested ones included.
-    #[must_use]
-    pub fn stage_count(&self) -> usize {
-        fn count(stages: &[StagePlan]) -> usize {
-            stages
-                .iter()
-                .map(|s| 1 + s.children().iter().map(|c| count(c)).sum::<usize>())
-                .sum()
-        }
-        self.jobs.node_weights().map(|j| count(&j.stages)).sum()
     }
 }
 
@@ -171,23 +160,6 @@ pub struct StagePlan {
     pub kind: StageKindPlan,
 }
 
-impl StagePlan {
-    /// The nested stage lists (branches, arms, loop bodies).
-    #[must_use]
-    pub fn children(&self) -> Vec<&[StagePlan]> {
-        match &self.kind {
-            StageKindPlan::Parallel { branches, .. } => {
-                branches.iter().map(|(_, s)| s.as_slice()).collect()
-            }
-            StageKindPlan::ForEach { stages, .. } | StageKindPlan::Until { stages, .. } => {
-                vec![stages.as_slice()]
-            }
-            StageKindPlan::Case { arms, .. } => arms.iter().map(|a| a.stages.as_slice()).collect(),
-            _ => Vec::new(),
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StageKindPlan {
     Empty {
@@ -272,22 +244,29 @@ pub enum CommandPlan {
 }
 
 impl StageKindPlan {
+    /// Which kind this is: its name and facts are in [`Kind`]'s table.
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            StageKindPlan::Empty { .. } => Kind::Empty,
+            StageKindPlan::Bash { .. } => Kind::Bash,
+            StageKindPlan::Py { .. } => Kind::Py,
+            StageKindPlan::VirtualPy { .. } => Kind::VirtualPy,
+            StageKindPlan::Call { .. } => Kind::Call,
+            StageKindPlan::Trigger { .. } => Kind::Trigger,
+            StageKindPlan::Parallel { .. } => Kind::Parallel,
+            StageKindPlan::ForEach { .. } => Kind::ForEach,
+            StageKindPlan::Until { .. } => Kind::Until,
+            StageKindPlan::Case { .. } => Kind::Case,
+            StageKindPlan::Raise { .. } => Kind::Raise,
+            StageKindPlan::Docker(_) => Kind::Docker,
+        }
+    }
+
+    /// The kind's name (see [`Kind::name`]).
     #[must_use]
     pub fn name(&self) -> &'static str {
-        match self {
-            StageKindPlan::Empty { .. } => "empty",
-            StageKindPlan::Bash { .. } => "bash",
-            StageKindPlan::Py { .. } => "python",
-            StageKindPlan::VirtualPy { .. } => "virtual python",
-            StageKindPlan::Call { .. } => "call",
-            StageKindPlan::Trigger { .. } => "trigger",
-            StageKindPlan::Parallel { .. } => "parallel",
-            StageKindPlan::ForEach { .. } => "foreach",
-            StageKindPlan::Until { .. } => "until",
-            StageKindPlan::Case { .. } => "case",
-            StageKindPlan::Raise { .. } => "raise",
-            StageKindPlan::Docker(_) => "docker",
-        }
+        self.kind().name()
     }
 }
 

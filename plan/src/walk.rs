@@ -1,28 +1,31 @@
-//! Walks over a whole plan: every stage, nested ones included, and every filter
-//! its templates and conditions apply.
+//! Questions about a whole plan, answered by walks over it (`visit`): its stages,
+//! nested ones included, the filters it applies, numbers beyond wfc's bounds.
 
 use std::collections::BTreeSet;
 
-use crate::expr::ast::{ExprItem, Template};
-use crate::ir::{
-    Axis, CommandPlan, CondPlan, Count, Items, JobPlan, MatrixPlan, PMap, PValue, Plan,
-    StageKindPlan, StagePlan,
-};
+use crate::expr::ast::Filter;
+use crate::ir::{MatrixPlan, Plan, StageKindPlan, StagePlan};
+use crate::visit::{Nest, Visitor, walk_stage, walk_stage_kind};
 
 impl Plan {
     /// Calls `visit` with every stage of every job, parents before their children.
     pub fn visit_stages<'a>(&'a self, visit: &mut impl FnMut(&'a StagePlan)) {
-        fn list<'a>(stages: &'a [StagePlan], visit: &mut impl FnMut(&'a StagePlan)) {
-            for stage in stages {
-                visit(stage);
-                for child in stage.children() {
-                    list(child, visit);
-                }
+        struct Stages<'v, F>(&'v mut F);
+        impl<'a, F: FnMut(&'a StagePlan)> Visitor<'a> for Stages<'_, F> {
+            fn visit_stage(&mut self, stage: &'a StagePlan) {
+                (self.0)(stage);
+                walk_stage(self, stage);
             }
         }
-        for job in self.jobs.node_weights() {
-            list(&job.stages, visit);
-        }
+        Stages(visit).visit_plan(self);
+    }
+
+    /// Every stage of every job, nested ones included.
+    #[must_use]
+    pub fn stage_count(&self) -> usize {
+        let mut count = 0;
+        self.visit_stages(&mut |_| count += 1);
+        count
     }
 
     /// The first number beyond wfc's bounds (a stage `timeout` or `sleep`, a
@@ -64,194 +67,44 @@ impl Plan {
     /// The names of the filters the plan's templates and conditions apply.
     #[must_use]
     pub fn filter_names(&self) -> BTreeSet<&str> {
-        let mut names = Filters::default();
-        for param in &self.params {
-            names.values(param.default.iter().chain(&param.options));
+        #[derive(Default)]
+        struct Filters<'a>(BTreeSet<&'a str>);
+        impl<'a> Visitor<'a> for Filters<'a> {
+            fn visit_filter(&mut self, filter: &'a Filter) {
+                self.0.insert(filter.name.as_str());
+            }
         }
-        names.value(self.extras.as_ref());
-        for job in self.jobs.node_weights() {
-            names.job(job);
-        }
-        names.0
+        let mut filters = Filters::default();
+        filters.visit_plan(self);
+        filters.0
     }
 }
 
-#[derive(Default)]
-struct Filters<'a>(BTreeSet<&'a str>);
-
-impl<'a> Filters<'a> {
-    fn template(&mut self, template: &'a Template) {
-        for interp in template.interps() {
-            self.0
-                .extend(interp.pipeline.filters.iter().map(|f| f.name.as_str()));
+impl StagePlan {
+    /// The stage lists nested directly in this one (branches, loop bodies, arms),
+    /// each with where it is.
+    #[must_use]
+    pub fn nested(&self) -> Vec<(Nest<'_>, &[StagePlan])> {
+        struct Lists<'a>(Vec<(Nest<'a>, &'a [StagePlan])>);
+        impl<'a> Visitor<'a> for Lists<'a> {
+            fn visit_stage_list(&mut self, stages: &'a [StagePlan], nest: Nest<'a>) {
+                self.0.push((nest, stages));
+            }
+            fn visit_value(&mut self, _: &'a crate::ir::PValue) {}
+            fn visit_template(&mut self, _: &'a crate::expr::ast::Template) {}
+            fn visit_cond(&mut self, _: &'a crate::ir::CondPlan) {}
         }
+        let mut lists = Lists(Vec::new());
+        walk_stage_kind(&mut lists, &self.kind);
+        lists.0
     }
 
-    fn cond(&mut self, cond: Option<&'a CondPlan>) {
-        if let Some(CondPlan::Expr { expr, .. }) = cond {
-            expr.walk(&mut |item| {
-                if let ExprItem::Filter(f) = item {
-                    self.0.insert(f.name.as_str());
-                }
-            });
-        }
-    }
-
-    fn value(&mut self, value: Option<&'a PValue>) {
-        match value {
-            Some(PValue::Str(t)) => self.template(t),
-            Some(PValue::List(items)) => self.values(items),
-            Some(PValue::Map(map)) => self.map(map),
-            _ => {}
-        }
-    }
-
-    fn values(&mut self, values: impl IntoIterator<Item = &'a PValue>) {
-        for v in values {
-            self.value(Some(v));
-        }
-    }
-
-    fn map(&mut self, map: &'a PMap) {
-        self.values(map.0.iter().map(|(_, v)| v));
-    }
-
-    fn count(&mut self, count: &'a Count) {
-        if let Count::Template(t) = count {
-            self.template(t);
-        }
-    }
-
-    fn job(&mut self, job: &'a JobPlan) {
-        self.value(job.runs_on_args.as_ref());
-        self.cond(job.cond.as_ref());
-        self.count(&job.strategy.max_parallel);
-        match &job.strategy.matrix {
-            MatrixPlan::None => {}
-            MatrixPlan::Static(combinations) => {
-                for c in combinations {
-                    self.map(&c.values);
-                }
-            }
-            MatrixPlan::Dynamic {
-                axes,
-                include,
-                exclude,
-            } => {
-                for (_, axis) in axes {
-                    match axis {
-                        Axis::Values(values) => self.values(values),
-                        Axis::Template(t) => self.template(t),
-                    }
-                }
-                for map in include.iter().chain(exclude) {
-                    self.map(map);
-                }
-            }
-        }
-        self.value(job.extras.as_ref());
-        for stage in &job.stages {
-            self.stage(stage);
-        }
-    }
-
-    fn stage(&mut self, stage: &'a StagePlan) {
-        self.template(&stage.name);
-        if let Some(id) = &stage.id {
-            self.template(id);
-        }
-        self.cond(stage.cond.as_ref());
-        self.value(stage.extras.as_ref());
-        match &stage.kind {
-            StageKindPlan::Empty { echo, .. } => {
-                if let Some(echo) = echo {
-                    self.template(echo);
-                }
-            }
-            StageKindPlan::Bash { script, env } => {
-                self.template(script);
-                self.map(env);
-            }
-            StageKindPlan::Py { run, vars } => {
-                self.template(run);
-                self.map(vars);
-            }
-            StageKindPlan::VirtualPy {
-                run,
-                vars,
-                deps,
-                version,
-            } => {
-                self.template(run);
-                self.map(vars);
-                for t in deps.iter().chain(version) {
-                    self.template(t);
-                }
-            }
-            StageKindPlan::Call { uses, args } => {
-                self.template(uses);
-                self.map(args);
-            }
-            StageKindPlan::Trigger { workflow, params } => {
-                self.template(workflow);
-                self.map(params);
-            }
-            StageKindPlan::Parallel {
-                branches,
-                max_workers,
-            } => {
-                self.count(max_workers);
-                for (_, stages) in branches {
-                    self.stages(stages);
-                }
-            }
-            StageKindPlan::ForEach { items, stages, .. } => {
-                match items {
-                    Items::List(values) => self.values(values),
-                    Items::Template(t) => self.template(t),
-                }
-                self.stages(stages);
-            }
-            StageKindPlan::Until {
-                item,
-                until,
-                stages,
-                ..
-            } => {
-                self.value(Some(item));
-                self.cond(Some(until));
-                self.stages(stages);
-            }
-            StageKindPlan::Case { case, arms, .. } => {
-                self.template(case);
-                for arm in arms {
-                    self.value(arm.case.as_ref());
-                    self.stages(&arm.stages);
-                }
-            }
-            StageKindPlan::Raise { message } => self.template(message),
-            StageKindPlan::Docker(docker) => {
-                self.template(&docker.image);
-                self.template(&docker.tag);
-                for map in [&docker.env, &docker.auth] {
-                    self.map(map);
-                }
-                for (host, container) in &docker.volume {
-                    self.template(host);
-                    self.value(Some(container));
-                }
-                match &docker.command {
-                    Some(CommandPlan::Shell(t)) => self.template(t),
-                    Some(CommandPlan::Exec(args)) => args.iter().for_each(|t| self.template(t)),
-                    None => {}
-                }
-            }
-        }
-    }
-
-    fn stages(&mut self, stages: &'a [StagePlan]) {
-        for stage in stages {
-            self.stage(stage);
-        }
+    /// The stage lists nested directly in this one.
+    #[must_use]
+    pub fn children(&self) -> Vec<&[StagePlan]> {
+        self.nested()
+            .into_iter()
+            .map(|(_, stages)| stages)
+            .collect()
     }
 }

@@ -36,13 +36,13 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
             return;
         }
         let what = match &stage.kind {
-            StageKindPlan::Py { .. } => "is a Python stage",
-            StageKindPlan::Call { .. } => "calls a function registered in Python",
             // A literal name is among the plan's `triggers`, looked at below.
             StageKindPlan::Trigger { workflow, .. } if workflow.is_literal() => return,
             // Which workflow it runs is known only at run time: it may need Python.
             StageKindPlan::Trigger { .. } => "triggers a workflow named at run time",
-            _ => return,
+            kind if !kind.kind().needs_python() => return,
+            StageKindPlan::Call { .. } => "calls a function registered in Python",
+            _ => "is a Python stage",
         };
         found = Some(format!(
             "stage `{}` of workflow `{}` {what}",

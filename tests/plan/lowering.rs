@@ -155,3 +155,32 @@ fn conditions_and_templates_are_parsed() {
         other => panic!("condition expected: {other:?}"),
     }
 }
+
+/// Lowering keeps each stage's kind, in the same walk order on both sides, and
+/// the plan names each kind as the table does.
+#[test]
+fn every_stage_keeps_its_kind() {
+    use wfc_compiler::kind::Kind;
+    use wfc_compiler::project::Project;
+    use wfc_compiler::syntax::visit::each_stage;
+    let loaded =
+        Project::load(&[crate::support::tests_dir().join("fixtures/ok")]).expect("fixtures load");
+    let mut seen = std::collections::BTreeSet::new();
+    for file in &loaded.project.files {
+        for workflow in &file.workflows {
+            let mut model = Vec::new();
+            for job in &workflow.jobs {
+                each_stage(&job.stages, |s| model.push(s.kind.kind()));
+            }
+            let plan = wfc_compiler::plan::lower(workflow, "flow.yml");
+            let mut lowered = Vec::new();
+            plan.visit_stages(&mut |s| {
+                assert_eq!(s.kind.name(), s.kind.kind().name());
+                lowered.push(s.kind.kind());
+            });
+            assert_eq!(model, lowered, "workflow {}", workflow.name.value);
+            seen.extend(lowered);
+        }
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), Kind::ALL);
+}

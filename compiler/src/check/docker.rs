@@ -8,32 +8,37 @@
 
 use std::path::Path;
 
-use super::walk_stages;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::expr::ast::Part;
-use crate::syntax::model::{StageKind, Text, ValueKind, Workflow};
+use crate::syntax::model::{Stage, StageKind, Text, ValueKind, Workflow};
+use crate::syntax::visit::{Visitor, walk_stage};
 use crate::volume::{self, Refusal};
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
-    for job in &workflow.jobs {
-        walk_stages(&job.stages, &mut |stage| {
-            let StageKind::Docker {
-                volume: Some(volume),
-                ..
-            } = &stage.kind
-            else {
-                return;
-            };
+    Volumes(out).visit_workflow(workflow);
+}
+
+/// Docker stages' volumes.
+struct Volumes<'a>(&'a mut Vec<Diagnostic>);
+
+impl<'a> Visitor<'a> for Volumes<'_> {
+    fn visit_stage(&mut self, stage: &'a Stage) {
+        if let StageKind::Docker {
+            volume: Some(volume),
+            ..
+        } = &stage.kind
+        {
             for entry in volume {
-                host(&entry.host, out);
+                host(&entry.host, self.0);
                 if let ValueKind::Text(text) = &entry.container.kind
                     && text.template.is_literal()
                 {
-                    container(&text.raw, entry.container.span, out);
+                    container(&text.raw, entry.container.span, self.0);
                 }
             }
-        });
+        }
+        walk_stage(self, stage);
     }
 }
 

@@ -1,44 +1,62 @@
 //! Warnings: templates spliced into scripts, and conditions that never change.
 
-use super::{cond_span, text_span, walk_stages};
+use super::{cond_span, text_span};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::SourceFile;
-use crate::syntax::model::{Condition, StageKind, Workflow};
+use crate::syntax::model::{Condition, Job, Stage, StageKind, Workflow};
+use crate::syntax::visit::{Visitor, walk_job, walk_stage};
 
 pub(super) fn check(source: &SourceFile, workflow: &Workflow, out: &mut Vec<Diagnostic>) {
-    for job in &workflow.jobs {
+    Lint { source, out }.visit_workflow(workflow);
+}
+
+struct Lint<'a> {
+    source: &'a SourceFile,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+impl<'a> Visitor<'a> for Lint<'_> {
+    fn visit_job(&mut self, job: &'a Job) {
         if let Some(cond) = &job.cond {
-            constant(source, cond, "job", out);
+            constant(self.source, cond, "job", self.out);
         }
-        walk_stages(&job.stages, &mut |stage| {
-            if let Some(cond) = &stage.cond {
-                constant(source, cond, "stage", out);
-            }
-            let (script, language, advice) = match &stage.kind {
-                StageKind::Bash { bash, .. } => (
-                    bash,
-                    "shell",
-                    "pass the value through `env` and use `\"$NAME\"` in the script",
-                ),
-                StageKind::Py { run, .. } | StageKind::VirtualPy { run, .. } => (
-                    run,
-                    "Python",
-                    "pass the value through `vars` and use the variable in the code",
-                ),
-                _ => return,
-            };
-            for interp in script.template.interps() {
-                out.push(
-                    Diagnostic::new(
-                        Code::TemplateInScript,
-                        text_span(source, script, interp.range),
-                        format!("template spliced into {language} code; a value containing code would run"),
-                    )
-                    .label("pasted into the script text")
-                    .help(advice),
-                );
-            }
-        });
+        walk_job(self, job);
+    }
+
+    fn visit_stage(&mut self, stage: &'a Stage) {
+        if let Some(cond) = &stage.cond {
+            constant(self.source, cond, "stage", self.out);
+        }
+        script(self.source, &stage.kind, self.out);
+        walk_stage(self, stage);
+    }
+}
+
+/// Templates spliced into a script's text.
+fn script(source: &SourceFile, kind: &StageKind, out: &mut Vec<Diagnostic>) {
+    let (script, language, advice) = match kind {
+        StageKind::Bash { bash, .. } => (
+            bash,
+            "shell",
+            "pass the value through `env` and use `\"$NAME\"` in the script",
+        ),
+        StageKind::Py { run, .. } | StageKind::VirtualPy { run, .. } => (
+            run,
+            "Python",
+            "pass the value through `vars` and use the variable in the code",
+        ),
+        _ => return,
+    };
+    for interp in script.template.interps() {
+        out.push(
+            Diagnostic::new(
+                Code::TemplateInScript,
+                text_span(source, script, interp.range),
+                format!("template spliced into {language} code; a value containing code would run"),
+            )
+            .label("pasted into the script text")
+            .help(advice),
+        );
     }
 }
 

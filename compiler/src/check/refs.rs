@@ -12,8 +12,9 @@ use crate::source::SourceFile;
 use crate::span::Span;
 use crate::syntax::expr::ast::{ExprItem, Filter, Path, TextRange};
 use crate::syntax::model::{
-    AxisValues, Cond, Condition, Count, ForEachItems, Job, Stage, StageKind, Text, Value, Workflow,
+    AxisValues, Cond, Condition, Count, Job, Stage, StageKind, Text, Workflow,
 };
+use crate::syntax::visit::{CondOf, Nest, Visitor, each_stage, walk_stage_kind};
 
 /// Names a template path can start with.
 const ROOTS: &[&str] = &[
@@ -31,7 +32,7 @@ pub fn is_builtin_filter(name: &str) -> bool {
 const RESULT_FIELDS: &[&str] = &["outputs", "status", "errors", "info"];
 
 /// What a template can see at the place it is evaluated. One flag per context
-/// name that only some places have. Made for every stage, so it only borrows.
+/// name that only some places have. Made for every template, so it only borrows.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Copy)]
 struct Env<'a> {
@@ -48,7 +49,7 @@ struct Env<'a> {
     /// Matrix keys, when the matrix is visible (inside stages).
     matrix: Option<&'a [&'a str]>,
     /// Earlier stages' ids, when stages are visible.
-    stages: Option<&'a Visible<'a>>,
+    stages: Option<&'a Visible>,
     /// Some earlier stage has a templated id: any id might exist.
     dynamic_ids: bool,
     item: bool,
@@ -59,43 +60,51 @@ struct Env<'a> {
     only_matrix: bool,
 }
 
-/// The stage ids visible at a point: the enclosing lists' levels, then the
-/// earlier stages of this list. Levels are linked, not copied, so a list of
+/// The stage ids visible at a point: a level per enclosing list, outermost
+/// first, each with the ids of its stages before this point. A list of
 /// thousands of stages costs one entry per stage.
-struct Visible<'a> {
-    outer: Option<&'a Visible<'a>>,
+#[derive(Default)]
+struct Visible {
+    levels: Vec<Level>,
+}
+
+#[derive(Default)]
+struct Level {
     ids: Vec<String>,
     set: HashSet<String>,
 }
 
-impl<'a> Visible<'a> {
-    fn new(outer: Option<&'a Visible<'a>>) -> Self {
-        Visible {
-            outer,
-            ids: Vec::new(),
-            set: HashSet::new(),
-        }
+impl Visible {
+    /// Itself, inside a stage list; `None` before the job's stages.
+    fn in_stages(&self) -> Option<&Self> {
+        (!self.levels.is_empty()).then_some(self)
     }
 
+    fn enter(&mut self) {
+        self.levels.push(Level::default());
+    }
+
+    fn leave(&mut self) {
+        self.levels.pop();
+    }
+
+    /// Adds an id to the innermost level.
     fn push(&mut self, id: String) {
-        if self.set.insert(id.clone()) {
-            self.ids.push(id);
+        if let Some(level) = self.levels.last_mut()
+            && level.set.insert(id.clone())
+        {
+            level.ids.push(id);
         }
     }
 
     fn contains(&self, id: &str) -> bool {
-        self.set.contains(id) || self.outer.is_some_and(|o| o.contains(id))
+        self.levels.iter().any(|l| l.set.contains(id))
     }
 
     /// Every visible id, outermost first.
     fn iter(&self) -> impl Iterator<Item = &str> {
-        let mut levels = vec![self];
-        while let Some(outer) = levels.last().and_then(|l| l.outer) {
-            levels.push(outer);
-        }
-        levels
-            .into_iter()
-            .rev()
+        self.levels
+            .iter()
             .flat_map(|l| l.ids.iter().map(String::as_str))
     }
 }
@@ -115,7 +124,7 @@ impl StageIds<'_> {
         let map = self.jobs.get_or_init(|| {
             let mut map: HashMap<String, Vec<usize>> = HashMap::new();
             for (index, job) in self.workflow.jobs.iter().enumerate() {
-                super::walk_stages(&job.stages, &mut |s| {
+                each_stage(&job.stages, |s| {
                     if let Some(id) = s.literal_id() {
                         let jobs = map.entry(id.to_string()).or_default();
                         if jobs.last() != Some(&index) {
@@ -148,50 +157,36 @@ pub(super) fn check(
         .collect();
     let mut checks = Vec::new();
     for (job_index, job) in workflow.jobs.iter().enumerate() {
-        let env = Env {
-            source,
-            workflow,
-            job,
-            job_index,
-            upstream: &upstream,
-            ids: &ids,
-            params: &params,
-            options,
-            matrix: None,
-            stages: None,
-            dynamic_ids: false,
-            item: false,
-            branch: false,
-            case: false,
-            retry: false,
-            only_matrix: false,
-        };
-        let mut found = Found::default();
-        if let Some(Condition::Expr(cond)) = &job.cond {
-            check_cond(&env, cond, &mut found);
-        }
-        if let Some(strategy) = &job.strategy {
-            if let Some(Count::Template(t)) = &strategy.max_parallel {
-                check_text(&env, t, &mut found);
-            }
-            for axis in &strategy.matrix {
-                if let AxisValues::Template(t) = &axis.values {
-                    check_text(&env, t, &mut found);
-                }
-            }
-        }
         let keys: Vec<&str> = job
             .strategy
             .iter()
             .flat_map(|s| s.matrix.iter().map(|a| a.key.name.as_str()))
             .collect();
-        let stage_env = Env {
-            matrix: Some(&keys),
-            ..env
+        let mut refs = Refs {
+            env: Env {
+                source,
+                workflow,
+                job,
+                job_index,
+                upstream: &upstream,
+                ids: &ids,
+                params: &params,
+                options,
+                matrix: None,
+                stages: None,
+                dynamic_ids: false,
+                item: false,
+                branch: false,
+                case: false,
+                retry: false,
+                only_matrix: false,
+            },
+            visible: Visible::default(),
+            found: Found::default(),
         };
-        stage_list(&stage_env, &job.stages, &mut found);
-        out.append(&mut found.diagnostics);
-        checks.append(&mut found.jobs);
+        refs.job(job, &keys);
+        out.append(&mut refs.found.diagnostics);
+        checks.append(&mut refs.found.jobs);
     }
     // `jobs.<id>` that are not direct needs: answered together, once every
     // question is known.
@@ -260,188 +255,120 @@ impl JobRef {
     }
 }
 
-fn stage_list(env: &Env<'_>, stages: &[Stage], out: &mut Found) {
-    let mut visible = Visible::new(env.stages);
-    let mut dynamic_ids = env.dynamic_ids;
-    for stage in stages {
-        let here = Env {
-            stages: Some(&visible),
-            dynamic_ids,
-            ..*env
+/// The walk over one job: what templates may read where they are (`env`, and
+/// the stage ids in `visible`), and what they read that does not exist.
+struct Refs<'a> {
+    /// `stages` is `None` here: it borrows `visible` for each template.
+    env: Env<'a>,
+    visible: Visible,
+    found: Found,
+}
+
+impl<'a> Refs<'a> {
+    /// A job's `if` and templated strategy, before its matrix and stages exist;
+    /// then its stages.
+    fn job(&mut self, job: &'a Job, keys: &'a [&'a str]) {
+        if let Some(Condition::Expr(cond)) = &job.cond {
+            self.visit_cond(cond, CondOf::Job);
+        }
+        if let Some(strategy) = &job.strategy {
+            if let Some(Count::Template(t)) = &strategy.max_parallel {
+                self.visit_text(t);
+            }
+            for axis in &strategy.matrix {
+                if let AxisValues::Template(t) = &axis.values {
+                    self.visit_text(t);
+                }
+            }
+        }
+        self.env.matrix = Some(keys);
+        self.visit_stage_list(&job.stages, Nest::Job);
+    }
+
+    fn check_cond(&mut self, cond: &Cond) {
+        let env = Env {
+            stages: self.visible.in_stages(),
+            ..self.env
         };
-        check_stage(&here, stage, out);
-        match (&stage.id, stage.literal_id()) {
-            (_, Some(id)) => visible.push(id.to_string()),
-            (Some(_), None) => dynamic_ids = true,
-            (None, _) if stage.name.template.is_literal() => {
-                // With default ids switched on, an id-less stage is stored under its name's hash.
-                visible.push(hash_id(&stage.name.raw));
-            }
-            (None, _) => dynamic_ids = true,
-        }
+        check_cond(&env, cond, &mut self.found);
     }
 }
 
-fn check_stage(env: &Env<'_>, stage: &Stage, out: &mut Found) {
-    let naming = Env {
-        only_matrix: true,
-        ..*env
-    };
-    check_text(&naming, &stage.name, out);
-    if let Some(id) = &stage.id {
-        check_text(&naming, id, out);
-    }
-    if let Some(Condition::Expr(cond)) = &stage.cond {
-        check_cond(env, cond, out);
-    }
-    let fields = Env {
-        retry: stage.kind.retries(),
-        ..*env
-    };
-    let text = |t: &Text, out: &mut Found| check_text(&fields, t, out);
-    let value = |v: &Option<Value>, out: &mut Found| {
-        if let Some(v) = v {
-            check_value(&fields, v, out);
+impl<'a> Visitor<'a> for Refs<'a> {
+    fn visit_stage_list(&mut self, stages: &'a [Stage], nest: Nest<'a>) {
+        let outer = self.env;
+        match nest {
+            Nest::Job => {}
+            Nest::Branch(_) => self.env.branch = true,
+            Nest::ForEach | Nest::Until => self.env.item = true,
+            Nest::Arm(_) => self.env.case = true,
         }
-    };
-    match &stage.kind {
-        StageKind::Empty { echo, .. } => {
-            if let Some(echo) = echo {
-                text(echo, out);
-            }
-        }
-        StageKind::Bash { bash, env: vars } => {
-            text(bash, out);
-            for (_, v) in vars {
-                text(v, out);
-            }
-        }
-        StageKind::Py { run, vars } => {
-            text(run, out);
-            value(vars, out);
-        }
-        StageKind::VirtualPy {
-            run,
-            vars,
-            deps,
-            version,
-        } => {
-            text(run, out);
-            value(vars, out);
-            for dep in deps {
-                text(dep, out);
-            }
-            if let Some(v) = version {
-                text(v, out);
-            }
-        }
-        StageKind::Call { uses, args } => {
-            text(uses, out);
-            value(args, out);
-        }
-        StageKind::Trigger { trigger, params } => {
-            text(trigger, out);
-            value(params, out);
-        }
-        StageKind::Raise { message } => text(message, out),
-        StageKind::Docker {
-            image,
-            tag,
-            env: vars,
-            volume,
-            auth,
-            command,
-        } => {
-            text(image, out);
-            if let Some(tag) = tag {
-                text(tag, out);
-            }
-            value(vars, out);
-            for entry in volume.iter().flatten() {
-                text(&entry.host, out);
-                check_value(&fields, &entry.container, out);
-            }
-            value(auth, out);
-            match command {
-                Some(crate::syntax::model::DockerCommand::Shell(t)) => text(t, out),
-                Some(crate::syntax::model::DockerCommand::Exec(parts)) => {
-                    for t in parts {
-                        text(t, out);
-                    }
+        self.visible.enter();
+        for stage in stages {
+            self.visit_stage(stage);
+            match (&stage.id, stage.literal_id()) {
+                (_, Some(id)) => self.visible.push(id.to_string()),
+                (Some(_), None) => self.env.dynamic_ids = true,
+                (None, _) if stage.name.template.is_literal() => {
+                    // With default ids switched on, an id-less stage is stored under its name's hash.
+                    self.visible.push(hash_id(&stage.name.raw));
                 }
-                None => {}
+                (None, _) => self.env.dynamic_ids = true,
             }
         }
-        StageKind::Parallel {
-            branches,
-            max_workers,
-        } => {
-            if let Some(Count::Template(t)) = max_workers {
-                check_text(env, t, out);
-            }
-            let inner = Env {
-                branch: true,
-                ..*env
-            };
-            for branch in branches {
-                stage_list(&inner, &branch.stages, out);
-            }
-        }
-        StageKind::ForEach {
-            foreach, stages, ..
-        } => {
-            match foreach {
-                ForEachItems::Template(t) => check_text(env, t, out),
-                ForEachItems::List(items) => items.iter().for_each(|v| check_value(env, v, out)),
-            }
-            let inner = Env { item: true, ..*env };
-            stage_list(&inner, stages, out);
-        }
-        StageKind::Until {
-            item,
-            until,
-            stages,
-            ..
-        } => {
-            if let Some(item) = item {
-                check_value(env, item, out);
-            }
-            let inner = Env { item: true, ..*env };
-            stage_list(&inner, stages, out);
-            // `until` is evaluated after the body ran: the body's stages are visible.
-            let mut body = Visible::new(env.stages);
-            let mut dynamic_ids = env.dynamic_ids;
-            for s in stages {
-                match s.literal_id() {
-                    Some(id) => body.push(id.to_string()),
-                    None => dynamic_ids = true,
-                }
-            }
-            let after = Env {
-                stages: Some(&body),
-                dynamic_ids,
-                ..inner
-            };
-            check_cond(&after, until, out);
-        }
-        StageKind::Case { case, arms, .. } => {
-            check_text(env, case, out);
-            let inner = Env { case: true, ..*env };
-            for arm in arms {
-                if let Some(v) = &arm.case {
-                    check_value(env, v, out);
-                }
-                stage_list(&inner, &arm.stages, out);
-            }
-        }
+        self.visible.leave();
+        self.env = outer;
     }
-}
 
-fn check_value(env: &Env<'_>, value: &Value, out: &mut Found) {
-    let mut texts = Vec::new();
-    value.texts(&mut texts);
-    for t in texts {
-        check_text(env, t, out);
+    /// A stage's `name` and `id` (matrix only), its `if`, its kind's fields.
+    /// (`extras` are not templates the stage renders.)
+    fn visit_stage(&mut self, stage: &'a Stage) {
+        let outer = self.env;
+        self.env.only_matrix = true;
+        self.visit_text(&stage.name);
+        if let Some(id) = &stage.id {
+            self.visit_text(id);
+        }
+        self.env = outer;
+        if let Some(Condition::Expr(cond)) = &stage.cond {
+            self.visit_cond(cond, CondOf::Stage);
+        }
+        self.visit_stage_kind(&stage.kind);
+    }
+
+    fn visit_stage_kind(&mut self, kind: &'a StageKind) {
+        let outer = self.env;
+        self.env.retry = kind.kind().retries();
+        walk_stage_kind(self, kind);
+        self.env = outer;
+    }
+
+    fn visit_cond(&mut self, cond: &'a Cond, of: CondOf<'a>) {
+        let CondOf::Until { body } = of else {
+            self.check_cond(cond);
+            return;
+        };
+        // `until` is evaluated after the body ran: the body's stages are visible.
+        let outer = self.env;
+        self.env.item = true;
+        self.visible.enter();
+        for s in body {
+            match s.literal_id() {
+                Some(id) => self.visible.push(id.to_string()),
+                None => self.env.dynamic_ids = true,
+            }
+        }
+        self.check_cond(cond);
+        self.visible.leave();
+        self.env = outer;
+    }
+
+    fn visit_text(&mut self, text: &'a Text) {
+        let env = Env {
+            stages: self.visible.in_stages(),
+            ..self.env
+        };
+        check_text(&env, text, &mut self.found);
     }
 }
 

@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::walk_stages;
 use crate::span::{FileId, Span, Spanned};
 use crate::syntax::expr::ast::{Part, Path};
 use crate::syntax::model::{
-    AxisValues, Job, ParamType, StageKind, Text, Value, ValueKind, Workflow,
+    AxisValues, Job, ParamType, Stage, StageKind, Text, Value, ValueKind, Workflow,
 };
+use crate::syntax::visit::{Visitor, walk_job, walk_stage};
 
 /// At most this many names are expanded from one templated trigger.
 const MAX_EXPANSION: usize = 256;
@@ -62,42 +62,16 @@ pub enum Targets {
 impl WorkflowSummary {
     #[must_use]
     pub fn of(workflow: &Workflow) -> Self {
-        let mut triggers = Vec::new();
-        let mut calls = Vec::new();
-        for job in &workflow.jobs {
-            walk_stages(&job.stages, &mut |stage| {
-                if let StageKind::Call { uses, args } = &stage.kind
-                    && uses.template.is_literal()
-                {
-                    let args = match args {
-                        None => Some(Vec::new()),
-                        Some(value) => value.as_map().map(|map| {
-                            map.iter()
-                                .map(|(k, _)| Spanned::new(k.name.clone(), k.span))
-                                .collect()
-                        }),
-                    };
-                    calls.push(CallSummary {
-                        uses: Spanned::new(uses.raw.clone(), uses.span),
-                        args,
-                    });
-                }
-                if let StageKind::Trigger { trigger, params } = &stage.kind {
-                    let passed = params
-                        .as_ref()
-                        .and_then(Value::as_map)
-                        .unwrap_or(&[])
-                        .iter()
-                        .map(|(k, _)| Spanned::new(k.name.clone(), k.span))
-                        .collect();
-                    triggers.push(TriggerSummary {
-                        span: trigger.span,
-                        targets: targets(workflow, job, trigger),
-                        passed,
-                    });
-                }
-            });
-        }
+        let mut stages = Stages {
+            workflow,
+            job: None,
+            triggers: Vec::new(),
+            calls: Vec::new(),
+        };
+        stages.visit_workflow(workflow);
+        let Stages {
+            triggers, calls, ..
+        } = stages;
         WorkflowSummary {
             name: workflow.name.clone(),
             span: workflow.span,
@@ -138,6 +112,56 @@ impl WorkflowSummary {
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&ParamSummary> {
         self.params.iter().find(|p| p.name.value == name)
+    }
+}
+
+/// The call and trigger stages of a workflow.
+struct Stages<'a> {
+    workflow: &'a Workflow,
+    /// The job being walked.
+    job: Option<&'a Job>,
+    triggers: Vec<TriggerSummary>,
+    calls: Vec<CallSummary>,
+}
+
+impl<'a> Visitor<'a> for Stages<'a> {
+    fn visit_job(&mut self, job: &'a Job) {
+        self.job = Some(job);
+        walk_job(self, job);
+    }
+
+    fn visit_stage(&mut self, stage: &'a Stage) {
+        if let StageKind::Call { uses, args } = &stage.kind
+            && uses.template.is_literal()
+        {
+            let args = match args {
+                None => Some(Vec::new()),
+                Some(value) => value.as_map().map(|map| {
+                    map.iter()
+                        .map(|(k, _)| Spanned::new(k.name.clone(), k.span))
+                        .collect()
+                }),
+            };
+            self.calls.push(CallSummary {
+                uses: Spanned::new(uses.raw.clone(), uses.span),
+                args,
+            });
+        }
+        if let (StageKind::Trigger { trigger, params }, Some(job)) = (&stage.kind, self.job) {
+            let passed = params
+                .as_ref()
+                .and_then(Value::as_map)
+                .unwrap_or(&[])
+                .iter()
+                .map(|(k, _)| Spanned::new(k.name.clone(), k.span))
+                .collect();
+            self.triggers.push(TriggerSummary {
+                span: trigger.span,
+                targets: targets(self.workflow, job, trigger),
+                passed,
+            });
+        }
+        walk_stage(self, stage);
     }
 }
 

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use petgraph::visit::EdgeRef;
 
-use super::{Plan, StageKindPlan, StagePlan};
+use super::{PValue, Plan, StagePlan};
+use wfc_plan::visit::Nest;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GraphFormat {
@@ -29,28 +30,24 @@ fn label(stage: &StagePlan) -> String {
 
 /// The labels of a stage's nested lists ("branch a", "case th", "else", "each item").
 fn child_lists(stage: &StagePlan) -> Vec<(String, &[StagePlan])> {
-    match &stage.kind {
-        StageKindPlan::Parallel { branches, .. } => branches
-            .iter()
-            .map(|(name, stages)| (format!("branch {name}"), stages.as_slice()))
-            .collect(),
-        StageKindPlan::ForEach { stages, .. } => vec![("each item".to_string(), stages.as_slice())],
-        StageKindPlan::Until { stages, .. } => vec![("each loop".to_string(), stages.as_slice())],
-        StageKindPlan::Case { arms, .. } => arms
-            .iter()
-            .map(|arm| {
-                let name = match &arm.case {
-                    Some(super::PValue::Str(t)) => format!("case {t}"),
-                    Some(super::PValue::Int(n)) => format!("case {n}"),
-                    Some(super::PValue::BigInt(digits)) => format!("case {digits}"),
-                    Some(_) => "case".to_string(),
-                    None => "else".to_string(),
-                };
-                (name, arm.stages.as_slice())
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    stage
+        .nested()
+        .into_iter()
+        .map(|(nest, stages)| {
+            let name = match nest {
+                Nest::Job => "stages".to_string(),
+                Nest::Branch(name) => format!("branch {name}"),
+                Nest::ForEach => "each item".to_string(),
+                Nest::Until => "each loop".to_string(),
+                Nest::Arm(Some(PValue::Str(t))) => format!("case {t}"),
+                Nest::Arm(Some(PValue::Int(n))) => format!("case {n}"),
+                Nest::Arm(Some(PValue::BigInt(digits))) => format!("case {digits}"),
+                Nest::Arm(Some(_)) => "case".to_string(),
+                Nest::Arm(None) => "else".to_string(),
+            };
+            (name, stages)
+        })
+        .collect()
 }
 
 fn escape_dot(text: &str) -> String {

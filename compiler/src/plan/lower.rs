@@ -16,8 +16,8 @@ use crate::syntax::expr::ast::{Part, Template};
 use crate::syntax::model::{
     AxisValues, Condition, Count as ModelCount, ForEachItems, Job, ParamType, RunsOnKind,
     ScheduleKind, Stage, StageKind, Strategy, Text, TriggerRule, Value, ValueKind, Workflow,
-    walk_stages,
 };
+use crate::syntax::visit::each_stage;
 
 /// Lowers one workflow; `source` is the file it came from.
 #[must_use]
@@ -40,7 +40,7 @@ pub fn lower(workflow: &Workflow, source: &str) -> Plan {
     }
     let mut triggers = Vec::new();
     for job in &workflow.jobs {
-        walk_stages(&job.stages, &mut |stage| {
+        each_stage(&job.stages, |stage| {
             if let StageKind::Trigger { trigger, .. } = &stage.kind
                 && let Targets::Known(names) = targets(workflow, job, trigger)
             {

@@ -2,6 +2,7 @@
 //! can complain about. Built from YAML nodes by `syntax::build`; defaults are not
 //! applied here (the plan does that), so the model says what the user wrote.
 
+use crate::kind::Kind;
 use crate::span::{FileId, Span, Spanned};
 use crate::syntax::expr::ast::{Expr, Template};
 use crate::syntax::yaml::Key;
@@ -252,21 +253,6 @@ impl Stage {
         let id = self.id.as_ref()?;
         id.template.is_literal().then_some(id.raw.as_str())
     }
-
-    /// The stages nested directly in this one, as lists (one per branch or arm).
-    #[must_use]
-    pub fn children(&self) -> Vec<&[Stage]> {
-        match &self.kind {
-            StageKind::Parallel { branches, .. } => {
-                branches.iter().map(|b| b.stages.as_slice()).collect()
-            }
-            StageKind::ForEach { stages, .. } | StageKind::Until { stages, .. } => {
-                vec![stages.as_slice()]
-            }
-            StageKind::Case { arms, .. } => arms.iter().map(|a| a.stages.as_slice()).collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -351,37 +337,29 @@ pub enum DockerCommand {
 }
 
 impl StageKind {
-    /// The kind's name in messages.
+    /// Which kind this is: its name and facts are in [`Kind`]'s table.
     #[must_use]
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         match self {
-            StageKind::Empty { .. } => "empty",
-            StageKind::Bash { .. } => "bash",
-            StageKind::Py { .. } => "python",
-            StageKind::VirtualPy { .. } => "virtual python",
-            StageKind::Call { .. } => "call",
-            StageKind::Trigger { .. } => "trigger",
-            StageKind::Parallel { .. } => "parallel",
-            StageKind::ForEach { .. } => "foreach",
-            StageKind::Until { .. } => "until",
-            StageKind::Case { .. } => "case",
-            StageKind::Raise { .. } => "raise",
-            StageKind::Docker { .. } => "docker",
+            StageKind::Empty { .. } => Kind::Empty,
+            StageKind::Bash { .. } => Kind::Bash,
+            StageKind::Py { .. } => Kind::Py,
+            StageKind::VirtualPy { .. } => Kind::VirtualPy,
+            StageKind::Call { .. } => Kind::Call,
+            StageKind::Trigger { .. } => Kind::Trigger,
+            StageKind::Parallel { .. } => Kind::Parallel,
+            StageKind::ForEach { .. } => Kind::ForEach,
+            StageKind::Until { .. } => Kind::Until,
+            StageKind::Case { .. } => Kind::Case,
+            StageKind::Raise { .. } => Kind::Raise,
+            StageKind::Docker { .. } => Kind::Docker,
         }
     }
 
-    /// Stages that take `retry`.
+    /// The kind's name in messages (see [`Kind::name`]).
     #[must_use]
-    pub fn retries(&self) -> bool {
-        matches!(
-            self,
-            StageKind::Bash { .. }
-                | StageKind::Py { .. }
-                | StageKind::VirtualPy { .. }
-                | StageKind::Call { .. }
-                | StageKind::Trigger { .. }
-                | StageKind::Docker { .. }
-        )
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 }
 
@@ -403,14 +381,4 @@ pub struct CaseArm {
     pub span: Span,
     pub case: Option<Value>,
     pub stages: Vec<Stage>,
-}
-
-/// Calls `visit` on every stage, nested ones included, parents first.
-pub fn walk_stages<'a>(stages: &'a [Stage], visit: &mut impl FnMut(&'a Stage)) {
-    for stage in stages {
-        visit(stage);
-        for list in stage.children() {
-            walk_stages(list, visit);
-        }
-    }
 }

@@ -3,6 +3,7 @@
 
 use super::reader::{Cx, Obj};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::kind::{COMMON_KEYS, Kind, RETRY_KEY};
 use crate::span::Span;
 use crate::syntax::expr::ast::Part;
 use crate::syntax::model::{
@@ -18,96 +19,27 @@ pub(super) enum Place {
     Until,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    ForEach,
-    Until,
-    Parallel,
-    Case,
-    Trigger,
-    Bash,
-    Call,
-    Run,
-    Raise,
-    Docker,
+/// The kinds a stage's keys can select (see `Kind::PRECEDENCE`), then the kind
+/// of a stage they do not select.
+fn kinds_by_precedence() -> impl Iterator<Item = Kind> {
+    Kind::PRECEDENCE.into_iter().chain([Kind::Empty])
 }
 
-/// A stage kind: the keys that select it (in upstream's order of precedence) and the
-/// keys it takes.
-struct KindDef {
-    kind: Kind,
-    label: &'static str,
-    decisive: &'static [&'static str],
-    fields: &'static [&'static str],
+/// The keys that make a stage `kind` or a kind that refines it.
+fn selecting_keys(kind: Kind) -> impl Iterator<Item = &'static str> {
+    kind.family().flat_map(Kind::selected_by).copied()
 }
 
-const KINDS: &[KindDef] = &[
-    KindDef {
-        kind: Kind::ForEach,
-        label: "foreach",
-        decisive: &["foreach"],
-        fields: &["foreach", "stages", "concurrent", "use_index_as_key"],
-    },
-    KindDef {
-        kind: Kind::Until,
-        label: "until",
-        decisive: &["until"],
-        fields: &["until", "item", "stages", "max-loop"],
-    },
-    KindDef {
-        kind: Kind::Parallel,
-        label: "parallel",
-        decisive: &["parallel"],
-        fields: &["parallel", "max-workers"],
-    },
-    KindDef {
-        kind: Kind::Case,
-        label: "case",
-        decisive: &["case", "match"],
-        fields: &["case", "match", "skip-not-match"],
-    },
-    KindDef {
-        kind: Kind::Trigger,
-        label: "trigger",
-        decisive: &["trigger"],
-        fields: &["trigger", "params", "retry"],
-    },
-    KindDef {
-        kind: Kind::Bash,
-        label: "bash",
-        decisive: &["bash"],
-        fields: &["bash", "env", "retry"],
-    },
-    KindDef {
-        kind: Kind::Call,
-        label: "call",
-        decisive: &["uses"],
-        fields: &["uses", "with", "retry"],
-    },
-    KindDef {
-        kind: Kind::Run,
-        label: "python",
-        decisive: &["run", "deps"],
-        fields: &["run", "vars", "deps", "version", "retry"],
-    },
-    KindDef {
-        kind: Kind::Raise,
-        label: "raise",
-        decisive: &["raise"],
-        fields: &["raise"],
-    },
-    KindDef {
-        kind: Kind::Docker,
-        label: "docker",
-        decisive: &["image"],
-        fields: &["image", "tag", "env", "volume", "auth", "command", "retry"],
-    },
-];
+/// `kind`, or a kind that refines it, takes `key`.
+fn family_takes(kind: Kind, key: &str) -> bool {
+    kind.family().any(|k| k.takes(key))
+}
 
-const EMPTY_FIELDS: &[&str] = &["echo", "sleep"];
-const COMMON: &[&str] = &["name", "id", "desc", "if", "extras", "timeout"];
-/// Python stages without `deps` do not take the virtual-env keys.
-const VENV_ONLY: &[&str] = &["deps", "version"];
+/// A key of the virtual-env refinement of python stages that python stages
+/// without `deps` do not take.
+fn venv_only(key: &str) -> bool {
+    Kind::VirtualPy.takes(key) && !Kind::Py.takes(key)
+}
 
 pub(super) fn stage_list(cx: &mut Cx<'_>, node: &Node, place: Place) -> Vec<Stage> {
     match &node.kind {
@@ -120,17 +52,12 @@ pub(super) fn stage_list(cx: &mut Cx<'_>, node: &Node, place: Place) -> Vec<Stag
     }
 }
 
-/// The labels of the kinds that take `key`.
-fn owners(key: &str) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = KINDS
-        .iter()
-        .filter(|k| k.fields.contains(&key))
-        .map(|k| k.label)
-        .collect();
-    if EMPTY_FIELDS.contains(&key) {
-        out.push("empty");
-    }
-    out
+/// The names of the kinds that take `key` (a kind's refinements count as it).
+fn kinds_taking(key: &str) -> Vec<&'static str> {
+    kinds_by_precedence()
+        .filter(|&k| family_takes(k, key))
+        .map(Kind::name)
+        .collect()
 }
 
 /// "a bash stage", "an until stage".
@@ -155,14 +82,18 @@ fn stage(cx: &mut Cx<'_>, node: &Node, place: Place) -> Option<Stage> {
     let obj = cx.obj(node, "a stage")?;
 
     // Which kinds do the keys select?
-    let selected: Vec<(&KindDef, &Entry)> = KINDS
-        .iter()
-        .filter_map(|k| k.decisive.iter().find_map(|d| obj.entry(d)).map(|e| (k, e)))
+    let selected: Vec<(Kind, &Entry)> = Kind::PRECEDENCE
+        .into_iter()
+        .filter_map(|k| {
+            selecting_keys(k)
+                .find_map(|key| obj.entry(key))
+                .map(|e| (k, e))
+        })
         .collect();
     if let [(first, first_key), (second, second_key), ..] = selected.as_slice() {
         let names: Vec<String> = selected
             .iter()
-            .map(|(k, e)| format!("`{}` ({} stage)", e.key.name, k.label))
+            .map(|(k, e)| format!("`{}` ({} stage)", e.key.name, k.name()))
             .collect();
         cx.report(
             Diagnostic::new(
@@ -173,34 +104,22 @@ fn stage(cx: &mut Cx<'_>, node: &Node, place: Place) -> Option<Stage> {
                     join_and(&names.iter().map(String::as_str).collect::<Vec<_>>())
                 ),
             )
-            .label(format!("makes it a {} stage", second.label))
+            .label(format!("makes it a {} stage", second.name()))
             .with_secondary(
                 first_key.key.span,
-                format!("makes it a {} stage", first.label),
+                format!("makes it a {} stage", first.name()),
             )
             .help("split it into one stage per kind"),
         );
     }
-    let def = selected.first().map(|(k, _)| *k);
-    let is_venv = def.is_some_and(|d| d.kind == Kind::Run) && obj.has("deps");
-    let label = match def {
-        Some(d) if d.kind == Kind::Run && is_venv => "virtual python",
-        Some(d) => d.label,
-        None => "empty",
-    };
-    let fields: Vec<&str> = match def {
-        Some(d) if d.kind == Kind::Run && !is_venv => d
-            .fields
-            .iter()
-            .copied()
-            .filter(|f| !VENV_ONLY.contains(f))
-            .collect(),
-        Some(d) => d.fields.to_vec(),
-        None => EMPTY_FIELDS.to_vec(),
-    };
+    let kind = selected
+        .first()
+        .map_or(Kind::Empty, |(k, _)| k.refine(|key| obj.has(key)));
+    let label = kind.name();
+    let fields: Vec<&str> = kind.keys().collect();
     check_stage_keys(cx, &obj, &selected, &fields, label);
 
-    if place == Place::Until && def.is_some_and(|d| d.kind == Kind::Parallel) {
+    if place == Place::Until && kind == Kind::Parallel {
         cx.report(
             Diagnostic::new(
                 Code::StageNotAllowed,
@@ -250,9 +169,9 @@ fn stage(cx: &mut Cx<'_>, node: &Node, place: Place) -> Option<Stage> {
             );
             false
         });
-    let kind = build_kind(cx, &obj, def.map(|d| d.kind), is_venv, label)?;
+    let built = build_kind(cx, &obj, kind)?;
     let retry = if kind.retries() {
-        cx.int_in(&obj, "retry", 0, 20)
+        cx.int_in(&obj, RETRY_KEY, 0, 20)
     } else {
         None
     };
@@ -265,41 +184,40 @@ fn stage(cx: &mut Cx<'_>, node: &Node, place: Place) -> Option<Stage> {
         extras,
         timeout,
         retry,
-        kind,
+        kind: built,
     })
 }
 
 fn check_stage_keys(
     cx: &mut Cx<'_>,
     obj: &Obj<'_>,
-    selected: &[(&KindDef, &Entry)],
+    selected: &[(Kind, &Entry)],
     fields: &[&str],
     label: &str,
 ) {
     for entry in &obj.entries {
         let key = entry.key.name.as_str();
-        if COMMON.contains(&key) || fields.contains(&key) {
+        if COMMON_KEYS.contains(&key) || fields.contains(&key) {
             continue;
         }
         // The deciding keys of other kinds were reported as an ambiguous stage.
         if selected
             .iter()
             .skip(1)
-            .any(|(k, _)| k.decisive.contains(&key))
+            .any(|&(k, _)| selecting_keys(k).any(|k| k == key))
         {
             continue;
         }
-        let owners = owners(key);
+        let owners = kinds_taking(key);
         if owners.is_empty() {
-            let mut allowed: Vec<&str> = COMMON.to_vec();
+            let mut allowed: Vec<&str> = COMMON_KEYS.to_vec();
             allowed.extend(fields);
             if did_you_mean(key, allowed.iter().copied()).is_some() {
                 cx.unknown_key(entry, &a_stage(label), &allowed);
             } else {
-                let all: Vec<&str> = KINDS
-                    .iter()
-                    .flat_map(|k| k.fields.iter().copied())
-                    .chain(EMPTY_FIELDS.iter().copied())
+                let all: Vec<&str> = kinds_by_precedence()
+                    .flat_map(Kind::family)
+                    .flat_map(Kind::keys)
                     .collect();
                 match did_you_mean(key, all.iter().copied()) {
                     Some(other) => cx.report(
@@ -311,7 +229,7 @@ fn check_stage_keys(
                         .label("unknown key")
                         .help(format!(
                             "did you mean `{other}` (a key of {} stages)?",
-                            join_and(&owners_of(other))
+                            join_and(&kinds_taking(other))
                         )),
                     ),
                     None => cx.unknown_key(entry, &a_stage(label), &allowed),
@@ -319,16 +237,21 @@ fn check_stage_keys(
             }
             continue;
         }
-        let help = if key == "retry" {
-            "only bash, python, virtual python, call, trigger and docker stages retry".to_string()
-        } else if VENV_ONLY.contains(&key) {
+        let help = if key == RETRY_KEY {
+            let retrying: Vec<&str> = Kind::ALL
+                .into_iter()
+                .filter(|k| k.retries())
+                .map(Kind::name)
+                .collect();
+            format!("only {} stages retry", join_and(&retrying))
+        } else if venv_only(key) {
             "`deps` makes a python stage a virtual python stage; `version` needs `deps` too"
                 .to_string()
         } else {
-            let needs: Vec<String> = KINDS
-                .iter()
-                .filter(|k| k.fields.contains(&key))
-                .map(|k| format!("`{}`", k.decisive[0]))
+            let needs: Vec<String> = Kind::PRECEDENCE
+                .into_iter()
+                .filter(|&k| family_takes(k, key))
+                .map(|k| format!("`{}`", k.selected_by()[0]))
                 .collect();
             if needs.is_empty() {
                 format!("remove `{key}`; it belongs to empty stages")
@@ -354,17 +277,8 @@ fn check_stage_keys(
     }
 }
 
-fn owners_of(key: &str) -> Vec<&'static str> {
-    owners(key)
-}
-
-fn build_kind(
-    cx: &mut Cx<'_>,
-    obj: &Obj<'_>,
-    kind: Option<Kind>,
-    is_venv: bool,
-    label: &str,
-) -> Option<StageKind> {
+fn build_kind(cx: &mut Cx<'_>, obj: &Obj<'_>, kind: Kind) -> Option<StageKind> {
+    let label = kind.name();
     let required = |cx: &mut Cx<'_>, key: &str| -> Option<Text> {
         if obj.has(key) {
             cx.text(obj, key)
@@ -379,31 +293,32 @@ fn build_kind(
         }
     };
     Some(match kind {
-        None => StageKind::Empty {
+        Kind::Empty => StageKind::Empty {
             echo: cx.text(obj, "echo"),
             sleep: cx.number_in(obj, "sleep", 0.0, crate::limits::MAX_SLEEP_SECONDS),
         },
-        Some(Kind::Bash) => StageKind::Bash {
+        Kind::Bash => StageKind::Bash {
             bash: required(cx, "bash")?,
             env: env(cx, obj),
         },
-        Some(Kind::Run) => {
+        Kind::Py => {
             let run = required(cx, "run");
             let vars = cx.map_value(obj, "vars");
-            if is_venv {
-                let deps = deps(cx, obj);
-                let version = cx.text(obj, "version");
-                StageKind::VirtualPy {
-                    run: run?,
-                    vars,
-                    deps,
-                    version,
-                }
-            } else {
-                StageKind::Py { run: run?, vars }
+            StageKind::Py { run: run?, vars }
+        }
+        Kind::VirtualPy => {
+            let run = required(cx, "run");
+            let vars = cx.map_value(obj, "vars");
+            let deps = deps(cx, obj);
+            let version = cx.text(obj, "version");
+            StageKind::VirtualPy {
+                run: run?,
+                vars,
+                deps,
+                version,
             }
         }
-        Some(Kind::Call) => {
+        Kind::Call => {
             let uses = required(cx, "uses");
             if let Some(uses) = &uses {
                 check_uses(cx, uses);
@@ -422,14 +337,14 @@ fn build_kind(
             }
             StageKind::Call { uses: uses?, args }
         }
-        Some(Kind::Trigger) => StageKind::Trigger {
+        Kind::Trigger => StageKind::Trigger {
             trigger: required(cx, "trigger")?,
             params: cx.map_value(obj, "params"),
         },
-        Some(Kind::Raise) => StageKind::Raise {
+        Kind::Raise => StageKind::Raise {
             message: required(cx, "raise")?,
         },
-        Some(Kind::Docker) => StageKind::Docker {
+        Kind::Docker => StageKind::Docker {
             image: required(cx, "image")?,
             tag: cx.text(obj, "tag"),
             env: cx.map_value(obj, "env"),
@@ -437,7 +352,7 @@ fn build_kind(
             auth: cx.map_value(obj, "auth"),
             command: docker_command(cx, obj),
         },
-        Some(Kind::Parallel) => {
+        Kind::Parallel => {
             let branches = obj
                 .get("parallel")
                 .map(|n| branches(cx, n))
@@ -447,7 +362,7 @@ fn build_kind(
                 max_workers: cx.count_in(obj, "max-workers", 1, 20),
             }
         }
-        Some(Kind::ForEach) => {
+        Kind::ForEach => {
             let use_index_as_key = cx.boolean(obj, "use_index_as_key");
             let by_index = use_index_as_key.as_ref().is_some_and(|b| b.value);
             let foreach = foreach_items(cx, obj.get("foreach")?, by_index);
@@ -462,7 +377,7 @@ fn build_kind(
                 use_index_as_key,
             }
         }
-        Some(Kind::Until) => {
+        Kind::Until => {
             let until_node = obj.get("until")?;
             let until: Option<Cond> = if let NodeKind::Str(s) = &until_node.kind {
                 Some(cx.cond_text(s.clone(), until_node.span))
@@ -500,7 +415,7 @@ fn build_kind(
                 max_loop: cx.int_in(obj, "max-loop", 1, 100),
             }
         }
-        Some(Kind::Case) => {
+        Kind::Case => {
             let case = required(cx, "case");
             let arms = if let Some(n) = obj.get("match") {
                 arms(cx, n)
