@@ -244,6 +244,13 @@ impl Kind {
         self.facts().has_children
     }
 
+    /// Stages of this kind run stages themselves: their own lists, or a whole
+    /// child run (a trigger). The runtime runs them where the stack has room.
+    #[must_use]
+    pub fn nests(self) -> bool {
+        self.has_children() || self == Kind::Trigger
+    }
+
     /// The kinds a stage this kind's keys select can be: this kind, then those
     /// that refine it.
     pub fn family(self) -> impl Iterator<Item = Kind> + Clone {

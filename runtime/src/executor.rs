@@ -126,20 +126,6 @@ impl From<ExecError> for Outcome {
     }
 }
 
-/// Whether a failed stage of this kind is tried again (`retry`), and sees its
-/// attempt number in its templates.
-pub(crate) fn retries(kind: &StageKindPlan) -> bool {
-    matches!(
-        kind,
-        StageKindPlan::Bash { .. }
-            | StageKindPlan::Py { .. }
-            | StageKindPlan::VirtualPy { .. }
-            | StageKindPlan::Call { .. }
-            | StageKindPlan::Trigger { .. }
-            | StageKindPlan::Docker(_)
-    )
-}
-
 /// Runs the stage's executor: the one way from the VM to executors. `retry` is
 /// the attempt number for stages that retry.
 ///
@@ -152,15 +138,7 @@ pub(crate) fn execute<C: Context>(
     local: &Map,
     retry: Option<i64>,
 ) -> Outcome {
-    let nests = matches!(
-        stage.kind,
-        StageKindPlan::Parallel { .. }
-            | StageKindPlan::ForEach { .. }
-            | StageKindPlan::Until { .. }
-            | StageKindPlan::Case { .. }
-            | StageKindPlan::Trigger { .. }
-    );
-    if !nests {
+    if !stage.kind.kind().nests() {
         return run(cx, stage, local, retry);
     }
     cx.nesting(|| run(cx, stage, local, retry))

@@ -418,7 +418,7 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
             Err(e) => return Outcome::failed("StageError", format!("{}: {}", e.name, e.message)),
         }
     }
-    let retrying = executor::retries(&stage.kind);
+    let retrying = stage.kind.kind().retries();
     let retries = if retrying { stage.retry } else { 0 };
     let mut attempt: u32 = 0;
     loop {
