@@ -222,12 +222,10 @@ pub fn query(checked: &Checked, folders: &[PathBuf]) -> Result<Registry, QueryEr
                 error,
             })?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|error| QueryError::Run {
-            python: python.clone(),
-            error,
-        })?;
+    let out = child.wait_with_output().map_err(|error| QueryError::Run {
+        python: python.clone(),
+        error,
+    })?;
     let answer: Answer = serde_json::from_slice(&out.stdout).map_err(|_| QueryError::Import {
         python: python.clone(),
         stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),

@@ -325,9 +325,9 @@ impl Reader<'_> {
         }
         match crate::value::parse_int(text) {
             Some(Ok(value)) => Ok(value),
-            Some(Err(message)) => {
+            Some(Err(error)) => {
                 self.at = start;
-                Err(self.error(message))
+                Err(self.error(error.to_string()))
             }
             None => Err(self.error("invalid number")),
         }

@@ -9,8 +9,7 @@ use crate::plan::graph::{self, GraphFormat};
 
 pub(super) fn run(args: &GraphArgs) -> Result<Done, Error> {
     let cache = args.input.cache_file();
-    let checked =
-        check::check_paths(&args.input.paths(), &args.input.options(), cache.as_deref())?;
+    let checked = check::check_paths(&args.input.paths(), &args.input.options(), cache.as_deref())?;
     match compile::lower_one(&checked, &args.name) {
         None => {
             let names = checked

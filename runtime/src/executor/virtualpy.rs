@@ -12,6 +12,7 @@ use wfc_plan::expr::ast::Template;
 use super::bash::{private_dir, run_process, write_private};
 use super::{Context, Outcome};
 use crate::eval;
+use crate::status::ErrorName;
 use crate::value::{Map, Value};
 
 pub(super) fn run(
@@ -45,12 +46,12 @@ pub(super) fn run(
         Some(Err(e)) => return Outcome::eval_error(e),
         Some(Ok(version)) => match find_interpreter(version.trim()) {
             Ok(path) => Some(path),
-            Err(message) => return Outcome::failed("StageError", message),
+            Err(message) => return Outcome::failed(ErrorName::StageError, message),
         },
     };
     let uv = match find_uv() {
         Ok(uv) => uv,
-        Err(message) => return Outcome::failed("StageError", message),
+        Err(message) => return Outcome::failed(ErrorName::StageError, message),
     };
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start virtual python process.");
@@ -82,7 +83,7 @@ pub(super) fn run(
             )
         }),
         Err(error) => Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot run the script with {}: {error}", uv.describe()),
         ),
     }

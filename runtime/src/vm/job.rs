@@ -12,7 +12,7 @@ use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
 use crate::events::{Kind, RunEvent};
 use crate::executor::{Done, Stop};
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Text, Value};
 
 /// A finished job: its status and its entry under `jobs.<id>`.
@@ -107,7 +107,7 @@ pub(crate) fn run(
             job,
             Status::Failed,
             Some(status::error(
-                "JobError",
+                ErrorName::JobError,
                 format!(
                     "The max-parallel value should not more than 10, the current value was set: {max_parallel}."
                 ),
@@ -120,7 +120,7 @@ pub(crate) fn run(
             job,
             Status::Failed,
             Some(status::error(
-                "ValueError",
+                ErrorName::ValueError,
                 format!(
                     "max-parallel must be at least 1, the current value was set: {max_parallel}."
                 ),
@@ -133,7 +133,7 @@ pub(crate) fn run(
             return JobResult::only(
                 job,
                 Status::Failed,
-                Some(status::error("JobError", message)),
+                Some(status::error(ErrorName::JobError, message)),
             );
         }
     };
@@ -142,7 +142,7 @@ pub(crate) fn run(
             job,
             Status::Cancel,
             Some(status::error(
-                "JobCancelError",
+                ErrorName::JobCancelError,
                 "Execution was canceled from the event before start local job execution.",
             )),
         );
@@ -182,18 +182,18 @@ pub(crate) fn run(
             let list = run_list(&strategy_cx, &job_for_units.stages);
             let error = list.stop.as_ref().map(|stop| match stop {
                 Stop::CancelledBefore => status::error(
-                    "JobCancelError",
+                    ErrorName::JobCancelError,
                     "Strategy execution was canceled from the event before start stage execution.",
                 ),
                 Stop::Failed(iden) => status::error(
-                    "JobError",
+                    ErrorName::JobError,
                     format!(
                         "Strategy execution was break because its nested-stage, {}, failed.",
                         Value::Str(iden.clone()).py_repr()
                     ),
                 ),
                 Stop::Cancelled => status::error(
-                    "JobCancelError",
+                    ErrorName::JobCancelError,
                     "Strategy execution was canceled from the event after end stage execution.",
                 ),
             });
@@ -285,7 +285,7 @@ fn py_int(value: &Value) -> Result<i64, Value> {
         Value::Float(x) if x.is_finite() && x.abs() < 9.2e18 => Ok(x.trunc() as i64),
         Value::Str(s) => s.trim().replace('_', "").parse().map_err(|_| {
             status::error(
-                "ValueError",
+                ErrorName::ValueError,
                 format!(
                     "invalid literal for int() with base 10: {}",
                     value.py_repr()
@@ -293,7 +293,7 @@ fn py_int(value: &Value) -> Result<i64, Value> {
             )
         }),
         other => Err(status::error(
-            "TypeError",
+            ErrorName::TypeError,
             format!(
                 "int() argument must be a string, a bytes-like object or a real number, not {}",
                 Value::str(other.type_name()).py_repr()

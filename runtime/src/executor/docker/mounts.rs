@@ -43,6 +43,7 @@ use wfc_plan::volume;
 use super::super::ExecError;
 use super::{REQUEST, bounded};
 use crate::owner::{self, Owner};
+use crate::status::ErrorName;
 
 /// How long to wait for the starts this one must not overlap (each of their
 /// requests is bounded by [`REQUEST`]).
@@ -132,7 +133,7 @@ pub(super) async fn hold(
         held.release(docker).await;
     }
     Err(ExecError::failed(
-        "StageError",
+        ErrorName::StageError,
         format!(
             "the volumes' host paths changed each time they were about to be mounted ({ATTEMPTS} times); not mounted"
         ),
@@ -176,10 +177,11 @@ fn walk_all(
 ) -> Result<Vec<Walked>, ExecError> {
     let mut out = Vec::with_capacity(volumes.len() + 1);
     for v in volumes {
-        let path = volume::host_path(&v.host, workdir)
-            .map_err(|refusal| ExecError::failed("StageError", refusal.message(&v.host)))?;
+        let path = volume::host_path(&v.host, workdir).map_err(|refusal| {
+            ExecError::failed(ErrorName::StageError, refusal.message(&v.host))
+        })?;
         let chain = walk(&path, make).map_err(|why| {
-            ExecError::failed("StageError", format!("volume `{}`: {why}", v.host))
+            ExecError::failed(ErrorName::StageError, format!("volume `{}`: {why}", v.host))
         })?;
         out.push(Walked {
             host: v.host.clone(),
@@ -190,12 +192,13 @@ fn walk_all(
     }
     let path = logs.canonicalize().map_err(|e| {
         ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot resolve the /logs folder `{}`: {e}", logs.display()),
         )
     })?;
-    let chain = walk(&path, false)
-        .map_err(|why| ExecError::failed("StageError", format!("the /logs folder: {why}")))?;
+    let chain = walk(&path, false).map_err(|why| {
+        ExecError::failed(ErrorName::StageError, format!("the /logs folder: {why}"))
+    })?;
     out.push(Walked {
         host: "/logs".into(),
         target: "/logs".into(),
@@ -290,7 +293,7 @@ fn stripe((dev, ino): Identity) -> u64 {
 async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, ExecError> {
     let dir = lock_dir().map_err(|e| {
         ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot use the folder of Docker start locks: {e}"),
         )
     })?;
@@ -301,7 +304,7 @@ async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, E
             Ok(None) => {}
             Err(e) => {
                 return Err(ExecError::failed(
-                    "StageError",
+                    ErrorName::StageError,
                     format!(
                         "cannot lock in the folder of Docker start locks `{}`: {e}",
                         dir.display()
@@ -311,7 +314,7 @@ async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, E
         }
         if Instant::now() > deadline {
             return Err(ExecError::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!(
                     "another Docker stage that mounts a folder above this one's (or below) was still being started after {}s",
                     LOCK_WAIT.as_secs()
@@ -508,7 +511,7 @@ async fn freeze_writers(
         for writer in writers.iter().filter(|w| above.contains(&w.identity)) {
             if !writer.ours {
                 return Err(ExecError::failed(
-                    "StageError",
+                    ErrorName::StageError,
                     format!(
                         "volume `{}`: the running container `{}`, not started by this run, can write to `{}`, a folder above `{}`; it could swap a folder on the way for a symlink before the engine mounts it. Stop that container, or mount a folder it cannot reach",
                         p.host,
@@ -552,7 +555,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
             Ok(())
         }
         Ok(Err(e)) => Err(ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "cannot pause the container `{}`, which can write to `{}`, while this one is mounted: {e}",
                 writer.name,
@@ -560,7 +563,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
             ),
         )),
         Err(_) => Err(ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "cannot pause the container `{}`: the Docker engine did not answer within {}s",
                 writer.name,
