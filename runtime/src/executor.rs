@@ -31,7 +31,9 @@ pub(crate) mod containers {
     /// the engine: nothing to remove.
     #[cfg(not(feature = "docker"))]
     #[allow(clippy::unnecessary_wraps)]
-    pub(crate) fn remove_containers_of(_owner: &crate::owner::Owner) -> Result<usize, String> {
+    pub(crate) fn remove_containers_of(
+        _owner: &crate::owner::Owner,
+    ) -> Result<usize, std::convert::Infallible> {
         Ok(0)
     }
 }
