@@ -112,16 +112,25 @@ struct RunArgs {
     default_ids: bool,
 }
 
+/// A `--timeout` that is not one (clap says it as a usage error).
+#[derive(Debug, thiserror::Error)]
+enum BadTimeout {
+    #[error(
+        "a timeout must be greater than 0 and at most {}",
+        wfc_plan::limits::MAX_TIMEOUT_TEXT
+    )]
+    OutOfRange,
+    #[error("a timeout is a number of seconds, such as `90` or `0.5`")]
+    NotANumber,
+}
+
 /// `--timeout`: a number of seconds above 0, up to wfc's longest timeout.
-fn timeout_seconds(text: &str) -> Result<f64, String> {
+fn timeout_seconds(text: &str) -> Result<f64, BadTimeout> {
     let max = wfc_plan::limits::MAX_TIMEOUT_SECONDS;
     match text.trim().parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= max => Ok(seconds),
-        Ok(_) => Err(format!(
-            "a timeout must be greater than 0 and at most {}",
-            wfc_plan::limits::MAX_TIMEOUT_TEXT
-        )),
-        Err(_) => Err("a timeout is a number of seconds, such as `90` or `0.5`".to_string()),
+        Ok(_) => Err(BadTimeout::OutOfRange),
+        Err(_) => Err(BadTimeout::NotANumber),
     }
 }
 

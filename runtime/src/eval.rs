@@ -23,7 +23,8 @@ use crate::status::ErrorName;
 use crate::value::{Map, Text, Value};
 
 /// An evaluation failure: the exception name upstream reports and its message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {message}")]
 pub struct EvalError {
     pub name: ErrorName,
     pub message: String,

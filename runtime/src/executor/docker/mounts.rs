@@ -208,16 +208,38 @@ fn walk_all(
     Ok(out)
 }
 
+/// Why a host path cannot be walked (see [`walk`]): it is not mounted.
+#[derive(Debug, thiserror::Error)]
+enum WalkError {
+    #[error("cannot open `/`: {0}")]
+    OpenRoot(std::io::Error),
+    #[error("cannot read `/`: {0}")]
+    ReadRoot(std::io::Error),
+    #[error("cannot create `{}`: {errno}", at.display())]
+    Create { at: PathBuf, errno: Errno },
+    #[error("cannot read `{}`: {errno}", at.display())]
+    Read { at: PathBuf, errno: Errno },
+    #[error("cannot open `{}`: {errno}", at.display())]
+    Open { at: PathBuf, errno: Errno },
+    #[error("`{}` is gone while the volume was checked; not mounted", at.display())]
+    Gone { at: PathBuf },
+    #[error(
+        "`{}` became a symlink while the volume was checked; not mounted",
+        at.display()
+    )]
+    BecameLink { at: PathBuf },
+    #[error("`{}` is not a folder", at.display())]
+    NotAFolder { at: PathBuf },
+}
+
 /// Walks `path` (absolute, resolved) from `/` without following any symlink,
 /// making the missing folders when `make` (in the folder the walk holds open,
 /// so a component swapped meanwhile never redirects them); the identities of
 /// the folders on the way, `path`'s last.
-fn walk(path: &Path, make: bool) -> Result<Vec<Identity>, String> {
+fn walk(path: &Path, make: bool) -> Result<Vec<Identity>, WalkError> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let root = std::fs::File::open("/").map_err(|e| format!("cannot open `/`: {e}"))?;
-    let meta = root
-        .metadata()
-        .map_err(|e| format!("cannot read `/`: {e}"))?;
+    let root = std::fs::File::open("/").map_err(WalkError::OpenRoot)?;
+    let meta = root.metadata().map_err(WalkError::ReadRoot)?;
     let mut chain = vec![(meta.dev(), meta.ino())];
     let mut dir: OwnedFd = root.into();
     let mut at = PathBuf::from("/");
@@ -236,35 +258,33 @@ fn walk(path: &Path, make: bool) -> Result<Vec<Identity>, String> {
             Err(Errno::ENOENT) if make => {
                 match mkdirat(&dir, *name, Mode::from_bits_truncate(0o777)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(format!("cannot create `{}`: {e}", at.display())),
+                    Err(errno) => return Err(WalkError::Create { at, errno }),
                 }
-                fstatat(&dir, *name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(|e| format!("cannot read `{}`: {e}", at.display()))?
+                fstatat(&dir, *name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|errno| {
+                    WalkError::Read {
+                        at: at.clone(),
+                        errno,
+                    }
+                })?
             }
-            Err(Errno::ENOENT) => {
-                return Err(format!(
-                    "`{}` is gone while the volume was checked; not mounted",
-                    at.display()
-                ));
-            }
-            Err(e) => return Err(format!("cannot read `{}`: {e}", at.display())),
+            Err(Errno::ENOENT) => return Err(WalkError::Gone { at }),
+            Err(errno) => return Err(WalkError::Read { at, errno }),
         };
         let kind = stat.st_mode & nix::libc::S_IFMT;
         if kind == nix::libc::S_IFLNK {
-            return Err(format!(
-                "`{}` became a symlink while the volume was checked; not mounted",
-                at.display()
-            ));
+            return Err(WalkError::BecameLink { at });
         }
         chain.push((stat.st_dev, stat.st_ino));
         if last {
             break;
         }
         if kind != nix::libc::S_IFDIR {
-            return Err(format!("`{}` is not a folder", at.display()));
+            return Err(WalkError::NotAFolder { at });
         }
-        dir = openat(&dir, *name, flags, Mode::empty())
-            .map_err(|e| format!("cannot open `{}`: {e}", at.display()))?;
+        dir = openat(&dir, *name, flags, Mode::empty()).map_err(|errno| WalkError::Open {
+            at: at.clone(),
+            errno,
+        })?;
     }
     Ok(chain)
 }
@@ -666,7 +686,10 @@ mod tests {
         assert_eq!(chain.last(), Some(&(meta.dev(), meta.ino())));
         std::os::unix::fs::symlink("/etc", work.join("l")).expect("symlink");
         let refused = walk(&work.join("l/x"), true).expect_err("a symlink");
-        assert!(refused.contains("became a symlink"), "{refused}");
+        assert!(
+            refused.to_string().contains("became a symlink"),
+            "{refused}"
+        );
         assert!(!Path::new("/etc/x").exists());
         assert!(walk(&work.join("missing"), false).is_err());
     }
