@@ -54,11 +54,11 @@ pub struct Show {
 /// `python_filters` is asked for the filters registered in Python, and the
 /// workspace is compiled again with them (its error is the message of the
 /// [`NotRunnable`]).
-pub fn locate<E: std::fmt::Display>(
+pub fn locate(
     target: &str,
     plans: &Path,
     show: Show,
-    python_filters: impl FnOnce() -> Result<Vec<String>, E>,
+    python_filters: impl FnOnce() -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>>,
 ) -> Result<(Plan, PathBuf), NotRunnable> {
     let target_path = Path::new(target);
     if target_path.extension().is_some_and(|e| e == "wfp") {

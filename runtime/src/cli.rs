@@ -513,12 +513,13 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), Error> {
     let color = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     #[cfg(feature = "python")]
-    let python_filters = crate::python::filter_names;
+    let python_filters = || crate::python::filter_names().map_err(Into::into);
     #[cfg(not(feature = "python"))]
     let python_filters = || {
         Err(crate::handoff::exec(
             "a template uses a filter that is not built in (it may be registered in Python)",
-        ))
+        )
+        .into())
     };
     let (plan, dir) = api::locate(
         &args.target,
