@@ -23,7 +23,8 @@ pub use crate::syntax::yaml::{Node as YamlNode, NodeKind as YamlKind};
 
 /// Why no plan can be run: the message, and the findings that explain it as
 /// `wfc check` prints them (human format), when there are some.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct NotRunnable {
     pub message: String,
     pub findings: Option<Vec<u8>>,
@@ -51,12 +52,13 @@ pub struct Show {
 /// workflow file (it must be a readable regular file); anything else is a workflow
 /// name. When a template uses a filter the compiler does not know,
 /// `python_filters` is asked for the filters registered in Python, and the
-/// workspace is compiled again with them.
+/// workspace is compiled again with them (its error is the message of the
+/// [`NotRunnable`]).
 pub fn locate(
     target: &str,
     plans: &Path,
     show: Show,
-    python_filters: impl FnOnce() -> Result<Vec<String>, String>,
+    python_filters: impl FnOnce() -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>>,
 ) -> Result<(Plan, PathBuf), NotRunnable> {
     let target_path = Path::new(target);
     if target_path.extension().is_some_and(|e| e == "wfp") {
@@ -265,10 +267,20 @@ pub fn python_places(source: Option<&Path>) -> Vec<String> {
     crate::registry::places(&folders)
 }
 
-/// Parses a YAML document that is not a workflow (a params file); the error says
-/// what is wrong and on which line.
-pub fn parse_yaml(name: &str, text: &str) -> Result<YamlNode, String> {
+/// A YAML document (not a workflow) that does not parse: what is wrong, and on
+/// which line.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (line {line})")]
+pub struct YamlError {
+    pub message: String,
+    pub line: usize,
+}
+
+/// Parses a YAML document that is not a workflow (a params file).
+pub fn parse_yaml(name: &str, text: &str) -> Result<YamlNode, YamlError> {
     let file = SourceFile::new(name.into(), text.to_string());
-    yaml::parse(FileId(0), &file)
-        .map_err(|d| format!("{} (line {})", d.message, file.line_col(d.span.start).0))
+    yaml::parse(FileId(0), &file).map_err(|d| YamlError {
+        line: file.line_col(d.span.start).0,
+        message: d.message,
+    })
 }

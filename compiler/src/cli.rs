@@ -12,10 +12,10 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::render::{self, Color, Format};
 use crate::source::Sources;
-use crate::syntax::discover;
+use crate::syntax::discover::{self, DiscoverError};
 
 /// Exit status when the input was checked and is clean.
 pub const EXIT_OK: u8 = 0;
@@ -24,27 +24,105 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// Exit status for usage and I/O errors.
 pub const EXIT_USAGE: u8 = 2;
 
+/// How a command that did its work came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Nothing that fails the input.
+    Clean,
+    /// Findings that fail the input (errors, or warnings under
+    /// `--deny-warnings`), or workflows left without a plan because of them.
+    Findings,
+    /// `wfc compile` could not write some plans (each is said as it fails).
+    PlansNotWritten,
+}
+
+/// Why a command stopped short. [`main`] says it once, as `wfc: error: …`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line does not parse, or asks for `--help` or `--version`
+    /// (clap prints it, in its own words).
+    #[error(transparent)]
+    Args(#[from] clap::Error),
+    /// A path to load cannot be read: missing, a FIFO, unreadable.
+    #[error(transparent)]
+    Input(#[from] DiscoverError),
+    /// `--resolve-calls` got no answer from Python.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::QueryError),
+    /// `--explain` of a code that does not exist; the message lists those that do.
+    #[error("unknown code `{0}`; codes are:{codes}", codes = code_list())]
+    UnknownCode(String),
+    /// `wfc graph` of a name no workflow has (`hint`: a "did you mean").
+    #[error("no workflow is named `{name}`{hint}")]
+    NoWorkflow { name: String, hint: String },
+    /// `wfc plan show` of a file that is not a usable plan.
+    #[error(transparent)]
+    Plan(#[from] wfc_plan::PlanError),
+    /// `wfc plan show`: the plan cannot be turned into JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("cannot write the report: {0}")]
+    Report(std::io::Error),
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
+}
+
+/// Every code, one per line (after the line that asks for them).
+fn code_list() -> String {
+    use std::fmt::Write as _;
+    let mut list = String::new();
+    for c in Code::ALL {
+        let _ = write!(list, "\n  {} {:<24} {}", c.id(), c.name(), c.summary());
+    }
+    list
+}
+
+/// The exit status of a command: the one place statuses are chosen (README,
+/// "Exit status").
+#[must_use]
+pub fn exit_code(result: &Result<Done, Error>) -> u8 {
+    match result {
+        Ok(Done::Clean) => EXIT_OK,
+        Ok(Done::Findings) => EXIT_FINDINGS,
+        Ok(Done::PlansNotWritten) => EXIT_USAGE,
+        // `--help`, `--version`.
+        Err(Error::Args(error)) if !error.use_stderr() => EXIT_OK,
+        Err(
+            Error::Args(_)
+            | Error::Input(_)
+            | Error::Registry(_)
+            | Error::UnknownCode(_)
+            | Error::NoWorkflow { .. }
+            | Error::Plan(_)
+            | Error::Json(_)
+            | Error::Report(_)
+            | Error::Stdout(_),
+        ) => EXIT_USAGE,
+    }
+}
+
 /// Runs `wfc` with the process arguments.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
+    let result = run();
+    match &result {
+        Ok(_) => {}
+        Err(Error::Args(error)) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_OK
-            });
         }
-    };
-    let code = match cli.command {
+        Err(error) => crate::errln!("wfc: error: {error}"),
+    }
+    ExitCode::from(exit_code(&result))
+}
+
+fn run() -> Result<Done, Error> {
+    let cli = args::Cli::try_parse()?;
+    match cli.command {
         args::Command::Check(args) => check::run(&args),
         args::Command::Compile(args) => compile::run(&args),
         args::Command::Plan(command) => plan::run(&command),
         args::Command::Graph(args) => graph::run(&args),
-    };
-    ExitCode::from(code)
+    }
 }
 
 impl args::InputArgs {
@@ -84,12 +162,12 @@ impl args::InputArgs {
     }
 }
 
-/// Prints findings to stdout in the chosen format. `Err` carries an exit status.
+/// Prints findings to stdout in the chosen format.
 fn report(
     args: &args::ReportArgs,
     sources: &Sources,
     diagnostics: &[Diagnostic],
-) -> Result<(), u8> {
+) -> Result<(), Error> {
     let format = match args.format {
         args::FormatArg::Human => Format::Human,
         args::FormatArg::Json => Format::Json,
@@ -106,19 +184,79 @@ fn report(
         }
         args::ColorArg::Auto => Color::Never,
     };
-    let written =
-        crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, color));
-    written.map_err(|error| {
-        crate::errln!("wfc: error: cannot write the report: {error}");
-        EXIT_USAGE
-    })
+    crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, color))
+        .map_err(Error::Report)
 }
 
-/// Prints `text` on stdout (a closed pipe ends it quietly); `Err` carries an exit
-/// status.
-fn print(text: &str) -> Result<(), u8> {
-    crate::output::stdout(text).map_err(|error| {
-        crate::errln!("wfc: error: cannot write to stdout: {error}");
-        EXIT_USAGE
-    })
+/// Prints `text` on stdout (a closed pipe ends it quietly).
+fn print(text: &str) -> Result<(), Error> {
+    crate::output::stdout(text).map_err(Error::Stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk full")
+    }
+
+    /// Every outcome and every error maps to the status README gives it.
+    #[test]
+    fn exit_codes_are_the_documented_ones() {
+        use clap::error::ErrorKind;
+        let path = PathBuf::from("conf");
+        let cases: Vec<(Result<Done, Error>, u8)> = vec![
+            (Ok(Done::Clean), 0),
+            (Ok(Done::Findings), 1),
+            (Ok(Done::PlansNotWritten), 2),
+            (Err(clap::Error::new(ErrorKind::DisplayHelp).into()), 0),
+            (Err(clap::Error::new(ErrorKind::DisplayVersion).into()), 0),
+            (Err(clap::Error::new(ErrorKind::UnknownArgument).into()), 2),
+            (
+                Err(DiscoverError {
+                    path: path.clone(),
+                    message: "no such file or directory".into(),
+                }
+                .into()),
+                2,
+            ),
+            (
+                Err(crate::registry::QueryError::Import {
+                    python: "python3".into(),
+                    stderr: String::new(),
+                }
+                .into()),
+                2,
+            ),
+            (Err(Error::UnknownCode("WF999".into())), 2),
+            (
+                Err(Error::NoWorkflow {
+                    name: "x".into(),
+                    hint: String::new(),
+                }),
+                2,
+            ),
+            (Err(wfc_plan::PlanError::NotAPlan { path }.into()), 2),
+            (
+                Err(serde_json::from_str::<u8>("x")
+                    .expect_err("not JSON")
+                    .into()),
+                2,
+            ),
+            (Err(Error::Report(io())), 2),
+            (Err(Error::Stdout(io())), 2),
+        ];
+        for (result, code) in &cases {
+            assert_eq!(exit_code(result), *code, "{result:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_lists_every_code_on_its_own_line() {
+        let text = Error::UnknownCode("WF999".into()).to_string();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("unknown code `WF999`; codes are:"));
+        assert_eq!(lines.count(), Code::ALL.len());
+    }
 }

@@ -158,12 +158,35 @@ fn python() -> String {
         .unwrap_or_else(|| "python3".to_string())
 }
 
+/// Why `--resolve-calls` got no answer from Python.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("--resolve-calls runs `{python}` (set WFC_PYTHON to another interpreter): {error}")]
+    Start {
+        python: String,
+        error: std::io::Error,
+    },
+    #[error("cannot talk to `{python}`: {error}")]
+    Talk {
+        python: String,
+        error: std::io::Error,
+    },
+    #[error("cannot run `{python}`: {error}")]
+    Run {
+        python: String,
+        error: std::io::Error,
+    },
+    /// Python ran but gave no answer: its stderr says why.
+    #[error("`{python}` could not import the task packages:\n{stderr}")]
+    Import { python: String, stderr: String },
+}
+
 /// Imports the task packages that `checked`'s Call stages name (and the filter
 /// modules) with Python, and reads what they register.
 ///
 /// # Errors
 /// When Python cannot be run or does not answer.
-pub fn query(checked: &Checked, folders: &[PathBuf]) -> Result<Registry, String> {
+pub fn query(checked: &Checked, folders: &[PathBuf]) -> Result<Registry, QueryError> {
     let mut paths: Vec<&str> = checked
         .workflows
         .iter()
@@ -187,22 +210,25 @@ pub fn query(checked: &Checked, folders: &[PathBuf]) -> Result<Registry, String>
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            format!("--resolve-calls runs `{python}` (set WFC_PYTHON to another interpreter): {e}")
+        .map_err(|error| QueryError::Start {
+            python: python.clone(),
+            error,
         })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(request.to_string().as_bytes())
-            .map_err(|e| format!("cannot talk to `{python}`: {e}"))?;
+            .map_err(|error| QueryError::Talk {
+                python: python.clone(),
+                error,
+            })?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("cannot run `{python}`: {e}"))?;
-    let answer: Answer = serde_json::from_slice(&out.stdout).map_err(|_| {
-        format!(
-            "`{python}` could not import the task packages:\n{}",
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        )
+    let out = child.wait_with_output().map_err(|error| QueryError::Run {
+        python: python.clone(),
+        error,
+    })?;
+    let answer: Answer = serde_json::from_slice(&out.stdout).map_err(|_| QueryError::Import {
+        python: python.clone(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
     })?;
     Ok(Registry { answer, roots })
 }

@@ -7,7 +7,6 @@
 //! body length: u64 LE  body (postcard)  SHA-256 of header and body (32 bytes)
 //! ```
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -37,56 +36,27 @@ pub struct Header {
     pub params_hash: String,
 }
 
+/// What a plan that cannot be used asks of its user.
+const AGAIN: &str = "recompile with `wfc compile`";
+
 /// Why a plan file cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// Not read: missing, not a regular file, too large, unreadable.
-    Io {
-        path: PathBuf,
-        error: ReadError,
-    },
-    NotAPlan {
-        path: PathBuf,
-    },
-    Format {
-        path: PathBuf,
-        found: u32,
-    },
-    Truncated {
-        path: PathBuf,
-    },
-    Corrupt {
-        path: PathBuf,
-        why: String,
-    },
+    #[error("cannot read plan `{}`: {error}", path.display())]
+    Io { path: PathBuf, error: ReadError },
+    #[error("`{}` is not a wfc plan file", path.display())]
+    NotAPlan { path: PathBuf },
+    #[error(
+        "plan `{}` has format {found}, but this build reads format {FORMAT_VERSION}: {AGAIN}",
+        path.display()
+    )]
+    Format { path: PathBuf, found: u32 },
+    #[error("plan `{}` is truncated: {AGAIN}", path.display())]
+    Truncated { path: PathBuf },
+    #[error("plan `{}` is damaged ({why}): {AGAIN}", path.display())]
+    Corrupt { path: PathBuf, why: String },
 }
-
-impl fmt::Display for PlanError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const AGAIN: &str = "recompile with `wfc compile`";
-        match self {
-            PlanError::Io { path, error } => {
-                write!(f, "cannot read plan `{}`: {error}", path.display())
-            }
-            PlanError::NotAPlan { path } => {
-                write!(f, "`{}` is not a wfc plan file", path.display())
-            }
-            PlanError::Format { path, found } => write!(
-                f,
-                "plan `{}` has format {found}, but this build reads format {FORMAT_VERSION}: {AGAIN}",
-                path.display()
-            ),
-            PlanError::Truncated { path } => {
-                write!(f, "plan `{}` is truncated: {AGAIN}", path.display())
-            }
-            PlanError::Corrupt { path, why } => {
-                write!(f, "plan `{}` is damaged ({why}): {AGAIN}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for PlanError {}
 
 /// The file name of a workflow's plan: the name itself when it is safe in a path,
 /// else a cleaned name with a hash of the real one.

@@ -4,7 +4,6 @@
 //! Every file wfc and wfr read on a user's behalf goes through [`read`]: workflow
 //! files, `.confignore`, the check cache, plan files and `wfr run --params-file`.
 
-use std::fmt;
 use std::fs::{File, Metadata};
 use std::io::Read as _;
 use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
@@ -24,17 +23,22 @@ pub const MAX_PLAN: u64 = 256 << 20;
 pub const MAX_PARAMS_FILE: u64 = 16 << 20;
 
 /// Why a file was not read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// Nothing at the path.
+    #[error("no such file or directory")]
     NotFound,
     /// A symbolic link whose target does not exist.
+    #[error("a symbolic link to `{}`, which does not exist", target.display())]
     DanglingLink { target: PathBuf },
     /// A folder, FIFO, socket or device (`kind` says which).
+    #[error("{kind}, not a regular file")]
     NotAFile { kind: &'static str },
     /// Larger than the bound (`size` when the file system knows it).
+    #[error("{}", too_large(*size, *limit))]
     TooLarge { size: Option<u64>, limit: u64 },
     /// Anything else the system refused (permissions, a symlink loop...).
+    #[error("{}", io_message(.0))]
     Io(std::io::Error),
 }
 
@@ -46,36 +50,17 @@ impl ReadError {
     }
 }
 
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::NotFound => f.write_str("no such file or directory"),
-            ReadError::DanglingLink { target } => write!(
-                f,
-                "a symbolic link to `{}`, which does not exist",
-                target.display()
-            ),
-            ReadError::NotAFile { kind } => write!(f, "{kind}, not a regular file"),
-            ReadError::TooLarge {
-                size: Some(size),
-                limit,
-            } => write!(
-                f,
-                "{} long, more than the {} such a file may have",
-                size_text(*size),
-                size_text(*limit)
-            ),
-            ReadError::TooLarge { size: None, limit } => write!(
-                f,
-                "longer than the {} such a file may have",
-                size_text(*limit)
-            ),
-            ReadError::Io(error) => f.write_str(&io_message(error)),
-        }
+/// [`ReadError::TooLarge`] in words: the size when it is known.
+fn too_large(size: Option<u64>, limit: u64) -> String {
+    match size {
+        Some(size) => format!(
+            "{} long, more than the {} such a file may have",
+            size_text(size),
+            size_text(limit)
+        ),
+        None => format!("longer than the {} such a file may have", size_text(limit)),
     }
 }
-
-impl std::error::Error for ReadError {}
 
 /// An I/O error in words, without Rust's "(os error N)" suffix.
 #[must_use]

@@ -18,7 +18,7 @@ use crate::plans::PlanStore;
 use crate::pool::Pool;
 use crate::progress::Progress;
 use crate::record::Record;
-use crate::status::Status;
+use crate::status::{ErrorName, Status};
 use crate::value::{Map, Text, Value};
 use crate::vm::{self, Ending, Engine, RunRequest};
 
@@ -112,16 +112,25 @@ struct RunArgs {
     default_ids: bool,
 }
 
+/// A `--timeout` that is not one (clap says it as a usage error).
+#[derive(Debug, thiserror::Error)]
+enum BadTimeout {
+    #[error(
+        "a timeout must be greater than 0 and at most {}",
+        wfc_plan::limits::MAX_TIMEOUT_TEXT
+    )]
+    OutOfRange,
+    #[error("a timeout is a number of seconds, such as `90` or `0.5`")]
+    NotANumber,
+}
+
 /// `--timeout`: a number of seconds above 0, up to wfc's longest timeout.
-fn timeout_seconds(text: &str) -> Result<f64, String> {
+fn timeout_seconds(text: &str) -> Result<f64, BadTimeout> {
     let max = wfc_plan::limits::MAX_TIMEOUT_SECONDS;
     match text.trim().parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= max => Ok(seconds),
-        Ok(_) => Err(format!(
-            "a timeout must be greater than 0 and at most {}",
-            wfc_plan::limits::MAX_TIMEOUT_TEXT
-        )),
-        Err(_) => Err("a timeout is a number of seconds, such as `90` or `0.5`".to_string()),
+        Ok(_) => Err(BadTimeout::OutOfRange),
+        Err(_) => Err(BadTimeout::NotANumber),
     }
 }
 
@@ -139,61 +148,170 @@ enum LogFormat {
     Json,
 }
 
+/// How a command that did its work came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// The run succeeded (or everything was skipped); the guard's watch ended.
+    Success,
+    Failed,
+    /// Cancelled by a signal.
+    Cancelled,
+    /// Stopped by `--timeout`.
+    TimedOut,
+    /// The run ended, but its record could not be written (said as it failed).
+    NoRecord,
+}
+
+impl Done {
+    /// How a run that ended came out, before its record is written.
+    fn of(ending: Ending, status: Status) -> Self {
+        match (ending, status) {
+            (Ending::TimedOut, _) => Done::TimedOut,
+            (Ending::Cancelled, _) | (_, Status::Cancel) => Done::Cancelled,
+            (_, Status::Failed) => Done::Failed,
+            _ => Done::Success,
+        }
+    }
+}
+
+/// Why a run did not start (or `wfr guard` did not watch). [`main`] says it once,
+/// as `wfr: error: …`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line does not parse, or asks for `--help` or `--version`
+    /// (clap prints it, in its own words).
+    #[error(transparent)]
+    Args(#[from] clap::Error),
+    /// The `.wfc` folder of `--runs` or `--plans` cannot be made.
+    #[error(transparent)]
+    State(std::io::Error),
+    /// No plan to run: an unknown workflow, one with errors, a bad plan (with the
+    /// findings that say why, when there are some).
+    #[error(transparent)]
+    NotRunnable(#[from] api::NotRunnable),
+    /// The run needs Python, and `wfr-python` cannot take it over.
+    #[cfg(not(feature = "python"))]
+    #[error(transparent)]
+    Handoff(#[from] crate::handoff::HandoffError),
+    #[error("params file {}: {error}", path.display())]
+    ParamsFile {
+        path: PathBuf,
+        error: params::ParamsFileError,
+    },
+    /// A `-p` without `=`.
+    #[error("`-p {0}`: write params as `-p key=value`")]
+    ParamPair(String),
+    /// Params that do not fit the workflow's.
+    #[error("workflow `{workflow}`: {error}")]
+    Params {
+        workflow: String,
+        error: params::ParamError,
+    },
+    #[error("cannot create the run record in {}: {error}", runs.display())]
+    Record {
+        runs: PathBuf,
+        error: std::io::Error,
+    },
+    /// Logging cannot be installed (a bad `WFR_LOG`).
+    #[error("logging: {0}")]
+    Logs(#[from] logs::LogsError),
+    /// `wfr guard --owner` of something that is not an owner label.
+    #[error(transparent)]
+    Guard(#[from] crate::guard::NotAnOwner),
+}
+
+/// The exit status of `wfr`: the one place statuses are chosen (README, "Exit
+/// status"; [`exit`]).
+#[must_use]
+pub fn exit_code(result: &Result<Done, Error>) -> u8 {
+    match result {
+        Ok(Done::Success) => exit::SUCCESS,
+        Ok(Done::Failed) => exit::FAILED,
+        Ok(Done::Cancelled) => exit::CANCELLED,
+        Ok(Done::TimedOut) => exit::TIMED_OUT,
+        Ok(Done::NoRecord) => exit::NO_RECORD,
+        // `--help`, `--version`.
+        Err(Error::Args(error)) if !error.use_stderr() => exit::SUCCESS,
+        #[cfg(not(feature = "python"))]
+        Err(Error::Handoff(_)) => exit::BAD_INPUT,
+        Err(
+            Error::Args(_)
+            | Error::State(_)
+            | Error::NotRunnable(_)
+            | Error::ParamsFile { .. }
+            | Error::ParamPair(_)
+            | Error::Params { .. }
+            | Error::Record { .. }
+            | Error::Logs(_)
+            | Error::Guard(_),
+        ) => exit::BAD_INPUT,
+    }
+}
+
 /// Runs `wfr` with the process arguments.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
+    let result = run();
+    match &result {
+        Ok(_) => {}
+        Err(Error::Args(error)) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                exit::BAD_INPUT
-            } else {
-                exit::SUCCESS
-            });
         }
-    };
-    match cli.command {
-        Command::Run(args) => ExitCode::from(run(&args)),
-        Command::Guard { owner, scratch } => ExitCode::from(crate::guard::run(&owner, &scratch)),
+        Err(Error::NotRunnable(refused)) => {
+            // The findings that say why, as `wfc check` prints them, then why.
+            if let Some(findings) = &refused.findings {
+                let _ = std::io::stderr().lock().write_all(findings);
+            }
+            wfc_plan::errln!("wfr: error: {refused}");
+        }
+        Err(error @ Error::Guard(_)) => wfc_plan::errln!("wfr guard: {error}"),
+        Err(error) => wfc_plan::errln!("wfr: error: {error}"),
+    }
+    ExitCode::from(exit_code(&result))
+}
+
+fn run() -> Result<Done, Error> {
+    match Cli::try_parse()?.command {
+        Command::Run(args) => run_workflow(&args),
+        Command::Guard { owner, scratch } => {
+            crate::guard::run(&owner, &scratch)?;
+            Ok(Done::Success)
+        }
     }
 }
 
-fn fail(message: impl std::fmt::Display) -> u8 {
-    wfc_plan::errln!("wfr: error: {message}");
-    exit::BAD_INPUT
+/// Leaves `value` to the end of the process instead of freeing it: `wfr` exits
+/// right after a run, and freeing a large context (or plan) piece by piece would
+/// only delay the exit.
+fn leave_to_exit<T>(value: T) {
+    std::mem::forget(value);
 }
 
-fn run(args: &RunArgs) -> u8 {
-    let (plan, plan_dir) = match locate(args) {
-        Ok(found) => found,
-        Err(code) => return code,
-    };
+fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
+    let (plan, plan_dir) = locate(args)?;
     let plans = PlanStore::new(plan_dir);
     #[cfg(not(feature = "python"))]
     if let Some(reason) = crate::handoff::reason(&plan, &plans) {
-        return fail(crate::handoff::exec(&reason));
+        return Err(crate::handoff::exec(&reason).into());
     }
     let mut given = Map::default();
     if let Some(file) = &args.params_file {
-        match wfc_plan::input::read_text(file, wfc_plan::input::MAX_PARAMS_FILE)
-            .map_err(|e| e.to_string())
-            .and_then(|t| params::from_file(&t))
-        {
-            Ok(map) => given.extend(map),
-            Err(e) => return fail(format!("params file {}: {e}", file.display())),
-        }
+        let map = params::read_file(file).map_err(|error| Error::ParamsFile {
+            path: file.clone(),
+            error,
+        })?;
+        given.extend(map);
     }
     for pair in &args.params {
         let Some((key, value)) = pair.split_once('=') else {
-            return fail(format!("`-p {pair}`: write params as `-p key=value`"));
+            return Err(Error::ParamPair(pair.clone()));
         };
         given.insert(Text::from(key.trim()), params::from_cli(value));
     }
-    let resolved = match params::resolve(&plan.params, &given) {
-        Ok(p) => p,
-        Err(e) => return fail(format!("workflow `{}`: {e}", plan.name)),
-    };
+    let resolved = params::resolve(&plan.params, &given).map_err(|error| Error::Params {
+        workflow: plan.name.clone(),
+        error,
+    })?;
     // From here on, processes that stages start stay below wfr.
     crate::process::init();
     let run_id = vm::new_run_id(&plan.name);
@@ -207,15 +325,12 @@ fn run(args: &RunArgs) -> u8 {
         );
         Value::from(m)
     };
-    let record = match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
-        Ok(r) => r,
-        Err(e) => {
-            return fail(format!(
-                "cannot create the run record in {}: {e}",
-                args.runs.display()
-            ));
+    let record = Record::start(&args.runs, &run_id, &resolved, &plan_info).map_err(|error| {
+        Error::Record {
+            runs: args.runs.clone(),
+            error,
         }
-    };
+    })?;
     let format = match args.log_format {
         LogFormat::Human => logs::Format::Human,
         LogFormat::Json => logs::Format::Json,
@@ -244,7 +359,7 @@ fn run(args: &RunArgs) -> u8 {
         Err(e) => {
             // The run does not start: no record of it.
             record.discard();
-            return fail(format!("logging: {e}"));
+            return Err(e.into());
         }
     };
     // Who listens to the run's events: the logs, the progress view, the record.
@@ -346,31 +461,26 @@ fn run(args: &RunArgs) -> u8 {
             }
         }
     }
-    let code = match (result.ending, result.status) {
-        (Ending::TimedOut, _) => exit::TIMED_OUT,
-        (Ending::Cancelled, _) | (_, Status::Cancel) => exit::CANCELLED,
-        (_, Status::Failed) => exit::FAILED,
-        _ => exit::SUCCESS,
-    };
-    let code = match saved {
+    let done = Done::of(result.ending, result.status);
+    let done = match saved {
         // With JSON logs, stderr stays JSON lines to the end.
         Ok(path) if args.log_format == LogFormat::Json => {
             wfc_plan::errln!(
                 "{}",
                 serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
             );
-            code
+            done
         }
         Ok(path) => {
             wfc_plan::errln!("wfr: run record: {}", path.display());
-            code
+            done
         }
         Err(e) if args.log_format == LogFormat::Json => {
             wfc_plan::errln!(
                 "{}",
                 serde_json::json!({"level": "ERROR", "target": "wfr::record", "error": e.to_string(), "status": result.status.as_str(), "message": "cannot write the run record; it was removed"})
             );
-            exit::NO_RECORD
+            Done::NoRecord
         }
         Err(e) => {
             wfc_plan::errln!(
@@ -378,14 +488,12 @@ fn run(args: &RunArgs) -> u8 {
                 result.status.as_str(),
                 args.runs.display()
             );
-            exit::NO_RECORD
+            Done::NoRecord
         }
     };
-    // The process ends here: freeing a large context (or plan) piece by piece
-    // would only delay the exit.
-    std::mem::forget(result);
-    std::mem::forget(plan);
-    code
+    leave_to_exit(result);
+    leave_to_exit(plan);
+    Ok(done)
 }
 
 /// The plan's source hash, when its file is in the plan folder.
@@ -395,38 +503,31 @@ fn source_hash(dir: &Path, plan: &Plan) -> String {
 }
 
 /// Finds (compiling if needed) the plan to run and the folder of its siblings,
-/// through the compile API. When the workflow cannot be run, the findings that say
-/// why are printed as `wfc check` prints them (on stderr), then the error.
-fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), u8> {
+/// through the compile API.
+fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), Error> {
     // `.wfc/runs` and `.wfc/plans` are made below: their `.wfc` gets its
     // `.gitignore` and `CACHEDIR.TAG` first.
     for dir in [&args.runs, &args.plans] {
-        wfc_plan::state::prepare(dir).map_err(fail)?;
+        wfc_plan::state::prepare(dir).map_err(Error::State)?;
     }
     let color = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     #[cfg(feature = "python")]
-    let python_filters = crate::python::filter_names;
+    let python_filters = || crate::python::filter_names().map_err(Into::into);
     #[cfg(not(feature = "python"))]
     let python_filters = || {
         Err(crate::handoff::exec(
             "a template uses a filter that is not built in (it may be registered in Python)",
-        ))
+        )
+        .into())
     };
-    match api::locate(
+    let (plan, dir) = api::locate(
         &args.target,
         &args.plans,
         api::Show { color },
         python_filters,
-    ) {
-        Ok((plan, dir)) => Ok((Arc::new(plan), dir)),
-        Err(refused) => {
-            if let Some(findings) = &refused.findings {
-                let _ = std::io::stderr().lock().write_all(findings);
-            }
-            Err(fail(refused.message))
-        }
-    }
+    )?;
+    Ok((Arc::new(plan), dir))
 }
 
 /// SIGINT / SIGTERM / SIGHUP cancel the run (running stages are stopped, the
@@ -493,28 +594,26 @@ fn end_after(after: Duration, ending: Ending, why: &'static str) {
 /// cleans up and exits with the run's status (3 or 4).
 fn stop_now(ending: Ending, why: &str) -> ! {
     let _ = crate::process::sweep(true);
-    let (closing, code, message) = match ending {
+    let (closing, status, done, message) = match ending {
         Ending::TimedOut => (
-            "WorkflowTimeoutError",
-            exit::TIMED_OUT,
+            ErrorName::WorkflowTimeoutError,
+            Status::Failed,
+            Done::TimedOut,
             format!(
                 "The run was stopped by its timeout; {why}, so the record holds the jobs' statuses as far as the run got."
             ),
         ),
         _ => (
-            "WorkflowCancelError",
-            exit::CANCELLED,
+            ErrorName::WorkflowCancelError,
+            Status::Cancel,
+            Done::Cancelled,
             format!(
                 "Execution was canceled by a signal; {why}, so the record holds the jobs' statuses as far as the run got."
             ),
         ),
     };
     let closing = crate::record::Closing {
-        status: if code == exit::TIMED_OUT {
-            Status::Failed
-        } else {
-            Status::Cancel
-        },
+        status,
         error: closing,
         message: &message,
     };
@@ -530,5 +629,91 @@ fn stop_now(ending: Ending, why: &str) -> ! {
         "",
     );
     crate::guard::dismiss();
-    std::process::exit(i32::from(code));
+    std::process::exit(i32::from(exit_code(&Ok(done))));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk full")
+    }
+
+    /// Every outcome and every error maps to the status README gives it.
+    #[test]
+    fn exit_codes_are_the_documented_ones() {
+        use clap::error::ErrorKind;
+        let cases: Vec<(Result<Done, Error>, u8)> = vec![
+            (Ok(Done::Success), 0),
+            (Ok(Done::Failed), 1),
+            (Ok(Done::Cancelled), 3),
+            (Ok(Done::TimedOut), 4),
+            (Ok(Done::NoRecord), 5),
+            (Err(clap::Error::new(ErrorKind::DisplayHelp).into()), 0),
+            (Err(clap::Error::new(ErrorKind::DisplayVersion).into()), 0),
+            (Err(clap::Error::new(ErrorKind::ValueValidation).into()), 2),
+            (Err(Error::State(io())), 2),
+            (
+                Err(api::NotRunnable {
+                    message: "no workflow is named `x`".into(),
+                    findings: None,
+                }
+                .into()),
+                2,
+            ),
+            (
+                Err(Error::ParamsFile {
+                    path: "params.yml".into(),
+                    error: params::ParamsFileError::NotAMapping,
+                }),
+                2,
+            ),
+            (Err(Error::ParamPair("x".into())), 2),
+            (
+                Err(Error::Params {
+                    workflow: "w".into(),
+                    error: params::ParamError::Required { name: "p".into() },
+                }),
+                2,
+            ),
+            (
+                Err(Error::Record {
+                    runs: ".wfc/runs".into(),
+                    error: io(),
+                }),
+                2,
+            ),
+            (
+                Err(logs::LogsError::Filter {
+                    filter: "loud".into(),
+                    error: logs::NotALevel("loud".into()),
+                }
+                .into()),
+                2,
+            ),
+            (Err(crate::guard::NotAnOwner("x".into()).into()), 2),
+        ];
+        for (result, code) in &cases {
+            assert_eq!(exit_code(result), *code, "{result:?}");
+        }
+        // A run stopped from outside ends with the same statuses.
+        assert_eq!(Done::of(Ending::TimedOut, Status::Cancel), Done::TimedOut);
+        assert_eq!(
+            Done::of(Ending::Cancelled, Status::Success),
+            Done::Cancelled
+        );
+        assert_eq!(Done::of(Ending::Finished, Status::Skip), Done::Success);
+    }
+
+    /// `wfr` that cannot hand a run to `wfr-python`: bad input, as before.
+    #[cfg(not(feature = "python"))]
+    #[test]
+    fn a_failed_handoff_is_bad_input() {
+        let error = crate::handoff::HandoffError::NotBeside {
+            reason: "stage `s` of workflow `w` is a Python stage".into(),
+            folder: PathBuf::new(),
+        };
+        assert_eq!(exit_code(&Err(error.into())), 2);
+    }
 }

@@ -19,26 +19,28 @@ use wfc_plan::expr::ast::{
 use wfc_plan::filters::BuiltinFilter;
 use wfc_plan::{CondPlan, PMap, PValue};
 
+use crate::status::ErrorName;
 use crate::value::{Map, Text, Value};
 
 /// An evaluation failure: the exception name upstream reports and its message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {message}")]
 pub struct EvalError {
-    pub name: &'static str,
+    pub name: ErrorName,
     pub message: String,
 }
 
 impl EvalError {
     fn util(message: impl Into<String>) -> Self {
         Self {
-            name: "UtilError",
+            name: ErrorName::UtilError,
             message: message.into(),
         }
     }
 
     fn type_error(message: impl Into<String>) -> Self {
         Self {
-            name: "TypeError",
+            name: ErrorName::TypeError,
             message: message.into(),
         }
     }
@@ -586,14 +588,14 @@ const MAX_REPEAT_BYTES: usize = 16 << 20;
 
 fn overflow(message: &str) -> EvalError {
     EvalError {
-        name: "OverflowError",
+        name: ErrorName::OverflowError,
         message: message.into(),
     }
 }
 
 fn zero_division() -> EvalError {
     EvalError {
-        name: "ZeroDivisionError",
+        name: ErrorName::ZeroDivisionError,
         message: "division by zero".into(),
     }
 }
@@ -699,7 +701,7 @@ fn repeat(s: &str, n: &Value) -> Result<Value, EvalError> {
     let bytes = s.len().saturating_mul(times);
     if bytes > MAX_REPEAT_BYTES {
         return Err(EvalError {
-            name: "MemoryError",
+            name: ErrorName::MemoryError,
             message: format!(
                 "repeating a string {times} times would make {bytes} bytes; at most {} MiB",
                 MAX_REPEAT_BYTES >> 20

@@ -31,17 +31,19 @@ pub(crate) mod containers {
     /// the engine: nothing to remove.
     #[cfg(not(feature = "docker"))]
     #[allow(clippy::unnecessary_wraps)]
-    pub(crate) fn remove_containers_of(_owner: &crate::owner::Owner) -> Result<usize, String> {
+    pub(crate) fn remove_containers_of(
+        _owner: &crate::owner::Owner,
+    ) -> Result<usize, std::convert::Infallible> {
         Ok(0)
     }
 }
 
 use wfc_plan::{StageKindPlan, StagePlan};
 
-pub(crate) use context::{ChildRun, Context, Done, ListResult, Step, Stop};
+pub(crate) use context::{ChildRun, Context, Done, ListResult, NoChildPlan, Step, Stop};
 
 use crate::eval::EvalError;
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Value};
 
 /// What a stage execution produced.
@@ -72,16 +74,21 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn failed(name: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn failed(name: ErrorName, message: impl Into<String>) -> Self {
+        Self::raised(name.as_str(), message)
+    }
+
+    /// Failed with an exception a stage's Python code raised, under its own name.
+    pub(crate) fn raised(name: &str, message: impl Into<String>) -> Self {
         Self {
-            errors: Some(status::error(name, message)),
+            errors: Some(status::error_named(name, message)),
             ..Self::status(Status::Failed)
         }
     }
 
     pub(crate) fn cancelled(message: impl Into<String>) -> Self {
         Self {
-            errors: Some(status::error("StageCancelError", message)),
+            errors: Some(status::error(ErrorName::StageCancelError, message)),
             ..Self::status(Status::Cancel)
         }
     }
@@ -96,14 +103,14 @@ impl Outcome {
 #[derive(Debug)]
 pub(crate) enum ExecError {
     /// FAILED, with `{name, message}` as its errors.
-    Failed { name: &'static str, message: String },
+    Failed { name: ErrorName, message: String },
     /// CANCEL, with a `StageCancelError` of this message.
     #[cfg_attr(not(feature = "docker"), allow(dead_code))]
     Cancelled(String),
 }
 
 impl ExecError {
-    pub(crate) fn failed(name: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn failed(name: ErrorName, message: impl Into<String>) -> Self {
         Self::Failed {
             name,
             message: message.into(),
@@ -144,7 +151,7 @@ pub(crate) fn execute<C: Context>(
     cx.nesting(|| run(cx, stage, local, retry))
         .unwrap_or_else(|e| {
             Outcome::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!("cannot start a thread for the nested stages: {e}"),
             )
         })
@@ -203,7 +210,7 @@ fn run<C: Context>(cx: &C, stage: &StagePlan, local: &Map, retry: Option<i64>) -
 #[cfg(any(not(feature = "python"), not(feature = "docker")))]
 fn not_supported(stage: &StagePlan) -> Outcome {
     Outcome::failed(
-        "NotImplementedError",
+        ErrorName::NotImplementedError,
         format!(
             "{} stages are not supported by this build of wfr yet",
             stage.kind.name()

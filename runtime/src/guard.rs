@@ -125,9 +125,14 @@ pub fn dismiss() {
     tell("done");
 }
 
+/// `wfr guard` was given a label that names no owner (only `wfr` starts it, with
+/// its own).
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an owner label")]
+pub struct NotAnOwner(pub String);
+
 /// `wfr guard`: waits for `wfr` to end; cleans up after it if it was killed.
-#[must_use]
-pub fn run(owner: &str, scratch: &Path) -> u8 {
+pub fn run(owner: &str, scratch: &Path) -> Result<(), NotAnOwner> {
     // Signals for `wfr`'s terminal or group are not for the guard, which ends
     // when `wfr` does.
     let _ = nix::unistd::setsid();
@@ -143,8 +148,7 @@ pub fn run(owner: &str, scratch: &Path) -> u8 {
         );
     }
     let Some(owner) = Owner::parse(owner) else {
-        wfc_plan::errln!("wfr guard: `{owner}` is not an owner label");
-        return 2;
+        return Err(NotAnOwner(owner.to_string()));
     };
     let mut records: Vec<PathBuf> = Vec::new();
     let mut done = false;
@@ -159,7 +163,7 @@ pub fn run(owner: &str, scratch: &Path) -> u8 {
         }
     }
     if done {
-        return 0;
+        return Ok(());
     }
     let reason = format!(
         "wfr (pid {} on {}) was killed before the run ended; its guard stopped what it had started and closed this record",
@@ -169,5 +173,5 @@ pub fn run(owner: &str, scratch: &Path) -> u8 {
     if !report.is_empty() {
         wfc_plan::errln!("wfr guard: wfr (pid {}) was killed: {report}", owner.pid);
     }
-    0
+    Ok(())
 }

@@ -8,7 +8,7 @@
 //! becomes `wfr-python` (exec, same arguments), which then does the whole run.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wfc_compiler::api::is_builtin_filter;
 use wfc_plan::{Plan, StageKindPlan};
@@ -69,24 +69,48 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
     })
 }
 
-/// Becomes `wfr-python` with this process's arguments; returns only on failure,
-/// with the message to print.
+/// Why a run that needs Python (`reason` says why it does) cannot be handed to
+/// `wfr-python`.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error("{reason}, and the path of wfr is unknown ({error})")]
+    NoPath {
+        reason: String,
+        error: std::io::Error,
+    },
+    #[error(
+        "{reason}: wfr runs Python through `{PYTHON_BINARY}`, which is not beside it in {}; \
+         build both (`cargo build --release`) or install it (`cargo install --path runtime/wfr-python`)",
+        folder.display()
+    )]
+    NotBeside { reason: String, folder: PathBuf },
+    #[error("{reason}, and {} cannot start: {error}", binary.display())]
+    CannotStart {
+        reason: String,
+        binary: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// Becomes `wfr-python` with this process's arguments; returns only on failure.
 #[must_use]
-pub fn exec(reason: &str) -> String {
+pub fn exec(reason: &str) -> HandoffError {
     use std::os::unix::process::CommandExt as _;
+    let reason = reason.to_string();
     let binary = match std::env::current_exe() {
         Ok(me) => me.with_file_name(PYTHON_BINARY),
-        Err(e) => return format!("{reason}, and the path of wfr is unknown ({e})"),
+        Err(error) => return HandoffError::NoPath { reason, error },
     };
     if !binary.is_file() {
-        return format!(
-            "{reason}: wfr runs Python through `{PYTHON_BINARY}`, which is not beside it in {}; \
-             build both (`cargo build --release`) or install it (`cargo install --path runtime/wfr-python`)",
-            binary.parent().unwrap_or(Path::new("")).display()
-        );
+        let folder = binary.parent().unwrap_or(Path::new("")).to_path_buf();
+        return HandoffError::NotBeside { reason, folder };
     }
     let error = std::process::Command::new(&binary)
         .args(std::env::args_os().skip(1))
         .exec();
-    format!("{reason}, and {} cannot start: {error}", binary.display())
+    HandoffError::CannotStart {
+        reason,
+        binary,
+        error,
+    }
 }

@@ -21,21 +21,12 @@ use crate::value::{Map, SharedId, Text, Value, shared_id};
 const MAX_DEPTH: usize = wfc_plan::limits::MAX_VALUE_DEPTH;
 
 /// JSON text that [`parse`] cannot read: what is wrong and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line} column {column}")]
 pub struct JsonError {
     pub message: String,
     pub line: usize,
     pub column: usize,
-}
-
-impl std::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} at line {} column {}",
-            self.message, self.line, self.column
-        )
-    }
 }
 
 /// Reads a JSON text into a value, as Python's `json.loads` reads it: integers
@@ -325,9 +316,9 @@ impl Reader<'_> {
         }
         match crate::value::parse_int(text) {
             Some(Ok(value)) => Ok(value),
-            Some(Err(message)) => {
+            Some(Err(error)) => {
                 self.at = start;
-                Err(self.error(message))
+                Err(self.error(error.to_string()))
             }
             None => Err(self.error("invalid number")),
         }

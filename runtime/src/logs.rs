@@ -44,17 +44,37 @@ pub struct Options {
     pub stderr: Box<dyn Write + Send>,
 }
 
+/// Why the run's logging cannot be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogsError {
+    /// `WFR_LOG` does not parse.
+    #[error(
+        "WFR_LOG={filter}: {error}; write a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas, such as `info,wfr::echo=off`"
+    )]
+    Filter { filter: String, error: NotALevel },
+    #[error("cannot install the logger: {0}")]
+    Install(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// A `WFR_LOG` directive whose level is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a level")]
+pub struct NotALevel(pub String);
+
 /// `WFR_LOG`: a level (`info`, `debug`, `off`) or `target=level` pairs; `info`
 /// when unset.
 pub struct Filter(Targets);
 
 impl Filter {
-    pub fn parse(text: Option<&str>) -> Result<Filter, String> {
+    pub fn parse(text: Option<&str>) -> Result<Filter, LogsError> {
         match text.map(str::trim) {
             None | Some("") => Ok(Filter(Targets::new().with_default(Level::INFO))),
-            Some(text) => parse_filter(text).map(Filter).map_err(|e| {
-                format!("WFR_LOG={text}: {e}; write a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas, such as `info,wfr::echo=off`")
-            }),
+            Some(text) => parse_filter(text)
+                .map(Filter)
+                .map_err(|error| LogsError::Filter {
+                    filter: text.to_string(),
+                    error,
+                }),
         }
     }
 
@@ -113,7 +133,7 @@ impl Drop for Logs {
 
 /// Installs the run's logging: JSON lines into `log_file` (the run record's),
 /// `options.format` lines on stderr. Fails when the logger cannot be installed.
-pub fn init(options: Options, log_file: Box<dyn Write + Send>) -> Result<Logs, String> {
+pub fn init(options: Options, log_file: Box<dyn Write + Send>) -> Result<Logs, LogsError> {
     let silent = options.filter.is_off();
     let filter = options.filter.0.clone();
     let logs = start(options, log_file);
@@ -127,8 +147,7 @@ pub fn init(options: Options, log_file: Box<dyn Write + Send>) -> Result<Logs, S
         .with(LogLayer {
             shared: Arc::clone(&logs.shared),
         })
-        .try_init()
-        .map_err(|e| format!("cannot install the logger: {e}"))?;
+        .try_init()?;
     Ok(logs)
 }
 
@@ -179,13 +198,13 @@ fn start(options: Options, log_file: Box<dyn Write + Send>) -> Logs {
 }
 
 /// `WFR_LOG`: comma-separated `level` or `target=level` directives.
-fn parse_filter(text: &str) -> Result<Targets, String> {
-    let level = |name: &str| -> Result<LevelFilter, String> {
+fn parse_filter(text: &str) -> Result<Targets, NotALevel> {
+    let level = |name: &str| -> Result<LevelFilter, NotALevel> {
         name.trim()
             .parse::<LevelFilter>()
             .ok()
             .filter(|_| !name.trim().chars().all(|c| c.is_ascii_digit()))
-            .ok_or_else(|| format!("`{}` is not a level", name.trim()))
+            .ok_or_else(|| NotALevel(name.trim().to_string()))
     };
     let mut targets = Targets::new();
     for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {

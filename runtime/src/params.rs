@@ -23,13 +23,28 @@ fn shown(text: &str) -> String {
 }
 
 /// A param that cannot be used, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamError(pub String);
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// Given, but not declared (`hint`: a "did you mean", or the declared ones).
+    #[error("unknown param `{name}`: {hint}")]
+    Unknown { name: String, hint: String },
+    /// Declared required, not given, without a default.
+    #[error("param `{name}` is required: pass it with `-p {name}=VALUE`")]
+    Required { name: String },
+    /// Given a value that does not fit its type (`why` says how).
+    #[error("param `{name}`: {why}")]
+    Refused { name: String, why: String },
+}
 
-impl std::fmt::Display for ParamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a params file (`--params-file`) gives no params.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsFileError {
+    #[error(transparent)]
+    Read(#[from] wfc_plan::input::ReadError),
+    #[error(transparent)]
+    Yaml(#[from] api::YamlError),
+    #[error("a params file must hold a mapping of names to values")]
+    NotAMapping,
 }
 
 /// Builds a run's params from what was given (strings from `-p`, typed values from
@@ -48,7 +63,10 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
                     }
                 )
             });
-            return Err(ParamError(format!("unknown param `{name}`: {hint}")));
+            return Err(ParamError::Unknown {
+                name: name.to_string(),
+                hint,
+            });
         }
     }
     let mut out = Map::default();
@@ -69,18 +87,19 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
                     continue;
                 }
                 None if spec.required => {
-                    return Err(ParamError(format!(
-                        "param `{}` is required: pass it with `-p {}=VALUE`",
-                        spec.name, spec.name
-                    )));
+                    return Err(ParamError::Required {
+                        name: spec.name.clone(),
+                    });
                 }
                 None => None,
             },
             Some(value) => Some(value.clone()),
         };
         if let Some(value) = value {
-            let coerced = coerce(spec, value)
-                .map_err(|why| ParamError(format!("param `{}`: {why}", spec.name)))?;
+            let coerced = coerce(spec, value).map_err(|why| ParamError::Refused {
+                name: spec.name.clone(),
+                why,
+            })?;
             out.insert(Text::from(spec.name.as_str()), coerced);
         }
     }
@@ -573,19 +592,28 @@ pub fn from_cli(text: &str) -> Value {
     Value::Str(Text::from(text))
 }
 
+/// The values of the params file at `path` (read up to
+/// [`wfc_plan::input::MAX_PARAMS_FILE`]): see [`from_file`].
+pub fn read_file(path: &std::path::Path) -> Result<Map, ParamsFileError> {
+    from_file(&wfc_plan::input::read_text(
+        path,
+        wfc_plan::input::MAX_PARAMS_FILE,
+    )?)
+}
+
 /// Values from a params file (JSON or YAML): keep their types.
-pub fn from_file(text: &str) -> Result<Map, String> {
+pub fn from_file(text: &str) -> Result<Map, ParamsFileError> {
     if let Ok(value) = crate::json::parse(text) {
         return match value {
             Value::Map(map) => Ok(std::sync::Arc::unwrap_or_clone(map)),
-            _ => Err("a params file must hold a mapping of names to values".to_string()),
+            _ => Err(ParamsFileError::NotAMapping),
         };
     }
     let node = api::parse_yaml("params", text)?;
     match yaml_value(&node) {
         Value::Map(map) => Ok(std::sync::Arc::unwrap_or_clone(map)),
         Value::Null => Ok(Map::default()),
-        _ => Err("a params file must hold a mapping of names to values".to_string()),
+        _ => Err(ParamsFileError::NotAMapping),
     }
 }
 
@@ -807,7 +835,7 @@ mod tests {
     #[test]
     fn every_coercion_is_bounded() {
         let long = "9".repeat(100_000);
-        let error = one(ParamType::Int, &long).unwrap_err().0;
+        let error = one(ParamType::Int, &long).unwrap_err().to_string();
         assert!(
             error.contains("100000 digits is beyond Python's limit of 4300") && error.len() < 200,
             "{error}"
@@ -815,7 +843,7 @@ mod tests {
         let error = one(ParamType::Str, "x")
             .and_then(|_| one(ParamType::Int, &format!("x{long}")))
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(error.len() < 200, "{error}");
         for text in ["1e999", "inf", "-inf", "nan"] {
             assert!(one(ParamType::Float, text).is_err(), "{text}");
@@ -843,12 +871,12 @@ mod tests {
         choice.options = vec![PValue::Str(Template::literal("a")), PValue::Int(2)];
         let specs = vec![with_default, choice];
         let error = resolve(&specs, &Map::default()).unwrap_err();
-        assert!(error.0.contains("`c` is required"), "{error}");
+        assert!(error.to_string().contains("`c` is required"), "{error}");
         let got = resolve(&specs, &given(&[("c", "2")])).unwrap();
         assert_eq!(got["d"], Value::Int(3));
         assert_eq!(got["c"], Value::Int(2));
         assert!(resolve(&specs, &given(&[("c", "b")])).is_err());
         let error = resolve(&specs, &given(&[("c", "a"), ("dd", "1")])).unwrap_err();
-        assert!(error.0.contains("did you mean `d`?"), "{error}");
+        assert!(error.to_string().contains("did you mean `d`?"), "{error}");
     }
 }

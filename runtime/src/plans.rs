@@ -5,7 +5,21 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use wfc_plan::{self as plan, Plan};
+use wfc_plan::{self as plan, Plan, PlanError};
+
+/// Why a workflow (a trigger's target) has no plan to run.
+#[derive(Debug, thiserror::Error)]
+pub enum NoPlan {
+    #[error(
+        "no plan for workflow {} in {}: is the workflow defined, and compiled with `wfc compile`?",
+        wfc_plan::pytext::repr_str(name),
+        dir.display()
+    )]
+    Missing { name: String, dir: PathBuf },
+    /// Its plan file is there, but cannot be used.
+    #[error(transparent)]
+    Unusable(#[from] PlanError),
+}
 
 pub struct PlanStore {
     dir: PathBuf,
@@ -22,19 +36,18 @@ impl PlanStore {
     }
 
     /// The plan of workflow `name`.
-    pub fn get(&self, name: &str) -> Result<Arc<Plan>, String> {
+    pub fn get(&self, name: &str) -> Result<Arc<Plan>, NoPlan> {
         if let Some(plan) = self.loaded.lock().ok().and_then(|m| m.get(name).cloned()) {
             return Ok(plan);
         }
         let path = self.dir.join(plan::file_name(name));
         if !path.exists() {
-            return Err(format!(
-                "no plan for workflow {} in {}: is the workflow defined, and compiled with `wfc compile`?",
-                wfc_plan::pytext::repr_str(name),
-                self.dir.display()
-            ));
+            return Err(NoPlan::Missing {
+                name: name.to_string(),
+                dir: self.dir.clone(),
+            });
         }
-        let (_, plan) = plan::read(&path).map_err(|e| e.to_string())?;
+        let (_, plan) = plan::read(&path)?;
         let plan = Arc::new(plan);
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.insert(name.to_string(), Arc::clone(&plan));

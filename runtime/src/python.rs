@@ -294,7 +294,8 @@ fn dict_from_py_at(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<Map> {
 }
 
 /// A Python exception: its type name, message and formatted traceback.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
 pub(crate) struct PyFailure {
     pub name: String,
     pub message: String,
@@ -548,13 +549,13 @@ fn filter_modules() -> &'static Vec<String> {
     MODULES.get_or_init(wfc_compiler::api::filter_modules)
 }
 
-/// Applies the filter `name` registered in Python; the error is its message.
+/// Applies the filter `name` registered in Python.
 pub(crate) fn apply_filter(
     name: &str,
     value: &Value,
     args: &[Value],
     kwargs: &[(String, Value)],
-) -> Result<Value, String> {
+) -> Result<Value, PyFailure> {
     let folders = places(None);
     let modules = filter_modules();
     with_support(&Places { folders: &folders }, |py, module| {
@@ -569,12 +570,19 @@ pub(crate) fn apply_filter(
         let args = (name, to_py(py, value)?, positional, named, modules);
         from_py(&module.call_method1("apply_filter", args)?)
     })
-    .map_err(|failure| format!("{}: {}", failure.name, failure.message))
+}
+
+/// The filter modules could not be imported (or did not say what they register).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load the filter modules ({}): {failure}", modules.join(", "))]
+pub(crate) struct FilterLoadError {
+    modules: Vec<String>,
+    failure: PyFailure,
 }
 
 /// The names of the filters registered in Python (in
 /// `wfc_compiler::api::filter_modules`).
-pub(crate) fn filter_names() -> Result<Vec<String>, String> {
+pub(crate) fn filter_names() -> Result<Vec<String>, FilterLoadError> {
     let folders = places(None);
     let modules = filter_modules();
     with_support(&Places { folders: &folders }, |_, module| {
@@ -583,12 +591,8 @@ pub(crate) fn filter_names() -> Result<Vec<String>, String> {
         names.sort();
         Ok(names)
     })
-    .map_err(|failure| {
-        format!(
-            "cannot load the filter modules ({}): {}: {}",
-            modules.join(", "),
-            failure.name,
-            failure.message
-        )
+    .map_err(|failure| FilterLoadError {
+        modules: modules.clone(),
+        failure,
     })
 }

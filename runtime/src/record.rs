@@ -20,7 +20,7 @@ use crossbeam_channel::Receiver;
 
 use crate::events::{self, Interest, Kind, RunEvent};
 use crate::owner::Owner;
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Value};
 
 pub struct Record {
@@ -198,8 +198,7 @@ pub(crate) fn open_partials() -> Vec<PathBuf> {
 #[derive(Clone, Copy, Debug)]
 pub struct Closing<'a> {
     pub status: Status,
-    /// The error's name (`WorkflowCancelError`...).
-    pub error: &'a str,
+    pub error: ErrorName,
     pub message: &'a str,
 }
 
@@ -209,7 +208,7 @@ impl<'a> Closing<'a> {
     pub fn cancelled(message: &'a str) -> Self {
         Closing {
             status: Status::Cancel,
-            error: "WorkflowCancelError",
+            error: ErrorName::WorkflowCancelError,
             message,
         }
     }

@@ -107,9 +107,87 @@ impl Status {
     }
 }
 
+/// The name of an error wfr puts in a context: the exception class upstream
+/// raises in that case, written as upstream writes it. (An exception raised by a
+/// stage's own Python code keeps its own class name: [`error_named`].)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(
+    clippy::enum_variant_names,
+    reason = "upstream's class names, as written"
+)]
+pub enum ErrorName {
+    StageError,
+    StageCancelError,
+    StageNestedError,
+    StageNestedCancelError,
+    StageTimeoutError,
+    JobError,
+    JobCancelError,
+    WorkflowError,
+    WorkflowCancelError,
+    WorkflowTimeoutError,
+    ParamError,
+    /// A template or condition that cannot be rendered (upstream's `UtilError`).
+    UtilError,
+    TypeError,
+    ValueError,
+    IndexError,
+    OverflowError,
+    ZeroDivisionError,
+    MemoryError,
+    NotImplementedError,
+}
+
+impl ErrorName {
+    /// The name as it is written in a context.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::StageError => "StageError",
+            ErrorName::StageCancelError => "StageCancelError",
+            ErrorName::StageNestedError => "StageNestedError",
+            ErrorName::StageNestedCancelError => "StageNestedCancelError",
+            ErrorName::StageTimeoutError => "StageTimeoutError",
+            ErrorName::JobError => "JobError",
+            ErrorName::JobCancelError => "JobCancelError",
+            ErrorName::WorkflowError => "WorkflowError",
+            ErrorName::WorkflowCancelError => "WorkflowCancelError",
+            ErrorName::WorkflowTimeoutError => "WorkflowTimeoutError",
+            ErrorName::ParamError => "ParamError",
+            ErrorName::UtilError => "UtilError",
+            ErrorName::TypeError => "TypeError",
+            ErrorName::ValueError => "ValueError",
+            ErrorName::IndexError => "IndexError",
+            ErrorName::OverflowError => "OverflowError",
+            ErrorName::ZeroDivisionError => "ZeroDivisionError",
+            ErrorName::MemoryError => "MemoryError",
+            ErrorName::NotImplementedError => "NotImplementedError",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// `{name, message}`, the shape of every error in a context.
 #[must_use]
-pub fn error(name: &str, message: impl Into<String>) -> Value {
+pub fn error(name: ErrorName, message: impl Into<String>) -> Value {
+    error_named(name.as_str(), message)
+}
+
+/// [`error`] with a name that is not one of wfr's own: the class of an exception
+/// a stage's Python code raised.
+#[must_use]
+pub fn error_named(name: &str, message: impl Into<String>) -> Value {
     let mut map = Map::default();
     map.insert("name".into(), Value::str(name));
     map.insert("message".into(), Value::Str(Text::from(message.into())));
@@ -139,5 +217,33 @@ mod tests {
         assert_eq!(Status::aggregate([Skip, Skip]), Skip);
         assert_eq!(Status::aggregate([Skip, Cancel, Success]), Cancel);
         assert_eq!(Status::aggregate([Cancel, Failed]), Failed);
+    }
+
+    #[test]
+    fn error_names_are_written_as_upstream_writes_them() {
+        use super::ErrorName::*;
+        for name in [
+            StageError,
+            StageCancelError,
+            StageNestedError,
+            StageNestedCancelError,
+            StageTimeoutError,
+            JobError,
+            JobCancelError,
+            WorkflowError,
+            WorkflowCancelError,
+            WorkflowTimeoutError,
+            ParamError,
+            UtilError,
+            TypeError,
+            ValueError,
+            IndexError,
+            OverflowError,
+            ZeroDivisionError,
+            MemoryError,
+            NotImplementedError,
+        ] {
+            assert_eq!(name.to_string(), format!("{name:?}"));
+        }
     }
 }

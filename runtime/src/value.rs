@@ -610,11 +610,22 @@ fn big_float_cmp(a: &BigInt, x: f64) -> Option<Ordering> {
 /// `sys.int_info.default_max_str_digits`. Beyond it Python raises ValueError.
 pub const MAX_INT_DIGITS: usize = 4300;
 
+/// An integer written with more than [`MAX_INT_DIGITS`] digits: Python's
+/// complaint.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an integer of {digits} digits is beyond Python's limit of {MAX_INT_DIGITS} digits \
+     for reading an int from text"
+)]
+pub struct TooManyDigits {
+    pub digits: usize,
+}
+
 /// A decimal integer (an optional sign, then ASCII digits) as Python's `int()`
-/// reads it, of any size: `None` when `text` is not one, an error (Python's
-/// complaint) when it has more than [`MAX_INT_DIGITS`] digits.
+/// reads it, of any size: `None` when `text` is not one, an error when it has
+/// more than [`MAX_INT_DIGITS`] digits.
 #[must_use]
-pub fn parse_int(text: &str) -> Option<Result<Value, String>> {
+pub fn parse_int(text: &str) -> Option<Result<Value, TooManyDigits>> {
     if let Ok(n) = text.parse::<i64>() {
         return Some(Ok(Value::Int(n)));
     }
@@ -627,11 +638,9 @@ pub fn parse_int(text: &str) -> Option<Result<Value, String>> {
         return None;
     }
     if digits.len() > MAX_INT_DIGITS {
-        return Some(Err(format!(
-            "an integer of {} digits is beyond Python's limit of {MAX_INT_DIGITS} digits \
-             for reading an int from text",
-            digits.len()
-        )));
+        return Some(Err(TooManyDigits {
+            digits: digits.len(),
+        }));
     }
     let magnitude: num_bigint::BigUint = digits.parse().ok()?;
     let sign = if negative {
@@ -953,7 +962,7 @@ mod tests {
         let error = parse_int(&format!("-{}", "7".repeat(MAX_INT_DIGITS + 1)))
             .unwrap()
             .unwrap_err();
-        assert!(error.contains("4301 digits"), "{error}");
+        assert!(error.to_string().contains("4301 digits"), "{error}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::cancel::Cancel;
 use crate::events::{Bus, Kind, NeedEnd, NotRun, RunEvent, RunEvents};
 use crate::plans::PlanStore;
 use crate::pool::Pool;
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Text, Value};
 
 /// What is shared by a run and the runs it triggers.
@@ -96,7 +96,7 @@ impl RunCx {
         {
             let detail = errors.and_then(status::message).unwrap_or("see its errors");
             *first = Some(status::error(
-                "StageError",
+                ErrorName::StageError,
                 format!(
                     "Stage {} failed and --raise-error stops the run: {detail}",
                     Value::str(stage).py_repr()
@@ -175,7 +175,7 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         Ending::TimedOut => {
             status = Status::Failed;
             errors = Some(status::error(
-                "WorkflowTimeoutError",
+                ErrorName::WorkflowTimeoutError,
                 format!(
                     "{} was timeout because it use exec time more than {} seconds.",
                     Value::str(&plan.name).py_repr(),
@@ -188,15 +188,18 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
                 status = Status::Cancel;
             }
             errors.get_or_insert_with(|| {
-                status::error("WorkflowCancelError", "Execution was canceled by a signal.")
+                status::error(
+                    ErrorName::WorkflowCancelError,
+                    "Execution was canceled by a signal.",
+                )
             });
         }
         // A job that failed, a trigger rule that failed, `--raise-error`: FAILED.
         // A fail-fast stop's cancel error leaves the jobs' status (upstream's).
         Ending::Finished
-            if errors
-                .as_ref()
-                .is_some_and(|e| status::name(e) != Some("WorkflowCancelError")) =>
+            if errors.as_ref().is_some_and(|e| {
+                status::name(e) != Some(ErrorName::WorkflowCancelError.as_str())
+            }) =>
         {
             status = Status::Failed;
         }
@@ -406,7 +409,7 @@ impl Scheduler {
         self.states[index.index()] = JobState::Refused;
         self.not_run(index, Some(Status::Cancel), NotRun::FailFast);
         self.workflow_error = Some(status::error(
-            "WorkflowCancelError",
+            ErrorName::WorkflowCancelError,
             "Job execution was canceled because the event was set before start job execution.",
         ));
     }
@@ -419,13 +422,13 @@ impl Scheduler {
         match status {
             Status::Failed => {
                 self.workflow_error = Some(status::error(
-                    "WorkflowError",
+                    ErrorName::WorkflowError,
                     format!("Job execution, {id}, was failed."),
                 ));
             }
             Status::Cancel if !self.cancel.is_killed() => {
                 self.workflow_error = Some(status::error(
-                    "WorkflowCancelError",
+                    ErrorName::WorkflowCancelError,
                     format!(
                         "Job execution, {id}, was canceled from the event after end job execution."
                     ),
@@ -552,7 +555,7 @@ impl Scheduler {
                         self.aborted = true;
                         self.blocked = Some(self.plan.jobs[dependent].id.clone());
                         self.workflow_error = Some(status::error(
-                            "WorkflowError",
+                            ErrorName::WorkflowError,
                             format!(
                                 "Validate job trigger rule was failed with {}.",
                                 Value::str(rule.name()).py_repr()

@@ -3,31 +3,25 @@
 use std::fmt::Write as _;
 
 use super::args::CompileArgs;
-use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{Done, Error};
 use crate::compile;
 
-pub(super) fn run(args: &CompileArgs) -> u8 {
+pub(super) fn run(args: &CompileArgs) -> Result<Done, Error> {
     let cache = args.input.cache_file();
-    let compiled = match compile::compile_paths_with(
+    let compiled = compile::compile_paths_with(
         &args.input.paths(),
         &args.out,
         &args.input.options(),
         cache.as_deref(),
         args.input.no_cache,
-    ) {
-        Ok(compiled) => compiled,
-        Err(error) => {
-            crate::errln!("wfc: error: {error}");
-            return EXIT_USAGE;
-        }
-    };
-    if let Err(code) = super::report(
+    )?;
+    super::report(
         &args.report,
         &compiled.checked.sources,
         &compiled.checked.diagnostics,
-    ) {
-        return code;
-    }
+    )?;
+    // Each plan that cannot be written is said at once; the others are still
+    // written, and the summary follows.
     for (path, error) in &compiled.write_errors {
         crate::errln!("wfc: error: cannot write plan {}: {error}", path.display());
     }
@@ -48,8 +42,8 @@ pub(super) fn run(args: &CompileArgs) -> u8 {
         );
     }
     crate::errln!("{summary} in {}", args.out.display());
-    if !compiled.write_errors.is_empty() {
-        EXIT_USAGE
+    Ok(if !compiled.write_errors.is_empty() {
+        Done::PlansNotWritten
     } else if compiled.failed.is_empty()
         && !compiled
             .checked
@@ -57,8 +51,8 @@ pub(super) fn run(args: &CompileArgs) -> u8 {
             .iter()
             .any(crate::diagnostic::Diagnostic::is_error)
     {
-        EXIT_OK
+        Done::Clean
     } else {
-        EXIT_FINDINGS
-    }
+        Done::Findings
+    })
 }

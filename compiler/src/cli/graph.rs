@@ -1,22 +1,15 @@
 //! `wfc graph NAME`: a workflow's job graph as DOT or Mermaid.
 
 use super::args::{GraphArgs, GraphFormatArg, ReportArgs};
-use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{Done, Error};
 use crate::check;
 use crate::compile;
 use crate::diagnostic::suggestion;
 use crate::plan::graph::{self, GraphFormat};
 
-pub(super) fn run(args: &GraphArgs) -> u8 {
+pub(super) fn run(args: &GraphArgs) -> Result<Done, Error> {
     let cache = args.input.cache_file();
-    let checked =
-        match check::check_paths(&args.input.paths(), &args.input.options(), cache.as_deref()) {
-            Ok(checked) => checked,
-            Err(error) => {
-                crate::errln!("wfc: error: {error}");
-                return EXIT_USAGE;
-            }
-        };
+    let checked = check::check_paths(&args.input.paths(), &args.input.options(), cache.as_deref())?;
     match compile::lower_one(&checked, &args.name) {
         None => {
             let names = checked
@@ -27,9 +20,12 @@ pub(super) fn run(args: &GraphArgs) -> u8 {
             let hint = suggestion(&args.name, names)
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default();
-            crate::errln!("wfc: error: no workflow is named `{}`{hint}", args.name);
-            EXIT_USAGE
+            Err(Error::NoWorkflow {
+                name: args.name.clone(),
+                hint,
+            })
         }
+        // Said before the findings that explain it; the findings decide the status.
         Some(Err(errors)) => {
             crate::errln!(
                 "wfc: error: workflow `{}` has errors; fix them first:",
@@ -40,17 +36,15 @@ pub(super) fn run(args: &GraphArgs) -> u8 {
                 color: super::args::ColorArg::Auto,
             };
             let _ = super::report(&report, &checked.sources, &errors);
-            EXIT_FINDINGS
+            Ok(Done::Findings)
         }
         Some(Ok(plan)) => {
             let format = match args.format {
                 GraphFormatArg::Dot => GraphFormat::Dot,
                 GraphFormatArg::Mermaid => GraphFormat::Mermaid,
             };
-            match super::print(&graph::render(&plan, format)) {
-                Ok(()) => EXIT_OK,
-                Err(status) => status,
-            }
+            super::print(&graph::render(&plan, format))?;
+            Ok(Done::Clean)
         }
     }
 }

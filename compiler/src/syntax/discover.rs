@@ -1,7 +1,6 @@
 //! Which files to load: every `*.yml` / `*.yaml` under the given paths, minus the
 //! patterns of each root's `.confignore`.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -9,19 +8,12 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::input;
 
 /// A path that cannot be read: a usage or I/O problem, not a finding.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
 pub struct DiscoverError {
     pub path: PathBuf,
     pub message: String,
 }
-
-impl fmt::Display for DiscoverError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
-impl std::error::Error for DiscoverError {}
 
 /// The paths used when none are given: `$WORKFLOW_CORE_CONF_PATH`, else `./conf` if it
 /// exists, else the current directory.

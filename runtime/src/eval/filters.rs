@@ -9,6 +9,7 @@ use super::{EvalError, literal};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::status::ErrorName;
 use crate::value::{Text, Value};
 
 /// Argument `index` of a call of the built-in filter `def`, given by position or by
@@ -51,7 +52,7 @@ fn kind_error(filter: &Filter, def: &FilterDef, index: usize) -> EvalError {
 
 fn filter_error(filter: &Filter, message: impl Into<String>) -> EvalError {
     EvalError {
-        name: "UtilError",
+        name: ErrorName::UtilError,
         message: format!("filter `{}`: {}", filter.name, message.into()),
     }
 }
@@ -96,15 +97,15 @@ fn apply_builtin(
             Value::Float(x) if x.is_finite() => crate::value::int_of_float(x),
             Value::Str(s) => match crate::value::parse_int(&s.trim().replace('_', "")) {
                 Some(Ok(n)) => n,
-                Some(Err(message)) => {
+                Some(Err(error)) => {
                     return Err(EvalError {
-                        name: "ValueError",
-                        message,
+                        name: ErrorName::ValueError,
+                        message: error.to_string(),
                     });
                 }
                 None => {
                     return Err(EvalError {
-                        name: "ValueError",
+                        name: ErrorName::ValueError,
                         message: format!(
                             "invalid literal for int() with base 10: {}",
                             wfc_plan::pytext::repr_str(&s)
@@ -203,7 +204,7 @@ fn apply_builtin(
                         .ok()
                         .and_then(|at| items.get(at).cloned())
                         .ok_or_else(|| EvalError {
-                            name: "IndexError",
+                            name: ErrorName::IndexError,
                             message: "list index out of range".into(),
                         })?
                 }
@@ -223,7 +224,7 @@ fn apply_registered(filter: &Filter, value: &Value) -> Result<Value, EvalError> 
         .map(|(k, v)| (k.clone(), literal(v)))
         .collect();
     crate::python::apply_filter(&filter.name, value, &args, &kwargs)
-        .map_err(|message| filter_error(filter, message))
+        .map_err(|failure| filter_error(filter, failure.to_string()))
 }
 
 /// Without Python, a filter that is not built in cannot be applied.

@@ -18,6 +18,7 @@ use wfc_plan::expr::ast::Template;
 use super::{Context, Outcome};
 use crate::eval;
 use crate::process;
+use crate::status::ErrorName;
 use crate::value::{Map, Value};
 
 pub(super) fn run(
@@ -49,7 +50,7 @@ pub(super) fn run(
             Outcome::cancelled("Cancel while the process was running.")
         }
         Err(error) => Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot run the script with bash: {error}"),
         ),
     }
@@ -119,9 +120,9 @@ impl Finished {
             _ if cx.cancel().is_killed() => {
                 Outcome::cancelled("Cancel while the process was running.")
             }
-            Some(_) => Outcome::failed("StageError", message(&self.stderr)),
+            Some(_) => Outcome::failed(ErrorName::StageError, message(&self.stderr)),
             None => Outcome::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!(
                     "Subprocess was killed by signal {}",
                     self.status.signal().unwrap_or(0)

@@ -8,7 +8,7 @@ use wfc_plan::{ArmPlan, PValue};
 
 use super::{Context, Outcome, Step, Stop};
 use crate::eval::{self, Bindings};
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Value};
 
 pub(super) fn run(
@@ -56,7 +56,7 @@ pub(super) fn run(
         None if skip_not_match => return Outcome::status(Status::Skip),
         None => {
             return Outcome::failed(
-                "StageError",
+                ErrorName::StageError,
                 "This stage does not set else for support not match any case.",
             );
         }
@@ -78,21 +78,21 @@ pub(super) fn run(
     let errors = list.stop.map(|stop| match stop {
         // Upstream names this one StageError (its status is CANCEL all the same).
         Stop::CancelledBefore => status::error(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "Cancel case: {} before start nested process.",
                 label.py_repr()
             ),
         ),
         Stop::Failed(iden) => status::error(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "Break case: {} because nested stage: {iden}, failed.",
                 label.py_repr()
             ),
         ),
         Stop::Cancelled => status::error(
-            "StageCancelError",
+            ErrorName::StageCancelError,
             format!("Cancel case {} after end nested process.", label.py_repr()),
         ),
     });

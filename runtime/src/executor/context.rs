@@ -76,7 +76,7 @@ pub(crate) trait Context: Sync {
 
     /// The plan of a child run of `workflow`, or why none may start (the
     /// trigger depth limit, no such plan).
-    fn child_plan(&self, workflow: &str) -> Result<Arc<Plan>, String>;
+    fn child_plan(&self, workflow: &str) -> Result<Arc<Plan>, NoChildPlan>;
 
     /// Runs `plan` as a child of this run (its own run id, this run as its
     /// parent, stopped with this stage) with `params` (already resolved).
@@ -86,6 +86,23 @@ pub(crate) trait Context: Sync {
     /// `Value::Foreign`): they are cleaned out of the job's context when it ends.
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     fn made_foreign(&self);
+}
+
+/// Why a trigger has no plan to run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NoChildPlan {
+    /// The child would be nested deeper than the engine allows.
+    #[error(
+        "Trigger depth limit reached: workflow {} would be the {depth}th nested run (the limit is {limit}); is there a trigger cycle?",
+        Value::str(workflow).py_repr()
+    )]
+    TooDeep {
+        workflow: String,
+        depth: u32,
+        limit: u32,
+    },
+    #[error(transparent)]
+    NoPlan(#[from] crate::plans::NoPlan),
 }
 
 /// Where a nested list runs, below its stage's place (for logs and container

@@ -36,6 +36,7 @@ use crate::eval;
 use crate::events::{RunEvent, Source, Stream};
 use crate::owner::{self, Owner};
 use crate::process;
+use crate::status::ErrorName;
 use crate::value::{Map, Value};
 
 /// How long the engine may take to answer a request (other than waiting for the
@@ -80,7 +81,7 @@ pub(super) fn run(
         Ok(dir) => dir,
         Err(e) => {
             return Outcome::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!("cannot make the container's /logs folder: {e}"),
             );
         }
@@ -90,7 +91,7 @@ pub(super) fn run(
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return Outcome::failed("StageError", format!("cannot start I/O: {e}")),
+        Err(e) => return Outcome::failed(ErrorName::StageError, format!("cannot start I/O: {e}")),
     };
     let stop = Arc::new(tokio::sync::Notify::new());
     let _guard = {
@@ -134,7 +135,7 @@ fn render(
     }
     let workdir = std::env::current_dir().map_err(|e| {
         ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot read the working directory: {e}"),
         )
     })?;
@@ -144,12 +145,12 @@ fn render(
         let target = value_text(target)?;
         // Refused early, before any pull; checked again when mounted.
         wfc_plan::volume::host_path(&host, &workdir)
-            .map_err(|refusal| ExecError::failed("StageError", refusal.message(&host)))?;
+            .map_err(|refusal| ExecError::failed(ErrorName::StageError, refusal.message(&host)))?;
         if !target.starts_with('/')
             || wfc_plan::volume::normalize(Path::new(&target)) == Path::new("/logs")
         {
             return Err(ExecError::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!(
                     "volume `{host}`: the container path `{target}` must be absolute and not `/logs`"
                 ),
@@ -221,7 +222,7 @@ fn sanitize(name: &str) -> String {
 }
 
 fn engine_error(what: &str, error: &bollard::errors::Error) -> ExecError {
-    ExecError::failed("StageError", format!("{what}: {error}"))
+    ExecError::failed(ErrorName::StageError, format!("{what}: {error}"))
 }
 
 async fn bounded<T>(
@@ -233,7 +234,7 @@ async fn bounded<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(engine_error(what, &error)),
         Err(_) => Err(ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "{what}: the Docker engine did not answer within {}s",
                 limit.as_secs()
@@ -272,7 +273,7 @@ async fn container(
     sweep_gone_owners_once();
     if let Err(e) = owner::note_containers() {
         return Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot note this process's containers in its scratch folder: {e}"),
         );
     }
@@ -430,7 +431,7 @@ async fn pull_if_missing(
         Ok(Err(e)) => return Err(engine_error(&format!("cannot inspect {reference}"), &e)),
         Err(_) => {
             return Err(ExecError::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!(
                     "cannot inspect {reference}: the Docker engine did not answer within {}s",
                     REQUEST.as_secs()
@@ -467,7 +468,7 @@ async fn pull_if_missing(
         done = tokio::time::timeout(PULL, pull) => match done {
             Ok(result) => result,
             Err(_) => Err(ExecError::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!("cannot pull {reference}: not done after {}s", PULL.as_secs()),
             )),
         },
@@ -489,7 +490,7 @@ fn pull_error(reference: &str, message: &str, with_auth: bool) -> ExecError {
         "the pull failed"
     };
     ExecError::failed(
-        "StageError",
+        ErrorName::StageError,
         format!("cannot pull {reference}: {why} ({message})"),
     )
 }
@@ -543,7 +544,7 @@ async fn run_created(
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
             Some(Err(e)) => Err(engine_error("cannot wait for the container", &e)),
             None => Err(ExecError::failed(
-                "StageError",
+                ErrorName::StageError,
                 "the Docker engine stopped answering about the container",
             )),
         }
@@ -561,7 +562,7 @@ async fn run_created(
     };
     if code != 0 {
         return Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "Container of {reference} exited with status {code}: {}",
                 stderr.trim_end_matches('\n')
@@ -585,13 +586,13 @@ async fn run_created(
             }
             Ok(_) => {
                 return Outcome::failed(
-                    "StageError",
+                    ErrorName::StageError,
                     "/logs/outputs.json holds JSON that is not an object",
                 );
             }
             Err(e) => {
                 return Outcome::failed(
-                    "StageError",
+                    ErrorName::StageError,
                     format!("/logs/outputs.json is not JSON: {e}"),
                 );
             }

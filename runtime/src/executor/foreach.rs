@@ -8,6 +8,7 @@ use wfc_plan::{Items, StagePlan};
 use super::nested::{self, Unit, Units};
 use super::{Context, Done, ExecError, Outcome, Step};
 use crate::eval::{self, Bindings};
+use crate::status::ErrorName;
 use crate::value::{Map, Text, Value};
 
 /// The items to run, and whether they came as a tuple (upstream keeps the tuple
@@ -36,7 +37,7 @@ fn items(cx: &impl Context, local: &Map, items: &Items) -> Result<(Vec<Value>, b
         {
             Some(Ok(Value::List(items))) => Ok((items, false)),
             _ => Err(ExecError::failed(
-                "TypeError",
+                ErrorName::TypeError,
                 format!(
                     "Does not support string foreach: {} that can not convert to list.",
                     Value::Str(text).py_repr()
@@ -44,14 +45,14 @@ fn items(cx: &impl Context, local: &Map, items: &Items) -> Result<(Vec<Value>, b
             )),
         },
         Value::Map(map) => Err(ExecError::failed(
-            "TypeError",
+            ErrorName::TypeError,
             format!(
                 "Does not support dict foreach: {} (<class 'dict'>) yet.",
                 Value::Map(map).py_repr()
             ),
         )),
         other => Err(ExecError::failed(
-            "TypeError",
+            ErrorName::TypeError,
             format!(
                 "Does not support {} foreach: {}",
                 other.type_name(),
@@ -138,7 +139,7 @@ pub(super) fn run(
     // Items are the keys of the output: each must be unique unless keyed by index.
     if !by_index && has_duplicates(&items) {
         return Outcome::failed(
-            "ValueError",
+            ErrorName::ValueError,
             "Foreach item should not duplicate. If this stage must to pass duplicate item, it should set `use_index_as_key: true`.",
         );
     }

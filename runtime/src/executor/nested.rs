@@ -11,7 +11,7 @@ use wfc_plan::pytext::repr_str;
 
 use super::{Context, Step, Stop};
 use crate::eval::Bindings;
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Sharing, Text, Value};
 
 /// A kind of unit, in upstream's words: what its errors call it, and their
@@ -19,27 +19,27 @@ use crate::value::{Map, Sharing, Text, Value};
 pub(super) struct Kind {
     noun: &'static str,
     /// The error's name when a nested stage failed.
-    failed: &'static str,
+    failed: ErrorName,
     /// The error's name when a nested stage was cancelled.
-    cancelled: &'static str,
+    cancelled: ErrorName,
 }
 
 pub(super) const ITEM: Kind = Kind {
     noun: "item",
-    failed: "StageError",
-    cancelled: "StageCancelError",
+    failed: ErrorName::StageError,
+    cancelled: ErrorName::StageCancelError,
 };
 
 pub(super) const PASS: Kind = Kind {
     noun: "loop",
-    failed: "StageNestedError",
-    cancelled: "StageNestedCancelError",
+    failed: ErrorName::StageNestedError,
+    cancelled: ErrorName::StageNestedCancelError,
 };
 
 pub(super) const BRANCH: Kind = Kind {
     noun: "branch",
-    failed: "StageError",
-    cancelled: "StageCancelError",
+    failed: ErrorName::StageError,
+    cancelled: ErrorName::StageCancelError,
 };
 
 impl Kind {
@@ -48,7 +48,7 @@ impl Kind {
         let noun = self.noun;
         let (name, message) = match stop {
             Stop::CancelledBefore => (
-                "StageCancelError",
+                ErrorName::StageCancelError,
                 format!(
                     "Cancel {noun}: {} before start nested process.",
                     label.py_repr()

@@ -8,6 +8,7 @@ use wfc_plan::{Count, StagePlan};
 use super::nested::{self, Unit, Units};
 use super::{Context, Done, Outcome, Step};
 use crate::eval::{self, Bindings};
+use crate::status::ErrorName;
 use crate::value::{Map, Text, Value};
 
 pub(super) fn run(
@@ -26,7 +27,10 @@ pub(super) fn run(
         },
     };
     if !(1..20).contains(&workers) {
-        return Outcome::failed("ValueError", "A max-workers value should between 1 and 19.");
+        return Outcome::failed(
+            ErrorName::ValueError,
+            "A max-workers value should between 1 and 19.",
+        );
     }
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start parallel process.");

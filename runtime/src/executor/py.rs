@@ -13,6 +13,7 @@ use super::{Context, Outcome};
 use crate::eval;
 use crate::process;
 use crate::python::{self, Running};
+use crate::status::ErrorName;
 use crate::value::Map;
 
 pub(super) fn run(
@@ -102,7 +103,7 @@ pub(super) fn run_python(
     match done {
         Ran::Done(done) => finish(cx, done, cancelled),
         Ran::Lost => Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             "the thread running the Python code ended without a result",
         ),
         Ran::LeftBehind => {
@@ -189,7 +190,7 @@ pub(super) fn finish(
         Ok(run) => run,
         Err(failure) => {
             tracing::error!(target: "wfr::py", run = cx.run_id(), at = cx.at(), "{}", failure.traceback);
-            return Outcome::failed(&failure.name, failure.message);
+            return Outcome::raised(&failure.name, failure.message);
         }
     };
     if let Some(failure) = run.error {
@@ -197,7 +198,7 @@ pub(super) fn finish(
             return Outcome::cancelled(cancelled);
         }
         tracing::error!(target: "wfr::py", run = cx.run_id(), at = cx.at(), "{}", failure.traceback.trim_end());
-        return Outcome::failed(&failure.name, failure.message);
+        return Outcome::raised(&failure.name, failure.message);
     }
     if run
         .outputs

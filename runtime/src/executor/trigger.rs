@@ -7,7 +7,7 @@ use wfc_plan::expr::ast::Template;
 use super::{Context, Outcome};
 use crate::eval;
 use crate::params;
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::Map;
 
 pub(super) fn run(
@@ -24,13 +24,13 @@ pub(super) fn run(
     };
     if name == cx.workflow() {
         return Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             "Circle execute via trigger itself workflow name.",
         );
     }
     let plan = match cx.child_plan(&name) {
         Ok(plan) => plan,
-        Err(message) => return Outcome::failed("StageError", message),
+        Err(error) => return Outcome::failed(ErrorName::StageError, error.to_string()),
     };
     // Upstream renders `params` without `pass_env`: `null` stays text.
     let given = match eval::map(&cx.scope(local, retry).plain(), params) {
@@ -39,7 +39,7 @@ pub(super) fn run(
     };
     let resolved = match params::resolve(&plan.params, &given) {
         Ok(p) => p,
-        Err(e) => return Outcome::failed("ParamError", e.0),
+        Err(e) => return Outcome::failed(ErrorName::ParamError, e.to_string()),
     };
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start trigger process.");
@@ -58,7 +58,10 @@ pub(super) fn run(
                 .map_or_else(|| ".".to_string(), |m| format!(" with:\n{m}"));
             Outcome {
                 outputs,
-                ..Outcome::failed("StageError", format!("Trigger workflow was failed{detail}"))
+                ..Outcome::failed(
+                    ErrorName::StageError,
+                    format!("Trigger workflow was failed{detail}"),
+                )
             }
         }
         Status::Cancel => Outcome {

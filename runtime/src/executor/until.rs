@@ -8,6 +8,7 @@ use wfc_plan::{CondPlan, PValue, StagePlan};
 use super::nested::{self, Unit, Units};
 use super::{Context, Outcome, Step};
 use crate::eval::{self, Bindings};
+use crate::status::ErrorName;
 use crate::value::{Map, Text, Value};
 
 pub(super) fn run(
@@ -38,7 +39,7 @@ pub(super) fn run(
         if lap > max_loop {
             let plural = if max_loop > 1 { "s" } else { "" };
             let failed = Outcome::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!("Loop was exceed the maximum {max_loop} loop{plural}."),
             );
             return with_passes(failed, passes);
@@ -104,7 +105,7 @@ pub(super) fn run(
                 Ok(Value::Bool(false)) => {}
                 Ok(other) => {
                     let failed = Outcome::failed(
-                        "TypeError",
+                        ErrorName::TypeError,
                         format!(
                             "Return type of until condition not be `boolean`, getting: {}",
                             other.py_repr()

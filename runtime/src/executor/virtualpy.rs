@@ -12,6 +12,7 @@ use wfc_plan::expr::ast::Template;
 use super::bash::{private_dir, run_process, write_private};
 use super::{Context, Outcome};
 use crate::eval;
+use crate::status::ErrorName;
 use crate::value::{Map, Value};
 
 pub(super) fn run(
@@ -45,12 +46,12 @@ pub(super) fn run(
         Some(Err(e)) => return Outcome::eval_error(e),
         Some(Ok(version)) => match find_interpreter(version.trim()) {
             Ok(path) => Some(path),
-            Err(message) => return Outcome::failed("StageError", message),
+            Err(missing) => return Outcome::failed(ErrorName::StageError, missing.to_string()),
         },
     };
     let uv = match find_uv() {
         Ok(uv) => uv,
-        Err(message) => return Outcome::failed("StageError", message),
+        Err(missing) => return Outcome::failed(ErrorName::StageError, missing.to_string()),
     };
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start virtual python process.");
@@ -82,7 +83,7 @@ pub(super) fn run(
             )
         }),
         Err(error) => Outcome::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot run the script with {}: {error}", uv.describe()),
         ),
     }
@@ -152,7 +153,27 @@ impl Uv {
     }
 }
 
-fn find_uv() -> Result<Uv, String> {
+/// What a VirtualPy stage needs and this machine does not have: it fails with it.
+#[derive(Debug, thiserror::Error)]
+enum Missing {
+    #[error(
+        "VirtualPy stages run with uv, which is not installed: `python3 -m pip install uv` (or set WFC_UV to its path)"
+    )]
+    Uv,
+    /// `version` is a path, and no file is there.
+    #[error("`version: {version}`: no such interpreter")]
+    InterpreterFile { version: String },
+    #[error(
+        "`version: {version}`: no Python {version} is installed (looked in {}); install it, or drop `version` to use the default interpreter",
+        looked.join(", ")
+    )]
+    Interpreter {
+        version: String,
+        looked: Vec<String>,
+    },
+}
+
+fn find_uv() -> Result<Uv, Missing> {
     if let Some(path) = std::env::var_os("WFC_UV").filter(|p| !p.is_empty()) {
         return Ok(Uv::Binary(PathBuf::from(path)));
     }
@@ -166,10 +187,7 @@ fn find_uv() -> Result<Uv, String> {
     if module {
         return Ok(Uv::Module);
     }
-    Err(
-        "VirtualPy stages run with uv, which is not installed: `python3 -m pip install uv` (or set WFC_UV to its path)"
-            .to_string(),
-    )
+    Err(Missing::Uv)
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
@@ -183,13 +201,15 @@ fn on_path(name: &str) -> Option<PathBuf> {
 /// An installed interpreter for `version` (`3.12`, `3.12.1`, or a path): pyenv's
 /// versions first, then `python3.12` on the PATH and in the usual folders. Never
 /// one to download.
-fn find_interpreter(version: &str) -> Result<PathBuf, String> {
+fn find_interpreter(version: &str) -> Result<PathBuf, Missing> {
     let as_path = Path::new(version);
     if version.contains('/') {
         return if as_path.is_file() {
             Ok(as_path.to_path_buf())
         } else {
-            Err(format!("`version: {version}`: no such interpreter"))
+            Err(Missing::InterpreterFile {
+                version: version.to_string(),
+            })
         };
     }
     let short: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
@@ -238,8 +258,8 @@ fn find_interpreter(version: &str) -> Result<PathBuf, String> {
             looked.push(dir.display().to_string());
         }
     }
-    Err(format!(
-        "`version: {version}`: no Python {version} is installed (looked in {}); install it, or drop `version` to use the default interpreter",
-        looked.join(", ")
-    ))
+    Err(Missing::Interpreter {
+        version: version.to_string(),
+        looked,
+    })
 }

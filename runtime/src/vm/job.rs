@@ -12,7 +12,7 @@ use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
 use crate::events::{Kind, RunEvent};
 use crate::executor::{Done, Stop};
-use crate::status::{self, Status};
+use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Text, Value};
 
 /// A finished job: its status and its entry under `jobs.<id>`.
@@ -107,7 +107,7 @@ pub(crate) fn run(
             job,
             Status::Failed,
             Some(status::error(
-                "JobError",
+                ErrorName::JobError,
                 format!(
                     "The max-parallel value should not more than 10, the current value was set: {max_parallel}."
                 ),
@@ -120,7 +120,7 @@ pub(crate) fn run(
             job,
             Status::Failed,
             Some(status::error(
-                "ValueError",
+                ErrorName::ValueError,
                 format!(
                     "max-parallel must be at least 1, the current value was set: {max_parallel}."
                 ),
@@ -129,11 +129,11 @@ pub(crate) fn run(
     }
     let combinations = match strategies(run, job, &jobs) {
         Ok(c) => c,
-        Err(message) => {
+        Err(error) => {
             return JobResult::only(
                 job,
                 Status::Failed,
-                Some(status::error("JobError", message)),
+                Some(status::error(ErrorName::JobError, error.to_string())),
             );
         }
     };
@@ -142,7 +142,7 @@ pub(crate) fn run(
             job,
             Status::Cancel,
             Some(status::error(
-                "JobCancelError",
+                ErrorName::JobCancelError,
                 "Execution was canceled from the event before start local job execution.",
             )),
         );
@@ -182,18 +182,18 @@ pub(crate) fn run(
             let list = run_list(&strategy_cx, &job_for_units.stages);
             let error = list.stop.as_ref().map(|stop| match stop {
                 Stop::CancelledBefore => status::error(
-                    "JobCancelError",
+                    ErrorName::JobCancelError,
                     "Strategy execution was canceled from the event before start stage execution.",
                 ),
                 Stop::Failed(iden) => status::error(
-                    "JobError",
+                    ErrorName::JobError,
                     format!(
                         "Strategy execution was break because its nested-stage, {}, failed.",
                         Value::Str(iden.clone()).py_repr()
                     ),
                 ),
                 Stop::Cancelled => status::error(
-                    "JobCancelError",
+                    ErrorName::JobCancelError,
                     "Strategy execution was canceled from the event after end stage execution.",
                 ),
             });
@@ -285,7 +285,7 @@ fn py_int(value: &Value) -> Result<i64, Value> {
         Value::Float(x) if x.is_finite() && x.abs() < 9.2e18 => Ok(x.trunc() as i64),
         Value::Str(s) => s.trim().replace('_', "").parse().map_err(|_| {
             status::error(
-                "ValueError",
+                ErrorName::ValueError,
                 format!(
                     "invalid literal for int() with base 10: {}",
                     value.py_repr()
@@ -293,7 +293,7 @@ fn py_int(value: &Value) -> Result<i64, Value> {
             )
         }),
         other => Err(status::error(
-            "TypeError",
+            ErrorName::TypeError,
             format!(
                 "int() argument must be a string, a bytes-like object or a real number, not {}",
                 Value::str(other.type_name()).py_repr()
@@ -302,8 +302,23 @@ fn py_int(value: &Value) -> Result<i64, Value> {
     }
 }
 
+/// Why a job's templated matrix gives no strategies: the job fails with it.
+#[derive(Debug, thiserror::Error)]
+enum StrategyError {
+    /// A value or template of the matrix does not render (its message alone).
+    #[error("{}", .0.message)]
+    Render(#[from] eval::EvalError),
+    #[error("matrix key `{key}` must give a list, got {got}")]
+    NotAList { key: String, got: String },
+    #[error("the matrix of job `{job}` {}", error.message())]
+    Matrix {
+        job: String,
+        error: wfc_plan::matrix::MatrixError,
+    },
+}
+
 /// The job's strategies: `(id, matrix)` pairs; one empty strategy without a matrix.
-fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map)>, String> {
+fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map)>, StrategyError> {
     let to_map = |c: &Combination| -> Map {
         c.values
             .iter()
@@ -335,35 +350,40 @@ fn dynamic(
     axes: &[(String, Axis)],
     include: &[PMap],
     exclude: &[PMap],
-) -> Result<Vec<(String, Map)>, String> {
+) -> Result<Vec<(String, Map)>, StrategyError> {
     let empty = Map::default();
     let root = Frame::default();
     let scope = scope(run, jobs, &empty, &root);
-    let render = |v: &PValue| eval::value(&scope, v).map_err(|e| e.message);
+    let render = |v: &PValue| eval::value(&scope, v).map_err(StrategyError::from);
     let mut columns: Vec<(String, Vec<Value>)> = Vec::with_capacity(axes.len());
     for (key, axis) in axes {
         let values = match axis {
             Axis::Values(values) => values.iter().map(render).collect::<Result<Vec<_>, _>>()?,
-            Axis::Template(t) => match eval::render(&scope, t).map_err(|e| e.message)? {
+            Axis::Template(t) => match eval::render(&scope, t)? {
                 Value::List(items) | Value::Tuple(items) => items,
                 other => {
-                    return Err(format!(
-                        "matrix key `{key}` must give a list, got {}",
-                        other.py_repr()
-                    ));
+                    return Err(StrategyError::NotAList {
+                        key: key.clone(),
+                        got: other.py_repr(),
+                    });
                 }
             },
         };
         columns.push((key.clone(), values));
     }
-    let rows = |list: &[PMap]| -> Result<Vec<Vec<(String, Value)>>, String> {
+    let rows = |list: &[PMap]| -> Result<Vec<Vec<(String, Value)>>, StrategyError> {
         list.iter()
             .map(|m| m.iter().map(|(k, v)| Ok((k.clone(), render(v)?))).collect())
             .collect()
     };
     let (include, exclude) = (rows(include)?, rows(exclude)?);
-    let kept = wfc_plan::matrix::make(&columns, &include, &exclude, Value::py_eq)
-        .map_err(|error| format!("the matrix of job `{}` {}", job.id, error.message()))?;
+    let kept =
+        wfc_plan::matrix::make(&columns, &include, &exclude, Value::py_eq).map_err(|error| {
+            StrategyError::Matrix {
+                job: job.id.clone(),
+                error,
+            }
+        })?;
     Ok(kept
         .into_iter()
         .map(|row| {

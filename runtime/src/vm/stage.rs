@@ -10,8 +10,10 @@ use super::{RunCx, RunRequest};
 use crate::cancel::Cancel;
 use crate::eval::{self, Bindings, Frame, Scope};
 use crate::events::{Kind, RunEvent, RunEvents};
-use crate::executor::{self, ChildRun, Context, Done, ListResult, Outcome, Step, Stop};
-use crate::status::Status;
+use crate::executor::{
+    self, ChildRun, Context, Done, ListResult, NoChildPlan, Outcome, Step, Stop,
+};
+use crate::status::{ErrorName, Status};
 use crate::value::{Map, Text, Value};
 
 /// Where a stage runs: what templates see and what stops it; what executors
@@ -251,17 +253,16 @@ impl Context for StageCx {
         super::fanout::run(self, units, limit, fail_fast, work)
     }
 
-    fn child_plan(&self, workflow: &str) -> Result<Arc<Plan>, String> {
+    fn child_plan(&self, workflow: &str) -> Result<Arc<Plan>, NoChildPlan> {
         let engine = &self.run.engine;
         if self.run.depth >= engine.max_depth {
-            return Err(format!(
-                "Trigger depth limit reached: workflow {} would be the {}th nested run (the limit is {}); is there a trigger cycle?",
-                Value::str(workflow).py_repr(),
-                self.run.depth + 1,
-                engine.max_depth
-            ));
+            return Err(NoChildPlan::TooDeep {
+                workflow: workflow.to_string(),
+                depth: self.run.depth + 1,
+                limit: engine.max_depth,
+            });
         }
-        engine.plans.get(workflow)
+        Ok(engine.plans.get(workflow)?)
     }
 
     fn run_child(&self, plan: &Arc<Plan>, params: Map) -> ChildRun {
@@ -415,7 +416,12 @@ fn guarded(cx: &StageCx, stage: &StagePlan, local: &Map) -> Outcome {
         match eval::condition(&cx.scope(local, None), cond) {
             Ok(true) => {}
             Ok(false) => return Outcome::status(Status::Skip),
-            Err(e) => return Outcome::failed("StageError", format!("{}: {}", e.name, e.message)),
+            Err(e) => {
+                return Outcome::failed(
+                    ErrorName::StageError,
+                    format!("{}: {}", e.name, e.message),
+                );
+            }
         }
     }
     let retrying = stage.kind.kind().retries();
@@ -483,7 +489,7 @@ fn with_timeout(cx: &StageCx, stage: &StagePlan, f: impl FnOnce(&StageCx) -> Out
         return Outcome {
             outputs: outcome.outputs,
             ..Outcome::failed(
-                "StageTimeoutError",
+                ErrorName::StageTimeoutError,
                 format!("Stage was stopped after its timeout of {seconds} seconds."),
             )
         };

@@ -43,6 +43,7 @@ use wfc_plan::volume;
 use super::super::ExecError;
 use super::{REQUEST, bounded};
 use crate::owner::{self, Owner};
+use crate::status::ErrorName;
 
 /// How long to wait for the starts this one must not overlap (each of their
 /// requests is bounded by [`REQUEST`]).
@@ -132,7 +133,7 @@ pub(super) async fn hold(
         held.release(docker).await;
     }
     Err(ExecError::failed(
-        "StageError",
+        ErrorName::StageError,
         format!(
             "the volumes' host paths changed each time they were about to be mounted ({ATTEMPTS} times); not mounted"
         ),
@@ -176,10 +177,11 @@ fn walk_all(
 ) -> Result<Vec<Walked>, ExecError> {
     let mut out = Vec::with_capacity(volumes.len() + 1);
     for v in volumes {
-        let path = volume::host_path(&v.host, workdir)
-            .map_err(|refusal| ExecError::failed("StageError", refusal.message(&v.host)))?;
+        let path = volume::host_path(&v.host, workdir).map_err(|refusal| {
+            ExecError::failed(ErrorName::StageError, refusal.message(&v.host))
+        })?;
         let chain = walk(&path, make).map_err(|why| {
-            ExecError::failed("StageError", format!("volume `{}`: {why}", v.host))
+            ExecError::failed(ErrorName::StageError, format!("volume `{}`: {why}", v.host))
         })?;
         out.push(Walked {
             host: v.host.clone(),
@@ -190,12 +192,13 @@ fn walk_all(
     }
     let path = logs.canonicalize().map_err(|e| {
         ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot resolve the /logs folder `{}`: {e}", logs.display()),
         )
     })?;
-    let chain = walk(&path, false)
-        .map_err(|why| ExecError::failed("StageError", format!("the /logs folder: {why}")))?;
+    let chain = walk(&path, false).map_err(|why| {
+        ExecError::failed(ErrorName::StageError, format!("the /logs folder: {why}"))
+    })?;
     out.push(Walked {
         host: "/logs".into(),
         target: "/logs".into(),
@@ -205,16 +208,38 @@ fn walk_all(
     Ok(out)
 }
 
+/// Why a host path cannot be walked (see [`walk`]): it is not mounted.
+#[derive(Debug, thiserror::Error)]
+enum WalkError {
+    #[error("cannot open `/`: {0}")]
+    OpenRoot(std::io::Error),
+    #[error("cannot read `/`: {0}")]
+    ReadRoot(std::io::Error),
+    #[error("cannot create `{}`: {errno}", at.display())]
+    Create { at: PathBuf, errno: Errno },
+    #[error("cannot read `{}`: {errno}", at.display())]
+    Read { at: PathBuf, errno: Errno },
+    #[error("cannot open `{}`: {errno}", at.display())]
+    Open { at: PathBuf, errno: Errno },
+    #[error("`{}` is gone while the volume was checked; not mounted", at.display())]
+    Gone { at: PathBuf },
+    #[error(
+        "`{}` became a symlink while the volume was checked; not mounted",
+        at.display()
+    )]
+    BecameLink { at: PathBuf },
+    #[error("`{}` is not a folder", at.display())]
+    NotAFolder { at: PathBuf },
+}
+
 /// Walks `path` (absolute, resolved) from `/` without following any symlink,
 /// making the missing folders when `make` (in the folder the walk holds open,
 /// so a component swapped meanwhile never redirects them); the identities of
 /// the folders on the way, `path`'s last.
-fn walk(path: &Path, make: bool) -> Result<Vec<Identity>, String> {
+fn walk(path: &Path, make: bool) -> Result<Vec<Identity>, WalkError> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let root = std::fs::File::open("/").map_err(|e| format!("cannot open `/`: {e}"))?;
-    let meta = root
-        .metadata()
-        .map_err(|e| format!("cannot read `/`: {e}"))?;
+    let root = std::fs::File::open("/").map_err(WalkError::OpenRoot)?;
+    let meta = root.metadata().map_err(WalkError::ReadRoot)?;
     let mut chain = vec![(meta.dev(), meta.ino())];
     let mut dir: OwnedFd = root.into();
     let mut at = PathBuf::from("/");
@@ -233,35 +258,33 @@ fn walk(path: &Path, make: bool) -> Result<Vec<Identity>, String> {
             Err(Errno::ENOENT) if make => {
                 match mkdirat(&dir, *name, Mode::from_bits_truncate(0o777)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(format!("cannot create `{}`: {e}", at.display())),
+                    Err(errno) => return Err(WalkError::Create { at, errno }),
                 }
-                fstatat(&dir, *name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(|e| format!("cannot read `{}`: {e}", at.display()))?
+                fstatat(&dir, *name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|errno| {
+                    WalkError::Read {
+                        at: at.clone(),
+                        errno,
+                    }
+                })?
             }
-            Err(Errno::ENOENT) => {
-                return Err(format!(
-                    "`{}` is gone while the volume was checked; not mounted",
-                    at.display()
-                ));
-            }
-            Err(e) => return Err(format!("cannot read `{}`: {e}", at.display())),
+            Err(Errno::ENOENT) => return Err(WalkError::Gone { at }),
+            Err(errno) => return Err(WalkError::Read { at, errno }),
         };
         let kind = stat.st_mode & nix::libc::S_IFMT;
         if kind == nix::libc::S_IFLNK {
-            return Err(format!(
-                "`{}` became a symlink while the volume was checked; not mounted",
-                at.display()
-            ));
+            return Err(WalkError::BecameLink { at });
         }
         chain.push((stat.st_dev, stat.st_ino));
         if last {
             break;
         }
         if kind != nix::libc::S_IFDIR {
-            return Err(format!("`{}` is not a folder", at.display()));
+            return Err(WalkError::NotAFolder { at });
         }
-        dir = openat(&dir, *name, flags, Mode::empty())
-            .map_err(|e| format!("cannot open `{}`: {e}", at.display()))?;
+        dir = openat(&dir, *name, flags, Mode::empty()).map_err(|errno| WalkError::Open {
+            at: at.clone(),
+            errno,
+        })?;
     }
     Ok(chain)
 }
@@ -290,7 +313,7 @@ fn stripe((dev, ino): Identity) -> u64 {
 async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, ExecError> {
     let dir = lock_dir().map_err(|e| {
         ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!("cannot use the folder of Docker start locks: {e}"),
         )
     })?;
@@ -301,7 +324,7 @@ async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, E
             Ok(None) => {}
             Err(e) => {
                 return Err(ExecError::failed(
-                    "StageError",
+                    ErrorName::StageError,
                     format!(
                         "cannot lock in the folder of Docker start locks `{}`: {e}",
                         dir.display()
@@ -311,7 +334,7 @@ async fn lock(plan: &BTreeMap<u64, Role>) -> Result<Vec<Flock<std::fs::File>>, E
         }
         if Instant::now() > deadline {
             return Err(ExecError::failed(
-                "StageError",
+                ErrorName::StageError,
                 format!(
                     "another Docker stage that mounts a folder above this one's (or below) was still being started after {}s",
                     LOCK_WAIT.as_secs()
@@ -508,7 +531,7 @@ async fn freeze_writers(
         for writer in writers.iter().filter(|w| above.contains(&w.identity)) {
             if !writer.ours {
                 return Err(ExecError::failed(
-                    "StageError",
+                    ErrorName::StageError,
                     format!(
                         "volume `{}`: the running container `{}`, not started by this run, can write to `{}`, a folder above `{}`; it could swap a folder on the way for a symlink before the engine mounts it. Stop that container, or mount a folder it cannot reach",
                         p.host,
@@ -552,7 +575,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
             Ok(())
         }
         Ok(Err(e)) => Err(ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "cannot pause the container `{}`, which can write to `{}`, while this one is mounted: {e}",
                 writer.name,
@@ -560,7 +583,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
             ),
         )),
         Err(_) => Err(ExecError::failed(
-            "StageError",
+            ErrorName::StageError,
             format!(
                 "cannot pause the container `{}`: the Docker engine did not answer within {}s",
                 writer.name,
@@ -663,7 +686,10 @@ mod tests {
         assert_eq!(chain.last(), Some(&(meta.dev(), meta.ino())));
         std::os::unix::fs::symlink("/etc", work.join("l")).expect("symlink");
         let refused = walk(&work.join("l/x"), true).expect_err("a symlink");
-        assert!(refused.contains("became a symlink"), "{refused}");
+        assert!(
+            refused.to_string().contains("became a symlink"),
+            "{refused}"
+        );
         assert!(!Path::new("/etc/x").exists());
         assert!(walk(&work.join("missing"), false).is_err());
     }

@@ -17,13 +17,36 @@ const PING: Duration = Duration::from_secs(5);
 /// How long one list or remove may take.
 const REQUEST: Duration = Duration::from_secs(30);
 
+/// Why the containers of gone `wfr`s could not all be removed. (The engine's
+/// own errors are kept as its words.)
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ContainersError {
+    /// No runtime for the engine's requests.
+    #[error("cannot start I/O: {0}")]
+    Io(String),
+    #[error(
+        "cannot list containers: the Docker engine did not answer within {}s",
+        REQUEST.as_secs()
+    )]
+    ListTimedOut,
+    #[error("cannot list containers: {0}")]
+    List(String),
+    #[error(
+        "cannot remove container {id}: the Docker engine did not answer within {}s",
+        REQUEST.as_secs()
+    )]
+    RemoveTimedOut { id: String },
+    #[error("cannot remove container {id}: {error}")]
+    Remove { id: String, error: String },
+}
+
 /// Force-removes every container (running or not) labelled with `owner`; the
 /// number removed. An engine that is not there has no containers: `Ok(0)`.
 ///
 /// # Errors
 /// The engine answered but failed to list or remove them, or did not answer in
 /// time.
-pub(crate) fn remove_containers_of(owner: &Owner) -> Result<usize, String> {
+pub(crate) fn remove_containers_of(owner: &Owner) -> Result<usize, ContainersError> {
     let label = format!("{}={}", owner::LABEL, owner.label());
     on_engine(|docker| async move {
         let ids = labelled(&docker, &label).await?;
@@ -44,7 +67,7 @@ pub(crate) fn remove_containers_of(owner: &Owner) -> Result<usize, String> {
 /// # Errors
 /// The engine answered but failed to list or remove them, or did not answer in
 /// time.
-pub(crate) fn reap_gone_owners() -> Result<usize, String> {
+pub(crate) fn reap_gone_owners() -> Result<usize, ContainersError> {
     on_engine(|docker| async move {
         let labelled = labelled(&docker, owner::LABEL).await?;
         let mut removed = 0;
@@ -63,15 +86,15 @@ pub(crate) fn reap_gone_owners() -> Result<usize, String> {
 }
 
 /// Runs `work` against the engine on a small runtime of its own.
-fn on_engine<F, Fut>(work: F) -> Result<usize, String>
+fn on_engine<F, Fut>(work: F) -> Result<usize, ContainersError>
 where
     F: FnOnce(Docker) -> Fut,
-    Fut: std::future::Future<Output = Result<usize, String>>,
+    Fut: std::future::Future<Output = Result<usize, ContainersError>>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start I/O: {e}"))?;
+        .map_err(|e| ContainersError::Io(e.to_string()))?;
     runtime.block_on(async {
         let docker = match Docker::connect_with_local_defaults() {
             Ok(docker) => docker,
@@ -97,7 +120,7 @@ where
 
 /// The containers that match the label filter `filter` (`key` or `key=value`),
 /// with their owner label.
-async fn labelled(docker: &Docker, filter: &str) -> Result<Vec<(String, String)>, String> {
+async fn labelled(docker: &Docker, filter: &str) -> Result<Vec<(String, String)>, ContainersError> {
     let mut filters = HashMap::new();
     filters.insert("label".to_string(), vec![filter.to_string()]);
     let listed = tokio::time::timeout(
@@ -110,13 +133,8 @@ async fn labelled(docker: &Docker, filter: &str) -> Result<Vec<(String, String)>
         )),
     )
     .await
-    .map_err(|_| {
-        format!(
-            "cannot list containers: the Docker engine did not answer within {}s",
-            REQUEST.as_secs()
-        )
-    })?
-    .map_err(|e| format!("cannot list containers: {e}"))?;
+    .map_err(|_| ContainersError::ListTimedOut)?
+    .map_err(|e| ContainersError::List(e.to_string()))?;
     Ok(listed
         .into_iter()
         .filter_map(|c| {
@@ -126,7 +144,7 @@ async fn labelled(docker: &Docker, filter: &str) -> Result<Vec<(String, String)>
         .collect())
 }
 
-async fn remove(docker: &Docker, id: &str) -> Result<(), String> {
+async fn remove(docker: &Docker, id: &str) -> Result<(), ContainersError> {
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
@@ -140,11 +158,11 @@ async fn remove(docker: &Docker, id: &str) -> Result<(), String> {
                 ..
             }),
         ) => Ok(()),
-        Ok(Err(e)) => Err(format!("cannot remove container {id}: {e}")),
-        Err(_) => Err(format!(
-            "cannot remove container {id}: the Docker engine did not answer within {}s",
-            REQUEST.as_secs()
-        )),
+        Ok(Err(e)) => Err(ContainersError::Remove {
+            id: id.to_string(),
+            error: e.to_string(),
+        }),
+        Err(_) => Err(ContainersError::RemoveTimedOut { id: id.to_string() }),
     }
 }
 
