@@ -108,7 +108,7 @@ pub struct Checked {
 /// One file on its way through `check_paths`.
 struct FileResult {
     source: SourceFile,
-    key: cache::Key,
+    key: cache::CacheKey,
     report: FileReport,
     from_cache: bool,
     explicit: bool,

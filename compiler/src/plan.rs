@@ -9,8 +9,8 @@ mod walk_tests;
 
 pub use lower::lower;
 pub use wfc_plan::{
-    ArmPlan, Axis, Combination, CommandPlan, CondPlan, Count, DockerPlan, FORMAT_VERSION, Header,
-    Items, JobPlan, MatrixPlan, PMap, PValue, ParamSpec, Plan, PlanError, ScheduleSpec,
+    ArmPlan, Axis, Bound, Combination, CommandPlan, CondPlan, DockerPlan, FORMAT_VERSION, Header,
+    Items, JobPlan, MatrixPlan, ParamSpec, Plan, PlanError, PlanMap, PlanValue, ScheduleSpec,
     StageKindPlan, StagePlan, StrategyPlan, decode, encode, file_name, read, read_header, verify,
     write, write_bytes,
 };

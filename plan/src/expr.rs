@@ -8,8 +8,8 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
 use ast::{
-    BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Filter, Interp, Key, Literal, Part, Path,
-    Pipeline, Segment, Template, TextRange, UnaryOp,
+    Accessor, BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Filter, Interp, Literal, Part,
+    Path, Pipeline, Segment, Template, TextRange, UnaryOp,
 };
 use grammar::{ExpressionParser, Rule};
 
@@ -252,7 +252,7 @@ fn lower_path(pair: Pair<'_, Rule>) -> Path {
             Rule::index => segments.push(lower_index(p)),
             // The head of a condition path: its name and `?` come as siblings.
             Rule::expr_name => segments.push(Segment {
-                key: Key::Name(p.as_str().to_string()),
+                key: Accessor::Name(p.as_str().to_string()),
                 optional: false,
                 range: range_of(&p),
             }),
@@ -280,7 +280,7 @@ fn lower_segment(pair: Pair<'_, Rule>) -> Segment {
         }
     }
     Segment {
-        key: Key::Name(name),
+        key: Accessor::Name(name),
         optional,
         range,
     }
@@ -288,12 +288,12 @@ fn lower_segment(pair: Pair<'_, Rule>) -> Segment {
 
 fn lower_index(pair: Pair<'_, Rule>) -> Segment {
     let range = range_of(&pair);
-    let mut key = Key::Index(0);
+    let mut key = Accessor::Index(0);
     let mut optional = false;
     for p in pair.into_inner() {
         match p.as_rule() {
-            Rule::string => key = Key::Name(lower_string(p)),
-            Rule::integer => key = Key::Index(p.as_str().parse().unwrap_or(i64::MAX)),
+            Rule::string => key = Accessor::Name(lower_string(p)),
+            Rule::integer => key = Accessor::Index(p.as_str().parse().unwrap_or(i64::MAX)),
             Rule::optional => optional = true,
             _ => {}
         }
@@ -756,8 +756,8 @@ mod tests {
                     .segments
                     .iter()
                     .map(|s| match &s.key {
-                        Key::Name(n) => format!("{n}{}", if s.optional { "?" } else { "" }),
-                        Key::Index(i) => format!("[{i}]"),
+                        Accessor::Name(n) => format!("{n}{}", if s.optional { "?" } else { "" }),
+                        Accessor::Index(i) => format!("[{i}]"),
                     })
                     .collect::<Vec<_>>()
                     .join(".")

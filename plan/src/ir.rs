@@ -19,7 +19,7 @@ pub struct Plan {
     pub params: Vec<ParamSpec>,
     pub schedule: Vec<ScheduleSpec>,
     pub tags: Vec<String>,
-    pub extras: Option<PValue>,
+    pub extras: Option<PlanValue>,
     /// Jobs, with an edge from each need to the job that needs it.
     pub jobs: DiGraph<JobPlan, ()>,
     /// Workflows this one can trigger whose names are known before it runs
@@ -70,8 +70,8 @@ pub struct ParamSpec {
     pub desc: Option<String>,
     /// A run must pass it: `required: true`, or a choice param without `required: false`.
     pub required: bool,
-    pub default: Option<PValue>,
-    pub options: Vec<PValue>,
+    pub default: Option<PlanValue>,
+    pub options: Vec<PlanValue>,
     /// Digits after the point for float and decimal params (upstream's default is 6).
     pub precision: Option<u32>,
 }
@@ -88,14 +88,14 @@ pub struct JobPlan {
     pub id: String,
     pub desc: Option<String>,
     pub runs_on: RunsOnKind,
-    pub runs_on_args: Option<PValue>,
+    pub runs_on_args: Option<PlanValue>,
     pub cond: Option<CondPlan>,
     pub trigger_rule: TriggerRule,
     pub retry: u32,
     pub needs: Vec<String>,
     pub strategy: StrategyPlan,
     pub stages: Vec<StagePlan>,
-    pub extras: Option<PValue>,
+    pub extras: Option<PlanValue>,
 }
 
 /// An `if` / `until`.
@@ -107,7 +107,7 @@ pub enum CondPlan {
 
 /// A bound: fixed at compile time, or a template checked when the run reaches it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Count {
+pub enum Bound {
     Fixed(u32),
     Template(Template),
 }
@@ -115,7 +115,7 @@ pub enum Count {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StrategyPlan {
     pub fail_fast: bool,
-    pub max_parallel: Count,
+    pub max_parallel: Bound,
     pub matrix: MatrixPlan,
 }
 
@@ -128,14 +128,14 @@ pub enum MatrixPlan {
     /// Some axis is a template: expanded when the job runs.
     Dynamic {
         axes: Vec<(String, Axis)>,
-        include: Vec<PMap>,
-        exclude: Vec<PMap>,
+        include: Vec<PlanMap>,
+        exclude: Vec<PlanMap>,
     },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Axis {
-    Values(Vec<PValue>),
+    Values(Vec<PlanValue>),
     Template(Template),
 }
 
@@ -144,7 +144,7 @@ pub enum Axis {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Combination {
     pub id: String,
-    pub values: PMap,
+    pub values: PlanMap,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,7 +156,7 @@ pub struct StagePlan {
     /// Seconds.
     pub timeout: Option<f64>,
     pub retry: u32,
-    pub extras: Option<PValue>,
+    pub extras: Option<PlanValue>,
     pub kind: StageKindPlan,
 }
 
@@ -168,32 +168,32 @@ pub enum StageKindPlan {
     },
     Bash {
         script: Template,
-        env: PMap,
+        env: PlanMap,
     },
     Py {
         run: Template,
-        vars: PMap,
+        vars: PlanMap,
     },
     VirtualPy {
         run: Template,
-        vars: PMap,
+        vars: PlanMap,
         deps: Vec<Template>,
         version: Option<Template>,
     },
     Call {
         uses: Template,
-        args: PMap,
+        args: PlanMap,
     },
     Trigger {
         workflow: Template,
-        params: PMap,
+        params: PlanMap,
     },
     // The nested stage lists are decoded one level deeper each (see
     // `limits::DecodeDepth`), so that a plan nested beyond wfc's limits is refused.
     Parallel {
         #[serde(deserialize_with = "crate::limits::nested")]
         branches: Vec<(String, Vec<StagePlan>)>,
-        max_workers: Count,
+        max_workers: Bound,
     },
     ForEach {
         items: Items,
@@ -203,7 +203,7 @@ pub enum StageKindPlan {
         use_index_as_key: bool,
     },
     Until {
-        item: PValue,
+        item: PlanValue,
         until: CondPlan,
         #[serde(deserialize_with = "crate::limits::nested")]
         stages: Vec<StagePlan>,
@@ -226,10 +226,10 @@ pub enum StageKindPlan {
 pub struct DockerPlan {
     pub image: Template,
     pub tag: Template,
-    pub env: PMap,
+    pub env: PlanMap,
     /// `host: container`; the host path is a template too.
-    pub volume: Vec<(Template, PValue)>,
-    pub auth: PMap,
+    pub volume: Vec<(Template, PlanValue)>,
+    pub auth: PlanMap,
     /// What the container runs instead of the image's own command.
     pub command: Option<CommandPlan>,
 }
@@ -272,7 +272,7 @@ impl StageKindPlan {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Items {
-    List(Vec<PValue>),
+    List(Vec<PlanValue>),
     /// A template (or a JSON list written as a string) resolved when the stage runs.
     Template(Template),
 }
@@ -280,21 +280,23 @@ pub enum Items {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArmPlan {
     /// `None` is the default arm (`case: _` or `else:`).
-    pub case: Option<PValue>,
+    pub case: Option<PlanValue>,
     pub stages: Vec<StagePlan>,
 }
 
-/// A value with templates in its strings. In human-readable formats (`wfc plan
-/// show`) it is plain JSON, strings being template source text.
+/// A value with templates in its strings, as a plan holds it (the compiler's
+/// `WrittenValue` without its places); the runtime renders it to a `Value`. In
+/// human-readable formats (`wfc plan show`) it is plain JSON, strings being
+/// template source text.
 #[derive(Clone, Debug, PartialEq)]
-pub enum PValue {
+pub enum PlanValue {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(Template),
-    List(Vec<PValue>),
-    Map(PMap),
+    List(Vec<PlanValue>),
+    Map(PlanMap),
     /// An integer beyond 64 bits (Python's ints are unbounded): its decimal
     /// digits, after a `-` when negative, without leading zeros.
     BigInt(String),
@@ -302,15 +304,15 @@ pub enum PValue {
 
 /// An ordered mapping of names to values (`with`, `vars`, `env`...).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct PMap(pub Vec<(String, PValue)>);
+pub struct PlanMap(pub Vec<(String, PlanValue)>);
 
-impl PMap {
+impl PlanMap {
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&PValue> {
+    pub fn get(&self, key: &str) -> Option<&PlanValue> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &(String, PValue)> {
+    pub fn iter(&self) -> impl Iterator<Item = &(String, PlanValue)> {
         self.0.iter()
     }
 
@@ -320,125 +322,125 @@ impl PMap {
     }
 }
 
-/// `PValue` as stored in binary formats.
+/// `PlanValue` as stored in binary formats.
 #[derive(Serialize, Deserialize)]
-enum PValueRepr {
+enum PlanValueRepr {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(Template),
-    List(Vec<PValue>),
-    Map(PMap),
+    List(Vec<PlanValue>),
+    Map(PlanMap),
     BigInt(String),
 }
 
-impl Serialize for PValue {
+impl Serialize for PlanValue {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
             return match self {
-                PValue::Null => serializer.serialize_unit(),
-                PValue::Bool(b) => serializer.serialize_bool(*b),
-                PValue::Int(n) => serializer.serialize_i64(*n),
-                PValue::Float(x) => serializer.serialize_f64(*x),
-                PValue::Str(t) => t.serialize(serializer),
-                PValue::List(items) => items.serialize(serializer),
-                PValue::Map(map) => map.serialize(serializer),
+                PlanValue::Null => serializer.serialize_unit(),
+                PlanValue::Bool(b) => serializer.serialize_bool(*b),
+                PlanValue::Int(n) => serializer.serialize_i64(*n),
+                PlanValue::Float(x) => serializer.serialize_f64(*x),
+                PlanValue::Str(t) => t.serialize(serializer),
+                PlanValue::List(items) => items.serialize(serializer),
+                PlanValue::Map(map) => map.serialize(serializer),
                 // A number where the format holds it (128 bits), else its digits.
-                PValue::BigInt(digits) => match digits.parse::<i128>() {
+                PlanValue::BigInt(digits) => match digits.parse::<i128>() {
                     Ok(n) => serializer.serialize_i128(n),
                     Err(_) => serializer.serialize_str(digits),
                 },
             };
         }
         let repr = match self.clone() {
-            PValue::Null => PValueRepr::Null,
-            PValue::Bool(b) => PValueRepr::Bool(b),
-            PValue::Int(n) => PValueRepr::Int(n),
-            PValue::Float(x) => PValueRepr::Float(x),
-            PValue::Str(t) => PValueRepr::Str(t),
-            PValue::List(items) => PValueRepr::List(items),
-            PValue::Map(map) => PValueRepr::Map(map),
-            PValue::BigInt(digits) => PValueRepr::BigInt(digits),
+            PlanValue::Null => PlanValueRepr::Null,
+            PlanValue::Bool(b) => PlanValueRepr::Bool(b),
+            PlanValue::Int(n) => PlanValueRepr::Int(n),
+            PlanValue::Float(x) => PlanValueRepr::Float(x),
+            PlanValue::Str(t) => PlanValueRepr::Str(t),
+            PlanValue::List(items) => PlanValueRepr::List(items),
+            PlanValue::Map(map) => PlanValueRepr::Map(map),
+            PlanValue::BigInt(digits) => PlanValueRepr::BigInt(digits),
         };
         repr.serialize(serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for PValue {
+impl<'de> Deserialize<'de> for PlanValue {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let _depth = crate::limits::DecodeDepth::enter::<D::Error>()?;
         if deserializer.is_human_readable() {
-            return deserializer.deserialize_any(PValueVisitor);
+            return deserializer.deserialize_any(PlanValueVisitor);
         }
-        Ok(match PValueRepr::deserialize(deserializer)? {
-            PValueRepr::Null => PValue::Null,
-            PValueRepr::Bool(b) => PValue::Bool(b),
-            PValueRepr::Int(n) => PValue::Int(n),
-            PValueRepr::Float(x) => PValue::Float(x),
-            PValueRepr::Str(t) => PValue::Str(t),
-            PValueRepr::List(items) => PValue::List(items),
-            PValueRepr::Map(map) => PValue::Map(map),
-            PValueRepr::BigInt(digits) => PValue::BigInt(digits),
+        Ok(match PlanValueRepr::deserialize(deserializer)? {
+            PlanValueRepr::Null => PlanValue::Null,
+            PlanValueRepr::Bool(b) => PlanValue::Bool(b),
+            PlanValueRepr::Int(n) => PlanValue::Int(n),
+            PlanValueRepr::Float(x) => PlanValue::Float(x),
+            PlanValueRepr::Str(t) => PlanValue::Str(t),
+            PlanValueRepr::List(items) => PlanValue::List(items),
+            PlanValueRepr::Map(map) => PlanValue::Map(map),
+            PlanValueRepr::BigInt(digits) => PlanValue::BigInt(digits),
         })
     }
 }
 
-/// Reads a `PValue` from plain JSON-like data.
-struct PValueVisitor;
+/// Reads a `PlanValue` from plain JSON-like data.
+struct PlanValueVisitor;
 
-impl<'de> serde::de::Visitor<'de> for PValueVisitor {
-    type Value = PValue;
+impl<'de> serde::de::Visitor<'de> for PlanValueVisitor {
+    type Value = PlanValue;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a value")
     }
-    fn visit_unit<E>(self) -> Result<PValue, E> {
-        Ok(PValue::Null)
+    fn visit_unit<E>(self) -> Result<PlanValue, E> {
+        Ok(PlanValue::Null)
     }
-    fn visit_none<E>(self) -> Result<PValue, E> {
-        Ok(PValue::Null)
+    fn visit_none<E>(self) -> Result<PlanValue, E> {
+        Ok(PlanValue::Null)
     }
-    fn visit_bool<E>(self, v: bool) -> Result<PValue, E> {
-        Ok(PValue::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<PlanValue, E> {
+        Ok(PlanValue::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<PValue, E> {
-        Ok(PValue::Int(v))
+    fn visit_i64<E>(self, v: i64) -> Result<PlanValue, E> {
+        Ok(PlanValue::Int(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<PValue, E> {
-        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    fn visit_u64<E>(self, v: u64) -> Result<PlanValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PlanValue::BigInt(v.to_string()), PlanValue::Int))
     }
-    fn visit_i128<E>(self, v: i128) -> Result<PValue, E> {
-        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    fn visit_i128<E>(self, v: i128) -> Result<PlanValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PlanValue::BigInt(v.to_string()), PlanValue::Int))
     }
-    fn visit_u128<E>(self, v: u128) -> Result<PValue, E> {
-        Ok(i64::try_from(v).map_or_else(|_| PValue::BigInt(v.to_string()), PValue::Int))
+    fn visit_u128<E>(self, v: u128) -> Result<PlanValue, E> {
+        Ok(i64::try_from(v).map_or_else(|_| PlanValue::BigInt(v.to_string()), PlanValue::Int))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<PValue, E> {
-        Ok(PValue::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<PlanValue, E> {
+        Ok(PlanValue::Float(v))
     }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PValue, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PlanValue, E> {
         crate::expr::parse_template(v)
-            .map(PValue::Str)
+            .map(PlanValue::Str)
             .map_err(|e| E::custom(e.message))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PValue, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PlanValue, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(PValue::List(items))
+        Ok(PlanValue::List(items))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PValue, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PlanValue, A::Error> {
         let mut entries = Vec::new();
         while let Some((k, v)) = map.next_entry()? {
             entries.push((k, v));
         }
-        Ok(PValue::Map(PMap(entries)))
+        Ok(PlanValue::Map(PlanMap(entries)))
     }
 }
 
-impl Serialize for PMap {
+impl Serialize for PlanMap {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         if serializer.is_human_readable() {
@@ -453,15 +455,15 @@ impl Serialize for PMap {
     }
 }
 
-impl<'de> Deserialize<'de> for PMap {
+impl<'de> Deserialize<'de> for PlanMap {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
-            match PValue::deserialize(deserializer)? {
-                PValue::Map(map) => Ok(map),
+            match PlanValue::deserialize(deserializer)? {
+                PlanValue::Map(map) => Ok(map),
                 _ => Err(serde::de::Error::custom("expected a mapping")),
             }
         } else {
-            Vec::<(String, PValue)>::deserialize(deserializer).map(PMap)
+            Vec::<(String, PlanValue)>::deserialize(deserializer).map(PlanMap)
         }
     }
 }

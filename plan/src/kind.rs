@@ -335,7 +335,8 @@ mod tests {
     fn sample(kind: Kind) -> crate::StageKindPlan {
         use crate::expr::ast::Template;
         use crate::{
-            ArmPlan, CondPlan, Count, DockerPlan, Items, PMap, PValue, StageKindPlan, StagePlan,
+            ArmPlan, Bound, CondPlan, DockerPlan, Items, PlanMap, PlanValue, StageKindPlan,
+            StagePlan,
         };
         let t = || Template::literal("x");
         let body = || {
@@ -357,29 +358,29 @@ mod tests {
             },
             Kind::Bash => StageKindPlan::Bash {
                 script: t(),
-                env: PMap::default(),
+                env: PlanMap::default(),
             },
             Kind::Py => StageKindPlan::Py {
                 run: t(),
-                vars: PMap::default(),
+                vars: PlanMap::default(),
             },
             Kind::VirtualPy => StageKindPlan::VirtualPy {
                 run: t(),
-                vars: PMap::default(),
+                vars: PlanMap::default(),
                 deps: Vec::new(),
                 version: None,
             },
             Kind::Call => StageKindPlan::Call {
                 uses: t(),
-                args: PMap::default(),
+                args: PlanMap::default(),
             },
             Kind::Trigger => StageKindPlan::Trigger {
                 workflow: t(),
-                params: PMap::default(),
+                params: PlanMap::default(),
             },
             Kind::Parallel => StageKindPlan::Parallel {
                 branches: vec![("a".to_string(), body())],
-                max_workers: Count::Fixed(1),
+                max_workers: Bound::Fixed(1),
             },
             Kind::ForEach => StageKindPlan::ForEach {
                 items: Items::List(Vec::new()),
@@ -388,7 +389,7 @@ mod tests {
                 use_index_as_key: false,
             },
             Kind::Until => StageKindPlan::Until {
-                item: PValue::Int(0),
+                item: PlanValue::Int(0),
                 until: CondPlan::Bool(true),
                 stages: body(),
                 max_loop: 1,
@@ -405,9 +406,9 @@ mod tests {
             Kind::Docker => StageKindPlan::Docker(DockerPlan {
                 image: t(),
                 tag: t(),
-                env: PMap::default(),
+                env: PlanMap::default(),
                 volume: Vec::new(),
-                auth: PMap::default(),
+                auth: PlanMap::default(),
                 command: None,
             }),
         }

@@ -6,7 +6,7 @@
 
 use crate::expr::ast::{Expr, ExprItem, Filter, Template};
 use crate::ir::{
-    Axis, CommandPlan, CondPlan, Count, Items, JobPlan, MatrixPlan, PMap, PValue, Plan,
+    Axis, Bound, CommandPlan, CondPlan, Items, JobPlan, MatrixPlan, Plan, PlanMap, PlanValue,
     StageKindPlan, StagePlan,
 };
 
@@ -22,7 +22,7 @@ pub enum Nest<'a> {
     /// An until stage's body, run for each loop.
     Until,
     /// A case stage's arm: the value it matches, `None` for the default arm.
-    Arm(Option<&'a PValue>),
+    Arm(Option<&'a PlanValue>),
 }
 
 /// A pass over a plan. The defaults visit everything, parents before their
@@ -54,7 +54,7 @@ pub trait Visitor<'a> {
     fn visit_template(&mut self, template: &'a Template) {
         walk_template(self, template);
     }
-    fn visit_value(&mut self, value: &'a PValue) {
+    fn visit_value(&mut self, value: &'a PlanValue) {
         walk_value(self, value);
     }
     /// A filter applied in a template or a condition.
@@ -85,7 +85,7 @@ pub fn walk_job<'a, V: Visitor<'a> + ?Sized>(v: &mut V, job: &'a JobPlan) {
     if let Some(cond) = &job.cond {
         v.visit_cond(cond);
     }
-    walk_count(v, &job.strategy.max_parallel);
+    walk_bound(v, &job.strategy.max_parallel);
     match &job.strategy.matrix {
         MatrixPlan::None => {}
         MatrixPlan::Static(combinations) => {
@@ -177,7 +177,7 @@ pub fn walk_stage_kind<'a, V: Visitor<'a> + ?Sized>(v: &mut V, kind: &'a StageKi
             branches,
             max_workers,
         } => {
-            walk_count(v, max_workers);
+            walk_bound(v, max_workers);
             for (name, stages) in branches {
                 v.visit_stage_list(stages, Nest::Branch(name));
             }
@@ -252,23 +252,27 @@ pub fn walk_template<'a, V: Visitor<'a> + ?Sized>(v: &mut V, template: &'a Templ
 }
 
 /// The templates in a value, depth first.
-pub fn walk_value<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: &'a PValue) {
+pub fn walk_value<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: &'a PlanValue) {
     match value {
-        PValue::Str(t) => v.visit_template(t),
-        PValue::List(items) => items.iter().for_each(|x| v.visit_value(x)),
-        PValue::Map(map) => walk_map(v, map),
-        PValue::Null | PValue::Bool(_) | PValue::Int(_) | PValue::Float(_) | PValue::BigInt(_) => {}
+        PlanValue::Str(t) => v.visit_template(t),
+        PlanValue::List(items) => items.iter().for_each(|x| v.visit_value(x)),
+        PlanValue::Map(map) => walk_map(v, map),
+        PlanValue::Null
+        | PlanValue::Bool(_)
+        | PlanValue::Int(_)
+        | PlanValue::Float(_)
+        | PlanValue::BigInt(_) => {}
     }
 }
 
-fn walk_map<'a, V: Visitor<'a> + ?Sized>(v: &mut V, map: &'a PMap) {
+fn walk_map<'a, V: Visitor<'a> + ?Sized>(v: &mut V, map: &'a PlanMap) {
     for (_, value) in map.iter() {
         v.visit_value(value);
     }
 }
 
-fn walk_count<'a, V: Visitor<'a> + ?Sized>(v: &mut V, count: &'a Count) {
-    if let Count::Template(t) = count {
+fn walk_bound<'a, V: Visitor<'a> + ?Sized>(v: &mut V, bound: &'a Bound) {
+    if let Bound::Template(t) = bound {
         v.visit_template(t);
     }
 }

@@ -90,7 +90,7 @@ impl StagePlan {
             fn visit_stage_list(&mut self, stages: &'a [StagePlan], nest: Nest<'a>) {
                 self.0.push((nest, stages));
             }
-            fn visit_value(&mut self, _: &'a crate::ir::PValue) {}
+            fn visit_value(&mut self, _: &'a crate::ir::PlanValue) {}
             fn visit_template(&mut self, _: &'a crate::expr::ast::Template) {}
             fn visit_cond(&mut self, _: &'a crate::ir::CondPlan) {}
         }

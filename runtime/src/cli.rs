@@ -19,7 +19,7 @@ use crate::pool::Pool;
 use crate::progress::Progress;
 use crate::record::Record;
 use crate::status::{ErrorName, Status};
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 use crate::vm::{self, Ending, Engine, RunRequest};
 
 /// Exit statuses of `wfr run`.
@@ -306,7 +306,7 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
         let Some((key, value)) = pair.split_once('=') else {
             return Err(Error::ParamPair(pair.clone()));
         };
-        given.insert(Text::from(key.trim()), params::from_cli(value));
+        given.insert(Str::from(key.trim()), params::from_cli(value));
     }
     let resolved = params::resolve(&plan.params, &given).map_err(|error| Error::Params {
         workflow: plan.name.clone(),

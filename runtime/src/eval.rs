@@ -13,14 +13,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use wfc_plan::expr::ast::{
-    BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Key, Literal, Part, Path, Pipeline,
+    Accessor, BinaryOp, BoolOp, CompareOp, EnvRef, Expr, ExprKind, Literal, Part, Path, Pipeline,
     Template, UnaryOp,
 };
 use wfc_plan::filters::BuiltinFilter;
-use wfc_plan::{CondPlan, PMap, PValue};
+use wfc_plan::{CondPlan, PlanMap, PlanValue};
 
 use crate::status::ErrorName;
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// An evaluation failure: the exception name upstream reports and its message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -179,7 +179,7 @@ impl Scope<'_> {
         let [segment] = pipeline.path.segments.as_slice() else {
             return false;
         };
-        let Key::Name(name) = &segment.key else {
+        let Accessor::Name(name) = &segment.key else {
             return false;
         };
         pipeline.filters.is_empty()
@@ -197,12 +197,12 @@ impl Scope<'_> {
         let Some((first, rest)) = path.segments.split_first() else {
             return Err(missing());
         };
-        let Key::Name(root) = &first.key else {
+        let Accessor::Name(root) = &first.key else {
             return Err(missing());
         };
         // The big maps are walked by reference, without building a whole root.
         if let Some((second, tail)) = rest.split_first()
-            && let Key::Name(key) = &second.key
+            && let Accessor::Name(key) = &second.key
         {
             let found = match root.as_str() {
                 "params" => Some(self.params.get(key.as_str())),
@@ -239,13 +239,13 @@ fn walk(
     let mut current = start;
     for segment in segments {
         let next = match (&segment.key, current) {
-            (Key::Name(k), Value::Map(m)) => m.get(k.as_str()),
-            (Key::Index(i), Value::List(items) | Value::Tuple(items)) => {
+            (Accessor::Name(k), Value::Map(m)) => m.get(k.as_str()),
+            (Accessor::Index(i), Value::List(items) | Value::Tuple(items)) => {
                 let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
                 let at = if *i < 0 { len + i } else { *i };
                 usize::try_from(at).ok().and_then(|at| items.get(at))
             }
-            (Key::Index(i), Value::Map(m)) => m.get(i.to_string().as_str()),
+            (Accessor::Index(i), Value::Map(m)) => m.get(i.to_string().as_str()),
             _ => None,
         };
         match next {
@@ -303,7 +303,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
         return Ok(match strip(t) {
             "None" => Value::Null,
             "null" if scope.pass_env => Value::Null,
-            t => Value::Str(Text::from(t)),
+            t => Value::Str(Str::from(t)),
         });
     }
     // The text at the ends, stripped: blank text parts go.
@@ -314,7 +314,7 @@ pub fn render(scope: &Scope<'_>, template: &Template) -> Result<Value, EvalError
         .rposition(|p| !blank(p))
         .map_or(start, |at| at + 1);
     let parts = &parts[start..end];
-    let mut text = Text::default();
+    let mut text = Str::default();
     let mut env = false;
     for (at, part) in parts.iter().enumerate() {
         let last = at + 1 == parts.len();
@@ -376,9 +376,9 @@ pub fn render_text(scope: &Scope<'_>, template: &Template) -> Result<String, Eva
 }
 
 /// Renders a template to text kept inline when short (names, ids, echoes).
-pub fn render_short(scope: &Scope<'_>, template: &Template) -> Result<Text, EvalError> {
+pub fn render_short(scope: &Scope<'_>, template: &Template) -> Result<Str, EvalError> {
     render(scope, template).map(|v| match v {
-        Value::Null => Text::const_new("None"),
+        Value::Null => Str::const_new("None"),
         Value::Str(s) => s,
         other => other.py_str().into(),
     })
@@ -386,34 +386,34 @@ pub fn render_short(scope: &Scope<'_>, template: &Template) -> Result<Text, Eval
 
 /// A value as text (an `env` entry, a Docker setting): a string renders as text,
 /// anything else is rendered and then given as its `str()`.
-pub fn value_text(scope: &Scope<'_>, value: &PValue) -> Result<String, EvalError> {
+pub fn value_text(scope: &Scope<'_>, value: &PlanValue) -> Result<String, EvalError> {
     match value {
-        PValue::Str(t) => render_text(scope, t),
+        PlanValue::Str(t) => render_text(scope, t),
         other => self::value(scope, other).map(|v| v.py_str()),
     }
 }
 
 /// Renders every template in a value.
-pub fn value(scope: &Scope<'_>, value: &PValue) -> Result<Value, EvalError> {
+pub fn value(scope: &Scope<'_>, value: &PlanValue) -> Result<Value, EvalError> {
     Ok(match value {
-        PValue::Null => Value::Null,
-        PValue::Bool(b) => Value::Bool(*b),
-        PValue::Int(n) => Value::Int(*n),
-        PValue::Float(x) => Value::Float(*x),
-        PValue::BigInt(_) => Value::from_plan(value, false),
-        PValue::Str(t) => render(scope, t)?,
-        PValue::List(items) => Value::List(
+        PlanValue::Null => Value::Null,
+        PlanValue::Bool(b) => Value::Bool(*b),
+        PlanValue::Int(n) => Value::Int(*n),
+        PlanValue::Float(x) => Value::Float(*x),
+        PlanValue::BigInt(_) => Value::from_plan(value, false),
+        PlanValue::Str(t) => render(scope, t)?,
+        PlanValue::List(items) => Value::List(
             items
                 .iter()
                 .map(|v| self::value(scope, v))
                 .collect::<Result<_, _>>()?,
         ),
-        PValue::Map(map) => Value::from(self::map(scope, map)?),
+        PlanValue::Map(map) => Value::from(self::map(scope, map)?),
     })
 }
 
 /// Renders every template of a mapping.
-pub fn map(scope: &Scope<'_>, map: &PMap) -> Result<Map, EvalError> {
+pub fn map(scope: &Scope<'_>, map: &PlanMap) -> Result<Map, EvalError> {
     map.iter()
         .map(|(k, v)| Ok((k.as_str().into(), value(scope, v)?)))
         .collect()
@@ -447,7 +447,7 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
                 for filter in &p.filters[..p.filters.len() - 1] {
                     value = filters::apply(filter, value)?;
                 }
-                return Ok(Value::Str(Text::from(value.py_str())));
+                return Ok(Value::Str(Str::from(value.py_str())));
             }
             pipeline(scope, p)
         }
@@ -460,7 +460,7 @@ pub fn expr(scope: &Scope<'_>, expr: &Expr) -> Result<Value, EvalError> {
                     Part::Env(env) => text.push_str(&env_value(scope, env)),
                 }
             }
-            Ok(Value::Str(Text::from(text)))
+            Ok(Value::Str(Str::from(text)))
         }
         ExprKind::List(items) => Ok(Value::List(
             items
@@ -532,7 +532,7 @@ pub(crate) fn literal(lit: &Literal) -> Value {
         // Digits the compiler checked.
         Literal::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
         Literal::Float(x) => Value::Float(*x),
-        Literal::Str(s) => Value::Str(Text::from(s.as_str())),
+        Literal::Str(s) => Value::Str(Str::from(s.as_str())),
         Literal::List(items) => Value::List(items.iter().map(literal).collect()),
     }
 }
@@ -617,7 +617,7 @@ fn arithmetic(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
     };
     match (op, &a, &b) {
         (BinaryOp::Add, Value::Str(x), Value::Str(y)) => {
-            return Ok(Value::Str(Text::from(format!("{x}{y}"))));
+            return Ok(Value::Str(Str::from(format!("{x}{y}"))));
         }
         (BinaryOp::Add, Value::List(x), Value::List(y)) => {
             return Ok(Value::List(x.iter().chain(y).cloned().collect()));

@@ -444,7 +444,7 @@ impl RunEvents {
         if self.wants_line(Source::Echo) {
             let text = match template {
                 Some(template) => crate::eval::render_short(scope, template)?,
-                None => crate::value::Text::const_new("..."),
+                None => crate::value::Str::const_new("..."),
             };
             self.send(RunEvent::Line {
                 at: at(),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
-use crate::value::{Map, SharedId, Text, Value, shared_id};
+use crate::value::{Map, SharedId, Str, Value, shared_id};
 
 /// Deepest nesting of arrays and objects [`parse`] reads (as deep as serde_json reads).
 const MAX_DEPTH: usize = wfc_plan::limits::MAX_VALUE_DEPTH;
@@ -180,9 +180,9 @@ impl Reader<'_> {
     }
 
     /// A string, from its opening quote.
-    fn string(&mut self) -> Result<Text, JsonError> {
+    fn string(&mut self) -> Result<Str, JsonError> {
         self.at += 1;
-        let mut out = Text::default();
+        let mut out = Str::default();
         loop {
             // The run of bytes that need no decoding, copied at once.
             let start = self.at;
@@ -212,7 +212,7 @@ impl Reader<'_> {
     }
 
     /// One escape, after its backslash.
-    fn escape(&mut self, out: &mut Text) -> Result<(), JsonError> {
+    fn escape(&mut self, out: &mut Str) -> Result<(), JsonError> {
         let Some(&code) = self.text.get(self.at) else {
             return Err(self.error("EOF while parsing a string"));
         };

@@ -7,7 +7,7 @@ use wfc_plan::ParamSpec;
 use wfc_plan::limits::shorten;
 use wfc_plan::vocab::ParamType;
 
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// Significant digits of Python's default decimal context: a decimal param whose
 /// quantized value needs more is refused, as `Decimal.quantize` refuses it.
@@ -83,7 +83,7 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
                 // Passed as None (a trigger's `null`): upstream's `receive(None)` gives
                 // the type's own default, and the param is there.
                 None if given.contains_key(spec.name.as_str()) && !spec.required => {
-                    out.insert(Text::from(spec.name.as_str()), none_default(spec.ty));
+                    out.insert(Str::from(spec.name.as_str()), none_default(spec.ty));
                     continue;
                 }
                 None if spec.required => {
@@ -100,7 +100,7 @@ pub fn resolve(specs: &[ParamSpec], given: &Map) -> Result<Map, ParamError> {
                 name: spec.name.clone(),
                 why,
             })?;
-            out.insert(Text::from(spec.name.as_str()), coerced);
+            out.insert(Str::from(spec.name.as_str()), coerced);
         }
     }
     Ok(out)
@@ -128,7 +128,7 @@ fn coerce(spec: &ParamSpec, value: Value) -> Result<Value, String> {
     match spec.ty {
         ParamType::Str => Ok(match value {
             Value::Str(s) => Value::Str(s),
-            other => Value::Str(Text::from(other.py_str())),
+            other => Value::Str(Str::from(other.py_str())),
         }),
         ParamType::Int => match value {
             Value::Int(_) | Value::BigInt(_) | Value::Bool(_) => Ok(value),
@@ -496,7 +496,7 @@ impl PyLiteral<'_> {
                     if !self.eat(b':') {
                         return None;
                     }
-                    map.insert(Text::from(key), self.value()?);
+                    map.insert(Str::from(key), self.value()?);
                     if self.eat(b'}') {
                         return Some(Value::from(map));
                     }
@@ -557,7 +557,7 @@ impl PyLiteral<'_> {
                         }
                         c if c as u32 == u32::from(quote) => {
                             self.at += i + 1;
-                            return Some(Value::Str(Text::from(out)));
+                            return Some(Value::Str(Str::from(out)));
                         }
                         c => out.push(c),
                     }
@@ -589,7 +589,7 @@ impl PyLiteral<'_> {
 /// A `-p key=value` value: always text; the param's type decides what it becomes.
 #[must_use]
 pub fn from_cli(text: &str) -> Value {
-    Value::Str(Text::from(text))
+    Value::Str(Str::from(text))
 }
 
 /// The values of the params file at `path` (read up to
@@ -625,12 +625,12 @@ fn yaml_value(node: &api::YamlNode) -> Value {
         NodeKind::Int(n) => Value::Int(*n),
         NodeKind::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
         NodeKind::Float(x) => Value::Float(*x),
-        NodeKind::Str(s) => Value::Str(Text::from(s.as_str())),
+        NodeKind::Str(s) => Value::Str(Str::from(s.as_str())),
         NodeKind::Seq(items) => Value::List(items.iter().map(yaml_value).collect()),
         NodeKind::Map(entries) => Value::from(
             entries
                 .iter()
-                .map(|e| (Text::from(e.key.name.as_str()), yaml_value(&e.value)))
+                .map(|e| (Str::from(e.key.name.as_str()), yaml_value(&e.value)))
                 .collect::<Map>(),
         ),
     }
@@ -639,7 +639,7 @@ fn yaml_value(node: &api::YamlNode) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wfc_plan::PValue;
+    use wfc_plan::PlanValue;
     use wfc_plan::expr::ast::Template;
 
     fn spec(name: &str, ty: ParamType) -> ParamSpec {
@@ -866,9 +866,9 @@ mod tests {
     #[test]
     fn defaults_required_and_unknown() {
         let mut with_default = spec("d", ParamType::Int);
-        with_default.default = Some(PValue::Int(3));
+        with_default.default = Some(PlanValue::Int(3));
         let mut choice = spec("c", ParamType::Choice);
-        choice.options = vec![PValue::Str(Template::literal("a")), PValue::Int(2)];
+        choice.options = vec![PlanValue::Str(Template::literal("a")), PlanValue::Int(2)];
         let specs = vec![with_default, choice];
         let error = resolve(&specs, &Map::default()).unwrap_err();
         assert!(error.to_string().contains("`c` is required"), "{error}");

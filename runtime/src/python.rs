@@ -17,7 +17,7 @@ use pyo3::types::{
     PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
 };
 
-use crate::value::{Foreign, Map, Text, Value};
+use crate::value::{Foreign, Map, Str, Value};
 
 const SUPPORT: &str = include_str!("../python/wfc_support.py");
 
@@ -213,7 +213,7 @@ fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
         return Ok(Value::Float(x.value()));
     }
     if let Ok(s) = object.cast::<PyString>() {
-        return Ok(Value::Str(Text::from(s.to_string_lossy().as_ref())));
+        return Ok(Value::Str(Str::from(s.to_string_lossy().as_ref())));
     }
     if let Ok(list) = object.cast::<PyList>() {
         return list
@@ -250,7 +250,7 @@ fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
                 return Ok(Value::DateTime(t));
             }
         }
-        return Ok(Value::Str(Text::from(object.str()?.to_string())));
+        return Ok(Value::Str(Str::from(object.str()?.to_string())));
     }
     if let Ok(d) = object.cast::<PyDate>()
         && let Ok(date) = jiff::civil::Date::new(
@@ -262,7 +262,7 @@ fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
         return Ok(Value::Date(date));
     }
     if object.is_instance_of::<PySet>() {
-        return Ok(Value::Str(Text::from(object.str()?.to_string())));
+        return Ok(Value::Str(Str::from(object.str()?.to_string())));
     }
     if object.is_callable() {
         let name = object
@@ -274,7 +274,7 @@ fn from_py_at(object: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             name,
         })));
     }
-    Ok(Value::Str(Text::from(object.str()?.to_string())))
+    Ok(Value::Str(Str::from(object.str()?.to_string())))
 }
 
 pub(crate) fn dict_from_py(dict: &Bound<'_, PyDict>) -> PyResult<Map> {
@@ -288,7 +288,7 @@ fn dict_from_py_at(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<Map> {
             Ok(s) => s.to_string(),
             Err(_) => k.str()?.to_string(),
         };
-        map.insert(Text::from(key), from_py_at(&v, depth)?);
+        map.insert(Str::from(key), from_py_at(&v, depth)?);
     }
     Ok(map)
 }
@@ -424,7 +424,7 @@ pub(crate) fn on_python_thread(job: Job) {
 }
 
 /// Where task packages are looked for (put first on `sys.path`).
-pub(crate) struct Places<'a> {
+pub(crate) struct ImportFolders<'a> {
     pub folders: &'a [String],
 }
 
@@ -444,13 +444,13 @@ fn stage_result(done: &Bound<'_, PyAny>) -> PyResult<PyRun> {
 
 /// Runs `f` with the support module, task packages on `sys.path`.
 fn with_support<R>(
-    places: &Places<'_>,
+    imports: &ImportFolders<'_>,
     f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyModule>) -> PyResult<R>,
 ) -> Result<R, PyFailure> {
     with_python(|py| {
         let attempt = || -> PyResult<R> {
             let module = support(py)?;
-            module.call_method1("ensure_path", (places.folders,))?;
+            module.call_method1("ensure_path", (imports.folders,))?;
             f(py, module)
         };
         attempt().map_err(|e| PyFailure::from_err(py, &e))
@@ -462,7 +462,7 @@ fn with_support<R>(
 pub(crate) struct Caller<'a> {
     pub run_id: &'a str,
     pub parent_run_id: Option<&'a str>,
-    pub places: Places<'a>,
+    pub imports: ImportFolders<'a>,
     pub running: Running,
     pub marker: &'a str,
     /// Where the stage runs (for its log lines).
@@ -476,7 +476,7 @@ pub(crate) fn run_py(
     vars: &Map,
     caller: &Caller<'_>,
 ) -> Result<PyRun, PyFailure> {
-    with_support(&caller.places, |py, module| {
+    with_support(&caller.imports, |py, module| {
         let variables = map_to_py(py, vars)?;
         let args = (
             source,
@@ -500,7 +500,7 @@ pub(crate) fn call(
     roots: &[String],
     caller: &Caller<'_>,
 ) -> Result<PyRun, PyFailure> {
-    with_support(&caller.places, |py, module| {
+    with_support(&caller.imports, |py, module| {
         let given = map_to_py(py, args)?;
         let args = (
             uses,
@@ -558,7 +558,7 @@ pub(crate) fn apply_filter(
 ) -> Result<Value, PyFailure> {
     let folders = places(None);
     let modules = filter_modules();
-    with_support(&Places { folders: &folders }, |py, module| {
+    with_support(&ImportFolders { folders: &folders }, |py, module| {
         let positional = PyList::empty(py);
         for arg in args {
             positional.append(to_py(py, arg)?)?;
@@ -585,7 +585,7 @@ pub(crate) struct FilterLoadError {
 pub(crate) fn filter_names() -> Result<Vec<String>, FilterLoadError> {
     let folders = places(None);
     let modules = filter_modules();
-    with_support(&Places { folders: &folders }, |_, module| {
+    with_support(&ImportFolders { folders: &folders }, |_, module| {
         let found = module.call_method1("filter_registry", (modules,))?;
         let mut names: Vec<String> = found.cast::<PyDict>()?.keys().extract()?;
         names.sort();

@@ -1,6 +1,6 @@
 //! Statuses of stages, jobs and runs, and how they add up (upstream's rules).
 
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -28,7 +28,7 @@ impl Status {
     pub fn value(self) -> Value {
         // Made at compile time: the names are short enough to be inline text.
         const fn text(status: Status) -> Value {
-            Value::Str(Text::const_new(status.as_str()))
+            Value::Str(Str::const_new(status.as_str()))
         }
         match self {
             Status::Success => const { text(Status::Success) },
@@ -190,7 +190,7 @@ pub fn error(name: ErrorName, message: impl Into<String>) -> Value {
 pub fn error_named(name: &str, message: impl Into<String>) -> Value {
     let mut map = Map::default();
     map.insert("name".into(), Value::str(name));
-    map.insert("message".into(), Value::Str(Text::from(message.into())));
+    map.insert("message".into(), Value::Str(Str::from(message.into())));
     Value::from(map)
 }
 

@@ -11,12 +11,9 @@ mod map;
 pub use map::Map;
 pub use num_bigint::BigInt;
 
-/// Text of values and map keys: short text (stage ids, `status`, `SUCCESS`...)
-/// lives inline, without an allocation of its own.
-pub type Text = compact_str::CompactString;
-
-/// A map key.
-pub type Key = Text;
+/// The text of string values and of map keys: short text (stage ids, `status`,
+/// `SUCCESS`...) lives inline, without an allocation of its own.
+pub type Str = compact_str::CompactString;
 
 /// A live object of an embedded language (a Python function a Py stage defined),
 /// passed as is between the stages of one job. Outside its job, and in every text
@@ -26,6 +23,9 @@ pub trait Foreign: std::fmt::Debug + Send + Sync {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
+/// A value of a run: params, stage outputs, the context. Plans hold `PlanValue`s
+/// (templates not yet rendered); this is what rendering and stages make, with
+/// Python's types and text forms.
 #[derive(Clone, Debug)]
 pub enum Value {
     Null,
@@ -37,7 +37,7 @@ pub enum Value {
     /// never changed in place, and the pointer keeps `Value` small.
     BigInt(Arc<BigInt>),
     Float(f64),
-    Str(Text),
+    Str(Str),
     List(Vec<Value>),
     /// A Python tuple (a Py or Call stage's output, a `map` param's literal): kept
     /// apart from a list because Python tells them apart in its text (`(1, 2)`,
@@ -51,7 +51,7 @@ pub enum Value {
     /// Always UTC, as upstream's datetime params are.
     DateTime(jiff::Timestamp),
     /// A `decimal` param, kept as its text (already quantized).
-    Decimal(Text),
+    Decimal(Str),
     Foreign(std::sync::Arc<dyn Foreign>),
 }
 
@@ -169,29 +169,29 @@ impl Value {
     /// escape of a literal `$`. With `bools_as_ints`, booleans become 0 / 1, as
     /// upstream's static matrices store them.
     #[must_use]
-    pub fn from_plan(value: &wfc_plan::PValue, bools_as_ints: bool) -> Self {
-        use wfc_plan::PValue;
-        let each = |v: &PValue| Value::from_plan(v, bools_as_ints);
+    pub fn from_plan(value: &wfc_plan::PlanValue, bools_as_ints: bool) -> Self {
+        use wfc_plan::PlanValue;
+        let each = |v: &PlanValue| Value::from_plan(v, bools_as_ints);
         match value {
-            PValue::Null => Value::Null,
-            PValue::Bool(b) if bools_as_ints => Value::Int(i64::from(*b)),
-            PValue::Bool(b) => Value::Bool(*b),
-            PValue::Int(n) => Value::Int(*n),
+            PlanValue::Null => Value::Null,
+            PlanValue::Bool(b) if bools_as_ints => Value::Int(i64::from(*b)),
+            PlanValue::Bool(b) => Value::Bool(*b),
+            PlanValue::Int(n) => Value::Int(*n),
             // Digits the compiler checked.
-            PValue::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
-            PValue::Float(x) => Value::Float(*x),
-            PValue::Str(t) => Value::Str(t.to_string().replace("$$", "$").into()),
-            PValue::List(items) => Value::List(items.iter().map(each).collect()),
-            PValue::Map(map) => Value::from(
+            PlanValue::BigInt(digits) => Value::int(digits.parse().unwrap_or_default()),
+            PlanValue::Float(x) => Value::Float(*x),
+            PlanValue::Str(t) => Value::Str(t.to_string().replace("$$", "$").into()),
+            PlanValue::List(items) => Value::List(items.iter().map(each).collect()),
+            PlanValue::Map(map) => Value::from(
                 map.iter()
-                    .map(|(k, v)| (Key::from(k.as_str()), each(v)))
+                    .map(|(k, v)| (Str::from(k.as_str()), each(v)))
                     .collect::<Map>(),
             ),
         }
     }
 
     #[must_use]
-    pub fn str(s: impl Into<Text>) -> Self {
+    pub fn str(s: impl Into<Str>) -> Self {
         Value::Str(s.into())
     }
 
@@ -306,7 +306,7 @@ impl Value {
     }
 
     /// Appends Python's `str(value)` to `out`.
-    pub fn push_str_to(&self, out: &mut Text) {
+    pub fn push_str_to(&self, out: &mut Str) {
         match self {
             Value::Str(s) => out.push_str(s),
             Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
@@ -415,7 +415,7 @@ impl Value {
     #[must_use]
     pub fn without_foreign(self) -> Value {
         match self {
-            Value::Foreign(f) => Value::Str(Text::from(f.name())),
+            Value::Foreign(f) => Value::Str(Str::from(f.name())),
             Value::List(items) => {
                 Value::List(items.into_iter().map(Value::without_foreign).collect())
             }
@@ -801,7 +801,7 @@ mod tests {
             Value::List(vec![pair.clone(), Value::from(map)]).py_str(),
             "[(1, 2), {'k': (3,)}]"
         );
-        let mut text = Text::from("x ");
+        let mut text = Str::from("x ");
         pair.push_str_to(&mut text);
         assert_eq!(text, "x (1, 2)");
         assert_eq!(pair.type_name(), "tuple");
@@ -890,7 +890,7 @@ mod tests {
             Value::List(vec![big("-100000000000000000000")]).py_repr(),
             "[-100000000000000000000]"
         );
-        let mut text = Text::from("n=");
+        let mut text = Str::from("n=");
         n.push_str_to(&mut text);
         assert_eq!(text, "n=100000000000000000000");
         assert_eq!(n.type_name(), "int");

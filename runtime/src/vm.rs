@@ -21,7 +21,7 @@ use crate::events::{Bus, Kind, NeedEnd, NotRun, RunEvent, RunEvents};
 use crate::plans::PlanStore;
 use crate::pool::Pool;
 use crate::status::{self, ErrorName, Status};
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// What is shared by a run and the runs it triggers.
 pub struct Engine {
@@ -514,7 +514,7 @@ impl Scheduler {
         let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
         self.states[index.index()] = JobState::Done { status, has_errors };
         Arc::make_mut(&mut self.contexts)
-            .insert(Text::from(self.plan.jobs[index].id.as_str()), context);
+            .insert(Str::from(self.plan.jobs[index].id.as_str()), context);
         let mut dependents: Vec<NodeIndex> = self
             .plan
             .jobs

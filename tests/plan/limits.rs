@@ -5,12 +5,12 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use wfc_compiler::compile;
-use wfc_compiler::plan::{self, PValue, Plan};
+use wfc_compiler::plan::{self, Plan, PlanValue};
 use wfc_compiler::syntax::expr::ast::{Expr, Literal, Template};
 
 use crate::support::fixture_plans;
 
-/// `n` nested one-item lists around a null, as postcard writes a `PValue`
+/// `n` nested one-item lists around a null, as postcard writes a `PlanValue`
 /// (variant 5 is a list, then its length; variant 0 is null).
 fn nested_value_bytes(n: usize) -> Vec<u8> {
     let mut bytes = [5u8, 1].repeat(n);
@@ -22,7 +22,7 @@ fn nested_value_bytes(n: usize) -> Vec<u8> {
 fn deeply_nested_values_are_refused_not_a_stack_overflow() {
     for n in [1_000, 1_000_000] {
         let bytes = nested_value_bytes(n);
-        assert!(postcard::from_bytes::<PValue>(&bytes).is_err());
+        assert!(postcard::from_bytes::<PlanValue>(&bytes).is_err());
         assert!(wfc_compiler::limits::decode_depth_exceeded());
     }
     // `not not … True` as postcard writes an `Expr`: variant 5 is `Unary`, then
@@ -37,7 +37,7 @@ fn deeply_nested_values_are_refused_not_a_stack_overflow() {
     bytes.push(0);
     assert!(postcard::from_bytes::<Literal>(&bytes).is_err());
     // Within the limit, values decode.
-    assert!(postcard::from_bytes::<PValue>(&nested_value_bytes(100)).is_ok());
+    assert!(postcard::from_bytes::<PlanValue>(&nested_value_bytes(100)).is_ok());
 }
 
 /// The file of `plan` with `extras` replaced by `extras` as raw postcard bytes,
@@ -45,7 +45,7 @@ fn deeply_nested_values_are_refused_not_a_stack_overflow() {
 fn with_raw_extras(plan: &Plan, extras: &[u8]) -> Vec<u8> {
     let mut marked = plan.clone();
     let tag = "MARKER-7f3a9c-EXTRAS";
-    marked.extras = Some(PValue::Str(Template::literal(tag)));
+    marked.extras = Some(PlanValue::Str(Template::literal(tag)));
     let header = postcard::to_stdvec(&compile::header(&marked, "hash".into())).expect("header");
     let body = postcard::to_stdvec(&marked).expect("body");
     // `Some`, the `Str` variant, the template's one text part: then the marker.
@@ -77,7 +77,7 @@ fn a_plan_nested_beyond_the_limit_is_refused_at_load() {
     let plan = fixture_plans().remove(0);
     let fine = with_raw_extras(&plan, &nested_value_bytes(10));
     let (_, decoded) = plan::decode(Path::new("p.wfp"), &fine).expect("a shallow value loads");
-    assert!(matches!(decoded.extras, Some(PValue::List(_))));
+    assert!(matches!(decoded.extras, Some(PlanValue::List(_))));
     let deep = with_raw_extras(&plan, &nested_value_bytes(2_000_000));
     let error = plan::decode(Path::new("p.wfp"), &deep)
         .expect_err("refused")

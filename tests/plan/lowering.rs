@@ -1,6 +1,6 @@
 //! What lowering produces: defaults applied, matrices expanded, graphs built.
 
-use wfc_compiler::plan::{Count, Items, MatrixPlan, PValue, StageKindPlan};
+use wfc_compiler::plan::{Bound, Items, MatrixPlan, PlanValue, StageKindPlan};
 
 use crate::support::fixture_plans;
 
@@ -47,7 +47,7 @@ fn static_matrix_is_expanded_with_include_and_exclude() {
     let plan = plan("sales-pipeline");
     let (_, extract) = plan.job("extract").expect("job");
     assert!(extract.strategy.fail_fast);
-    assert_eq!(extract.strategy.max_parallel, Count::Fixed(3));
+    assert_eq!(extract.strategy.max_parallel, Bound::Fixed(3));
     let MatrixPlan::Static(combos) = &extract.strategy.matrix else {
         panic!("static matrix expected: {:?}", extract.strategy.matrix)
     };
@@ -57,7 +57,7 @@ fn static_matrix_is_expanded_with_include_and_exclude() {
             c.values
                 .iter()
                 .map(|(k, v)| match v {
-                    PValue::Str(t) => format!("{k}={t}"),
+                    PlanValue::Str(t) => format!("{k}={t}"),
                     other => format!("{k}={other:?}"),
                 })
                 .collect::<Vec<_>>()
@@ -87,7 +87,7 @@ fn defaults_are_applied() {
     let plan = plan("sales-pipeline");
     let (_, prepare) = plan.job("prepare").expect("job");
     assert_eq!(prepare.strategy.matrix, MatrixPlan::None);
-    assert_eq!(prepare.strategy.max_parallel, Count::Fixed(1));
+    assert_eq!(prepare.strategy.max_parallel, Bound::Fixed(1));
     let (_, transform) = plan.job("transform").expect("job");
     let StageKindPlan::ForEach {
         concurrent,
@@ -103,7 +103,7 @@ fn defaults_are_applied() {
     let StageKindPlan::Parallel { max_workers, .. } = &transform.stages[1].kind else {
         panic!("parallel expected")
     };
-    assert_eq!(*max_workers, Count::Fixed(2));
+    assert_eq!(*max_workers, Bound::Fixed(2));
     let (_, report) = plan.job("report").expect("job");
     let docker = report
         .stages

@@ -14,9 +14,9 @@ use crate::project::FileProblem;
 const MAGIC: &[u8; 8] = b"WFCCHK01";
 
 /// A file's cache key.
-pub(super) type Key = [u8; 16];
+pub(super) type CacheKey = [u8; 16];
 
-pub(super) fn key(salt: &[u8], text: &[u8], problem: Option<&FileProblem>) -> Key {
+pub(super) fn key(salt: &[u8], text: &[u8], problem: Option<&FileProblem>) -> CacheKey {
     let mut hasher = Sha256::new();
     hasher.update(salt);
     match problem {
@@ -36,7 +36,7 @@ pub(super) fn key(salt: &[u8], text: &[u8], problem: Option<&FileProblem>) -> Ke
 
 #[derive(Default)]
 pub(super) struct Cache {
-    entries: HashMap<Key, FileReport>,
+    entries: HashMap<CacheKey, FileReport>,
 }
 
 impl Cache {
@@ -50,7 +50,7 @@ impl Cache {
         let Some(body) = bytes.strip_prefix(MAGIC.as_slice()) else {
             return Self::default();
         };
-        match postcard::from_bytes::<Vec<(Key, FileReport)>>(body) {
+        match postcard::from_bytes::<Vec<(CacheKey, FileReport)>>(body) {
             Ok(list) => Self {
                 entries: list.into_iter().collect(),
             },
@@ -58,7 +58,7 @@ impl Cache {
         }
     }
 
-    pub(super) fn get(&self, key: &Key) -> Option<&FileReport> {
+    pub(super) fn get(&self, key: &CacheKey) -> Option<&FileReport> {
         self.entries.get(key)
     }
 
@@ -69,9 +69,9 @@ impl Cache {
     /// Replaces the cache with `entries`.
     pub(super) fn write<'a>(
         path: &Path,
-        entries: impl Iterator<Item = (Key, &'a FileReport)>,
+        entries: impl Iterator<Item = (CacheKey, &'a FileReport)>,
     ) -> std::io::Result<()> {
-        let list: Vec<(Key, &FileReport)> = entries.collect();
+        let list: Vec<(CacheKey, &FileReport)> = entries.collect();
         let body = postcard::to_stdvec(&list).map_err(std::io::Error::other)?;
         let mut bytes = Vec::with_capacity(MAGIC.len() + body.len());
         bytes.extend_from_slice(MAGIC);

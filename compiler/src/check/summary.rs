@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::span::{FileId, Span, Spanned};
 use crate::syntax::expr::ast::{Part, Path};
 use crate::syntax::model::{
-    AxisValues, Job, ParamType, Stage, StageKind, Text, Value, ValueKind, Workflow,
+    AxisValues, Job, ParamType, Stage, StageKind, Text, ValueKind, Workflow, WrittenValue,
 };
 use crate::syntax::visit::{Visitor, walk_job, walk_stage};
 
@@ -150,7 +150,7 @@ impl<'a> Visitor<'a> for Stages<'a> {
         if let (StageKind::Trigger { trigger, params }, Some(job)) = (&stage.kind, self.job) {
             let passed = params
                 .as_ref()
-                .and_then(Value::as_map)
+                .and_then(WrittenValue::as_map)
                 .unwrap_or(&[])
                 .iter()
                 .map(|(k, _)| Spanned::new(k.name.clone(), k.span))
@@ -226,7 +226,7 @@ fn choices(workflow: &Workflow, job: &Job, path: &Path) -> Option<(String, Vec<S
     if path.segments.len() != 2 {
         return None;
     }
-    let values: Vec<&Value> = match root {
+    let values: Vec<&WrittenValue> = match root {
         "params" => {
             let param = workflow.param(key)?;
             if param.ty.value != ParamType::Choice {
@@ -240,7 +240,7 @@ fn choices(workflow: &Workflow, job: &Job, path: &Path) -> Option<(String, Vec<S
             let AxisValues::List(list) = &axis.values else {
                 return None;
             };
-            let mut all: Vec<&Value> = list.iter().collect();
+            let mut all: Vec<&WrittenValue> = list.iter().collect();
             for row in &strategy.include {
                 all.extend(
                     row.entries

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use petgraph::visit::EdgeRef;
 
-use super::{PValue, Plan, StagePlan};
+use super::{Plan, PlanValue, StagePlan};
 use wfc_plan::visit::Nest;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,9 +39,9 @@ fn child_lists(stage: &StagePlan) -> Vec<(String, &[StagePlan])> {
                 Nest::Branch(name) => format!("branch {name}"),
                 Nest::ForEach => "each item".to_string(),
                 Nest::Until => "each loop".to_string(),
-                Nest::Arm(Some(PValue::Str(t))) => format!("case {t}"),
-                Nest::Arm(Some(PValue::Int(n))) => format!("case {n}"),
-                Nest::Arm(Some(PValue::BigInt(digits))) => format!("case {digits}"),
+                Nest::Arm(Some(PlanValue::Str(t))) => format!("case {t}"),
+                Nest::Arm(Some(PlanValue::Int(n))) => format!("case {n}"),
+                Nest::Arm(Some(PlanValue::BigInt(digits))) => format!("case {digits}"),
                 Nest::Arm(Some(_)) => "case".to_string(),
                 Nest::Arm(None) => "else".to_string(),
             };

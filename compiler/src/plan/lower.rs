@@ -9,13 +9,13 @@ use petgraph::graph::DiGraph;
 
 use super::matrix;
 use super::{
-    ArmPlan, Axis, CommandPlan, CondPlan, Count, DockerPlan, Items, JobPlan, MatrixPlan, PMap,
-    PValue, ParamSpec, Plan, ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
+    ArmPlan, Axis, Bound, CommandPlan, CondPlan, DockerPlan, Items, JobPlan, MatrixPlan, ParamSpec,
+    Plan, PlanMap, PlanValue, ScheduleSpec, StageKindPlan, StagePlan, StrategyPlan,
 };
 use crate::syntax::expr::ast::{Part, Template};
 use crate::syntax::model::{
     AxisValues, Condition, Count as ModelCount, ForEachItems, Job, ParamType, RunsOnKind,
-    ScheduleKind, Stage, StageKind, Strategy, Text, TriggerRule, Value, ValueKind, Workflow,
+    ScheduleKind, Stage, StageKind, Strategy, Text, TriggerRule, ValueKind, Workflow, WrittenValue,
 };
 use crate::syntax::visit::each_stage;
 
@@ -166,7 +166,7 @@ fn lower_strategy(strategy: Option<&Strategy>) -> StrategyPlan {
     let Some(strategy) = strategy else {
         return StrategyPlan {
             fail_fast: false,
-            max_parallel: Count::Fixed(1),
+            max_parallel: Bound::Fixed(1),
             matrix: MatrixPlan::None,
         };
     };
@@ -181,10 +181,10 @@ fn lower_matrix(strategy: &Strategy) -> MatrixPlan {
     if strategy.matrix.is_empty() {
         return MatrixPlan::None;
     }
-    let rows = |rows: &[crate::syntax::model::MatrixRow]| -> Vec<PMap> {
+    let rows = |rows: &[crate::syntax::model::MatrixRow]| -> Vec<PlanMap> {
         rows.iter()
             .map(|r| {
-                PMap(
+                PlanMap(
                     r.entries
                         .iter()
                         .map(|(k, v)| (k.name.clone(), value(v)))
@@ -215,11 +215,11 @@ fn lower_matrix(strategy: &Strategy) -> MatrixPlan {
     }
 }
 
-fn count(count: Option<&ModelCount>, default: u32) -> Count {
+fn count(count: Option<&ModelCount>, default: u32) -> Bound {
     match count {
-        Some(ModelCount::Int(n)) => Count::Fixed(u32::try_from(n.value).unwrap_or(default)),
-        Some(ModelCount::Template(t)) => Count::Template(t.template.clone()),
-        None => Count::Fixed(default),
+        Some(ModelCount::Int(n)) => Bound::Fixed(u32::try_from(n.value).unwrap_or(default)),
+        Some(ModelCount::Template(t)) => Bound::Template(t.template.clone()),
+        None => Bound::Fixed(default),
     }
 }
 
@@ -241,16 +241,16 @@ fn template(text: &Text) -> Template {
     text.template.clone()
 }
 
-fn value(value: &Value) -> PValue {
+fn value(value: &WrittenValue) -> PlanValue {
     match &value.kind {
-        ValueKind::Null => PValue::Null,
-        ValueKind::Bool(b) => PValue::Bool(*b),
-        ValueKind::Int(n) => PValue::Int(*n),
-        ValueKind::BigInt(digits) => PValue::BigInt(digits.clone()),
-        ValueKind::Float(f) => PValue::Float(*f),
-        ValueKind::Text(t) => PValue::Str(template(t)),
-        ValueKind::Seq(items) => PValue::List(items.iter().map(self::value).collect()),
-        ValueKind::Map(entries) => PValue::Map(PMap(
+        ValueKind::Null => PlanValue::Null,
+        ValueKind::Bool(b) => PlanValue::Bool(*b),
+        ValueKind::Int(n) => PlanValue::Int(*n),
+        ValueKind::BigInt(digits) => PlanValue::BigInt(digits.clone()),
+        ValueKind::Float(f) => PlanValue::Float(*f),
+        ValueKind::Text(t) => PlanValue::Str(template(t)),
+        ValueKind::Seq(items) => PlanValue::List(items.iter().map(self::value).collect()),
+        ValueKind::Map(entries) => PlanValue::Map(PlanMap(
             entries
                 .iter()
                 .map(|(k, v)| (k.name.clone(), self::value(v)))
@@ -259,10 +259,10 @@ fn value(value: &Value) -> PValue {
     }
 }
 
-fn map(value: Option<&Value>) -> PMap {
+fn map(value: Option<&WrittenValue>) -> PlanMap {
     match value.map(self::value) {
-        Some(PValue::Map(entries)) => entries,
-        _ => PMap::default(),
+        Some(PlanValue::Map(entries)) => entries,
+        _ => PlanMap::default(),
     }
 }
 
@@ -274,9 +274,9 @@ fn lower_stage(stage: &Stage) -> StagePlan {
         },
         StageKind::Bash { bash, env } => StageKindPlan::Bash {
             script: template(bash),
-            env: PMap(
+            env: PlanMap(
                 env.iter()
-                    .map(|(k, v)| (k.name.clone(), PValue::Str(template(v))))
+                    .map(|(k, v)| (k.name.clone(), PlanValue::Str(template(v))))
                     .collect(),
             ),
         },
@@ -341,7 +341,7 @@ fn lower_stage(stage: &Stage) -> StagePlan {
             stages,
             max_loop,
         } => StageKindPlan::Until {
-            item: item.as_ref().map_or(PValue::Int(0), value),
+            item: item.as_ref().map_or(PlanValue::Int(0), value),
             until: condition(&Condition::Expr(until.clone())),
             stages: stages.iter().map(lower_stage).collect(),
             max_loop: max_loop
@@ -411,7 +411,7 @@ fn lower_stage(stage: &Stage) -> StagePlan {
 }
 
 /// `case: _` is the default arm, like `else:`.
-fn is_default_case(value: &Value) -> bool {
+fn is_default_case(value: &WrittenValue) -> bool {
     matches!(&value.kind, ValueKind::Text(t) if t.template.parts.as_slice() == [Part::Text("_".to_string())])
 }
 

@@ -3,10 +3,10 @@
 //! the `include` entries that are not there already. Each combination gets
 //! upstream's id: the hash of Python's `str()` of it, `EMPTY` for the empty one.
 
-use super::{Combination, PValue};
+use super::{Combination, PlanValue};
 use crate::ids::hash_id;
 use crate::pytext::{Scalar, repr_dict};
-use crate::syntax::model::{AxisValues, MatrixRow, Strategy, Value, ValueKind};
+use crate::syntax::model::{AxisValues, MatrixRow, Strategy, ValueKind, WrittenValue};
 pub use wfc_plan::matrix::{EMPTY_ID, MAX_MATRIX_PRODUCT, MatrixError, make};
 
 /// A matrix value as upstream compares it: strings and integers never equal each
@@ -20,11 +20,11 @@ pub(super) enum Cell {
 }
 
 impl Cell {
-    pub(super) fn to_value(&self) -> PValue {
+    pub(super) fn to_value(&self) -> PlanValue {
         match self {
-            Cell::Str(s) => PValue::Str(crate::syntax::expr::ast::Template::literal(s)),
-            Cell::Int(n) => PValue::Int(*n),
-            Cell::BigInt(digits) => PValue::BigInt(digits.clone()),
+            Cell::Str(s) => PlanValue::Str(crate::syntax::expr::ast::Template::literal(s)),
+            Cell::Int(n) => PlanValue::Int(*n),
+            Cell::BigInt(digits) => PlanValue::BigInt(digits.clone()),
         }
     }
 }
@@ -68,7 +68,7 @@ pub(crate) fn static_size(strategy: &Strategy) -> Option<Result<usize, MatrixErr
 }
 
 /// A literal matrix value (booleans count as 1 and 0, as upstream reads them).
-fn cell(value: &Value) -> Option<Cell> {
+fn cell(value: &WrittenValue) -> Option<Cell> {
     match &value.kind {
         ValueKind::Text(t) if t.template.is_literal() => Some(Cell::Str(t.raw.clone())),
         ValueKind::Int(n) => Some(Cell::Int(*n)),
@@ -107,7 +107,7 @@ fn combination(row: &Row) -> Combination {
         } else {
             hash_id(&repr_dict(&entries))
         },
-        values: super::PMap(row.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
+        values: super::PlanMap(row.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
     }
 }
 

@@ -19,10 +19,12 @@ pub struct Text {
     pub template: Template,
 }
 
-/// A free-form value (`with`, `vars`, trigger `params`, `extras` ...). Every string
-/// in it is a parsed template.
+/// A free-form value (`with`, `vars`, trigger `params`, `extras` ...) as the
+/// workflow wrote it, with its place for findings. Every string in it is a parsed
+/// template. Made from a YAML `Node`; lowered to a `PlanValue`; the runtime's
+/// `Value` is what a run computes.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Value {
+pub struct WrittenValue {
     pub span: Span,
     pub kind: ValueKind,
 }
@@ -36,11 +38,11 @@ pub enum ValueKind {
     BigInt(String),
     Float(f64),
     Text(Text),
-    Seq(Vec<Value>),
-    Map(Vec<(Key, Value)>),
+    Seq(Vec<WrittenValue>),
+    Map(Vec<(Key, WrittenValue)>),
 }
 
-impl Value {
+impl WrittenValue {
     /// Every text in the value, depth first.
     pub fn texts<'a>(&'a self, out: &mut Vec<&'a Text>) {
         match &self.kind {
@@ -60,7 +62,7 @@ impl Value {
     }
 
     #[must_use]
-    pub fn as_map(&self) -> Option<&[(Key, Value)]> {
+    pub fn as_map(&self) -> Option<&[(Key, WrittenValue)]> {
         match &self.kind {
             ValueKind::Map(m) => Some(m),
             _ => None,
@@ -87,7 +89,7 @@ pub struct Workflow {
     pub release: Vec<Spanned<String>>,
     pub jobs: Vec<Job>,
     pub tags: Vec<Spanned<String>>,
-    pub extras: Option<Value>,
+    pub extras: Option<WrittenValue>,
 }
 
 impl Workflow {
@@ -119,9 +121,9 @@ pub struct Param {
     pub desc: Option<String>,
     /// `required:` as written.
     pub required: Option<Spanned<bool>>,
-    pub default: Option<Value>,
+    pub default: Option<WrittenValue>,
     /// `choice` options.
-    pub options: Vec<Value>,
+    pub options: Vec<WrittenValue>,
     /// `float` / `decimal` digits after the point.
     pub precision: Option<Spanned<i64>>,
 }
@@ -169,14 +171,14 @@ pub struct Job {
     pub trigger_rule: Option<Spanned<TriggerRule>>,
     pub needs: Vec<Spanned<String>>,
     pub strategy: Option<Strategy>,
-    pub extras: Option<Value>,
+    pub extras: Option<WrittenValue>,
 }
 
 #[derive(Clone, Debug)]
 pub struct RunsOn {
     pub span: Span,
     pub kind: Spanned<RunsOnKind>,
-    pub args: Option<Value>,
+    pub args: Option<WrittenValue>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -198,7 +200,7 @@ pub struct MatrixAxis {
 
 #[derive(Clone, Debug)]
 pub enum AxisValues {
-    List(Vec<Value>),
+    List(Vec<WrittenValue>),
     /// A template that gives the list at run time.
     Template(Text),
 }
@@ -206,7 +208,7 @@ pub enum AxisValues {
 #[derive(Clone, Debug)]
 pub struct MatrixRow {
     pub span: Span,
-    pub entries: Vec<(Key, Value)>,
+    pub entries: Vec<(Key, WrittenValue)>,
 }
 
 /// A bound written as a number or as a template resolved at run time.
@@ -240,7 +242,7 @@ pub struct Stage {
     pub id: Option<Text>,
     pub desc: Option<String>,
     pub cond: Option<Condition>,
-    pub extras: Option<Value>,
+    pub extras: Option<WrittenValue>,
     pub timeout: Option<Spanned<f64>>,
     pub retry: Option<Spanned<i64>>,
     pub kind: StageKind,
@@ -267,21 +269,21 @@ pub enum StageKind {
     },
     Py {
         run: Text,
-        vars: Option<Value>,
+        vars: Option<WrittenValue>,
     },
     VirtualPy {
         run: Text,
-        vars: Option<Value>,
+        vars: Option<WrittenValue>,
         deps: Vec<Text>,
         version: Option<Text>,
     },
     Call {
         uses: Text,
-        args: Option<Value>,
+        args: Option<WrittenValue>,
     },
     Trigger {
         trigger: Text,
-        params: Option<Value>,
+        params: Option<WrittenValue>,
     },
     Parallel {
         branches: Vec<Branch>,
@@ -294,7 +296,7 @@ pub enum StageKind {
         use_index_as_key: Option<Spanned<bool>>,
     },
     Until {
-        item: Option<Value>,
+        item: Option<WrittenValue>,
         until: Cond,
         stages: Vec<Stage>,
         max_loop: Option<Spanned<i64>>,
@@ -310,9 +312,9 @@ pub enum StageKind {
     Docker {
         image: Text,
         tag: Option<Text>,
-        env: Option<Value>,
+        env: Option<WrittenValue>,
         volume: Option<Vec<Volume>>,
-        auth: Option<Value>,
+        auth: Option<WrittenValue>,
         /// wfc's `command`: what the container runs instead of the image's own
         /// command (a string runs with `sh -c`, a list as is).
         command: Option<DockerCommand>,
@@ -324,7 +326,7 @@ pub enum StageKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Volume {
     pub host: Text,
-    pub container: Value,
+    pub container: WrittenValue,
 }
 
 /// A Docker stage's `command`.
@@ -371,7 +373,7 @@ pub struct Branch {
 
 #[derive(Clone, Debug)]
 pub enum ForEachItems {
-    List(Vec<Value>),
+    List(Vec<WrittenValue>),
     Template(Text),
 }
 
@@ -379,6 +381,6 @@ pub enum ForEachItems {
 #[derive(Clone, Debug)]
 pub struct CaseArm {
     pub span: Span,
-    pub case: Option<Value>,
+    pub case: Option<WrittenValue>,
     pub stages: Vec<Stage>,
 }

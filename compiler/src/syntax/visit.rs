@@ -6,7 +6,7 @@
 
 use crate::syntax::model::{
     AxisValues, Branch, CaseArm, Cond, Condition, Count, DockerCommand, ForEachItems, Job, Stage,
-    StageKind, Text, Value, ValueKind, Workflow,
+    StageKind, Text, ValueKind, Workflow, WrittenValue,
 };
 
 /// Where a stage list is.
@@ -63,7 +63,7 @@ pub trait Visitor<'a> {
     fn visit_text(&mut self, text: &'a Text) {
         let _ = text;
     }
-    fn visit_value(&mut self, value: &'a Value) {
+    fn visit_value(&mut self, value: &'a WrittenValue) {
         walk_value(self, value);
     }
 }
@@ -234,7 +234,7 @@ pub fn walk_stage_kind<'a, V: Visitor<'a> + ?Sized>(v: &mut V, kind: &'a StageKi
 }
 
 /// The texts in a value, depth first.
-pub fn walk_value<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: &'a Value) {
+pub fn walk_value<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: &'a WrittenValue) {
     match &value.kind {
         ValueKind::Text(t) => v.visit_text(t),
         ValueKind::Seq(items) => items.iter().for_each(|x| v.visit_value(x)),
@@ -247,7 +247,7 @@ pub fn walk_value<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: &'a Value) {
     }
 }
 
-fn walk_some<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: Option<&'a Value>) {
+fn walk_some<'a, V: Visitor<'a> + ?Sized>(v: &mut V, value: Option<&'a WrittenValue>) {
     if let Some(value) = value {
         v.visit_value(value);
     }
@@ -268,7 +268,7 @@ pub fn each_stage<'a>(stages: &'a [Stage], visit: impl FnMut(&'a Stage)) {
             (self.0)(stage);
             walk_stage(self, stage);
         }
-        fn visit_value(&mut self, _: &'a Value) {}
+        fn visit_value(&mut self, _: &'a WrittenValue) {}
     }
     walk_stage_list(&mut Stages(visit), stages);
 }
@@ -283,7 +283,7 @@ impl Stage {
             fn visit_stage_list(&mut self, stages: &'a [Stage], nest: Nest<'a>) {
                 self.0.push((nest, stages));
             }
-            fn visit_value(&mut self, _: &'a Value) {}
+            fn visit_value(&mut self, _: &'a WrittenValue) {}
         }
         let mut lists = Lists(Vec::new());
         walk_stage_kind(&mut lists, &self.kind);

@@ -14,7 +14,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::source::SourceFile;
 use crate::span::{FileId, Span};
 
-/// One YAML node and its place.
+/// One YAML node and its place: the parser's output, before the typed model
+/// (`model::WrittenValue` for free-form values) is built from it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     pub span: Span,

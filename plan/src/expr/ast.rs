@@ -75,14 +75,16 @@ pub struct Path {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
-    pub key: Key,
+    pub key: Accessor,
     /// `?`: a missing key gives null instead of an error.
     pub optional: bool,
     pub range: TextRange,
 }
 
+/// How a path segment reaches into a value: by name (`.name`, `['name']`) or by
+/// index (`[0]`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Key {
+pub enum Accessor {
     Name(String),
     Index(i64),
 }
@@ -269,8 +271,8 @@ impl Path {
     #[must_use]
     pub fn root(&self) -> Option<&str> {
         match &self.segments.first()?.key {
-            Key::Name(n) => Some(n),
-            Key::Index(_) => None,
+            Accessor::Name(n) => Some(n),
+            Accessor::Index(_) => None,
         }
     }
 
@@ -278,8 +280,8 @@ impl Path {
     #[must_use]
     pub fn name_at(&self, i: usize) -> Option<&str> {
         match &self.segments.get(i)?.key {
-            Key::Name(n) => Some(n),
-            Key::Index(_) => None,
+            Accessor::Name(n) => Some(n),
+            Accessor::Index(_) => None,
         }
     }
 }
@@ -377,15 +379,15 @@ impl std::fmt::Display for Path {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, segment) in self.segments.iter().enumerate() {
             match &segment.key {
-                Key::Name(n) if i == 0 => f.write_str(n)?,
-                Key::Name(n)
+                Accessor::Name(n) if i == 0 => f.write_str(n)?,
+                Accessor::Name(n)
                     if n.chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
                 {
                     write!(f, ".{n}")?;
                 }
-                Key::Name(n) => write!(f, "[{}]", crate::pytext::repr_str(n))?,
-                Key::Index(i) => write!(f, "[{i}]")?,
+                Accessor::Name(n) => write!(f, "[{}]", crate::pytext::repr_str(n))?,
+                Accessor::Index(i) => write!(f, "[{i}]")?,
             }
             if segment.optional {
                 f.write_str("?")?;

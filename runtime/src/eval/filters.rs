@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::status::ErrorName;
-use crate::value::{Text, Value};
+use crate::value::{Str, Value};
 
 /// Argument `index` of a call of the built-in filter `def`, given by position or by
 /// name, or its default when left out; an error when it is not of the kind the table
@@ -89,8 +89,8 @@ fn apply_builtin(
             Value::Bool(b) => Value::Int(i64::from(b)),
             other => return Err(wrong(&other)),
         },
-        BuiltinFilter::Str => Value::Str(Text::from(value.py_str())),
-        BuiltinFilter::Rstr => Value::Str(Text::from(wfc_plan::pytext::repr_str(&value.py_str()))),
+        BuiltinFilter::Str => Value::Str(Str::from(value.py_str())),
+        BuiltinFilter::Rstr => Value::Str(Str::from(wfc_plan::pytext::repr_str(&value.py_str()))),
         BuiltinFilter::Int => match value {
             Value::Int(_) | Value::BigInt(_) => value,
             Value::Bool(b) => Value::Int(i64::from(b)),
@@ -119,7 +119,7 @@ fn apply_builtin(
             Value::List(items) | Value::Tuple(items) => Value::List(items),
             Value::Str(s) => Value::List(
                 s.chars()
-                    .map(|c| Value::Str(Text::from(c.encode_utf8(&mut [0; 4]) as &str)))
+                    .map(|c| Value::Str(Str::from(c.encode_utf8(&mut [0; 4]) as &str)))
                     .collect(),
             ),
             Value::Map(m) => Value::List(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use wfc_plan::PMap;
+use wfc_plan::PlanMap;
 use wfc_plan::expr::ast::Template;
 
 use super::{Context, Outcome};
@@ -26,7 +26,7 @@ pub(super) fn run(
     local: &Map,
     retry: Option<i64>,
     script: &Template,
-    env: &PMap,
+    env: &PlanMap,
 ) -> Outcome {
     // Upstream renders the script and `env` without `pass_env`: `null` stays text.
     let scope = cx.scope(local, retry).plain();

@@ -4,7 +4,7 @@
 //! returns becomes the outputs.
 
 use wfc_plan::expr::ast::Template;
-use wfc_plan::{PMap, StagePlan};
+use wfc_plan::{PlanMap, StagePlan};
 
 use super::py::run_python;
 use super::{Context, Outcome};
@@ -18,7 +18,7 @@ pub(super) fn run(
     retry: Option<i64>,
     stage: &StagePlan,
     uses: &Template,
-    args: &PMap,
+    args: &PlanMap,
 ) -> Outcome {
     let scope = cx.scope(local, retry);
     // Upstream renders `uses` without `pass_env`, `with` with it.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use wfc_plan::expr::ast::Template;
-use wfc_plan::{ArmPlan, PValue};
+use wfc_plan::{ArmPlan, PlanValue};
 
 use super::{Context, Outcome, Step, Stop};
 use crate::eval::{self, Bindings};
@@ -33,7 +33,7 @@ pub(super) fn run(
     for arm in arms {
         let Some(candidate) = &arm.case else { continue };
         let candidate = match candidate {
-            PValue::Str(t) => eval::render(&scope, t),
+            PlanValue::Str(t) => eval::render(&scope, t),
             other => eval::value(&scope, other),
         };
         match candidate {

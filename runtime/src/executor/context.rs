@@ -11,7 +11,7 @@ use crate::cancel::Cancel;
 use crate::eval::{Bindings, Scope};
 use crate::events::RunEvents;
 use crate::status::Status;
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// The context of one stage: what its templates read, where it runs, what stops
 /// it, and the VM's services (nested stage lists, fan-out, child runs, waits).
@@ -131,7 +131,7 @@ pub(crate) enum Stop {
     /// Cancelled before its next stage started.
     CancelledBefore,
     /// This stage (its id, or its name) failed.
-    Failed(Text),
+    Failed(Str),
     /// A stage was cancelled.
     Cancelled,
 }

@@ -28,7 +28,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt as _;
 use wfc_plan::expr::ast::Template;
-use wfc_plan::{CommandPlan, DockerPlan, PValue};
+use wfc_plan::{CommandPlan, DockerPlan, PlanValue};
 
 use super::bash::trimmed;
 use super::{Context, ExecError, Outcome};
@@ -126,7 +126,7 @@ fn render(
     } = docker;
     let scope = cx.scope(local, retry);
     let text = |t: &Template| eval::render_text(&scope, t).map_err(ExecError::from);
-    let value_text = |v: &PValue| eval::value_text(&scope, v).map_err(ExecError::from);
+    let value_text = |v: &PlanValue| eval::value_text(&scope, v).map_err(ExecError::from);
     let image = text(image)?;
     let tag = text(tag)?;
     let mut vars = Vec::with_capacity(env.0.len());

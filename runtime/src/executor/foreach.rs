@@ -9,7 +9,7 @@ use super::nested::{self, Unit, Units};
 use super::{Context, Done, ExecError, Outcome, Step};
 use crate::eval::{self, Bindings};
 use crate::status::ErrorName;
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// The items to run, and whether they came as a tuple (upstream keeps the tuple
 /// as the stage's `items` output).
@@ -118,8 +118,8 @@ fn has_duplicates(items: &[Value]) -> bool {
 }
 
 /// An item's key in the output: its `str()`, inline when short.
-fn key_text(key: &Value) -> Text {
-    let mut text = Text::default();
+fn key_text(key: &Value) -> Str {
+    let mut text = Str::default();
     key.push_str_to(&mut text);
     text
 }
@@ -187,7 +187,7 @@ pub(super) fn run(
                 index,
                 key_text(&key),
                 ran,
-                [(const { Text::const_new("item") }, item)],
+                [(const { Str::const_new("item") }, item)],
             ),
         }
     });

@@ -12,7 +12,7 @@ use wfc_plan::pytext::repr_str;
 use super::{Context, Step, Stop};
 use crate::eval::Bindings;
 use crate::status::{self, ErrorName, Status};
-use crate::value::{Map, Sharing, Text, Value};
+use crate::value::{Map, Sharing, Str, Value};
 
 /// A kind of unit, in upstream's words: what its errors call it, and their
 /// names (which differ from kind to kind).
@@ -89,7 +89,7 @@ pub(super) struct Units {
 }
 
 /// A unit that did not succeed: its position, status, key and errors.
-type Unusual = (usize, Status, Text, Option<Value>);
+type Unusual = (usize, Status, Str, Option<Value>);
 
 /// One unit to run.
 pub(super) struct Unit<'a> {
@@ -170,10 +170,10 @@ impl Units {
     pub(super) fn place<const N: usize>(
         &self,
         index: usize,
-        key: Text,
+        key: Str,
         result: UnitResult,
-        fields: [(Text, Value); N],
-    ) -> (Text, Value) {
+        fields: [(Str, Value); N],
+    ) -> (Str, Value) {
         let UnitResult {
             status,
             stages,
@@ -187,13 +187,13 @@ impl Units {
         }
         let mut entry = Map::with_capacity(N + 2 + usize::from(errors.is_some()));
         // The fields are never `status`, `stages` or `errors`.
-        entry.push_new(const { Text::const_new("status") }, status.value());
+        entry.push_new(const { Str::const_new("status") }, status.value());
         for (k, v) in fields {
             entry.push_new(k, v);
         }
-        entry.push_new(const { Text::const_new("stages") }, stages);
+        entry.push_new(const { Str::const_new("stages") }, stages);
         if let Some(errors) = errors {
-            entry.push_new(const { Text::const_new("errors") }, errors);
+            entry.push_new(const { Str::const_new("errors") }, errors);
         }
         (key, Value::from(entry))
     }
@@ -201,7 +201,7 @@ impl Units {
     /// The placed entries (`None` for units that never started: another
     /// unit's failure stopped them), their status and their errors. With
     /// `unique_keys`, no two keys are the same.
-    pub(super) fn fold(&self, results: Vec<Option<(Text, Value)>>, unique_keys: bool) -> Folded {
+    pub(super) fn fold(&self, results: Vec<Option<(Str, Value)>>, unique_keys: bool) -> Folded {
         // Units that never started were stopped by another unit's failure;
         // those not noted succeeded.
         let never_started = results.iter().filter(|result| result.is_none()).count();
@@ -226,7 +226,7 @@ impl Units {
         // Collected in the results' own vector (an entry is the size of a
         // result): `filter_map` is collected in place, `flatten` is not.
         #[allow(clippy::filter_map_identity)]
-        let entries: Vec<(Text, Value)> = results.into_iter().filter_map(|result| result).collect();
+        let entries: Vec<(Str, Value)> = results.into_iter().filter_map(|result| result).collect();
         let entries = if unique_keys {
             Map::from_unique(entries)
         } else {

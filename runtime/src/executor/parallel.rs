@@ -3,23 +3,23 @@
 
 use std::sync::Arc;
 
-use wfc_plan::{Count, StagePlan};
+use wfc_plan::{Bound, StagePlan};
 
 use super::nested::{self, Unit, Units};
 use super::{Context, Done, Outcome, Step};
 use crate::eval::{self, Bindings};
 use crate::status::ErrorName;
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 pub(super) fn run(
     cx: &impl Context,
     local: &Map,
     branches: &[(String, Vec<StagePlan>)],
-    max_workers: &Count,
+    max_workers: &Bound,
 ) -> Outcome {
     let workers = match max_workers {
-        Count::Fixed(n) => i64::from(*n),
-        Count::Template(t) => match eval::render(&cx.scope(local, None), t) {
+        Bound::Fixed(n) => i64::from(*n),
+        Bound::Template(t) => match eval::render(&cx.scope(local, None), t) {
             Ok(Value::Int(n)) => n,
             Ok(Value::Str(s)) => s.trim().parse().unwrap_or(0),
             Ok(_) => 0,
@@ -60,9 +60,9 @@ pub(super) fn run(
                 failed: ran.failed(),
                 result: each.place(
                     index,
-                    Text::from(branch.as_str()),
+                    Str::from(branch.as_str()),
                     ran,
-                    [(Text::const_new("branch"), name)],
+                    [(Str::const_new("branch"), name)],
                 ),
             }
         },

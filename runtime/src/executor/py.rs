@@ -4,7 +4,7 @@
 //! and message, and its traceback goes to the log.
 
 use wfc_plan::expr::ast::Template;
-use wfc_plan::{PMap, StagePlan};
+use wfc_plan::{PlanMap, StagePlan};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub(super) fn run(
     retry: Option<i64>,
     stage: &StagePlan,
     code: &Template,
-    vars: &PMap,
+    vars: &PlanMap,
 ) -> Outcome {
     let scope = cx.scope(local, retry);
     let source = match eval::render_text(&scope, code) {
@@ -77,7 +77,7 @@ pub(super) fn run_python(
         work(&python::Caller {
             run_id: &run_id,
             parent_run_id: parent.as_deref(),
-            places: python::Places { folders: &folders },
+            imports: python::ImportFolders { folders: &folders },
             running,
             marker,
             at: &at,

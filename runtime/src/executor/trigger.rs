@@ -1,7 +1,7 @@
 //! Trigger stage: runs another workflow's plan as a child run (its own run id, the
 //! parent's as parent); the child's context becomes the stage's outputs.
 
-use wfc_plan::PMap;
+use wfc_plan::PlanMap;
 use wfc_plan::expr::ast::Template;
 
 use super::{Context, Outcome};
@@ -15,7 +15,7 @@ pub(super) fn run(
     local: &Map,
     retry: Option<i64>,
     workflow: &Template,
-    params: &PMap,
+    params: &PlanMap,
 ) -> Outcome {
     let scope = cx.scope(local, retry);
     let name = match eval::render_text(&scope, workflow) {

@@ -3,18 +3,18 @@
 //! next loop number; the loop ends when `until` holds. No random sleep between
 //! passes (upstream sleeps up to 0.9 s).
 
-use wfc_plan::{CondPlan, PValue, StagePlan};
+use wfc_plan::{CondPlan, PlanValue, StagePlan};
 
 use super::nested::{self, Unit, Units};
 use super::{Context, Outcome, Step};
 use crate::eval::{self, Bindings};
 use crate::status::ErrorName;
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 pub(super) fn run(
     cx: &impl Context,
     local: &Map,
-    item: &PValue,
+    item: &PlanValue,
     until: &CondPlan,
     stages: &[StagePlan],
     max_loop: u32,
@@ -71,11 +71,11 @@ pub(super) fn run(
         let errors = ran.result.errors.clone();
         passes.push(Some(units.place(
             passes.len(),
-            Text::from(itoa::Buffer::new().format(lap)),
+            Str::from(itoa::Buffer::new().format(lap)),
             ran.result,
             [
-                (Text::const_new("loop"), Value::Int(i64::from(lap))),
-                (Text::const_new("item"), item.clone()),
+                (Str::const_new("loop"), Value::Int(i64::from(lap))),
+                (Str::const_new("item"), item.clone()),
             ],
         )));
         if errors.is_some() {

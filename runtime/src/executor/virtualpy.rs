@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use wfc_plan::PMap;
+use wfc_plan::PlanMap;
 use wfc_plan::expr::ast::Template;
 
 use super::bash::{private_dir, run_process, write_private};
@@ -20,7 +20,7 @@ pub(super) fn run(
     local: &Map,
     retry: Option<i64>,
     code: &Template,
-    vars: &PMap,
+    vars: &PlanMap,
     deps: &[Template],
     version: Option<&Template>,
 ) -> Outcome {

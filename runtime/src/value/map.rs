@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use hashbrown::HashTable;
 use serde::ser::SerializeMap as _;
 
-use super::{Key, Value};
+use super::{Str, Value};
 
 /// The most entries a map keeps in a plain vector.
 pub const SMALL: usize = 8;
@@ -27,7 +27,7 @@ pub struct Map(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Small(Vec<(Key, Value)>),
+    Small(Vec<(Str, Value)>),
     Large(Box<Large>),
 }
 
@@ -41,14 +41,14 @@ impl Default for Map {
 /// entries' positions by the hash of their keys.
 #[derive(Clone)]
 struct Large {
-    entries: Vec<(Key, Value)>,
+    entries: Vec<(Str, Value)>,
     index: OnceLock<HashTable<usize>>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl Large {
     /// A large map of `entries`, whose keys are all different.
-    fn from_entries(entries: Vec<(Key, Value)>) -> Large {
+    fn from_entries(entries: Vec<(Str, Value)>) -> Large {
         Large {
             entries,
             index: OnceLock::new(),
@@ -78,7 +78,7 @@ impl Large {
             .copied()
     }
 
-    fn insert(&mut self, key: Key, value: Value) -> Option<Value> {
+    fn insert(&mut self, key: Str, value: Value) -> Option<Value> {
         if let Some(at) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[at].1, value));
         }
@@ -88,7 +88,7 @@ impl Large {
 
     /// Adds an entry whose key is not in the map: the table, if made, learns
     /// its place.
-    fn push_new(&mut self, key: Key, value: Value) {
+    fn push_new(&mut self, key: Str, value: Value) {
         let at = self.entries.len();
         // Hashed only for a table already made.
         let hash = self.index.get().map(|_| self.hash(&key));
@@ -129,7 +129,7 @@ impl Map {
 
     /// The map of `entries`, whose keys are all different (checked in debug
     /// builds): no key is compared or hashed, the vector becomes the map's.
-    pub(crate) fn from_unique(entries: Vec<(Key, Value)>) -> Self {
+    pub(crate) fn from_unique(entries: Vec<(Str, Value)>) -> Self {
         debug_assert_eq!(
             entries
                 .iter()
@@ -160,7 +160,7 @@ impl Map {
         self.entries().len()
     }
 
-    fn entries(&self) -> &[(Key, Value)] {
+    fn entries(&self) -> &[(Str, Value)] {
         match &self.0 {
             Repr::Small(v) => v,
             Repr::Large(m) => &m.entries,
@@ -187,7 +187,7 @@ impl Map {
 
     /// Sets `key` to `value`; a key already there keeps its place. Returns the
     /// value it had.
-    pub fn insert(&mut self, key: Key, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: Str, value: Value) -> Option<Value> {
         match &mut self.0 {
             Repr::Small(entries) => {
                 if let Some((_, old)) = entries.iter_mut().find(|(k, _)| *k == key) {
@@ -209,7 +209,7 @@ impl Map {
     /// Adds an entry whose key is not in the map yet (checked in debug builds):
     /// no search for it (a large map whose keys were never looked up does not
     /// even hash it).
-    pub(crate) fn push_new(&mut self, key: Key, value: Value) {
+    pub(crate) fn push_new(&mut self, key: Str, value: Value) {
         debug_assert!(!self.contains_key(&key), "`{key}` is already in the map");
         match &mut self.0 {
             Repr::Small(entries) if entries.len() < SMALL => entries.push((key, value)),
@@ -251,7 +251,7 @@ impl Map {
     }
 
     #[must_use]
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Key> + ExactSizeIterator {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Str> + ExactSizeIterator {
         self.iter().map(|(k, _)| k)
     }
 
@@ -261,7 +261,7 @@ impl Map {
     }
 
     #[must_use]
-    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = Key> + ExactSizeIterator {
+    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = Str> + ExactSizeIterator {
         self.into_iter().map(|(k, _)| k)
     }
 
@@ -272,10 +272,10 @@ impl Map {
 }
 
 /// The entries of a map, in order.
-pub struct Iter<'a>(std::slice::Iter<'a, (Key, Value)>);
+pub struct Iter<'a>(std::slice::Iter<'a, (Str, Value)>);
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a Key, &'a Value);
+    type Item = (&'a Str, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next().map(|(k, v)| (k, v))
@@ -295,10 +295,10 @@ impl DoubleEndedIterator for Iter<'_> {
 impl ExactSizeIterator for Iter<'_> {}
 
 /// The entries of a map, in order, values changeable.
-pub struct IterMut<'a>(std::slice::IterMut<'a, (Key, Value)>);
+pub struct IterMut<'a>(std::slice::IterMut<'a, (Str, Value)>);
 
 impl<'a> Iterator for IterMut<'a> {
-    type Item = (&'a Key, &'a mut Value);
+    type Item = (&'a Str, &'a mut Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next().map(|(k, v)| (&*k, v))
@@ -312,10 +312,10 @@ impl<'a> Iterator for IterMut<'a> {
 impl ExactSizeIterator for IterMut<'_> {}
 
 /// The entries of a map, taken out in order.
-pub struct IntoIter(std::vec::IntoIter<(Key, Value)>);
+pub struct IntoIter(std::vec::IntoIter<(Str, Value)>);
 
 impl Iterator for IntoIter {
-    type Item = (Key, Value);
+    type Item = (Str, Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next()
@@ -335,7 +335,7 @@ impl DoubleEndedIterator for IntoIter {
 impl ExactSizeIterator for IntoIter {}
 
 impl IntoIterator for Map {
-    type Item = (Key, Value);
+    type Item = (Str, Value);
     type IntoIter = IntoIter;
 
     fn into_iter(self) -> IntoIter {
@@ -347,7 +347,7 @@ impl IntoIterator for Map {
 }
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a Key, &'a Value);
+    type Item = (&'a Str, &'a Value);
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Iter<'a> {
@@ -356,7 +356,7 @@ impl<'a> IntoIterator for &'a Map {
 }
 
 impl<'a> IntoIterator for &'a mut Map {
-    type Item = (&'a Key, &'a mut Value);
+    type Item = (&'a Str, &'a mut Value);
     type IntoIter = IterMut<'a>;
 
     fn into_iter(self) -> IterMut<'a> {
@@ -364,16 +364,16 @@ impl<'a> IntoIterator for &'a mut Map {
     }
 }
 
-impl Extend<(Key, Value)> for Map {
-    fn extend<I: IntoIterator<Item = (Key, Value)>>(&mut self, entries: I) {
+impl Extend<(Str, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (Str, Value)>>(&mut self, entries: I) {
         for (k, v) in entries {
             self.insert(k, v);
         }
     }
 }
 
-impl FromIterator<(Key, Value)> for Map {
-    fn from_iter<I: IntoIterator<Item = (Key, Value)>>(entries: I) -> Self {
+impl FromIterator<(Str, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (Str, Value)>>(entries: I) -> Self {
         let entries = entries.into_iter();
         let mut map = Map::with_capacity(entries.size_hint().0);
         map.extend(entries);
@@ -420,7 +420,7 @@ mod tests {
     use super::*;
 
     fn keys(map: &Map) -> Vec<&str> {
-        map.keys().map(Key::as_str).collect()
+        map.keys().map(Str::as_str).collect()
     }
 
     #[test]
@@ -448,7 +448,7 @@ mod tests {
                     *v = Value::Null;
                 }
             }
-            assert_eq!(map.iter().next(), Some((&Key::from("k0"), &Value::Null)));
+            assert_eq!(map.iter().next(), Some((&Str::from("k0"), &Value::Null)));
             let last = format!("k{}", n - 1);
             // Removing keeps the order of the rest.
             assert_eq!(map.shift_remove("k1"), Some(Value::Int(-1)));
@@ -472,7 +472,7 @@ mod tests {
 
     #[test]
     fn a_large_map_finds_its_keys_however_it_was_built() {
-        let key = |i: usize| Key::from(format!("k{i}"));
+        let key = |i: usize| Str::from(format!("k{i}"));
         let mut map = Map::with_capacity(100);
         for i in 0..50 {
             // No lookup yet: no table.
@@ -503,7 +503,7 @@ mod tests {
             let built = Map::from_unique((0..n).map(|i| (key(i), Value::Null)).collect());
             assert_eq!(built.len(), n);
             assert_eq!(built.get(&format!("k{}", n - 1)), Some(&Value::Null));
-            assert_eq!(built.keys().next().map(Key::as_str), Some("k0"));
+            assert_eq!(built.keys().next().map(Str::as_str), Some("k0"));
         }
         map.insert(key(1), Value::Int(1));
         assert_eq!(map.get("k1"), Some(&Value::Int(1)));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wfc_plan::{Axis, Combination, Count, JobPlan, MatrixPlan, PMap, PValue};
+use wfc_plan::{Axis, Bound, Combination, JobPlan, MatrixPlan, PlanMap, PlanValue};
 
 use super::fanout;
 use super::stage::{Base, Place, StageCx, run_list};
@@ -13,7 +13,7 @@ use crate::eval::{self, Frame, Scope};
 use crate::events::{Kind, RunEvent};
 use crate::executor::{Done, Stop};
 use crate::status::{self, ErrorName, Status};
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// A finished job: its status and its entry under `jobs.<id>`.
 pub(crate) struct JobResult {
@@ -91,8 +91,8 @@ pub(crate) fn run(
         }
     }
     let max_parallel = match &job.strategy.max_parallel {
-        Count::Fixed(n) => i64::from(*n),
-        Count::Template(t) => {
+        Bound::Fixed(n) => i64::from(*n),
+        Bound::Template(t) => {
             match eval::render(&scope(run, &jobs, &empty, &root).plain(), t)
                 .map_err(|e| status::error(e.name, e.message))
                 .and_then(|v| py_int(&v))
@@ -227,7 +227,7 @@ pub(crate) fn run(
                 if let Some(error) = error {
                     errors.push((id.clone(), error));
                 }
-                strategies.insert(Text::from(id), Value::from(entry));
+                strategies.insert(Str::from(id), Value::from(entry));
             }
             None => statuses.push(Status::Cancel),
         }
@@ -242,7 +242,7 @@ pub(crate) fn run(
                 Value::from(
                     errors
                         .into_iter()
-                        .map(|(k, v)| (Text::from(k), v))
+                        .map(|(k, v)| (Str::from(k), v))
                         .collect::<Map>(),
                 ),
             );
@@ -322,7 +322,7 @@ fn strategies(run: &RunCx, job: &JobPlan, jobs: &Map) -> Result<Vec<(String, Map
     let to_map = |c: &Combination| -> Map {
         c.values
             .iter()
-            .map(|(k, v)| (Text::from(k.as_str()), Value::from_plan(v, true)))
+            .map(|(k, v)| (Str::from(k.as_str()), Value::from_plan(v, true)))
             .collect()
     };
     match &job.strategy.matrix {
@@ -348,13 +348,13 @@ fn dynamic(
     job: &JobPlan,
     jobs: &Map,
     axes: &[(String, Axis)],
-    include: &[PMap],
-    exclude: &[PMap],
+    include: &[PlanMap],
+    exclude: &[PlanMap],
 ) -> Result<Vec<(String, Map)>, StrategyError> {
     let empty = Map::default();
     let root = Frame::default();
     let scope = scope(run, jobs, &empty, &root);
-    let render = |v: &PValue| eval::value(&scope, v).map_err(StrategyError::from);
+    let render = |v: &PlanValue| eval::value(&scope, v).map_err(StrategyError::from);
     let mut columns: Vec<(String, Vec<Value>)> = Vec::with_capacity(axes.len());
     for (key, axis) in axes {
         let values = match axis {
@@ -371,7 +371,7 @@ fn dynamic(
         };
         columns.push((key.clone(), values));
     }
-    let rows = |list: &[PMap]| -> Result<Vec<Vec<(String, Value)>>, StrategyError> {
+    let rows = |list: &[PlanMap]| -> Result<Vec<Vec<(String, Value)>>, StrategyError> {
         list.iter()
             .map(|m| m.iter().map(|(k, v)| Ok((k.clone(), render(v)?))).collect())
             .collect()
@@ -387,7 +387,7 @@ fn dynamic(
     Ok(kept
         .into_iter()
         .map(|row| {
-            let row: Map = row.into_iter().map(|(k, v)| (Text::from(k), v)).collect();
+            let row: Map = row.into_iter().map(|(k, v)| (Str::from(k), v)).collect();
             let id = if row.is_empty() {
                 wfc_plan::matrix::EMPTY_ID.to_string()
             } else {

@@ -14,7 +14,7 @@ use crate::executor::{
     self, ChildRun, Context, Done, ListResult, NoChildPlan, Outcome, Step, Stop,
 };
 use crate::status::{ErrorName, Status};
-use crate::value::{Map, Text, Value};
+use crate::value::{Map, Str, Value};
 
 /// Where a stage runs: what templates see and what stops it; what executors
 /// see of it is its [`Context`]. What does not
@@ -59,7 +59,7 @@ pub(crate) struct Place {
 
 #[derive(Clone)]
 enum Suffix {
-    Text(Text),
+    Text(Str),
     /// An until pass: `#<n>`.
     Pass(u32),
     /// A foreach item: `[<its str()>]`.
@@ -70,7 +70,7 @@ impl Place {
     pub(crate) fn root(text: &str) -> Place {
         Place {
             parent: Arc::from(text),
-            suffix: Suffix::Text(Text::default()),
+            suffix: Suffix::Text(Str::default()),
             whole: std::sync::OnceLock::new(),
         }
     }
@@ -89,7 +89,7 @@ impl Place {
 
     fn joined(&self) -> &Arc<str> {
         self.whole.get_or_init(|| {
-            let mut suffix = Text::default();
+            let mut suffix = Str::default();
             let suffix = match &self.suffix {
                 Suffix::Text(t) => t,
                 Suffix::Pass(n) => {
@@ -124,7 +124,7 @@ impl Place {
     fn nested(&self, step: Step<'_>) -> Place {
         let suffix = match step {
             Step::Branch(name) => {
-                let mut suffix = Text::with_capacity(1 + name.len());
+                let mut suffix = Str::with_capacity(1 + name.len());
                 suffix.push('/');
                 suffix.push_str(name);
                 Suffix::Text(suffix)
@@ -349,7 +349,7 @@ pub(crate) fn run_stage(
     cx: &StageCx,
     stage: &StagePlan,
     local: &Map,
-) -> (Option<Text>, Value, Status) {
+) -> (Option<Str>, Value, Status) {
     let events = &cx.run.events;
     // Stage times are only told by their end: not read when nobody listens.
     let started = events.wants(Kind::StageEnded).then(Instant::now);

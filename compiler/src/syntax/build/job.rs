@@ -5,7 +5,7 @@ use super::stage;
 use crate::diagnostic::{Code, Diagnostic, suggestion};
 use crate::span::Spanned;
 use crate::syntax::model::{
-    AxisValues, Job, MatrixAxis, MatrixRow, RunsOn, RunsOnKind, Strategy, TriggerRule, Value,
+    AxisValues, Job, MatrixAxis, MatrixRow, RunsOn, RunsOnKind, Strategy, TriggerRule, WrittenValue,
 };
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
@@ -175,8 +175,8 @@ fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {
     let args = cx.map_value(&obj, "with");
     if let Some((required, optional)) = runs_on_args(kind.value) {
         let what = format!("`runs-on` type `{}`", kind.value.name());
-        let entries: &[(crate::syntax::yaml::Key, Value)] =
-            args.as_ref().and_then(Value::as_map).unwrap_or(&[]);
+        let entries: &[(crate::syntax::yaml::Key, WrittenValue)] =
+            args.as_ref().and_then(WrittenValue::as_map).unwrap_or(&[]);
         let all: Vec<&str> = required.iter().chain(optional).copied().collect();
         for (key, _) in entries {
             if !all.contains(&key.name.as_str()) {

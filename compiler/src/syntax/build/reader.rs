@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::syntax::expr::ast::{Template, TextRange};
 use crate::syntax::expr::{self, SyntaxError};
-use crate::syntax::model::{Cond, Condition, Count, Text, Value, ValueKind};
+use crate::syntax::model::{Cond, Condition, Count, Text, ValueKind, WrittenValue};
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
 /// The file being read and the diagnostics found so far.
@@ -474,7 +474,7 @@ impl<'s> Cx<'s> {
     }
 
     /// A free-form value; strings become templates, duplicate keys are reported.
-    pub fn value(&mut self, node: &Node) -> Value {
+    pub fn value(&mut self, node: &Node) -> WrittenValue {
         let kind = match &node.kind {
             NodeKind::Null => ValueKind::Null,
             NodeKind::Bool(b) => ValueKind::Bool(*b),
@@ -492,14 +492,14 @@ impl<'s> Cx<'s> {
                 )
             }
         };
-        Value {
+        WrittenValue {
             span: node.span,
             kind,
         }
     }
 
     /// A free-form mapping field.
-    pub fn map_value(&mut self, obj: &Obj<'_>, key: &str) -> Option<Value> {
+    pub fn map_value(&mut self, obj: &Obj<'_>, key: &str) -> Option<WrittenValue> {
         let node = obj.get(key)?;
         if matches!(node.kind, NodeKind::Map(_)) {
             Some(self.value(node))

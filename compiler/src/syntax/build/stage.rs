@@ -7,7 +7,7 @@ use crate::kind::{COMMON_KEYS, Kind, RETRY_KEY};
 use crate::span::Span;
 use crate::syntax::expr::ast::Part;
 use crate::syntax::model::{
-    Branch, CaseArm, Cond, ForEachItems, Stage, StageKind, Text, Value, ValueKind,
+    Branch, CaseArm, Cond, ForEachItems, Stage, StageKind, Text, ValueKind, WrittenValue,
 };
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
@@ -567,7 +567,7 @@ fn branches(cx: &mut Cx<'_>, node: &Node) -> Vec<Branch> {
 fn foreach_items(cx: &mut Cx<'_>, node: &Node, by_index: bool) -> Option<ForEachItems> {
     match &node.kind {
         NodeKind::Seq(items) => {
-            let values: Vec<Value> = items.iter().map(|n| cx.value(n)).collect();
+            let values: Vec<WrittenValue> = items.iter().map(|n| cx.value(n)).collect();
             if !by_index {
                 check_unique_items(cx, items);
             }
@@ -676,7 +676,7 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
                 None
             }
         };
-        if let Some(Value {
+        if let Some(WrittenValue {
             kind: ValueKind::Text(t),
             span,
         }) = &case

@@ -5,7 +5,9 @@ use super::reader::{Cx, Obj};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Spanned;
 use crate::syntax::cron;
-use crate::syntax::model::{Param, ParamType, Schedule, ScheduleKind, Value, ValueKind, Workflow};
+use crate::syntax::model::{
+    Param, ParamType, Schedule, ScheduleKind, ValueKind, Workflow, WrittenValue,
+};
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
 const WORKFLOW_KEYS: &[&str] = &[
@@ -284,7 +286,7 @@ fn param(cx: &mut Cx<'_>, entry: &Entry) -> Option<Param> {
     })
 }
 
-fn choice_options(cx: &mut Cx<'_>, obj: &Obj<'_>, name: &Spanned<String>) -> Vec<Value> {
+fn choice_options(cx: &mut Cx<'_>, obj: &Obj<'_>, name: &Spanned<String>) -> Vec<WrittenValue> {
     let Some(node) = obj.get("options") else {
         cx.missing_key(
             obj,
@@ -335,8 +337,13 @@ fn choice_options(cx: &mut Cx<'_>, obj: &Obj<'_>, name: &Spanned<String>) -> Vec
 }
 
 /// Whether a default fits its param type; reports it when not.
-fn check_default(cx: &mut Cx<'_>, ty: ParamType, value: &Value, options: &[Value]) -> bool {
-    let literal = |v: &Value| {
+fn check_default(
+    cx: &mut Cx<'_>,
+    ty: ParamType,
+    value: &WrittenValue,
+    options: &[WrittenValue],
+) -> bool {
+    let literal = |v: &WrittenValue| {
         v.as_text()
             .filter(|t| t.template.is_literal())
             .map(|t| t.raw.clone())
@@ -431,7 +438,7 @@ fn article_type(ty: ParamType) -> String {
     format!("{article} `{}` param", ty.name())
 }
 
-fn value_noun(value: &Value) -> &'static str {
+fn value_noun(value: &WrittenValue) -> &'static str {
     match value.kind {
         ValueKind::Null => "null",
         ValueKind::Bool(_) => "a boolean",
