@@ -282,7 +282,7 @@ pub(crate) fn dict_from_py(dict: &Bound<'_, PyDict>) -> PyResult<Map> {
 }
 
 fn dict_from_py_at(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<Map> {
-    let mut map = crate::value::Map::with_capacity(dict.len());
+    let mut map = Map::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = match k.cast::<PyString>() {
             Ok(s) => s.to_string(),

@@ -54,7 +54,7 @@ impl Status {
         static RESULTS: std::sync::LazyLock<Vec<Value>> = std::sync::LazyLock::new(|| {
             ALL.iter()
                 .map(|status| {
-                    let mut result = crate::value::Map::with_capacity(2);
+                    let mut result = Map::with_capacity(2);
                     result.insert("outputs".into(), Value::from(Map::default()));
                     result.insert("status".into(), status.value());
                     Value::from(result)

@@ -52,7 +52,7 @@ pub enum Value {
     DateTime(jiff::Timestamp),
     /// A `decimal` param, kept as its text (already quantized).
     Decimal(Str),
-    Foreign(std::sync::Arc<dyn Foreign>),
+    Foreign(Arc<dyn Foreign>),
 }
 
 // Contexts hold many values; a variant that grows `Value` grows all of them.
@@ -158,7 +158,7 @@ impl PartialEq for Value {
             (Value::Map(a), Value::Map(b)) => a == b,
             (Value::Date(a), Value::Date(b)) => a == b,
             (Value::DateTime(a), Value::DateTime(b)) => a == b,
-            (Value::Foreign(a), Value::Foreign(b)) => std::sync::Arc::ptr_eq(a, b),
+            (Value::Foreign(a), Value::Foreign(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

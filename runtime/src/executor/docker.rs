@@ -247,7 +247,7 @@ async fn container(
     cx: &impl Context,
     spec: &Spec,
     name: &str,
-    logs: &std::path::Path,
+    logs: &Path,
     stop: &tokio::sync::Notify,
 ) -> Outcome {
     let docker = match Docker::connect_with_local_defaults() {
@@ -500,7 +500,7 @@ async fn run_created(
     docker: &Docker,
     id: &str,
     reference: &str,
-    logs: &std::path::Path,
+    logs: &Path,
     stop: &tokio::sync::Notify,
 ) -> Outcome {
     let mut output = docker.logs(
@@ -580,7 +580,7 @@ async fn run_created(
             .and_then(|text| crate::json::parse(&text).map_err(|e| e.to_string()));
         match parsed {
             Ok(Value::Map(map)) => {
-                for (k, v) in std::sync::Arc::unwrap_or_clone(map) {
+                for (k, v) in Arc::unwrap_or_clone(map) {
                     outputs.insert(k, v);
                 }
             }

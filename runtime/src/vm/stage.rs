@@ -289,7 +289,7 @@ impl Context for StageCx {
 
 /// Runs `stages` in order; stops at the first failed or cancelled one.
 pub(crate) fn run_list(cx: &StageCx, stages: &[StagePlan]) -> ListResult {
-    run_list_into(cx, stages, crate::value::Map::with_capacity(stages.len()))
+    run_list_into(cx, stages, Map::with_capacity(stages.len()))
 }
 
 /// [`run_list`], the results going into `local` (empty, maybe with room already).
@@ -379,8 +379,7 @@ pub(crate) fn run_stage(
         if outcome.outputs.is_empty() && outcome.retried.is_none() && outcome.errors.is_none() {
             outcome.status.bare_result()
         } else {
-            let mut result =
-                crate::value::Map::with_capacity(2 + usize::from(outcome.errors.is_some()));
+            let mut result = Map::with_capacity(2 + usize::from(outcome.errors.is_some()));
             let mut outputs = outcome.outputs;
             if let Some(retried) = outcome.retried {
                 outputs.insert("retry".into(), Value::Int(retried));

@@ -82,8 +82,7 @@ impl<'s> Cx<'s> {
     pub fn dedup<'n>(&mut self, entries: &'n [Entry], code: Code, noun: &str) -> Vec<&'n Entry> {
         let mut kept: Vec<&'n Entry> = Vec::with_capacity(entries.len());
         // Small mappings (most) are scanned; large ones (thousands of jobs) hashed.
-        let mut index: Option<std::collections::HashMap<&'n str, usize>> =
-            (entries.len() > 16).then(std::collections::HashMap::new);
+        let mut index: Option<HashMap<&'n str, usize>> = (entries.len() > 16).then(HashMap::new);
         for entry in entries {
             let earlier = match &mut index {
                 Some(index) => match index.entry(entry.key.name.as_str()) {
