@@ -16,7 +16,29 @@ use crate::support::{
 
 const REGISTRY: &str = "127.0.0.1:5055";
 
-fn ready() {
+/// Held by every test while it runs Docker stages; [`ready_alone`] takes it
+/// whole. Any `wfr` that runs a Docker stage removes, engine-wide, the containers
+/// of `wfr`s that are gone: a test that leaves such containers on purpose, for
+/// the next `wfr` to remove, runs while no other test's `wfr` can.
+static ENGINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// The test image is there; the engine is shared with the other tests.
+fn ready() -> std::sync::RwLockReadGuard<'static, ()> {
+    check_image();
+    ENGINE
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The test image is there; no other test runs Docker stages meanwhile.
+fn ready_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    check_image();
+    ENGINE
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn check_image() {
     let image = Command::new("docker")
         .args(["image", "inspect", "wfc-test/busybox:1"])
         .output()
@@ -70,7 +92,7 @@ fn flow(stages: &str) -> String {
 
 #[test]
 fn env_volume_command_and_outputs() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "data/in.txt", "from the host\n");
     write(
@@ -103,7 +125,7 @@ fn env_volume_command_and_outputs() {
 
 #[test]
 fn a_failing_exit_code_fails_the_stage() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
@@ -125,7 +147,7 @@ fn a_failing_exit_code_fails_the_stage() {
 
 #[test]
 fn pulls_with_good_credentials_and_explains_bad_ones() {
-    ready();
+    let _engine = ready();
     let image = format!("{REGISTRY}/wfc-test/busybox");
     let _ = Command::new("docker")
         .args(["rmi", &format!("{image}:1")])
@@ -169,7 +191,7 @@ fn pulls_with_good_credentials_and_explains_bad_ones() {
 
 #[test]
 fn volumes_leaving_the_working_directory_are_refused_at_run_time() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     std::os::unix::fs::symlink("/etc", dir.path().join("escape")).expect("symlink");
     write(
@@ -193,7 +215,7 @@ fn volumes_leaving_the_working_directory_are_refused_at_run_time() {
 
 #[test]
 fn cancel_and_timeout_leave_no_container() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
@@ -263,7 +285,7 @@ fn an_unreachable_engine_fails_fast_and_clearly() {
 /// folder: no stage ever gets the outside folder mounted (or writes into it).
 #[test]
 fn a_folder_swapped_for_a_symlink_while_mounting_is_never_followed() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     let outside = tempfile::tempdir().expect("tempdir");
     let outside = outside.path().canonicalize().expect("real path");
@@ -373,7 +395,7 @@ fn written_inside(dir: &Path) -> usize {
 /// volume that is not below its writable mount is fine.
 #[test]
 fn a_foreign_container_that_can_write_above_a_volume_is_a_refusal() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "data/sub/in", "\n");
     let name = format!("wfc-test-foreign-{}", std::process::id());
@@ -431,7 +453,7 @@ fn a_foreign_container_that_can_write_above_a_volume_is_a_refusal() {
 /// paths are rendered before the rule applies.
 #[test]
 fn volumes_holding_the_engine_socket_are_refused_at_run_time() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().canonicalize().expect("real");
     std::fs::create_dir_all(work.join("engine")).expect("mkdir");
@@ -484,7 +506,7 @@ fn volumes_holding_the_engine_socket_are_refused_at_run_time() {
 /// template.
 #[test]
 fn templated_volume_host_paths_are_rendered() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
@@ -543,7 +565,7 @@ fn templated_volume_host_paths_are_rendered() {
 /// could name another host path or mount options.
 #[test]
 fn a_colon_in_a_host_path_is_part_of_the_name() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
@@ -574,7 +596,7 @@ fn a_colon_in_a_host_path_is_part_of_the_name() {
 /// stage timeout ends the stage, and its container, within seconds.
 #[test]
 fn a_container_that_ignores_sigterm_is_killed_after_the_grace_period() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
@@ -653,7 +675,7 @@ fn long_container(dir: &Path) {
 /// SIGKILL gives wfr no time: its guard removes its containers.
 #[test]
 fn when_wfr_is_killed_its_guard_removes_its_containers() {
-    ready();
+    let _engine = ready();
     let dir = tempfile::tempdir().expect("tempdir");
     long_container(dir.path());
     let run = start(&["run", "d"], dir.path());
@@ -669,7 +691,7 @@ fn when_wfr_is_killed_its_guard_removes_its_containers() {
 /// its scratch folder notes.
 #[test]
 fn the_next_wfr_removes_the_containers_of_one_killed_with_its_guard() {
-    ready();
+    let _alone = ready_alone();
     let dir = tempfile::tempdir().expect("tempdir");
     long_container(dir.path());
     let tmp = private_tmp(dir.path());
