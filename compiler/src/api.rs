@@ -1,8 +1,8 @@
 //! The compile API: how another program (the runtime) uses the compiler. It finds
 //! or compiles the plan of a workflow to run, and answers the few questions about
-//! a workspace the runtime asks (where Python task modules live, which filters are
-//! built in, "did you mean"). Nothing else of the compiler is meant for use outside
-//! it; what both sides share (the plan, expressions, bounds) is `wfc_plan`'s.
+//! a workspace the runtime asks (where Python task modules live, "did you mean").
+//! Nothing else of the compiler is meant for use outside it; what both sides share
+//! (the plan, expressions, the built-in filters, bounds) is `wfc_plan`'s.
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,6 @@ use crate::syntax::discover;
 use crate::syntax::yaml;
 use wfc_plan::{self as plan, Plan};
 
-pub use crate::check::is_builtin_filter;
 pub use crate::diagnostic::suggestion;
 pub use crate::registry::{call_roots, filter_modules};
 pub use crate::syntax::yaml::{Node as YamlNode, NodeKind as YamlKind};

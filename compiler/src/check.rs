@@ -13,7 +13,6 @@ mod names;
 mod needs;
 mod refs;
 
-pub use refs::is_builtin_filter;
 pub mod summary;
 mod triggers;
 

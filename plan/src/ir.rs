@@ -322,8 +322,8 @@ impl PlanMap {
     }
 }
 
-/// `PlanValue` as stored in binary formats.
-#[derive(Serialize, Deserialize)]
+/// `PlanValue` as stored in binary formats (read; written as [`PlanValueRef`]).
+#[derive(Deserialize)]
 enum PlanValueRepr {
     Null,
     Bool(bool),
@@ -333,6 +333,21 @@ enum PlanValueRepr {
     List(Vec<PlanValue>),
     Map(PlanMap),
     BigInt(String),
+}
+
+/// [`PlanValueRepr`] borrowed: the same variants in the same order, so the same
+/// bytes, without a copy of the value to write it.
+#[derive(Serialize)]
+#[serde(rename = "PlanValueRepr")]
+enum PlanValueRef<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a Template),
+    List(&'a [PlanValue]),
+    Map(&'a PlanMap),
+    BigInt(&'a str),
 }
 
 impl Serialize for PlanValue {
@@ -353,15 +368,15 @@ impl Serialize for PlanValue {
                 },
             };
         }
-        let repr = match self.clone() {
-            PlanValue::Null => PlanValueRepr::Null,
-            PlanValue::Bool(b) => PlanValueRepr::Bool(b),
-            PlanValue::Int(n) => PlanValueRepr::Int(n),
-            PlanValue::Float(x) => PlanValueRepr::Float(x),
-            PlanValue::Str(t) => PlanValueRepr::Str(t),
-            PlanValue::List(items) => PlanValueRepr::List(items),
-            PlanValue::Map(map) => PlanValueRepr::Map(map),
-            PlanValue::BigInt(digits) => PlanValueRepr::BigInt(digits),
+        let repr = match self {
+            PlanValue::Null => PlanValueRef::Null,
+            PlanValue::Bool(b) => PlanValueRef::Bool(*b),
+            PlanValue::Int(n) => PlanValueRef::Int(*n),
+            PlanValue::Float(x) => PlanValueRef::Float(*x),
+            PlanValue::Str(t) => PlanValueRef::Str(t),
+            PlanValue::List(items) => PlanValueRef::List(items),
+            PlanValue::Map(map) => PlanValueRef::Map(map),
+            PlanValue::BigInt(digits) => PlanValueRef::BigInt(digits),
         };
         repr.serialize(serializer)
     }
@@ -465,5 +480,37 @@ impl<'de> Deserialize<'de> for PlanMap {
         } else {
             Vec::<(String, PlanValue)>::deserialize(deserializer).map(PlanMap)
         }
+    }
+}
+
+#[cfg(test)]
+mod value_bytes_tests {
+    use super::{PlanMap, PlanValue};
+    use crate::expr::ast::Template;
+
+    /// The bytes a plan file holds for a value are those of the owned
+    /// `PlanValueRepr` it is read back as (written before the borrowed form).
+    #[test]
+    fn values_keep_their_bytes() {
+        let value = PlanValue::List(vec![
+            PlanValue::Null,
+            PlanValue::Bool(true),
+            PlanValue::Int(-3),
+            PlanValue::Float(0.5),
+            PlanValue::Str(Template::literal("a")),
+            PlanValue::Map(PlanMap(vec![(
+                "k".into(),
+                PlanValue::BigInt("123456789012345678901234567890".into()),
+            )])),
+        ]);
+        let bytes = postcard::to_stdvec(&value).unwrap();
+        let expected: &[u8] = &[
+            5, 6, 0, 1, 1, 2, 5, 3, 0, 0, 0, 0, 0, 0, 224, 63, 4, 1, 0, 1, 97, 6, 1, 1, 107, 7, 30,
+            49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49, 50,
+            51, 52, 53, 54, 55, 56, 57, 48,
+        ];
+        assert_eq!(bytes, expected);
+        let back: PlanValue = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, value);
     }
 }

@@ -6,22 +6,25 @@
 //!
 //! [`StageKindPlan::kind`]: crate::StageKindPlan::kind
 
-/// A stage kind. The model's `StageKind` and the plan's `StageKindPlan` have one
-/// variant per kind, each mapped to it by their `kind()`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Empty,
-    Bash,
-    Py,
-    VirtualPy,
-    Call,
-    Trigger,
-    Parallel,
-    ForEach,
-    Until,
-    Case,
-    Raise,
-    Docker,
+crate::listed_enum! {
+    /// A stage kind. The model's `StageKind` and the plan's `StageKindPlan` have
+    /// one variant per kind, each mapped to it by their `kind()`; `Kind::ALL` lists
+    /// them in the order of the plan's variants.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Kind {
+        Empty,
+        Bash,
+        Py,
+        VirtualPy,
+        Call,
+        Trigger,
+        Parallel,
+        ForEach,
+        Until,
+        Case,
+        Raise,
+        Docker,
+    }
 }
 
 /// One row of the table: yes-or-no facts are what it is for.
@@ -44,22 +47,6 @@ pub const COMMON_KEYS: &[&str] = &["name", "id", "desc", "if", "extras", "timeou
 pub const RETRY_KEY: &str = "retry";
 
 impl Kind {
-    /// Every kind, in the order of the plan's variants.
-    pub const ALL: [Kind; 12] = [
-        Kind::Empty,
-        Kind::Bash,
-        Kind::Py,
-        Kind::VirtualPy,
-        Kind::Call,
-        Kind::Trigger,
-        Kind::Parallel,
-        Kind::ForEach,
-        Kind::Until,
-        Kind::Case,
-        Kind::Raise,
-        Kind::Docker,
-    ];
-
     /// The kinds a stage's keys select, in upstream's order of precedence: a stage
     /// with the keys of several is the first of them (and an error in wfc). Kinds
     /// that [refine](Kind::refines) another are decided after it; a stage no key

@@ -27,3 +27,34 @@ pub use file::{
     write_bytes,
 };
 pub use ir::*;
+
+/// An enum of unit variants, with `ALL` (every variant, in declaration order)
+/// and `variant_name` (a variant's name as written): lists of the variants that
+/// cannot miss one, for enums whose every value is looked at in turn.
+#[macro_export]
+macro_rules! listed_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: [$name; [$(stringify!($variant)),+].len()] = [$($name::$variant),+];
+
+            /// The variant's name, as written in the source.
+            #[must_use]
+            pub const fn variant_name(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant)),+
+                }
+            }
+        }
+    };
+}

@@ -106,22 +106,24 @@ pub enum RunEvent<'a> {
     },
 }
 
-/// The kinds of [`RunEvent`], for subscribing and for telling events apart
-/// where they were written down (the record reads them back from its log).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    RunStarted,
-    RunEnded,
-    JobStarted,
-    JobEnded,
-    JobNotRun,
-    StrategyStarted,
-    StrategyEnded,
-    StageStarted,
-    StageEnded,
-    StageRetry,
-    Line,
+wfc_plan::listed_enum! {
+    /// The kinds of [`RunEvent`], for subscribing and for telling events apart
+    /// where they were written down (the record reads them back from its log).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Kind {
+        RunStarted,
+        RunEnded,
+        JobStarted,
+        JobEnded,
+        JobNotRun,
+        StrategyStarted,
+        StrategyEnded,
+        StageStarted,
+        StageEnded,
+        StageRetry,
+        Line,
+    }
 }
 
 impl Kind {
@@ -144,17 +146,19 @@ impl Kind {
     }
 }
 
-/// Where a line comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// An Empty stage's `echo`.
-    Echo,
-    Bash,
-    VirtualPy,
-    /// A Py or Call stage's code (what it prints).
-    Py,
-    Docker,
+wfc_plan::listed_enum! {
+    /// Where a line comes from.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Source {
+        /// An Empty stage's `echo`.
+        Echo,
+        Bash,
+        VirtualPy,
+        /// A Py or Call stage's code (what it prints).
+        Py,
+        Docker,
+    }
 }
 
 /// The stream a stage's process wrote a line on.
@@ -294,6 +298,10 @@ fn rfc3339<S: serde::Serializer>(time: &jiff::Timestamp, to: S) -> Result<S::Ok,
     to.collect_str(&format_args!("{time:.6}"))
 }
 
+/// The bits of an [`Interest`]: one per kind below 16, one per source of lines
+/// from 16 up.
+const _: () = assert!(Kind::ALL.len() <= 16 && Source::ALL.len() <= 16);
+
 /// The events a subscriber wants: a set of kinds, lines by their source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Interest(u32);
@@ -307,7 +315,7 @@ impl Interest {
     #[must_use]
     pub const fn kind(kind: Kind) -> Interest {
         match kind {
-            Kind::Line => Interest(0x1f << 16),
+            Kind::Line => Interest(((1 << Source::ALL.len()) - 1) << 16),
             other => Interest(1 << other as u32),
         }
     }
@@ -527,19 +535,7 @@ mod tests {
 
     #[test]
     fn kinds_are_written_with_the_names_serde_reads() {
-        for kind in [
-            Kind::RunStarted,
-            Kind::RunEnded,
-            Kind::JobStarted,
-            Kind::JobEnded,
-            Kind::JobNotRun,
-            Kind::StrategyStarted,
-            Kind::StrategyEnded,
-            Kind::StageStarted,
-            Kind::StageEnded,
-            Kind::StageRetry,
-            Kind::Line,
-        ] {
+        for kind in Kind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
             assert_eq!(
                 serde_json::from_value::<Kind>(kind.name().into()).unwrap(),

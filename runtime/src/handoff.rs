@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use wfc_compiler::api::is_builtin_filter;
+use wfc_plan::filters::BuiltinFilter;
 use wfc_plan::{Plan, StageKindPlan};
 
 use crate::plans::PlanStore;
@@ -55,7 +55,7 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
     if let Some(name) = plan
         .filter_names()
         .into_iter()
-        .find(|name| !is_builtin_filter(name))
+        .find(|name| BuiltinFilter::from_name(name).is_none())
     {
         return Some(format!(
             "workflow `{}` uses the filter `{name}`, registered in Python",

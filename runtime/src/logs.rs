@@ -488,33 +488,13 @@ fn target(kind: Kind, source: Option<Source>) -> Option<(&'static str, Level)> {
     })
 }
 
-/// The kinds of events other than lines, in their order (`kind as usize`).
-const KINDS: [Kind; 10] = [
-    Kind::RunStarted,
-    Kind::RunEnded,
-    Kind::JobStarted,
-    Kind::JobEnded,
-    Kind::JobNotRun,
-    Kind::StrategyStarted,
-    Kind::StrategyEnded,
-    Kind::StageStarted,
-    Kind::StageEnded,
-    Kind::StageRetry,
-];
-/// The sources of lines, in their order.
-const SOURCES: [Source; 5] = [
-    Source::Echo,
-    Source::Bash,
-    Source::VirtualPy,
-    Source::Py,
-    Source::Docker,
-];
-
 /// What the filter shows of the run events' lines, worked out once: the most
 /// verbose level shown for each kind of event (each source of lines).
 struct Shown {
-    kinds: [LevelFilter; KINDS.len()],
-    lines: [LevelFilter; SOURCES.len()],
+    /// By `kind as usize` (lines are shown by source).
+    kinds: [LevelFilter; Kind::ALL.len()],
+    /// By `source as usize`.
+    lines: [LevelFilter; Source::ALL.len()],
 }
 
 impl Shown {
@@ -535,8 +515,8 @@ impl Shown {
             .map_or(LevelFilter::OFF, LevelFilter::from_level)
         };
         Shown {
-            kinds: KINDS.map(|kind| most_verbose(target(kind, None))),
-            lines: SOURCES.map(|source| most_verbose(target(Kind::Line, Some(source)))),
+            kinds: Kind::ALL.map(|kind| most_verbose(target(kind, None))),
+            lines: Source::ALL.map(|source| most_verbose(target(Kind::Line, Some(source)))),
         }
     }
 
@@ -550,11 +530,11 @@ impl Shown {
 
     /// The events some of whose lines are shown.
     fn interest(&self) -> Interest {
-        let kinds = KINDS.into_iter().filter_map(|kind| {
+        let kinds = Kind::ALL.into_iter().filter_map(|kind| {
             let (_, severe) = target(kind, None)?;
             (severe <= self.of(kind, None)).then_some(Interest::kind(kind))
         });
-        let lines = SOURCES.into_iter().filter_map(|source| {
+        let lines = Source::ALL.into_iter().filter_map(|source| {
             let (_, severe) = target(Kind::Line, Some(source))?;
             (severe <= self.of(Kind::Line, Some(source))).then_some(Interest::line(source))
         });

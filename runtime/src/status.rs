@@ -107,62 +107,45 @@ impl Status {
     }
 }
 
-/// The name of an error wfr puts in a context: the exception class upstream
-/// raises in that case, written as upstream writes it. (An exception raised by a
-/// stage's own Python code keeps its own class name: [`error_named`].)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(
-    clippy::enum_variant_names,
-    reason = "upstream's class names, as written"
-)]
-pub enum ErrorName {
-    StageError,
-    StageCancelError,
-    StageNestedError,
-    StageNestedCancelError,
-    StageTimeoutError,
-    JobError,
-    JobCancelError,
-    WorkflowError,
-    WorkflowCancelError,
-    WorkflowTimeoutError,
-    ParamError,
-    /// A template or condition that cannot be rendered (upstream's `UtilError`).
-    UtilError,
-    TypeError,
-    ValueError,
-    IndexError,
-    OverflowError,
-    ZeroDivisionError,
-    MemoryError,
-    NotImplementedError,
+wfc_plan::listed_enum! {
+    /// The name of an error wfr puts in a context: the exception class upstream
+    /// raises in that case, written as upstream writes it (the variant's name).
+    /// An exception raised by a stage's own Python code keeps its own class name:
+    /// [`error_named`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[allow(
+        clippy::enum_variant_names,
+        reason = "upstream's class names, as written"
+    )]
+    pub enum ErrorName {
+        StageError,
+        StageCancelError,
+        StageNestedError,
+        StageNestedCancelError,
+        StageTimeoutError,
+        JobError,
+        JobCancelError,
+        WorkflowError,
+        WorkflowCancelError,
+        WorkflowTimeoutError,
+        ParamError,
+        /// A template or condition that cannot be rendered (upstream's `UtilError`).
+        UtilError,
+        TypeError,
+        ValueError,
+        IndexError,
+        OverflowError,
+        ZeroDivisionError,
+        MemoryError,
+        NotImplementedError,
+    }
 }
 
 impl ErrorName {
     /// The name as it is written in a context.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorName::StageError => "StageError",
-            ErrorName::StageCancelError => "StageCancelError",
-            ErrorName::StageNestedError => "StageNestedError",
-            ErrorName::StageNestedCancelError => "StageNestedCancelError",
-            ErrorName::StageTimeoutError => "StageTimeoutError",
-            ErrorName::JobError => "JobError",
-            ErrorName::JobCancelError => "JobCancelError",
-            ErrorName::WorkflowError => "WorkflowError",
-            ErrorName::WorkflowCancelError => "WorkflowCancelError",
-            ErrorName::WorkflowTimeoutError => "WorkflowTimeoutError",
-            ErrorName::ParamError => "ParamError",
-            ErrorName::UtilError => "UtilError",
-            ErrorName::TypeError => "TypeError",
-            ErrorName::ValueError => "ValueError",
-            ErrorName::IndexError => "IndexError",
-            ErrorName::OverflowError => "OverflowError",
-            ErrorName::ZeroDivisionError => "ZeroDivisionError",
-            ErrorName::MemoryError => "MemoryError",
-            ErrorName::NotImplementedError => "NotImplementedError",
-        }
+        self.variant_name()
     }
 }
 
@@ -221,29 +204,16 @@ mod tests {
 
     #[test]
     fn error_names_are_written_as_upstream_writes_them() {
-        use super::ErrorName::*;
-        for name in [
-            StageError,
-            StageCancelError,
-            StageNestedError,
-            StageNestedCancelError,
-            StageTimeoutError,
-            JobError,
-            JobCancelError,
-            WorkflowError,
-            WorkflowCancelError,
-            WorkflowTimeoutError,
-            ParamError,
-            UtilError,
-            TypeError,
-            ValueError,
-            IndexError,
-            OverflowError,
-            ZeroDivisionError,
-            MemoryError,
-            NotImplementedError,
-        ] {
-            assert_eq!(name.to_string(), format!("{name:?}"));
-        }
+        use super::ErrorName;
+        assert_eq!(
+            ErrorName::StageTimeoutError.to_string(),
+            "StageTimeoutError"
+        );
+        assert_eq!(ErrorName::UtilError, "UtilError");
+        let mut names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
+        assert!(names.iter().all(|n| n.ends_with("Error")), "{names:?}");
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorName::ALL.len());
     }
 }

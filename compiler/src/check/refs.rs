@@ -21,13 +21,6 @@ const ROOTS: &[&str] = &[
     "params", "matrix", "stages", "jobs", "item", "loop", "branch", "case", "retry",
 ];
 
-/// True for the filters every template has; any other name is a filter registered
-/// in Python (`@custom_filter`).
-#[must_use]
-pub fn is_builtin_filter(name: &str) -> bool {
-    BuiltinFilter::from_name(name).is_some()
-}
-
 /// Fields of a stage's result.
 const RESULT_FIELDS: &[&str] = &["outputs", "status", "errors", "info"];
 

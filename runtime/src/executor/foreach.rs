@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wfc_plan::{Items, StagePlan};
 
 use super::nested::{self, Unit, Units};
-use super::{Context, Done, ExecError, Outcome, Step};
+use super::{Context, ExecError, Outcome, Step};
 use crate::eval::{self, Bindings};
 use crate::status::ErrorName;
 use crate::value::{Map, Str, Value};
@@ -180,16 +180,13 @@ pub(super) fn run(
             bindings,
             step: Step::Item(&key),
         };
-        let ran = each.run(cx, &stages, unit).result;
-        Done {
-            failed: ran.failed(),
-            result: each.place(
-                index,
-                key_text(&key),
-                ran,
-                [(const { Str::const_new("item") }, item)],
-            ),
-        }
+        each.run_placed(
+            cx,
+            &stages,
+            unit,
+            (index, key_text(&key)),
+            [(const { Str::const_new("item") }, item)],
+        )
     });
     let folded = nested.fold(results, unique_keys);
     let mut outputs = Map::default();

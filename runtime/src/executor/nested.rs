@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wfc_plan::StagePlan;
 use wfc_plan::pytext::repr_str;
 
-use super::{Context, Step, Stop};
+use super::{Context, Done, Step, Stop};
 use crate::eval::Bindings;
 use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Sharing, Str, Value};
@@ -161,6 +161,23 @@ impl Units {
                 errors,
             },
             cx: nested,
+        }
+    }
+
+    /// Runs `unit` ([`Units::run`]) and places its entry under `key`
+    /// ([`Units::place`]): what a unit run by [`Context::fan_out`] gives back.
+    pub(super) fn run_placed<C: Context, const N: usize>(
+        &self,
+        cx: &C,
+        stages: &[StagePlan],
+        unit: Unit<'_>,
+        (index, key): (usize, Str),
+        fields: [(Str, Value); N],
+    ) -> Done<(Str, Value)> {
+        let ran = self.run(cx, stages, unit).result;
+        Done {
+            failed: ran.failed(),
+            result: self.place(index, key, ran, fields),
         }
     }
 

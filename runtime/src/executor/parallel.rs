@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wfc_plan::{Bound, StagePlan};
 
 use super::nested::{self, Unit, Units};
-use super::{Context, Done, Outcome, Step};
+use super::{Context, Outcome, Step};
 use crate::eval::{self, Bindings};
 use crate::status::ErrorName;
 use crate::value::{Map, Str, Value};
@@ -55,16 +55,13 @@ pub(super) fn run(
                 },
                 step: Step::Branch(&branch),
             };
-            let ran = each.run(cx, &stages, unit).result;
-            Done {
-                failed: ran.failed(),
-                result: each.place(
-                    index,
-                    Str::from(branch.as_str()),
-                    ran,
-                    [(Str::const_new("branch"), name)],
-                ),
-            }
+            each.run_placed(
+                cx,
+                &stages,
+                unit,
+                (index, Str::from(branch.as_str())),
+                [(Str::const_new("branch"), name.clone())],
+            )
         },
     );
     let folded = nested.fold(results, false);
