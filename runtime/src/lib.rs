@@ -22,5 +22,6 @@ mod python;
 pub mod reap;
 pub mod record;
 pub mod status;
+pub mod store;
 pub mod value;
 pub mod vm;
