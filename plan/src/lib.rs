@@ -3,8 +3,10 @@
 //! and a visitor to walk it), the stage kinds and their facts, the expression
 //! language (its grammar, parser and typed AST: plans hold parsed templates), the
 //! words of the workflow format both sides speak, the bounds on inputs, and bounded
-//! reads and atomic writes of wfc's files.
+//! reads and atomic writes of wfc's files. Cron expressions (what the compiler
+//! validates is what the runtime's scheduler reads).
 
+pub mod cron;
 pub mod expr;
 pub mod file;
 pub mod filters;
