@@ -4,7 +4,8 @@
 //! language (its grammar, parser and typed AST: plans hold parsed templates), the
 //! words of the workflow format both sides speak, the bounds on inputs, and bounded
 //! reads and atomic writes of wfc's files. Cron expressions (what the compiler
-//! validates is what the runtime's scheduler reads).
+//! validates is what the runtime's scheduler reads) and their ticks in a timezone,
+//! and the durations and datetimes the scheduler's command line takes.
 
 pub mod cron;
 pub mod expr;
@@ -18,6 +19,7 @@ pub mod limits;
 pub mod matrix;
 pub mod output;
 pub mod pytext;
+pub mod schedule;
 pub mod state;
 pub mod visit;
 pub mod vocab;
