@@ -25,6 +25,7 @@ pub mod visit;
 pub mod vocab;
 pub mod volume;
 mod walk;
+pub mod when;
 
 pub use file::{
     FORMAT_VERSION, Header, PlanError, decode, encode, file_name, read, read_header, verify, write,
