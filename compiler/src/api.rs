@@ -18,6 +18,7 @@ use wfc_plan::{self as plan, Plan};
 
 pub use crate::diagnostic::suggestion;
 pub use crate::registry::{call_roots, filter_modules};
+pub use crate::syntax::discover::default_paths;
 pub use crate::syntax::yaml::{Node as YamlNode, NodeKind as YamlKind};
 
 /// Why no plan can be run: the message, and the findings that explain it as
@@ -215,6 +216,65 @@ pub fn locate(
     }
     let (_, plan) = plan::read(&path).map_err(NotRunnable::new)?;
     Ok((plan, plans.to_path_buf()))
+}
+
+/// A workspace compiled for a scheduler: the plans of its workflows that compiled,
+/// the workflows with errors (which got no plan), and the files it read.
+#[derive(Debug)]
+pub struct Workspace {
+    pub plans: Vec<Plan>,
+    /// Workflows with errors, by name, with the findings that say why (as `wfc
+    /// check` prints them, human format).
+    pub failed: Vec<String>,
+    pub findings: Option<Vec<u8>>,
+    /// The workflow files found (every `*.yml`/`*.yaml` the check loaded).
+    pub files: Vec<PathBuf>,
+}
+
+/// Compiles every workflow under `paths` (None: `$WORKFLOW_CORE_CONF_PATH`,
+/// `./conf` or `.`, as `wfc check`) into `plans`, through the plan cache, and
+/// reads back the plans of those that compiled.
+pub fn compile_workspace(paths: Option<&Path>, plans: &Path) -> Result<Workspace, NotRunnable> {
+    let paths = paths.map_or_else(discover::default_paths, |p| vec![p.to_path_buf()]);
+    let cache = plans.parent().map(|dir| dir.join("cache/check.bin"));
+    let compiled =
+        compile::compile_paths(&paths, plans, &check::Options::default(), cache.as_deref())
+            .map_err(NotRunnable::new)?;
+    if let Some((path, error)) = compiled.write_errors.first() {
+        return Err(NotRunnable::new(format!(
+            "cannot write plan {}: {error}",
+            path.display()
+        )));
+    }
+    let checked = &compiled.checked;
+    let mut read = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for summary in checked.workflows.iter().flatten() {
+        let name = summary.name.value.as_str();
+        if compiled.failed.iter().any(|f| f == name) || !seen.insert(name) {
+            continue;
+        }
+        let (_, plan) = plan::read(&plans.join(plan::file_name(name))).map_err(NotRunnable::new)?;
+        read.push(plan);
+    }
+    let errors: Vec<Diagnostic> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    let findings =
+        (!errors.is_empty()).then(|| rendered(&checked.sources, &errors, Show { color: false }));
+    Ok(Workspace {
+        plans: read,
+        failed: compiled.failed.clone(),
+        findings,
+        files: checked
+            .sources
+            .iter()
+            .map(|(_, f)| f.path.clone())
+            .collect(),
+    })
 }
 
 /// The findings of files with errors outside every workflow they define (a file

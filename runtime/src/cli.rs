@@ -22,6 +22,9 @@ use crate::status::{ErrorName, Status};
 use crate::value::{Map, Str, Value};
 use crate::vm::{self, Ending, Engine, RunRequest};
 
+mod history;
+mod orchestrate;
+
 /// Exit statuses of `wfr run`.
 pub mod exit {
     /// The run succeeded (or everything was skipped).
@@ -54,6 +57,23 @@ enum Command {
     /// Exit status: 0 success (or all skipped), 1 failed, 2 bad input, 3 cancelled,
     /// 4 timed out, 5 the run's record could not be written.
     Run(RunArgs),
+    /// Run a workflow as the release of a logical time (once per workflow and
+    /// time; `--force` runs it again). With `on.schedule`, the time must be a tick.
+    Release(orchestrate::ReleaseArgs),
+    /// Fire every workflow at its `on.schedule` ticks, until a signal (or `--for`).
+    Schedule(orchestrate::ScheduleArgs),
+    /// Release every tick of a workflow's schedule in a range, oldest first.
+    Backfill(orchestrate::BackfillArgs),
+    /// Run again the jobs of a run that did not succeed, in a new run linked to it.
+    Rerun(orchestrate::RerunArgs),
+    /// The run history, newest first.
+    Runs(history::RunsArgs),
+    /// One run: its jobs and stages, their status and time, and its record.
+    Show(history::ShowArgs),
+    /// A run's log (`--follow` tails a running run until it ends).
+    Logs(history::LogsArgs),
+    /// Cancel a running run from another shell (its wfr ends it as a signal would).
+    Stop(history::StopArgs),
     /// (internal) Watches a `wfr` and cleans up after it if it is killed.
     #[command(hide = true)]
     Guard {
@@ -70,6 +90,16 @@ struct RunArgs {
     /// ./conf or . through the plan cache), or a YAML file with one workflow.
     target: String,
 
+    #[command(flatten)]
+    given: ParamArgs,
+
+    #[command(flatten)]
+    options: RunOptions,
+}
+
+/// The params of a run, as given on the command line.
+#[derive(Clone, Debug, Default, Args)]
+pub(crate) struct ParamArgs {
     /// A param, `key=value` (repeatable); the value is read as the param's type.
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
@@ -77,7 +107,11 @@ struct RunArgs {
     /// Params from a JSON or YAML file (a mapping); `-p` wins over it.
     #[arg(long, value_name = "FILE")]
     params_file: Option<PathBuf>,
+}
 
+/// How a run goes: what every command that starts runs takes.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct RunOptions {
     /// What to print on stdout at the end.
     #[arg(long, value_enum, default_value_t = OutputArg::Summary)]
     output: OutputArg,
@@ -102,7 +136,7 @@ struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".wfc/plans")]
     plans: PathBuf,
 
-    /// Where run records go.
+    /// Where run records go (the run history, `wfc.db`, is beside this folder).
     #[arg(long, value_name = "DIR", default_value = ".wfc/runs")]
     runs: PathBuf,
 
@@ -212,6 +246,19 @@ pub enum Error {
         runs: PathBuf,
         error: std::io::Error,
     },
+    /// A command's input that does not fit: an unknown run id, a time that is
+    /// not a tick... (the message says what to do).
+    #[error("{0}")]
+    Usage(String),
+    /// The run history (`.wfc/wfc.db`) cannot be opened or written.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A `-p` of `wfr release` whose template does not render.
+    #[error("`-p {pair}`: {error}")]
+    ReleaseParam {
+        pair: String,
+        error: crate::eval::EvalError,
+    },
     /// Logging cannot be installed (a bad `WFR_LOG`).
     #[error("logging: {0}")]
     Logs(#[from] logs::LogsError),
@@ -243,6 +290,9 @@ pub fn exit_code(result: &Result<Done, Error>) -> u8 {
             | Error::Params { .. }
             | Error::Record { .. }
             | Error::Logs(_)
+            | Error::Store(_)
+            | Error::Usage(_)
+            | Error::ReleaseParam { .. }
             | Error::Guard(_),
         ) => exit::BAD_INPUT,
     }
@@ -273,6 +323,14 @@ pub fn main() -> ExitCode {
 fn run() -> Result<Done, Error> {
     match Cli::try_parse()?.command {
         Command::Run(args) => run_workflow(&args),
+        Command::Release(args) => orchestrate::release(&args),
+        Command::Schedule(args) => orchestrate::schedule(&args),
+        Command::Backfill(args) => orchestrate::backfill(&args),
+        Command::Rerun(args) => orchestrate::rerun(&args),
+        Command::Runs(args) => history::runs(&args),
+        Command::Show(args) => history::show(&args),
+        Command::Logs(args) => history::logs(&args),
+        Command::Stop(args) => history::stop(&args),
         Command::Guard { owner, scratch } => {
             crate::guard::run(&owner, &scratch)?;
             Ok(Done::Success)
@@ -288,33 +346,130 @@ fn leave_to_exit<T>(value: T) {
 }
 
 fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
-    let (plan, plan_dir) = locate(args)?;
+    let (plan, plan_dir) = locate(&args.target, &args.options)?;
+    let plans = prepare(&plan, plan_dir)?;
+    let given = args.given.read(None)?;
+    let resolved = resolve(&plan, &given)?;
+    let run_id = vm::new_run_id(&plan.name);
+    launch(&args.options, plan, plans, resolved, Launch::new(run_id))
+}
+
+/// The plan store of a plan about to run, once sure this `wfr` can run it: a
+/// `wfr` without Python hands the whole command to `wfr-python` here (before
+/// anything is claimed or written).
+pub(crate) fn prepare(plan: &Plan, plan_dir: PathBuf) -> Result<PlanStore, Error> {
     let plans = PlanStore::new(plan_dir);
     #[cfg(not(feature = "python"))]
-    if let Some(reason) = crate::handoff::reason(&plan, &plans) {
+    if let Some(reason) = crate::handoff::reason(plan, &plans) {
         return Err(crate::handoff::exec(&reason).into());
     }
-    let mut given = Map::default();
-    if let Some(file) = &args.params_file {
-        let map = params::read_file(file).map_err(|error| Error::ParamsFile {
-            path: file.clone(),
-            error,
-        })?;
-        given.extend(map);
+    #[cfg(feature = "python")]
+    let _ = plan;
+    Ok(plans)
+}
+
+impl ParamArgs {
+    /// The `-p` pairs as given.
+    pub(crate) fn pairs(&self) -> &[String] {
+        &self.params
     }
-    for pair in &args.params {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(Error::ParamPair(pair.clone()));
-        };
-        given.insert(Str::from(key.trim()), params::from_cli(value));
+
+    pub(crate) fn file(&self) -> Option<&Path> {
+        self.params_file.as_deref()
     }
-    let resolved = params::resolve(&plan.params, &given).map_err(|error| Error::Params {
+
+    /// The params given, from `--params-file` then `-p`; with `release`, `-p`
+    /// values are templates that may read it (`${{ release.logical_date }}`).
+    pub(crate) fn read(&self, release: Option<&Value>) -> Result<Map, Error> {
+        let mut given = Map::default();
+        if let Some(file) = &self.params_file {
+            let map = params::read_file(file).map_err(|error| Error::ParamsFile {
+                path: file.clone(),
+                error,
+            })?;
+            given.extend(map);
+        }
+        for pair in &self.params {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(Error::ParamPair(pair.clone()));
+            };
+            let value = match release {
+                Some(release) => crate::release::render_param(value, release).map_err(|error| {
+                    Error::ReleaseParam {
+                        pair: pair.clone(),
+                        error,
+                    }
+                })?,
+                None => params::from_cli(value),
+            };
+            given.insert(Str::from(key.trim()), value);
+        }
+        Ok(given)
+    }
+}
+
+/// The params of a run of `plan`, as its params say.
+pub(crate) fn resolve(plan: &Plan, given: &Map) -> Result<Map, Error> {
+    params::resolve(&plan.params, given).map_err(|error| Error::Params {
         workflow: plan.name.clone(),
         error,
-    })?;
+    })
+}
+
+impl RunOptions {
+    /// The defaults of every option.
+    pub(crate) fn quiet() -> Self {
+        RunOptions {
+            output: OutputArg::Summary,
+            timeout: None,
+            max_job_parallel: 2,
+            raise_error: false,
+            log_format: LogFormat::Human,
+            plans: PathBuf::from(".wfc/plans"),
+            runs: PathBuf::from(".wfc/runs"),
+            default_ids: false,
+        }
+    }
+}
+
+/// What a run is, beyond its plan and params: a release, a rerun.
+#[derive(Debug)]
+pub(crate) struct Launch {
+    pub run_id: String,
+    /// The logical time of a release, and its type (`normal`, `force`).
+    pub release: Option<(jiff::Timestamp, &'static str)>,
+    /// The run this one re-runs, and that run's jobs.
+    pub rerun: Option<(String, Map)>,
+}
+
+impl Launch {
+    pub(crate) fn new(run_id: String) -> Self {
+        Launch {
+            run_id,
+            release: None,
+            rerun: None,
+        }
+    }
+}
+
+/// The run in the history of this process: what a run that cannot wait for its
+/// end (a second signal) sets as it ends.
+static HISTORY: std::sync::OnceLock<(Arc<dyn crate::store::Store>, String)> =
+    std::sync::OnceLock::new();
+
+/// Runs `plan` to its end: its record, its place in the history, its logs, its
+/// output.
+pub(crate) fn launch(
+    options: &RunOptions,
+    plan: Arc<Plan>,
+    plans: PlanStore,
+    resolved: Map,
+    how: Launch,
+) -> Result<Done, Error> {
+    let args = options;
     // From here on, processes that stages start stay below wfr.
     crate::process::init();
-    let run_id = vm::new_run_id(&plan.name);
+    let run_id = how.run_id.clone();
     let plan_info = {
         let mut m = Map::default();
         m.insert("workflow".into(), Value::str(&plan.name));
@@ -323,14 +478,44 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
             "source_hash".into(),
             Value::str(source_hash(&args.plans, &plan)),
         );
+        if let Some((logical, kind)) = &how.release {
+            m.insert("release".into(), Value::str(logical.to_string()));
+            m.insert("release_type".into(), Value::str(*kind));
+        }
+        if let Some((of, _)) = &how.rerun {
+            m.insert("rerun_of".into(), Value::str(of));
+        }
         Value::from(m)
     };
-    let record = Record::start(&args.runs, &run_id, &resolved, &plan_info).map_err(|error| {
-        Error::Record {
-            runs: args.runs.clone(),
-            error,
-        }
+    // The history first: a run that cannot be kept in it does not start.
+    let history: Arc<dyn crate::store::Store> = Arc::new(crate::store::open(&args.runs)?);
+    history.add_run(&crate::store::RunRow {
+        run_id: run_id.clone(),
+        workflow: plan.name.clone(),
+        state: crate::store::RunState::Running,
+        release: how.release.map(|(t, _)| t),
+        started: jiff::Timestamp::now(),
+        ended: None,
+        rerun_of: how.rerun.as_ref().map(|(of, _)| of.clone()),
+        record: std::path::absolute(args.runs.join(&run_id))
+            .unwrap_or_else(|_| args.runs.join(&run_id)),
+        owner: Some(crate::owner::Owner::current().label()),
     })?;
+    let _ = HISTORY.set((Arc::clone(&history), run_id.clone()));
+    let record = match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
+        Ok(record) => record,
+        Err(error) => {
+            let _ = history.end_run(
+                &run_id,
+                crate::store::RunState::Failed,
+                jiff::Timestamp::now(),
+            );
+            return Err(Error::Record {
+                runs: args.runs.clone(),
+                error,
+            });
+        }
+    };
     let format = match args.log_format {
         LogFormat::Human => logs::Format::Human,
         LogFormat::Json => logs::Format::Json,
@@ -359,6 +544,11 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
         Err(e) => {
             // The run does not start: no record of it.
             record.discard();
+            let _ = history.end_run(
+                &run_id,
+                crate::store::RunState::Failed,
+                jiff::Timestamp::now(),
+            );
             return Err(e.into());
         }
     };
@@ -404,8 +594,17 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
             "the run did not end after its timeout",
         );
     }
-    let result = vm::run(&engine, request);
+    let mut result = vm::run(&engine, request);
     engine.pool.shutdown();
+    if let Some((logical, kind)) = &how.release {
+        // Upstream's release result: the run's context and the release.
+        let mut release = Map::default();
+        release.insert("type".into(), Value::str(*kind));
+        release.insert("logical_date".into(), Value::DateTime(*logical));
+        result
+            .context
+            .insert("release".into(), Value::from(release));
+    }
     // Nothing a stage started outlives the run (stages kill their own as they
     // end; this finds what left their reach).
     let swept = crate::process::sweep(true);
@@ -427,6 +626,14 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
     };
     crate::guard::dismiss();
     crate::owner::remove_scratch_root();
+    // The history says how it ended once its record is in place.
+    if let Err(e) = history.end_run(
+        &run_id,
+        crate::store::RunState::ended(result.status),
+        jiff::Timestamp::now(),
+    ) {
+        wfc_plan::errln!("wfr: error: {e}");
+    }
     match args.output {
         OutputArg::Json => {
             // Written from the context itself: its keys in their order (as
@@ -504,7 +711,7 @@ fn source_hash(dir: &Path, plan: &Plan) -> String {
 
 /// Finds (compiling if needed) the plan to run and the folder of its siblings,
 /// through the compile API.
-fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), Error> {
+pub(crate) fn locate(target: &str, args: &RunOptions) -> Result<(Arc<Plan>, PathBuf), Error> {
     // `.wfc/runs` and `.wfc/plans` are made below: their `.wfc` gets its
     // `.gitignore` and `CACHEDIR.TAG` first.
     for dir in [&args.runs, &args.plans] {
@@ -521,12 +728,7 @@ fn locate(args: &RunArgs) -> Result<(Arc<Plan>, PathBuf), Error> {
         )
         .into())
     };
-    let (plan, dir) = api::locate(
-        &args.target,
-        &args.plans,
-        api::Show { color },
-        python_filters,
-    )?;
+    let (plan, dir) = api::locate(target, &args.plans, api::Show { color }, python_filters)?;
     Ok((Arc::new(plan), dir))
 }
 
@@ -618,6 +820,13 @@ fn stop_now(ending: Ending, why: &str) -> ! {
         message: &message,
     };
     wfc_plan::errln!("wfr: {why}: ending it now");
+    if let Some((history, run_id)) = HISTORY.get() {
+        let _ = history.end_run(
+            run_id,
+            crate::store::RunState::ended(status),
+            jiff::Timestamp::now(),
+        );
+    }
     for record in crate::record::close_open(closing) {
         wfc_plan::errln!("wfr: run record (closed as it was): {}", record.display());
     }

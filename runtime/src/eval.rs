@@ -125,6 +125,9 @@ pub struct Scope<'a> {
     /// go through (its `pass_template`). Off for the fields upstream renders with
     /// `param2template` alone (see [`Scope::plain`]).
     pub pass_env: bool,
+    /// `release`: the logical time, execution time and run id of a release, which
+    /// the `-p` values of `wfr release` may read (`${{ release.logical_date }}`).
+    pub release: Option<&'a Value>,
 }
 
 /// The process environment.
@@ -169,6 +172,7 @@ impl Scope<'_> {
             "branch" => bound(|b| b.branch.as_ref()),
             "case" => bound(|b| b.case.as_ref()),
             "retry" => self.retry.map(|r| Cow::Owned(Value::Int(r))),
+            "release" => self.release.map(Cow::Borrowed),
             _ => None,
         }
     }
@@ -807,6 +811,7 @@ mod tests {
             overlay: None,
             env: &env,
             pass_env: true,
+            release: None,
         };
         f(&scope)
     }

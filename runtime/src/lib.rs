@@ -21,6 +21,8 @@ mod progress;
 mod python;
 pub mod reap;
 pub mod record;
+pub mod release;
+pub mod schedule;
 pub mod status;
 pub mod store;
 pub mod value;

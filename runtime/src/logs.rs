@@ -668,6 +668,52 @@ fn write_human(
     target: &str,
     fields: &Fields,
 ) {
+    let list = fields.list.iter().map(|(name, value)| {
+        let shown = match value {
+            FieldValue::Float(v) => FieldShown::Float(*v),
+            FieldValue::Int(v) => FieldShown::Int(*v),
+            FieldValue::Bool(v) => FieldShown::Bool(*v),
+            FieldValue::Text(range) => FieldShown::Text(&fields.text[range.clone()]),
+        };
+        (*name, shown)
+    });
+    let place = fields
+        .get("at")
+        .map(|at| ("at", at))
+        .or_else(|| fields.get("job").map(|job| ("job", job)));
+    human_line(
+        out,
+        color,
+        stamp,
+        level,
+        target,
+        place,
+        &fields.message,
+        list,
+    );
+}
+
+/// A field's value as a human line shows it.
+enum FieldShown<'a> {
+    Text(&'a str),
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+}
+
+/// One human log line: the time, the level, where (the stage path or the job),
+/// the message, and the other fields as `name=value`.
+#[allow(clippy::too_many_arguments)]
+fn human_line<'a>(
+    out: &mut String,
+    color: bool,
+    stamp: &str,
+    level: Level,
+    target: &str,
+    place: Option<(&str, &str)>,
+    message: &str,
+    fields: impl Iterator<Item = (&'a str, FieldShown<'a>)>,
+) {
     let (dim, bold, reset) = if color {
         ("\x1b[2m", "\x1b[1m", "\x1b[0m")
     } else {
@@ -691,36 +737,31 @@ fn write_human(
     out.push_str(name);
     out.push_str(reset);
     out.push(' ');
-    // Where the line comes from: the stage path, or the job.
-    let place = fields.get("at").map(|at| ("at", at));
-    let place = place.or_else(|| fields.get("job").map(|job| ("job", job)));
     if let Some((_, place)) = place {
         for part in [bold, place, reset, " "] {
             out.push_str(part);
         }
     }
-    out.push_str(&fields.message);
-    for (name, value) in &fields.list {
+    out.push_str(message);
+    for (name, value) in fields {
         // The run id is on the run's own lines; the place is already shown.
-        if place.is_some_and(|(shown, _)| shown == *name)
-            || (*name == "run" && target != "wfr::run")
+        if place.is_some_and(|(shown, _)| shown == name) || (name == "run" && target != "wfr::run")
         {
             continue;
         }
         // Durations read as such (`took=1.25s`); the JSON lines keep seconds.
-        let shown = if *name == "seconds" { "took" } else { name };
+        let shown = if name == "seconds" { "took" } else { name };
         for part in [" ", dim, shown, "=", reset] {
             out.push_str(part);
         }
         match value {
-            FieldValue::Float(v) if *name == "seconds" => out.push_str(&duration(*v)),
-            FieldValue::Float(v) => {
+            FieldShown::Float(v) if name == "seconds" => out.push_str(&duration(v)),
+            FieldShown::Float(v) => {
                 let _ = write!(out, "{v}");
             }
-            FieldValue::Int(v) => out.push_str(itoa::Buffer::new().format(*v)),
-            FieldValue::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
-            FieldValue::Text(range) => {
-                let text = &fields.text[range.clone()];
+            FieldShown::Int(v) => out.push_str(itoa::Buffer::new().format(v)),
+            FieldShown::Bool(v) => out.push_str(if v { "true" } else { "false" }),
+            FieldShown::Text(text) => {
                 if text.is_empty() || text.contains(char::is_whitespace) {
                     let _ = write!(out, "{text:?}");
                 } else {
@@ -730,6 +771,85 @@ fn write_human(
         }
     }
     out.push('\n');
+}
+
+/// A JSON object's entries in their order (the fields of a log line are shown
+/// in the order they were written).
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// A line of a run's log (`run.log`, JSON lines) as the human format shows it
+/// (`wfr logs`); None for a line that is not a log entry.
+#[must_use]
+pub fn replay_human(line: &str, color: bool) -> Option<String> {
+    let Entries(entry) = serde_json::from_str::<Entries>(line).ok()?;
+    let text = |key: &str| {
+        entry
+            .iter()
+            .find(|(name, _)| name == key)
+            .and_then(|(_, v)| v.as_str())
+    };
+    let level = match text("level")? {
+        "ERROR" => Level::ERROR,
+        "WARN" => Level::WARN,
+        "DEBUG" => Level::DEBUG,
+        "TRACE" => Level::TRACE,
+        _ => Level::INFO,
+    };
+    let target = text("target").unwrap_or("");
+    let place = text("at")
+        .map(|at| ("at", at))
+        .or_else(|| text("job").map(|job| ("job", job)));
+    let skip = ["timestamp", "level", "target", "event", "message"];
+    let fields = entry
+        .iter()
+        .filter(|(name, _)| !skip.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            let shown = match value {
+                serde_json::Value::String(s) => FieldShown::Text(s),
+                serde_json::Value::Bool(b) => FieldShown::Bool(*b),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => FieldShown::Int(i128::from(i)),
+                    None => FieldShown::Float(n.as_f64()?),
+                },
+                _ => return None,
+            };
+            Some((name.as_str(), shown))
+        });
+    let mut out = String::new();
+    human_line(
+        &mut out,
+        color,
+        text("timestamp").unwrap_or(""),
+        level,
+        target,
+        place,
+        text("message").unwrap_or(""),
+        fields,
+    );
+    Some(out)
 }
 
 /// `time` as RFC 3339 UTC with microseconds (`2026-01-02T03:04:05.123456Z`), in `buf`.

@@ -126,7 +126,7 @@ pub enum Claimer {
 }
 
 impl Claimer {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Claimer::Release => "release",
             Claimer::Backfill => "backfill",
@@ -163,6 +163,15 @@ pub enum StoreError {
 pub trait Store: Send + Sync {
     /// Adds a run that starts (RUNNING, no end).
     fn add_run(&self, run: &RunRow) -> Result<(), StoreError>;
+    /// Claims made by schedulers between `since` and `before` whose run never
+    /// started (a scheduler killed between its claim and its run's start), taken
+    /// over by the caller in one transaction, each once: (workflow, logical time,
+    /// the run id it was claimed for).
+    fn adopt_orphans(
+        &self,
+        since: Timestamp,
+        before: Timestamp,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError>;
     /// Sets the state and end of a run that ended (or was found lost).
     fn end_run(&self, run_id: &str, state: RunState, ended: Timestamp) -> Result<(), StoreError>;
     /// One run.

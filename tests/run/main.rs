@@ -12,6 +12,7 @@ mod limits;
 mod logs;
 mod nesting;
 mod numbers;
+mod orchestration;
 mod processes;
 mod support;
 mod virtualpy;

@@ -43,13 +43,19 @@ const MIGRATIONS: &[&str] = &[
         claimed_by TEXT NOT NULL,
         PRIMARY KEY (workflow, logical)
     );
+    CREATE INDEX releases_by_claim ON releases (claimed);
     CREATE TABLE ticks (
         workflow TEXT PRIMARY KEY,
         last     INTEGER NOT NULL
     );",
 ];
 
+/// Who holds a scheduler's claim whose run never started, once a scheduler took
+/// it over to start it (once: a claim adopted and orphaned again is left).
+const ADOPTED: &str = "schedule-adopted";
+
 /// The schema version this wfr writes.
+#[allow(clippy::cast_possible_wrap)] // a handful of steps
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The SQLite store.
@@ -60,7 +66,9 @@ pub struct Sqlite {
 
 impl std::fmt::Debug for Sqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sqlite").field("path", &self.path).finish()
+        f.debug_struct("Sqlite")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -259,10 +267,12 @@ fn migrate(connection: &mut Connection) -> Result<bool, Migration> {
 }
 
 fn insert_run(connection: &Connection, run: &RunRow, or_ignore: bool) -> rusqlite::Result<()> {
+    // A run is added once: a second `wfr` given the same run id (a claim two
+    // schedulers both took over) fails here, before it runs anything.
     let verb = if or_ignore {
         "INSERT OR IGNORE"
     } else {
-        "INSERT OR REPLACE"
+        "INSERT"
     };
     connection.execute(
         &format!(
@@ -305,6 +315,41 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 impl Store for Sqlite {
     fn add_run(&self, run: &RunRow) -> Result<(), StoreError> {
         self.with(|c| insert_run(c, run, false))
+    }
+
+    fn adopt_orphans(
+        &self,
+        since: Timestamp,
+        before: Timestamp,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found: Vec<(String, i64, String)> = {
+                let mut statement = tx.prepare(
+                    "SELECT workflow, logical, run_id FROM releases
+                     WHERE claimed >= ?1 AND claimed < ?2 AND claimed_by = ?3
+                       AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.run_id = releases.run_id)
+                     ORDER BY logical",
+                )?;
+                statement
+                    .query_map(
+                        params![micros(since), micros(before), Claimer::Scheduler.as_str()],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for (workflow, logical, _) in &found {
+                tx.execute(
+                    "UPDATE releases SET claimed_by = ?3 WHERE workflow = ?1 AND logical = ?2",
+                    params![workflow, logical, ADOPTED],
+                )?;
+            }
+            tx.commit()?;
+            Ok(found
+                .into_iter()
+                .map(|(w, l, r)| (w, from_micros(l), r))
+                .collect())
+        })
     }
 
     fn end_run(&self, run_id: &str, state: RunState, ended: Timestamp) -> Result<(), StoreError> {

@@ -65,6 +65,7 @@ fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) ->
         overlay: None,
         env: &eval::process_env,
         pass_env: true,
+        release: None,
     }
 }
 

@@ -188,6 +188,7 @@ impl Context for StageCx {
             overlay: None,
             env: &eval::process_env,
             pass_env: true,
+            release: None,
         }
     }
 
