@@ -110,6 +110,18 @@ struct RunArgs {
     /// (`WORKFLOW_CORE_STAGE_DEFAULT_ID=true` does the same).
     #[arg(long)]
     default_ids: bool,
+
+    /// Decide everything (params, matrices, foreach items, `if`s, trigger rules)
+    /// but start nothing: stages with side effects (bash, python, call, docker,
+    /// trigger...) log what they would run, rendered, and succeed.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// (internal) Rerun: reuse what the run whose record's `context.json` is
+    /// FILE left (its SUCCESS jobs and strategies). A test seam for the VM's
+    /// rerun, not a user option.
+    #[arg(long, value_name = "FILE", hide = true)]
+    prior_context: Option<PathBuf>,
 }
 
 /// A `--timeout` that is not one (clap says it as a usage error).
@@ -218,6 +230,12 @@ pub enum Error {
     /// `wfr guard --owner` of something that is not an owner label.
     #[error(transparent)]
     Guard(#[from] crate::guard::NotAnOwner),
+    /// `--prior-context FILE` that is no run's final context.
+    #[error("--prior-context {}: {error}", path.display())]
+    PriorContext {
+        path: PathBuf,
+        error: vm::PriorError,
+    },
 }
 
 /// The exit status of `wfr`: the one place statuses are chosen (README, "Exit
@@ -243,7 +261,8 @@ pub fn exit_code(result: &Result<Done, Error>) -> u8 {
             | Error::Params { .. }
             | Error::Record { .. }
             | Error::Logs(_)
-            | Error::Guard(_),
+            | Error::Guard(_)
+            | Error::PriorContext { .. },
         ) => exit::BAD_INPUT,
     }
 }
@@ -291,7 +310,7 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
     let (plan, plan_dir) = locate(args)?;
     let plans = PlanStore::new(plan_dir);
     #[cfg(not(feature = "python"))]
-    if let Some(reason) = crate::handoff::reason(&plan, &plans) {
+    if let Some(reason) = crate::handoff::reason(&plan, &plans, args.dry_run) {
         return Err(crate::handoff::exec(&reason).into());
     }
     let mut given = Map::default();
@@ -312,6 +331,14 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
         workflow: plan.name.clone(),
         error,
     })?;
+    let prior = (args.prior_context.as_deref())
+        .map(|path| {
+            vm::Prior::read(path).map_err(|error| Error::PriorContext {
+                path: path.to_path_buf(),
+                error,
+            })
+        })
+        .transpose()?;
     // From here on, processes that stages start stay below wfr.
     crate::process::init();
     let run_id = vm::new_run_id(&plan.name);
@@ -381,6 +408,7 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
         max_depth: 16,
         raise_error: args.raise_error,
         events: Arc::new(events::Bus::new(listeners)),
+        dry_run: args.dry_run,
     });
     engine.plans.insert(Arc::clone(&plan));
     let request = RunRequest {
@@ -394,6 +422,7 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
             .map(Duration::from_secs_f64),
         cancel,
         depth: 0,
+        prior,
     };
     if let Some(timeout) = request.timeout {
         // Past its deadline the run is cancelled; if it has not ended a little
@@ -451,10 +480,11 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
                 })
                 .unwrap_or_default();
             let line = format!(
-                "{} {}: {}{seconds}\n",
+                "{} {}: {}{seconds}{}\n",
                 plan.name,
                 result.run_id,
-                result.status.as_str()
+                result.status.as_str(),
+                if args.dry_run { " (dry run)" } else { "" },
             );
             if let Err(e) = wfc_plan::output::stdout(&line) {
                 wfc_plan::errln!("wfr: cannot write the summary to stdout: {e}");
@@ -693,6 +723,13 @@ mod tests {
                 2,
             ),
             (Err(crate::guard::NotAnOwner("x".into()).into()), 2),
+            (
+                Err(Error::PriorContext {
+                    path: "context.json".into(),
+                    error: vm::PriorError::NoJobs,
+                }),
+                2,
+            ),
         ];
         for (result, code) in &cases {
             assert_eq!(exit_code(result), *code, "{result:?}");

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
+mod dry_run;
 mod fuzz;
 mod handoff;
 mod input;
@@ -13,6 +14,7 @@ mod logs;
 mod nesting;
 mod numbers;
 mod processes;
+mod rerun;
 mod support;
 mod virtualpy;
 
