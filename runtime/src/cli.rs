@@ -93,6 +93,13 @@ struct RunArgs {
     #[command(flatten)]
     given: ParamArgs,
 
+    /// Decide everything (params, matrices, foreach items, `if`s, trigger rules)
+    /// but start nothing: stages with side effects (bash, python, call, docker,
+    /// trigger...) log what they would run, rendered, and succeed. No record is
+    /// written and the run is not in the history.
+    #[arg(long)]
+    dry_run: bool,
+
     #[command(flatten)]
     options: RunOptions,
 }
@@ -347,24 +354,28 @@ fn leave_to_exit<T>(value: T) {
 
 fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
     let (plan, plan_dir) = locate(&args.target, &args.options)?;
-    let plans = prepare(&plan, plan_dir)?;
+    let plans = prepare(&plan, plan_dir, args.dry_run)?;
     let given = args.given.read(None)?;
     let resolved = resolve(&plan, &given)?;
-    let run_id = vm::new_run_id(&plan.name);
-    launch(&args.options, plan, plans, resolved, Launch::new(run_id))
+    let how = Launch {
+        dry_run: args.dry_run,
+        ..Launch::new(vm::new_run_id(&plan.name))
+    };
+    launch(&args.options, plan, plans, resolved, how)
 }
 
 /// The plan store of a plan about to run, once sure this `wfr` can run it: a
 /// `wfr` without Python hands the whole command to `wfr-python` here (before
 /// anything is claimed or written).
-pub(crate) fn prepare(plan: &Plan, plan_dir: PathBuf) -> Result<PlanStore, Error> {
+#[cfg_attr(feature = "python", allow(clippy::unnecessary_wraps))]
+pub(crate) fn prepare(plan: &Plan, plan_dir: PathBuf, dry_run: bool) -> Result<PlanStore, Error> {
     let plans = PlanStore::new(plan_dir);
     #[cfg(not(feature = "python"))]
-    if let Some(reason) = crate::handoff::reason(plan, &plans) {
+    if let Some(reason) = crate::handoff::reason(plan, &plans, dry_run) {
         return Err(crate::handoff::exec(&reason).into());
     }
     #[cfg(feature = "python")]
-    let _ = plan;
+    let _ = (plan, dry_run);
     Ok(plans)
 }
 
@@ -438,8 +449,10 @@ pub(crate) struct Launch {
     pub run_id: String,
     /// The logical time of a release, and its type (`normal`, `force`).
     pub release: Option<(jiff::Timestamp, &'static str)>,
-    /// The run this one re-runs, and that run's jobs.
-    pub rerun: Option<(String, Map)>,
+    /// The run this one re-runs (its id and jobs).
+    pub rerun: Option<vm::Prior>,
+    /// Decide everything, start nothing (`--dry-run`): no record, no history.
+    pub dry_run: bool,
 }
 
 impl Launch {
@@ -448,6 +461,7 @@ impl Launch {
             run_id,
             release: None,
             rerun: None,
+            dry_run: false,
         }
     }
 }
@@ -482,39 +496,56 @@ pub(crate) fn launch(
             m.insert("release".into(), Value::str(logical.to_string()));
             m.insert("release_type".into(), Value::str(*kind));
         }
-        if let Some((of, _)) = &how.rerun {
-            m.insert("rerun_of".into(), Value::str(of));
+        if let Some(prior) = &how.rerun {
+            m.insert("rerun_of".into(), Value::str(&prior.run_id));
         }
         Value::from(m)
     };
-    // The history first: a run that cannot be kept in it does not start.
-    let history: Arc<dyn crate::store::Store> = Arc::new(crate::store::open(&args.runs)?);
-    history.add_run(&crate::store::RunRow {
-        run_id: run_id.clone(),
-        workflow: plan.name.clone(),
-        state: crate::store::RunState::Running,
-        release: how.release.map(|(t, _)| t),
-        started: jiff::Timestamp::now(),
-        ended: None,
-        rerun_of: how.rerun.as_ref().map(|(of, _)| of.clone()),
-        record: std::path::absolute(args.runs.join(&run_id))
-            .unwrap_or_else(|_| args.runs.join(&run_id)),
-        owner: Some(crate::owner::Owner::current().label()),
-    })?;
-    let _ = HISTORY.set((Arc::clone(&history), run_id.clone()));
-    let record = match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
-        Ok(record) => record,
-        Err(error) => {
-            let _ = history.end_run(
-                &run_id,
-                crate::store::RunState::Failed,
-                jiff::Timestamp::now(),
-            );
-            return Err(Error::Record {
-                runs: args.runs.clone(),
-                error,
-            });
+    // The history first: a run that cannot be kept in it does not start. A dry
+    // run is kept in neither the history nor a record.
+    let history: Option<Arc<dyn crate::store::Store>> = if how.dry_run {
+        None
+    } else {
+        Some(Arc::new(crate::store::open(&args.runs)?))
+    };
+    let ended = |state: crate::store::RunState| -> Result<(), crate::store::StoreError> {
+        match &history {
+            Some(history) => history.end_run(&run_id, state, jiff::Timestamp::now()),
+            None => Ok(()),
         }
+    };
+    if let Some(history) = &history {
+        history.add_run(&crate::store::RunRow {
+            run_id: run_id.clone(),
+            workflow: plan.name.clone(),
+            state: crate::store::RunState::Running,
+            release: how.release.map(|(t, _)| t),
+            started: jiff::Timestamp::now(),
+            ended: None,
+            rerun_of: how.rerun.as_ref().map(|prior| prior.run_id.clone()),
+            record: std::path::absolute(args.runs.join(&run_id))
+                .unwrap_or_else(|_| args.runs.join(&run_id)),
+            owner: Some(crate::owner::Owner::current().label()),
+        })?;
+        let _ = HISTORY.set((Arc::clone(history), run_id.clone()));
+    }
+    let record = if how.dry_run {
+        None
+    } else {
+        match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
+            Ok(record) => Some(record),
+            Err(error) => {
+                let _ = ended(crate::store::RunState::Failed);
+                return Err(Error::Record {
+                    runs: args.runs.clone(),
+                    error,
+                });
+            }
+        }
+    };
+    let log_file: Box<dyn Write + Send> = match &record {
+        Some(record) => Box::new(record.log_file()),
+        None => Box::new(std::io::sink()),
     };
     let format = match args.log_format {
         LogFormat::Human => logs::Format::Human,
@@ -537,23 +568,24 @@ pub(crate) fn launch(
                 color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
                 stderr,
             };
-            logs::init(options, Box::new(record.log_file())).map(|log| (log, progress))
+            logs::init(options, log_file).map(|log| (log, progress))
         });
     let (log, progress) = match logging {
         Ok(logging) => logging,
         Err(e) => {
             // The run does not start: no record of it.
-            record.discard();
-            let _ = history.end_run(
-                &run_id,
-                crate::store::RunState::Failed,
-                jiff::Timestamp::now(),
-            );
+            if let Some(record) = record {
+                record.discard();
+            }
+            let _ = ended(crate::store::RunState::Failed);
             return Err(e.into());
         }
     };
     // Who listens to the run's events: the logs, the progress view, the record.
-    let mut listeners = vec![log.subscriber(), record.journal()];
+    let mut listeners = vec![log.subscriber()];
+    if let Some(record) = &record {
+        listeners.push(record.journal());
+    }
     if let Some(progress) = &progress {
         listeners.push(Arc::clone(progress) as Arc<dyn events::Subscriber>);
     }
@@ -571,6 +603,7 @@ pub(crate) fn launch(
         max_depth: 16,
         raise_error: args.raise_error,
         events: Arc::new(events::Bus::new(listeners)),
+        dry_run: how.dry_run,
     });
     engine.plans.insert(Arc::clone(&plan));
     let request = RunRequest {
@@ -584,6 +617,7 @@ pub(crate) fn launch(
             .map(Duration::from_secs_f64),
         cancel,
         depth: 0,
+        prior: how.rerun,
     };
     if let Some(timeout) = request.timeout {
         // Past its deadline the run is cancelled; if it has not ended a little
@@ -617,21 +651,18 @@ pub(crate) fn launch(
         progress.clear();
     }
 
-    let saved = match logged {
-        Ok(()) => record.finish(&result.context),
-        Err(e) => {
+    let saved = match (logged, record) {
+        (_, None) => None,
+        (Ok(()), Some(record)) => Some(record.finish(&result.context)),
+        (Err(e), Some(record)) => {
             record.discard();
-            Err(e)
+            Some(Err(e))
         }
     };
     crate::guard::dismiss();
     crate::owner::remove_scratch_root();
     // The history says how it ended once its record is in place.
-    if let Err(e) = history.end_run(
-        &run_id,
-        crate::store::RunState::ended(result.status),
-        jiff::Timestamp::now(),
-    ) {
+    if let Err(e) = ended(crate::store::RunState::ended(result.status)) {
         wfc_plan::errln!("wfr: error: {e}");
     }
     match args.output {
@@ -658,10 +689,11 @@ pub(crate) fn launch(
                 })
                 .unwrap_or_default();
             let line = format!(
-                "{} {}: {}{seconds}\n",
+                "{} {}: {}{seconds}{}\n",
                 plan.name,
                 result.run_id,
-                result.status.as_str()
+                result.status.as_str(),
+                if how.dry_run { " (dry run)" } else { "" },
             );
             if let Err(e) = wfc_plan::output::stdout(&line) {
                 wfc_plan::errln!("wfr: cannot write the summary to stdout: {e}");
@@ -670,26 +702,28 @@ pub(crate) fn launch(
     }
     let done = Done::of(result.ending, result.status);
     let done = match saved {
+        // A dry run keeps no record.
+        None => done,
         // With JSON logs, stderr stays JSON lines to the end.
-        Ok(path) if args.log_format == LogFormat::Json => {
+        Some(Ok(path)) if args.log_format == LogFormat::Json => {
             wfc_plan::errln!(
                 "{}",
                 serde_json::json!({"level": "INFO", "target": "wfr::record", "record": path, "message": "run record written"})
             );
             done
         }
-        Ok(path) => {
+        Some(Ok(path)) => {
             wfc_plan::errln!("wfr: run record: {}", path.display());
             done
         }
-        Err(e) if args.log_format == LogFormat::Json => {
+        Some(Err(e)) if args.log_format == LogFormat::Json => {
             wfc_plan::errln!(
                 "{}",
                 serde_json::json!({"level": "ERROR", "target": "wfr::record", "error": e.to_string(), "status": result.status.as_str(), "message": "cannot write the run record; it was removed"})
             );
             Done::NoRecord
         }
-        Err(e) => {
+        Some(Err(e)) => {
             wfc_plan::errln!(
                 "wfr: error: cannot write the run record ({e}); it was removed. The run ended {}; free space in {} and run it again to keep its record",
                 result.status.as_str(),

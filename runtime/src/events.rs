@@ -23,11 +23,18 @@ use crate::value::{Map, Value};
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent<'a> {
     /// A run starts: a run of `wfr run`, or a child run a trigger stage started
-    /// (`parent` is then the triggering run's id).
+    /// (`parent` is then the triggering run's id). `dry_run` says its stages
+    /// with side effects only tell what they would run ([`RunEvent::StageDryRun`]);
+    /// `rerun_of`, the run it reruns (its SUCCESS jobs are reused:
+    /// [`RunEvent::JobReused`]).
     RunStarted {
         workflow: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         parent: Option<&'a str>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        dry_run: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rerun_of: Option<&'a str>,
     },
     /// A run ends, with its status and, when it has one, its error
     /// (`{name, message}`).
@@ -56,6 +63,11 @@ pub enum RunEvent<'a> {
         status: Option<Status>,
         reason: NotRun<'a>,
     },
+    /// A job that ended SUCCESS in the run this one reruns (`from_run`) is not
+    /// run again: its context there is taken as it is, as if it had just ended
+    /// SUCCESS (the jobs that need it start when it is taken). It has no
+    /// [`RunEvent::JobStarted`] nor [`RunEvent::JobEnded`].
+    JobReused { job: &'a str, from_run: &'a str },
     /// A strategy of a job (one matrix combination, or the only one) starts at
     /// `at`.
     StrategyStarted {
@@ -72,6 +84,14 @@ pub enum RunEvent<'a> {
         status: Status,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<&'a Value>,
+    },
+    /// A matrix strategy that ended SUCCESS in the run this one reruns
+    /// (`from_run`) is not run again: its entry there is taken as it is (the
+    /// job runs its other strategies). It has no strategy start nor end.
+    StrategyReused {
+        job: &'a str,
+        strategy: &'a str,
+        from_run: &'a str,
     },
     /// A stage starts at `at` (`job`, `job/strategy`, `job/each[2]`...).
     StageStarted {
@@ -95,6 +115,19 @@ pub enum RunEvent<'a> {
     },
     /// A stage that failed is tried again (`attempt` counts from 1).
     StageRetry { at: &'a str, attempt: u32 },
+    /// In a dry run, a stage with side effects (a bash, python, virtual python,
+    /// call, docker or trigger stage: `kind`, as in [`RunEvent::StageStarted`])
+    /// does not start: what it would start with instead, its templates rendered as a real run renders them, field
+    /// by field (`script`, `env.NAME`, `params.NAME`...: the text a field
+    /// gives, or the Python `repr` of a value). It then ends SUCCESS with no
+    /// outputs. Written as an object of the fields, in their order.
+    StageDryRun {
+        at: &'a str,
+        stage: &'a str,
+        kind: &'static str,
+        #[serde(serialize_with = "fields_object")]
+        values: &'a [(String, String)],
+    },
     /// A line of text from a stage: what its process wrote on a stream, or its
     /// `echo`.
     Line {
@@ -117,11 +150,14 @@ wfc_plan::listed_enum! {
         JobStarted,
         JobEnded,
         JobNotRun,
+        JobReused,
         StrategyStarted,
         StrategyEnded,
+        StrategyReused,
         StageStarted,
         StageEnded,
         StageRetry,
+        StageDryRun,
         Line,
     }
 }
@@ -136,11 +172,14 @@ impl Kind {
             Kind::JobStarted => "job_started",
             Kind::JobEnded => "job_ended",
             Kind::JobNotRun => "job_not_run",
+            Kind::JobReused => "job_reused",
             Kind::StrategyStarted => "strategy_started",
             Kind::StrategyEnded => "strategy_ended",
+            Kind::StrategyReused => "strategy_reused",
             Kind::StageStarted => "stage_started",
             Kind::StageEnded => "stage_ended",
             Kind::StageRetry => "stage_retry",
+            Kind::StageDryRun => "stage_dry_run",
             Kind::Line => "line",
         }
     }
@@ -261,11 +300,14 @@ impl RunEvent<'_> {
             RunEvent::JobStarted { .. } => Kind::JobStarted,
             RunEvent::JobEnded { .. } => Kind::JobEnded,
             RunEvent::JobNotRun { .. } => Kind::JobNotRun,
+            RunEvent::JobReused { .. } => Kind::JobReused,
             RunEvent::StrategyStarted { .. } => Kind::StrategyStarted,
             RunEvent::StrategyEnded { .. } => Kind::StrategyEnded,
+            RunEvent::StrategyReused { .. } => Kind::StrategyReused,
             RunEvent::StageStarted { .. } => Kind::StageStarted,
             RunEvent::StageEnded { .. } => Kind::StageEnded,
             RunEvent::StageRetry { .. } => Kind::StageRetry,
+            RunEvent::StageDryRun { .. } => Kind::StageDryRun,
             RunEvent::Line { .. } => Kind::Line,
         }
     }
@@ -292,6 +334,14 @@ pub struct Event<'a> {
     pub time: jiff::Timestamp,
     #[serde(flatten)]
     pub event: RunEvent<'a>,
+}
+
+/// A dry-run stage's fields as one object, `{field: text}`, in their order.
+fn fields_object<S: serde::Serializer>(
+    fields: &[(String, String)],
+    to: S,
+) -> Result<S::Ok, S::Error> {
+    to.collect_map(fields.iter().map(|(k, v)| (k, v)))
 }
 
 fn rfc3339<S: serde::Serializer>(time: &jiff::Timestamp, to: S) -> Result<S::Ok, S::Error> {
@@ -542,6 +592,25 @@ mod tests {
                 kind
             );
         }
+    }
+
+    #[test]
+    fn dry_run_fields_are_written_as_an_object_in_their_order() {
+        let values = vec![
+            ("script".to_string(), "echo hi".to_string()),
+            ("env.B".to_string(), "2".to_string()),
+            ("env.A".to_string(), "1".to_string()),
+        ];
+        let event = RunEvent::StageDryRun {
+            at: "j",
+            stage: "S",
+            kind: "bash",
+            values: &values,
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"event":"stage_dry_run","at":"j","stage":"S","kind":"bash","values":{"script":"echo hi","env.B":"2","env.A":"1"}}"#
+        );
     }
 
     #[test]

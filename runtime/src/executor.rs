@@ -3,7 +3,6 @@
 //! context (`context.rs`); the VM reaches them only through [`execute`].
 
 mod bash;
-#[cfg(feature = "python")]
 mod call;
 mod case;
 mod context;
@@ -13,7 +12,6 @@ mod empty;
 mod foreach;
 mod nested;
 mod parallel;
-#[cfg(feature = "python")]
 mod py;
 mod raise;
 mod trigger;
@@ -55,6 +53,10 @@ pub(crate) struct Outcome {
     pub errors: Option<Value>,
     /// The last retry attempt, when the stage was retried.
     pub retried: Option<i64>,
+    /// In a dry run, what a stage with side effects would have started with
+    /// (field, rendered text), in place of starting it: the VM tells it
+    /// (`RunEvent::StageDryRun`).
+    pub dry_run: Option<Vec<(String, String)>>,
 }
 
 impl Outcome {
@@ -64,6 +66,17 @@ impl Outcome {
             outputs: Map::default(),
             errors: None,
             retried: None,
+            dry_run: None,
+        }
+    }
+
+    /// What a dry run gives for a stage with side effects, instead of starting
+    /// it: SUCCESS, no outputs, and the `fields` it would have started with
+    /// (rendered as the real run renders them).
+    pub(crate) fn dry_run(fields: Vec<(String, String)>) -> Self {
+        Self {
+            dry_run: Some(fields),
+            ..Self::status(Status::Success)
         }
     }
 
@@ -186,14 +199,9 @@ fn run<C: Context>(cx: &C, stage: &StagePlan, local: &Map, retry: Option<i64>) -
         StageKindPlan::Trigger { workflow, params } => {
             trigger::run(cx, local, retry, workflow, params)
         }
-        #[cfg(feature = "python")]
+        // Rendered (and dry-run) in every build; run only with Python.
         StageKindPlan::Py { run, vars } => py::run(cx, local, retry, stage, run, vars),
-        #[cfg(not(feature = "python"))]
-        StageKindPlan::Py { .. } => not_supported(stage),
-        #[cfg(feature = "python")]
         StageKindPlan::Call { uses, args } => call::run(cx, local, retry, stage, uses, args),
-        #[cfg(not(feature = "python"))]
-        StageKindPlan::Call { .. } => not_supported(stage),
         StageKindPlan::VirtualPy {
             run,
             vars,

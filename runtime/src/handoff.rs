@@ -20,10 +20,28 @@ pub const PYTHON_BINARY: &str = "wfr-python";
 
 /// Why the run needs Python, if it does: the first reason found in `plan` or in
 /// the plans it triggers (found in `store`).
+///
+/// A dry run (`dry_run`) starts no Python stage and triggers no run: it needs
+/// Python only for the filters registered in Python that `plan`'s templates use.
 #[must_use]
-pub fn reason(plan: &Plan, store: &PlanStore) -> Option<String> {
+pub fn reason(plan: &Plan, store: &PlanStore, dry_run: bool) -> Option<String> {
+    if dry_run {
+        return python_filter(plan);
+    }
     let mut seen = HashSet::new();
     reason_in(plan, store, &mut seen)
+}
+
+/// The first filter `plan` uses that is not built in (so registered in Python).
+fn python_filter(plan: &Plan) -> Option<String> {
+    let name = plan
+        .filter_names()
+        .into_iter()
+        .find(|name| BuiltinFilter::from_name(name).is_none())?;
+    Some(format!(
+        "workflow `{}` uses the filter `{name}`, registered in Python",
+        plan.name
+    ))
 }
 
 fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Option<String> {
@@ -52,15 +70,8 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
     if found.is_some() {
         return found;
     }
-    if let Some(name) = plan
-        .filter_names()
-        .into_iter()
-        .find(|name| BuiltinFilter::from_name(name).is_none())
-    {
-        return Some(format!(
-            "workflow `{}` uses the filter `{name}`, registered in Python",
-            plan.name
-        ));
+    if let Some(filter) = python_filter(plan) {
+        return Some(filter);
     }
     plan.triggers.iter().find_map(|name| {
         // A plan that cannot be loaded fails the run when it is triggered.

@@ -446,12 +446,16 @@ fn message(event: &RunEvent<'_>) -> &'static str {
         RunEvent::JobStarted { .. } => "job started",
         RunEvent::JobEnded { .. } => "job ended",
         RunEvent::JobNotRun { .. } => "job not run",
+        RunEvent::JobReused { .. } => "job reused",
         RunEvent::StrategyStarted { .. } => "strategy started",
         RunEvent::StrategyEnded { .. } => "strategy ended",
+        RunEvent::StrategyReused { .. } => "strategy reused",
         RunEvent::StageStarted { .. } => "stage started",
         RunEvent::StageEnded { .. } if stage_failed(event) => "stage failed",
         RunEvent::StageEnded { .. } => "stage ended",
         RunEvent::StageRetry { .. } => "stage failed; retrying",
+        // Followed by the stage's kind (`would run bash`).
+        RunEvent::StageDryRun { .. } => "would run",
         RunEvent::Line { .. } => "",
     }
 }
@@ -476,10 +480,12 @@ fn target(kind: Kind, source: Option<Source>) -> Option<(&'static str, Level)> {
         (Kind::JobStarted, _) => ("wfr::job", Level::INFO),
         (Kind::JobEnded, _) => ("wfr::job", Level::ERROR),
         (Kind::JobNotRun, _) => ("wfr::job", Level::WARN),
+        (Kind::JobReused | Kind::StrategyReused, _) => ("wfr::job", Level::INFO),
         (Kind::StrategyStarted | Kind::StrategyEnded, _) | (Kind::Line, None) => return None,
         (Kind::StageStarted, _) => ("wfr::stage", Level::INFO),
         (Kind::StageEnded, _) => ("wfr::stage", Level::ERROR),
         (Kind::StageRetry, _) => ("wfr::stage", Level::WARN),
+        (Kind::StageDryRun, _) => ("wfr::stage", Level::INFO),
         (Kind::Line, Some(Source::Echo)) => ("wfr::echo", Level::INFO),
         (Kind::Line, Some(Source::Bash)) => ("wfr::bash", Level::INFO),
         (Kind::Line, Some(Source::VirtualPy)) => ("wfr::virtualpy", Level::INFO),
@@ -575,10 +581,21 @@ impl events::Subscriber for EventLines {
         let f = &mut fields;
         f.text("run", event.run);
         match &event.event {
-            RunEvent::RunStarted { workflow, parent } => {
+            RunEvent::RunStarted {
+                workflow,
+                parent,
+                dry_run,
+                rerun_of,
+            } => {
                 f.text("workflow", workflow);
                 if let Some(parent) = parent {
                     f.text("parent", parent);
+                }
+                if *dry_run {
+                    f.list.push(("dry_run", FieldValue::Bool(true)));
+                }
+                if let Some(rerun_of) = rerun_of {
+                    f.text("rerun_of", rerun_of);
                 }
             }
             RunEvent::RunEnded {
@@ -610,6 +627,19 @@ impl events::Subscriber for EventLines {
                     let _ = write!(text, "{reason}");
                 });
             }
+            RunEvent::JobReused { job, from_run } => {
+                f.text("job", job);
+                f.text("from_run", from_run);
+            }
+            RunEvent::StrategyReused {
+                job,
+                strategy,
+                from_run,
+            } => {
+                f.text("job", job);
+                f.text("strategy", strategy);
+                f.text("from_run", from_run);
+            }
             RunEvent::StrategyStarted { .. } | RunEvent::StrategyEnded { .. } => {}
             RunEvent::StageStarted { at, stage, kind } => {
                 f.text("at", at);
@@ -633,6 +663,21 @@ impl events::Subscriber for EventLines {
                     f.text("error", error.unwrap_or("see errors"));
                 }
             }
+            RunEvent::StageDryRun {
+                at,
+                stage,
+                kind,
+                values,
+            } => {
+                f.text("at", at);
+                f.text("stage", stage);
+                // Its message says it (`would run bash`).
+                let start = f.text.len();
+                f.text.push_str(kind);
+                f.list
+                    .push(("kind", FieldValue::InMessage(start..f.text.len())));
+                f.pairs("values", values);
+            }
             RunEvent::StageRetry { at, attempt } => {
                 f.text("at", at);
                 f.list.push(("attempt", FieldValue::Int((*attempt).into())));
@@ -649,6 +694,10 @@ impl events::Subscriber for EventLines {
         }
         if !matches!(event.event, RunEvent::Line { .. }) {
             f.message.push_str((self.message)(&event.event));
+        }
+        if let RunEvent::StageDryRun { kind, .. } = &event.event {
+            f.message.push(' ');
+            f.message.push_str(kind);
         }
         self.shared.queue(Entry {
             level,
@@ -668,14 +717,26 @@ fn write_human(
     target: &str,
     fields: &Fields,
 ) {
-    let list = fields.list.iter().map(|(name, value)| {
-        let shown = match value {
-            FieldValue::Float(v) => FieldShown::Float(*v),
-            FieldValue::Int(v) => FieldShown::Int(*v),
-            FieldValue::Bool(v) => FieldShown::Bool(*v),
-            FieldValue::Text(range) => FieldShown::Text(&fields.text[range.clone()]),
-        };
-        (*name, shown)
+    let list = fields.list.iter().flat_map(|(name, value)| {
+        let one = |shown| vec![(*name, shown)];
+        match value {
+            FieldValue::Float(v) => one(FieldShown::Float(*v)),
+            FieldValue::Int(v) => one(FieldShown::Int(*v)),
+            FieldValue::Bool(v) => one(FieldShown::Bool(*v)),
+            FieldValue::Text(range) => one(FieldShown::Text(&fields.text[range.clone()])),
+            // Named texts go as `name=text` each, under their own names.
+            FieldValue::Pairs(pairs) => fields.pairs[pairs.clone()]
+                .iter()
+                .map(|(name, text)| {
+                    (
+                        &fields.text[name.clone()],
+                        FieldShown::Text(&fields.text[text.clone()]),
+                    )
+                })
+                .collect(),
+            // Shown in the message already.
+            FieldValue::InMessage(_) => Vec::new(),
+        }
     });
     let place = fields
         .get("at")
@@ -761,13 +822,7 @@ fn human_line<'a>(
             }
             FieldShown::Int(v) => out.push_str(itoa::Buffer::new().format(v)),
             FieldShown::Bool(v) => out.push_str(if v { "true" } else { "false" }),
-            FieldShown::Text(text) => {
-                if text.is_empty() || text.contains(char::is_whitespace) {
-                    let _ = write!(out, "{text:?}");
-                } else {
-                    out.push_str(text);
-                }
-            }
+            FieldShown::Text(text) => human_text(out, text),
         }
     }
     out.push('\n');
@@ -852,6 +907,16 @@ pub fn replay_human(line: &str, color: bool) -> Option<String> {
     Some(out)
 }
 
+/// A text value in a human line: as it is, or quoted and escaped when it is
+/// empty or has spaces or line ends.
+fn human_text(out: &mut String, text: &str) {
+    if text.is_empty() || text.contains(char::is_whitespace) {
+        let _ = write!(out, "{text:?}");
+    } else {
+        out.push_str(text);
+    }
+}
+
 /// `time` as RFC 3339 UTC with microseconds (`2026-01-02T03:04:05.123456Z`), in `buf`.
 fn timestamp(now: jiff::Timestamp, buf: &mut [u8; 32]) -> &str {
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
@@ -885,7 +950,21 @@ fn write_json(out: &mut Vec<u8>, stamp: &str, entry: &Entry) {
             FieldValue::Float(_) => out.extend_from_slice(b"null"),
             FieldValue::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes()),
             FieldValue::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
-            FieldValue::Text(range) => json_str(out, &fields.text[range.clone()]),
+            FieldValue::Text(range) | FieldValue::InMessage(range) => {
+                json_str(out, &fields.text[range.clone()]);
+            }
+            FieldValue::Pairs(pairs) => {
+                out.push(b'{');
+                for (i, (name, value)) in fields.pairs[pairs.clone()].iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json_str(out, &fields.text[name.clone()]);
+                    out.push(b':');
+                    json_str(out, &fields.text[value.clone()]);
+                }
+                out.push(b'}');
+            }
         }
     }
     out.extend_from_slice(b",\"message\":");
@@ -903,6 +982,8 @@ struct Fields {
     message: String,
     list: Vec<(&'static str, FieldValue)>,
     text: String,
+    /// The (name, text) pairs of [`FieldValue::Pairs`] fields, in `text`.
+    pairs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
 enum FieldValue {
@@ -910,6 +991,11 @@ enum FieldValue {
     Int(i128),
     Float(f64),
     Bool(bool),
+    /// Named texts whose names are not known in advance (a dry-run stage's
+    /// fields): a JSON object in JSON lines, `name=text` each in human ones.
+    Pairs(std::ops::Range<usize>),
+    /// A text the line's message already says: in JSON lines only.
+    InMessage(std::ops::Range<usize>),
 }
 
 impl Fields {
@@ -921,6 +1007,8 @@ impl Fields {
             message: String::with_capacity(32),
             list: Vec::with_capacity(8),
             text: String::with_capacity(192),
+            // Only dry-run lines have pairs.
+            pairs: Vec::new(),
         }
     }
 
@@ -928,6 +1016,7 @@ impl Fields {
         self.message.clear();
         self.list.clear();
         self.text.clear();
+        self.pairs.clear();
     }
 
     /// A text field's value.
@@ -947,6 +1036,20 @@ impl Fields {
 
     fn text(&mut self, name: &'static str, value: &str) {
         self.push_text(name, |text| text.push_str(value));
+    }
+
+    fn pairs(&mut self, name: &'static str, pairs: &[(String, String)]) {
+        let start = self.pairs.len();
+        for (key, value) in pairs {
+            let key_at = self.text.len();
+            self.text.push_str(key);
+            let value_at = self.text.len();
+            self.text.push_str(value);
+            self.pairs
+                .push((key_at..value_at, value_at..self.text.len()));
+        }
+        self.list
+            .push((name, FieldValue::Pairs(start..self.pairs.len())));
     }
 
     fn float(&mut self, name: &'static str, value: f64) {
@@ -1058,6 +1161,7 @@ mod tests {
             max_depth: 4,
             raise_error: false,
             events: Arc::clone(&bus),
+            dry_run: false,
         });
         let result = vm::run(
             &engine,
@@ -1069,6 +1173,7 @@ mod tests {
                 timeout: None,
                 cancel: crate::cancel::Cancel::new(),
                 depth: 0,
+                prior: None,
             },
         );
         engine.pool.shutdown();

@@ -99,6 +99,7 @@ impl Subscriber for Progress {
             Kind::RunStarted,
             Kind::JobStarted,
             Kind::JobNotRun,
+            Kind::JobReused,
             Kind::JobEnded,
             Kind::StageStarted,
             Kind::StageEnded,
@@ -112,7 +113,9 @@ impl Subscriber for Progress {
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let views = &mut *guard;
         match event.event {
-            RunEvent::RunStarted { workflow, parent } => {
+            RunEvent::RunStarted {
+                workflow, parent, ..
+            } => {
                 let label = parent.and(Some(workflow)).map(str::to_string);
                 views.runs.insert(
                     run.to_string(),
@@ -146,20 +149,15 @@ impl Subscriber for Progress {
                 status,
                 ref reason,
             } => {
-                let Some(view) = views.runs.get_mut(run) else {
-                    return;
-                };
-                let bar = self.multi.add(ProgressBar::new_spinner());
-                bar.set_style(ended_style());
-                let name = match &view.label {
-                    Some(label) => format!("{label} › {job}"),
-                    None => job.to_string(),
-                };
                 let status = status.map_or("NOT RUN", Status::as_str);
-                let line = format!("○ {name} {status} · not run: {reason}");
-                #[cfg(test)]
-                views.ended.push(line.clone());
-                bar.finish_with_message(line);
+                self.settled(views, run, job, |name| {
+                    format!("○ {name} {status} · not run: {reason}")
+                });
+            }
+            RunEvent::JobReused { job, from_run } => {
+                self.settled(views, run, job, |name| {
+                    format!("✔ {name} SUCCESS · reused from run {from_run}")
+                });
             }
             RunEvent::JobEnded { job, status, .. } => {
                 let Some(view) = views.runs.get_mut(run) else {
@@ -211,6 +209,26 @@ impl Subscriber for Progress {
             }
             _ => {}
         }
+    }
+}
+
+impl Progress {
+    /// Shows `job` of `run`, which does not run (not run, or reused by a
+    /// rerun), as ended at once: the `line` made from its name.
+    fn settled(&self, views: &mut State, run: &str, job: &str, line: impl FnOnce(&str) -> String) {
+        let Some(view) = views.runs.get(run) else {
+            return;
+        };
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(ended_style());
+        let name = match &view.label {
+            Some(label) => format!("{label} › {job}"),
+            None => job.to_string(),
+        };
+        let line = line(&name);
+        #[cfg(test)]
+        views.ended.push(line.clone());
+        bar.finish_with_message(line);
     }
 }
 

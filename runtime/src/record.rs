@@ -298,10 +298,12 @@ fn close(
 type Jobs = Vec<(String, Status)>;
 
 /// Notes in `jobs` what a job event tells of its job: the status it ended
-/// with; CANCEL for one that started (if it does not end).
+/// with (SUCCESS for one reused by a rerun); CANCEL for one that started (if
+/// it does not end).
 fn note_job(jobs: &mut Jobs, kind: Kind, job: &str, status: Option<Status>) {
     let status = match (kind, status) {
         (Kind::JobEnded, Some(status)) => status,
+        (Kind::JobReused, _) => Status::Success,
         (Kind::JobStarted, _) => Status::Cancel,
         _ => return,
     };
@@ -349,7 +351,9 @@ struct Journal {
 
 impl events::Subscriber for Journal {
     fn interest(&self) -> Interest {
-        Interest::kind(Kind::JobStarted).with(Interest::kind(Kind::JobEnded))
+        Interest::kind(Kind::JobStarted)
+            .with(Interest::kind(Kind::JobEnded))
+            .with(Interest::kind(Kind::JobReused))
     }
 
     fn on_event(&self, event: &events::Event<'_>) {
@@ -362,6 +366,9 @@ impl events::Subscriber for Journal {
             }
             RunEvent::JobEnded { job, status, .. } => {
                 note_job(&mut lock(&self.jobs), Kind::JobEnded, job, Some(status));
+            }
+            RunEvent::JobReused { job, .. } => {
+                note_job(&mut lock(&self.jobs), Kind::JobReused, job, None);
             }
             _ => {}
         }
@@ -413,4 +420,57 @@ pub(crate) fn owner_of(tmp: &Path) -> Option<Owner> {
     let text = crate::owner::read_small(&tmp.join("plan.json"), 64 << 10).ok()?;
     let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
     Owner::parse(plan["owner"].as_str()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Journal, Kind, RunEvent, Status, jobs_from_log, lock};
+    use crate::events::{Event, Subscriber as _};
+
+    /// A job a rerun reused ended SUCCESS, as the record tells it from the
+    /// run's events and from its log.
+    #[test]
+    fn a_reused_job_is_told_as_ended_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("run.log");
+        let lines = [
+            r#"{"event":"job_reused","run":"r1","job":"a","from_run":"r0"}"#,
+            r#"{"event":"strategy_reused","run":"r1","job":"c","strategy":"1","from_run":"r0"}"#,
+            r#"{"event":"job_started","run":"r1","job":"b"}"#,
+            r#"{"event":"job_ended","run":"r1","job":"b","status":"FAILED"}"#,
+        ];
+        std::fs::write(&log, lines.join("\n")).unwrap();
+        let told = vec![
+            ("a".to_string(), Status::Success),
+            ("b".to_string(), Status::Failed),
+        ];
+        assert_eq!(jobs_from_log(&log, "r1"), told);
+
+        let journal = Journal {
+            run: "r1".to_string(),
+            jobs: std::sync::Mutex::new(Vec::new()),
+        };
+        assert!(journal.interest().meets(Kind::JobReused.into()));
+        let events = [
+            RunEvent::JobReused {
+                job: "a",
+                from_run: "r0",
+            },
+            RunEvent::JobStarted { job: "b" },
+            RunEvent::JobEnded {
+                job: "b",
+                status: Status::Failed,
+                error: None,
+            },
+        ];
+        for (seq, event) in events.into_iter().enumerate() {
+            journal.on_event(&Event {
+                run: "r1",
+                seq: seq as u64,
+                time: jiff::Timestamp::now(),
+                event,
+            });
+        }
+        assert_eq!(*lock(&journal.jobs), told);
+    }
 }

@@ -152,7 +152,7 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("the run store {}: cannot make its folder: {error}", path.display())]
+    #[error("cannot make the folder of the run history {}: {error}", path.display())]
     Folder {
         path: PathBuf,
         error: std::io::Error,

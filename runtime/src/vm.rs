@@ -36,6 +36,13 @@ pub struct Engine {
     pub raise_error: bool,
     /// Who listens to the runs' events.
     pub events: Arc<Bus>,
+    /// A dry run: everything is decided as in a real run (params, matrices,
+    /// foreach items, `if`s, trigger rules), but no stage with side effects
+    /// starts (no process, no interpreter, no container, no child run): each
+    /// renders what it would start with, tells it (`RunEvent::StageDryRun`)
+    /// and ends SUCCESS with no outputs; empty stages do not sleep. The run's
+    /// `info` says `dry_run: true`.
+    pub dry_run: bool,
 }
 
 /// How a run ended, beyond its status.
@@ -127,6 +134,98 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     pub cancel: Cancel,
     pub depth: u32,
+    /// A rerun: what the run it reruns left (see [`Prior`]).
+    pub prior: Option<Prior>,
+}
+
+/// What a rerun takes from the run it reruns: that run's id and its `jobs`, each
+/// job's context as its record's `context.json` holds it.
+///
+/// A rerun works job by job, as upstream's `Workflow.rerun`, and a little
+/// finer:
+///
+/// * A job that ended SUCCESS is not run again: its context is taken as it is,
+///   at the start of the rerun (first in `jobs`, in the order they were in),
+///   and the jobs that need it see it ended SUCCESS
+///   (`RunEvent::JobReused`). Its `if` and its trigger rule are not evaluated
+///   again (it ran), and a rerun never loses a job that succeeded, even one
+///   that stops (fails, times out) before the jobs it needs have run again.
+/// * Any other job runs again as in a fresh run: FAILED and CANCEL ones, SKIP
+///   ones (their `if` and their needs decide again), and the ones the run never
+///   got to (not in its `jobs`).
+/// * A matrix job that runs again keeps its strategies that ended SUCCESS (by
+///   strategy id, so a matrix that renders to other values runs them all) and
+///   runs only the others (`RunEvent::StrategyReused`); its context is then
+///   what a fresh run would give (`strategies` in the matrix's order, `errors`
+///   of the failed ones) and its status comes from all its strategies.
+///
+/// When every job is reused the rerun runs nothing and ends SUCCESS (upstream
+/// raises `WorkflowSkipError` and ends SKIP): its context has every job, all
+/// SUCCESS, as a fresh run that succeeded would, so it reads as the success it
+/// records, and a rerun of it is refused as any SUCCESS run's. (`wfr rerun`
+/// refuses a SUCCESS run before it gets here.)
+///
+/// Values read back from JSON are what JSON holds: a date a job output is text
+/// in its reused context.
+#[derive(Clone, Debug, Default)]
+pub struct Prior {
+    /// The id of the run that is rerun.
+    pub run_id: String,
+    /// Its `jobs`: job id to context (`{status, stages?, strategies?, errors?}`).
+    pub jobs: Map,
+}
+
+/// Why a run's final context gives no [`Prior`].
+#[derive(Debug, thiserror::Error)]
+pub enum PriorError {
+    #[error(
+        "it is not a run's final context (a record's `context.json`): it has no `jobs` mapping"
+    )]
+    NoJobs,
+}
+
+impl Prior {
+    /// What run `run_id` left, from its final context (`{params, jobs, status,
+    /// …}`, as its record's `context.json` holds it).
+    pub fn from_context(run_id: impl Into<String>, context: &Value) -> Result<Prior, PriorError> {
+        let jobs = context
+            .as_map()
+            .and_then(|c| c.get("jobs"))
+            .and_then(Value::as_map)
+            .ok_or(PriorError::NoJobs)?;
+        Ok(Prior {
+            run_id: run_id.into(),
+            jobs: jobs.clone(),
+        })
+    }
+
+    /// The job's context in the run that is rerun, when the job ended SUCCESS
+    /// there (it is reused).
+    /// A job whose entry holds only its status (a record closed after its
+    /// `wfr` was killed keeps no more) is run again: its outputs are not known.
+    fn succeeded(&self, job: &str) -> Option<&Value> {
+        self.jobs.get(job).filter(|context| {
+            ended_success(context) && context.as_map().is_some_and(|m| m.len() > 1)
+        })
+    }
+
+    /// The entries of the job's strategies in the run that is rerun, by
+    /// strategy id (a matrix job's).
+    fn strategies(&self, job: &str) -> Option<&Map> {
+        self.jobs.get(job)?.as_map()?.get("strategies")?.as_map()
+    }
+}
+
+/// A job's context (a strategy's entry) whose `status` is SUCCESS.
+fn ended_success(context: &Value) -> bool {
+    context
+        .as_map()
+        .and_then(|m| m.get("status"))
+        .and_then(|s| match s {
+            Value::Str(s) => Status::parse(s),
+            _ => None,
+        })
+        == Some(Status::Success)
 }
 
 /// Runs a plan to the end (or to its cancellation or timeout).
@@ -137,9 +236,12 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
     let plan = &request.plan;
     let events = Arc::new(RunEvents::new(Arc::clone(&engine.events), &request.run_id));
     let _live = crate::events::live(&events);
+    let prior = request.prior.map(Arc::new);
     events.emit(Kind::RunStarted, || RunEvent::RunStarted {
         workflow: &plan.name,
         parent: request.parent_run_id.as_deref(),
+        dry_run: engine.dry_run,
+        rerun_of: prior.as_ref().map(|p| p.run_id.as_str()),
     });
     let cx = Arc::new(RunCx {
         run_id: request.run_id.clone(),
@@ -156,7 +258,12 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         source: plan.source.clone(),
         foreign: std::sync::atomic::AtomicBool::new(false),
     });
-    let mut scheduler = Scheduler::new(Arc::clone(plan), Arc::clone(&cx), request.cancel.clone());
+    let mut scheduler = Scheduler::new(
+        Arc::clone(plan),
+        Arc::clone(&cx),
+        request.cancel.clone(),
+        prior.clone(),
+    );
     let deadline = request.timeout.map(|t| clock + t);
     let ending = scheduler.drive(deadline, engine.max_job_parallel.max(1));
     let statuses = scheduler.statuses();
@@ -220,6 +327,12 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
         "exec_latency".into(),
         Value::Float((clock.elapsed().as_secs_f64() * 1e6).round() / 1e6),
     );
+    if engine.dry_run {
+        info.insert("dry_run".into(), Value::Bool(true));
+    }
+    if let Some(prior) = &prior {
+        info.insert("rerun_of".into(), Value::str(&prior.run_id));
+    }
     context.insert("info".into(), Value::from(info));
     events.emit(Kind::RunEnded, || RunEvent::RunEnded {
         workflow: &plan.name,
@@ -285,10 +398,12 @@ struct Scheduler {
     /// the jobs that start next. Shared with running jobs, copied only when a
     /// job ends while others still read an older version.
     contexts: Arc<Map>,
+    /// In a rerun, what the run it reruns left.
+    prior: Option<Arc<Prior>>,
 }
 
 impl Scheduler {
-    fn new(plan: Arc<Plan>, cx: Arc<RunCx>, cancel: Cancel) -> Self {
+    fn new(plan: Arc<Plan>, cx: Arc<RunCx>, cancel: Cancel, prior: Option<Arc<Prior>>) -> Self {
         let states = plan
             .jobs
             .node_indices()
@@ -308,7 +423,9 @@ impl Scheduler {
             blocked: None,
             workflow_error: None,
             contexts: Arc::new(Map::default()),
+            prior,
         };
+        let reused = scheduler.reuse();
         for i in scheduler.plan.jobs.node_indices() {
             if matches!(
                 scheduler.states[i.index()],
@@ -318,7 +435,41 @@ impl Scheduler {
                 scheduler.ready.push_back(i);
             }
         }
+        for index in reused {
+            scheduler.release(index);
+        }
         scheduler
+    }
+
+    /// In a rerun, takes the contexts of the jobs that ended SUCCESS in the run
+    /// it reruns, in their order there, as ended now (see [`Prior`]); returns
+    /// them, for their dependents to be moved on.
+    fn reuse(&mut self) -> Vec<NodeIndex> {
+        let Some(prior) = self.prior.clone() else {
+            return Vec::new();
+        };
+        let plan = Arc::clone(&self.plan);
+        let by_id: std::collections::HashMap<&str, NodeIndex> = plan
+            .jobs
+            .node_indices()
+            .map(|i| (plan.jobs[i].id.as_str(), i))
+            .collect();
+        let mut reused = Vec::new();
+        for id in prior.jobs.keys() {
+            let (Some(&index), Some(context)) = (by_id.get(id.as_str()), prior.succeeded(id))
+            else {
+                continue;
+            };
+            self.cx
+                .events
+                .emit(Kind::JobReused, || RunEvent::JobReused {
+                    job: id,
+                    from_run: &prior.run_id,
+                });
+            self.record(index, Status::Success, context.clone());
+            reused.push(index);
+        }
+        reused
     }
 
     fn into_contexts(self) -> Map {
@@ -484,13 +635,14 @@ impl Scheduler {
         let jobs = Arc::clone(&self.contexts);
         let cx = Arc::clone(&self.cx);
         let cancel = self.cancel.clone();
+        let prior = self.prior.clone();
         let tx = tx.clone();
         cx.events.emit(Kind::JobStarted, || RunEvent::JobStarted {
             job: &plan.jobs[index].id,
         });
         let task = move || {
             let job = Arc::new(JobRef { plan, index });
-            let result = job::run(&cx, &job, jobs, &cancel);
+            let result = job::run(&cx, &job, jobs, &cancel, prior.as_deref());
             cx.events.emit(Kind::JobEnded, || RunEvent::JobEnded {
                 job: &job.id,
                 status: result.status,
@@ -511,10 +663,22 @@ impl Scheduler {
 
     /// Records a finished job and moves on the jobs that need it.
     fn finish(&mut self, index: NodeIndex, status: Status, context: Value) {
+        self.record(index, status, context);
+        self.release(index);
+    }
+
+    /// Records a finished job: its state, its entry in `jobs`.
+    fn record(&mut self, index: NodeIndex, status: Status, context: Value) {
         let has_errors = context.as_map().is_some_and(|m| m.contains_key("errors"));
         self.states[index.index()] = JobState::Done { status, has_errors };
         Arc::make_mut(&mut self.contexts)
             .insert(Str::from(self.plan.jobs[index].id.as_str()), context);
+    }
+
+    /// Moves on the jobs that need the finished job `index`: each whose needs
+    /// have all ended is ready, skipped, cancelled or stops the run, as its
+    /// trigger rule says.
+    fn release(&mut self, index: NodeIndex) {
         let mut dependents: Vec<NodeIndex> = self
             .plan
             .jobs

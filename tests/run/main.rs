@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
+mod dry_run;
 mod fuzz;
 mod handoff;
 mod input;
@@ -14,6 +15,7 @@ mod nesting;
 mod numbers;
 mod orchestration;
 mod processes;
+mod rerun;
 mod support;
 mod virtualpy;
 

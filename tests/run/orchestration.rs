@@ -35,11 +35,15 @@ hourly:
           echo: "day is ${{ params.day }}"
 slow:
   type: Workflow
+  params:
+    secs:
+      type: str
+      default: "600"
   jobs:
     j:
       stages:
         - name: wait
-          bash: echo started > started; sleep 600
+          bash: echo started > started; sleep ${{ params.secs }}
 minutely:
   type: Workflow
   on:
@@ -307,11 +311,19 @@ fn a_running_run_is_listed_shown_followed_and_stopped_from_another_shell() {
         assert!(running.get(key).is_some(), "{key} in {running}");
     }
     let id = running["run_id"].as_str().expect("id").to_string();
-    let shown = wfr(&["show", &id], dir.path(), None);
-    assert!(shown.status.success(), "{}", stderr(&shown));
-    let text = stdout(&shown);
-    assert!(text.contains("RUNNING"), "{text}");
-    assert!(text.contains("wait"), "{text}");
+    // `show` reads the run's log, which is written out every 50 ms.
+    let mut text = String::new();
+    wait_until(
+        "show to list the running stage",
+        Duration::from_secs(10),
+        || {
+            let shown = wfr(&["show", &id], dir.path(), None);
+            assert!(shown.status.success(), "{}", stderr(&shown));
+            text = stdout(&shown);
+            text.contains("    wait ")
+        },
+    );
+    assert!(text.contains("status    RUNNING"), "{text}");
     // Follow the log from another shell while it is stopped from a third.
     let follow = start(&["logs", &id, "--follow"], dir.path());
     std::thread::sleep(Duration::from_millis(500));
@@ -364,7 +376,11 @@ fn a_run_whose_wfr_died_is_marked_lost() {
     let dir = tempfile::tempdir().expect("tempdir");
     workspace(dir.path());
     let tmp = crate::support::private_tmp(dir.path());
-    let run = crate::support::start_with(&["run", "slow"], dir.path(), &[("TMPDIR", &tmp)]);
+    let run = crate::support::start_with(
+        &["run", "slow", "-p", "secs=613"],
+        dir.path(),
+        &[("TMPDIR", &tmp)],
+    );
     wait_until("the stage to start", Duration::from_secs(20), || {
         dir.path().join("started").exists()
     });
@@ -384,7 +400,7 @@ fn a_run_whose_wfr_died_is_marked_lost() {
     assert_eq!(history[0]["status"], "LOST", "{history:?}");
     assert!(history[0]["ended"].is_string());
     assert!(
-        crate::support::processes_running("sleep 600").is_empty(),
+        crate::support::processes_running("sleep 613").is_empty(),
         "the stage's sleep outlived it"
     );
     let entries = crate::support::run_entries(&dir.path().join(".wfc/runs"));
@@ -561,7 +577,7 @@ fn sigterm_gives_running_runs_the_grace_period_then_cancels_them() {
     write(
         dir.path(),
         "conf/w.yml",
-        "long:\n  type: Workflow\n  on:\n    schedule:\n      - cronjob: \"* * * * *\"\n  jobs:\n    j:\n      stages:\n        - name: s\n          bash: echo started > started; sleep 600\n",
+        "long:\n  type: Workflow\n  on:\n    schedule:\n      - cronjob: \"* * * * *\"\n  jobs:\n    j:\n      stages:\n        - name: s\n          bash: echo started > started; sleep 612\n",
     );
     let offset = offset_before_tick(1.5);
     let scheduler = scheduler(dir.path(), &offset, &["--grace", "1s"]);
@@ -579,7 +595,7 @@ fn sigterm_gives_running_runs_the_grace_period_then_cancels_them() {
     let history = runs_json(dir.path(), &[]);
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["status"], "CANCEL", "{history:?}");
-    assert!(crate::support::processes_running("sleep 600").is_empty());
+    assert!(crate::support::processes_running("sleep 612").is_empty());
 }
 
 /// A workflow file added while the scheduler runs is scheduled.

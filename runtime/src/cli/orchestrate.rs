@@ -120,7 +120,7 @@ fn logical_time(plan: &Plan, text: &str) -> Result<Timestamp, Error> {
 /// `wfr release`.
 pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
     let (plan, dir) = super::locate(&args.name, &args.options)?;
-    let plans = super::prepare(&plan, dir)?;
+    let plans = super::prepare(&plan, dir, false)?;
     let logical = logical_time(&plan, &args.at)?;
     let history = store::open(&args.options.runs)?;
     let run_id = args
@@ -166,9 +166,8 @@ pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
         }
     }
     let how = Launch {
-        run_id,
         release: Some((logical, kind)),
-        rerun: None,
+        ..Launch::new(run_id)
     };
     super::launch(&args.options, plan, plans, resolved, how)
 }
@@ -211,7 +210,7 @@ pub(crate) fn backfill(args: &BackfillArgs) -> Result<Done, Error> {
         ..RunOptions::quiet()
     };
     let (plan, dir) = super::locate(&args.name, &options)?;
-    let _ = super::prepare(&plan, dir)?;
+    let _ = super::prepare(&plan, dir, false)?;
     let Some(schedules) = schedules_of(&plan)? else {
         return Err(Error::Usage(format!(
             "workflow `{}` has no on.schedule, so it has no ticks to backfill; run one time with `wfr release {} --at DATETIME`",
@@ -480,7 +479,7 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
     let params = read("params.json")?;
     let recorded = read("plan.json")?;
     let (plan, dir) = super::locate(&old.workflow, &args.options)?;
-    let plans = super::prepare(&plan, dir)?;
+    let plans = super::prepare(&plan, dir, false)?;
     let recorded_hash = as_map(Some(&recorded))
         .get("source_hash")
         .and_then(|h| h.as_str().map(str::to_string));
@@ -495,11 +494,12 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
         );
     }
     let resolved = super::resolve(&plan, &as_map(Some(&params)))?;
-    let jobs = as_map(context.as_map().and_then(|c| c.get("jobs")));
+    let prior = vm::Prior::from_context(old.run_id.clone(), &context)
+        .map_err(|e| Error::Usage(format!("run {}: {}: {e}", old.run_id, old.record.display())))?;
     let how = Launch {
-        run_id: vm::new_run_id(&plan.name),
+        rerun: Some(prior),
         release: old.release.map(|t| (t, "rerun")),
-        rerun: Some((old.run_id.clone(), jobs)),
+        ..Launch::new(vm::new_run_id(&plan.name))
     };
     super::launch(&args.options, plan, plans, resolved, how)
 }

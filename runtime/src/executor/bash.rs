@@ -44,6 +44,16 @@ pub(super) fn run(
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start bash process.");
     }
+    if cx.dry_run() {
+        let env = vars
+            .into_iter()
+            .map(|(name, text)| (format!("env.{name}"), text));
+        return Outcome::dry_run(
+            std::iter::once(("script".to_string(), script))
+                .chain(env)
+                .collect(),
+        );
+    }
     match spawn_and_wait(cx, &script, &vars) {
         Ok(done) => done,
         Err(_) if cx.cancel().is_killed() => {

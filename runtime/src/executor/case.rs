@@ -104,6 +104,7 @@ pub(super) fn run(
         outputs,
         errors,
         retried: None,
+        dry_run: None,
     }
 }
 

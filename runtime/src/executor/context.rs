@@ -44,6 +44,11 @@ pub(crate) trait Context: Sync {
     /// What stops the stage: a stop, a kill, its timeout.
     fn cancel(&self) -> &Cancel;
 
+    /// The run is a dry run: a stage with side effects renders what it would
+    /// start with and returns [`super::Outcome::dry_run`] where it would start
+    /// it; an empty stage does not sleep.
+    fn dry_run(&self) -> bool;
+
     /// Runs `f`, which waits outside the VM (a process, a sleep, the engine),
     /// without taking a worker from the other stages.
     fn blocking<R>(&self, f: impl FnOnce() -> R) -> R;

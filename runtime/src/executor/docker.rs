@@ -60,6 +60,53 @@ struct Spec {
     command: Option<Vec<String>>,
 }
 
+impl Spec {
+    /// What a dry run shows of the container it would start: the image, each
+    /// `env` variable, each volume (`volume.<host path>`: the container's path),
+    /// the command as it would be given, and which credentials are given (their
+    /// values are not shown: a log is no place for them).
+    fn dry_run_fields(self) -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("image".to_string(), self.image),
+            ("tag".to_string(), self.tag),
+        ];
+        for var in self.env {
+            let (name, value) = var.split_once('=').unwrap_or((&var, ""));
+            fields.push((format!("env.{name}"), value.to_string()));
+        }
+        for volume in self.volumes {
+            fields.push((format!("volume.{}", volume.host), volume.target));
+        }
+        if let Some(auth) = self.auth {
+            let given = [
+                ("username", auth.username.is_some()),
+                ("password", auth.password.is_some()),
+                ("serveraddress", auth.serveraddress.is_some()),
+                ("email", auth.email.is_some()),
+                ("identitytoken", auth.identitytoken.is_some()),
+                ("auth", auth.auth.is_some()),
+                ("registrytoken", auth.registrytoken.is_some()),
+            ];
+            let given: Vec<&str> = given
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(k, _)| *k)
+                .collect();
+            fields.push((
+                "auth".to_string(),
+                format!("{} (not shown)", given.join(", ")),
+            ));
+        }
+        if let Some(command) = self.command {
+            fields.push((
+                "command".to_string(),
+                serde_json::Value::from(command).to_string(),
+            ));
+        }
+        fields
+    }
+}
+
 /// Container names: `wfc-<stage>-<run id>-<n>`.
 static CONTAINERS: AtomicU64 = AtomicU64::new(0);
 
@@ -76,6 +123,9 @@ pub(super) fn run(
     };
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start the Docker container.");
+    }
+    if cx.dry_run() {
+        return Outcome::dry_run(spec.dry_run_fields());
     }
     let logs = match logs_folder() {
         Ok(dir) => dir,

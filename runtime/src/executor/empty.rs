@@ -1,4 +1,5 @@
-//! Empty stage: logs `echo`, then sleeps `sleep` seconds (cancellable).
+//! Empty stage: logs `echo`, then sleeps `sleep` seconds (cancellable; not in a
+//! dry run).
 
 use std::time::Duration;
 
@@ -15,7 +16,10 @@ pub(super) fn run(cx: &impl Context, local: &Map, echo: Option<&Template>, sleep
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start empty process.");
     }
-    if sleep > 0.0 && !cx.blocking(|| cx.cancel().sleep(Duration::from_secs_f64(sleep))) {
+    if sleep > 0.0
+        && !cx.dry_run()
+        && !cx.blocking(|| cx.cancel().sleep(Duration::from_secs_f64(sleep)))
+    {
         return Outcome::cancelled("Cancel while the empty stage was sleeping.");
     }
     Outcome::success(Map::default())

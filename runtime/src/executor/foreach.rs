@@ -205,6 +205,7 @@ pub(super) fn run(
         outputs,
         errors: folded.errors,
         retried: None,
+        dry_run: None,
     }
 }
 

@@ -73,5 +73,6 @@ pub(super) fn run(
         outputs,
         errors: folded.errors,
         retried: None,
+        dry_run: None,
     }
 }

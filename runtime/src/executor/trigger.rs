@@ -1,5 +1,6 @@
 //! Trigger stage: runs another workflow's plan as a child run (its own run id, the
-//! parent's as parent); the child's context becomes the stage's outputs.
+//! parent's as parent); the child's context becomes the stage's outputs. In a
+//! dry run the child's plan is found and its params resolved, but it does not run.
 
 use wfc_plan::PlanMap;
 use wfc_plan::expr::ast::Template;
@@ -43,6 +44,16 @@ pub(super) fn run(
     };
     if cx.cancel().is_cancelled() {
         return Outcome::cancelled("Cancel before start trigger process.");
+    }
+    if cx.dry_run() {
+        let params = resolved
+            .iter()
+            .map(|(key, value)| (format!("params.{key}"), value.py_repr()));
+        return Outcome::dry_run(
+            std::iter::once(("workflow".to_string(), name))
+                .chain(params)
+                .collect(),
+        );
     }
     let result = cx.run_child(&plan, resolved);
     // The child's context, less what becomes the stage's own status and errors.

@@ -84,6 +84,7 @@ pub(super) fn run(
                 outputs: Map::default(),
                 errors,
                 retried: None,
+                dry_run: None,
             };
             return with_passes(stopped, passes);
         }
@@ -125,5 +126,6 @@ pub(super) fn run(
         outputs,
         errors: None,
         retried: None,
+        dry_run: None,
     }
 }

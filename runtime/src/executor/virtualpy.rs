@@ -41,10 +41,18 @@ pub(super) fn run(
             Err(e) => return Outcome::eval_error(e),
         }
     }
-    let interpreter = match version.map(|v| eval::render_text(&scope, v)) {
+    let version = match version.map(|v| eval::render_text(&scope, v)) {
         None => None,
         Some(Err(e)) => return Outcome::eval_error(e),
-        Some(Ok(version)) => match find_interpreter(version.trim()) {
+        Some(Ok(version)) => Some(version),
+    };
+    // A dry run looks for neither the interpreter nor uv: it needs neither.
+    if cx.dry_run() {
+        return Outcome::dry_run(dry_run_fields(code, &vars, &packages, version));
+    }
+    let interpreter = match version {
+        None => None,
+        Some(version) => match find_interpreter(version.trim()) {
             Ok(path) => Some(path),
             Err(missing) => return Outcome::failed(ErrorName::StageError, missing.to_string()),
         },
@@ -87,6 +95,23 @@ pub(super) fn run(
             format!("cannot run the script with {}: {error}", uv.describe()),
         ),
     }
+}
+
+/// What a dry run shows: the code, each var as the script assigns it, the
+/// dependencies and the version asked for.
+fn dry_run_fields(
+    code: String,
+    vars: &Map,
+    deps: &[String],
+    version: Option<String>,
+) -> Vec<(String, String)> {
+    let mut fields = vec![("run".to_string(), code)];
+    fields.extend(super::py::python_values("vars", vars));
+    if !deps.is_empty() {
+        fields.push(("deps".to_string(), deps.join(", ")));
+    }
+    fields.extend(version.map(|version| ("version".to_string(), version)));
+    fields
 }
 
 /// The script uv runs: the PEP 723 header with the dependencies, the variables,

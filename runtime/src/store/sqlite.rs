@@ -90,25 +90,26 @@ impl Sqlite {
             path: path.to_path_buf(),
             error,
         };
-        let mut connection = Connection::open(path).map_err(db)?;
-        connection.busy_timeout(BUSY).map_err(db)?;
-        // WAL: readers do not block the writer, nor it them. NORMAL: a commit is
-        // durable once the WAL is synced at a checkpoint; a power loss may lose
-        // the last commits, never corrupt the database.
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        connection
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db)?;
-        let made = migrate(&mut connection).map_err(|e| match e {
-            Migration::Newer(found) => StoreError::Newer {
-                path: path.to_path_buf(),
-                found,
-                known: VERSION,
-            },
-            Migration::Sql(error) => db(error),
-        })?;
+        // Two processes opening a new database at once: one may find it locked
+        // where the busy timeout does not apply (switching it to WAL); it tries
+        // again, up to the same timeout.
+        let started = std::time::Instant::now();
+        let (connection, made) = loop {
+            match connect(path) {
+                Ok(done) => break done,
+                Err(Migration::Sql(error)) if is_busy(&error) && started.elapsed() < BUSY => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(Migration::Newer(found)) => {
+                    return Err(StoreError::Newer {
+                        path: path.to_path_buf(),
+                        found,
+                        known: VERSION,
+                    });
+                }
+                Err(Migration::Sql(error)) => return Err(db(error)),
+            }
+        };
         let store = Sqlite {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
@@ -229,6 +230,27 @@ fn started_of(run_id: &str) -> Option<Timestamp> {
     jiff::tz::TimeZone::UTC
         .to_timestamp(time.to_datetime().ok()?)
         .ok()
+}
+
+/// Opens the database at `path` in WAL mode with its schema up to date; true
+/// when it was new.
+fn connect(path: &Path) -> Result<(Connection, bool), Migration> {
+    let mut connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY)?;
+    // WAL: readers do not block the writer, nor it them. NORMAL: a commit is
+    // durable once the WAL is synced at a checkpoint; a power loss may lose the
+    // last commits, never corrupt the database.
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    let made = migrate(&mut connection)?;
+    Ok((connection, made))
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 enum Migration {

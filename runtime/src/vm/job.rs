@@ -7,7 +7,7 @@ use wfc_plan::{Axis, Bound, Combination, JobPlan, MatrixPlan, PlanMap, PlanValue
 
 use super::fanout;
 use super::stage::{Base, Place, StageCx, run_list};
-use super::{JobRef, RunCx};
+use super::{JobRef, Prior, RunCx, ended_success};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
 use crate::events::{Kind, RunEvent};
@@ -69,12 +69,15 @@ fn scope<'a>(run: &'a RunCx, jobs: &'a Map, empty: &'a Map, frame: &'a Frame) ->
     }
 }
 
-/// Runs a job whose needs are met. `jobs` holds the finished jobs' entries.
+/// Runs a job whose needs are met. `jobs` holds the finished jobs' entries; in a
+/// rerun, `prior` what the run it reruns left (a matrix job keeps the
+/// strategies that succeeded there).
 pub(crate) fn run(
     run: &Arc<RunCx>,
     job: &Arc<JobRef>,
     jobs: Arc<Map>,
     cancel: &Cancel,
+    prior: Option<&Prior>,
 ) -> JobResult {
     let empty = Map::default();
     let root = Arc::new(Frame::default());
@@ -159,6 +162,16 @@ pub(crate) fn run(
         Place::root(&job.id),
     );
     let is_matrix = !matches!(job.strategy.matrix, MatrixPlan::None);
+    // In a rerun, the strategies that succeeded are kept, in their place.
+    let (places, combinations) = match prior {
+        Some(prior) if is_matrix => keep_succeeded(run, job, prior, combinations),
+        _ => (
+            std::iter::repeat_with(|| None)
+                .take(combinations.len())
+                .collect(),
+            combinations,
+        ),
+    };
     let job_for_units = Arc::clone(job);
     let results = fanout::run(
         &cx,
@@ -218,6 +231,15 @@ pub(crate) fn run(
             }
         },
     );
+    // Each strategy in its place: kept, or as it ran (none if it never started).
+    let mut ran = results.into_iter();
+    let results = places.into_iter().map(|kept| match kept {
+        Some((id, entry)) => Some((id, Status::Success, entry, None)),
+        None => ran
+            .next()
+            .flatten()
+            .map(|(id, status, entry, error)| (id, status, Value::from(entry), error)),
+    });
     let mut statuses = Vec::new();
     let mut strategies = Map::default();
     let mut errors: Vec<(String, Value)> = Vec::new();
@@ -228,7 +250,7 @@ pub(crate) fn run(
                 if let Some(error) = error {
                     errors.push((id.clone(), error));
                 }
-                strategies.insert(Str::from(id), Value::from(entry));
+                strategies.insert(Str::from(id), entry);
             }
             None => statuses.push(Status::Cancel),
         }
@@ -274,6 +296,43 @@ pub(crate) fn run(
         context,
         failure: None,
     }
+}
+
+/// A strategy of a job: its id and entry when a rerun keeps it, none when it
+/// runs.
+type Kept = Option<(String, Value)>;
+
+/// In a rerun, splits a matrix job's strategies: the ones that ended SUCCESS in
+/// the run it reruns (the same id, so the same matrix values) are kept and
+/// told; the others run. Returns every strategy in the matrix's order, kept or
+/// not, and the ones to run.
+fn keep_succeeded(
+    run: &RunCx,
+    job: &JobPlan,
+    prior: &Prior,
+    combinations: Vec<(String, Map)>,
+) -> (Vec<Kept>, Vec<(String, Map)>) {
+    let before = prior.strategies(&job.id);
+    let mut places = Vec::with_capacity(combinations.len());
+    let mut to_run = Vec::with_capacity(combinations.len());
+    for (id, matrix) in combinations {
+        let kept = before
+            .and_then(|before| before.get(id.as_str()))
+            .filter(|entry| ended_success(entry));
+        if let Some(entry) = kept {
+            run.events
+                .emit(Kind::StrategyReused, || RunEvent::StrategyReused {
+                    job: &job.id,
+                    strategy: &id,
+                    from_run: &prior.run_id,
+                });
+            places.push(Some((id, entry.clone())));
+        } else {
+            places.push(None);
+            to_run.push((id, matrix));
+        }
+    }
+    (places, to_run)
 }
 
 /// Python's `int()` of a rendered `max-parallel`: an int, a bool, a float

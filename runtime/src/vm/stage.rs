@@ -220,6 +220,10 @@ impl Context for StageCx {
         &self.base.cancel
     }
 
+    fn dry_run(&self) -> bool {
+        self.run.engine.dry_run
+    }
+
     fn blocking<R>(&self, f: impl FnOnce() -> R) -> R {
         self.run.pool.blocking(f)
     }
@@ -275,6 +279,7 @@ impl Context for StageCx {
             timeout: None,
             cancel: self.cancel.child(),
             depth: self.run.depth + 1,
+            prior: None,
         };
         let result = super::run(&self.run.engine, request);
         ChildRun {
@@ -392,6 +397,14 @@ pub(crate) fn run_stage(
             }
             Value::from(result)
         };
+    if let Some(fields) = &outcome.dry_run {
+        events.emit(Kind::StageDryRun, || RunEvent::StageDryRun {
+            at: cx.path.as_str(),
+            stage: name(),
+            kind: stage.kind.name(),
+            values: fields,
+        });
+    }
     if outcome.status == Status::Failed {
         cx.run.stage_failed(name(), outcome.errors.as_ref());
     }
