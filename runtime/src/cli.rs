@@ -444,7 +444,6 @@ impl RunOptions {
 }
 
 /// What a run is, beyond its plan and params: a release, a rerun.
-#[derive(Debug)]
 pub(crate) struct Launch {
     pub run_id: String,
     /// The logical time of a release, and its type (`normal`, `force`).
@@ -453,6 +452,8 @@ pub(crate) struct Launch {
     pub rerun: Option<vm::Prior>,
     /// Decide everything, start nothing (`--dry-run`): no record, no history.
     pub dry_run: bool,
+    /// The history, when the command opened it already.
+    pub history: Option<Arc<dyn crate::store::Store>>,
 }
 
 impl Launch {
@@ -462,14 +463,18 @@ impl Launch {
             release: None,
             rerun: None,
             dry_run: false,
+            history: None,
         }
     }
 }
 
 /// The run in the history of this process: what a run that cannot wait for its
 /// end (a second signal) sets as it ends.
-static HISTORY: std::sync::OnceLock<(Arc<dyn crate::store::Store>, String)> =
-    std::sync::OnceLock::new();
+/// Taken out (and the database closed) when the run ends: a `wfr` that exits
+/// with its connection open leaves the next opener the whole write-ahead log to
+/// read again.
+static HISTORY: std::sync::Mutex<Option<(Arc<dyn crate::store::Store>, String)>> =
+    std::sync::Mutex::new(None);
 
 /// Runs `plan` to its end: its record, its place in the history, its logs, its
 /// output.
@@ -503,38 +508,66 @@ pub(crate) fn launch(
     };
     // The history first: a run that cannot be kept in it does not start. A dry
     // run is kept in neither the history nor a record.
-    let history: Option<Arc<dyn crate::store::Store>> = if how.dry_run {
-        None
-    } else {
-        Some(Arc::new(crate::store::open(&args.runs)?))
+    let history: Option<Arc<dyn crate::store::Store>> = match (how.dry_run, how.history) {
+        (true, _) => None,
+        (false, Some(history)) => Some(history),
+        (false, None) => Some(Arc::new(crate::store::open(&args.runs)?)),
     };
+    // The run's row goes in before it starts when the run must not start twice
+    // (a release: a second `wfr` given the same claimed run id fails here);
+    // otherwise beside the run's start, on a thread (writing it costs about a
+    // millisecond of syncing, as much as a short run), and surely before its end.
+    let adding: Option<std::thread::JoinHandle<Result<(), crate::store::StoreError>>> =
+        match &history {
+            None => None,
+            Some(history) => {
+                let row = crate::store::RunRow {
+                    run_id: run_id.clone(),
+                    workflow: plan.name.clone(),
+                    state: crate::store::RunState::Running,
+                    release: how.release.map(|(t, _)| t),
+                    started: jiff::Timestamp::now(),
+                    ended: None,
+                    rerun_of: how.rerun.as_ref().map(|prior| prior.run_id.clone()),
+                    record: std::path::absolute(args.runs.join(&run_id))
+                        .unwrap_or_else(|_| args.runs.join(&run_id)),
+                    owner: Some(crate::owner::Owner::current().label()),
+                };
+                *HISTORY
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((Arc::clone(history), run_id.clone()));
+                if how.release.is_some() {
+                    history.add_run(&row)?;
+                    None
+                } else {
+                    let history = Arc::clone(history);
+                    std::thread::Builder::new()
+                        .name("wfr-history".into())
+                        .spawn(move || history.add_run(&row))
+                        .ok()
+                }
+            }
+        };
     let ended = |state: crate::store::RunState| -> Result<(), crate::store::StoreError> {
         match &history {
             Some(history) => history.end_run(&run_id, state, jiff::Timestamp::now()),
             None => Ok(()),
         }
     };
-    if let Some(history) = &history {
-        history.add_run(&crate::store::RunRow {
-            run_id: run_id.clone(),
-            workflow: plan.name.clone(),
-            state: crate::store::RunState::Running,
-            release: how.release.map(|(t, _)| t),
-            started: jiff::Timestamp::now(),
-            ended: None,
-            rerun_of: how.rerun.as_ref().map(|prior| prior.run_id.clone()),
-            record: std::path::absolute(args.runs.join(&run_id))
-                .unwrap_or_else(|_| args.runs.join(&run_id)),
-            owner: Some(crate::owner::Owner::current().label()),
-        })?;
-        let _ = HISTORY.set((Arc::clone(history), run_id.clone()));
-    }
+    let added = move || -> Result<(), crate::store::StoreError> {
+        match adding {
+            Some(thread) => thread.join().unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    };
     let record = if how.dry_run {
         None
     } else {
         match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
             Ok(record) => Some(record),
             Err(error) => {
+                let _ = added();
                 let _ = ended(crate::store::RunState::Failed);
                 return Err(Error::Record {
                     runs: args.runs.clone(),
@@ -577,6 +610,7 @@ pub(crate) fn launch(
             if let Some(record) = record {
                 record.discard();
             }
+            let _ = added();
             let _ = ended(crate::store::RunState::Failed);
             return Err(e.into());
         }
@@ -662,9 +696,17 @@ pub(crate) fn launch(
     crate::guard::dismiss();
     crate::owner::remove_scratch_root();
     // The history says how it ended once its record is in place.
-    if let Err(e) = ended(crate::store::RunState::ended(result.status)) {
-        wfc_plan::errln!("wfr: error: {e}");
+    if let Err(e) = added().and_then(|()| ended(crate::store::RunState::ended(result.status))) {
+        wfc_plan::errln!("wfr: error: the run is not in the history: {e}");
     }
+    // The database is closed now (its log checkpointed), not left to the exit.
+    drop(
+        HISTORY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(),
+    );
+    drop(history);
     match args.output {
         OutputArg::Json => {
             // Written from the context itself: its keys in their order (as
@@ -854,7 +896,11 @@ fn stop_now(ending: Ending, why: &str) -> ! {
         message: &message,
     };
     wfc_plan::errln!("wfr: {why}: ending it now");
-    if let Some((history, run_id)) = HISTORY.get() {
+    let open = HISTORY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some((history, run_id)) = &open {
         let _ = history.end_run(
             run_id,
             crate::store::RunState::ended(status),

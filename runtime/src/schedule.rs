@@ -13,8 +13,12 @@
 //!   scheduler is busy fires late, and says so).
 //! * A tick is claimed in the store before it fires: a tick that another
 //!   scheduler (or `wfr release`, `wfr backfill`) released is not fired again.
-//! * A tick that finds `max_active` runs of its workflow going is skipped: it is
-//!   passed (so no scheduler fires it later) and said.
+//! * A tick that finds `max_active` runs of its workflow going waits, in order,
+//!   until one ends (at most [`MAX_WAITING`] ticks per workflow wait: past that the
+//!   oldest is dropped, passed and said). Waiting ticks are not claimed: if the
+//!   scheduler stops, they are missed ticks to the next one's catch-up.
+//! * The due ticks of every workflow are claimed in one transaction, then their
+//!   runs start.
 
 use std::collections::HashMap;
 
@@ -25,6 +29,9 @@ use crate::store::{Claim, Claimer, Store, StoreError};
 
 /// The newest missed ticks `--catchup all` fires, per workflow.
 pub const MAX_CATCHUP: usize = 1000;
+
+/// The most ticks of one workflow that wait for a run to end (`max_active`).
+pub const MAX_WAITING: usize = 1000;
 
 /// What time it is.
 pub trait Clock: Send + Sync {
@@ -82,12 +89,16 @@ pub enum Decision {
         tick: Timestamp,
         run_id: String,
     },
-    /// Skipped: `max_active` runs of the workflow were going.
-    Busy {
+    /// Waits: `max_active` runs of the workflow are going (said once, as it
+    /// starts waiting).
+    Waiting {
         workflow: String,
         tick: Timestamp,
         active: usize,
     },
+    /// Dropped: more than [`MAX_WAITING`] ticks waited; this, the oldest, is
+    /// passed without a run.
+    Dropped { workflow: String, tick: Timestamp },
     /// Missed ticks the catch-up did not fire (how many, the newest).
     Passed {
         workflow: String,
@@ -106,6 +117,9 @@ pub struct Ticker<'a> {
     /// Per workflow: runs this scheduler started that have not ended (they are
     /// in the store's history a moment after they start).
     running: HashMap<String, usize>,
+    /// Per workflow: due ticks waiting for a run to end, oldest first (and
+    /// whether each is a catch-up).
+    waiting: HashMap<String, std::collections::VecDeque<(Timestamp, bool)>>,
     new_run_id: Box<dyn FnMut(&str) -> String + 'a>,
 }
 
@@ -122,6 +136,7 @@ impl<'a> Ticker<'a> {
             max_active: max_active.max(1),
             cursor: HashMap::new(),
             running: HashMap::new(),
+            waiting: HashMap::new(),
             new_run_id: Box::new(new_run_id),
         }
     }
@@ -133,99 +148,140 @@ impl<'a> Ticker<'a> {
         }
     }
 
-    /// What to do now for `workflow`: at its first look, the catch-up; then
-    /// every tick in (last look, now].
+    /// What to do now for `workflow` alone (see [`Ticker::due_all`]).
     pub fn due(
         &mut self,
         workflow: &Scheduled,
         now: Timestamp,
     ) -> Result<Vec<Decision>, StoreError> {
-        let name = workflow.name.as_str();
+        self.due_all(std::slice::from_ref(workflow), now)
+    }
+
+    /// What to do now: for each workflow, at its first look the catch-up, then
+    /// every tick in (last look, now]; ticks wait while `max_active` runs go. The
+    /// ticks that may fire are claimed in one transaction.
+    pub fn due_all(
+        &mut self,
+        workflows: &[Scheduled],
+        now: Timestamp,
+    ) -> Result<Vec<Decision>, StoreError> {
         let mut decisions = Vec::new();
-        let mut ticks: Vec<(Timestamp, bool)> = Vec::new();
-        if let Some(cursor) = self.cursor.get(name).copied() {
-            ticks.extend(ticks_after(&workflow.schedules, cursor, now).map(|t| (t, false)));
-        } else {
-            {
-                // First look: the ticks missed since the store's last one.
-                if let Some(last) = self.store.last_tick(name)? {
-                    let missed: Vec<Timestamp> =
-                        ticks_after(&workflow.schedules, last, now).collect();
-                    let (fire, pass): (Vec<Timestamp>, Vec<Timestamp>) = match self.catchup {
-                        Catchup::None => (Vec::new(), missed),
-                        Catchup::Latest => {
-                            let mut missed = missed;
-                            let newest = missed.pop();
-                            (newest.into_iter().collect(), missed)
-                        }
-                        Catchup::All => {
-                            let cut = missed.len().saturating_sub(MAX_CATCHUP);
-                            let mut missed = missed;
-                            let fire = missed.split_off(cut);
-                            (fire, missed)
-                        }
-                    };
-                    if let Some(newest) = pass.last() {
-                        self.store.pass_tick(name, *newest)?;
-                        decisions.push(Decision::Passed {
-                            workflow: name.to_string(),
-                            count: pass.len(),
-                            newest: *newest,
-                        });
-                    }
-                    ticks.extend(fire.into_iter().map(|t| (t, true)));
-                } else if let Some(start) = workflow.schedules.last_at_or_before(now) {
-                    // Never scheduled: it starts now; earlier ticks are history.
-                    self.store.pass_tick(name, start.at)?;
-                }
-                self.cursor.insert(name.to_string(), now);
+        for workflow in workflows {
+            self.enqueue(workflow, now, &mut decisions)?;
+        }
+        // What may start now: waiting ticks, oldest first, while runs are free.
+        let mut candidates: Vec<(String, Timestamp, bool, String)> = Vec::new();
+        for workflow in workflows {
+            let name = workflow.name.as_str();
+            let Some(queue) = self.waiting.get_mut(name) else {
+                continue;
+            };
+            if queue.is_empty() {
+                continue;
+            }
+            let own = self.running.get(name).copied().unwrap_or(0);
+            let mut active = self.store.active(name)?.max(own);
+            while active < self.max_active {
+                let Some((tick, catchup)) = queue.pop_front() else {
+                    break;
+                };
+                candidates.push((name.to_string(), tick, catchup, (self.new_run_id)(name)));
+                active += 1;
             }
         }
-        for (tick, catchup) in ticks {
-            decisions.push(self.claim(name, tick, now, catchup)?);
+        if candidates.is_empty() {
+            return Ok(decisions);
         }
-        self.cursor.insert(name.to_string(), now);
+        let claims: Vec<(String, Timestamp, String)> = candidates
+            .iter()
+            .map(|(w, t, _, id)| (w.clone(), *t, id.clone()))
+            .collect();
+        let outcomes = self.store.claim_releases(&claims, Claimer::Scheduler)?;
+        for ((workflow, tick, catchup, run_id), outcome) in candidates.into_iter().zip(outcomes) {
+            match outcome {
+                Claim::Claimed => {
+                    *self.running.entry(workflow.clone()).or_insert(0) += 1;
+                    decisions.push(Decision::Fire {
+                        workflow,
+                        tick,
+                        run_id,
+                        late: now.duration_since(tick),
+                        catchup,
+                    });
+                }
+                Claim::Taken { run_id } => decisions.push(Decision::Taken {
+                    workflow,
+                    tick,
+                    run_id,
+                }),
+            }
+        }
         Ok(decisions)
     }
 
-    fn claim(
+    /// Puts `workflow`'s new due ticks in its queue (the catch-up at its first
+    /// look); says the ticks that start waiting and those dropped.
+    fn enqueue(
         &mut self,
-        workflow: &str,
-        tick: Timestamp,
+        workflow: &Scheduled,
         now: Timestamp,
-        catchup: bool,
-    ) -> Result<Decision, StoreError> {
-        let own = self.running.get(workflow).copied().unwrap_or(0);
-        let active = self.store.active(workflow)?.max(own);
-        if active >= self.max_active {
-            self.store.pass_tick(workflow, tick)?;
-            return Ok(Decision::Busy {
-                workflow: workflow.to_string(),
-                tick,
-                active,
-            });
-        }
-        let run_id = (self.new_run_id)(workflow);
-        match self
-            .store
-            .claim_release(workflow, tick, &run_id, Claimer::Scheduler, false)?
-        {
-            Claim::Claimed => {
-                *self.running.entry(workflow.to_string()).or_insert(0) += 1;
-                Ok(Decision::Fire {
-                    workflow: workflow.to_string(),
-                    tick,
-                    run_id,
-                    late: now.duration_since(tick),
-                    catchup,
-                })
+        decisions: &mut Vec<Decision>,
+    ) -> Result<(), StoreError> {
+        let name = workflow.name.as_str();
+        let mut ticks: Vec<(Timestamp, bool)> = Vec::new();
+        if let Some(cursor) = self.cursor.get(name).copied() {
+            ticks.extend(ticks_after(&workflow.schedules, cursor, now).map(|t| (t, false)));
+        } else if let Some(last) = self.store.last_tick(name)? {
+            // First look: the ticks missed since the store's last one.
+            let mut missed: Vec<Timestamp> = ticks_after(&workflow.schedules, last, now).collect();
+            let fire = match self.catchup {
+                Catchup::None => Vec::new(),
+                Catchup::Latest => missed.pop().into_iter().collect(),
+                Catchup::All => missed.split_off(missed.len().saturating_sub(MAX_CATCHUP)),
+            };
+            if let Some(newest) = missed.last() {
+                self.store.pass_tick(name, *newest)?;
+                decisions.push(Decision::Passed {
+                    workflow: name.to_string(),
+                    count: missed.len(),
+                    newest: *newest,
+                });
             }
-            Claim::Taken { run_id } => Ok(Decision::Taken {
-                workflow: workflow.to_string(),
-                tick,
-                run_id,
-            }),
+            ticks.extend(fire.into_iter().map(|t| (t, true)));
+        } else if let Some(start) = workflow.schedules.last_at_or_before(now) {
+            // Never scheduled: it starts now; earlier ticks are history.
+            self.store.pass_tick(name, start.at)?;
         }
+        self.cursor.insert(name.to_string(), now);
+        if ticks.is_empty() {
+            return Ok(());
+        }
+        let own = self.running.get(name).copied().unwrap_or(0);
+        let active = self.store.active(name)?.max(own);
+        let queue = self.waiting.entry(name.to_string()).or_default();
+        // Ticks that cannot all start now say so as they start waiting.
+        let free = self.max_active.saturating_sub(active);
+        let busy = queue.len() + ticks.len() > free;
+        for (tick, catchup) in ticks {
+            if busy {
+                decisions.push(Decision::Waiting {
+                    workflow: name.to_string(),
+                    tick,
+                    active,
+                });
+            }
+            queue.push_back((tick, catchup));
+            if queue.len() > MAX_WAITING
+                && let Some((dropped, _)) = queue.pop_front()
+            {
+                self.store.pass_tick(name, dropped)?;
+                decisions.push(Decision::Dropped {
+                    workflow: name.to_string(),
+                    tick: dropped,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The next time something may be due: the soonest next tick of any
@@ -401,9 +457,24 @@ mod tests {
         assert_eq!(unique, ticks);
     }
 
-    /// `max_active`: a tick that finds a run going is skipped, and passed.
+    fn running_row(run_id: &str, at: &str) -> RunRow {
+        RunRow {
+            run_id: run_id.into(),
+            workflow: "w".into(),
+            state: RunState::Running,
+            release: Some(t(at)),
+            started: t(at),
+            ended: None,
+            rerun_of: None,
+            record: "/r".into(),
+            owner: None,
+        }
+    }
+
+    /// `max_active`: a tick that finds a run going waits for it to end, then
+    /// fires (late, and says so); ticks that wait are not claimed.
     #[test]
-    fn a_busy_workflow_skips_its_tick() {
+    fn a_busy_workflows_tick_waits_for_its_run_to_end() {
         let dir = tempfile::tempdir().expect("a folder");
         let store = store(dir.path());
         let w = every("w", "* * * * *", "UTC");
@@ -414,32 +485,69 @@ mod tests {
             panic!("fired: {first:?}")
         };
         store
-            .add_run(&RunRow {
-                run_id: run_id.clone(),
-                workflow: "w".into(),
-                state: RunState::Running,
-                release: Some(t("2026-01-01T00:01:00Z")),
-                started: t("2026-01-01T00:01:00Z"),
-                ended: None,
-                rerun_of: None,
-                record: "/r".into(),
-                owner: None,
-            })
+            .add_run(&running_row(&run_id, "2026-01-01T00:01:00Z"))
             .expect("added");
         let second = ticker.due(&w, t("2026-01-01T00:02:00Z")).expect("due");
         assert!(
-            matches!(&second[..], [Decision::Busy { active: 1, .. }]),
+            matches!(&second[..], [Decision::Waiting { active: 1, .. }]),
             "{second:?}"
+        );
+        assert_eq!(
+            store
+                .released_as("w", t("2026-01-01T00:02:00Z"))
+                .expect("read"),
+            None
+        );
+        // Still going: it keeps waiting, said once.
+        assert!(
+            ticker
+                .due(&w, t("2026-01-01T00:02:10Z"))
+                .expect("due")
+                .is_empty()
         );
         store
             .end_run(&run_id, RunState::Success, t("2026-01-01T00:02:30Z"))
             .expect("ended");
         ticker.ended("w");
-        let third = ticker.due(&w, t("2026-01-01T00:03:00Z")).expect("due");
-        assert_eq!(fired(&third).len(), 1);
+        let third = ticker.due(&w, t("2026-01-01T00:02:31Z")).expect("due");
+        let Some(Decision::Fire { tick, late, .. }) = third.first().cloned() else {
+            panic!("fired: {third:?}")
+        };
+        assert_eq!(tick, t("2026-01-01T00:02:00Z"));
+        assert_eq!(late.as_secs(), 31);
+    }
+
+    /// `--catchup all` with one run at a time: the missed ticks fire one after
+    /// another, oldest first, as each run ends.
+    #[test]
+    fn catchup_all_with_one_run_at_a_time_fires_in_turn() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let store = store(dir.path());
+        let w = every("w", "0 * * * *", "UTC");
+        Ticker::new(&store, Catchup::All, 1, ids())
+            .due(&w, t("2026-01-01T00:30:00Z"))
+            .expect("due");
+        let mut ticker = Ticker::new(&store, Catchup::All, 1, ids());
+        let mut fired_ticks = Vec::new();
+        let mut now = t("2026-01-01T03:30:00Z");
+        for _ in 0..5 {
+            for decision in ticker.due(&w, now).expect("due") {
+                if let Decision::Fire { tick, .. } = decision {
+                    fired_ticks.push(tick);
+                    ticker.ended("w");
+                }
+            }
+            now = now
+                .checked_add(jiff::SignedDuration::from_secs(1))
+                .expect("a time");
+        }
         assert_eq!(
-            store.last_tick("w").expect("read"),
-            Some(t("2026-01-01T00:03:00Z"))
+            fired_ticks,
+            vec![
+                t("2026-01-01T01:00:00Z"),
+                t("2026-01-01T02:00:00Z"),
+                t("2026-01-01T03:00:00Z")
+            ]
         );
     }
 

@@ -192,6 +192,13 @@ pub trait Store: Send + Sync {
         by: Claimer,
         force: bool,
     ) -> Result<Claim, StoreError>;
+    /// [`Store::claim_release`] (not forced) of each (workflow, logical time, run
+    /// id), all in one transaction: a scheduler claims every due tick at once.
+    fn claim_releases(
+        &self,
+        claims: &[(String, Timestamp, String)],
+        by: Claimer,
+    ) -> Result<Vec<Claim>, StoreError>;
     /// The run `workflow`'s logical time `logical` was released as.
     fn released_as(&self, workflow: &str, logical: Timestamp)
     -> Result<Option<String>, StoreError>;
@@ -204,18 +211,33 @@ pub trait Store: Send + Sync {
     fn active(&self, workflow: &str) -> Result<usize, StoreError>;
 }
 
-/// The store of a workspace whose run records are in `runs` (`.wfc/runs`): the
-/// database beside that folder (`.wfc/wfc.db`). The first time, the records
-/// already in `runs` are indexed.
+/// The store of a workspace whose run records are in `runs`: the database
+/// beside that folder when it is a `.wfc` folder's (`.wfc/runs` → `.wfc/wfc.db`),
+/// else inside it (`--runs DIR` → `DIR/.wfc.db`: a folder of runs somewhere
+/// else never shares a history with its neighbours). The first time, the
+/// records already in `runs` are indexed.
 pub fn open(runs: &Path) -> Result<sqlite::Sqlite, StoreError> {
-    let parent = runs
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    sqlite::Sqlite::open(&parent.join(DB_FILE), runs)
+    sqlite::Sqlite::open(&db_path(runs), runs)
 }
 
-/// The database's file name, beside the runs folder.
+/// Where the history of the runs in `runs` is (see [`open`]).
+#[must_use]
+pub fn db_path(runs: &Path) -> PathBuf {
+    let parent = runs.parent().filter(|p| !p.as_os_str().is_empty());
+    match parent {
+        Some(parent)
+            if parent
+                .file_name()
+                .is_some_and(|n| n == wfc_plan::state::STATE_DIR) =>
+        {
+            parent.join(DB_FILE)
+        }
+        None if runs.as_os_str().is_empty() => PathBuf::from(DB_FILE),
+        _ => runs.join(format!(".{DB_FILE}")),
+    }
+}
+
+/// The database's file name in a `.wfc` folder.
 pub const DB_FILE: &str = "wfc.db";
 
 /// Finds runs whose `wfr` died before they ended: marks them LOST in the

@@ -359,9 +359,9 @@ fn a_record_folder_that_cannot_be_made_stops_the_run_before_it_starts() {
     write(dir.path(), "taken", "a file, not a folder\n");
     let out = wfr(&["run", "mark", "--runs", "taken/runs"], dir.path(), None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    // The history beside the records (taken/wfc.db) is made first, and cannot be.
+    // The history in the records folder (taken/runs/.wfc.db) is made first, and cannot be.
     assert!(
-        stderr(&out).contains("cannot make the folder of the run history taken/wfc.db"),
+        stderr(&out).contains("cannot make the folder of the run history taken/runs/.wfc.db"),
         "{}",
         stderr(&out)
     );

@@ -122,7 +122,7 @@ pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
     let (plan, dir) = super::locate(&args.name, &args.options)?;
     let plans = super::prepare(&plan, dir, false)?;
     let logical = logical_time(&plan, &args.at)?;
-    let history = store::open(&args.options.runs)?;
+    let history = Arc::new(store::open(&args.options.runs)?);
     let run_id = args
         .claimed
         .clone()
@@ -167,6 +167,7 @@ pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
     }
     let how = Launch {
         release: Some((logical, kind)),
+        history: Some(history),
         ..Launch::new(run_id)
     };
     super::launch(&args.options, plan, plans, resolved, how)
@@ -439,8 +440,8 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
     let place = Where {
         runs: args.options.runs.clone(),
     };
-    let history = place.open()?;
-    let old = super::history::find(&history, &args.run_id)?;
+    let history = Arc::new(place.open()?);
+    let old = super::history::find(history.as_ref(), &args.run_id)?;
     if !old.state.has_ended() {
         return Err(Error::Usage(format!(
             "run {} is still running; stop it (`wfr stop {}`) or let it end first",
@@ -499,6 +500,7 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
     let how = Launch {
         rerun: Some(prior),
         release: old.release.map(|t| (t, "rerun")),
+        history: Some(history),
         ..Launch::new(vm::new_run_id(&plan.name))
     };
     super::launch(&args.options, plan, plans, resolved, how)
@@ -732,8 +734,8 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
             }
         }
         let now = clock.now();
-        for workflow in &workflows {
-            for decision in ticker.due(workflow, now)? {
+        {
+            for decision in ticker.due_all(&workflows, now)? {
                 match decision {
                     Decision::Fire {
                         workflow,
@@ -752,6 +754,9 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
                             args.path.as_deref(),
                         ) {
                             Ok(child) => {
+                                // How late its run started (the decision's
+                                // lateness plus the claims and starts before it).
+                                let late = clock.now().duration_since(tick).max(late);
                                 say.line(
                                     "INFO",
                                     if catchup { "fired (catch-up)" } else { "fired" },
@@ -790,17 +795,25 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
                             ("run", run_id.into()),
                         ],
                     ),
-                    Decision::Busy {
+                    Decision::Waiting {
                         workflow,
                         tick,
                         active,
                     } => say.line(
                         "WARN",
-                        "skipped: runs still going (--max-active)",
+                        "waiting: runs still going (--max-active)",
                         &[
                             ("workflow", workflow.into()),
                             ("tick", tick.to_string().into()),
                             ("active", active.into()),
+                        ],
+                    ),
+                    Decision::Dropped { workflow, tick } => say.line(
+                        "WARN",
+                        "dropped: too many ticks waiting (--max-active); passed without a run",
+                        &[
+                            ("workflow", workflow.into()),
+                            ("tick", tick.to_string().into()),
                         ],
                     ),
                     Decision::Passed {

@@ -14,6 +14,9 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{Claim, Claimer, RunQuery, RunRow, RunState, Store, StoreError, from_micros, micros};
 
+/// The write-ahead log's size (pages) past which a commit checkpoints it.
+const WAL_PAGES: i64 = 64;
+
 /// How long a write waits for another process's.
 const BUSY: Duration = Duration::from_secs(10);
 
@@ -242,6 +245,14 @@ fn connect(path: &Path) -> Result<(Connection, bool), Migration> {
     // last commits, never corrupt the database.
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
+    // Every `wfr` opens the database, writes a row or two and closes it. Closing
+    // does not checkpoint (two syncs per run); the commit that grows the log past
+    // WAL_PAGES pages does, so the log the next opener reads back stays short.
+    connection.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    connection.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)?;
     let made = migrate(&mut connection)?;
     Ok((connection, made))
 }
@@ -268,6 +279,11 @@ impl From<rusqlite::Error> for Migration {
 /// read again under the write lock: two processes may open a new database at
 /// once). True when the database was new.
 fn migrate(connection: &mut Connection) -> Result<bool, Migration> {
+    // Up to date (every open but the first): no write lock taken.
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == VERSION {
+        return Ok(false);
+    }
     let mut made = false;
     loop {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -439,35 +455,27 @@ impl Store for Sqlite {
     ) -> Result<Claim, StoreError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let taken: Option<String> = tx
-                .query_row(
-                    "SELECT run_id FROM releases WHERE workflow = ?1 AND logical = ?2",
-                    params![workflow, micros(logical)],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            let claim = match taken {
-                Some(previous) if !force => Claim::Taken { run_id: previous },
-                _ => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO releases (workflow, logical, run_id, claimed, claimed_by)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![
-                            workflow,
-                            micros(logical),
-                            run_id,
-                            micros(Timestamp::now()),
-                            by.as_str()
-                        ],
-                    )?;
-                    Claim::Claimed
-                }
-            };
-            if by == Claimer::Scheduler {
-                pass(&tx, workflow, logical)?;
-            }
+            let claim = claim(&tx, workflow, logical, run_id, by, force)?;
             tx.commit()?;
             Ok(claim)
+        })
+    }
+
+    fn claim_releases(
+        &self,
+        claims: &[(String, Timestamp, String)],
+        by: Claimer,
+    ) -> Result<Vec<Claim>, StoreError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let outcomes = claims
+                .iter()
+                .map(|(workflow, logical, run_id)| {
+                    claim(&tx, workflow, *logical, run_id, by, false)
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(outcomes)
         })
     }
 
@@ -512,6 +520,43 @@ impl Store for Sqlite {
             .map(|n| usize::try_from(n).unwrap_or(0))
         })
     }
+}
+
+/// Claims `workflow`'s `logical` for `run_id` inside the transaction `tx` (see
+/// [`Store::claim_release`]).
+fn claim(
+    tx: &Connection,
+    workflow: &str,
+    logical: Timestamp,
+    run_id: &str,
+    by: Claimer,
+    force: bool,
+) -> rusqlite::Result<Claim> {
+    let taken: Option<String> = tx
+        .prepare_cached("SELECT run_id FROM releases WHERE workflow = ?1 AND logical = ?2")?
+        .query_row(params![workflow, micros(logical)], |row| row.get(0))
+        .optional()?;
+    let claim = match taken {
+        Some(previous) if !force => Claim::Taken { run_id: previous },
+        _ => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO releases (workflow, logical, run_id, claimed, claimed_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                workflow,
+                micros(logical),
+                run_id,
+                micros(Timestamp::now()),
+                by.as_str()
+            ])?;
+            Claim::Claimed
+        }
+    };
+    if by == Claimer::Scheduler {
+        pass(tx, workflow, logical)?;
+    }
+    Ok(claim)
 }
 
 /// Moves `workflow`'s last tick forward to `tick`.
