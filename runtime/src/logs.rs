@@ -717,26 +717,27 @@ fn write_human(
     target: &str,
     fields: &Fields,
 ) {
+    // Each field as one `name=value`, or (named texts) as one per name; no
+    // allocation per line.
     let list = fields.list.iter().flat_map(|(name, value)| {
-        let one = |shown| vec![(*name, shown)];
-        match value {
-            FieldValue::Float(v) => one(FieldShown::Float(*v)),
-            FieldValue::Int(v) => one(FieldShown::Int(*v)),
-            FieldValue::Bool(v) => one(FieldShown::Bool(*v)),
-            FieldValue::Text(range) => one(FieldShown::Text(&fields.text[range.clone()])),
-            // Named texts go as `name=text` each, under their own names.
-            FieldValue::Pairs(pairs) => fields.pairs[pairs.clone()]
-                .iter()
-                .map(|(name, text)| {
-                    (
-                        &fields.text[name.clone()],
-                        FieldShown::Text(&fields.text[text.clone()]),
-                    )
-                })
-                .collect(),
+        let (single, pairs): (Option<FieldShown<'_>>, &[_]) = match value {
+            FieldValue::Float(v) => (Some(FieldShown::Float(*v)), &[]),
+            FieldValue::Int(v) => (Some(FieldShown::Int(*v)), &[]),
+            FieldValue::Bool(v) => (Some(FieldShown::Bool(*v)), &[]),
+            FieldValue::Text(range) => (Some(FieldShown::Text(&fields.text[range.clone()])), &[]),
+            FieldValue::Pairs(pairs) => (None, &fields.pairs[pairs.clone()]),
             // Shown in the message already.
-            FieldValue::InMessage(_) => Vec::new(),
-        }
+            FieldValue::InMessage(_) => (None, &[]),
+        };
+        single
+            .map(|shown| (*name, shown))
+            .into_iter()
+            .chain(pairs.iter().map(|(name, text)| {
+                (
+                    &fields.text[name.clone()],
+                    FieldShown::Text(&fields.text[text.clone()]),
+                )
+            }))
     });
     let place = fields
         .get("at")
