@@ -199,6 +199,10 @@ pub trait Store: Send + Sync {
         claims: &[(String, Timestamp, String)],
         by: Claimer,
     ) -> Result<Vec<Claim>, StoreError>;
+    /// Gives back a claim whose run could not start (bad logging settings, a
+    /// record that cannot be made): the time is free again. Only the claim of
+    /// `run_id` is removed.
+    fn unclaim(&self, workflow: &str, logical: Timestamp, run_id: &str) -> Result<(), StoreError>;
     /// The run `workflow`'s logical time `logical` was released as.
     fn released_as(&self, workflow: &str, logical: Timestamp)
     -> Result<Option<String>, StoreError>;

@@ -655,3 +655,79 @@ fn a_claim_left_without_its_run_is_taken_over_once() {
     assert_eq!(orphan[0]["release"], "2026-01-01T00:00:00Z");
     assert_eq!(orphan[0]["status"], "SUCCESS", "{history:?}");
 }
+
+/// A Ctrl-C at the scheduler's terminal (SIGINT to its whole process group)
+/// reaches the scheduler alone: its running run gets the grace period and ends
+/// as it would have.
+#[test]
+fn a_ctrl_c_at_the_schedulers_terminal_gives_running_runs_their_grace() {
+    use std::os::unix::process::CommandExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/w.yml",
+        "brief:\n  type: Workflow\n  on:\n    schedule:\n      - cronjob: \"* * * * *\"\n  jobs:\n    j:\n      stages:\n        - name: s\n          bash: echo started > started; sleep 2; echo done > done\n",
+    );
+    let offset = offset_before_tick(1.5);
+    let err = tempfile::NamedTempFile::new().expect("stderr file");
+    let mut scheduler = std::process::Command::new(crate::WFR)
+        .args(["schedule", "--clock-offset", &offset, "--grace", "30s"])
+        .current_dir(dir.path())
+        .env_remove("WORKFLOW_CORE_CONF_PATH")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(err.reopen().expect("stderr"))
+        // A terminal's foreground group, of the scheduler's own.
+        .process_group(0)
+        .spawn()
+        .expect("spawn wfr schedule");
+    wait_until("the run to start", Duration::from_secs(20), || {
+        dir.path().join("started").exists()
+    });
+    let group = nix::unistd::Pid::from_raw(i32::try_from(scheduler.id()).expect("pid"));
+    nix::sys::signal::killpg(group, Signal::SIGINT).expect("Ctrl-C");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = scheduler.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(err.path()).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(
+        dir.path().join("done").exists(),
+        "the run was cut short:\n{text}"
+    );
+    let history = runs_json(dir.path(), &[]);
+    assert_eq!(history[0]["status"], "SUCCESS", "{history:?}");
+}
+
+/// A release whose run cannot start (here: logging settings that do not
+/// parse) does not keep its time: the next release of it runs.
+#[test]
+fn a_release_that_could_not_start_leaves_its_time_free() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let args = [
+        "release",
+        "hourly",
+        "--at",
+        "2026-01-01T05:00:00Z",
+        "-p",
+        "day=x",
+    ];
+    let out = crate::support::wfr_with(&args, dir.path(), None, &[("WFR_LOG", "loud")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = wfr(&args, dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains("already released"),
+        "{}",
+        stdout(&out)
+    );
+    let history = runs_json(dir.path(), &["--status", "success"]);
+    assert_eq!(history.len(), 1, "{history:?}");
+}

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
@@ -165,12 +166,18 @@ pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
             }
         }
     }
+    let workflow = plan.name.clone();
     let how = Launch {
         release: Some((logical, kind)),
-        history: Some(history),
-        ..Launch::new(run_id)
+        history: Some(Arc::clone(&history) as Arc<dyn store::Store>),
+        ..Launch::new(run_id.clone())
     };
-    super::launch(&args.options, plan, plans, resolved, how)
+    let launched = super::launch(&args.options, plan, plans, resolved, how);
+    if launched.is_err() && args.claimed.is_none() {
+        // The run did not start: the time is not released.
+        let _ = history.unclaim(&workflow, logical, &run_id);
+    }
+    launched
 }
 
 #[derive(Debug, Args)]
@@ -377,7 +384,10 @@ fn release_process(
         .arg("json")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::null())
+        // A group of its own: a Ctrl-C at the scheduler's terminal reaches the
+        // scheduler alone, which gives running runs their grace period.
+        .process_group(0);
     for pair in given.pairs() {
         command.arg("-p").arg(pair);
     }

@@ -479,6 +479,16 @@ impl Store for Sqlite {
         })
     }
 
+    fn unclaim(&self, workflow: &str, logical: Timestamp, run_id: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM releases WHERE workflow = ?1 AND logical = ?2 AND run_id = ?3",
+                params![workflow, micros(logical), run_id],
+            )
+            .map(drop)
+        })
+    }
+
     fn released_as(
         &self,
         workflow: &str,
