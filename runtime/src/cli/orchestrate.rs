@@ -50,7 +50,7 @@ fn zone_of(plan: &Plan) -> Result<TimeZone, Error> {
     let Some(first) = plan.schedule.first() else {
         return Ok(TimeZone::UTC);
     };
-    TimeZone::get(&first.timezone).map_err(|e| {
+    wfc_plan::schedule::time_zone(&first.timezone).map_err(|e| {
         Error::Usage(format!(
             "workflow `{}`: timezone `{}`: {e}",
             plan.name, first.timezone
