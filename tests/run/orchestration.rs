@@ -3,7 +3,7 @@
 //! workspace, one SIGKILLed and restarted, SIGTERM's grace period, reloads).
 //!
 //! Scheduler tests run on the real clock, shifted (`--clock-offset`, hidden) so
-//! that a minute's tick comes two seconds after the scheduler starts: they watch
+//! that a minute's tick comes a few seconds after the scheduler starts: they watch
 //! a real tick fire without waiting up to a minute for it.
 
 use std::path::Path;
@@ -499,9 +499,9 @@ fn fired(lines: &str) -> Vec<serde_json::Value> {
 fn two_schedulers_on_one_workspace_fire_a_tick_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     workspace(dir.path());
-    let offset = offset_before_tick(2.0);
-    let a = scheduler(dir.path(), &offset, &["--for", "5s"]);
-    let b = scheduler(dir.path(), &offset, &["--for", "5s"]);
+    let offset = offset_before_tick(3.0);
+    let a = scheduler(dir.path(), &offset, &["--for", "6s"]);
+    let b = scheduler(dir.path(), &offset, &["--for", "6s"]);
     let (a, b) = (
         a.end_within(Duration::from_secs(30)),
         b.end_within(Duration::from_secs(30)),
@@ -544,7 +544,7 @@ fn two_schedulers_on_one_workspace_fire_a_tick_once() {
 fn a_sigkilled_scheduler_restarted_fires_nothing_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
     workspace(dir.path());
-    let offset = offset_before_tick(1.5);
+    let offset = offset_before_tick(3.0);
     let first = scheduler(dir.path(), &offset, &["--catchup", "all"]);
     wait_until("a tick to fire", Duration::from_secs(20), || {
         !fired(&first.stderr_so_far()).is_empty()
@@ -579,7 +579,7 @@ fn sigterm_gives_running_runs_the_grace_period_then_cancels_them() {
         "conf/w.yml",
         "long:\n  type: Workflow\n  on:\n    schedule:\n      - cronjob: \"* * * * *\"\n  jobs:\n    j:\n      stages:\n        - name: s\n          bash: echo started > started; sleep 612\n",
     );
-    let offset = offset_before_tick(1.5);
+    let offset = offset_before_tick(3.0);
     let scheduler = scheduler(dir.path(), &offset, &["--grace", "1s"]);
     wait_until("the run to start", Duration::from_secs(20), || {
         dir.path().join("started").exists()
@@ -607,8 +607,8 @@ fn the_scheduler_reloads_changed_workflows() {
         "conf/none.yml",
         "none:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: s\n",
     );
-    let offset = offset_before_tick(4.5);
-    let scheduler = scheduler(dir.path(), &offset, &["--for", "7s"]);
+    let offset = offset_before_tick(5.5);
+    let scheduler = scheduler(dir.path(), &offset, &["--for", "8s"]);
     std::thread::sleep(Duration::from_millis(500));
     write(
         dir.path(),
@@ -668,7 +668,7 @@ fn a_ctrl_c_at_the_schedulers_terminal_gives_running_runs_their_grace() {
         "conf/w.yml",
         "brief:\n  type: Workflow\n  on:\n    schedule:\n      - cronjob: \"* * * * *\"\n  jobs:\n    j:\n      stages:\n        - name: s\n          bash: echo started > started; sleep 2; echo done > done\n",
     );
-    let offset = offset_before_tick(1.5);
+    let offset = offset_before_tick(3.0);
     let err = tempfile::NamedTempFile::new().expect("stderr file");
     let mut scheduler = std::process::Command::new(crate::WFR)
         .args(["schedule", "--clock-offset", &offset, "--grace", "30s"])
