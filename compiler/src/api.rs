@@ -18,7 +18,6 @@ use wfc_plan::{self as plan, Plan};
 
 pub use crate::diagnostic::suggestion;
 pub use crate::registry::{call_roots, filter_modules};
-pub use crate::syntax::discover::default_paths;
 pub use crate::syntax::yaml::{Node as YamlNode, NodeKind as YamlKind};
 
 /// Why no plan can be run: the message, and the findings that explain it as
@@ -223,12 +222,17 @@ pub fn locate(
 #[derive(Debug)]
 pub struct Workspace {
     pub plans: Vec<Plan>,
-    /// Workflows with errors, by name, with the findings that say why (as `wfc
-    /// check` prints them, human format).
+    /// Workflows with errors, by name (`wfc check` says why).
     pub failed: Vec<String>,
-    pub findings: Option<Vec<u8>>,
-    /// The workflow files found (every `*.yml`/`*.yaml` the check loaded).
-    pub files: Vec<PathBuf>,
+}
+
+/// The workflow files under `paths` (None: as [`compile_workspace`]), as the
+/// check finds them (hidden entries and links as `wfc check` treats them); none
+/// when a path is missing. What a scheduler watches for changes.
+#[must_use]
+pub fn workflow_files(paths: Option<&Path>) -> Vec<PathBuf> {
+    let paths = paths.map_or_else(discover::default_paths, |p| vec![p.to_path_buf()]);
+    discover::discover(&paths).map_or_else(|_| Vec::new(), |found| found.files)
 }
 
 /// Compiles every workflow under `paths` (None: `$WORKFLOW_CORE_CONF_PATH`,
@@ -246,10 +250,9 @@ pub fn compile_workspace(paths: Option<&Path>, plans: &Path) -> Result<Workspace
             path.display()
         )));
     }
-    let checked = &compiled.checked;
     let mut read = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for summary in checked.workflows.iter().flatten() {
+    for summary in compiled.checked.workflows.iter().flatten() {
         let name = summary.name.value.as_str();
         if compiled.failed.iter().any(|f| f == name) || !seen.insert(name) {
             continue;
@@ -257,23 +260,9 @@ pub fn compile_workspace(paths: Option<&Path>, plans: &Path) -> Result<Workspace
         let (_, plan) = plan::read(&plans.join(plan::file_name(name))).map_err(NotRunnable::new)?;
         read.push(plan);
     }
-    let errors: Vec<Diagnostic> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    let findings =
-        (!errors.is_empty()).then(|| rendered(&checked.sources, &errors, Show { color: false }));
     Ok(Workspace {
         plans: read,
-        failed: compiled.failed.clone(),
-        findings,
-        files: checked
-            .sources
-            .iter()
-            .map(|(_, f)| f.path.clone())
-            .collect(),
+        failed: compiled.failed,
     })
 }
 

@@ -1,7 +1,6 @@
 //! From files to a typed, spanned model of workflows.
 
 pub mod build;
-pub mod cron;
 pub mod discover;
 pub mod model;
 pub mod visit;

@@ -353,7 +353,7 @@ fn leave_to_exit<T>(value: T) {
 }
 
 fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
-    let (plan, plan_dir) = locate(&args.target, &args.options)?;
+    let (plan, plan_dir) = locate(&args.target, &args.options.plans, &args.options.runs)?;
     let plans = prepare(&plan, plan_dir, args.dry_run)?;
     let given = args.given.read(None)?;
     let resolved = resolve(&plan, &given)?;
@@ -425,22 +425,6 @@ pub(crate) fn resolve(plan: &Plan, given: &Map) -> Result<Map, Error> {
         workflow: plan.name.clone(),
         error,
     })
-}
-
-impl RunOptions {
-    /// The defaults of every option.
-    pub(crate) fn quiet() -> Self {
-        RunOptions {
-            output: OutputArg::Summary,
-            timeout: None,
-            max_job_parallel: 2,
-            raise_error: false,
-            log_format: LogFormat::Human,
-            plans: PathBuf::from(".wfc/plans"),
-            runs: PathBuf::from(".wfc/runs"),
-            default_ids: false,
-        }
-    }
 }
 
 /// What a run is, beyond its plan and params: a release, a rerun.
@@ -549,15 +533,13 @@ pub(crate) fn launch(
                 }
             }
         };
+    // Sets how the run ended in the history, once its row is in.
     let ended = |state: crate::store::RunState| -> Result<(), crate::store::StoreError> {
+        if let Some(thread) = adding {
+            thread.join().unwrap_or(Ok(()))?;
+        }
         match &history {
             Some(history) => history.end_run(&run_id, state, jiff::Timestamp::now()),
-            None => Ok(()),
-        }
-    };
-    let added = move || -> Result<(), crate::store::StoreError> {
-        match adding {
-            Some(thread) => thread.join().unwrap_or(Ok(())),
             None => Ok(()),
         }
     };
@@ -567,7 +549,6 @@ pub(crate) fn launch(
         match Record::start(&args.runs, &run_id, &resolved, &plan_info) {
             Ok(record) => Some(record),
             Err(error) => {
-                let _ = added();
                 let _ = ended(crate::store::RunState::Failed);
                 return Err(Error::Record {
                     runs: args.runs.clone(),
@@ -610,7 +591,6 @@ pub(crate) fn launch(
             if let Some(record) = record {
                 record.discard();
             }
-            let _ = added();
             let _ = ended(crate::store::RunState::Failed);
             return Err(e.into());
         }
@@ -696,7 +676,7 @@ pub(crate) fn launch(
     crate::guard::dismiss();
     crate::owner::remove_scratch_root();
     // The history says how it ended once its record is in place.
-    if let Err(e) = added().and_then(|()| ended(crate::store::RunState::ended(result.status))) {
+    if let Err(e) = ended(crate::store::RunState::ended(result.status)) {
         wfc_plan::errln!("wfr: error: the run is not in the history: {e}");
     }
     // The database is closed now (its log checkpointed), not left to the exit.
@@ -787,10 +767,14 @@ fn source_hash(dir: &Path, plan: &Plan) -> String {
 
 /// Finds (compiling if needed) the plan to run and the folder of its siblings,
 /// through the compile API.
-pub(crate) fn locate(target: &str, args: &RunOptions) -> Result<(Arc<Plan>, PathBuf), Error> {
+pub(crate) fn locate(
+    target: &str,
+    plans: &Path,
+    runs: &Path,
+) -> Result<(Arc<Plan>, PathBuf), Error> {
     // `.wfc/runs` and `.wfc/plans` are made below: their `.wfc` gets its
     // `.gitignore` and `CACHEDIR.TAG` first.
-    for dir in [&args.runs, &args.plans] {
+    for dir in [runs, plans] {
         wfc_plan::state::prepare(dir).map_err(Error::State)?;
     }
     let color = std::io::stderr().is_terminal()
@@ -804,7 +788,7 @@ pub(crate) fn locate(target: &str, args: &RunOptions) -> Result<(Arc<Plan>, Path
         )
         .into())
     };
-    let (plan, dir) = api::locate(target, &args.plans, api::Show { color }, python_filters)?;
+    let (plan, dir) = api::locate(target, plans, api::Show { color }, python_filters)?;
     Ok((Arc::new(plan), dir))
 }
 

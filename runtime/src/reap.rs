@@ -194,7 +194,7 @@ fn gone_records(runs: &Path, own: &Path) -> Vec<(Owner, PathBuf)> {
             Some(e.file_name().as_os_str()) != own
                 && e.file_name()
                     .to_str()
-                    .is_some_and(|n| n.starts_with('.') && n.ends_with(".partial"))
+                    .is_some_and(|n| crate::record::partial_run_id(n).is_some())
         })
         .filter_map(|e| {
             let path = e.path();

@@ -63,7 +63,7 @@ impl Record {
                 format!("{} does not take new entries ({errno})", root.display()),
             )
         })?;
-        let tmp = root.join(format!(".{run_id}.partial"));
+        let tmp = root.join(partial_name(run_id));
         let dest = root.join(run_id);
         let journal = Arc::new(Journal {
             run: run_id.to_string(),
@@ -189,6 +189,19 @@ impl Record {
     }
 }
 
+/// The name of the folder a record is assembled in, beside where it goes:
+/// `.<run id>.partial`.
+#[must_use]
+pub fn partial_name(run_id: &str) -> String {
+    format!(".{run_id}.partial")
+}
+
+/// The run id whose record a folder named `name` assembles (see [`partial_name`]).
+#[must_use]
+pub fn partial_run_id(name: &str) -> Option<&str> {
+    name.strip_prefix('.')?.strip_suffix(".partial")
+}
+
 /// The partial folders of this process's open records.
 pub(crate) fn open_partials() -> Vec<PathBuf> {
     lock(&OPEN).iter().map(|(tmp, _)| tmp.clone()).collect()
@@ -249,10 +262,7 @@ fn close(
     let Some(name) = tmp.file_name().and_then(|n| n.to_str()) else {
         return Ok(None);
     };
-    let Some(run_id) = name
-        .strip_prefix('.')
-        .and_then(|n| n.strip_suffix(".partial"))
-    else {
+    let Some(run_id) = partial_run_id(name) else {
         return Ok(None);
     };
     let dest = tmp.with_file_name(run_id);

@@ -385,7 +385,8 @@ fn a_run_whose_wfr_died_is_marked_lost() {
         dir.path().join("started").exists()
     });
     // The guard first (so that nothing cleans up at once), then wfr.
-    kill_guard_of(&run);
+    nix::sys::signal::kill(crate::support::guard_of(run.child.id()), Signal::SIGKILL)
+        .expect("kill the guard");
     run.signal(Signal::SIGKILL);
     let _ = run.end_within(Duration::from_secs(5));
     let out = crate::support::wfr_with(
@@ -408,25 +409,6 @@ fn a_run_whose_wfr_died_is_marked_lost() {
         entries.iter().all(|e| !e.contains("partial")),
         "{entries:?}"
     );
-}
-
-/// Kills the guard of `run` (a child of it, `wfr guard`).
-fn kill_guard_of(run: &Started) {
-    let me = run.child.id();
-    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let parent: Option<u32> = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
-        let cmdline = std::fs::read_to_string(entry.path().join("cmdline")).unwrap_or_default();
-        if parent == Some(me) && cmdline.contains("guard") {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
 }
 
 #[test]

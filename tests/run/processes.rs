@@ -7,8 +7,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    Ended, Tmpfs, alive, indent, pids_in, private_tmp, run_entries, start, start_with,
-    still_running, wait_for, wfr, wfr_with, write,
+    Ended, Tmpfs, alive, find_guard, guard_of, indent, pids_in, private_tmp, run_entries, start,
+    start_with, still_running, wait_for, wfr, wfr_with, write,
 };
 
 /// A workflow `w` whose stage `s` runs `script` with `$PIDS` (a folder for pid
@@ -247,29 +247,6 @@ fn the_next_wfr_cleans_up_after_one_killed_with_its_guard() {
     assert_eq!(closed.len(), 2, "{closed:?}");
     assert!(closed.iter().all(|r| !r.contains("partial")), "{closed:?}");
     no_scratch_of(pid);
-}
-
-/// The guard of the wfr `pid`: its child that runs `guard`.
-fn guard_of(pid: u32) -> nix::unistd::Pid {
-    find_guard(pid).expect("wfr started a guard")
-}
-
-fn find_guard(pid: u32) -> Option<nix::unistd::Pid> {
-    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("tasks")
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|c| {
-            c.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    let guard = children.iter().copied().find(|c| {
-        std::fs::read(format!("/proc/{c}/cmdline"))
-            .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"guard"))
-    })?;
-    Some(nix::unistd::Pid::from_raw(i32::try_from(guard).ok()?))
 }
 
 /// A guard that dies while wfr runs is started again with the next stage,

@@ -299,3 +299,26 @@ pub fn indent(text: &str, spaces: usize) -> String {
     }
     out
 }
+
+/// The guard of the wfr `pid`: its child that runs `guard`.
+pub fn guard_of(pid: u32) -> nix::unistd::Pid {
+    find_guard(pid).expect("wfr started a guard")
+}
+
+pub fn find_guard(pid: u32) -> Option<nix::unistd::Pid> {
+    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    let guard = children.iter().copied().find(|c| {
+        std::fs::read(format!("/proc/{c}/cmdline"))
+            .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|arg| arg == b"guard"))
+    })?;
+    Some(nix::unistd::Pid::from_raw(i32::try_from(guard).ok()?))
+}

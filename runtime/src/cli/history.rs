@@ -284,11 +284,12 @@ pub(crate) fn show(args: &ShowArgs) -> Result<Done, Error> {
         if let Some(why) = &job.not_run {
             let _ = writeln!(out, "    not run: {why}");
         }
-        for stage in stages.iter().filter(|s| {
-            s.at == job.name
-                || s.at.starts_with(&format!("{}/", job.name))
-                || s.at.starts_with(&format!("{}[", job.name))
-        }) {
+        // The job's stages: at `job`, `job/strategy`, `job[item]`...
+        let of_job = |at: &str| {
+            at.strip_prefix(job.name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '[']))
+        };
+        for stage in stages.iter().filter(|s| of_job(&s.at)) {
             let status = stage.status.as_deref().unwrap_or("RUNNING");
             let time = stage
                 .seconds
@@ -313,8 +314,10 @@ fn log_path(row: &RunRow) -> Option<PathBuf> {
         return Some(done);
     }
     let name = row.record.file_name()?.to_str()?;
-    let partial = row.record.with_file_name(format!(".{name}.partial"));
-    let open = partial.join("run.log");
+    let open = row
+        .record
+        .with_file_name(crate::record::partial_name(name))
+        .join("run.log");
     open.is_file().then_some(open)
 }
 
@@ -352,20 +355,6 @@ fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
             }),
             "job_ended" | "job_not_run" | "job_reused" => {
                 let name = text("job").unwrap_or_default();
-                let seconds = match (
-                    jobs.iter()
-                        .rev()
-                        .find(|j| j.name == name)
-                        .and_then(|j| j.started.clone()),
-                    text("timestamp"),
-                ) {
-                    (Some(a), Some(b)) => a
-                        .parse::<Timestamp>()
-                        .ok()
-                        .zip(b.parse::<Timestamp>().ok())
-                        .map(|(a, b)| b.duration_since(a).as_secs_f64()),
-                    _ => None,
-                };
                 let at = if let Some(i) = jobs.iter().rposition(|j| j.name == name) {
                     i
                 } else {
@@ -376,6 +365,13 @@ fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
                     });
                     jobs.len() - 1
                 };
+                let ended = text("timestamp").and_then(|t| t.parse::<Timestamp>().ok());
+                let seconds = jobs[at]
+                    .started
+                    .as_deref()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+                    .zip(ended)
+                    .map(|(start, end)| end.duration_since(start).as_secs_f64());
                 let job = &mut jobs[at];
                 job.status = text("status").or_else(|| Some("-".into()));
                 job.seconds = seconds;

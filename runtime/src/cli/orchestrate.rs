@@ -45,26 +45,19 @@ pub(crate) struct ReleaseArgs {
     options: RunOptions,
 }
 
-/// The timezone `--at`, `--from` and `--to` are read in: the first schedule's.
-fn zone_of(plan: &Plan) -> Result<TimeZone, Error> {
-    let Some(first) = plan.schedule.first() else {
-        return Ok(TimeZone::UTC);
-    };
-    wfc_plan::schedule::time_zone(&first.timezone).map_err(|e| {
-        Error::Usage(format!(
-            "workflow `{}`: timezone `{}`: {e}",
-            plan.name, first.timezone
-        ))
-    })
-}
-
-fn schedules_of(plan: &Plan) -> Result<Option<Schedules>, Error> {
+/// The workflow's schedules (None without `on.schedule`), and the timezone
+/// `--at`, `--from` and `--to` are read in: the first schedule's (UTC without one).
+fn schedules_of(plan: &Plan) -> Result<(Option<Schedules>, TimeZone), Error> {
     if plan.schedule.is_empty() {
-        return Ok(None);
+        return Ok((None, TimeZone::UTC));
     }
-    Schedules::new(&plan.schedule)
-        .map(Some)
-        .map_err(|e| Error::Usage(format!("workflow `{}`: {e}", plan.name)))
+    let schedules = Schedules::new(&plan.schedule)
+        .map_err(|e| Error::Usage(format!("workflow `{}`: {e}", plan.name)))?;
+    let zone = schedules
+        .as_slice()
+        .first()
+        .map_or(TimeZone::UTC, |first| first.time_zone().clone());
+    Ok((Some(schedules), zone))
 }
 
 /// A time as people read it in the workflow's zone (and in UTC).
@@ -84,10 +77,10 @@ fn both(t: Timestamp, zone: &TimeZone) -> String {
 /// The logical time `text` names for `plan`: one of its ticks when it has a
 /// schedule (else the time, truncated to the minute, as upstream).
 fn logical_time(plan: &Plan, text: &str) -> Result<Timestamp, Error> {
-    let zone = zone_of(plan)?;
+    let (schedules, zone) = schedules_of(plan)?;
     let at = wfc_plan::when::parse_datetime(text, &zone)
         .map_err(|e| Error::Usage(format!("--at {text}: {e}")))?;
-    let Some(schedules) = schedules_of(plan)? else {
+    let Some(schedules) = schedules else {
         let seconds = at.as_second() - at.as_second().rem_euclid(60);
         return Ok(Timestamp::from_second(seconds).unwrap_or(at));
     };
@@ -120,7 +113,7 @@ fn logical_time(plan: &Plan, text: &str) -> Result<Timestamp, Error> {
 
 /// `wfr release`.
 pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
-    let (plan, dir) = super::locate(&args.name, &args.options)?;
+    let (plan, dir) = super::locate(&args.name, &args.options.plans, &args.options.runs)?;
     let plans = super::prepare(&plan, dir, false)?;
     let logical = logical_time(&plan, &args.at)?;
     let history = Arc::new(store::open(&args.options.runs)?);
@@ -212,20 +205,14 @@ const MAX_BACKFILL: usize = 10_000;
 /// of its own (claimed here first, so that a tick released meanwhile by a
 /// scheduler is not run twice).
 pub(crate) fn backfill(args: &BackfillArgs) -> Result<Done, Error> {
-    let options = RunOptions {
-        plans: args.plans.clone(),
-        runs: args.place.runs.clone(),
-        ..RunOptions::quiet()
-    };
-    let (plan, dir) = super::locate(&args.name, &options)?;
+    let (plan, dir) = super::locate(&args.name, &args.plans, &args.place.runs)?;
     let _ = super::prepare(&plan, dir, false)?;
-    let Some(schedules) = schedules_of(&plan)? else {
+    let (Some(schedules), zone) = schedules_of(&plan)? else {
         return Err(Error::Usage(format!(
             "workflow `{}` has no on.schedule, so it has no ticks to backfill; run one time with `wfr release {} --at DATETIME`",
             plan.name, plan.name
         )));
     };
-    let zone = zone_of(&plan)?;
     let read = |flag: &str, text: &str| {
         wfc_plan::when::parse_datetime(text, &zone)
             .map_err(|e| Error::Usage(format!("--{flag} {text}: {e}")))
@@ -489,7 +476,7 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
     let context = read("context.json")?;
     let params = read("params.json")?;
     let recorded = read("plan.json")?;
-    let (plan, dir) = super::locate(&old.workflow, &args.options)?;
+    let (plan, dir) = super::locate(&old.workflow, &args.options.plans, &args.options.runs)?;
     let plans = super::prepare(&plan, dir, false)?;
     let recorded_hash = as_map(Some(&recorded))
         .get("source_hash")
@@ -568,6 +555,17 @@ struct Say {
 }
 
 impl Say {
+    fn cannot_start(&self, workflow: String, error: &std::io::Error) {
+        self.line(
+            "ERROR",
+            "cannot start wfr release",
+            &[
+                ("workflow", workflow.into()),
+                ("error", error.to_string().into()),
+            ],
+        );
+    }
+
     fn line(&self, level: &str, message: &str, fields: &[(&str, serde_json::Value)]) {
         if self.json {
             let mut entry = serde_json::Map::new();
@@ -599,28 +597,11 @@ impl Say {
     }
 }
 
-/// The workflow files' names, sizes and times: what changes when one is edited.
-fn fingerprint(
-    files: &[PathBuf],
-    folder: Option<&Path>,
-) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
-    let mut all: Vec<PathBuf> = files.to_vec();
-    let roots = folder.map_or_else(wfc_compiler::api::default_paths, |f| vec![f.to_path_buf()]);
-    for root in roots {
-        for entry in walkdir::WalkDir::new(root)
-            .max_depth(16)
-            .into_iter()
-            .flatten()
-        {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-                all.push(path.to_path_buf());
-            }
-        }
-    }
-    all.sort();
-    all.dedup();
-    all.into_iter()
+/// The workflow files' names, sizes and times: what changes when one is added,
+/// edited or removed.
+fn fingerprint(folder: Option<&Path>) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    wfc_compiler::api::workflow_files(folder)
+        .into_iter()
         .map(|p| {
             let meta = std::fs::metadata(&p).ok();
             let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
@@ -631,7 +612,7 @@ fn fingerprint(
 }
 
 /// The scheduled workflows of the workspace (compiled through the plan cache).
-fn load(args: &ScheduleArgs, say: &Say) -> Result<(Vec<Scheduled>, Vec<PathBuf>), Error> {
+fn load(args: &ScheduleArgs, say: &Say) -> Result<Vec<Scheduled>, Error> {
     let workspace = wfc_compiler::api::compile_workspace(args.path.as_deref(), &args.plans)?;
     if !workspace.failed.is_empty() {
         say.line(
@@ -660,7 +641,7 @@ fn load(args: &ScheduleArgs, say: &Say) -> Result<(Vec<Scheduled>, Vec<PathBuf>)
             ),
         }
     }
-    Ok((found, workspace.files))
+    Ok(found)
 }
 
 /// `wfr schedule`.
@@ -677,8 +658,9 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
         wfc_plan::state::prepare(dir).map_err(Error::State)?;
     }
     let history = args.place.open()?;
-    let (mut workflows, mut files) = load(args, &say)?;
-    let mut seen = fingerprint(&files, args.path.as_deref());
+    // Taken before the compile: a file changed meanwhile is seen at the next look.
+    let mut seen = fingerprint(args.path.as_deref());
+    let mut workflows = load(args, &say)?;
     say.line(
         "INFO",
         "scheduler started",
@@ -699,6 +681,18 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
     // Claims whose run never started (a scheduler killed between the two): the
     // last week's at the start, then the last few minutes' now and then.
     let mut last_adopt: Option<Instant> = None;
+    // A run of `workflow` for `tick`, claimed as `run_id`.
+    let start = |workflow: &str, tick: Timestamp, run_id: &str| {
+        release_process(
+            &args.plans.join(wfc_plan::file_name(workflow)),
+            tick,
+            run_id,
+            &ParamArgs::default(),
+            &args.plans,
+            &args.place.runs,
+            args.path.as_deref(),
+        )
+    };
     loop {
         if last_adopt.is_none_or(|at| at.elapsed() >= ADOPT_EVERY) {
             let window = if last_adopt.is_none() {
@@ -711,15 +705,7 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
             let since = now.checked_sub(window).unwrap_or(now);
             let before = now.checked_sub(ORPHAN_AFTER).unwrap_or(now);
             for (workflow, tick, run_id) in history.adopt_orphans(since, before)? {
-                match release_process(
-                    &args.plans.join(wfc_plan::file_name(&workflow)),
-                    tick,
-                    &run_id,
-                    &ParamArgs::default(),
-                    &args.plans,
-                    &args.place.runs,
-                    args.path.as_deref(),
-                ) {
+                match start(&workflow, tick, &run_id) {
                     Ok(child) => {
                         say.line(
                             "WARN",
@@ -732,114 +718,90 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
                         );
                         children.push((child, workflow, run_id));
                     }
-                    Err(e) => say.line(
-                        "ERROR",
-                        "cannot start wfr release",
-                        &[
-                            ("workflow", workflow.into()),
-                            ("error", e.to_string().into()),
-                        ],
-                    ),
+                    Err(e) => say.cannot_start(workflow, &e),
                 }
             }
         }
         let now = clock.now();
-        {
-            for decision in ticker.due_all(&workflows, now)? {
-                match decision {
-                    Decision::Fire {
-                        workflow,
-                        tick,
-                        run_id,
-                        late,
-                        catchup,
-                    } => {
-                        match release_process(
-                            &args.plans.join(wfc_plan::file_name(&workflow)),
-                            tick,
-                            &run_id,
-                            &ParamArgs::default(),
-                            &args.plans,
-                            &args.place.runs,
-                            args.path.as_deref(),
-                        ) {
-                            Ok(child) => {
-                                // How late its run started (the decision's
-                                // lateness plus the claims and starts before it).
-                                let late = clock.now().duration_since(tick).max(late);
-                                say.line(
-                                    "INFO",
-                                    if catchup { "fired (catch-up)" } else { "fired" },
-                                    &[
-                                        ("workflow", workflow.clone().into()),
-                                        ("tick", tick.to_string().into()),
-                                        ("run", run_id.clone().into()),
-                                        ("late", late.as_secs_f64().into()),
-                                    ],
-                                );
-                                children.push((child, workflow, run_id));
-                            }
-                            Err(e) => {
-                                ticker.ended(&workflow);
-                                say.line(
-                                    "ERROR",
-                                    "cannot start wfr release",
-                                    &[
-                                        ("workflow", workflow.into()),
-                                        ("error", e.to_string().into()),
-                                    ],
-                                );
-                            }
+        for decision in ticker.due_all(&workflows, now)? {
+            match decision {
+                Decision::Fire {
+                    workflow,
+                    tick,
+                    run_id,
+                    late,
+                    catchup,
+                } => {
+                    match start(&workflow, tick, &run_id) {
+                        Ok(child) => {
+                            // How late its run started (the decision's
+                            // lateness plus the claims and starts before it).
+                            let late = clock.now().duration_since(tick).max(late);
+                            say.line(
+                                "INFO",
+                                if catchup { "fired (catch-up)" } else { "fired" },
+                                &[
+                                    ("workflow", workflow.clone().into()),
+                                    ("tick", tick.to_string().into()),
+                                    ("run", run_id.clone().into()),
+                                    ("late", late.as_secs_f64().into()),
+                                ],
+                            );
+                            children.push((child, workflow, run_id));
+                        }
+                        Err(e) => {
+                            ticker.ended(&workflow);
+                            say.cannot_start(workflow, &e);
                         }
                     }
-                    Decision::Taken {
-                        workflow,
-                        tick,
-                        run_id,
-                    } => say.line(
-                        "DEBUG",
-                        "released already",
-                        &[
-                            ("workflow", workflow.into()),
-                            ("tick", tick.to_string().into()),
-                            ("run", run_id.into()),
-                        ],
-                    ),
-                    Decision::Waiting {
-                        workflow,
-                        tick,
-                        active,
-                    } => say.line(
-                        "WARN",
-                        "waiting: runs still going (--max-active)",
-                        &[
-                            ("workflow", workflow.into()),
-                            ("tick", tick.to_string().into()),
-                            ("active", active.into()),
-                        ],
-                    ),
-                    Decision::Dropped { workflow, tick } => say.line(
-                        "WARN",
-                        "dropped: too many ticks waiting (--max-active); passed without a run",
-                        &[
-                            ("workflow", workflow.into()),
-                            ("tick", tick.to_string().into()),
-                        ],
-                    ),
-                    Decision::Passed {
-                        workflow,
-                        count,
-                        newest,
-                    } => say.line(
-                        "INFO",
-                        "missed ticks not fired (--catchup)",
-                        &[
-                            ("workflow", workflow.into()),
-                            ("count", count.into()),
-                            ("newest", newest.to_string().into()),
-                        ],
-                    ),
                 }
+                Decision::Taken {
+                    workflow,
+                    tick,
+                    run_id,
+                } => say.line(
+                    "DEBUG",
+                    "released already",
+                    &[
+                        ("workflow", workflow.into()),
+                        ("tick", tick.to_string().into()),
+                        ("run", run_id.into()),
+                    ],
+                ),
+                Decision::Waiting {
+                    workflow,
+                    tick,
+                    active,
+                } => say.line(
+                    "WARN",
+                    "waiting: runs still going (--max-active)",
+                    &[
+                        ("workflow", workflow.into()),
+                        ("tick", tick.to_string().into()),
+                        ("active", active.into()),
+                    ],
+                ),
+                Decision::Dropped { workflow, tick } => say.line(
+                    "WARN",
+                    "dropped: too many ticks waiting (--max-active); passed without a run",
+                    &[
+                        ("workflow", workflow.into()),
+                        ("tick", tick.to_string().into()),
+                    ],
+                ),
+                Decision::Passed {
+                    workflow,
+                    count,
+                    newest,
+                } => say.line(
+                    "INFO",
+                    "missed ticks not fired (--catchup)",
+                    &[
+                        ("workflow", workflow.into()),
+                        ("count", count.into()),
+                        ("newest", newest.to_string().into()),
+                    ],
+                ),
             }
         }
         // Runs that ended.
@@ -887,17 +849,17 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
         }
         if last_reload.elapsed() >= RELOAD_EVERY {
             last_reload = Instant::now();
-            let now_seen = fingerprint(&files, args.path.as_deref());
+            let now_seen = fingerprint(args.path.as_deref());
             if now_seen != seen {
+                seen = now_seen;
                 match load(args, &say) {
-                    Ok((reloaded, reloaded_files)) => {
+                    Ok(reloaded) => {
                         say.line(
                             "INFO",
                             "workflows changed: reloaded",
                             &[("workflows", reloaded.len().into())],
                         );
                         workflows = reloaded;
-                        files = reloaded_files;
                     }
                     Err(e) => say.line(
                         "ERROR",
@@ -905,7 +867,6 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
                         &[("error", e.to_string().into())],
                     ),
                 }
-                seen = fingerprint(&files, args.path.as_deref());
             }
         }
         // Sleep to the next tick, a change check, the end, or a run's end.

@@ -168,10 +168,7 @@ impl Sqlite {
 /// What a record in `path` says of its run, for the index.
 fn indexed(path: &Path) -> Option<RunRow> {
     let name = path.file_name()?.to_str()?;
-    let (run_id, open) = match name
-        .strip_prefix('.')
-        .and_then(|n| n.strip_suffix(".partial"))
-    {
+    let (run_id, open) = match crate::record::partial_run_id(name) {
         Some(id) => (id, true),
         None if !name.starts_with('.') => (name, false),
         None => return None,

@@ -4,11 +4,11 @@ use super::job;
 use super::reader::{Cx, Obj};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Spanned;
-use crate::syntax::cron;
 use crate::syntax::model::{
     Param, ParamType, Schedule, ScheduleKind, ValueKind, Workflow, WrittenValue,
 };
 use crate::syntax::yaml::{Entry, Node, NodeKind};
+use wfc_plan::cron;
 
 const WORKFLOW_KEYS: &[&str] = &[
     "name", "type", "desc", "params", "on", "jobs", "tags", "extras",
