@@ -618,6 +618,7 @@ pub(crate) fn launch(
         raise_error: args.raise_error,
         events: Arc::new(events::Bus::new(listeners)),
         dry_run: how.dry_run,
+        workers: None,
     });
     engine.plans.insert(Arc::clone(&plan));
     let request = RunRequest {

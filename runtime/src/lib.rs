@@ -22,6 +22,7 @@ mod python;
 pub mod reap;
 pub mod record;
 pub mod release;
+mod runner;
 pub mod schedule;
 pub mod status;
 pub mod store;

@@ -1163,6 +1163,7 @@ mod tests {
             raise_error: false,
             events: Arc::clone(&bus),
             dry_run: false,
+            workers: None,
         });
         let result = vm::run(
             &engine,

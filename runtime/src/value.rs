@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 mod map;
+pub mod wire;
 
 pub use map::Map;
 pub use num_bigint::BigInt;

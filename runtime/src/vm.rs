@@ -43,6 +43,9 @@ pub struct Engine {
     /// and ends SUCCESS with no outputs; empty stages do not sleep. The run's
     /// `info` says `dry_run: true`.
     pub dry_run: bool,
+    /// `wfr run --workers URL`: every job goes to the worker fleet at this NATS
+    /// URL, as if it said `runs-on: self_hosted`.
+    pub workers: Option<String>,
 }
 
 /// How a run ended, beyond its status.

@@ -51,7 +51,7 @@ fn unknown_key_in_runs_on_args() {
 
 #[test]
 fn missing_runs_on_args() {
-    let yaml = "wf:\n  type: Workflow\n  jobs:\n    j:\n      runs-on:\n        type: self_hosted\n        with: {host: x}\n      stages: []\n";
+    let yaml = "wf:\n  type: Workflow\n  jobs:\n    j:\n      runs-on:\n        type: container\n        with: {user: x}\n      stages: []\n";
     assert_one(yaml, Code::MissingKey, "with", 7, 9);
 }
 

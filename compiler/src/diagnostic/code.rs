@@ -177,6 +177,12 @@ codes! {
     UnsafeVolume = "WF505", "unsafe-volume", Error,
         "a Docker volume that may not be mounted",
         "A Docker stage's `volume` maps host paths to container paths. A host path must lie inside the workflow's working directory: written relative to it (`./data: /data`), without `..` steps that leave it, and it may not be or hold a socket of the container engine (`/var/run`, `/run`, `/`, `docker.sock`). `wfc check` refuses absolute host paths too, and judges a templated host path (`./${{ params.dir }}`) by its text before the first template; at run time the rendered path is checked: an absolute path inside the working directory is accepted, and symlinks that lead outside and folders that hold the engine's socket are refused. Container paths are absolute, and `/logs` is the stage's own (the container writes `/logs/outputs.json` there for outputs).";
+    UnsupportedRunsOn = "WF506", "unsupported-runs-on", Error,
+        "a `runs-on` type that wfc cannot honour",
+        "`aws_batch` and `gcp_batch` are ddeutil-workflow's cloud batch providers; wfc does not run jobs on them. A job never runs on this machine instead of where its `runs-on` says: run it on your own machines with `runs-on: {type: self_hosted, with: {host: nats://…}}` and `wfr worker` (README: Running on many machines), or in a container with `runs-on: {type: container, with: {image: …}}`.";
+    SecretInWorkflow = "WF507", "secret-in-workflow", Error,
+        "a credential written into the workflow",
+        "The `token` of `runs-on: self_hosted` is a credential. Written as text it would be kept in the workflow file, in the plan file and in every copy of them. Write it as `${VAR}`: wfr reads the variable from its environment when the job is dispatched, and never logs it nor writes it to a plan or a record.";
     TwoDefaultArms = "WF904", "two-default-arms", Warning,
         "a case stage with both `case: _` and `else:`",
         "`case: _` and `else:` both mean \"anything else\". ddeutil-workflow accepts one of each and runs the one listed last when nothing else matches; wfc does the same, and warns because the other arm never runs.\n\nKeep one of them.";

@@ -24,6 +24,10 @@ pub(crate) trait Context: Sync {
     /// label of the stage carries.
     fn run_id(&self) -> &str;
 
+    /// Where the stage's processes run: on this machine, or inside its job's
+    /// container (`runs-on: container`).
+    fn host(&self) -> &crate::runner::Host;
+
     /// Where the run's events go: the lines the stage writes, its `echo`.
     fn events(&self) -> &RunEvents;
 

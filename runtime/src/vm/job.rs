@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wfc_plan::{Axis, Bound, Combination, JobPlan, MatrixPlan, PlanMap, PlanValue};
 
 use super::fanout;
-use super::stage::{Base, Place, StageCx, run_list};
+use super::stage::{Base, Place, StageCx};
 use super::{JobRef, Prior, RunCx, ended_success};
 use crate::cancel::Cancel;
 use crate::eval::{self, Frame, Scope};
@@ -151,12 +151,19 @@ pub(crate) fn run(
             )),
         );
     }
+    // Where its strategies run; a job whose `runs-on` cannot be honoured here
+    // fails, it never runs locally instead.
+    let runner = match crate::runner::for_job(run, job) {
+        Ok(runner) => runner,
+        Err(error) => return JobResult::only(job, Status::Failed, Some(error)),
+    };
     let cx = StageCx::new(
         Base {
             run: Arc::clone(run),
             jobs,
             matrix: Arc::new(Map::default()),
             cancel: cancel.clone(),
+            host: crate::runner::Host::Local,
         },
         root,
         Place::root(&job.id),
@@ -193,7 +200,7 @@ pub(crate) fn run(
                 at: &path,
                 matrix: &strategy_cx.matrix,
             });
-            let list = run_list(&strategy_cx, &job_for_units.stages);
+            let list = runner.run_strategy(&strategy_cx, &job_for_units, &id);
             let error = list.stop.as_ref().map(|stop| match stop {
                 Stop::CancelledBefore => status::error(
                     ErrorName::JobCancelError,

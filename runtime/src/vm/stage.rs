@@ -13,6 +13,7 @@ use crate::events::{Kind, RunEvent, RunEvents};
 use crate::executor::{
     self, ChildRun, Context, Done, ListResult, NoChildPlan, Outcome, Step, Stop,
 };
+use crate::runner::Host;
 use crate::status::{ErrorName, Status};
 use crate::value::{Map, Str, Value};
 
@@ -36,6 +37,9 @@ pub(crate) struct Base {
     pub jobs: Arc<Map>,
     pub matrix: Arc<Map>,
     pub cancel: Cancel,
+    /// Where the stages that start processes run: here, or in the job's
+    /// container.
+    pub host: Host,
 }
 
 impl std::ops::Deref for StageCx {
@@ -165,12 +169,19 @@ impl StageCx {
         }
     }
 
+    /// This context with its processes started on `host`.
+    #[cfg_attr(not(feature = "docker"), allow(dead_code))]
+    pub(crate) fn with_host(&self, host: Host) -> StageCx {
+        self.rebased(|base| Base { host, ..base })
+    }
+
     fn rebased(&self, change: impl FnOnce(Base) -> Base) -> StageCx {
         let base = Base {
             run: Arc::clone(&self.run),
             jobs: Arc::clone(&self.jobs),
             matrix: Arc::clone(&self.matrix),
             cancel: self.cancel.clone(),
+            host: self.host.clone(),
         };
         StageCx::new(change(base), Arc::clone(&self.frame), self.path.clone())
     }
@@ -194,6 +205,10 @@ impl Context for StageCx {
 
     fn run_id(&self) -> &str {
         &self.run.run_id
+    }
+
+    fn host(&self) -> &Host {
+        &self.base.host
     }
 
     fn events(&self) -> &RunEvents {

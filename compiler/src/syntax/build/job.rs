@@ -100,7 +100,7 @@ fn trigger_rule(cx: &mut Cx<'_>, node: &Node) -> Option<Spanned<TriggerRule>> {
 fn runs_on_args(kind: RunsOnKind) -> Option<(&'static [&'static str], &'static [&'static str])> {
     match kind {
         RunsOnKind::Local => None,
-        RunsOnKind::SelfHosted => Some((&["host", "token"], &[])),
+        RunsOnKind::SelfHosted => Some((&[], &["host", "token", "labels"])),
         RunsOnKind::Docker => Some((&[], &["image", "env", "volume"])),
         RunsOnKind::Container => Some((
             &["image"],
@@ -208,11 +208,58 @@ fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {
             }
         }
     }
+    if matches!(kind.value, RunsOnKind::AwsBatch | RunsOnKind::GcpBatch) {
+        cx.report(
+            Diagnostic::new(
+                Code::UnsupportedRunsOn,
+                kind.span,
+                format!("`runs-on` type `{}` is not supported by wfc", kind.value.name()),
+            )
+            .label("wfc does not run jobs on this provider")
+            .help("use self_hosted workers (`runs-on: {type: self_hosted, with: {host: nats://…}}` and `wfr worker`), or a container job"),
+        );
+    }
+    if kind.value == RunsOnKind::SelfHosted {
+        self_hosted_token(cx, args.as_ref());
+    }
     Some(RunsOn {
         span: node.span,
         kind,
         args,
     })
+}
+
+/// `token` of `runs-on: self_hosted` must be `${VAR}`: a credential is read
+/// from the environment when the job is dispatched, never kept in a plan.
+fn self_hosted_token(cx: &mut Cx<'_>, args: Option<&WrittenValue>) {
+    let Some(token) = args
+        .and_then(WrittenValue::as_map)
+        .and_then(|entries| entries.iter().find(|(k, _)| k.name == "token"))
+        .map(|(_, v)| v)
+    else {
+        return;
+    };
+    let is_variable = |raw: &str| {
+        raw.strip_prefix("${")
+            .and_then(|r| r.strip_suffix('}'))
+            .is_some_and(|name| {
+                !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    };
+    let ok = matches!(&token.kind, crate::syntax::model::ValueKind::Text(t) if is_variable(t.raw.trim()));
+    if !ok {
+        cx.report(
+            Diagnostic::new(
+                Code::SecretInWorkflow,
+                token.span,
+                "the `token` of a self_hosted job is written into the workflow",
+            )
+            .label("a credential kept in the workflow and its plan")
+            .help("write `token: ${WFR_NATS_TOKEN}` (any variable name): wfr reads it from its environment when the job is dispatched"),
+        );
+    }
 }
 
 const STRATEGY_KEYS: &[&str] = &["matrix", "include", "exclude", "max-parallel", "fail-fast"];
