@@ -11,6 +11,8 @@ mod handoff;
 mod input;
 mod limits;
 mod logs;
+#[cfg(feature = "nats")]
+mod nats_support;
 mod nesting;
 mod numbers;
 mod orchestration;
