@@ -24,6 +24,8 @@ use crate::vm::{self, Ending, Engine, RunRequest};
 
 mod history;
 mod orchestrate;
+#[cfg(feature = "nats")]
+mod worker;
 
 /// Exit statuses of `wfr run`.
 pub mod exit {
@@ -74,6 +76,10 @@ enum Command {
     Logs(history::LogsArgs),
     /// Cancel a running run from another shell (its wfr ends it as a signal would).
     Stop(history::StopArgs),
+    /// Serve a worker fleet on NATS JetStream: run the `self_hosted` jobs (and
+    /// `wfr run --workers`) that its labels allow, until SIGTERM.
+    #[cfg(feature = "nats")]
+    Worker(worker::WorkerArgs),
     /// (internal) Watches a `wfr` and cleans up after it if it is killed.
     #[command(hide = true)]
     Guard {
@@ -151,6 +157,11 @@ pub(crate) struct RunOptions {
     /// (`WORKFLOW_CORE_STAGE_DEFAULT_ID=true` does the same).
     #[arg(long)]
     default_ids: bool,
+
+    /// Send every job to the worker fleet at this NATS URL
+    /// (`nats://[TOKEN@]host:port`), as if each said `runs-on: self_hosted`.
+    #[arg(long, value_name = "URL")]
+    workers: Option<String>,
 }
 
 /// A `--timeout` that is not one (clap says it as a usage error).
@@ -338,6 +349,8 @@ fn run() -> Result<Done, Error> {
         Command::Show(args) => history::show(&args),
         Command::Logs(args) => history::logs(&args),
         Command::Stop(args) => history::stop(&args),
+        #[cfg(feature = "nats")]
+        Command::Worker(args) => worker::worker(&args),
         Command::Guard { owner, scratch } => {
             crate::guard::run(&owner, &scratch)?;
             Ok(Done::Success)
@@ -618,7 +631,7 @@ pub(crate) fn launch(
         raise_error: args.raise_error,
         events: Arc::new(events::Bus::new(listeners)),
         dry_run: how.dry_run,
-        workers: None,
+        workers: args.workers.clone(),
     });
     engine.plans.insert(Arc::clone(&plan));
     let request = RunRequest {

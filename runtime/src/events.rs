@@ -93,6 +93,16 @@ pub enum RunEvent<'a> {
         strategy: &'a str,
         from_run: &'a str,
     },
+    /// A worker of the fleet took a strategy of a `self_hosted` job: its name
+    /// and the attempt (1, then 2… when a worker died or returned it, and
+    /// JetStream delivered it again).
+    StrategyTaken {
+        job: &'a str,
+        strategy: &'a str,
+        at: &'a str,
+        worker: &'a str,
+        attempt: u64,
+    },
     /// A stage starts at `at` (`job`, `job/strategy`, `job/each[2]`...).
     StageStarted {
         at: &'a str,
@@ -154,6 +164,7 @@ wfc_plan::listed_enum! {
         StrategyStarted,
         StrategyEnded,
         StrategyReused,
+        StrategyTaken,
         StageStarted,
         StageEnded,
         StageRetry,
@@ -176,6 +187,7 @@ impl Kind {
             Kind::StrategyStarted => "strategy_started",
             Kind::StrategyEnded => "strategy_ended",
             Kind::StrategyReused => "strategy_reused",
+            Kind::StrategyTaken => "strategy_taken",
             Kind::StageStarted => "stage_started",
             Kind::StageEnded => "stage_ended",
             Kind::StageRetry => "stage_retry",
@@ -304,6 +316,7 @@ impl RunEvent<'_> {
             RunEvent::StrategyStarted { .. } => Kind::StrategyStarted,
             RunEvent::StrategyEnded { .. } => Kind::StrategyEnded,
             RunEvent::StrategyReused { .. } => Kind::StrategyReused,
+            RunEvent::StrategyTaken { .. } => Kind::StrategyTaken,
             RunEvent::StageStarted { .. } => Kind::StageStarted,
             RunEvent::StageEnded { .. } => Kind::StageEnded,
             RunEvent::StageRetry { .. } => Kind::StageRetry,

@@ -5,6 +5,8 @@ pub mod cli;
 pub mod eval;
 pub mod events;
 mod executor;
+#[cfg(feature = "nats")]
+pub mod fleet;
 pub mod guard;
 #[cfg(not(feature = "python"))]
 pub mod handoff;

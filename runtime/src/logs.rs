@@ -68,7 +68,12 @@ pub struct Filter(Targets);
 impl Filter {
     pub fn parse(text: Option<&str>) -> Result<Filter, LogsError> {
         match text.map(str::trim) {
-            None | Some("") => Ok(Filter(Targets::new().with_default(Level::INFO))),
+            // The NATS client's own connection chatter only when asked for.
+            None | Some("") => Ok(Filter(
+                Targets::new()
+                    .with_default(Level::INFO)
+                    .with_target("async_nats", Level::WARN),
+            )),
             Some(text) => parse_filter(text)
                 .map(Filter)
                 .map_err(|error| LogsError::Filter {
@@ -450,6 +455,8 @@ fn message(event: &RunEvent<'_>) -> &'static str {
         RunEvent::StrategyStarted { .. } => "strategy started",
         RunEvent::StrategyEnded { .. } => "strategy ended",
         RunEvent::StrategyReused { .. } => "strategy reused",
+        RunEvent::StrategyTaken { attempt: 1, .. } => "taken by a worker",
+        RunEvent::StrategyTaken { .. } => "taken by a worker again (delivered again)",
         RunEvent::StageStarted { .. } => "stage started",
         RunEvent::StageEnded { .. } if stage_failed(event) => "stage failed",
         RunEvent::StageEnded { .. } => "stage ended",
@@ -481,6 +488,7 @@ fn target(kind: Kind, source: Option<Source>) -> Option<(&'static str, Level)> {
         (Kind::JobEnded, _) => ("wfr::job", Level::ERROR),
         (Kind::JobNotRun, _) => ("wfr::job", Level::WARN),
         (Kind::JobReused | Kind::StrategyReused, _) => ("wfr::job", Level::INFO),
+        (Kind::StrategyTaken, _) => ("wfr::job", Level::INFO),
         (Kind::StrategyStarted | Kind::StrategyEnded, _) | (Kind::Line, None) => return None,
         (Kind::StageStarted, _) => ("wfr::stage", Level::INFO),
         (Kind::StageEnded, _) => ("wfr::stage", Level::ERROR),
@@ -639,6 +647,20 @@ impl events::Subscriber for EventLines {
                 f.text("job", job);
                 f.text("strategy", strategy);
                 f.text("from_run", from_run);
+            }
+            RunEvent::StrategyTaken {
+                job,
+                strategy,
+                at: _,
+                worker,
+                attempt,
+            } => {
+                f.text("job", job);
+                f.text("strategy", strategy);
+                f.text("worker", worker);
+                f.push_text("attempt", |text| {
+                    let _ = write!(text, "{attempt}");
+                });
             }
             RunEvent::StrategyStarted { .. } | RunEvent::StrategyEnded { .. } => {}
             RunEvent::StageStarted { at, stage, kind } => {

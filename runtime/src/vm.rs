@@ -809,3 +809,70 @@ impl Watchdog {
         self.thread.join().unwrap_or(false)
     }
 }
+
+/// One strategy of a job, run on its own (by a worker of the fleet): what the
+/// coordinator decided (its matrix, the params, the needed jobs' entries) and
+/// where its stages log (`at`).
+pub(crate) struct Unit {
+    pub plan: Arc<Plan>,
+    pub job: String,
+    pub at: String,
+    pub matrix: Map,
+    pub params: Map,
+    pub jobs: Map,
+    pub run_id: String,
+    pub parent_run_id: Option<String>,
+    pub cancel: Cancel,
+}
+
+/// Runs the stages of a unit here; its events go to `engine`'s bus.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) fn run_unit(engine: &Arc<Engine>, unit: Unit) -> Option<crate::executor::ListResult> {
+    let index = unit
+        .plan
+        .jobs
+        .node_indices()
+        .find(|&i| unit.plan.jobs[i].id == unit.job)?;
+    let events = Arc::new(RunEvents::new(Arc::clone(&engine.events), &unit.run_id));
+    let _live = crate::events::live(&events);
+    let cx = Arc::new(RunCx {
+        run_id: unit.run_id,
+        events,
+        workflow: unit.plan.name.clone(),
+        params: unit.params,
+        pool: engine.pool.clone(),
+        default_ids: engine.default_ids,
+        engine: Arc::clone(engine),
+        depth: 0,
+        root: unit.cancel.clone(),
+        first_failure: std::sync::Mutex::new(None),
+        parent_run_id: unit.parent_run_id,
+        source: unit.plan.source.clone(),
+        foreign: std::sync::atomic::AtomicBool::new(false),
+    });
+    let stage_cx = stage::StageCx::new(
+        stage::Base {
+            run: Arc::clone(&cx),
+            jobs: Arc::new(unit.jobs),
+            matrix: Arc::new(unit.matrix),
+            cancel: unit.cancel,
+            host: crate::runner::Host::Local,
+        },
+        Arc::new(crate::eval::Frame::default()),
+        stage::Place::root(&unit.at),
+    );
+    let plan = Arc::clone(&unit.plan);
+    let result = stage::run_list(&stage_cx, &plan.jobs[index].stages);
+    // Live foreign objects (Python functions) do not leave the worker.
+    Some(if cx.foreign.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::executor::ListResult {
+            stages: match Value::from(result.stages).without_foreign() {
+                Value::Map(m) => Arc::unwrap_or_clone(m),
+                _ => Map::default(),
+            },
+            ..result
+        }
+    } else {
+        result
+    })
+}

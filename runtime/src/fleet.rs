@@ -1,0 +1,569 @@
+//! Worker fleets on NATS JetStream: what the coordinator (`runner::workers`)
+//! and the workers (`wfr worker`) agree on.
+//!
+//! * Jobs: the work-queue stream `WFR_JOBS`. A strategy to run is one message
+//!   on `wfr.jobs.<labels>`, where `<labels>` is `any` or a hash of the sorted
+//!   `k=v` labels it needs; every worker pulls from one durable consumer per
+//!   subset of its labels (`any` included), shared with the workers that have
+//!   the same subset, so a job goes to exactly one worker that has all its
+//!   labels. A message id (`<run>.<unit>`) makes a second publish of the same
+//!   unit (a resumed coordinator) a no-op within the duplicate window.
+//! * Delivery is at-least-once: a worker heartbeats a job it holds (in-progress
+//!   acks) and acks it once its result is stored; a job whose worker dies is
+//!   delivered again after the ack wait, to any worker, as its next attempt.
+//! * Results: the stream `WFR_RESULTS`, one message per finished unit on
+//!   `wfr.res.<run>.<unit>`, kept a week: a coordinator that died finds them
+//!   there (`wfr resume`). Events: core NATS on `wfr.ev.<run>.<unit>`, as they
+//!   happen (a coordinator that is gone misses them; the worker logs them too).
+//! * Plans: the object store `wfr-plans`, by the hash of the plan file; workers
+//!   keep the ones they fetched. Cancels: the KV bucket `wfr-cancel` (run id →
+//!   why), watched by the workers, so a job taken after the cancel is not run.
+//! * Runs: the KV bucket `wfr-runs` (run id → its manifest), for `wfr resume`.
+//!
+//! Credentials come from the URL (`nats://TOKEN@host:port`,
+//! `nats://user:pass@host:port`) or `WFR_NATS_TOKEN`; they are never shown:
+//! every message names the servers without them.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::wire::Wire;
+
+pub(crate) const JOBS: &str = "WFR_JOBS";
+pub(crate) const RESULTS: &str = "WFR_RESULTS";
+pub(crate) const PLANS: &str = "wfr-plans";
+pub(crate) const CANCELS: &str = "wfr-cancel";
+pub(crate) const RUNS: &str = "wfr-runs";
+
+/// How long connecting may take before the job fails (or the worker exits).
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long any one request to JetStream may take.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a job is delivered before JetStream gives up on it (each
+/// delivery after the first is a worker that died or returned it).
+pub(crate) const MAX_DELIVER: i64 = 5;
+/// How long results stay in `WFR_RESULTS`.
+const RESULTS_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The window in which a second publish of a unit is dropped.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// Why the fleet cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("`{url}` is not a NATS URL: {why}")]
+    Url { url: String, why: String },
+    #[error("cannot reach NATS at {servers} within {} s: {error}", CONNECT_TIMEOUT.as_secs())]
+    Unreachable { servers: String, error: String },
+    #[error("NATS at {servers}: {what}: {error}")]
+    JetStream {
+        servers: String,
+        what: String,
+        error: String,
+    },
+}
+
+/// Where the fleet is and how to log in, from a URL like `nats://TOKEN@h:p`,
+/// `nats://user:pass@h1:p,nats://h2:p` or `h:p`.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The servers, without credentials: what messages show.
+    pub servers: String,
+    token: Option<String>,
+    user: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("servers", &self.servers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Parses `url`; `token` (a job's `with.token`, `WFR_NATS_TOKEN`) is used
+    /// when the URL has no credentials.
+    pub fn parse(url: &str, token: Option<String>) -> Result<Endpoint, FleetError> {
+        let bad = |why: &str| FleetError::Url {
+            url: strip_credentials(url),
+            why: why.to_string(),
+        };
+        let mut servers = Vec::new();
+        let mut from_url: (Option<String>, Option<(String, String)>) = (None, None);
+        for part in url.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (scheme, rest) = match part.split_once("://") {
+                Some((scheme, rest)) => (scheme, rest),
+                None => ("nats", part),
+            };
+            if !matches!(scheme, "nats" | "tls") {
+                return Err(bad("the scheme must be nats:// (or tls://)"));
+            }
+            let (creds, host) = match rest.rsplit_once('@') {
+                Some((creds, host)) => (Some(creds), host),
+                None => (None, rest),
+            };
+            let host = host.trim_end_matches('/');
+            if host.is_empty() || host.contains('/') {
+                return Err(bad("expected host:port after the scheme"));
+            }
+            match creds {
+                Some(c) => match c.split_once(':') {
+                    Some((u, p)) => from_url.1 = Some((decode(u), decode(p))),
+                    None => from_url.0 = Some(decode(c)),
+                },
+                None => {}
+            }
+            servers.push(format!("{scheme}://{host}"));
+        }
+        if servers.is_empty() {
+            return Err(bad("no server in it"));
+        }
+        let (url_token, user) = from_url;
+        Ok(Endpoint {
+            servers: servers.join(","),
+            token: url_token.or(token).filter(|t| !t.is_empty()),
+            user,
+        })
+    }
+
+    /// Connects, or says why not within [`CONNECT_TIMEOUT`].
+    pub(crate) async fn connect(&self, name: &str) -> Result<async_nats::Client, FleetError> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            // Past the first connection, a lost server is retried for ever
+            // (a cluster's node going away is not an error).
+            .max_reconnects(None);
+        if let Some((user, pass)) = &self.user {
+            options = options.user_and_password(user.clone(), pass.clone());
+        } else if let Some(token) = &self.token {
+            options = options.token(token.clone());
+        }
+        let addrs: Vec<async_nats::ServerAddr> = self
+            .servers
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e: std::io::Error| FleetError::Url {
+                url: self.servers.clone(),
+                why: e.to_string(),
+            })?;
+        let unreachable = |error: String| FleetError::Unreachable {
+            servers: self.servers.clone(),
+            error,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect(addrs)).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(unreachable(e.to_string())),
+            Err(_) => Err(unreachable("no answer".to_string())),
+        }
+    }
+
+    pub(crate) fn error(
+        &self,
+        what: impl Into<String>,
+        error: impl std::fmt::Display,
+    ) -> FleetError {
+        FleetError::JetStream {
+            servers: self.servers.clone(),
+            what: what.into(),
+            error: strip_credentials(&error.to_string()),
+        }
+    }
+}
+
+fn decode(text: &str) -> String {
+    // Percent-escapes, as in URLs (`%40` for `@`).
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `url` with any `creds@` removed.
+#[must_use]
+pub fn strip_credentials(url: &str) -> String {
+    url.split(',')
+        .map(|part| match part.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}"),
+                None => part.to_string(),
+            },
+            None => match part.rsplit_once('@') {
+                Some((_, host)) => host.to_string(),
+                None => part.to_string(),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The process's async runtime for NATS: one thread drives it; other threads
+/// wait on futures with [`block_on`].
+fn runtime() -> &'static tokio::runtime::Handle {
+    static HANDLE: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("wfr-nats".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                let _ = tx.send(runtime.handle().clone());
+                runtime.block_on(std::future::pending::<()>());
+            })
+            .ok();
+        match rx.recv() {
+            Ok(handle) => handle,
+            // No thread, no runtime: nothing can go on.
+            Err(_) => std::process::abort(),
+        }
+    })
+}
+
+/// Waits for `future` on the NATS runtime, from a thread that is not one of
+/// its own.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+/// JetStream with the fleet's streams, buckets and consumers in place.
+pub(crate) struct Fleet {
+    pub endpoint: Endpoint,
+    pub client: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub plans: async_nats::jetstream::object_store::ObjectStore,
+    pub cancels: async_nats::jetstream::kv::Store,
+    pub runs: async_nats::jetstream::kv::Store,
+}
+
+impl Fleet {
+    /// Connects and makes sure the streams and buckets exist (replicated
+    /// `replicas` ways: 3 on a cluster).
+    pub(crate) async fn open(endpoint: &Endpoint, name: &str) -> Result<Fleet, FleetError> {
+        use async_nats::jetstream::{self, object_store, stream};
+        let client = endpoint.connect(name).await?;
+        let js = jetstream::new(client.clone());
+        let replicas = if client.server_info().cluster.is_some() {
+            3
+        } else {
+            1
+        };
+        let e = |what: &str, err: &dyn std::fmt::Display| endpoint.error(what, err);
+        js.get_or_create_stream(stream::Config {
+            name: JOBS.into(),
+            subjects: vec!["wfr.jobs.>".into()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            num_replicas: replicas,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|x| e("cannot set up the job queue (stream WFR_JOBS)", &x))?;
+        js.get_or_create_stream(stream::Config {
+            name: RESULTS.into(),
+            subjects: vec!["wfr.res.>".into()],
+            max_age: RESULTS_AGE,
+            num_replicas: replicas,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|x| e("cannot set up the results (stream WFR_RESULTS)", &x))?;
+        let plans = match js.get_object_store(PLANS).await {
+            Ok(store) => store,
+            Err(_) => js
+                .create_object_store(object_store::Config {
+                    bucket: PLANS.into(),
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|x| e("cannot set up the plan store", &x))?,
+        };
+        let cancels = key_value(&js, CANCELS, replicas)
+            .await
+            .map_err(|x| e("cannot set up the cancel bucket", &x))?;
+        let runs = key_value(&js, RUNS, replicas)
+            .await
+            .map_err(|x| e("cannot set up the run bucket", &x))?;
+        Ok(Fleet {
+            endpoint: endpoint.clone(),
+            client,
+            js,
+            plans,
+            cancels,
+            runs,
+        })
+    }
+}
+
+/// A KV bucket, made when missing. Made as its stream directly: async-nats's
+/// `create_key_value` first asks for the account's info, whose answer from a
+/// 2.9 server it cannot read.
+pub(crate) async fn key_value(
+    js: &async_nats::jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+) -> Result<async_nats::jetstream::kv::Store, String> {
+    use async_nats::jetstream::stream;
+    if let Ok(kv) = js.get_key_value(bucket).await {
+        return Ok(kv);
+    }
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: replicas,
+        max_age: RESULTS_AGE,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    js.get_key_value(bucket).await.map_err(|e| e.to_string())
+}
+
+/// The subject part for a set of labels: `any`, or a hash of `k=v` sorted.
+#[must_use]
+pub fn labels_key(labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return "any".to_string();
+    }
+    let mut pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    pairs.dedup();
+    format!("l{}", wfc_plan::ids::hash_id(&pairs.join(",")))
+}
+
+/// Every subset of `labels` (the empty one included): the job subjects a
+/// worker with these labels serves.
+#[must_use]
+pub fn label_subsets(labels: &[(String, String)]) -> Vec<String> {
+    let n = labels.len().min(MAX_LABELS);
+    let mut keys: Vec<String> = (0..1usize << n)
+        .map(|mask| {
+            let subset: Vec<(String, String)> = (0..n)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| labels[i].clone())
+                .collect();
+            labels_key(&subset)
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// How many labels a worker may have (it pulls from 2^n consumers).
+pub const MAX_LABELS: usize = 6;
+
+/// Parses `k=v,k2=v2`.
+pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut labels = Vec::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(format!("label `{pair}` is not key=value"));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            return Err(format!(
+                "label key `{k}` must be letters, digits, `_`, `-` or `.`"
+            ));
+        }
+        labels.push((k.to_string(), v.to_string()));
+    }
+    if labels.len() > MAX_LABELS {
+        return Err(format!(
+            "{} labels given; a worker has at most {MAX_LABELS}",
+            labels.len()
+        ));
+    }
+    Ok(labels)
+}
+
+/// A subject token for any text: itself when it is safe, else a hash.
+#[must_use]
+pub fn token(text: &str) -> String {
+    if !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        text.to_string()
+    } else {
+        format!("h{}", wfc_plan::ids::hash_id(text))
+    }
+}
+
+/// A strategy to run, as the coordinator sends it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct JobMsg {
+    pub run_id: String,
+    /// `<job token>-<strategy token>`: with the run id, names the unit.
+    pub unit: String,
+    pub workflow: String,
+    /// The plan file's hash in the plan store.
+    pub plan: String,
+    /// Plans of the workflows its trigger stages may start: name → hash.
+    pub children: Vec<(String, String)>,
+    pub job: String,
+    pub strategy: String,
+    /// Where its stages run, for logs (`job` or `job/strategy`).
+    pub at: String,
+    pub matrix: Vec<(String, Wire)>,
+    pub params: Vec<(String, Wire)>,
+    /// The needed jobs' entries.
+    pub jobs: Vec<(String, Wire)>,
+    pub parent_run_id: Option<String>,
+    pub dry_run: bool,
+    pub default_ids: bool,
+    pub source: String,
+}
+
+/// How a unit ended, as the worker sends it back.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ResultMsg {
+    pub worker: String,
+    pub attempt: u64,
+    /// `stages.<id>` entries.
+    pub stages: Vec<(String, Wire)>,
+    pub status: String,
+    /// Why the list stopped: `cancelled_before`, `failed:<stage>`, `cancelled`.
+    pub stop: Option<String>,
+}
+
+/// A run event from a worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct EventMsg {
+    pub worker: String,
+    pub attempt: u64,
+    pub run: String,
+    pub event: RemoteEvent,
+}
+
+/// The events a strategy's stages emit, owned, for the wire.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub(crate) enum RemoteEvent {
+    /// The worker took the unit (the coordinator tells of the attempt).
+    Taken,
+    StageStarted {
+        at: String,
+        stage: String,
+        kind: String,
+    },
+    StageEnded {
+        at: String,
+        stage: String,
+        status: String,
+        seconds: f64,
+        outputs: Option<Vec<(String, Wire)>>,
+        error: Option<Wire>,
+    },
+    StageRetry {
+        at: String,
+        attempt: u32,
+    },
+    StageDryRun {
+        at: String,
+        stage: String,
+        kind: String,
+        values: Vec<(String, String)>,
+    },
+    Line {
+        at: String,
+        source: crate::events::Source,
+        stream: Option<crate::events::Stream>,
+        text: String,
+    },
+}
+
+/// The manifest of a run whose jobs went to the fleet, for `wfr resume`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct RunManifest {
+    pub workflow: String,
+    pub plan: String,
+    pub params: Vec<(String, Wire)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_the_url_and_are_never_shown() {
+        let e = Endpoint::parse("nats://s3cret@127.0.0.1:4222", None).unwrap();
+        assert_eq!(e.servers, "nats://127.0.0.1:4222");
+        assert_eq!(e.token.as_deref(), Some("s3cret"));
+        let e = Endpoint::parse("nats://me:p%40ss@h:1,nats://h2:2", None).unwrap();
+        assert_eq!(e.servers, "nats://h:1,nats://h2:2");
+        assert_eq!(e.user, Some(("me".into(), "p@ss".into())));
+        let e = Endpoint::parse("127.0.0.1:4222", Some("t".into())).unwrap();
+        assert_eq!(e.servers, "nats://127.0.0.1:4222");
+        assert_eq!(e.token.as_deref(), Some("t"));
+        assert!(!format!("{e:?}").contains('t') || !format!("{e:?}").contains("\"t\""));
+        let err = Endpoint::parse("http://tok@h:1", None)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("tok"), "{err}");
+        assert_eq!(
+            strip_credentials("nats://a:b@h:1,x@h2:2"),
+            "nats://h:1,h2:2"
+        );
+    }
+
+    #[test]
+    fn a_worker_serves_every_subset_of_its_labels() {
+        let labels = parse_labels("os=linux, gpu=yes").unwrap();
+        let subsets = label_subsets(&labels);
+        assert_eq!(subsets.len(), 4);
+        assert!(subsets.contains(&"any".to_string()));
+        let gpu = vec![("gpu".to_string(), "yes".to_string())];
+        assert!(subsets.contains(&labels_key(&gpu)));
+        let both_reversed = vec![labels[1].clone(), labels[0].clone()];
+        assert!(subsets.contains(&labels_key(&both_reversed)));
+        let other = vec![("gpu".to_string(), "no".to_string())];
+        assert!(!subsets.contains(&labels_key(&other)));
+        assert!(parse_labels("nokey").is_err());
+        assert!(parse_labels("a=1,b=2,c=3,d=4,e=5,f=6,g=7").is_err());
+    }
+
+    #[test]
+    fn unsafe_subject_text_is_hashed() {
+        assert_eq!(token("build-1_a"), "build-1_a");
+        assert!(token("a.b").starts_with('h'));
+        assert!(token("a b>").starts_with('h'));
+        assert_ne!(token("a.b"), token("a.c"));
+    }
+}
