@@ -15,8 +15,11 @@
 //!   `wfr.res.<run>.<unit>`, kept a week: a coordinator that died finds them
 //!   there (`wfr resume`). Events: core NATS on `wfr.ev.<run>.<unit>`, as they
 //!   happen (a coordinator that is gone misses them; the worker logs them too).
-//! * Plans: the object store `wfr-plans`, by the hash of the plan file; workers
-//!   keep the ones they fetched. Cancels: the KV bucket `wfr-cancel` (run id →
+//! * Plans: the KV bucket `wfr-plans`, by the hash of the plan file; workers
+//!   keep the ones they fetched. (A KV bucket, not an object store: a plan is
+//!   a few kilobytes, and after a cluster node's loss, reads from an object
+//!   store timed out for half a minute on nats-server 2.9, while a KV get is
+//!   answered by any replica.) Cancels: the KV bucket `wfr-cancel` (run id →
 //!   why), watched by the workers, so a job taken after the cancel is not run.
 //! * Runs: the KV bucket `wfr-runs` (run id → its manifest), for `wfr resume`.
 //!
@@ -40,6 +43,9 @@ pub(crate) const RUNS: &str = "wfr-runs";
 
 /// How long connecting may take before the job fails (or the worker exits).
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long setting up the streams and buckets may keep failing (a cluster
+/// electing leaders) before the fleet is said to be unusable.
+const SETUP_TIME: Duration = Duration::from_secs(30);
 /// How long any one request to JetStream may take.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times a job is delivered before JetStream gives up on it (each
@@ -254,7 +260,7 @@ pub(crate) struct Fleet {
     pub endpoint: Endpoint,
     pub client: async_nats::Client,
     pub js: async_nats::jetstream::Context,
-    pub plans: async_nats::jetstream::object_store::ObjectStore,
+    pub plans: async_nats::jetstream::kv::Store,
     pub cancels: async_nats::jetstream::kv::Store,
     pub runs: async_nats::jetstream::kv::Store,
 }
@@ -263,8 +269,22 @@ impl Fleet {
     /// Connects and makes sure the streams and buckets exist (replicated
     /// `replicas` ways: 3 on a cluster).
     pub(crate) async fn open(endpoint: &Endpoint, name: &str) -> Result<Fleet, FleetError> {
-        use async_nats::jetstream::{self, object_store, stream};
         let client = endpoint.connect(name).await?;
+        // A cluster that lost a node elects new leaders for a few seconds, and
+        // JetStream's requests time out meanwhile: tried again until
+        // SETUP_TIME has passed.
+        let deadline = tokio::time::Instant::now() + SETUP_TIME;
+        loop {
+            match Self::set_up(endpoint, client.clone()).await {
+                Ok(fleet) => return Ok(fleet),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+
+    async fn set_up(endpoint: &Endpoint, client: async_nats::Client) -> Result<Fleet, FleetError> {
+        use async_nats::jetstream::{self, stream};
         let js = jetstream::new(client.clone());
         let replicas = if client.server_info().cluster.is_some() {
             3
@@ -292,17 +312,9 @@ impl Fleet {
         })
         .await
         .map_err(|x| e("cannot set up the results (stream WFR_RESULTS)", &x))?;
-        let plans = match js.get_object_store(PLANS).await {
-            Ok(store) => store,
-            Err(_) => js
-                .create_object_store(object_store::Config {
-                    bucket: PLANS.into(),
-                    num_replicas: replicas,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|x| e("cannot set up the plan store", &x))?,
-        };
+        let plans = key_value(&js, PLANS, replicas)
+            .await
+            .map_err(|x| e("cannot set up the plan store", &x))?;
         let cancels = key_value(&js, CANCELS, replicas)
             .await
             .map_err(|x| e("cannot set up the cancel bucket", &x))?;

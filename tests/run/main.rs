@@ -6,6 +6,8 @@ mod conformance;
 #[cfg(feature = "docker")]
 mod docker;
 mod dry_run;
+#[cfg(feature = "nats")]
+mod fleet;
 mod fuzz;
 mod handoff;
 mod input;

@@ -16,7 +16,6 @@ use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, pull};
 use clap::Args;
 use futures_util::StreamExt as _;
-use tokio::io::AsyncReadExt as _;
 use wfc_plan::Plan;
 
 use super::{Done, Error};
@@ -200,7 +199,7 @@ async fn serve(
     endpoint: Endpoint,
     labels: Vec<(String, String)>,
     slots: usize,
-    ack_wait: Duration,
+    mut ack_wait: Duration,
     grace: Duration,
     stopping: Arc<AtomicBool>,
     stop_now: Arc<tokio::sync::Notify>,
@@ -228,6 +227,9 @@ async fn serve(
             )
             .await
             .map_err(|e| endpoint.error(format!("cannot open the job consumer {name}"), e))?;
+        // The consumer's ack wait is the fleet's first worker's: heartbeats
+        // keep to the one in force.
+        ack_wait = ack_wait.min(consumer.cached_info().config.ack_wait);
         consumers.push(consumer);
     }
     // Cancels: a run whose key appears is stopped here.
@@ -252,9 +254,10 @@ async fn serve(
         })
     };
     wfc_plan::errln!(
-        "wfr worker {}: serving {} with {slots} slot(s){}",
+        "wfr worker {}: serving {} with {slots} slot(s), heartbeats every {:.1} s{}",
         state.name,
         endpoint.servers,
+        (ack_wait / 3).as_secs_f64(),
         if labels.is_empty() {
             String::new()
         } else {
@@ -623,16 +626,16 @@ async fn plan_of(state: &Worker, fleet: &Fleet, hash: &str) -> Result<Arc<Plan>,
     if let Some(plan) = state.plans.lock().ok().and_then(|p| p.get(hash).cloned()) {
         return Ok(plan);
     }
-    let mut object = fleet
-        .plans
-        .get(hash)
-        .await
-        .map_err(|e| format!("its plan {hash} is not in the fleet's plan store: {e}"))?;
-    let mut bytes = Vec::new();
-    object
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| format!("its plan {hash} could not be read: {e}"))?;
+    // A cluster electing leaders times reads out for a few seconds: tried
+    // again for up to half a minute.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let bytes = loop {
+        match read_plan(fleet, hash).await {
+            Ok(bytes) => break bytes,
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    };
     let (_, plan) = wfc_plan::file::decode(Path::new(hash), &bytes)
         .map_err(|e| format!("its plan {hash} is not usable here: {e}"))?;
     let plan = Arc::new(plan);
@@ -640,6 +643,14 @@ async fn plan_of(state: &Worker, fleet: &Fleet, hash: &str) -> Result<Arc<Plan>,
         plans.insert(hash.to_string(), Arc::clone(&plan));
     }
     Ok(plan)
+}
+
+async fn read_plan(fleet: &Fleet, hash: &str) -> Result<Vec<u8>, String> {
+    match fleet.plans.get(hash).await {
+        Ok(Some(bytes)) => Ok(bytes.to_vec()),
+        Ok(None) => Err(format!("its plan {hash} is not in the fleet's plan store")),
+        Err(e) => Err(format!("its plan {hash} could not be read: {e}")),
+    }
 }
 
 /// Sends a unit's stage events to its coordinator.

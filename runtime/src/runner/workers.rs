@@ -276,13 +276,12 @@ mod fleet_runner {
     }
 
     async fn put_plan(fleet: &Fleet, hash: &str, bytes: Vec<u8>) -> Result<(), FleetError> {
-        if fleet.plans.info(hash).await.is_ok() {
+        if matches!(fleet.plans.get(hash).await, Ok(Some(_))) {
             return Ok(());
         }
-        let mut reader = std::io::Cursor::new(bytes);
         fleet
             .plans
-            .put(hash, &mut reader)
+            .put(hash, bytes.into())
             .await
             .map(|_| ())
             .map_err(|e| fleet.endpoint.error("cannot store the plan", e))

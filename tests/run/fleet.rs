@@ -1,0 +1,583 @@
+//! Worker fleets on NATS JetStream, with real `nats-server` processes and real
+//! `wfr worker` processes: a `self_hosted` job runs on a worker (and never
+//! here), labels route it, `--workers` sends every job, a SIGKILLed worker's job
+//! is delivered again to another, a worker stopped with SIGTERM returns what it
+//! holds, a cancelled run stops its remote stages, an unreachable NATS fails
+//! the job in bounded time, a 3-node cluster loses a node mid-run without
+//! losing a job, and the token never lands in a plan, a record or a log.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::nats_support::{NatsCluster, NatsServer, free_port};
+use crate::support::{Started, start_with, stderr, stdout, wait_for, wfr_with, write};
+
+/// A `wfr worker` killed when the test ends, however it ends.
+struct Worker(Option<Started>);
+
+impl Worker {
+    fn start(dir: &Path, url: &str, token: &str, name: &str, extra: &[&str]) -> Worker {
+        let mut args = vec!["worker", "--nats", url, "--name", name];
+        args.extend_from_slice(extra);
+        let started = start_with(&args, dir, &[("WFR_NATS_TOKEN", token)]);
+        let worker = Worker(Some(started));
+        worker.wait_until_serving();
+        worker
+    }
+
+    fn wait_until_serving(&self) {
+        let started = Instant::now();
+        loop {
+            let err = self.stderr();
+            if err.contains("serving") {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the worker did not start serving:\n{err}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.0
+            .as_ref()
+            .map(Started::stderr_so_far)
+            .unwrap_or_default()
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(w) = &self.0 {
+            w.signal(signal);
+        }
+    }
+
+    /// Waits for it to end (after a signal).
+    fn end_within(mut self, limit: Duration) -> crate::support::Ended {
+        self.0.take().expect("a worker").end_within(limit)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(w) = &mut self.0 {
+            let _ = w.child.kill();
+            let _ = w.child.wait();
+        }
+    }
+}
+
+/// `remote`: a self_hosted job (host and token from the environment) with a
+/// matrix of two, after a local job; each stage says where it ran.
+fn workspace(dir: &Path) {
+    write(
+        dir,
+        "conf/fleet.yml",
+        r#"
+fleet:
+  type: Workflow
+  params:
+    who: {type: str, default: world}
+  jobs:
+    prep:
+      stages:
+        - name: here
+          id: here
+          bash: echo "coordinator:$${WFR_WORKER:-none}"
+    remote:
+      needs: [prep]
+      runs-on:
+        type: self_hosted
+        with:
+          host: ${FLEET_URL}
+          token: ${FLEET_TOKEN}
+      strategy:
+        max-parallel: 2
+        matrix:
+          n: [1, 2]
+      stages:
+        - name: where
+          id: where
+          bash: echo "hello ${{ params.who }} n=${{ matrix.n }} on $WFR_WORKER after ${{ jobs.prep.stages.here.outputs.stdout }}"
+        - name: typed
+          id: typed
+          echo: "rc=${{ stages.where.outputs.return_code }}"
+labelled:
+  type: Workflow
+  jobs:
+    gpu:
+      runs-on:
+        type: self_hosted
+        with:
+          host: ${FLEET_URL}
+          token: ${FLEET_TOKEN}
+          labels: {gpu: "yes"}
+      stages:
+        - name: where
+          id: where
+          bash: echo "$WFR_WORKER"
+plain:
+  type: Workflow
+  jobs:
+    a:
+      stages:
+        - name: where
+          id: where
+          bash: echo "$${WFR_WORKER:-here}"
+slow:
+  type: Workflow
+  params:
+    marker: str
+    secs: {type: str, default: "3"}
+  jobs:
+    remote:
+      runs-on:
+        type: self_hosted
+        with:
+          host: ${FLEET_URL}
+          token: ${FLEET_TOKEN}
+      stages:
+        - name: wait
+          id: wait
+          bash: |
+            echo "$WFR_WORKER $BASHPID" >> "${{ params.marker }}.log"
+            touch "${{ params.marker }}.started.$WFR_WORKER"
+            sleep ${{ params.secs }}
+            echo "slept on $WFR_WORKER"
+"#,
+    );
+}
+
+fn env<'a>(url: &'a str, token: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![("FLEET_URL", url), ("FLEET_TOKEN", token)]
+}
+
+fn run_json(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (serde_json::Value, String) {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--output", "json"]);
+    let out = wfr_with(&all, dir, Some(&dir.join("conf")), envs);
+    let context = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", stdout(&out), stderr(&out)));
+    (context, stderr(&out))
+}
+
+fn files_hold(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in walk(dir) {
+        if let Ok(bytes) = std::fs::read(&entry)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(entry.display().to_string());
+        }
+    }
+    found
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_self_hosted_job_runs_on_a_worker_and_its_token_is_kept_nowhere() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let _w = Worker::start(dir.path(), &nats.url(), nats.token(), "w1", &[]);
+    let (context, log) = run_json(dir.path(), &["fleet"], &env(&nats.url(), nats.token()));
+    assert_eq!(context["status"], "SUCCESS", "{context:#}\n{log}");
+    let prep = &context["jobs"]["prep"]["stages"]["here"]["outputs"]["stdout"];
+    assert_eq!(prep, "coordinator:none", "the local job ran here");
+    let strategies = context["jobs"]["remote"]["strategies"]
+        .as_object()
+        .expect("strategies");
+    assert_eq!(strategies.len(), 2);
+    for (n, strategy) in strategies.values().enumerate() {
+        let stdout = strategy["stages"]["where"]["outputs"]["stdout"]
+            .as_str()
+            .expect("stdout");
+        assert!(
+            stdout.starts_with("hello world n=")
+                && stdout.ends_with("on w1 after coordinator:none"),
+            "strategy {n}: {stdout}"
+        );
+        // Outputs come back typed: the return code is an int.
+        assert_eq!(strategy["stages"]["where"]["outputs"]["return_code"], 0);
+    }
+    // The stages' events came back: their lines are in the run's log.
+    assert!(log.contains("taken by a worker"), "{log}");
+    assert!(log.contains("worker=w1"), "{log}");
+    assert!(log.contains("rc=0"), "{log}");
+    // The token is in no plan, record, history or log.
+    assert!(
+        !log.contains(nats.token()),
+        "the token is in the log:\n{log}"
+    );
+    let holding = files_hold(dir.path(), nats.token());
+    assert!(holding.is_empty(), "the token is in {holding:?}");
+}
+
+#[test]
+fn labels_send_a_job_only_to_a_worker_that_has_them() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let _plain = Worker::start(dir.path(), &nats.url(), nats.token(), "plain", &[]);
+    let _other = Worker::start(
+        dir.path(),
+        &nats.url(),
+        nats.token(),
+        "cpu",
+        &["--labels", "gpu=no"],
+    );
+    let _gpu = Worker::start(
+        dir.path(),
+        &nats.url(),
+        nats.token(),
+        "gpu",
+        &["--labels", "gpu=yes,os=linux"],
+    );
+    for _ in 0..4 {
+        let (context, log) = run_json(dir.path(), &["labelled"], &env(&nats.url(), nats.token()));
+        assert_eq!(context["status"], "SUCCESS", "{log}");
+        assert_eq!(
+            context["jobs"]["gpu"]["stages"]["where"]["outputs"]["stdout"], "gpu",
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn workers_flag_sends_every_job_to_the_fleet() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let _w = Worker::start(dir.path(), &nats.url(), nats.token(), "w9", &[]);
+    let url = nats.url();
+    let (context, log) = run_json(
+        dir.path(),
+        &["plain", "--workers", &url],
+        &[("WFR_NATS_TOKEN", nats.token())],
+    );
+    assert_eq!(context["status"], "SUCCESS", "{log}");
+    assert_eq!(
+        context["jobs"]["a"]["stages"]["where"]["outputs"]["stdout"], "w9",
+        "{log}"
+    );
+    // Without the flag the same job runs here.
+    let (context, _) = run_json(dir.path(), &["plain"], &[]);
+    assert_eq!(
+        context["jobs"]["a"]["stages"]["where"]["outputs"]["stdout"],
+        "here"
+    );
+}
+
+#[test]
+fn an_unreachable_fleet_fails_the_job_in_bounded_time_and_never_runs_it_here() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let url = format!("nats://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let (context, log) = run_json(dir.path(), &["fleet"], &env(&url, "t0ken"));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(context["status"], "FAILED");
+    let error = context["jobs"]["remote"]["errors"]["message"]
+        .as_str()
+        .expect("an error");
+    assert!(
+        error.contains("cannot reach NATS at nats://127.0.0.1:"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("t0ken") && !log.contains("t0ken"),
+        "{error}\n{log}"
+    );
+    // Nothing of the job ran: its stages are not in the context.
+    assert!(
+        context["jobs"]["remote"]["strategies"]
+            .as_object()
+            .is_none_or(serde_json::Map::is_empty)
+    );
+    // No host and no WFR_NATS_URL: said, not run here.
+    let (context, _) = run_json(dir.path(), &["fleet"], &[("FLEET_URL", "")]);
+    let error = context["jobs"]["remote"]["errors"]["message"]
+        .as_str()
+        .expect("an error");
+    assert!(error.contains("WFR_NATS_URL"), "{error}");
+}
+
+#[test]
+fn a_killed_worker_s_job_is_delivered_again_to_another_and_the_run_ends_well() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let marker = dir.path().join("m");
+    let first = Worker::start(
+        dir.path(),
+        &nats.url(),
+        nats.token(),
+        "first",
+        &["--ack-wait", "2"],
+    );
+    let url = nats.url();
+    let envs = env(&url, nats.token());
+    let marker_param = format!("marker={}", marker.display());
+    let run = start_with(
+        &[
+            "run",
+            "slow",
+            "-p",
+            &marker_param,
+            "-p",
+            "secs=2",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        &[
+            (
+                "WORKFLOW_CORE_CONF_PATH",
+                dir.path().join("conf").to_str().expect("utf-8"),
+            ),
+            ("FLEET_URL", envs[0].1),
+            ("FLEET_TOKEN", envs[1].1),
+        ],
+    );
+    wait_for(&dir.path().join("m.started.first"));
+    let killed_at = Instant::now();
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    let second = Worker::start(dir.path(), &nats.url(), nats.token(), "second", &[]);
+    let ended = run.end_within(Duration::from_secs(40));
+    eprintln!("second worker:\n{}", second.stderr());
+    let context: serde_json::Value = serde_json::from_str(&ended.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ended.stdout, ended.stderr));
+    assert_eq!(context["status"], "SUCCESS", "{}", ended.stderr);
+    assert_eq!(
+        context["jobs"]["remote"]["stages"]["wait"]["outputs"]["stdout"], "slept on second",
+        "{}",
+        ended.stderr
+    );
+    // The log tells both attempts.
+    assert!(
+        ended.stderr.contains("worker=first attempt=1"),
+        "{}",
+        ended.stderr
+    );
+    assert!(
+        ended.stderr.contains("worker=second attempt=2"),
+        "{}",
+        ended.stderr
+    );
+    // At-least-once: the stage started twice, once per attempt.
+    let starts = std::fs::read_to_string(dir.path().join("m.log")).expect("marker log");
+    assert_eq!(starts.lines().count(), 2, "{starts}");
+    assert!(killed_at.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_worker_stopped_by_sigterm_returns_the_job_it_holds_to_another() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let marker = dir.path().join("m");
+    let leaving = Worker::start(
+        dir.path(),
+        &nats.url(),
+        nats.token(),
+        "leaving",
+        &["--grace", "0.5"],
+    );
+    let marker_param = format!("marker={}", marker.display());
+    let run = start_with(
+        &[
+            "run",
+            "slow",
+            "-p",
+            &marker_param,
+            "-p",
+            "secs=4",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        &[
+            (
+                "WORKFLOW_CORE_CONF_PATH",
+                dir.path().join("conf").to_str().expect("utf-8"),
+            ),
+            ("FLEET_URL", &nats.url()),
+            ("FLEET_TOKEN", nats.token()),
+        ],
+    );
+    wait_for(&dir.path().join("m.started.leaving"));
+    leaving.signal(Signal::SIGTERM);
+    let ended = leaving.end_within(Duration::from_secs(15));
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(ended.stderr.contains("returned"), "{}", ended.stderr);
+    let _staying = Worker::start(dir.path(), &nats.url(), nats.token(), "staying", &[]);
+    let ended = run.end_within(Duration::from_secs(40));
+    let context: serde_json::Value = serde_json::from_str(&ended.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ended.stdout, ended.stderr));
+    assert_eq!(context["status"], "SUCCESS", "{}", ended.stderr);
+    assert_eq!(
+        context["jobs"]["remote"]["stages"]["wait"]["outputs"]["stdout"],
+        "slept on staying"
+    );
+    // The returned job was stopped on the leaving worker: its sleep is gone.
+    let log = std::fs::read_to_string(dir.path().join("m.log")).expect("marker log");
+    let first_pid: i32 = log
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    assert!(
+        !crate::support::alive(first_pid),
+        "the first attempt's stage still runs"
+    );
+}
+
+#[test]
+fn a_cancelled_run_stops_its_stages_on_the_worker() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let marker = dir.path().join("m");
+    let worker = Worker::start(dir.path(), &nats.url(), nats.token(), "w", &[]);
+    let marker_param = format!("marker={}", marker.display());
+    let run = start_with(
+        &[
+            "run",
+            "slow",
+            "-p",
+            &marker_param,
+            "-p",
+            "secs=300",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        &[
+            (
+                "WORKFLOW_CORE_CONF_PATH",
+                dir.path().join("conf").to_str().expect("utf-8"),
+            ),
+            ("FLEET_URL", &nats.url()),
+            ("FLEET_TOKEN", nats.token()),
+        ],
+    );
+    wait_for(&dir.path().join("m.started.w"));
+    let started = Instant::now();
+    run.signal(Signal::SIGTERM);
+    let ended = run.end_within(Duration::from_secs(30));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let context: serde_json::Value = serde_json::from_str(&ended.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ended.stdout, ended.stderr));
+    assert_eq!(context["status"], "CANCEL", "{}", ended.stderr);
+    let log = std::fs::read_to_string(dir.path().join("m.log")).expect("marker log");
+    let pid: i32 = log
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    let gone = Instant::now();
+    while crate::support::alive(pid) && gone.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !crate::support::alive(pid),
+        "the remote stage still runs:\n{}",
+        worker.stderr()
+    );
+}
+
+#[test]
+fn a_cluster_node_killed_mid_run_loses_no_job_and_no_result() {
+    let Some(mut cluster) = NatsCluster::start(3) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let urls = cluster.urls();
+    let _a = Worker::start(dir.path(), &urls, cluster.token(), "a", &["--slots", "2"]);
+    let _b = Worker::start(dir.path(), &urls, cluster.token(), "b", &["--slots", "2"]);
+    let marker = dir.path().join("m");
+    let marker_param = format!("marker={}", marker.display());
+    let run = start_with(
+        &[
+            "run",
+            "slow",
+            "-p",
+            &marker_param,
+            "-p",
+            "secs=3",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        &[
+            (
+                "WORKFLOW_CORE_CONF_PATH",
+                dir.path().join("conf").to_str().expect("utf-8"),
+            ),
+            ("FLEET_URL", &urls),
+            ("FLEET_TOKEN", cluster.token()),
+        ],
+    );
+    // Some worker took the job; a node goes away while it runs.
+    let started = Instant::now();
+    while walk(dir.path())
+        .iter()
+        .all(|p| !p.to_string_lossy().contains("m.started."))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no worker took the job"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.kill(0);
+    let ended = run.end_within(Duration::from_secs(60));
+    let context: serde_json::Value = serde_json::from_str(&ended.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ended.stdout, ended.stderr));
+    assert_eq!(context["status"], "SUCCESS", "{}", ended.stderr);
+    let stdout = context["jobs"]["remote"]["stages"]["wait"]["outputs"]["stdout"]
+        .as_str()
+        .expect("stdout");
+    assert!(stdout.starts_with("slept on "), "{stdout}");
+    // And the fleet goes on with the two nodes left.
+    let (context, log) = run_json(dir.path(), &["fleet"], &env(&urls, cluster.token()));
+    assert_eq!(context["status"], "SUCCESS", "{context:#}\n{log}");
+}
