@@ -80,6 +80,10 @@ enum Command {
     /// `wfr run --workers`) that its labels allow, until SIGTERM.
     #[cfg(feature = "nats")]
     Worker(worker::WorkerArgs),
+    /// Take up a run whose coordinator died: its jobs on the worker fleet that
+    /// finished keep their results, those still running are waited for.
+    #[cfg(feature = "nats")]
+    Resume(worker::ResumeArgs),
     /// (internal) Watches a `wfr` and cleans up after it if it is killed.
     #[command(hide = true)]
     Guard {
@@ -351,6 +355,8 @@ fn run() -> Result<Done, Error> {
         Command::Stop(args) => history::stop(&args),
         #[cfg(feature = "nats")]
         Command::Worker(args) => worker::worker(&args),
+        #[cfg(feature = "nats")]
+        Command::Resume(args) => worker::resume(&args),
         Command::Guard { owner, scratch } => {
             crate::guard::run(&owner, &scratch)?;
             Ok(Done::Success)
@@ -451,6 +457,9 @@ pub(crate) struct Launch {
     pub dry_run: bool,
     /// The history, when the command opened it already.
     pub history: Option<Arc<dyn crate::store::Store>>,
+    /// `wfr resume`: the run whose fleet jobs this one takes up (their results,
+    /// or their end when they are still running on workers).
+    pub resume_of: Option<String>,
 }
 
 impl Launch {
@@ -461,6 +470,7 @@ impl Launch {
             rerun: None,
             dry_run: false,
             history: None,
+            resume_of: None,
         }
     }
 }
@@ -632,6 +642,7 @@ pub(crate) fn launch(
         events: Arc::new(events::Bus::new(listeners)),
         dry_run: how.dry_run,
         workers: args.workers.clone(),
+        resume_of: how.resume_of.clone(),
     });
     engine.plans.insert(Arc::clone(&plan));
     let request = RunRequest {

@@ -63,6 +63,10 @@ pub enum FleetError {
     Url { url: String, why: String },
     #[error("cannot reach NATS at {servers} within {} s: {error}", CONNECT_TIMEOUT.as_secs())]
     Unreachable { servers: String, error: String },
+    #[error(
+        "NATS at {servers} refused the credentials ({error}): give the fleet's token in the URL (nats://TOKEN@host:port), in WFR_NATS_TOKEN, or as the job's `token: ${{VAR}}`"
+    )]
+    Refused { servers: String, error: String },
     #[error("NATS at {servers}: {what}: {error}")]
     JetStream {
         servers: String,
@@ -164,6 +168,12 @@ impl Endpoint {
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, options.connect(addrs)).await {
             Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
+                Err(FleetError::Refused {
+                    servers: self.servers.clone(),
+                    error: e.to_string(),
+                })
+            }
             Ok(Err(e)) => Err(unreachable(e.to_string())),
             Err(_) => Err(unreachable("no answer".to_string())),
         }
@@ -527,6 +537,9 @@ pub(crate) struct RunManifest {
     pub workflow: String,
     pub plan: String,
     pub params: Vec<(String, Wire)>,
+    /// The run sent every job to the fleet (`--workers`).
+    #[serde(default)]
+    pub every_job: bool,
 }
 
 #[cfg(test)]

@@ -1186,6 +1186,7 @@ mod tests {
             events: Arc::clone(&bus),
             dry_run: false,
             workers: None,
+            resume_of: None,
         });
         let result = vm::run(
             &engine,

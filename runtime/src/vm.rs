@@ -46,6 +46,10 @@ pub struct Engine {
     /// `wfr run --workers URL`: every job goes to the worker fleet at this NATS
     /// URL, as if it said `runs-on: self_hosted`.
     pub workers: Option<String>,
+    /// `wfr resume`: the run whose jobs on the fleet this run takes up: its
+    /// strategies go to the fleet under that run's id, so the ones that
+    /// finished are found there and the ones still running are waited for.
+    pub resume_of: Option<String>,
 }
 
 /// How a run ended, beyond its status.
@@ -335,6 +339,9 @@ pub fn run(engine: &Arc<Engine>, request: RunRequest) -> RunResult {
     }
     if let Some(prior) = &prior {
         info.insert("rerun_of".into(), Value::str(&prior.run_id));
+    }
+    if let Some(resumed) = engine.resume_of.as_ref().filter(|_| request.depth == 0) {
+        info.insert("resume_of".into(), Value::str(resumed));
     }
     context.insert("info".into(), Value::from(info));
     events.emit(Kind::RunEnded, || RunEvent::RunEnded {

@@ -332,6 +332,33 @@ fn an_unreachable_fleet_fails_the_job_in_bounded_time_and_never_runs_it_here() {
 }
 
 #[test]
+fn wrong_credentials_are_said_to_be_refused() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let (context, log) = run_json(dir.path(), &["fleet"], &env(&nats.url(), "not-the-token"));
+    let error = context["jobs"]["remote"]["errors"]["message"]
+        .as_str()
+        .expect("an error");
+    assert!(error.contains("refused the credentials"), "{error}");
+    assert!(!log.contains("not-the-token") && !error.contains("not-the-token"));
+    let worker = start_with(
+        &["worker", "--nats", &nats.url()],
+        dir.path(),
+        &[("WFR_NATS_TOKEN", "not-the-token")],
+    )
+    .end_within(Duration::from_secs(20));
+    assert_eq!(worker.code, Some(2), "{}", worker.stderr);
+    assert!(
+        worker.stderr.contains("refused the credentials"),
+        "{}",
+        worker.stderr
+    );
+}
+
+#[test]
 fn a_killed_worker_s_job_is_delivered_again_to_another_and_the_run_ends_well() {
     let Some(nats) = NatsServer::start() else {
         return;
@@ -580,4 +607,96 @@ fn a_cluster_node_killed_mid_run_loses_no_job_and_no_result() {
     // And the fleet goes on with the two nodes left.
     let (context, log) = run_json(dir.path(), &["fleet"], &env(&urls, cluster.token()));
     assert_eq!(context["status"], "SUCCESS", "{context:#}\n{log}");
+}
+
+#[test]
+fn a_run_whose_coordinator_was_killed_is_resumed_without_running_its_fleet_jobs_again() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let _w = Worker::start(dir.path(), &nats.url(), nats.token(), "w", &[]);
+    let marker = dir.path().join("m");
+    let marker_param = format!("marker={}", marker.display());
+    let url = nats.url();
+    let envs = [
+        (
+            "WORKFLOW_CORE_CONF_PATH",
+            dir.path().join("conf").to_str().expect("utf-8").to_string(),
+        ),
+        ("FLEET_URL", url.clone()),
+        ("FLEET_TOKEN", nats.token().to_string()),
+        ("TMPDIR", crate::support::private_tmp(dir.path())),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = start_with(
+        &[
+            "run",
+            "slow",
+            "-p",
+            &marker_param,
+            "-p",
+            "secs=3",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+        &envs,
+    );
+    wait_for(&dir.path().join("m.started.w"));
+    // The run's id: its record's (`.<id>.partial` while it runs).
+    let entries = crate::support::run_entries(&dir.path().join(".wfc/runs"));
+    let run_id = entries
+        .iter()
+        .find_map(|e| e.strip_prefix('.').and_then(|e| e.strip_suffix(".partial")))
+        .unwrap_or_else(|| panic!("no open record in {entries:?}"))
+        .to_string();
+    run.signal(Signal::SIGKILL);
+    let _ = run.end_within(Duration::from_secs(10));
+    // Taken up while its job still runs on the worker: waited for, not run again.
+    // (The credentials in the URL, as NATS clients take them.)
+    let with_token = nats.url_with_token();
+    let mut args = vec![
+        "resume",
+        run_id.as_str(),
+        "--nats",
+        with_token.as_str(),
+        "--output",
+        "json",
+    ];
+    let resumed = start_with(&args, dir.path(), &envs);
+    let ended = resumed.end_within(Duration::from_secs(40));
+    let context: serde_json::Value = serde_json::from_str(&ended.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ended.stdout, ended.stderr));
+    assert_eq!(context["status"], "SUCCESS", "{}", ended.stderr);
+    assert_eq!(context["info"]["resume_of"], run_id.as_str());
+    assert_eq!(
+        context["jobs"]["remote"]["stages"]["wait"]["outputs"]["stdout"],
+        "slept on w"
+    );
+    let starts = std::fs::read_to_string(dir.path().join("m.log")).expect("marker log");
+    assert_eq!(
+        starts.lines().count(),
+        1,
+        "the fleet job ran again:\n{starts}"
+    );
+    // Resumed again, after the end: its result is still in JetStream.
+    let again = start_with(&args, dir.path(), &envs).end_within(Duration::from_secs(30));
+    assert!(again.stdout.contains("slept on w"), "{}", again.stderr);
+    let starts = std::fs::read_to_string(dir.path().join("m.log")).expect("marker log");
+    assert_eq!(
+        starts.lines().count(),
+        1,
+        "the fleet job ran again:\n{starts}"
+    );
+    // A run that sent nothing to the fleet cannot be resumed: said so.
+    args[1] = "20200101000000000000T1";
+    let none = start_with(&args, dir.path(), &envs).end_within(Duration::from_secs(30));
+    assert_eq!(none.code, Some(2));
+    assert!(
+        none.stderr.contains("sent no job to the fleet"),
+        "{}",
+        none.stderr
+    );
 }

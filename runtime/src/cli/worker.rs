@@ -68,16 +68,7 @@ static NEXT_UNIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 const WORKER_VAR: &str = "WFR_WORKER";
 
 pub(crate) fn worker(args: &WorkerArgs) -> Result<Done, Error> {
-    let url = match (&args.nats, std::env::var("WFR_NATS_URL")) {
-        (Some(url), _) => url.clone(),
-        (None, Ok(url)) if !url.is_empty() => url,
-        _ => {
-            return Err(Error::Usage(
-                "wfr worker needs the fleet's NATS URL: --nats nats://host:4222 (or WFR_NATS_URL)"
-                    .into(),
-            ));
-        }
-    };
+    let url = fleet_url(args.nats.as_deref())?;
     let endpoint = Endpoint::parse(&url, std::env::var("WFR_NATS_TOKEN").ok())
         .map_err(|e| Error::Usage(e.to_string()))?;
     let labels =
@@ -465,6 +456,7 @@ async fn take(
                     events: Arc::new(events::Bus::new([publisher as Arc<dyn events::Subscriber>])),
                     dry_run: job.dry_run,
                     workers: None,
+                    resume_of: None,
                 });
                 let unit = unit_of(&job, plan, cancel.clone());
                 let mut running = tokio::task::spawn_blocking(move || {
@@ -732,5 +724,95 @@ impl events::Subscriber for Publisher {
         if let Ok(bytes) = serde_json::to_vec(&msg) {
             let _ = self.tx.send(bytes);
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    /// The run to take up (its id, as `wfr runs` and its log show it).
+    run_id: String,
+
+    /// The fleet its jobs went to (default: $WFR_NATS_URL; a token also from
+    /// $WFR_NATS_TOKEN).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+
+    #[command(flatten)]
+    options: super::RunOptions,
+}
+
+/// `wfr resume RUN_ID`: takes up a run whose coordinator died (a SIGKILLed
+/// `wfr run`, or a scheduler's run on a machine that went away), in a new run
+/// linked to it. Its strategies on the fleet go under the old run's id: the
+/// ones that finished are taken from JetStream without running again, the
+/// ones still running on workers are waited for, the others are queued (a
+/// publish of one still queued is a no-op). Jobs that ran on the coordinator
+/// itself run again.
+pub(crate) fn resume(args: &ResumeArgs) -> Result<Done, Error> {
+    let url = fleet_url(args.nats.as_deref())?;
+    let endpoint = Endpoint::parse(&url, std::env::var("WFR_NATS_TOKEN").ok())
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let run_key = fleet::token(&args.run_id);
+    let found = fleet::block_on(async {
+        let fleet = Fleet::open(&endpoint, "wfr resume").await?;
+        let manifest = fleet
+            .runs
+            .get(run_key.clone())
+            .await
+            .map_err(|e| endpoint.error("cannot read the run bucket", e))?;
+        let Some(manifest) = manifest else {
+            return Ok(None);
+        };
+        let manifest: fleet::RunManifest = serde_json::from_slice(&manifest)
+            .map_err(|e| endpoint.error("the run's manifest is not readable", e))?;
+        let bytes = fleet
+            .plans
+            .get(manifest.plan.clone())
+            .await
+            .map_err(|e| endpoint.error("cannot read the plan store", e))?;
+        Ok::<_, FleetError>(Some((manifest, bytes)))
+    })
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let Some((manifest, bytes)) = found else {
+        return Err(Error::Usage(format!(
+            "run {} sent no job to the fleet at {}: only such runs can be resumed (`wfr rerun {}` runs a run's unfinished jobs again)",
+            args.run_id, endpoint.servers, args.run_id
+        )));
+    };
+    let Some(bytes) = bytes else {
+        return Err(Error::Usage(format!(
+            "the plan of run {} ({}) is no longer in the fleet's plan store",
+            args.run_id, manifest.plan
+        )));
+    };
+    let (_, plan) = wfc_plan::file::decode(Path::new(&manifest.plan), &bytes)
+        .map_err(|e| Error::Usage(format!("the plan of run {}: {e}", args.run_id)))?;
+    let plan = Arc::new(plan);
+    let params = wire::map(manifest.params)
+        .map_err(|e| Error::Usage(format!("the params of run {}: {e}", args.run_id)))?;
+    let plans = super::prepare(&plan, args.options.plans.clone(), false)?;
+    let mut options = args.options.clone();
+    if manifest.every_job {
+        options.workers = Some(url);
+    }
+    wfc_plan::errln!(
+        "wfr: resuming run {} of `{}`: its jobs on the fleet are taken up, its local jobs run again",
+        args.run_id,
+        plan.name
+    );
+    let how = super::Launch {
+        resume_of: Some(args.run_id.clone()),
+        ..super::Launch::new(vm::new_run_id(&plan.name))
+    };
+    super::launch(&options, plan, plans, params, how)
+}
+
+fn fleet_url(given: Option<&str>) -> Result<String, Error> {
+    match (given, std::env::var("WFR_NATS_URL")) {
+        (Some(url), _) => Ok(url.to_string()),
+        (None, Ok(url)) if !url.is_empty() => Ok(url),
+        _ => Err(Error::Usage(
+            "the fleet's NATS URL is needed: --nats nats://host:4222 (or WFR_NATS_URL)".into(),
+        )),
     }
 }

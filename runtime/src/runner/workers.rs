@@ -290,8 +290,13 @@ mod fleet_runner {
     impl JobRunner for Runner {
         fn run_strategy(&self, cx: &StageCx, job: &JobPlan, strategy: &str) -> ListResult {
             let unit = format!("{}-{}", fleet::token(&job.id), fleet::token(strategy));
+            // A resumed run's strategies go under the run it resumes.
+            let run_id = match &cx.run.engine.resume_of {
+                Some(resumed) if cx.run.depth == 0 => resumed.clone(),
+                _ => cx.run_id().to_string(),
+            };
             let message = JobMsg {
-                run_id: cx.run_id().to_string(),
+                run_id,
                 unit: unit.clone(),
                 workflow: cx.run.workflow.clone(),
                 plan: self.plan.hash.clone(),
@@ -397,6 +402,7 @@ mod fleet_runner {
                 workflow: message.workflow.clone(),
                 plan: message.plan.clone(),
                 params: message.params.clone(),
+                every_job: cx.run.engine.workers.is_some(),
             };
             if let Ok(bytes) = serde_json::to_vec(&manifest) {
                 let _ = fleet.runs.put(fleet::token(&run_id), bytes.into()).await;
@@ -441,7 +447,7 @@ mod fleet_runner {
                         if matches!(event.event, RemoteEvent::Taken) {
                             taken = true;
                         }
-                        replay(cx, job, strategy, &event);
+                        replay(cx, job, strategy, &run_id, &event);
                     }
                 }
                 Some(msg) = gave_up.next() => {
@@ -500,9 +506,9 @@ mod fleet_runner {
     }
 
     /// A worker's event, told to the run's listeners as if it happened here.
-    fn replay(cx: &StageCx, job: &JobPlan, strategy: &str, msg: &EventMsg) {
+    fn replay(cx: &StageCx, job: &JobPlan, strategy: &str, run_id: &str, msg: &EventMsg) {
         let events = &cx.run.events;
-        if msg.run != cx.run.run_id {
+        if msg.run != run_id {
             // A child run a trigger stage started on the worker: its events
             // stay in the worker's log.
             return;
