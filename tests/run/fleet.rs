@@ -426,6 +426,21 @@ fn a_killed_worker_s_job_is_delivered_again_to_another_and_the_run_ends_well() {
     // At-least-once: the stage started twice, once per attempt.
     let starts = std::fs::read_to_string(dir.path().join("m.log")).expect("marker log");
     assert_eq!(starts.lines().count(), 2, "{starts}");
+    // What the killed worker's stage started did not outlive it (its guard).
+    let first_pid: i32 = starts
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    let gone = Instant::now();
+    while crate::support::alive(first_pid) && gone.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !crate::support::alive(first_pid),
+        "the killed worker's stage still runs"
+    );
     assert!(killed_at.elapsed() < Duration::from_secs(30));
 }
 

@@ -96,6 +96,9 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<Done, Error> {
     if std::env::var(WORKER_VAR).ok().as_deref() != Some(name.as_str()) {
         return Err(become_worker(&name));
     }
+    // Stage processes stay below the worker, and a guard process kills them if
+    // the worker is killed (as for `wfr run`).
+    crate::process::init();
     let stopping = Arc::new(AtomicBool::new(false));
     let stop_now = Arc::new(tokio::sync::Notify::new());
     watch_signals(&stopping, &stop_now);
@@ -122,6 +125,9 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<Done, Error> {
         stop_now,
     ));
     state.pool.shutdown();
+    let _ = crate::process::sweep(true);
+    crate::guard::dismiss();
+    crate::owner::remove_scratch_root();
     match result {
         Ok(()) => Ok(Done::Success),
         Err(e) => Err(Error::Usage(e.to_string())),
