@@ -119,12 +119,11 @@ impl Endpoint {
             if host.is_empty() || host.contains('/') {
                 return Err(bad("expected host:port after the scheme"));
             }
-            match creds {
-                Some(c) => match c.split_once(':') {
+            if let Some(c) = creds {
+                match c.split_once(':') {
                     Some((u, p)) => from_url.1 = Some((decode(u), decode(p))),
                     None => from_url.0 = Some(decode(c)),
-                },
-                None => {}
+                }
             }
             servers.push(format!("{scheme}://{host}"));
         }

@@ -520,7 +520,7 @@ async fn take(
             stop: list.stop.map(|stop| match stop {
                 Stop::CancelledBefore => "cancelled_before".to_string(),
                 Stop::Cancelled => "cancelled".to_string(),
-                Stop::Failed(stage) => format!("failed:{stage}"),
+                Stop::Failed(failed_stage) => format!("failed:{failed_stage}"),
             }),
         },
         Err(why) => failed(&state.name, attempt, &why),

@@ -91,9 +91,11 @@ mod fleet_runner {
         FLEETS.get_or_init(Mutex::default)
     }
 
-    /// Plans already shipped: (servers, workflow) → hash.
-    fn shipped() -> &'static Mutex<HashMap<(String, String), Arc<Shipped>>> {
-        static SHIPPED: OnceLock<Mutex<HashMap<(String, String), Arc<Shipped>>>> = OnceLock::new();
+    /// Plans already shipped, by (servers, workflow).
+    type ShippedPlans = Mutex<HashMap<(String, String), Arc<Shipped>>>;
+
+    fn shipped() -> &'static ShippedPlans {
+        static SHIPPED: OnceLock<ShippedPlans> = OnceLock::new();
         SHIPPED.get_or_init(Mutex::default)
     }
 
@@ -148,20 +150,19 @@ mod fleet_runner {
             let endpoint = Endpoint::parse(url, token).map_err(fail)?;
             let key = format!("{}\u{0}{}", endpoint.servers, wfc_plan::ids::hash_id(url));
             let existing = fleets().lock().ok().and_then(|f| f.get(&key).cloned());
-            let fleet = match existing {
-                Some(fleet) => fleet,
-                None => {
-                    let name = format!("wfr run {}", run.run_id);
-                    let fleet = Arc::new(
-                        run.pool
-                            .blocking(|| fleet::block_on(Fleet::open(&endpoint, &name)))
-                            .map_err(fail)?,
-                    );
-                    if let Ok(mut f) = fleets().lock() {
-                        f.insert(key, Arc::clone(&fleet));
-                    }
-                    fleet
+            let fleet = if let Some(fleet) = existing {
+                fleet
+            } else {
+                let name = format!("wfr run {}", run.run_id);
+                let fleet = Arc::new(
+                    run.pool
+                        .blocking(|| fleet::block_on(Fleet::open(&endpoint, &name)))
+                        .map_err(fail)?,
+                );
+                if let Ok(mut f) = fleets().lock() {
+                    f.insert(key, Arc::clone(&fleet));
                 }
+                fleet
             };
             let plan = ship(run, &fleet).map_err(fail)?;
             Ok(Runner {
@@ -271,7 +272,11 @@ mod fleet_runner {
         };
         let bytes = wfc_plan::file::encode(&header, plan)?;
         let digest = &bytes[bytes.len().saturating_sub(32)..];
-        let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hash = digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
         Ok((hash, bytes))
     }
 
