@@ -658,9 +658,7 @@ impl events::Subscriber for EventLines {
                 f.text("job", job);
                 f.text("strategy", strategy);
                 f.text("worker", worker);
-                f.push_text("attempt", |text| {
-                    let _ = write!(text, "{attempt}");
-                });
+                f.list.push(("attempt", FieldValue::Int((*attempt).into())));
             }
             RunEvent::StrategyStarted { .. } | RunEvent::StrategyEnded { .. } => {}
             RunEvent::StageStarted { at, stage, kind } => {
