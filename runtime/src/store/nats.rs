@@ -1,0 +1,937 @@
+//! The store on NATS JetStream key-value buckets: one history, one set of
+//! releases and one scheduler state shared by the `wfr`s of many machines
+//! (`--store nats://…`, or `$WFR_STORE`).
+//!
+//! Four buckets, named `NS-runs`, `NS-open`, `NS-releases` and `NS-ticks` (`NS`
+//! is `wfc`, or the URL's path: `nats://host:4222/team`), each keeping one
+//! value per key, on file storage, with min(3, servers in the cluster)
+//! replicas (`?replicas=N` in the URL says otherwise):
+//!
+//! * `runs`: a run's row (JSON) under its run id;
+//! * `open`: a copy of the row of each run that has not ended, under
+//!   `WORKFLOW.RUN_ID`, so that [`Store::active`] and [`Store::open_runs`] read
+//!   the few running runs, not the whole history;
+//! * `releases`: who claimed a workflow's logical time, under
+//!   `WORKFLOW.MICROSECONDS`;
+//! * `ticks`: a workflow's last fired tick (microseconds), under `WORKFLOW`.
+//!
+//! Nothing that must happen once relies on a lock: a claim is a KV `create`
+//! (refused when the key exists), a tick moves by `update` at the revision read
+//! (refused when someone wrote it meanwhile, then read again), an orphan is
+//! adopted by an `update` at the revision read and a claim is given back by a
+//! delete at the revision read. JetStream (2.9) has no transaction over several
+//! keys: [`Store::claim_releases`] claims each tick on its own, each still once
+//! (a scheduler killed among them leaves claims that [`Store::adopt_orphans`]
+//! finds, as with one killed after the claim).
+//!
+//! Keys allow `[-/_=.a-zA-Z0-9]`, `.` separating tokens: names are written with
+//! each other byte as `=XX` (see [`key`]).
+//!
+//! The trait is synchronous: the store owns a small tokio runtime, driven by a
+//! thread of its own, on which every call waits, bounded ([`OPEN_WITHIN`] to
+//! connect, [`CALL_WITHIN`] for a call). The URL is shown without its
+//! credentials everywhere.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use futures_util::StreamExt as _;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Claim, Claimer, RunQuery, RunRow, RunState, Store, StoreError, from_micros, micros};
+
+/// How long opening the store may take to reach a server.
+pub const OPEN_WITHIN: Duration = Duration::from_secs(5);
+/// How long one call (a claim, a row, a scan of the history) may take.
+pub const CALL_WITHIN: Duration = Duration::from_secs(30);
+/// How long one request to JetStream waits for its answer.
+const REQUEST_WITHIN: Duration = Duration::from_secs(5);
+
+/// Who holds a scheduler's claim whose run never started once a scheduler took
+/// it over (as in the SQLite store).
+const ADOPTED: &str = "schedule-adopted";
+
+/// Where the store is, as `--store` / `$WFR_STORE` says.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Address {
+    /// `host:port` of each server.
+    pub servers: Vec<String>,
+    pub credentials: Credentials,
+    /// The buckets' prefix.
+    pub namespace: String,
+    /// The buckets' replicas, when the URL says.
+    pub replicas: Option<usize>,
+    tls: bool,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    Token(String),
+    User { user: String, password: String },
+}
+
+// Never the credentials.
+impl std::fmt::Debug for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl Address {
+    /// Reads `nats://[TOKEN@|USER:PASSWORD@]HOST[:PORT][,…][/NAMESPACE][?replicas=N]`
+    /// (`tls://` for TLS); without credentials in it, `token` (from
+    /// `$WFR_NATS_TOKEN`) is used. The error never repeats the credentials.
+    pub fn parse(text: &str, token: Option<&str>) -> Result<Address, String> {
+        let text = text.trim();
+        let (tls, rest) = if let Some(rest) = text.strip_prefix("nats://") {
+            (false, rest)
+        } else if let Some(rest) = text.strip_prefix("tls://") {
+            (true, rest)
+        } else {
+            return Err(
+                "a store is nats://[TOKEN@]HOST:PORT (a NATS server with JetStream, or several separated by commas)"
+                    .into(),
+            );
+        };
+        // Options after the last server: `/namespace` and `?replicas=N`.
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut namespace = "wfc".to_string();
+        let mut replicas = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("replicas", n)) => {
+                    let n: usize = n
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=5).contains(n))
+                        .ok_or("?replicas= takes a number from 1 to 5")?;
+                    replicas = Some(n);
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown option `{}` in the store's URL (it takes ?replicas=N)",
+                        pair.split('=').next().unwrap_or(pair)
+                    ));
+                }
+            }
+        }
+        let mut credentials = Credentials::None;
+        let mut servers = Vec::new();
+        for part in rest.split(',') {
+            let part = part
+                .strip_prefix("nats://")
+                .or_else(|| part.strip_prefix("tls://"))
+                .unwrap_or(part);
+            let (part, path) = part.split_once('/').unwrap_or((part, ""));
+            let path = path.trim_end_matches('/');
+            if !path.is_empty() {
+                if path.is_empty()
+                    || !path
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(format!(
+                        "the store's namespace `{path}` (the URL's path) takes letters, digits, `_` and `-`"
+                    ));
+                }
+                namespace = path.to_string();
+            }
+            let (auth, host) = match part.rsplit_once('@') {
+                Some((auth, host)) => (Some(auth), host),
+                None => (None, part),
+            };
+            if let Some(auth) = auth.filter(|a| !a.is_empty()) {
+                let given = match auth.split_once(':') {
+                    Some((user, password)) => Credentials::User {
+                        user: user.to_string(),
+                        password: password.to_string(),
+                    },
+                    None => Credentials::Token(auth.to_string()),
+                };
+                if credentials != Credentials::None && credentials != given {
+                    return Err(
+                        "the store's URL gives different credentials for different servers".into(),
+                    );
+                }
+                credentials = given;
+            }
+            if host.is_empty() {
+                return Err("the store's URL names no server (nats://HOST:PORT)".into());
+            }
+            let host = if host.starts_with('[') || host.rsplit_once(':').is_none() {
+                if host.ends_with(']') || !host.contains(':') {
+                    format!("{host}:4222")
+                } else {
+                    host.to_string()
+                }
+            } else {
+                host.to_string()
+            };
+            let port_ok = host
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !port_ok {
+                return Err(format!(
+                    "`{host}` in the store's URL is not HOST:PORT (a port is a number up to 65535)"
+                ));
+            }
+            servers.push(host);
+        }
+        if credentials == Credentials::None
+            && let Some(token) = token.filter(|t| !t.is_empty())
+        {
+            credentials = Credentials::Token(token.to_string());
+        }
+        Ok(Address {
+            servers,
+            credentials,
+            namespace,
+            replicas,
+            tls,
+        })
+    }
+
+    /// The URL without its credentials (what messages show).
+    #[must_use]
+    pub fn shown(&self) -> String {
+        let scheme = if self.tls { "tls" } else { "nats" };
+        let mut text = self
+            .servers
+            .iter()
+            .map(|s| format!("{scheme}://{s}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        if self.namespace != "wfc" {
+            let _ = write!(text, "/{}", self.namespace);
+        }
+        text
+    }
+
+    fn bucket(&self, name: &str) -> String {
+        format!("{}-{name}", self.namespace)
+    }
+}
+
+/// The four buckets.
+struct Buckets {
+    client: async_nats::Client,
+    runs: kv::Store,
+    open: kv::Store,
+    releases: kv::Store,
+    ticks: kv::Store,
+}
+
+/// The NATS store (see the module doc).
+pub struct Nats {
+    address: Address,
+    buckets: Buckets,
+    // Last: the runtime outlives what runs on it.
+    driver: Driver,
+}
+
+impl std::fmt::Debug for Nats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nats")
+            .field("address", &self.address.shown())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A current-thread tokio runtime, driven by a thread of its own (its tasks,
+/// the client's connection, run while a thread is in its `block_on`: that one,
+/// always), on which any thread waits for a future with `Handle::block_on`.
+struct Driver {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Driver {
+    fn start() -> std::io::Result<Driver> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wfr-nats".into())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+            })?;
+        Ok(Driver {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What a release key holds.
+#[derive(Serialize, Deserialize)]
+struct Release {
+    run_id: String,
+    claimed: i64,
+    claimed_by: String,
+}
+
+/// A run's row as the buckets hold it.
+#[derive(Serialize, Deserialize)]
+struct Row {
+    run_id: String,
+    workflow: String,
+    state: String,
+    release: Option<i64>,
+    started: i64,
+    ended: Option<i64>,
+    rerun_of: Option<String>,
+    record: String,
+    owner: Option<String>,
+}
+
+impl From<&RunRow> for Row {
+    fn from(run: &RunRow) -> Self {
+        Row {
+            run_id: run.run_id.clone(),
+            workflow: run.workflow.clone(),
+            state: run.state.as_str().to_string(),
+            release: run.release.map(micros),
+            started: micros(run.started),
+            ended: run.ended.map(micros),
+            rerun_of: run.rerun_of.clone(),
+            record: run.record.to_string_lossy().into_owned(),
+            owner: run.owner.clone(),
+        }
+    }
+}
+
+impl From<Row> for RunRow {
+    fn from(row: Row) -> Self {
+        RunRow {
+            run_id: row.run_id,
+            workflow: row.workflow,
+            // A state this wfr does not know (a newer one's) reads as failed.
+            state: RunState::parse(&row.state).unwrap_or(RunState::Failed),
+            release: row.release.map(from_micros),
+            started: from_micros(row.started),
+            ended: row.ended.map(from_micros),
+            rerun_of: row.rerun_of,
+            record: PathBuf::from(row.record),
+            owner: row.owner,
+        }
+    }
+}
+
+/// `name` as a key token: `[A-Za-z0-9_-]` kept, every other byte `=XX`.
+#[must_use]
+pub fn key(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "={byte:02X}");
+        }
+    }
+    if out.is_empty() {
+        out.push('=');
+    }
+    out
+}
+
+fn release_key(workflow: &str, logical: Timestamp) -> String {
+    format!("{}.{}", key(workflow), micros(logical))
+}
+
+fn open_key(workflow: &str, run_id: &str) -> String {
+    format!("{}.{}", key(workflow), key(run_id))
+}
+
+/// Why a call failed, before it is said with the store's URL.
+type Failure = String;
+
+fn failed(e: impl std::fmt::Display) -> Failure {
+    e.to_string()
+}
+
+/// A key's value and revision, None when it has none (never written, deleted
+/// or purged).
+async fn read(bucket: &kv::Store, key: &str) -> Result<Option<(Vec<u8>, u64)>, Failure> {
+    Ok(bucket
+        .entry(key)
+        .await
+        .map_err(failed)?
+        .filter(|e| e.operation == kv::Operation::Put)
+        .map(|e| (e.value.to_vec(), e.revision)))
+}
+
+fn json<T: for<'de> Deserialize<'de>>(bucket: &str, key: &str, value: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(value)
+        .map_err(|e| format!("the value of `{key}` in bucket {bucket} is not what wfr writes: {e}"))
+}
+
+fn bytes_of<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// The keys under `filter` (`>` for all) and their values, as one ordered
+/// consumer on the bucket's stream delivers the last message of each key: a
+/// scan in one go, not a request per key. Deleted keys are left out.
+async fn scan(
+    client: &async_nats::Client,
+    bucket: &kv::Store,
+    filter: &str,
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    use async_nats::jetstream::consumer::{DeliverPolicy, ReplayPolicy, push::OrderedConfig};
+    let consumer = bucket
+        .stream
+        .create_consumer(OrderedConfig {
+            deliver_subject: client.new_inbox(),
+            description: Some("wfr scan".to_string()),
+            filter_subject: format!("{}{filter}", bucket.prefix),
+            replay_policy: ReplayPolicy::Instant,
+            deliver_policy: DeliverPolicy::LastPerSubject,
+            ..Default::default()
+        })
+        .await
+        .map_err(failed)?;
+    let mut found = Vec::new();
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(found);
+    }
+    let mut messages = consumer.messages().await.map_err(failed)?;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(failed)?;
+        let info = message.info().map_err(failed)?;
+        let pending = info.pending;
+        let deleted = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("KV-Operation"))
+            .is_some_and(|op| op.as_str() != "PUT");
+        if !deleted && let Some(key) = message.subject.strip_prefix(bucket.prefix.as_str()) {
+            found.push((key.to_string(), message.payload.to_vec()));
+        }
+        if pending == 0 {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+impl Nats {
+    /// Connects to `address` (within [`OPEN_WITHIN`]) and opens its buckets,
+    /// making them the first time.
+    pub fn open(address: Address) -> Result<Nats, StoreError> {
+        let shown = address.shown();
+        let unreachable = |error: String| StoreError::NatsUnreachable {
+            url: shown.clone(),
+            within: OPEN_WITHIN.as_secs(),
+            error,
+        };
+        let driver =
+            Driver::start().map_err(|e| unreachable(format!("cannot start its client: {e}")))?;
+        let client = driver.handle.block_on(async {
+            match tokio::time::timeout(OPEN_WITHIN, connect(&address)).await {
+                Ok(Ok(client)) => Ok(client),
+                Ok(Err(error)) => Err(unreachable(error)),
+                Err(_) => Err(unreachable("no answer".into())),
+            }
+        })?;
+        let buckets = driver.handle.block_on(async {
+            match tokio::time::timeout(CALL_WITHIN, buckets(&client, &address)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!(
+                    "its JetStream did not make or find the buckets within {} s",
+                    CALL_WITHIN.as_secs()
+                )),
+            }
+        });
+        let buckets = buckets.map_err(|error| StoreError::Nats {
+            url: shown.clone(),
+            error,
+        })?;
+        Ok(Nats {
+            address,
+            buckets,
+            driver,
+        })
+    }
+
+    /// The store's URL, without credentials.
+    #[must_use]
+    pub fn shown(&self) -> String {
+        self.address.shown()
+    }
+
+    /// Runs `work` on the store's runtime, within [`CALL_WITHIN`].
+    fn call<T>(&self, work: impl Future<Output = Result<T, Failure>>) -> Result<T, StoreError> {
+        self.driver
+            .handle
+            .block_on(async {
+                match tokio::time::timeout(CALL_WITHIN, work).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!("no answer within {} s", CALL_WITHIN.as_secs())),
+                }
+            })
+            .map_err(|error| StoreError::Nats {
+                url: self.address.shown(),
+                error,
+            })
+    }
+}
+
+/// A client connected to `address`.
+async fn connect(address: &Address) -> Result<async_nats::Client, String> {
+    let options = match &address.credentials {
+        Credentials::None => async_nats::ConnectOptions::new(),
+        Credentials::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
+        Credentials::User { user, password } => {
+            async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+        }
+    };
+    let scheme = if address.tls { "tls" } else { "nats" };
+    let servers: Vec<async_nats::ServerAddr> = address
+        .servers
+        .iter()
+        .map(|s| {
+            format!("{scheme}://{s}")
+                .parse()
+                .map_err(|e| format!("{s}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    options
+        .name("wfr")
+        .connection_timeout(OPEN_WITHIN)
+        .request_timeout(Some(REQUEST_WITHIN))
+        .require_tls(address.tls)
+        .connect(servers)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The store's buckets, made when missing.
+async fn buckets(client: &async_nats::Client, address: &Address) -> Result<Buckets, Failure> {
+    let mut js = jetstream::new(client.clone());
+    js.set_timeout(REQUEST_WITHIN);
+    let info = client.server_info();
+    let replicas = address.replicas.unwrap_or_else(|| {
+        if info.cluster.as_deref().is_some_and(|c| !c.is_empty()) {
+            // The servers the cluster advertises to clients, this one among them.
+            info.connect_urls.len().clamp(1, 3)
+        } else {
+            1
+        }
+    });
+    let one = |name: &'static str, description: &'static str| {
+        let js = js.clone();
+        let bucket = address.bucket(name);
+        async move {
+            if let Ok(store) = js.get_key_value(&bucket).await {
+                return Ok(store);
+            }
+            let made = js
+                .create_key_value(kv::Config {
+                    bucket: bucket.clone(),
+                    description: description.to_string(),
+                    history: 1,
+                    storage: jetstream::stream::StorageType::File,
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
+                .await;
+            match made {
+                Ok(store) => Ok(store),
+                // Made by another `wfr` meanwhile.
+                Err(error) => js.get_key_value(&bucket).await.map_err(|_| {
+                    format!("cannot make bucket {bucket} ({replicas} replicas): {error}")
+                }),
+            }
+        }
+    };
+    Ok(Buckets {
+        client: client.clone(),
+        runs: one("runs", "wfc: the run history").await?,
+        open: one("open", "wfc: the runs that have not ended").await?,
+        releases: one("releases", "wfc: claimed releases").await?,
+        ticks: one("ticks", "wfc: the schedulers' last ticks").await?,
+    })
+}
+
+/// Claims `workflow`'s `logical` for `run_id` (see [`Store::claim_release`]):
+/// a `create`, refused when the key holds a claim. A claim whose answer was
+/// lost and is made again finds its own run id: claimed.
+async fn claim(
+    buckets: &Buckets,
+    workflow: &str,
+    logical: Timestamp,
+    run_id: &str,
+    by: Claimer,
+    force: bool,
+) -> Result<Claim, Failure> {
+    let name = release_key(workflow, logical);
+    let value = bytes_of(&Release {
+        run_id: run_id.to_string(),
+        claimed: micros(Timestamp::now()),
+        claimed_by: by.as_str().to_string(),
+    });
+    let outcome = loop {
+        if force {
+            buckets
+                .releases
+                .put(&name, value.clone().into())
+                .await
+                .map_err(failed)?;
+            break Claim::Claimed;
+        }
+        match buckets.releases.create(&name, value.clone().into()).await {
+            Ok(_) => break Claim::Claimed,
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                match read(&buckets.releases, &name).await? {
+                    Some((held, _)) => {
+                        let held: Release = json(&buckets.releases.name, &name, &held)?;
+                        break if held.run_id == run_id {
+                            Claim::Claimed
+                        } else {
+                            Claim::Taken {
+                                run_id: held.run_id,
+                            }
+                        };
+                    }
+                    // Given back meanwhile: claim it again.
+                    None => {}
+                }
+            }
+            Err(e) => return Err(failed(e)),
+        }
+    };
+    if by == Claimer::Scheduler {
+        pass(buckets, workflow, logical).await?;
+    }
+    Ok(outcome)
+}
+
+/// Moves `workflow`'s last tick forward to `tick`: an `update` at the revision
+/// read, read again when another scheduler wrote it meanwhile.
+async fn pass(buckets: &Buckets, workflow: &str, tick: Timestamp) -> Result<(), Failure> {
+    let name = key(workflow);
+    let value = micros(tick).to_string().into_bytes();
+    loop {
+        let written = match read(&buckets.ticks, &name).await? {
+            None => match buckets.ticks.create(&name, value.clone().into()).await {
+                Ok(_) => true,
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                Err(e) => return Err(failed(e)),
+            },
+            Some((last, revision)) => {
+                let last = tick_of(&buckets.ticks.name, &name, &last)?;
+                if last >= micros(tick) {
+                    return Ok(());
+                }
+                match buckets
+                    .ticks
+                    .update(&name, value.clone().into(), revision)
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+        };
+        if written {
+            return Ok(());
+        }
+    }
+}
+
+fn tick_of(bucket: &str, name: &str, value: &[u8]) -> Result<i64, Failure> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| format!("the value of `{name}` in bucket {bucket} is not a tick"))
+}
+
+/// The rows of `bucket` under `filter`.
+async fn rows(
+    client: &async_nats::Client,
+    bucket: &kv::Store,
+    filter: &str,
+) -> Result<Vec<RunRow>, Failure> {
+    scan(client, bucket, filter)
+        .await?
+        .into_iter()
+        .map(|(name, value)| json::<Row>(&bucket.name, &name, &value).map(RunRow::from))
+        .collect()
+}
+
+impl Store for Nats {
+    fn add_run(&self, run: &RunRow) -> Result<(), StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let value = bytes_of(&Row::from(run));
+            // Added once: a second `wfr` given the same run id (a claim two
+            // schedulers both took over) fails here, before it runs anything.
+            b.runs
+                .create(key(&run.run_id), value.clone().into())
+                .await
+                .map_err(|e| {
+                    if e.kind() == kv::CreateErrorKind::AlreadyExists {
+                        format!("run {} is in the history already", run.run_id)
+                    } else {
+                        failed(e)
+                    }
+                })?;
+            if !run.state.has_ended() {
+                b.open
+                    .put(open_key(&run.workflow, &run.run_id), value.into())
+                    .await
+                    .map_err(failed)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn adopt_orphans(
+        &self,
+        since: Timestamp,
+        before: Timestamp,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            // A scan of every claim: the releases bucket has no index by claim time.
+            let mut adopted = Vec::new();
+            for (name, value) in scan(&b.client, &b.releases, ">").await? {
+                let mut held: Release = json(&b.releases.name, &name, &value)?;
+                if held.claimed < micros(since)
+                    || held.claimed >= micros(before)
+                    || held.claimed_by != Claimer::Scheduler.as_str()
+                {
+                    continue;
+                }
+                if read(&b.runs, &key(&held.run_id)).await?.is_some() {
+                    continue;
+                }
+                let Some((workflow, logical)) = name.rsplit_once('.') else {
+                    continue;
+                };
+                let Ok(logical) = logical.parse::<i64>() else {
+                    continue;
+                };
+                // Taken over at the revision read: another scheduler that
+                // adopted it first makes this update fail.
+                let Some((_, revision)) = read(&b.releases, &name).await? else {
+                    continue;
+                };
+                held.claimed_by = ADOPTED.to_string();
+                match b
+                    .releases
+                    .update(&name, bytes_of(&held).into(), revision)
+                    .await
+                {
+                    Ok(_) => adopted.push((unkey(workflow), from_micros(logical), held.run_id)),
+                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {}
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            adopted.sort_by_key(|(_, logical, _)| *logical);
+            Ok(adopted)
+        })
+    }
+
+    fn end_run(&self, run_id: &str, state: RunState, ended: Timestamp) -> Result<(), StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let name = key(run_id);
+            let Some((value, _)) = read(&b.runs, &name).await? else {
+                return Ok(());
+            };
+            let mut row: Row = json(&b.runs.name, &name, &value)?;
+            row.state = state.as_str().to_string();
+            row.ended = Some(micros(ended));
+            b.runs
+                .put(&name, bytes_of(&row).into())
+                .await
+                .map_err(failed)?;
+            b.open
+                .delete(open_key(&row.workflow, run_id))
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRow>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let name = key(run_id);
+            match read(&b.runs, &name).await? {
+                Some((value, _)) => Ok(Some(json::<Row>(&b.runs.name, &name, &value)?.into())),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn runs(&self, query: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            // A scan of the whole history (one consumer, the newest value of
+            // each run), filtered and sorted here: KV has no index by time.
+            // Fine for the history of thousands of runs `wfr runs` reads.
+            let mut found: Vec<RunRow> = rows(&b.client, &b.runs, ">")
+                .await?
+                .into_iter()
+                .filter(|r| query.workflow.as_ref().is_none_or(|w| &r.workflow == w))
+                .filter(|r| query.state.is_none_or(|s| r.state == s))
+                .filter(|r| query.since.is_none_or(|t| r.started >= t))
+                .collect();
+            found.sort_by(|a, b| {
+                b.started
+                    .cmp(&a.started)
+                    .then_with(|| b.run_id.cmp(&a.run_id))
+            });
+            found.truncate(query.limit);
+            Ok(found)
+        })
+    }
+
+    fn open_runs(&self) -> Result<Vec<RunRow>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let mut found = rows(&b.client, &b.open, ">").await?;
+            found.sort_by_key(|r| r.started);
+            Ok(found)
+        })
+    }
+
+    fn claim_release(
+        &self,
+        workflow: &str,
+        logical: Timestamp,
+        run_id: &str,
+        by: Claimer,
+        force: bool,
+    ) -> Result<Claim, StoreError> {
+        self.call(claim(&self.buckets, workflow, logical, run_id, by, force))
+    }
+
+    fn claim_releases(
+        &self,
+        claims: &[(String, Timestamp, String)],
+        by: Claimer,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            // One claim after the other: JetStream 2.9 has no transaction over
+            // several keys; each is claimed once all the same.
+            let mut outcomes = Vec::with_capacity(claims.len());
+            for (workflow, logical, run_id) in claims {
+                outcomes.push(claim(b, workflow, *logical, run_id, by, false).await?);
+            }
+            Ok(outcomes)
+        })
+    }
+
+    fn unclaim(&self, workflow: &str, logical: Timestamp, run_id: &str) -> Result<(), StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let name = release_key(workflow, logical);
+            let Some((value, revision)) = read(&b.releases, &name).await? else {
+                return Ok(());
+            };
+            let held: Release = json(&b.releases.name, &name, &value)?;
+            if held.run_id != run_id {
+                return Ok(());
+            }
+            // Only this claim: a delete at the revision read.
+            match b
+                .releases
+                .delete_expect_revision(&name, Some(revision))
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == kv::DeleteErrorKind::WrongLastRevision => Ok(()),
+                Err(e) => Err(failed(e)),
+            }
+        })
+    }
+
+    fn released_as(
+        &self,
+        workflow: &str,
+        logical: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let name = release_key(workflow, logical);
+            match read(&b.releases, &name).await? {
+                Some((value, _)) => Ok(Some(
+                    json::<Release>(&b.releases.name, &name, &value)?.run_id,
+                )),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn last_tick(&self, workflow: &str) -> Result<Option<Timestamp>, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            let name = key(workflow);
+            match read(&b.ticks, &name).await? {
+                Some((value, _)) => Ok(Some(from_micros(tick_of(&b.ticks.name, &name, &value)?))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn pass_tick(&self, workflow: &str, tick: Timestamp) -> Result<(), StoreError> {
+        self.call(pass(&self.buckets, workflow, tick))
+    }
+
+    fn active(&self, workflow: &str) -> Result<usize, StoreError> {
+        let b = &self.buckets;
+        self.call(async {
+            Ok(scan(&b.client, &b.open, &format!("{}.>", key(workflow)))
+                .await?
+                .len())
+        })
+    }
+}
+
+/// The name [`key`] wrote.
+#[must_use]
+pub fn unkey(token: &str) -> String {
+    if token == "=" {
+        return String::new();
+    }
+    let mut bytes = Vec::with_capacity(token.len());
+    let raw = token.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'='
+            && let Some(byte) = token
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            bytes.push(byte);
+            i += 3;
+        } else {
+            bytes.push(raw[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
