@@ -368,13 +368,23 @@ fn failed(e: impl std::fmt::Display) -> Failure {
     e.to_string()
 }
 
+/// A failure to `what` (an operation) `key` in `bucket`.
+fn at<E: std::fmt::Display>(
+    what: &'static str,
+    bucket: &kv::Store,
+    key: &str,
+) -> impl FnOnce(E) -> Failure + use<E> {
+    let (bucket, key) = (bucket.name.clone(), key.to_string());
+    move |e| format!("cannot {what} `{key}` in bucket {bucket}: {e}")
+}
+
 /// A key's value and revision, None when it has none (never written, deleted
 /// or purged).
 async fn read(bucket: &kv::Store, key: &str) -> Result<Option<(Vec<u8>, u64)>, Failure> {
     Ok(bucket
         .entry(key)
         .await
-        .map_err(failed)?
+        .map_err(at("read", bucket, key))?
         .filter(|e| e.operation == kv::Operation::Put)
         .map(|e| (e.value.to_vec(), e.revision)))
 }
@@ -452,13 +462,27 @@ impl Nats {
                 Err(_) => Err(unreachable("no answer".into())),
             }
         })?;
+        // Again while it fails for a moment: on a cluster, the info of a
+        // stream that another `wfr` is making times out until it has a leader.
         let buckets = driver.handle.block_on(async {
-            match tokio::time::timeout(CALL_WITHIN, buckets(&client, &address)).await {
-                Ok(result) => result,
-                Err(_) => Err(format!(
-                    "its JetStream did not make or find the buckets within {} s",
-                    CALL_WITHIN.as_secs()
-                )),
+            let deadline = tokio::time::Instant::now() + CALL_WITHIN;
+            loop {
+                match tokio::time::timeout_at(deadline, buckets(&client, &address)).await {
+                    Ok(Ok(buckets)) => return Ok(buckets),
+                    Ok(Err(failure))
+                        if is_transient(&failure)
+                            && tokio::time::Instant::now() + RETRY_AFTER < deadline =>
+                    {
+                        tokio::time::sleep(RETRY_AFTER).await;
+                    }
+                    Ok(Err(failure)) => return Err(failure),
+                    Err(_) => {
+                        return Err(format!(
+                            "its JetStream did not make or find the buckets within {} s",
+                            CALL_WITHIN.as_secs()
+                        ));
+                    }
+                }
             }
         });
         let buckets = buckets.map_err(|error| StoreError::Nats {
@@ -478,8 +502,45 @@ impl Nats {
         self.address.shown()
     }
 
-    /// Runs `work` on the store's runtime, within [`CALL_WITHIN`].
-    fn call<T>(&self, work: impl Future<Output = Result<T, Failure>>) -> Result<T, StoreError> {
+    /// Runs `work` on the store's runtime, again while it fails for a moment
+    /// (a timeout, no responders: a stream leader being elected, a server
+    /// restarting) and [`CALL_WITHIN`] has not passed. Every `work` given is
+    /// safe to do again (a claim that finds its own run id is claimed).
+    fn call<T, F>(&self, work: impl Fn() -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, Failure>>,
+    {
+        self.driver
+            .handle
+            .block_on(async {
+                let deadline = tokio::time::Instant::now() + CALL_WITHIN;
+                loop {
+                    let failure = match tokio::time::timeout_at(deadline, work()).await {
+                        Ok(Ok(done)) => return Ok(done),
+                        Ok(Err(failure)) => failure,
+                        Err(_) => {
+                            return Err(format!("no answer within {} s", CALL_WITHIN.as_secs()));
+                        }
+                    };
+                    if !is_transient(&failure)
+                        || tokio::time::Instant::now() + RETRY_AFTER >= deadline
+                    {
+                        return Err(failure);
+                    }
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            })
+            .map_err(|error| StoreError::Nats {
+                url: self.address.shown(),
+                error,
+            })
+    }
+
+    /// Runs `work` once, within [`CALL_WITHIN`] (for what is not safe to do again).
+    fn call_once<T>(
+        &self,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, StoreError> {
         self.driver
             .handle
             .block_on(async {
@@ -493,6 +554,16 @@ impl Nats {
                 error,
             })
     }
+}
+
+/// How long a call waits before it tries again.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
+
+/// A failure that may pass: async-nats says a request timed out (no answer
+/// yet: a stream's leader being elected) or that nobody answered (JetStream
+/// not ready on that server).
+fn is_transient(failure: &str) -> bool {
+    failure.contains("timed out") || failure.contains("no responders")
 }
 
 /// A client connected to `address`.
@@ -544,23 +615,30 @@ async fn buckets(client: &async_nats::Client, address: &Address) -> Result<Bucke
             if let Ok(store) = js.get_key_value(&bucket).await {
                 return Ok(store);
             }
+            // The bucket's stream as async-nats's `create_key_value` makes it,
+            // made directly: that one first reads the account's info, which
+            // async-nats 0.51 cannot parse from a 2.9 server (no
+            // `reserved_memory`).
             let made = js
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    description: description.to_string(),
-                    history: 1,
+                .create_stream(jetstream::stream::Config {
+                    name: format!("KV_{bucket}"),
+                    description: Some(description.to_string()),
+                    subjects: vec![format!("$KV.{bucket}.>")],
+                    max_messages_per_subject: 1,
                     storage: jetstream::stream::StorageType::File,
                     num_replicas: replicas,
+                    allow_rollup: true,
+                    deny_delete: true,
+                    allow_direct: true,
+                    discard: jetstream::stream::DiscardPolicy::New,
                     ..Default::default()
                 })
                 .await;
-            match made {
-                Ok(store) => Ok(store),
-                // Made by another `wfr` meanwhile.
-                Err(error) => js.get_key_value(&bucket).await.map_err(|_| {
-                    format!("cannot make bucket {bucket} ({replicas} replicas): {error}")
-                }),
-            }
+            // Made here, or by another `wfr` meanwhile.
+            js.get_key_value(&bucket).await.map_err(|error| match made {
+                Err(made) => format!("cannot make bucket {bucket} ({replicas} replicas): {made}"),
+                Ok(_) => format!("cannot open bucket {bucket}: {error}"),
+            })
         }
     };
     Ok(Buckets {
@@ -595,7 +673,7 @@ async fn claim(
                 .releases
                 .put(&name, value.clone().into())
                 .await
-                .map_err(failed)?;
+                .map_err(at("write", &buckets.releases, &name))?;
             break Claim::Claimed;
         }
         match buckets.releases.create(&name, value.clone().into()).await {
@@ -616,7 +694,7 @@ async fn claim(
                     None => {}
                 }
             }
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(at("create", &buckets.releases, &name)(e)),
         }
     };
     if by == Claimer::Scheduler {
@@ -635,7 +713,7 @@ async fn pass(buckets: &Buckets, workflow: &str, tick: Timestamp) -> Result<(), 
             None => match buckets.ticks.create(&name, value.clone().into()).await {
                 Ok(_) => true,
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
-                Err(e) => return Err(failed(e)),
+                Err(e) => return Err(at("create", &buckets.ticks, &name)(e)),
             },
             Some((last, revision)) => {
                 let last = tick_of(&buckets.ticks.name, &name, &last)?;
@@ -649,7 +727,7 @@ async fn pass(buckets: &Buckets, workflow: &str, tick: Timestamp) -> Result<(), 
                 {
                     Ok(_) => true,
                     Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
-                    Err(e) => return Err(failed(e)),
+                    Err(e) => return Err(at("update", &buckets.ticks, &name)(e)),
                 }
             }
         };
@@ -682,25 +760,33 @@ async fn rows(
 impl Store for Nats {
     fn add_run(&self, run: &RunRow) -> Result<(), StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        let tried = std::cell::Cell::new(false);
+        self.call(|| async {
+            let again = tried.replace(true);
             let value = bytes_of(&Row::from(run));
+            let name = key(&run.run_id);
             // Added once: a second `wfr` given the same run id (a claim two
             // schedulers both took over) fails here, before it runs anything.
-            b.runs
-                .create(key(&run.run_id), value.clone().into())
-                .await
-                .map_err(|e| {
-                    if e.kind() == kv::CreateErrorKind::AlreadyExists {
-                        format!("run {} is in the history already", run.run_id)
-                    } else {
-                        failed(e)
+            // Tried again, the same row found is this call's, written before
+            // its answer was lost.
+            match b.runs.create(&name, value.clone().into()).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    if !again
+                        || read(&b.runs, &name)
+                            .await?
+                            .is_none_or(|(held, _)| held != value)
+                    {
+                        return Err(format!("run {} is in the history already", run.run_id));
                     }
-                })?;
+                }
+                Err(e) => return Err(at("create", &b.runs, &name)(e)),
+            }
             if !run.state.has_ended() {
                 b.open
                     .put(open_key(&run.workflow, &run.run_id), value.into())
                     .await
-                    .map_err(failed)?;
+                    .map_err(at("write", &b.open, &open_key(&run.workflow, &run.run_id)))?;
             }
             Ok(())
         })
@@ -712,7 +798,7 @@ impl Store for Nats {
         before: Timestamp,
     ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call_once(async {
             // A scan of every claim: the releases bucket has no index by claim time.
             let mut adopted = Vec::new();
             for (name, value) in scan(&b.client, &b.releases, ">").await? {
@@ -745,7 +831,7 @@ impl Store for Nats {
                 {
                     Ok(_) => adopted.push((unkey(workflow), from_micros(logical), held.run_id)),
                     Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {}
-                    Err(e) => return Err(failed(e)),
+                    Err(e) => return Err(at("update", &b.releases, &name)(e)),
                 }
             }
             adopted.sort_by_key(|(_, logical, _)| *logical);
@@ -755,7 +841,7 @@ impl Store for Nats {
 
     fn end_run(&self, run_id: &str, state: RunState, ended: Timestamp) -> Result<(), StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             let name = key(run_id);
             let Some((value, _)) = read(&b.runs, &name).await? else {
                 return Ok(());
@@ -766,17 +852,18 @@ impl Store for Nats {
             b.runs
                 .put(&name, bytes_of(&row).into())
                 .await
-                .map_err(failed)?;
+                .map_err(at("write", &b.runs, &name))?;
+            let open = open_key(&row.workflow, run_id);
             b.open
-                .delete(open_key(&row.workflow, run_id))
+                .delete(&open)
                 .await
-                .map_err(failed)
+                .map_err(at("delete", &b.open, &open))
         })
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRow>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             let name = key(run_id);
             match read(&b.runs, &name).await? {
                 Some((value, _)) => Ok(Some(json::<Row>(&b.runs.name, &name, &value)?.into())),
@@ -787,7 +874,7 @@ impl Store for Nats {
 
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             // A scan of the whole history (one consumer, the newest value of
             // each run), filtered and sorted here: KV has no index by time.
             // Fine for the history of thousands of runs `wfr runs` reads.
@@ -810,7 +897,7 @@ impl Store for Nats {
 
     fn open_runs(&self) -> Result<Vec<RunRow>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             let mut found = rows(&b.client, &b.open, ">").await?;
             found.sort_by_key(|r| r.started);
             Ok(found)
@@ -825,7 +912,7 @@ impl Store for Nats {
         by: Claimer,
         force: bool,
     ) -> Result<Claim, StoreError> {
-        self.call(claim(&self.buckets, workflow, logical, run_id, by, force))
+        self.call(|| claim(&self.buckets, workflow, logical, run_id, by, force))
     }
 
     fn claim_releases(
@@ -834,7 +921,7 @@ impl Store for Nats {
         by: Claimer,
     ) -> Result<Vec<Claim>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             // One claim after the other: JetStream 2.9 has no transaction over
             // several keys; each is claimed once all the same.
             let mut outcomes = Vec::with_capacity(claims.len());
@@ -847,7 +934,7 @@ impl Store for Nats {
 
     fn unclaim(&self, workflow: &str, logical: Timestamp, run_id: &str) -> Result<(), StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             let name = release_key(workflow, logical);
             let Some((value, revision)) = read(&b.releases, &name).await? else {
                 return Ok(());
@@ -864,7 +951,7 @@ impl Store for Nats {
             {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == kv::DeleteErrorKind::WrongLastRevision => Ok(()),
-                Err(e) => Err(failed(e)),
+                Err(e) => Err(at("delete", &b.releases, &name)(e)),
             }
         })
     }
@@ -875,7 +962,7 @@ impl Store for Nats {
         logical: Timestamp,
     ) -> Result<Option<String>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             let name = release_key(workflow, logical);
             match read(&b.releases, &name).await? {
                 Some((value, _)) => Ok(Some(
@@ -888,7 +975,7 @@ impl Store for Nats {
 
     fn last_tick(&self, workflow: &str) -> Result<Option<Timestamp>, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             let name = key(workflow);
             match read(&b.ticks, &name).await? {
                 Some((value, _)) => Ok(Some(from_micros(tick_of(&b.ticks.name, &name, &value)?))),
@@ -898,12 +985,12 @@ impl Store for Nats {
     }
 
     fn pass_tick(&self, workflow: &str, tick: Timestamp) -> Result<(), StoreError> {
-        self.call(pass(&self.buckets, workflow, tick))
+        self.call(|| pass(&self.buckets, workflow, tick))
     }
 
     fn active(&self, workflow: &str) -> Result<usize, StoreError> {
         let b = &self.buckets;
-        self.call(async {
+        self.call(|| async {
             Ok(scan(&b.client, &b.open, &format!("{}.>", key(workflow)))
                 .await?
                 .len())
