@@ -12,6 +12,7 @@ use wfc_runtime::store::sqlite::Sqlite;
 use wfc_runtime::store::{Claim, Claimer, RunQuery, RunRow, RunState, Store};
 
 use crate::nats_support::{NatsCluster, NatsServer, free_port};
+use crate::orchestration::{fired, offset_before_tick};
 use crate::support::{Started, start_with, stderr, stdout, wfr_with, write};
 
 fn t(text: &str) -> Timestamp {
@@ -356,24 +357,6 @@ fn runs_json(dir: &Path, store: &str, extra: &[&str]) -> Vec<serde_json::Value> 
         .unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
 
-/// The clock offset that puts the next minute's tick `secs` seconds after now.
-fn offset_before_tick(secs: f64) -> String {
-    let now = Timestamp::now();
-    let into = now.as_millisecond().rem_euclid(60_000) as f64 / 1000.0;
-    format!("{:.3}", 60.0 - into - secs)
-}
-
-fn fired(lines: &str) -> Vec<serde_json::Value> {
-    crate::support::json_lines(lines)
-        .into_iter()
-        .filter(|l| {
-            l["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("fired"))
-        })
-        .collect()
-}
-
 /// Two schedulers, each in a workspace of its own (two machines) and each
 /// talking to another node of a 3-node cluster, the token from
 /// `$WFR_NATS_TOKEN`: a real tick fires once between them, its run is in the
@@ -492,10 +475,11 @@ fn racing_releases_on_a_cluster_run_once() {
         .into_iter()
         .map(|r| r.end_within(Duration::from_secs(60)))
         .collect();
-    let said: String = ended
+    let said = ended
         .iter()
-        .map(|e| format!("{:?}: {}{}\n", e.code, e.stdout, e.stderr))
-        .collect();
+        .map(|e| format!("{:?}: {}{}", e.code, e.stdout, e.stderr))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(ended.iter().all(|e| e.code == Some(0)), "{said}");
     let skipped = ended
         .iter()
@@ -567,4 +551,61 @@ fn an_unreachable_nats_is_a_clear_error_within_bounded_time() {
         Duration::from_secs(3),
         "nats://",
     );
+}
+
+/// A node of the cluster killed: a store connected to all of them still
+/// claims (its client moves to another node, the buckets' streams elect new
+/// leaders) within its bound, and sees what was claimed before; the node
+/// restarted serves the same history.
+#[test]
+fn a_store_on_a_cluster_outlives_a_node() {
+    let Some(mut cluster) = NatsCluster::start(3) else {
+        return;
+    };
+    let store = nats(&cluster.urls(), cluster.token());
+    let at = |minute: i64| Timestamp::from_second(60 * minute).expect("a time");
+    let claim = |minute: i64| {
+        store
+            .claim_release(
+                "w",
+                at(minute),
+                &format!("r{minute}"),
+                Claimer::Scheduler,
+                false,
+            )
+            .expect("claim")
+    };
+    assert_eq!(claim(0), Claim::Claimed);
+    for victim in [0, 1] {
+        cluster.kill(victim);
+        let started = Instant::now();
+        for minute in 1..4 {
+            let minute = minute + 10 * (victim as i64 + 1);
+            assert_eq!(claim(minute), Claim::Claimed);
+        }
+        assert_eq!(
+            store
+                .claim_release("w", at(0), "another", Claimer::Scheduler, false)
+                .expect("claim"),
+            Claim::Taken {
+                run_id: "r0".into()
+            }
+        );
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(30), "took {took:?}");
+        eprintln!("claims with node {victim} killed: {took:?}");
+        cluster.restart(victim);
+        cluster.wait_for_jetstream(Duration::from_secs(30));
+    }
+    // Through the node killed first alone: the same history.
+    let other = nats(&cluster.url(0), cluster.token());
+    assert_eq!(
+        other.released_as("w", at(0)).expect("read"),
+        Some("r0".into())
+    );
+    assert_eq!(
+        other.released_as("w", at(23)).expect("read"),
+        Some("r23".into())
+    );
+    assert_eq!(other.last_tick("w").expect("read"), Some(at(23)));
 }

@@ -615,8 +615,8 @@ async fn buckets(client: &async_nats::Client, address: &Address) -> Result<Bucke
             if let Ok(store) = js.get_key_value(&bucket).await {
                 return Ok(store);
             }
-            // The bucket's stream as async-nats's `create_key_value` makes it,
-            // made directly: that one first reads the account's info, which
+            // The bucket's stream as async-nats's `create_key_value` makes it
+            // (but for direct reads), made directly: that one first reads the account's info, which
             // async-nats 0.51 cannot parse from a 2.9 server (no
             // `reserved_memory`).
             let made = js
@@ -629,7 +629,10 @@ async fn buckets(client: &async_nats::Client, address: &Address) -> Result<Bucke
                     num_replicas: replicas,
                     allow_rollup: true,
                     deny_delete: true,
-                    allow_direct: true,
+                    // Reads through the stream's leader, not any replica: a
+                    // replica behind it would not see a claim just made (a
+                    // `wfr release --claimed` checks its scheduler's).
+                    allow_direct: false,
                     discard: jetstream::stream::DiscardPolicy::New,
                     ..Default::default()
                 })
@@ -679,19 +682,16 @@ async fn claim(
         match buckets.releases.create(&name, value.clone().into()).await {
             Ok(_) => break Claim::Claimed,
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                match read(&buckets.releases, &name).await? {
-                    Some((held, _)) => {
-                        let held: Release = json(&buckets.releases.name, &name, &held)?;
-                        break if held.run_id == run_id {
-                            Claim::Claimed
-                        } else {
-                            Claim::Taken {
-                                run_id: held.run_id,
-                            }
-                        };
-                    }
-                    // Given back meanwhile: claim it again.
-                    None => {}
+                // None: given back meanwhile, claimed again.
+                if let Some((held, _)) = read(&buckets.releases, &name).await? {
+                    let held: Release = json(&buckets.releases.name, &name, &held)?;
+                    break if held.run_id == run_id {
+                        Claim::Claimed
+                    } else {
+                        Claim::Taken {
+                            run_id: held.run_id,
+                        }
+                    };
                 }
             }
             Err(e) => return Err(at("create", &buckets.releases, &name)(e)),
