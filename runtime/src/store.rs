@@ -172,6 +172,11 @@ pub enum StoreError {
         within: u64,
         error: String,
     },
+    /// The NATS servers refuse the credentials given (never shown).
+    #[error(
+        "NATS at {url} refused the credentials ({error}): give the token in the store's URL (nats://TOKEN@host:port) or in WFR_NATS_TOKEN, or the user as nats://USER:PASSWORD@host:port"
+    )]
+    NatsRefused { url: String, error: String },
     /// The store on NATS failed a call (the URL without its credentials).
     #[error("the run store on NATS at {url}: {error}")]
     Nats { url: String, error: String },

@@ -540,9 +540,9 @@ fn an_unreachable_nats_is_a_clear_error_within_bounded_time() {
     };
     check(
         &format!("nats://s3cret@127.0.0.1:{}", server.port()),
-        &format!("cannot reach NATS at {}", server.url()),
+        &format!("NATS at {} refused the credentials", server.url()),
         Duration::from_secs(7),
-        "authorization",
+        "WFR_NATS_TOKEN",
     );
     // Not a URL.
     check(

@@ -458,7 +458,13 @@ impl Nats {
         let client = driver.handle.block_on(async {
             match tokio::time::timeout(OPEN_WITHIN, connect(&address)).await {
                 Ok(Ok(client)) => Ok(client),
-                Ok(Err(error)) => Err(unreachable(error)),
+                Ok(Err(e)) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
+                    Err(StoreError::NatsRefused {
+                        url: shown.clone(),
+                        error: e.to_string(),
+                    })
+                }
+                Ok(Err(e)) => Err(unreachable(e.to_string())),
                 Err(_) => Err(unreachable("no answer".into())),
             }
         })?;
@@ -567,7 +573,7 @@ fn is_transient(failure: &str) -> bool {
 }
 
 /// A client connected to `address`.
-async fn connect(address: &Address) -> Result<async_nats::Client, String> {
+async fn connect(address: &Address) -> Result<async_nats::Client, async_nats::ConnectError> {
     let options = match &address.credentials {
         Credentials::None => async_nats::ConnectOptions::new(),
         Credentials::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
@@ -576,23 +582,23 @@ async fn connect(address: &Address) -> Result<async_nats::Client, String> {
         }
     };
     let scheme = if address.tls { "tls" } else { "nats" };
+    // Each was checked as HOST:PORT when the address was read.
     let servers: Vec<async_nats::ServerAddr> = address
         .servers
         .iter()
-        .map(|s| {
-            format!("{scheme}://{s}")
-                .parse()
-                .map_err(|e| format!("{s}: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
+        .filter_map(|s| format!("{scheme}://{s}").parse().ok())
+        .collect();
     options
         .name("wfr")
         .connection_timeout(OPEN_WITHIN)
         .request_timeout(Some(REQUEST_WITHIN))
+        // Past the first connection, a lost server is tried again for as long
+        // as the process runs (a scheduler outlives a NATS restart); a call
+        // meanwhile fails after its bound.
+        .max_reconnects(None)
         .require_tls(address.tls)
         .connect(servers)
         .await
-        .map_err(|e| e.to_string())
 }
 
 /// The store's buckets, made when missing.
