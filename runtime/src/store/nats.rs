@@ -129,10 +129,9 @@ impl Address {
             let (part, path) = part.split_once('/').unwrap_or((part, ""));
             let path = path.trim_end_matches('/');
             if !path.is_empty() {
-                if path.is_empty()
-                    || !path
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                if !path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 {
                     return Err(format!(
                         "the store's namespace `{path}` (the URL's path) takes letters, digits, `_` and `-`"
@@ -147,10 +146,10 @@ impl Address {
             if let Some(auth) = auth.filter(|a| !a.is_empty()) {
                 let given = match auth.split_once(':') {
                     Some((user, password)) => Credentials::User {
-                        user: user.to_string(),
-                        password: password.to_string(),
+                        user: decode(user),
+                        password: decode(password),
                     },
-                    None => Credentials::Token(auth.to_string()),
+                    None => Credentials::Token(decode(auth)),
                 };
                 if credentials != Credentials::None && credentials != given {
                     return Err(
@@ -214,6 +213,30 @@ impl Address {
     fn bucket(&self, name: &str) -> String {
         format!("{}-{name}", self.namespace)
     }
+}
+
+/// `text` with its percent-escapes (`%40` for `@`) decoded, as in URLs.
+fn decode(text: &str) -> String {
+    let raw = text.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let escaped = (raw[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The four buckets.
@@ -1027,4 +1050,75 @@ pub fn unkey(token: &str) -> String {
         }
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<Address, String> {
+        Address::parse(url, None)
+    }
+
+    #[test]
+    fn urls_give_servers_credentials_and_options_and_show_no_credentials() {
+        let one = parse("nats://s3cret@127.0.0.1:4222").expect("a URL");
+        assert_eq!(one.servers, ["127.0.0.1:4222"]);
+        assert!(one.credentials == Credentials::Token("s3cret".into()));
+        assert_eq!(one.shown(), "nats://127.0.0.1:4222");
+        assert!(!format!("{one:?}").contains("s3cret"));
+        let many =
+            parse("nats://u:p%40ss@a:1,nats://u:p%40ss@b:2,c/team?replicas=2").expect("a URL");
+        assert_eq!(many.servers, ["a:1", "b:2", "c:4222"]);
+        assert!(
+            many.credentials
+                == Credentials::User {
+                    user: "u".into(),
+                    password: "p@ss".into()
+                }
+        );
+        assert_eq!(many.namespace, "team");
+        assert_eq!(many.replicas, Some(2));
+        assert_eq!(many.shown(), "nats://a:1,nats://b:2,nats://c:4222/team");
+        assert_eq!(many.bucket("runs"), "team-runs");
+        // The token from the environment only without one in the URL.
+        let env = Address::parse("nats://h:1", Some("t")).expect("a URL");
+        assert!(env.credentials == Credentials::Token("t".into()));
+        let url = Address::parse("nats://u@h:1", Some("t")).expect("a URL");
+        assert!(url.credentials == Credentials::Token("u".into()));
+        assert_eq!(parse("tls://h:1").expect("a URL").shown(), "tls://h:1");
+    }
+
+    #[test]
+    fn bad_urls_say_why_without_credentials() {
+        for (url, says) in [
+            ("http://s3cret@h:1", "nats://"),
+            ("nats://s3cret@h:x", "not HOST:PORT"),
+            ("nats://s3cret@", "names no server"),
+            ("nats://h:1?replicas=9", "1 to 5"),
+            ("nats://h:1?ttl=3", "unknown option `ttl`"),
+            ("nats://h:1/a.b", "namespace"),
+            ("nats://a@h:1,nats://b@h:2", "different credentials"),
+        ] {
+            let why = parse(url).expect_err(url);
+            assert!(why.contains(says), "{url}: {why}");
+            assert!(!why.contains("s3cret"), "{url}: {why}");
+        }
+    }
+
+    #[test]
+    fn names_become_key_tokens_and_back() {
+        for name in ["plain_name-1", "a.b", "a b", "ä", "=2E", "", "x>y*"] {
+            let token = key(name);
+            assert!(
+                token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-=".contains(&b)),
+                "{token}"
+            );
+            assert_eq!(unkey(&token), name);
+        }
+        assert_eq!(key("a.b"), "a=2Eb");
+        assert_ne!(key("a.b"), key("a=2Eb"));
+    }
 }
