@@ -225,15 +225,12 @@ fn decode(text: &str) -> String {
             .then(|| text.get(i + 1..i + 3))
             .flatten()
             .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(raw[i]);
-                i += 1;
-            }
+        if let Some(byte) = escaped {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
         }
     }
     String::from_utf8_lossy(&out).into_owned()
