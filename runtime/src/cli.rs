@@ -157,6 +157,9 @@ pub(crate) struct RunOptions {
     #[arg(long, value_name = "DIR", default_value = ".wfc/runs")]
     runs: PathBuf,
 
+    #[command(flatten)]
+    store: history::StoreArg,
+
     /// Store the outputs of stages without `id` under upstream's hashed ids
     /// (`WORKFLOW_CORE_STAGE_DEFAULT_ID=true` does the same).
     #[arg(long)]
@@ -518,7 +521,7 @@ pub(crate) fn launch(
     let history: Option<Arc<dyn crate::store::Store>> = match (how.dry_run, how.history) {
         (true, _) => None,
         (false, Some(history)) => Some(history),
-        (false, None) => Some(Arc::new(crate::store::open(&args.runs)?)),
+        (false, None) => Some(Arc::from(args.store.open(&args.runs)?)),
     };
     // The run's row goes in before it starts when the run must not start twice
     // (a release: a second `wfr` given the same claimed run id fails here);

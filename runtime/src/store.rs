@@ -4,10 +4,13 @@
 //! and who owns a run.
 //!
 //! [`Store`] is what the commands use; [`sqlite::Sqlite`] is the embedded default
-//! (`.wfc/wfc.db`, nothing to install). Another backend (many machines sharing
-//! one store) implements the same trait: every operation that must not happen
-//! twice (a release, a scheduler's tick) is one call that claims or refuses.
+//! (`.wfc/wfc.db`, nothing to install); [`nats::Nats`] keeps it in NATS JetStream
+//! key-value buckets, for many machines sharing one store (`--store nats://…`).
+//! Every operation that must not happen twice (a release, a scheduler's tick)
+//! is one call that claims or refuses.
 
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -157,6 +160,26 @@ pub enum StoreError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// `--store` / `$WFR_STORE` that is not a store's URL. Never the credentials.
+    #[error("the run store {given}: {why}")]
+    Address { given: String, why: String },
+    /// The NATS servers do not answer (the URL without its credentials).
+    #[error(
+        "cannot reach NATS at {url} within {within} s: {error}; check that nats-server runs there with JetStream on (-js) and that the token or user is right"
+    )]
+    NatsUnreachable {
+        url: String,
+        within: u64,
+        error: String,
+    },
+    /// The NATS servers refuse the credentials given (never shown).
+    #[error(
+        "NATS at {url} refused the credentials ({error}): give the token in the store's URL (nats://TOKEN@host:port) or in WFR_NATS_TOKEN, or the user as nats://USER:PASSWORD@host:port"
+    )]
+    NatsRefused { url: String, error: String },
+    /// The store on NATS failed a call (the URL without its credentials).
+    #[error("the run store on NATS at {url}: {error}")]
+    Nats { url: String, error: String },
 }
 
 /// The history, releases and scheduler state (see the module doc).
@@ -222,6 +245,49 @@ pub trait Store: Send + Sync {
 /// records already in `runs` are indexed.
 pub fn open(runs: &Path) -> Result<sqlite::Sqlite, StoreError> {
     sqlite::Sqlite::open(&db_path(runs), runs)
+}
+
+/// The store `store` names (`--store`; else `$WFR_STORE`), else the SQLite
+/// store of `runs` (see [`open`]). A store named that cannot be reached is an
+/// error, never the SQLite store instead.
+pub fn open_chosen(runs: &Path, store: Option<&str>) -> Result<Box<dyn Store>, StoreError> {
+    let from_env = std::env::var("WFR_STORE")
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    let Some(given) = store.map(str::to_string).or(from_env) else {
+        return Ok(Box::new(open(runs)?));
+    };
+    let hidden = hide_credentials(&given);
+    if given.trim() == "sqlite" {
+        return Ok(Box::new(open(runs)?));
+    }
+    #[cfg(feature = "nats")]
+    {
+        let token = std::env::var("WFR_NATS_TOKEN").ok();
+        let address = nats::Address::parse(&given, token.as_deref())
+            .map_err(|why| StoreError::Address { given: hidden, why })?;
+        Ok(Box::new(nats::Nats::open(address)?))
+    }
+    #[cfg(not(feature = "nats"))]
+    Err(StoreError::Address {
+        given: hidden,
+        why: "this wfr was built without the `nats` feature; the stores it knows are `sqlite` (the default)".into(),
+    })
+}
+
+/// A store's URL as messages show it: `scheme://` kept, whatever is before an
+/// `@` (credentials) gone.
+fn hide_credentials(url: &str) -> String {
+    url.split(',')
+        .map(|part| match part.rsplit_once('@') {
+            Some((before, after)) => match before.split_once("://") {
+                Some((scheme, _)) => format!("{scheme}://{after}"),
+                None => after.to_string(),
+            },
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Where the history of the runs in `runs` is (see [`open`]).

@@ -14,6 +14,8 @@ mod input;
 mod limits;
 mod logs;
 #[cfg(feature = "nats")]
+mod nats_store;
+#[cfg(feature = "nats")]
 mod nats_support;
 mod nesting;
 mod numbers;

@@ -64,7 +64,11 @@ fn random_token() -> String {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .expect("random bytes");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 /// One `nats-server` process and what it needs to start again the same way.
@@ -372,9 +376,10 @@ impl NatsCluster {
             Err(last)
         });
         if let Err(last) = outcome {
-            let logs: String = (0..self.nodes.len())
+            let logs = (0..self.nodes.len())
                 .map(|i| format!("--- n{i}:\n{}", self.log(i)))
-                .collect();
+                .collect::<Vec<_>>()
+                .join("\n");
             panic!("the cluster's JetStream was not ready within {limit:?}: {last}\n{logs}");
         }
     }

@@ -451,7 +451,7 @@ fn records_made_before_the_history_are_indexed_and_a_newer_history_is_refused() 
 }
 
 /// The clock offset that puts the next minute's tick `lead` seconds from now.
-fn offset_before_tick(lead: f64) -> String {
+pub(crate) fn offset_before_tick(lead: f64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
@@ -465,7 +465,7 @@ fn scheduler(dir: &Path, offset: &str, extra: &[&str]) -> Started {
     start(&args, dir)
 }
 
-fn fired(lines: &str) -> Vec<serde_json::Value> {
+pub(crate) fn fired(lines: &str) -> Vec<serde_json::Value> {
     crate::support::json_lines(lines)
         .into_iter()
         .filter(|l| {

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 
 use super::{Done, Error, LogFormat};
-use crate::store::{self, RunQuery, RunRow, RunState, Store as _};
+use crate::store::{self, RunQuery, RunRow, RunState};
 
 /// Where the history is: beside the runs folder.
 #[derive(Clone, Debug, Args)]
@@ -18,14 +18,34 @@ pub(crate) struct Where {
     /// Where run records are (the history, `wfc.db`, is beside this folder).
     #[arg(long, value_name = "DIR", default_value = ".wfc/runs")]
     pub runs: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// Which store keeps the history, releases and schedulers' state.
+#[derive(Clone, Debug, Default, Args)]
+pub(crate) struct StoreArg {
+    /// The run store: `nats://[TOKEN@]HOST:PORT[,…]` keeps the history, releases
+    /// and schedulers' state in NATS JetStream, shared by the wfr of many machines
+    /// (the token may come from $WFR_NATS_TOKEN instead). Default: $WFR_STORE,
+    /// else `wfc.db` beside the runs folder.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+}
+
+impl StoreArg {
+    /// The store it names, else the SQLite store of `runs`.
+    pub(crate) fn open(&self, runs: &Path) -> Result<Box<dyn store::Store>, store::StoreError> {
+        store::open_chosen(runs, self.store.as_deref())
+    }
 }
 
 impl Where {
     /// The store, its lost runs found first (any command that looks at the
     /// history marks the runs whose `wfr` died as LOST and cleans up after them).
-    pub(crate) fn open(&self) -> Result<store::sqlite::Sqlite, Error> {
-        let history = store::open(&self.runs)?;
-        for lost in store::find_lost(&history, &self.runs)? {
+    pub(crate) fn open(&self) -> Result<Box<dyn store::Store>, Error> {
+        let history = self.store.open(&self.runs)?;
+        for lost in store::find_lost(history.as_ref(), &self.runs)? {
             wfc_plan::errln!(
                 "wfr: run {} of `{}` was lost: its wfr (owner {}) is gone; marked LOST, its leftovers cleaned up",
                 lost.run_id,
@@ -230,7 +250,7 @@ struct Step {
 /// `wfr show`.
 pub(crate) fn show(args: &ShowArgs) -> Result<Done, Error> {
     let history = args.place.open()?;
-    let row = find(&history, &args.run_id)?;
+    let row = find(&*history, &args.run_id)?;
     let log = log_path(&row);
     let (jobs, stages) = log.as_deref().map(steps).unwrap_or_default();
     if args.output == ListFormat::Json {
@@ -426,7 +446,7 @@ pub(crate) struct LogsArgs {
 /// `wfr logs`.
 pub(crate) fn logs(args: &LogsArgs) -> Result<Done, Error> {
     let history = args.place.open()?;
-    let row = find(&history, &args.run_id)?;
+    let row = find(&*history, &args.run_id)?;
     let Some(path) = log_path(&row) else {
         return Err(Error::Usage(format!(
             "run {} has no log: its record {} is gone",
@@ -504,7 +524,7 @@ pub(crate) struct StopArgs {
 /// its own shell would: exit 3, CANCEL in its record) and waits for it to end.
 pub(crate) fn stop(args: &StopArgs) -> Result<Done, Error> {
     let history = args.place.open()?;
-    let row = find(&history, &args.run_id)?;
+    let row = find(&*history, &args.run_id)?;
     if row.state.has_ended() {
         wfc_plan::errln!(
             "wfr: run {} already ended {}; nothing to stop",
@@ -527,7 +547,7 @@ pub(crate) fn stop(args: &StopArgs) -> Result<Done, Error> {
     }
     if owner.is_gone() {
         // Found lost between the look and now: the next look marks it.
-        let _ = store::find_lost(&history, &args.place.runs)?;
+        let _ = store::find_lost(&*history, &args.place.runs)?;
         wfc_plan::errln!("wfr: run {} was lost (its wfr is gone)", row.run_id);
         return Ok(Done::Failed);
     }
@@ -549,7 +569,7 @@ pub(crate) fn stop(args: &StopArgs) -> Result<Done, Error> {
             return Ok(Done::Success);
         }
         if owner.is_gone() {
-            let _ = store::find_lost(&history, &args.place.runs)?;
+            let _ = store::find_lost(&*history, &args.place.runs)?;
             continue;
         }
         if std::time::Instant::now() >= deadline {

@@ -19,7 +19,7 @@ use wfc_plan::schedule::Schedules;
 
 use super::{Done, Error, Launch, ParamArgs, RunOptions, history::Where};
 use crate::schedule::{Catchup, Clock as _, Decision, Scheduled, SystemClock, Ticker};
-use crate::store::{self, Claim, Claimer, RunState, Store as _};
+use crate::store::{self, Claim, Claimer, RunState};
 use crate::value::Map;
 use crate::vm;
 
@@ -116,7 +116,7 @@ pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
     let (plan, dir) = super::locate(&args.name, &args.options.plans, &args.options.runs)?;
     let plans = super::prepare(&plan, dir, false)?;
     let logical = logical_time(&plan, &args.at)?;
-    let history = Arc::new(store::open(&args.options.runs)?);
+    let history: Arc<dyn store::Store> = Arc::from(args.options.store.open(&args.options.runs)?);
     let run_id = args
         .claimed
         .clone()
@@ -162,7 +162,7 @@ pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
     let workflow = plan.name.clone();
     let how = Launch {
         release: Some((logical, kind)),
-        history: Some(Arc::clone(&history) as Arc<dyn store::Store>),
+        history: Some(Arc::clone(&history)),
         ..Launch::new(run_id.clone())
     };
     let launched = super::launch(&args.options, plan, plans, resolved, how);
@@ -265,7 +265,7 @@ pub(crate) fn backfill(args: &BackfillArgs) -> Result<Done, Error> {
                         &run_id,
                         &args.given,
                         &args.plans,
-                        &args.place.runs,
+                        &args.place,
                         None,
                     )
                     .map_err(|e| Error::Usage(format!("cannot start wfr release: {e}")))?;
@@ -351,7 +351,7 @@ fn release_process(
     run_id: &str,
     given: &ParamArgs,
     plans: &Path,
-    runs: &Path,
+    place: &Where,
     conf: Option<&Path>,
 ) -> std::io::Result<Child> {
     let me = std::env::current_exe()?;
@@ -366,7 +366,7 @@ fn release_process(
         .arg("--plans")
         .arg(plans)
         .arg("--runs")
-        .arg(runs)
+        .arg(&place.runs)
         .arg("--log-format")
         .arg("json")
         .stdin(Stdio::null())
@@ -383,6 +383,11 @@ fn release_process(
     }
     if let Some(conf) = conf {
         command.env("WORKFLOW_CORE_CONF_PATH", conf);
+    }
+    // The same store, through the environment: a URL's credentials are not for
+    // every user's `ps` to read.
+    if let Some(store) = &place.store.store {
+        command.env("WFR_STORE", store);
     }
     command.spawn()
 }
@@ -436,8 +441,9 @@ pub(crate) struct RerunArgs {
 pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
     let place = Where {
         runs: args.options.runs.clone(),
+        store: args.options.store.clone(),
     };
-    let history = Arc::new(place.open()?);
+    let history: Arc<dyn store::Store> = Arc::from(place.open()?);
     let old = super::history::find(history.as_ref(), &args.run_id)?;
     if !old.state.has_ended() {
         return Err(Error::Usage(format!(
@@ -675,7 +681,7 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
     );
     let signals = Signals::watch();
     let started = Instant::now();
-    let mut ticker = Ticker::new(&history, args.catchup, args.max_active, vm::new_run_id);
+    let mut ticker = Ticker::new(&*history, args.catchup, args.max_active, vm::new_run_id);
     let mut children: Vec<(Child, String, String)> = Vec::new();
     let mut last_reload = Instant::now();
     // Claims whose run never started (a scheduler killed between the two): the
@@ -689,7 +695,7 @@ pub(crate) fn schedule(args: &ScheduleArgs) -> Result<Done, Error> {
             run_id,
             &ParamArgs::default(),
             &args.plans,
-            &args.place.runs,
+            &args.place,
             args.path.as_deref(),
         )
     };
