@@ -71,7 +71,8 @@ def workers(wfr, root, url, env, n, slots, *extra):
     for i in range(n):
         procs.append(subprocess.Popen(
             [wfr, "worker", "--nats", url, "--name", f"w{i}", "--slots", str(slots), *extra],
-            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            cwd=root, env=env, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(root, f"worker-{i}.log"), "a")))
     time.sleep(1.0)
     return procs
 
@@ -88,6 +89,9 @@ def stop(procs):
 
 
 def main():
+    import functools
+    global print
+    print = functools.partial(print, flush=True)
     ap = argparse.ArgumentParser()
     ap.add_argument("--wfr", default="target/release/wfr")
     ap.add_argument("--jobs", type=int, default=200)
@@ -120,8 +124,11 @@ def main():
               f" {took:.2f} s = {args.many / took:.0f} jobs/s")
         stop(fleet)
         fleet = []
+        server.kill()
 
-        # Failover.
+        # Failover, on a fresh server: the first worker sets the consumer's ack wait.
+        server, url, token = nats_server(os.path.join(root, "second"))
+        env["WFR_NATS_TOKEN"] = token
         conf = os.path.join(root, "conf")
         with open(os.path.join(conf, "slow.yml"), "w") as f:
             f.write("slow:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n"

@@ -269,6 +269,8 @@ pub(crate) struct Fleet {
     pub endpoint: Endpoint,
     pub client: async_nats::Client,
     pub js: async_nats::jetstream::Context,
+    /// The results stream.
+    pub results: async_nats::jetstream::stream::Stream,
     pub plans: async_nats::jetstream::kv::Store,
     pub cancels: async_nats::jetstream::kv::Store,
     pub runs: async_nats::jetstream::kv::Store,
@@ -311,16 +313,17 @@ impl Fleet {
         })
         .await
         .map_err(|x| e("cannot set up the job queue (stream WFR_JOBS)", &x))?;
-        js.get_or_create_stream(stream::Config {
-            name: RESULTS.into(),
-            subjects: vec!["wfr.res.>".into()],
-            max_age: RESULTS_AGE,
-            num_replicas: replicas,
-            duplicate_window: DUPLICATE_WINDOW,
-            ..Default::default()
-        })
-        .await
-        .map_err(|x| e("cannot set up the results (stream WFR_RESULTS)", &x))?;
+        let results = js
+            .get_or_create_stream(stream::Config {
+                name: RESULTS.into(),
+                subjects: vec!["wfr.res.>".into()],
+                max_age: RESULTS_AGE,
+                num_replicas: replicas,
+                duplicate_window: DUPLICATE_WINDOW,
+                ..Default::default()
+            })
+            .await
+            .map_err(|x| e("cannot set up the results (stream WFR_RESULTS)", &x))?;
         let plans = key_value(&js, PLANS, replicas)
             .await
             .map_err(|x| e("cannot set up the plan store", &x))?;
@@ -334,6 +337,7 @@ impl Fleet {
             endpoint: endpoint.clone(),
             client,
             js,
+            results,
             plans,
             cancels,
             runs,

@@ -107,6 +107,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<Done, Error> {
         pool: Pool::for_this_machine(),
         plans: Mutex::new(HashMap::new()),
         running: Mutex::new(HashMap::new()),
+        cancelled: Mutex::new(std::collections::HashSet::new()),
         held: AtomicUsize::new(0),
         returning: AtomicBool::new(false),
         idle: tokio::sync::Notify::new(),
@@ -182,12 +183,22 @@ struct Worker {
     /// The cancel tokens of the units running, by run (and a number of
     /// their own).
     running: Mutex<HashMap<String, Vec<(u64, Cancel)>>>,
+    /// The runs cancelled (the cancel bucket's keys, as the watch tells them).
+    cancelled: Mutex<std::collections::HashSet<String>>,
     /// Jobs held (taken and not yet acked or returned).
     held: AtomicUsize,
     /// Stopping after the grace period: held jobs go back to the queue.
     returning: AtomicBool,
     /// Told when a held job is let go.
     idle: tokio::sync::Notify,
+}
+
+impl Worker {
+    fn is_cancelled(&self, run_key: &str) -> bool {
+        self.cancelled
+            .lock()
+            .is_ok_and(|cancelled| cancelled.contains(run_key))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -239,6 +250,9 @@ async fn serve(
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             while let Some(Ok(entry)) = watch.next().await {
+                if let Ok(mut cancelled) = state.cancelled.lock() {
+                    cancelled.insert(entry.key.clone());
+                }
                 let running = state
                     .running
                     .lock()
@@ -384,17 +398,20 @@ async fn take(
     let run_key = fleet::token(&job.run_id);
     let result_subject = format!("wfr.res.{run_key}.{}", job.unit);
     let events_subject = format!("wfr.ev.{run_key}.{}", job.unit);
-    // Done by an earlier attempt that died before its ack: not run twice.
-    if let Ok(stream) = fleet.js.get_stream(fleet::RESULTS).await
-        && stream
+    // Done by an earlier attempt that died before its ack: not run twice. (A
+    // first delivery has no earlier attempt: the coordinator publishes a unit
+    // once, and JetStream drops a second publish of it.)
+    if attempt > 1
+        && fleet
+            .results
             .get_last_raw_message_by_subject(&result_subject)
             .await
             .is_ok()
     {
-        let _ = msg.double_ack().await;
+        let _ = msg.ack().await;
         return;
     }
-    let cancelled = matches!(fleet.cancels.get(run_key.clone()).await, Ok(Some(_)));
+    let cancelled = state.is_cancelled(&run_key);
     wfc_plan::errln!(
         "wfr worker {}: took {} {} (attempt {attempt}){}",
         state.name,
@@ -446,6 +463,10 @@ async fn take(
                         .entry(run_key.clone())
                         .or_default()
                         .push((id, cancel.clone()));
+                }
+                // A cancel that came between the check above and now.
+                if state.is_cancelled(&run_key) {
+                    cancel.cancel();
                 }
                 let publisher = Arc::new(Publisher {
                     tx: events_tx.clone(),
@@ -545,7 +566,8 @@ async fn take(
         Err(_) => false,
     };
     if stored {
-        let _ = msg.double_ack().await;
+        // A lost ack only means a redelivery, which finds the stored result.
+        let _ = msg.ack().await;
         wfc_plan::errln!(
             "wfr worker {}: finished {} {}: {status}",
             state.name,

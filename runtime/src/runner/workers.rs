@@ -50,7 +50,7 @@ mod fleet_runner {
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Duration;
 
-    use futures_util::StreamExt as _;
+    use futures_util::{FutureExt as _, StreamExt as _};
     use wfc_plan::{JobPlan, Plan};
 
     use crate::events::{Kind, RunEvent};
@@ -89,6 +89,12 @@ mod fleet_runner {
     fn fleets() -> &'static Mutex<HashMap<String, Arc<Fleet>>> {
         static FLEETS: OnceLock<Mutex<HashMap<String, Arc<Fleet>>>> = OnceLock::new();
         FLEETS.get_or_init(Mutex::default)
+    }
+
+    /// The runs whose manifest this process wrote.
+    fn manifests() -> &'static Mutex<std::collections::HashSet<String>> {
+        static DONE: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+        DONE.get_or_init(Mutex::default)
     }
 
     /// Plans already shipped, by (servers, workflow).
@@ -399,10 +405,16 @@ mod fleet_runner {
             .await
             .map_err(|e| shown(&e))?;
         // A resumed coordinator: the unit may have finished already.
-        if let Some(done) = stored_result(fleet, &result_subject).await {
+        if cx.run.engine.resume_of.is_some()
+            && let Some(done) = stored_result(fleet, &result_subject).await
+        {
             return to_list(done);
         }
-        if !message.dry_run {
+        // The run's manifest, for `wfr resume`: once per run.
+        let first = manifests()
+            .lock()
+            .is_ok_and(|mut done| done.insert(run_id.clone()));
+        if first && !message.dry_run {
             let manifest = RunManifest {
                 workflow: message.workflow.clone(),
                 plan: message.plan.clone(),
@@ -442,17 +454,26 @@ mod fleet_runner {
         poll.tick().await;
         loop {
             tokio::select! {
-                Some(msg) = results.next() => {
-                    if let Ok(done) = serde_json::from_slice::<ResultMsg>(&msg.payload) {
-                        return to_list(done);
-                    }
-                }
+                // Events first: a worker sends a unit's events before its
+                // result, on one connection, so those already here are told
+                // before the result ends the strategy.
+                biased;
                 Some(msg) = events.next() => {
                     if let Ok(event) = serde_json::from_slice::<EventMsg>(&msg.payload) {
                         if matches!(event.event, RemoteEvent::Taken) {
                             taken = true;
                         }
                         replay(cx, job, strategy, &run_id, &event);
+                    }
+                }
+                Some(msg) = results.next() => {
+                    if let Ok(done) = serde_json::from_slice::<ResultMsg>(&msg.payload) {
+                        while let Some(Some(msg)) = events.next().now_or_never() {
+                            if let Ok(event) = serde_json::from_slice::<EventMsg>(&msg.payload) {
+                                replay(cx, job, strategy, &run_id, &event);
+                            }
+                        }
+                        return to_list(done);
                     }
                 }
                 Some(msg) = gave_up.next() => {
@@ -489,8 +510,11 @@ mod fleet_runner {
     }
 
     async fn stored_result(fleet: &Fleet, subject: &str) -> Option<ResultMsg> {
-        let stream = fleet.js.get_stream(fleet::RESULTS).await.ok()?;
-        let raw = stream.get_last_raw_message_by_subject(subject).await.ok()?;
+        let raw = fleet
+            .results
+            .get_last_raw_message_by_subject(subject)
+            .await
+            .ok()?;
         serde_json::from_slice(&raw.payload).ok()
     }
 
