@@ -7,7 +7,7 @@ mod call;
 mod case;
 mod context;
 #[cfg(feature = "docker")]
-mod docker;
+pub(crate) mod docker;
 mod empty;
 mod foreach;
 mod nested;

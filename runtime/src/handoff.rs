@@ -11,7 +11,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use wfc_plan::filters::BuiltinFilter;
-use wfc_plan::{Plan, StageKindPlan};
+use wfc_plan::visit::{Visitor, walk_job, walk_stage};
+use wfc_plan::vocab::RunsOnKind;
+use wfc_plan::{JobPlan, Plan, StageKindPlan, StagePlan};
 
 use crate::plans::PlanStore;
 
@@ -49,11 +51,13 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
         return None;
     }
     let mut found = None;
-    plan.visit_stages(&mut |stage| {
+    visit_stages(plan, &mut |stage, in_container| {
         if found.is_some() {
             return;
         }
         let what = match &stage.kind {
+            // The job's container runs its Python (`runner/container.rs`).
+            StageKindPlan::Py { .. } | StageKindPlan::Call { .. } if in_container => return,
             // A literal name is among the plan's `triggers`, looked at below.
             StageKindPlan::Trigger { workflow, .. } if workflow.is_literal() => return,
             // Which workflow it runs is known only at run time: it may need Python.
@@ -78,6 +82,30 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
         let target = store.get(name).ok()?;
         reason_in(&target, store, seen)
     })
+}
+
+/// Calls `visit` with every stage of `plan` (nested ones too) and whether it
+/// is a stage of a container job (`runs-on: container|docker`).
+fn visit_stages<'a>(plan: &'a Plan, visit: &mut impl FnMut(&'a StagePlan, bool)) {
+    struct Stages<'v, F> {
+        visit: &'v mut F,
+        in_container: bool,
+    }
+    impl<'a, F: FnMut(&'a StagePlan, bool)> Visitor<'a> for Stages<'_, F> {
+        fn visit_job(&mut self, job: &'a JobPlan) {
+            self.in_container = matches!(job.runs_on, RunsOnKind::Container | RunsOnKind::Docker);
+            walk_job(self, job);
+        }
+        fn visit_stage(&mut self, stage: &'a StagePlan) {
+            (self.visit)(stage, self.in_container);
+            walk_stage(self, stage);
+        }
+    }
+    Stages {
+        visit,
+        in_container: false,
+    }
+    .visit_plan(plan);
 }
 
 /// Why a run that needs Python (`reason` says why it does) cannot be handed to

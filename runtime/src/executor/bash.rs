@@ -54,6 +54,13 @@ pub(super) fn run(
                 .collect(),
         );
     }
+    #[cfg(feature = "docker")]
+    if let crate::runner::Host::Container(session) = cx.host() {
+        return match session.run_script(cx, &script, &vars) {
+            Ok(exited) => Finished::of(exited).outcome(cx, |stderr| failure(stderr, &script)),
+            Err(error) => error.into(),
+        };
+    }
     match spawn_and_wait(cx, &script, &vars) {
         Ok(done) => done,
         Err(_) if cx.cancel().is_killed() => {
@@ -78,13 +85,16 @@ fn spawn_and_wait(
     command.arg(&path).envs(vars.iter().map(|(k, v)| (k, v)));
     let done = run_process(cx, command, true)?;
     drop(dir);
-    Ok(done.outcome(cx, |stderr| {
-        format!(
-            "Subprocess: {}\n\t```bash\n\t{}\n\t```",
-            stderr.strip_suffix('\n').unwrap_or(stderr),
-            script.replace('\n', "\n\t")
-        )
-    }))
+    Ok(done.outcome(cx, |stderr| failure(stderr, script)))
+}
+
+/// The message of a script that exited with a status other than 0.
+fn failure(stderr: &str, script: &str) -> String {
+    format!(
+        "Subprocess: {}\n\t```bash\n\t{}\n\t```",
+        stderr.strip_suffix('\n').unwrap_or(stderr),
+        script.replace('\n', "\n\t")
+    )
 }
 
 /// A folder only this user can read (mode 0700), in wfr's scratch folder,
@@ -111,6 +121,18 @@ pub(super) struct Finished {
 }
 
 impl Finished {
+    /// How a command in a container job's container ended (its exit status
+    /// as a process's).
+    #[cfg(feature = "docker")]
+    pub(super) fn of(exited: crate::runner::container::Exited) -> Self {
+        let code = i32::try_from(exited.code.clamp(0, 255)).unwrap_or(255);
+        Finished {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: exited.stdout,
+            stderr: exited.stderr,
+        }
+    }
+
     /// Upstream's outcome of a script: SUCCESS with `{return_code, stdout, stderr}`
     /// on exit 0, FAILED with `message(stderr)` otherwise, CANCEL when it was
     /// killed because the stage was cancelled.

@@ -39,6 +39,11 @@ pub(super) fn run(
                 .collect(),
         );
     }
+    // In a container job, the image's python3 calls it.
+    #[cfg(feature = "docker")]
+    if let crate::runner::Host::Container(session) = cx.host() {
+        return session.call(cx, &uses, &args);
+    }
     start(cx, stage, uses, args)
 }
 

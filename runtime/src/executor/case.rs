@@ -95,6 +95,7 @@ pub(super) fn run(
             ErrorName::StageCancelError,
             format!("Cancel case {} after end nested process.", label.py_repr()),
         ),
+        Stop::Runner(error) => error,
     });
     let mut outputs = Map::default();
     outputs.insert("case".into(), label);

@@ -143,6 +143,9 @@ pub(crate) enum Stop {
     Failed(Str),
     /// A stage was cancelled.
     Cancelled,
+    /// The strategy's runner stopped it, with this error (its container could
+    /// not start, its time ran out); never a nested list's.
+    Runner(Value),
 }
 
 /// What a unit of a fan-out reports: its result, and whether it failed or was

@@ -9,7 +9,7 @@
 //! container is labelled with its `wfr` (`owners.rs` removes those of a `wfr`
 //! that is gone).
 
-mod mounts;
+pub(crate) mod mounts;
 pub(crate) mod owners;
 
 use std::collections::HashMap;
@@ -41,7 +41,7 @@ use crate::value::{Map, Value};
 
 /// How long the engine may take to answer a request (other than waiting for the
 /// container and pulling).
-const REQUEST: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST: Duration = Duration::from_secs(30);
 /// How long a pull may take.
 const PULL: Duration = Duration::from_secs(600);
 
@@ -206,7 +206,11 @@ fn render(
                 ),
             ));
         }
-        volumes.push(mounts::Volume { host, target });
+        volumes.push(mounts::Volume {
+            host,
+            target,
+            read_only: false,
+        });
     }
     let auth = if auth.0.is_empty() {
         None
@@ -257,7 +261,7 @@ fn logs_folder() -> std::io::Result<(tempfile::TempDir, PathBuf)> {
     Ok((dir, logs))
 }
 
-fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| {
@@ -275,7 +279,7 @@ fn engine_error(what: &str, error: &bollard::errors::Error) -> ExecError {
     ExecError::failed(ErrorName::StageError, format!("{what}: {error}"))
 }
 
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     what: &str,
     limit: Duration,
     future: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
@@ -314,29 +318,29 @@ async fn container(
         return error.into();
     }
     let reference = format!("{}:{}", spec.image, spec.tag);
-    if let Err(error) = pull_if_missing(cx, &docker, spec, &reference, stop).await {
+    let image = Image {
+        name: &spec.image,
+        tag: &spec.tag,
+        auth: spec.auth.as_ref(),
+    };
+    if let Err(error) = pull_if_missing(cx, &docker, &image, &reference, stop).await {
         return error.into();
     }
-    // Whoever cleans up after this process, should it be killed (its guard, or
-    // the next `wfr`), asks the engine for its containers.
-    let _ = crate::guard::ensure();
-    sweep_gone_owners_once();
-    if let Err(e) = owner::note_containers() {
-        return Outcome::failed(
-            ErrorName::StageError,
-            format!("cannot note this process's containers in its scratch folder: {e}"),
-        );
-    }
-    let mut labels = HashMap::new();
-    labels.insert(LABEL.to_string(), cx.run_id().to_string());
-    labels.insert(owner::LABEL.to_string(), Owner::current().label());
-    labels.insert("dev.wfc.stage".to_string(), cx.at().to_string());
+    let labels = match owned_labels(cx) {
+        Ok(labels) => labels,
+        Err(error) => return error.into(),
+    };
     // From here until the container has started, no container that could swap
     // a folder on the way to a host path runs.
+    let own = [mounts::Own {
+        path: logs,
+        target: "/logs",
+        read_only: false,
+    }];
     let held = match mounts::hold(
         &docker,
         &spec.volumes,
-        logs,
+        &own,
         &spec.workdir,
         cancelled(cx, stop),
     )
@@ -396,6 +400,26 @@ async fn container(
     outcome
 }
 
+/// The labels of a container this process starts for `cx`'s stage (or
+/// strategy): its run, its owner (this `wfr`), its place. Before the first,
+/// whoever cleans up after this process should it be killed (its guard, or the
+/// next `wfr`, from the note in its scratch folder) is made ready.
+pub(crate) fn owned_labels(cx: &impl Context) -> Result<HashMap<String, String>, ExecError> {
+    let _ = crate::guard::ensure();
+    sweep_gone_owners_once();
+    owner::note_containers().map_err(|e| {
+        ExecError::failed(
+            ErrorName::StageError,
+            format!("cannot note this process's containers in its scratch folder: {e}"),
+        )
+    })?;
+    let mut labels = HashMap::new();
+    labels.insert(LABEL.to_string(), cx.run_id().to_string());
+    labels.insert(owner::LABEL.to_string(), Owner::current().label());
+    labels.insert("dev.wfc.stage".to_string(), cx.at().to_string());
+    Ok(labels)
+}
+
 /// Resolves when the stage is killed.
 async fn cancelled(cx: &impl Context, stop: &tokio::sync::Notify) {
     if !cx.cancel().is_killed() {
@@ -404,7 +428,7 @@ async fn cancelled(cx: &impl Context, stop: &tokio::sync::Notify) {
 }
 
 /// Force-removes a container (and its anonymous volumes); a failure is logged.
-async fn remove(cx: &impl Context, docker: &Docker, id: &str) {
+pub(crate) async fn remove(cx: &impl Context, docker: &Docker, id: &str) {
     let removed = tokio::time::timeout(
         REQUEST,
         docker.remove_container(
@@ -437,7 +461,7 @@ async fn remove(cx: &impl Context, docker: &Docker, id: &str) {
 /// Stops a container as a Bash stage's processes are stopped: SIGTERM, then
 /// SIGKILL when it has not ended after the grace period, or at once after a
 /// second signal (`process::hurry`).
-async fn stop_container(docker: &Docker, id: &str) {
+pub(crate) async fn stop_container(docker: &Docker, id: &str) {
     let kill = |signal: &'static str| {
         tokio::time::timeout(
             REQUEST,
@@ -466,10 +490,19 @@ async fn stop_container(docker: &Docker, id: &str) {
     let _ = kill("SIGKILL").await;
 }
 
-async fn pull_if_missing(
+/// An image to pull when the engine lacks it.
+pub(crate) struct Image<'a> {
+    pub name: &'a str,
+    pub tag: &'a str,
+    pub auth: Option<&'a DockerCredentials>,
+}
+
+/// Pulls `image` (`reference` is `name:tag`) unless the engine has it; a
+/// notification on `stop` ends the pull.
+pub(crate) async fn pull_if_missing(
     cx: &impl Context,
     docker: &Docker,
-    spec: &Spec,
+    image: &Image<'_>,
     reference: &str,
     stop: &tokio::sync::Notify,
 ) -> Result<(), ExecError> {
@@ -491,23 +524,24 @@ async fn pull_if_missing(
     }
     tracing::info!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), "pulling {reference}");
     let options = CreateImageOptionsBuilder::default()
-        .from_image(&spec.image)
-        .tag(&spec.tag)
+        .from_image(image.name)
+        .tag(image.tag)
         .build();
-    let mut stream = docker.create_image(Some(options), None, spec.auth.clone());
+    let with_auth = image.auth.is_some();
+    let mut stream = docker.create_image(Some(options), None, image.auth.cloned());
     let pull = async {
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
                     if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-                        return Err(pull_error(reference, &detail, spec.auth.is_some()));
+                        return Err(pull_error(reference, &detail, with_auth));
                     }
                     if let Some(status) = info.status {
                         tracing::debug!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), "{status}");
                     }
                 }
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-                    return Err(pull_error(reference, &message, spec.auth.is_some()));
+                    return Err(pull_error(reference, &message, with_auth));
                 }
                 Err(e) => return Err(engine_error(&format!("cannot pull {reference}"), &e)),
             }

@@ -69,6 +69,7 @@ impl Kind {
                     label.py_repr()
                 ),
             ),
+            Stop::Runner(error) => return error.clone(),
         };
         status::error(name, message)
     }

@@ -45,6 +45,11 @@ pub(super) fn run(
                 .collect(),
         );
     }
+    // In a container job, the image's python3 runs it.
+    #[cfg(feature = "docker")]
+    if let crate::runner::Host::Container(session) = cx.host() {
+        return session.py(cx, &stage.name.to_string(), &source, &vars);
+    }
     start(cx, stage, source, vars)
 }
 

@@ -50,6 +50,19 @@ pub(super) fn run(
     if cx.dry_run() {
         return Outcome::dry_run(dry_run_fields(code, &vars, &packages, version));
     }
+    // In a container job, the image's uv runs it (`version` as uv reads it there).
+    #[cfg(feature = "docker")]
+    if let crate::runner::Host::Container(session) = cx.host() {
+        if cx.cancel().is_cancelled() {
+            return Outcome::cancelled("Cancel before start virtual python process.");
+        }
+        let script = script(&code, &vars, &packages);
+        return match session.run_uv(cx, &script, version.as_deref().map(str::trim)) {
+            Ok(exited) => super::bash::Finished::of(exited)
+                .outcome(cx, |stderr| failure(stderr, &code)),
+            Err(error) => error.into(),
+        };
+    }
     let interpreter = match version {
         None => None,
         Some(version) => match find_interpreter(version.trim()) {
@@ -83,18 +96,21 @@ pub(super) fn run(
         Err(_) if cx.cancel().is_killed() => {
             Outcome::cancelled("Cancel while the process was running.")
         }
-        Ok(done) => done.outcome(cx, |stderr| {
-            format!(
-                "Subprocess: {}\nRunning Statement:\n---\n```python\n{}\n```",
-                stderr.strip_suffix('\n').unwrap_or(stderr),
-                code
-            )
-        }),
+        Ok(done) => done.outcome(cx, |stderr| failure(stderr, &code)),
         Err(error) => Outcome::failed(
             ErrorName::StageError,
             format!("cannot run the script with {}: {error}", uv.describe()),
         ),
     }
+}
+
+/// The message of a script that exited with a status other than 0.
+fn failure(stderr: &str, code: &str) -> String {
+    format!(
+        "Subprocess: {}\nRunning Statement:\n---\n```python\n{}\n```",
+        stderr.strip_suffix('\n').unwrap_or(stderr),
+        code
+    )
 }
 
 /// What a dry run shows: the code, each var as the script assigns it, the

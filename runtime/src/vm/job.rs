@@ -217,6 +217,7 @@ pub(crate) fn run(
                     ErrorName::JobCancelError,
                     "Strategy execution was canceled from the event after end stage execution.",
                 ),
+                Stop::Runner(error) => error.clone(),
             });
             events.emit(Kind::StrategyEnded, || RunEvent::StrategyEnded {
                 job: &job_for_units.id,

@@ -169,10 +169,15 @@ impl StageCx {
         }
     }
 
-    /// This context with its processes started on `host`.
+    /// This context with its processes started on `host`, stopped by `cancel`
+    /// (a child of this context's token, which a runner may cancel on its own).
     #[cfg_attr(not(feature = "docker"), allow(dead_code))]
-    pub(crate) fn with_host(&self, host: Host) -> StageCx {
-        self.rebased(|base| Base { host, ..base })
+    pub(crate) fn with_host(&self, host: Host, cancel: Cancel) -> StageCx {
+        self.rebased(|base| Base {
+            host,
+            cancel,
+            ..base
+        })
     }
 
     fn rebased(&self, change: impl FnOnce(Base) -> Base) -> StageCx {

@@ -55,14 +55,25 @@ const ATTEMPTS: usize = 5;
 const STRIPES: u64 = 64;
 
 /// A `volume` entry, rendered: the host path as written and the container path.
-pub(super) struct Volume {
+pub(crate) struct Volume {
     pub host: String,
     pub target: String,
+    /// Mounted read-only (a container job's `mode: ro`).
+    pub read_only: bool,
+}
+
+/// A folder of wfr's own (outside the working directory: in its scratch
+/// folder) that a container gets: the Docker stage's `/logs`, a container
+/// job's scripts and exchange folder.
+pub(crate) struct Own<'a> {
+    pub path: &'a Path,
+    pub target: &'a str,
+    pub read_only: bool,
 }
 
 /// The mounts of a container about to be created and started, their host paths
 /// held as checked until [`Held::release`].
-pub(super) struct Held {
+pub(crate) struct Held {
     pub mounts: Vec<Mount>,
     paused: Vec<String>,
     locks: Vec<Flock<std::fs::File>>,
@@ -71,19 +82,19 @@ pub(super) struct Held {
 /// A device and inode: a folder, whatever its name.
 type Identity = (u64, u64);
 
-/// Steps 1 to 4 (but the create and start): the mounts for `volumes` and the
-/// `/logs` folder, with nothing running that could change their host paths until
-/// [`Held::release`].
-pub(super) async fn hold(
+/// Steps 1 to 4 (but the create and start): the mounts for `volumes` and
+/// wfr's `own` folders, with nothing running that could change their host
+/// paths until [`Held::release`].
+pub(crate) async fn hold(
     docker: &Docker,
     volumes: &[Volume],
-    logs: &Path,
+    own: &[Own<'_>],
     workdir: &Path,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Held, ExecError> {
     tokio::pin!(stop);
     for _ in 0..ATTEMPTS {
-        let paths = walk_all(volumes, logs, workdir, true)?;
+        let paths = walk_all(volumes, own, workdir, true)?;
         let planned = plan(&paths);
         let locks = tokio::select! {
             locks = lock(&planned) => locks?,
@@ -100,7 +111,7 @@ pub(super) async fn hold(
         }
         // Again, now that nothing that could change them runs (a folder removed
         // meanwhile is made again).
-        let again = match walk_all(volumes, logs, workdir, true) {
+        let again = match walk_all(volumes, own, workdir, true) {
             Ok(again) => again,
             Err(error) => {
                 held.release(docker).await;
@@ -124,7 +135,7 @@ pub(super) async fn hold(
                     target: Some(p.target.clone()),
                     source: Some(p.path.to_string_lossy().into_owned()),
                     typ: Some(MountType::BIND),
-                    read_only: Some(false),
+                    read_only: Some(p.read_only),
                     ..Default::default()
                 })
                 .collect();
@@ -143,7 +154,7 @@ pub(super) async fn hold(
 impl Held {
     /// After the container has started (or failed to): the paused containers go
     /// on, the locks are released.
-    pub(super) async fn release(self, docker: &Docker) {
+    pub(crate) async fn release(self, docker: &Docker) {
         for id in &self.paused {
             unpause(docker, id).await;
         }
@@ -160,6 +171,7 @@ struct Walked {
     path: PathBuf,
     /// The identities of the folders from `/` to the path, the path's last.
     chain: Vec<Identity>,
+    read_only: bool,
 }
 
 impl Walked {
@@ -168,14 +180,15 @@ impl Walked {
     }
 }
 
-/// Resolves every host path by the rule and walks it (see [`walk`]).
+/// Resolves every host path by the rule and walks it (see [`walk`]); wfr's
+/// own folders are walked as they are (they must exist).
 fn walk_all(
     volumes: &[Volume],
-    logs: &Path,
+    own: &[Own<'_>],
     workdir: &Path,
     make: bool,
 ) -> Result<Vec<Walked>, ExecError> {
-    let mut out = Vec::with_capacity(volumes.len() + 1);
+    let mut out = Vec::with_capacity(volumes.len() + own.len());
     for v in volumes {
         let path = volume::host_path(&v.host, workdir).map_err(|refusal| {
             ExecError::failed(ErrorName::StageError, refusal.message(&v.host))
@@ -188,23 +201,34 @@ fn walk_all(
             target: v.target.clone(),
             path,
             chain,
+            read_only: v.read_only,
         });
     }
-    let path = logs.canonicalize().map_err(|e| {
-        ExecError::failed(
-            ErrorName::StageError,
-            format!("cannot resolve the /logs folder `{}`: {e}", logs.display()),
-        )
-    })?;
-    let chain = walk(&path, false).map_err(|why| {
-        ExecError::failed(ErrorName::StageError, format!("the /logs folder: {why}"))
-    })?;
-    out.push(Walked {
-        host: "/logs".into(),
-        target: "/logs".into(),
-        path,
-        chain,
-    });
+    for folder in own {
+        let path = folder.path.canonicalize().map_err(|e| {
+            ExecError::failed(
+                ErrorName::StageError,
+                format!(
+                    "cannot resolve the {} folder `{}`: {e}",
+                    folder.target,
+                    folder.path.display()
+                ),
+            )
+        })?;
+        let chain = walk(&path, false).map_err(|why| {
+            ExecError::failed(
+                ErrorName::StageError,
+                format!("the {} folder: {why}", folder.target),
+            )
+        })?;
+        out.push(Walked {
+            host: folder.target.to_string(),
+            target: folder.target.to_string(),
+            path,
+            chain,
+            read_only: folder.read_only,
+        });
+    }
     Ok(out)
 }
 
@@ -633,6 +657,7 @@ mod tests {
             target: String::new(),
             path: PathBuf::new(),
             chain: chain.to_vec(),
+            read_only: false,
         }
     }
 
