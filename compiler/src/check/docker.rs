@@ -5,24 +5,74 @@
 //! text before the first template (`../${{ params.d }}` climbs out whatever the
 //! param is); the rest, and symlinks, are checked when the stage runs. Container
 //! paths must be absolute, and `/logs` is the stage's own (its `outputs.json`).
+//!
+//! The volumes of container jobs follow the same rule: `runs-on: {type:
+//! container, with: {volumes: [{source, target}]}}` and `runs-on: {type: docker,
+//! with: {volume: {host: container}}}`.
 
 use std::path::Path;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::expr::ast::Part;
-use crate::syntax::model::{Stage, StageKind, Text, ValueKind, Workflow};
-use crate::syntax::visit::{Visitor, walk_stage};
+use crate::syntax::model::{Job, Stage, StageKind, Text, ValueKind, WrittenValue, Workflow};
+use crate::syntax::visit::{Visitor, walk_job, walk_stage};
+use wfc_plan::vocab::RunsOnKind;
 use crate::volume::{self, Refusal};
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
     Volumes(out).visit_workflow(workflow);
 }
 
-/// Docker stages' volumes.
+/// Docker stages' and container jobs' volumes.
 struct Volumes<'a>(&'a mut Vec<Diagnostic>);
 
 impl<'a> Visitor<'a> for Volumes<'_> {
+    fn visit_job(&mut self, job: &'a Job) {
+        if let Some(runs_on) = &job.runs_on
+            && let Some(args) = runs_on.args.as_ref().and_then(WrittenValue::as_map)
+        {
+            let arg = |name: &str| args.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
+            match runs_on.kind.value {
+                // `volume: {host: container}`: the host paths are keys, as written.
+                RunsOnKind::Docker => {
+                    for (key, target) in arg("volume").and_then(WrittenValue::as_map).unwrap_or(&[]) {
+                        refuse(&key.name, &key.name, key.span, self.0);
+                        if let ValueKind::Text(text) = &target.kind
+                            && text.template.is_literal()
+                        {
+                            job_container(&text.raw, target.span, self.0);
+                        }
+                    }
+                }
+                // `volumes: [{source, target, mode}]`.
+                RunsOnKind::Container => {
+                    let items = match arg("volumes").map(|v| &v.kind) {
+                        Some(ValueKind::Seq(items)) => items.as_slice(),
+                        _ => &[],
+                    };
+                    for item in items {
+                        let fields = item.as_map().unwrap_or(&[]);
+                        let field = |name: &str| {
+                            fields.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
+                        };
+                        if let Some(source) = field("source").and_then(WrittenValue::as_text) {
+                            host(source, self.0);
+                        }
+                        if let Some(target) = field("target")
+                            && let ValueKind::Text(text) = &target.kind
+                            && text.template.is_literal()
+                        {
+                            job_container(&text.raw, target.span, self.0);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        walk_job(self, job);
+    }
+
     fn visit_stage(&mut self, stage: &'a Stage) {
         if let StageKind::Docker {
             volume: Some(volume),
@@ -46,7 +96,13 @@ fn host(text: &Text, out: &mut Vec<Diagnostic>) {
     let Some(known) = static_part(text) else {
         return;
     };
-    let Some(refusal) = volume::static_refusal(&known) else {
+    refuse(&known, &text.raw, text.span, out);
+}
+
+/// WF505 when the known part of a host path (`raw` as written, at `span`)
+/// already leaves the working directory or names the engine's socket.
+fn refuse(known: &str, raw: &str, span: Span, out: &mut Vec<Diagnostic>) {
+    let Some(refusal) = volume::static_refusal(known) else {
         return;
     };
     let help = match refusal {
@@ -56,9 +112,25 @@ fn host(text: &Text, out: &mut Vec<Diagnostic>) {
         _ => "mount a folder of the working directory, written relative to it (`./data: /data`)",
     };
     out.push(
-        Diagnostic::new(Code::UnsafeVolume, text.span, refusal.message(&text.raw))
+        Diagnostic::new(Code::UnsafeVolume, span, refusal.message(raw))
             .label("not mountable")
             .help(help),
+    );
+}
+
+/// A container job's container path: absolute, and not `/.wfc` (wfr's own).
+fn job_container(target: &str, span: Span, out: &mut Vec<Diagnostic>) {
+    let message = if !target.starts_with('/') {
+        format!("container path `{target}` must be absolute")
+    } else if volume::normalize(Path::new(target)).starts_with("/.wfc") {
+        "`/.wfc` is where wfr mounts its own folders in a container job".to_string()
+    } else {
+        return;
+    };
+    out.push(
+        Diagnostic::new(Code::UnsafeVolume, span, message)
+            .label("not a mount point")
+            .help("use an absolute path of your own, e.g. `/data`"),
     );
 }
 
