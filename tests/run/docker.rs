@@ -23,7 +23,7 @@ const REGISTRY: &str = "127.0.0.1:5055";
 static ENGINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// The test image is there; the engine is shared with the other tests.
-fn ready() -> std::sync::RwLockReadGuard<'static, ()> {
+pub(crate) fn ready() -> std::sync::RwLockReadGuard<'static, ()> {
     check_image();
     ENGINE
         .read()
@@ -50,7 +50,7 @@ fn check_image() {
 }
 
 /// The containers of run `run_id` still on the engine, asked through its API.
-fn containers_of(run_id: &str) -> Vec<String> {
+pub(crate) fn containers_of(run_id: &str) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -75,7 +75,7 @@ fn containers_of(run_id: &str) -> Vec<String> {
 }
 
 /// The id of the (only) run recorded under `dir`.
-fn run_id(dir: &Path) -> String {
+pub(crate) fn run_id(dir: &Path) -> String {
     let runs: Vec<_> = std::fs::read_dir(dir.join(".wfc/runs"))
         .expect("runs")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -625,7 +625,7 @@ fn a_container_that_ignores_sigterm_is_killed_after_the_grace_period() {
 }
 
 /// The id of the run in progress under `dir` (its `.partial` folder).
-fn partial_run_id(dir: &Path) -> String {
+pub(crate) fn partial_run_id(dir: &Path) -> String {
     std::fs::read_dir(dir.join(".wfc/runs"))
         .expect("runs")
         .find_map(|e| {
@@ -640,7 +640,7 @@ fn partial_run_id(dir: &Path) -> String {
 }
 
 /// Waits until run `id` has no container left, at most `limit`.
-fn containers_go(id: &str, limit: Duration) {
+pub(crate) fn containers_go(id: &str, limit: Duration) {
     let started = Instant::now();
     loop {
         let left = containers_of(id);

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use crate::support::{context, stderr, wfr, write};
 
 /// Copies `wfr` alone into `dir/bin`.
-fn lone_wfr(dir: &Path) -> PathBuf {
+pub(crate) fn lone_wfr(dir: &Path) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
     let copy = bin.join("wfr");

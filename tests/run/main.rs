@@ -4,6 +4,8 @@
 mod cli;
 mod conformance;
 #[cfg(feature = "docker")]
+mod container;
+#[cfg(feature = "docker")]
 mod docker;
 mod dry_run;
 #[cfg(feature = "nats")]

@@ -284,6 +284,7 @@ impl Session {
     /// Removes the container (or, with `remove: false`, stops it and logs
     /// its name).
     fn finish(&self, cx: &StageCx, remove: bool) {
+        mounts::forget_gate(&self.id);
         self.runtime.block_on(async {
             if remove {
                 stage::remove(cx, &self.docker, &self.id).await;
@@ -450,7 +451,12 @@ async fn create_and_start(
     )
     .await;
     let id = match created {
-        Ok(created) => created.id,
+        // Its exec gate from the start: another start that pauses it waits
+        // for the execs being started in it (see `mounts::exec_gate`).
+        Ok(created) => {
+            mounts::exec_gate(&created.id);
+            created.id
+        }
         Err(error) => {
             held.release(&docker).await;
             // The engine may have made it all the same (a request that timed out).
@@ -474,6 +480,7 @@ async fn create_and_start(
     };
     held.release(&docker).await;
     if let Err(error) = started {
+        mounts::forget_gate(&id);
         stage::remove(cx, &docker, &id).await;
         return Err(job_error(error));
     }

@@ -574,17 +574,57 @@ async fn freeze_writers(
     Ok(())
 }
 
-/// How many starts of this process hold each container paused.
-static PAUSED: tokio::sync::Mutex<Option<HashMap<String, usize>>> =
-    tokio::sync::Mutex::const_new(None);
+/// How many starts of this process hold each container paused, and the
+/// container's exec gate while it is paused.
+type Paused = HashMap<String, (usize, Option<tokio::sync::OwnedRwLockWriteGuard<()>>)>;
+static PAUSED: tokio::sync::Mutex<Option<Paused>> = tokio::sync::Mutex::const_new(None);
+
+/// The containers of this process whose processes are started with `docker
+/// exec` (container jobs'), each with its gate: an exec is started under a read
+/// lock (until its process runs), a pause holds the write lock until the
+/// container goes on. So no exec starts in a paused container (the engine
+/// refuses it, or, when the pause comes while the process is being started,
+/// hangs, and the unpause with it), and a stage that starts one while the
+/// container is paused waits for it to go on.
+static GATES: std::sync::Mutex<Option<HashMap<String, std::sync::Arc<tokio::sync::RwLock<()>>>>> =
+    std::sync::Mutex::new(None);
+
+/// The exec gate of container `id` (made on first use).
+pub(crate) fn exec_gate(id: &str) -> std::sync::Arc<tokio::sync::RwLock<()>> {
+    let mut gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::sync::Arc::clone(
+        gates
+            .get_or_insert_with(HashMap::new)
+            .entry(id.to_string())
+            .or_default(),
+    )
+}
+
+/// Forgets the exec gate of a container that is gone.
+pub(crate) fn forget_gate(id: &str) {
+    let mut gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(gates) = gates.as_mut() {
+        gates.remove(id);
+    }
+}
+
+fn gate_of(id: &str) -> Option<std::sync::Arc<tokio::sync::RwLock<()>>> {
+    let gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    gates.as_ref()?.get(id).map(std::sync::Arc::clone)
+}
 
 async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
     let mut counts = PAUSED.lock().await;
     let counts = counts.get_or_insert_with(HashMap::new);
-    if let Some(n) = counts.get_mut(&writer.id) {
+    if let Some((n, _)) = counts.get_mut(&writer.id) {
         *n += 1;
         return Ok(());
     }
+    // The execs being started in it start first; new ones wait.
+    let gate = match gate_of(&writer.id) {
+        Some(gate) => Some(gate.write_owned().await),
+        None => None,
+    };
     match tokio::time::timeout(REQUEST, docker.pause_container(&writer.id)).await {
         // Paused, or it ended meanwhile (or is paused already): unpaused once
         // (a 409 on the way back is nothing).
@@ -595,7 +635,7 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
                 ..
             }),
         ) => {
-            counts.insert(writer.id.clone(), 1);
+            counts.insert(writer.id.clone(), (1, gate));
             Ok(())
         }
         Ok(Err(e)) => Err(ExecError::failed(
@@ -620,16 +660,15 @@ async fn pause(docker: &Docker, writer: &Writer) -> Result<(), ExecError> {
 async fn unpause(docker: &Docker, id: &str) {
     let mut counts = PAUSED.lock().await;
     let counts = counts.get_or_insert_with(HashMap::new);
-    match counts.get_mut(id) {
-        Some(n) if *n > 1 => {
+    // The gate opens once the container goes on (or cannot be made to).
+    let _gate = match counts.get_mut(id) {
+        Some((n, _)) if *n > 1 => {
             *n -= 1;
             return;
         }
-        Some(_) => {
-            counts.remove(id);
-        }
+        Some(_) => counts.remove(id).and_then(|(_, gate)| gate),
         None => return,
-    }
+    };
     match tokio::time::timeout(REQUEST, docker.unpause_container(id)).await {
         Ok(
             Ok(())

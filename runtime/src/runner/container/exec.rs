@@ -22,7 +22,7 @@ use futures_util::StreamExt as _;
 
 use super::Session;
 use crate::events::{RunEvent, Source, Stream};
-use crate::executor::docker as stage;
+use crate::executor::docker::{self as stage, mounts};
 use crate::executor::{Context, ExecError, Outcome};
 use crate::process;
 use crate::status::ErrorName;
@@ -351,6 +351,9 @@ async fn start_with_id(
     env: Vec<String>,
     user: Option<String>,
 ) -> Result<(Output, String), ExecError> {
+    // Not while the container is paused (another container is being started
+    // with a folder it could write to): until its process runs.
+    let _gate = mounts::exec_gate(&session.id).read_owned().await;
     let created = stage::bounded(
         &format!("cannot start a process in container {}", session.name),
         stage::REQUEST,
@@ -382,11 +385,34 @@ async fn start_with_id(
     )
     .await?;
     match started {
-        StartExecResults::Attached { output, .. } => Ok((output, created.id)),
+        StartExecResults::Attached { output, .. } => {
+            running(session, &created.id).await;
+            Ok((output, created.id))
+        }
         StartExecResults::Detached => Err(ExecError::failed(
             ErrorName::StageError,
             "the Docker engine started the process detached",
         )),
+    }
+}
+
+/// Waits (a little) until the engine reports the exec's process started (it
+/// has a pid) or ended.
+async fn running(session: &Session, exec: &str) {
+    let until = tokio::time::Instant::now() + STATUS_WAIT;
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(stage::REQUEST, session.docker.inspect_exec(exec)).await {
+            // The engine says `Running` before it has started the process;
+            // its pid comes once it has.
+            Ok(Ok(inspected))
+                if inspected.pid.is_some_and(|pid| pid > 0) || inspected.exit_code.is_some() =>
+            {
+                return;
+            }
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
