@@ -12,7 +12,9 @@ use crate::support::{context, run_and_terminate, start, stderr, wait_for, wfr, w
 
 /// A workflow `c` of one job `j` that runs on `runs_on`, with `stages`.
 fn flow(runs_on: &str, stages: &str) -> String {
-    format!("c:\n  type: Workflow\n  params:\n    who: {{type: str, default: ann}}\n  jobs:\n    j:\n      runs-on: {runs_on}\n      stages:\n{stages}")
+    format!(
+        "c:\n  type: Workflow\n  params:\n    who: {{type: str, default: ann}}\n  jobs:\n    j:\n      runs-on: {runs_on}\n      stages:\n{stages}"
+    )
 }
 
 fn busybox(with: &str) -> String {
@@ -273,7 +275,9 @@ fn the_jobs_timeout_stops_it_and_remove_false_keeps_the_container() {
         dir.path(),
         "conf/c.yml",
         &flow(
-            &busybox(&format!(", timeout: 1, remove: false, container_name: {name}")),
+            &busybox(&format!(
+                ", timeout: 1, remove: false, container_name: {name}"
+            )),
             "        - name: Long
           id: long
           bash: sleep 60
@@ -288,7 +292,9 @@ fn the_jobs_timeout_stops_it_and_remove_false_keeps_the_container() {
         ctx["jobs"]["j"]["errors"]["message"],
         "Container job `j` ran out of its timeout of 1 seconds (`with.timeout`); its stages were stopped"
     );
-    assert!(stderr(&out).contains(&format!("container {name} of wfc-test/busybox:1 is left, stopped")));
+    assert!(stderr(&out).contains(&format!(
+        "container {name} of wfc-test/busybox:1 is left, stopped"
+    )));
     let inspect = std::process::Command::new("docker")
         .args(["inspect", "-f", "{{.State.Running}}", &name])
         .output()
@@ -451,7 +457,10 @@ fn a_py_stage_of_a_container_job_needs_no_wfr_python() {
     write(
         dir.path(),
         "conf/c.yml",
-        &flow(&python(""), "        - name: Py\n          id: py\n          run: x = 41 + 1\n"),
+        &flow(
+            &python(""),
+            "        - name: Py\n          id: py\n          run: x = 41 + 1\n",
+        ),
     );
     let out = std::process::Command::new(&lone)
         .args(["run", "c", "--output", "json"])
@@ -460,7 +469,10 @@ fn a_py_stage_of_a_container_job_needs_no_wfr_python() {
         .output()
         .expect("run the lone wfr");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(context(&out)["jobs"]["j"]["stages"]["py"]["outputs"]["x"], 42);
+    assert_eq!(
+        context(&out)["jobs"]["j"]["stages"]["py"]["outputs"]["x"],
+        42
+    );
 }
 
 #[test]
@@ -553,7 +565,10 @@ fn a_missing_image_or_engine_fails_the_job_clearly_and_quickly() {
     write(
         dir.path(),
         "conf/c.yml",
-        &flow(&busybox(""), "        - name: Never\n          bash: touch ran\n"),
+        &flow(
+            &busybox(""),
+            "        - name: Never\n          bash: touch ran\n",
+        ),
     );
     let started = Instant::now();
     let out = wfr_with(
@@ -573,4 +588,53 @@ fn a_missing_image_or_engine_fails_the_job_clearly_and_quickly() {
         "{message}"
     );
     assert!(!dir.path().join("ran").exists(), "never run on the host");
+}
+
+/// A Docker stage in a container job starts a sibling container; mounting a
+/// folder of the workspace pauses the job's container (it can write above it)
+/// for that moment, while other stages of the job keep starting processes in
+/// it: none is lost or hangs.
+#[test]
+fn docker_stages_in_a_container_job_start_siblings_while_its_stages_run() {
+    let _engine = ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "data/in.txt", "shared\n");
+    write(
+        dir.path(),
+        "conf/c.yml",
+        &flow(
+            &busybox(""),
+            "        - name: Side by side
+          id: both
+          parallel:
+            siblings:
+              - name: Sibling
+                id: sibling
+                foreach: [1, 2, 3, 4]
+                stages:
+                  - name: Box
+                    image: wfc-test/busybox
+                    tag: '1'
+                    volume: {./data: /data}
+                    command: cat /data/in.txt
+            execs:
+              - name: Many
+                id: many
+                foreach: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+                stages:
+                  - name: Exec
+                    bash: cat /etc/wfc-test-image; cat data/in.txt
+",
+        ),
+    );
+    let started = Instant::now();
+    let (out, ctx) = run(dir.path());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(ctx["jobs"]["j"]["stages"]["both"]["status"], "SUCCESS");
+    assert!(containers_of(&run_id(dir.path())).is_empty());
 }

@@ -15,10 +15,10 @@ use std::path::Path;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::expr::ast::Part;
-use crate::syntax::model::{Job, Stage, StageKind, Text, ValueKind, WrittenValue, Workflow};
+use crate::syntax::model::{Job, Stage, StageKind, Text, ValueKind, Workflow, WrittenValue};
 use crate::syntax::visit::{Visitor, walk_job, walk_stage};
-use wfc_plan::vocab::RunsOnKind;
 use crate::volume::{self, Refusal};
+use wfc_plan::vocab::RunsOnKind;
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
     Volumes(out).visit_workflow(workflow);
@@ -36,7 +36,8 @@ impl<'a> Visitor<'a> for Volumes<'_> {
             match runs_on.kind.value {
                 // `volume: {host: container}`: the host paths are keys, as written.
                 RunsOnKind::Docker => {
-                    for (key, target) in arg("volume").and_then(WrittenValue::as_map).unwrap_or(&[]) {
+                    for (key, target) in arg("volume").and_then(WrittenValue::as_map).unwrap_or(&[])
+                    {
                         refuse(&key.name, &key.name, key.span, self.0);
                         if let ValueKind::Text(text) = &target.kind
                             && text.template.is_literal()

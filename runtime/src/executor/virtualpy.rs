@@ -58,8 +58,9 @@ pub(super) fn run(
         }
         let script = script(&code, &vars, &packages);
         return match session.run_uv(cx, &script, version.as_deref().map(str::trim)) {
-            Ok(exited) => super::bash::Finished::of(exited)
-                .outcome(cx, |stderr| failure(stderr, &code)),
+            Ok(exited) => {
+                super::bash::Finished::of(exited).outcome(cx, |stderr| failure(stderr, &code))
+            }
             Err(error) => error.into(),
         };
     }

@@ -192,13 +192,19 @@ fn stopped(error: Value) -> ListResult {
 impl Session {
     /// Starts the strategy's container (pulling the image when the engine lacks
     /// it) and looks at what its image has.
-    fn start(cx: &StageCx, spec: &spec::Spec, strategy: Option<&str>) -> Result<Session, ExecError> {
+    fn start(
+        cx: &StageCx,
+        spec: &spec::Spec,
+        strategy: Option<&str>,
+    ) -> Result<Session, ExecError> {
         // Stages of the strategy that run side by side (a parallel stage) each
         // block on it: one of them drives the engine's I/O at a time.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| ExecError::failed(ErrorName::JobError, format!("cannot start I/O: {e}")))?;
+            .map_err(|e| {
+                ExecError::failed(ErrorName::JobError, format!("cannot start I/O: {e}"))
+            })?;
         let scratch = scratch().map_err(|e| {
             ExecError::failed(
                 ErrorName::JobError,
@@ -248,7 +254,8 @@ impl Session {
     /// What the image has: bash (else Bash stages run with sh), python3, uv.
     /// Told in the log.
     fn look(&mut self, cx: &StageCx) -> Result<(), ExecError> {
-        let probe = "for p in bash python3 uv; do if command -v $p >/dev/null 2>&1; then echo $p; fi; done";
+        let probe =
+            "for p in bash python3 uv; do if command -v $p >/dev/null 2>&1; then echo $p; fi; done";
         let found = self.run_quiet(cx, vec!["sh".into(), "-c".into(), probe.into()], None)?;
         if found.code != 0 {
             return Err(ExecError::failed(
@@ -356,9 +363,7 @@ async fn engine(spec: &spec::Spec) -> Result<Docker, ExecError> {
         ),
     };
     let docker = docker
-        .map_err(|e| {
-            ExecError::failed(ErrorName::JobError, format!("cannot reach {which}: {e}"))
-        })?
+        .map_err(|e| ExecError::failed(ErrorName::JobError, format!("cannot reach {which}: {e}")))?
         .with_timeout(Duration::from_secs(24 * 3600));
     match tokio::time::timeout(PING, docker.ping()).await {
         Ok(Ok(_)) => Ok(docker),
@@ -368,7 +373,10 @@ async fn engine(spec: &spec::Spec) -> Result<Docker, ExecError> {
         )),
         Err(_) => Err(ExecError::failed(
             ErrorName::JobError,
-            format!("cannot reach {which}: it did not answer within {}s", PING.as_secs()),
+            format!(
+                "cannot reach {which}: it did not answer within {}s",
+                PING.as_secs()
+            ),
         )),
     }
 }
@@ -394,7 +402,7 @@ async fn create_and_start(
                 ErrorName::JobError,
                 format!("image {reference} is not on the Docker engine, and {message}"),
             ),
-            cancelled => cancelled,
+            cancelled @ ExecError::Cancelled(_) => cancelled,
         })?;
     let mut labels = stage::owned_labels(cx)?;
     if !spec.remove {
@@ -490,6 +498,6 @@ async fn create_and_start(
 fn job_error(error: ExecError) -> ExecError {
     match error {
         ExecError::Failed { message, .. } => ExecError::failed(ErrorName::JobError, message),
-        cancelled => cancelled,
+        cancelled @ ExecError::Cancelled(_) => cancelled,
     }
 }

@@ -174,8 +174,8 @@ impl StageCx {
     #[cfg_attr(not(feature = "docker"), allow(dead_code))]
     pub(crate) fn with_host(&self, host: Host, cancel: Cancel) -> StageCx {
         self.rebased(|base| Base {
-            host,
             cancel,
+            host,
             ..base
         })
     }

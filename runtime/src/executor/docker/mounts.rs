@@ -591,7 +591,9 @@ static GATES: std::sync::Mutex<Option<HashMap<String, std::sync::Arc<tokio::sync
 
 /// The exec gate of container `id` (made on first use).
 pub(crate) fn exec_gate(id: &str) -> std::sync::Arc<tokio::sync::RwLock<()>> {
-    let mut gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     std::sync::Arc::clone(
         gates
             .get_or_insert_with(HashMap::new)
@@ -602,14 +604,18 @@ pub(crate) fn exec_gate(id: &str) -> std::sync::Arc<tokio::sync::RwLock<()>> {
 
 /// Forgets the exec gate of a container that is gone.
 pub(crate) fn forget_gate(id: &str) {
-    let mut gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(gates) = gates.as_mut() {
         gates.remove(id);
     }
 }
 
 fn gate_of(id: &str) -> Option<std::sync::Arc<tokio::sync::RwLock<()>>> {
-    let gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     gates.as_ref()?.get(id).map(std::sync::Arc::clone)
 }
 

@@ -130,7 +130,11 @@ impl Session {
             "at": cx.at(),
             "folders": self.folders(cx),
         });
-        self.python(cx, &request, "Cancel while the called function was running.")
+        self.python(
+            cx,
+            &request,
+            "Cancel while the called function was running.",
+        )
     }
 
     /// Where task packages are found, as the container sees them: the folders
@@ -194,19 +198,16 @@ impl Session {
         if cx.cancel().is_killed() {
             return Outcome::cancelled(cancelled);
         }
-        let result = match result {
-            Ok(text) => text,
-            Err(_) => {
-                return Outcome::failed(
-                    ErrorName::StageError,
-                    format!(
-                        "the stage's Python in container {} ended without a result (exit status {}): {}",
-                        self.name,
-                        exited.code,
-                        exited.stderr.trim_end()
-                    ),
-                );
-            }
+        let Ok(result) = result else {
+            return Outcome::failed(
+                ErrorName::StageError,
+                format!(
+                    "the stage's Python in container {} ended without a result (exit status {}): {}",
+                    self.name,
+                    exited.code,
+                    exited.stderr.trim_end()
+                ),
+            );
         };
         let result: PyResult = match serde_json::from_str(&result) {
             Ok(result) => result,
@@ -281,7 +282,8 @@ impl Session {
         };
         cx.blocking(|| {
             self.runtime.block_on(async {
-                let (output, exec_id) = start_with_id(self, command, env, self.user.clone()).await?;
+                let (output, exec_id) =
+                    start_with_id(self, command, env, self.user.clone()).await?;
                 let mut lines = Lines::new(Some((cx.events(), cx.at(), source)));
                 let stopping = async {
                     stop.notified().await;

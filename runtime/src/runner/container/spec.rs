@@ -78,16 +78,13 @@ pub(super) fn render(cx: &impl Context, job: &JobPlan) -> Result<Spec, String> {
                 Value::Map(map) => (*map).clone(),
                 Value::Null => Map::default(),
                 other => {
-                    return Err(format!(
-                        "`with` must be a mapping, not {}",
-                        other.py_repr()
-                    ));
+                    return Err(format!("`with` must be a mapping, not {}", other.py_repr()));
                 }
             }
         }
     };
-    let workdir = std::env::current_dir()
-        .map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let workdir =
+        std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
     let docker = job.runs_on == RunsOnKind::Docker;
     let get = |key: &str| args.get(key).filter(|v| !matches!(v, Value::Null));
     let image = match get("image") {
@@ -418,6 +415,7 @@ fn seconds(value: &Value) -> Result<Duration, String> {
         )
     };
     let n: f64 = match value {
+        #[allow(clippy::cast_precision_loss)]
         Value::Int(n) => *n as f64,
         Value::Float(x) => *x,
         Value::Str(s) => s.trim().parse().map_err(|_| bad())?,
@@ -438,7 +436,10 @@ mod tests {
     fn references_split_into_name_and_tag() {
         let split = |r: &str| split_reference(r);
         assert_eq!(split("busybox"), ("busybox".into(), "latest".into()));
-        assert_eq!(split("wfc-test/busybox:1"), ("wfc-test/busybox".into(), "1".into()));
+        assert_eq!(
+            split("wfc-test/busybox:1"),
+            ("wfc-test/busybox".into(), "1".into())
+        );
         assert_eq!(
             split("127.0.0.1:5055/x/y"),
             ("127.0.0.1:5055/x/y".into(), "latest".into())
