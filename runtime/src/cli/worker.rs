@@ -542,6 +542,10 @@ async fn take(
                 Stop::CancelledBefore => "cancelled_before".to_string(),
                 Stop::Cancelled => "cancelled".to_string(),
                 Stop::Failed(failed_stage) => format!("failed:{failed_stage}"),
+                Stop::Runner(error) => format!(
+                    "runner:{}",
+                    serde_json::to_string(&Wire::of(&error)).unwrap_or_default()
+                ),
             }),
         },
         Err(why) => failed(&state.name, attempt, &why),

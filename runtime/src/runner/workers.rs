@@ -525,7 +525,14 @@ mod fleet_runner {
         let stop = done.stop.as_deref().map(|s| match s {
             "cancelled_before" => Stop::CancelledBefore,
             "cancelled" => Stop::Cancelled,
-            other => Stop::Failed(Str::from(other.strip_prefix("failed:").unwrap_or(other))),
+            other => match other
+                .strip_prefix("runner:")
+                .and_then(|e| serde_json::from_str::<crate::value::wire::Wire>(e).ok())
+                .and_then(|e| e.into_value().ok())
+            {
+                Some(error) => Stop::Runner(error),
+                None => Stop::Failed(Str::from(other.strip_prefix("failed:").unwrap_or(other))),
+            },
         });
         Ok(ListResult {
             stages,
