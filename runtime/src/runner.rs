@@ -67,6 +67,23 @@ pub(crate) fn for_job(run: &RunCx, job: &JobPlan) -> Result<Arc<dyn JobRunner>, 
     }
 }
 
+/// Runs a strategy a worker of a fleet took: in a container when its job's
+/// `runs-on` says so, else its stages here.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) fn on_worker(cx: &StageCx, job: &JobPlan, strategy: &str) -> ListResult {
+    match job.runs_on {
+        RunsOnKind::Container | RunsOnKind::Docker => match container_runner(&cx.run, job) {
+            Ok(runner) => runner.run_strategy(cx, job, strategy),
+            Err(error) => ListResult {
+                stages: crate::value::Map::default(),
+                status: crate::status::Status::Failed,
+                stop: Some(crate::executor::Stop::Runner(error)),
+            },
+        },
+        _ => run_list(cx, &job.stages),
+    }
+}
+
 #[cfg(feature = "docker")]
 fn container_runner(run: &RunCx, job: &JobPlan) -> Result<Arc<dyn JobRunner>, Value> {
     container::Runner::for_job(run, job).map(|r| Arc::new(r) as _)

@@ -869,7 +869,9 @@ pub(crate) fn run_unit(engine: &Arc<Engine>, unit: Unit) -> Option<crate::execut
         stage::Place::root(&unit.at),
     );
     let plan = Arc::clone(&unit.plan);
-    let result = stage::run_list(&stage_cx, &plan.jobs[index].stages);
+    // A container job's strategy runs in its container on the worker.
+    let strategy = unit.at.rsplit('/').next().unwrap_or(&unit.at);
+    let result = crate::runner::on_worker(&stage_cx, &plan.jobs[index], strategy);
     // Live foreign objects (Python functions) do not leave the worker.
     Some(if cx.foreign.load(std::sync::atomic::Ordering::Relaxed) {
         crate::executor::ListResult {

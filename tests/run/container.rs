@@ -638,3 +638,51 @@ fn docker_stages_in_a_container_job_start_siblings_while_its_stages_run() {
     assert_eq!(ctx["jobs"]["j"]["stages"]["both"]["status"], "SUCCESS");
     assert!(containers_of(&run_id(dir.path())).is_empty());
 }
+
+/// `wfr run --workers URL` sends a container job to the fleet: the worker that
+/// takes a strategy runs it in a container of its own, not on its host.
+#[cfg(feature = "nats")]
+#[test]
+fn a_container_job_sent_to_a_fleet_runs_in_a_container_on_the_worker() {
+    let _engine = ready();
+    let Some(nats) = crate::nats_support::NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/c.yml",
+        &flow(
+            &busybox(""),
+            "        - name: Where\n          id: where\n          bash: cat /etc/wfc-test-image\n",
+        ),
+    );
+    let url = nats.url();
+    let worker = crate::support::start_with(
+        &["worker", "--nats", &url, "--name", "w1"],
+        dir.path(),
+        &[("WFR_NATS_TOKEN", nats.token())],
+    );
+    let started = Instant::now();
+    while !worker.stderr_so_far().contains("serving") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            worker.stderr_so_far()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = wfr_with(
+        &["run", "c", "--output", "json", "--workers", &url],
+        dir.path(),
+        None,
+        &[("WFR_NATS_TOKEN", nats.token())],
+    );
+    worker.signal(nix::sys::signal::Signal::SIGTERM);
+    let _ = worker.end_within(Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        context(&out)["jobs"]["j"]["stages"]["where"]["outputs"]["stdout"],
+        "busybox"
+    );
+}
