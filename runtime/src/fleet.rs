@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::value::wire::Wire;
+use crate::events::{Kind, RunEvent, RunEvents};
+use crate::status::Status;
+use crate::value::wire::{self, Wire};
 
 pub(crate) const JOBS: &str = "WFR_JOBS";
 pub(crate) const RESULTS: &str = "WFR_RESULTS";
@@ -532,6 +534,150 @@ pub(crate) enum RemoteEvent {
         stream: Option<crate::events::Stream>,
         text: String,
     },
+}
+
+impl RemoteEvent {
+    /// The wire form of a stage event a worker sends; none for the events
+    /// that do not go back (the unit's own job and strategy events, which the
+    /// coordinator makes).
+    pub(crate) fn of(event: &RunEvent<'_>) -> Option<RemoteEvent> {
+        Some(match event {
+            RunEvent::StageStarted { at, stage, kind } => RemoteEvent::StageStarted {
+                at: (*at).to_string(),
+                stage: (*stage).to_string(),
+                kind: (*kind).to_string(),
+            },
+            RunEvent::StageEnded {
+                at,
+                stage,
+                status,
+                seconds,
+                outputs,
+                error,
+            } => RemoteEvent::StageEnded {
+                at: (*at).to_string(),
+                stage: (*stage).to_string(),
+                status: status.as_str().to_string(),
+                seconds: *seconds,
+                outputs: outputs.map(wire::map_of),
+                error: error.map(Wire::of),
+            },
+            RunEvent::StageRetry { at, attempt } => RemoteEvent::StageRetry {
+                at: (*at).to_string(),
+                attempt: *attempt,
+            },
+            RunEvent::StageDryRun {
+                at,
+                stage,
+                kind,
+                values,
+            } => RemoteEvent::StageDryRun {
+                at: (*at).to_string(),
+                stage: (*stage).to_string(),
+                kind: (*kind).to_string(),
+                values: values.to_vec(),
+            },
+            RunEvent::Line {
+                at,
+                source,
+                stream,
+                text,
+            } => RemoteEvent::Line {
+                at: (*at).to_string(),
+                source: *source,
+                stream: *stream,
+                text: (*text).to_string(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// Tells this event of a unit (`job`'s strategy `strategy`, at
+    /// `strategy_at`) that `worker` ran, as attempt `attempt`, to a run's
+    /// listeners, as if it happened here.
+    pub(crate) fn tell(
+        &self,
+        events: &RunEvents,
+        job: &str,
+        strategy: &str,
+        strategy_at: &str,
+        worker: &str,
+        attempt: u64,
+    ) {
+        let map =
+            |entries: &Option<Vec<(String, Wire)>>| entries.clone().and_then(|e| wire::map(e).ok());
+        match self {
+            RemoteEvent::Taken => events.emit(Kind::StrategyTaken, || RunEvent::StrategyTaken {
+                job,
+                strategy,
+                at: strategy_at,
+                worker,
+                attempt,
+            }),
+            RemoteEvent::StageStarted { at, stage, kind } => {
+                events.emit(Kind::StageStarted, || RunEvent::StageStarted {
+                    at,
+                    stage,
+                    kind: kind_name(kind),
+                });
+            }
+            RemoteEvent::StageEnded {
+                at,
+                stage,
+                status,
+                seconds,
+                outputs,
+                error,
+            } => {
+                let outputs = map(outputs);
+                let error = error.clone().and_then(|e| e.into_value().ok());
+                events.emit(Kind::StageEnded, || RunEvent::StageEnded {
+                    at,
+                    stage,
+                    status: Status::parse(status).unwrap_or(Status::Failed),
+                    seconds: *seconds,
+                    outputs: outputs.as_ref(),
+                    error: error.as_ref(),
+                });
+            }
+            RemoteEvent::StageRetry { at, attempt } => {
+                events.emit(Kind::StageRetry, || RunEvent::StageRetry {
+                    at,
+                    attempt: *attempt,
+                });
+            }
+            RemoteEvent::StageDryRun {
+                at,
+                stage,
+                kind,
+                values,
+            } => events.emit(Kind::StageDryRun, || RunEvent::StageDryRun {
+                at,
+                stage,
+                kind: kind_name(kind),
+                values,
+            }),
+            RemoteEvent::Line {
+                at,
+                source,
+                stream,
+                text,
+            } => events.emit(*source, || RunEvent::Line {
+                at,
+                source: *source,
+                stream: *stream,
+                text,
+            }),
+        }
+    }
+}
+
+/// A stage kind's name as the events hold it (`'static`).
+fn kind_name(name: &str) -> &'static str {
+    wfc_plan::kind::Kind::ALL
+        .iter()
+        .find(|k| k.name() == name)
+        .map_or("stage", |k| k.name())
 }
 
 /// The manifest of a run whose jobs went to the fleet, for `wfr resume`.

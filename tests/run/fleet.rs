@@ -70,6 +70,26 @@ impl Drop for Worker {
     }
 }
 
+/// Starts `wfr run slow` against the fleet at `url`: its stage notes the worker
+/// and its pid in `dir/m.log`, touches `dir/m.started.<worker>` and sleeps
+/// `secs`.
+fn start_slow(dir: &Path, url: &str, token: &str, secs: &str) -> Started {
+    let marker = format!("marker={}", dir.join("m").display());
+    let secs = format!("secs={secs}");
+    let conf = dir.join("conf");
+    start_with(
+        &[
+            "run", "slow", "-p", &marker, "-p", &secs, "--output", "json",
+        ],
+        dir,
+        &[
+            ("WORKFLOW_CORE_CONF_PATH", conf.to_str().expect("utf-8")),
+            ("FLEET_URL", url),
+            ("FLEET_TOKEN", token),
+        ],
+    )
+}
+
 /// `remote`: a self_hosted job (host and token from the environment) with a
 /// matrix of two, after a local job; each stage says where it ran.
 fn workspace(dir: &Path) {
@@ -365,7 +385,6 @@ fn a_killed_worker_s_job_is_delivered_again_to_another_and_the_run_ends_well() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     workspace(dir.path());
-    let marker = dir.path().join("m");
     let first = Worker::start(
         dir.path(),
         &nats.url(),
@@ -373,30 +392,7 @@ fn a_killed_worker_s_job_is_delivered_again_to_another_and_the_run_ends_well() {
         "first",
         &["--ack-wait", "2"],
     );
-    let url = nats.url();
-    let envs = env(&url, nats.token());
-    let marker_param = format!("marker={}", marker.display());
-    let run = start_with(
-        &[
-            "run",
-            "slow",
-            "-p",
-            &marker_param,
-            "-p",
-            "secs=2",
-            "--output",
-            "json",
-        ],
-        dir.path(),
-        &[
-            (
-                "WORKFLOW_CORE_CONF_PATH",
-                dir.path().join("conf").to_str().expect("utf-8"),
-            ),
-            ("FLEET_URL", envs[0].1),
-            ("FLEET_TOKEN", envs[1].1),
-        ],
-    );
+    let run = start_slow(dir.path(), &nats.url(), nats.token(), "2");
     wait_for(&dir.path().join("m.started.first"));
     let killed_at = Instant::now();
     first.signal(Signal::SIGKILL);
@@ -451,7 +447,6 @@ fn a_worker_stopped_by_sigterm_returns_the_job_it_holds_to_another() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     workspace(dir.path());
-    let marker = dir.path().join("m");
     let leaving = Worker::start(
         dir.path(),
         &nats.url(),
@@ -459,28 +454,7 @@ fn a_worker_stopped_by_sigterm_returns_the_job_it_holds_to_another() {
         "leaving",
         &["--grace", "0.5"],
     );
-    let marker_param = format!("marker={}", marker.display());
-    let run = start_with(
-        &[
-            "run",
-            "slow",
-            "-p",
-            &marker_param,
-            "-p",
-            "secs=4",
-            "--output",
-            "json",
-        ],
-        dir.path(),
-        &[
-            (
-                "WORKFLOW_CORE_CONF_PATH",
-                dir.path().join("conf").to_str().expect("utf-8"),
-            ),
-            ("FLEET_URL", &nats.url()),
-            ("FLEET_TOKEN", nats.token()),
-        ],
-    );
+    let run = start_slow(dir.path(), &nats.url(), nats.token(), "4");
     wait_for(&dir.path().join("m.started.leaving"));
     leaving.signal(Signal::SIGTERM);
     let ended = leaving.end_within(Duration::from_secs(15));
@@ -516,30 +490,8 @@ fn a_cancelled_run_stops_its_stages_on_the_worker() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     workspace(dir.path());
-    let marker = dir.path().join("m");
     let worker = Worker::start(dir.path(), &nats.url(), nats.token(), "w", &[]);
-    let marker_param = format!("marker={}", marker.display());
-    let run = start_with(
-        &[
-            "run",
-            "slow",
-            "-p",
-            &marker_param,
-            "-p",
-            "secs=300",
-            "--output",
-            "json",
-        ],
-        dir.path(),
-        &[
-            (
-                "WORKFLOW_CORE_CONF_PATH",
-                dir.path().join("conf").to_str().expect("utf-8"),
-            ),
-            ("FLEET_URL", &nats.url()),
-            ("FLEET_TOKEN", nats.token()),
-        ],
-    );
+    let run = start_slow(dir.path(), &nats.url(), nats.token(), "300");
     wait_for(&dir.path().join("m.started.w"));
     let started = Instant::now();
     run.signal(Signal::SIGTERM);
@@ -575,29 +527,7 @@ fn a_cluster_node_killed_mid_run_loses_no_job_and_no_result() {
     let urls = cluster.urls();
     let _a = Worker::start(dir.path(), &urls, cluster.token(), "a", &["--slots", "2"]);
     let _b = Worker::start(dir.path(), &urls, cluster.token(), "b", &["--slots", "2"]);
-    let marker = dir.path().join("m");
-    let marker_param = format!("marker={}", marker.display());
-    let run = start_with(
-        &[
-            "run",
-            "slow",
-            "-p",
-            &marker_param,
-            "-p",
-            "secs=3",
-            "--output",
-            "json",
-        ],
-        dir.path(),
-        &[
-            (
-                "WORKFLOW_CORE_CONF_PATH",
-                dir.path().join("conf").to_str().expect("utf-8"),
-            ),
-            ("FLEET_URL", &urls),
-            ("FLEET_TOKEN", cluster.token()),
-        ],
-    );
+    let run = start_slow(dir.path(), &urls, cluster.token(), "3");
     // Some worker took the job; a node goes away while it runs.
     let started = Instant::now();
     while walk(dir.path())

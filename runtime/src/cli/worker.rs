@@ -20,7 +20,7 @@ use wfc_plan::Plan;
 
 use super::{Done, Error};
 use crate::cancel::Cancel;
-use crate::events::{self, Event, Interest, Kind, RunEvent, Source};
+use crate::events::{self, Event, Interest, Kind, Source};
 use crate::executor::{ListResult, Stop};
 use crate::fleet::{self, Endpoint, EventMsg, Fleet, FleetError, JobMsg, RemoteEvent, ResultMsg};
 use crate::plans::PlanStore;
@@ -698,54 +698,8 @@ impl events::Subscriber for Publisher {
     }
 
     fn on_event(&self, event: &Event<'_>) {
-        let remote = match &event.event {
-            RunEvent::StageStarted { at, stage, kind } => RemoteEvent::StageStarted {
-                at: (*at).to_string(),
-                stage: (*stage).to_string(),
-                kind: (*kind).to_string(),
-            },
-            RunEvent::StageEnded {
-                at,
-                stage,
-                status,
-                seconds,
-                outputs,
-                error,
-            } => RemoteEvent::StageEnded {
-                at: (*at).to_string(),
-                stage: (*stage).to_string(),
-                status: status.as_str().to_string(),
-                seconds: *seconds,
-                outputs: outputs.map(wire::map_of),
-                error: error.map(Wire::of),
-            },
-            RunEvent::StageRetry { at, attempt } => RemoteEvent::StageRetry {
-                at: (*at).to_string(),
-                attempt: *attempt,
-            },
-            RunEvent::StageDryRun {
-                at,
-                stage,
-                kind,
-                values,
-            } => RemoteEvent::StageDryRun {
-                at: (*at).to_string(),
-                stage: (*stage).to_string(),
-                kind: (*kind).to_string(),
-                values: values.to_vec(),
-            },
-            RunEvent::Line {
-                at,
-                source,
-                stream,
-                text,
-            } => RemoteEvent::Line {
-                at: (*at).to_string(),
-                source: *source,
-                stream: *stream,
-                text: (*text).to_string(),
-            },
-            _ => return,
+        let Some(remote) = RemoteEvent::of(&event.event) else {
+            return;
         };
         let msg = EventMsg {
             worker: self.worker.clone(),

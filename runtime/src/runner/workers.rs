@@ -53,14 +53,13 @@ mod fleet_runner {
     use futures_util::{FutureExt as _, StreamExt as _};
     use wfc_plan::{JobPlan, Plan};
 
-    use crate::events::{Kind, RunEvent};
     use crate::executor::{Context as _, ListResult, Stop};
     use crate::fleet::{
         self, Endpoint, EventMsg, Fleet, FleetError, JobMsg, RemoteEvent, ResultMsg, RunManifest,
     };
     use crate::runner::{JobRunner, refused};
     use crate::status::{self, ErrorName, Status};
-    use crate::value::wire::{self, Wire};
+    use crate::value::wire;
     use crate::value::{Map, Str, Value};
     use crate::vm::RunCx;
     use crate::vm::stage::StageCx;
@@ -541,86 +540,19 @@ mod fleet_runner {
         })
     }
 
-    /// A worker's event, told to the run's listeners as if it happened here.
+    /// A worker's event, told to the run's listeners as if it happened here
+    /// (a child run's, started by a trigger stage on the worker, stays in the
+    /// worker's log).
     fn replay(cx: &StageCx, job: &JobPlan, strategy: &str, run_id: &str, msg: &EventMsg) {
-        let events = &cx.run.events;
-        if msg.run != run_id {
-            // A child run a trigger stage started on the worker: its events
-            // stay in the worker's log.
-            return;
-        }
-        let map =
-            |entries: &Option<Vec<(String, Wire)>>| entries.clone().and_then(|e| wire::map(e).ok());
-        match &msg.event {
-            RemoteEvent::Taken => events.emit(Kind::StrategyTaken, || RunEvent::StrategyTaken {
-                job: &job.id,
+        if msg.run == run_id {
+            msg.event.tell(
+                &cx.run.events,
+                &job.id,
                 strategy,
-                at: cx.at(),
-                worker: &msg.worker,
-                attempt: msg.attempt,
-            }),
-            RemoteEvent::StageStarted { at, stage, kind } => {
-                events.emit(Kind::StageStarted, || RunEvent::StageStarted {
-                    at,
-                    stage,
-                    kind: kind_name(kind),
-                });
-            }
-            RemoteEvent::StageEnded {
-                at,
-                stage,
-                status,
-                seconds,
-                outputs,
-                error,
-            } => {
-                let outputs = map(outputs);
-                let error = error.clone().and_then(|e| e.into_value().ok());
-                events.emit(Kind::StageEnded, || RunEvent::StageEnded {
-                    at,
-                    stage,
-                    status: Status::parse(status).unwrap_or(Status::Failed),
-                    seconds: *seconds,
-                    outputs: outputs.as_ref(),
-                    error: error.as_ref(),
-                });
-            }
-            RemoteEvent::StageRetry { at, attempt } => {
-                events.emit(Kind::StageRetry, || RunEvent::StageRetry {
-                    at,
-                    attempt: *attempt,
-                });
-            }
-            RemoteEvent::StageDryRun {
-                at,
-                stage,
-                kind,
-                values,
-            } => events.emit(Kind::StageDryRun, || RunEvent::StageDryRun {
-                at,
-                stage,
-                kind: kind_name(kind),
-                values,
-            }),
-            RemoteEvent::Line {
-                at,
-                source,
-                stream,
-                text,
-            } => events.emit(*source, || RunEvent::Line {
-                at,
-                source: *source,
-                stream: *stream,
-                text,
-            }),
+                cx.at(),
+                &msg.worker,
+                msg.attempt,
+            );
         }
-    }
-
-    /// A stage kind's name as the events hold it (`'static`).
-    pub(crate) fn kind_name(name: &str) -> &'static str {
-        wfc_plan::kind::Kind::ALL
-            .iter()
-            .find(|k| k.name() == name)
-            .map_or("stage", |k| k.name())
     }
 }
