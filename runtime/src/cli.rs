@@ -376,7 +376,11 @@ fn leave_to_exit<T>(value: T) {
 
 fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
     let (plan, plan_dir) = locate(&args.target, &args.options.plans, &args.options.runs)?;
-    let plans = prepare(&plan, plan_dir, args.dry_run)?;
+    let plans = prepare(
+        &plan,
+        plan_dir,
+        args.dry_run || args.options.workers.is_some(),
+    )?;
     let given = args.given.read(None)?;
     let resolved = resolve(&plan, &given)?;
     let how = Launch {
@@ -388,16 +392,22 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
 
 /// The plan store of a plan about to run, once sure this `wfr` can run it: a
 /// `wfr` without Python hands the whole command to `wfr-python` here (before
-/// anything is claimed or written).
+/// anything is claimed or written). `no_stage_here`: none of the run's stages
+/// starts in this process (a dry run, or every job sent to the fleet with
+/// `--workers`), so only its templates' Python filters count.
 #[cfg_attr(feature = "python", allow(clippy::unnecessary_wraps))]
-pub(crate) fn prepare(plan: &Plan, plan_dir: PathBuf, dry_run: bool) -> Result<PlanStore, Error> {
+pub(crate) fn prepare(
+    plan: &Plan,
+    plan_dir: PathBuf,
+    no_stage_here: bool,
+) -> Result<PlanStore, Error> {
     let plans = PlanStore::new(plan_dir);
     #[cfg(not(feature = "python"))]
-    if let Some(reason) = crate::handoff::reason(plan, &plans, dry_run) {
+    if let Some(reason) = crate::handoff::reason(plan, &plans, no_stage_here) {
         return Err(crate::handoff::exec(&reason).into());
     }
     #[cfg(feature = "python")]
-    let _ = (plan, dry_run);
+    let _ = (plan, no_stage_here);
     Ok(plans)
 }
 

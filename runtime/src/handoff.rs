@@ -23,11 +23,13 @@ pub const PYTHON_BINARY: &str = "wfr-python";
 /// Why the run needs Python, if it does: the first reason found in `plan` or in
 /// the plans it triggers (found in `store`).
 ///
-/// A dry run (`dry_run`) starts no Python stage and triggers no run: it needs
-/// Python only for the filters registered in Python that `plan`'s templates use.
+/// A run none of whose stages starts here (`no_stage_here`: a dry run, or
+/// every job sent to the fleet) needs Python only for the filters registered
+/// in Python that `plan`'s templates use. So does a job that runs elsewhere
+/// (on a worker of the fleet; a container job's Py and Call stages).
 #[must_use]
-pub fn reason(plan: &Plan, store: &PlanStore, dry_run: bool) -> Option<String> {
-    if dry_run {
+pub fn reason(plan: &Plan, store: &PlanStore, no_stage_here: bool) -> Option<String> {
+    if no_stage_here {
         return python_filter(plan);
     }
     let mut seen = HashSet::new();
@@ -51,13 +53,17 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
         return None;
     }
     let mut found = None;
-    visit_stages(plan, &mut |stage, in_container| {
+    visit_stages(plan, &mut |stage, place| {
         if found.is_some() {
             return;
         }
         let what = match &stage.kind {
+            // A worker of the fleet runs the whole job, with its own Python.
+            _ if place == Place::Fleet => return,
             // The job's container runs its Python (`runner/container.rs`).
-            StageKindPlan::Py { .. } | StageKindPlan::Call { .. } if in_container => return,
+            StageKindPlan::Py { .. } | StageKindPlan::Call { .. } if place == Place::Container => {
+                return;
+            }
             // A literal name is among the plan's `triggers`, looked at below.
             StageKindPlan::Trigger { workflow, .. } if workflow.is_literal() => return,
             // Which workflow it runs is known only at run time: it may need Python.
@@ -84,26 +90,41 @@ fn reason_in(plan: &Plan, store: &PlanStore, seen: &mut HashSet<String>) -> Opti
     })
 }
 
-/// Calls `visit` with every stage of `plan` (nested ones too) and whether it
-/// is a stage of a container job (`runs-on: container|docker`).
-fn visit_stages<'a>(plan: &'a Plan, visit: &mut impl FnMut(&'a StagePlan, bool)) {
+/// Where a job's stages run, as far as Python is concerned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In this process.
+    Here,
+    /// In the job's container (`runs-on: container|docker`): its Python.
+    Container,
+    /// On a worker of the fleet (`runs-on: self_hosted`): the worker's.
+    Fleet,
+}
+
+/// Calls `visit` with every stage of `plan` (nested ones too) and where its
+/// job runs.
+fn visit_stages<'a>(plan: &'a Plan, visit: &mut impl FnMut(&'a StagePlan, Place)) {
     struct Stages<'v, F> {
         visit: &'v mut F,
-        in_container: bool,
+        place: Place,
     }
-    impl<'a, F: FnMut(&'a StagePlan, bool)> Visitor<'a> for Stages<'_, F> {
+    impl<'a, F: FnMut(&'a StagePlan, Place)> Visitor<'a> for Stages<'_, F> {
         fn visit_job(&mut self, job: &'a JobPlan) {
-            self.in_container = matches!(job.runs_on, RunsOnKind::Container | RunsOnKind::Docker);
+            self.place = match job.runs_on {
+                RunsOnKind::Container | RunsOnKind::Docker => Place::Container,
+                RunsOnKind::SelfHosted => Place::Fleet,
+                _ => Place::Here,
+            };
             walk_job(self, job);
         }
         fn visit_stage(&mut self, stage: &'a StagePlan) {
-            (self.visit)(stage, self.in_container);
+            (self.visit)(stage, self.place);
             walk_stage(self, stage);
         }
     }
     Stages {
         visit,
-        in_container: false,
+        place: Place::Here,
     }
     .visit_plan(plan);
 }

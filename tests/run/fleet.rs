@@ -645,3 +645,67 @@ fn a_run_whose_coordinator_was_killed_is_resumed_without_running_its_fleet_jobs_
         none.stderr
     );
 }
+
+/// The Python of a self_hosted job runs on the worker: a `wfr` with no
+/// `wfr-python` beside it coordinates it (it handed the run to `wfr-python`, or
+/// refused it, before), and so it does any job under `--workers`.
+#[test]
+fn a_lone_wfr_coordinates_python_stages_that_run_on_workers() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/py.yml",
+        r"
+py-remote:
+  type: Workflow
+  jobs:
+    j:
+      runs-on:
+        type: self_hosted
+        with:
+          host: ${FLEET_URL}
+          token: ${FLEET_TOKEN}
+      stages:
+        - name: Py
+          id: py
+          run: x = 41 + 1
+py-local:
+  type: Workflow
+  jobs:
+    j:
+      stages:
+        - name: Py
+          id: py
+          run: x = 40 + 2
+",
+    );
+    let _w = Worker::start(dir.path(), &nats.url(), nats.token(), "py", &[]);
+    let lone = crate::handoff::lone_wfr(dir.path());
+    let url = nats.url();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&lone)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("WORKFLOW_CORE_CONF_PATH")
+            .env("FLEET_URL", &url)
+            .env("FLEET_TOKEN", nats.token())
+            .env("WFR_NATS_TOKEN", nats.token())
+            .output()
+            .expect("run the lone wfr")
+    };
+    let out = run(&["run", "py-remote", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let context: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(context["jobs"]["j"]["stages"]["py"]["outputs"]["x"], 42);
+    let out = run(&["run", "py-local", "--workers", &url, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let context: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(context["jobs"]["j"]["stages"]["py"]["outputs"]["x"], 42);
+    // Run here, the same job needs wfr-python, and says so.
+    let out = run(&["run", "py-local"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("wfr-python"), "{}", stderr(&out));
+}

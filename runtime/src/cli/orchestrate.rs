@@ -114,7 +114,7 @@ fn logical_time(plan: &Plan, text: &str) -> Result<Timestamp, Error> {
 /// `wfr release`.
 pub(crate) fn release(args: &ReleaseArgs) -> Result<Done, Error> {
     let (plan, dir) = super::locate(&args.name, &args.options.plans, &args.options.runs)?;
-    let plans = super::prepare(&plan, dir, false)?;
+    let plans = super::prepare(&plan, dir, args.options.workers.is_some())?;
     let logical = logical_time(&plan, &args.at)?;
     let history: Arc<dyn store::Store> = Arc::from(args.options.store.open(&args.options.runs)?);
     let run_id = args
@@ -483,7 +483,7 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
     let params = read("params.json")?;
     let recorded = read("plan.json")?;
     let (plan, dir) = super::locate(&old.workflow, &args.options.plans, &args.options.runs)?;
-    let plans = super::prepare(&plan, dir, false)?;
+    let plans = super::prepare(&plan, dir, args.options.workers.is_some())?;
     let recorded_hash = as_map(Some(&recorded))
         .get("source_hash")
         .and_then(|h| h.as_str().map(str::to_string));

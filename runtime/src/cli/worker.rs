@@ -776,11 +776,11 @@ pub(crate) fn resume(args: &ResumeArgs) -> Result<Done, Error> {
     let plan = Arc::new(plan);
     let params = wire::map(manifest.params)
         .map_err(|e| Error::Usage(format!("the params of run {}: {e}", args.run_id)))?;
-    let plans = super::prepare(&plan, args.options.plans.clone(), false)?;
     let mut options = args.options.clone();
     if manifest.every_job {
         options.workers = Some(url);
     }
+    let plans = super::prepare(&plan, args.options.plans.clone(), options.workers.is_some())?;
     wfc_plan::errln!(
         "wfr: resuming run {} of `{}`: its jobs on the fleet are taken up, its local jobs run again",
         args.run_id,
