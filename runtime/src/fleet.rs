@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{Kind, RunEvent, RunEvents};
 use crate::status::Status;
+use crate::store::nats::{Address, DEFAULT_NAMESPACE, connect, key_value, replicas};
 use crate::value::wire::{self, Wire};
 
 pub(crate) const JOBS: &str = "WFR_JOBS";
@@ -48,8 +49,6 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long setting up the streams and buckets may keep failing (a cluster
 /// electing leaders) before the fleet is said to be unusable.
 const SETUP_TIME: Duration = Duration::from_secs(30);
-/// How long any one request to JetStream may take.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times a job is delivered before JetStream gives up on it (each
 /// delivery after the first is a worker that died or returned it).
 pub(crate) const MAX_DELIVER: i64 = 5;
@@ -61,8 +60,8 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// Why the fleet cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    #[error("`{url}` is not a NATS URL: {why}")]
-    Url { url: String, why: String },
+    #[error("not a NATS URL: {why}")]
+    Url { why: String },
     #[error("cannot reach NATS at {servers} within {} s: {error}", CONNECT_TIMEOUT.as_secs())]
     Unreachable { servers: String, error: String },
     #[error(
@@ -77,14 +76,16 @@ pub enum FleetError {
     },
 }
 
-/// Where the fleet is and how to log in, from a URL like `nats://TOKEN@h:p`,
-/// `nats://user:pass@h1:p,nats://h2:p` or `h:p`.
+/// Where the fleet is and how to log in: a NATS URL read as the store on NATS
+/// reads one ([`Address`]: `nats://TOKEN@h:p`, `nats://user:pass@h1:p,h2:p`),
+/// `nats://` added when no scheme is written. A fleet's URL takes no
+/// `/namespace` nor `?replicas=` (its streams' names are fixed, and they are
+/// replicated as the cluster allows).
 #[derive(Clone)]
 pub struct Endpoint {
     /// The servers, without credentials: what messages show.
     pub servers: String,
-    token: Option<String>,
-    user: Option<(String, String)>,
+    address: Address,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -99,75 +100,33 @@ impl Endpoint {
     /// Parses `url`; `token` (a job's `with.token`, `WFR_NATS_TOKEN`) is used
     /// when the URL has no credentials.
     pub fn parse(url: &str, token: Option<String>) -> Result<Endpoint, FleetError> {
-        let bad = |why: &str| FleetError::Url {
-            url: strip_credentials(url),
-            why: why.to_string(),
+        let url = url.trim();
+        let with_scheme = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("nats://{url}")
         };
-        let mut servers = Vec::new();
-        let mut from_url: (Option<String>, Option<(String, String)>) = (None, None);
-        for part in url.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (scheme, rest) = match part.split_once("://") {
-                Some((scheme, rest)) => (scheme, rest),
-                None => ("nats", part),
-            };
-            if !matches!(scheme, "nats" | "tls") {
-                return Err(bad("the scheme must be nats:// (or tls://)"));
-            }
-            let (creds, host) = match rest.rsplit_once('@') {
-                Some((creds, host)) => (Some(creds), host),
-                None => (None, rest),
-            };
-            let host = host.trim_end_matches('/');
-            if host.is_empty() || host.contains('/') {
-                return Err(bad("expected host:port after the scheme"));
-            }
-            if let Some(c) = creds {
-                match c.split_once(':') {
-                    Some((u, p)) => from_url.1 = Some((decode(u), decode(p))),
-                    None => from_url.0 = Some(decode(c)),
-                }
-            }
-            servers.push(format!("{scheme}://{host}"));
+        let address = Address::parse(&with_scheme, token.as_deref())
+            .map_err(|why| FleetError::Url { why })?;
+        if address.namespace != DEFAULT_NAMESPACE || address.replicas.is_some() {
+            return Err(FleetError::Url {
+                why: "a fleet's URL takes no /namespace nor ?replicas= (those are the store's)"
+                    .into(),
+            });
         }
-        if servers.is_empty() {
-            return Err(bad("no server in it"));
-        }
-        let (url_token, user) = from_url;
         Ok(Endpoint {
-            servers: servers.join(","),
-            token: url_token.or(token).filter(|t| !t.is_empty()),
-            user,
+            servers: address.shown(),
+            address,
         })
     }
 
     /// Connects, or says why not within [`CONNECT_TIMEOUT`].
     pub(crate) async fn connect(&self, name: &str) -> Result<async_nats::Client, FleetError> {
-        let mut options = async_nats::ConnectOptions::new()
-            .name(name)
-            .connection_timeout(CONNECT_TIMEOUT)
-            .request_timeout(Some(REQUEST_TIMEOUT))
-            // Past the first connection, a lost server is retried for ever
-            // (a cluster's node going away is not an error).
-            .max_reconnects(None);
-        if let Some((user, pass)) = &self.user {
-            options = options.user_and_password(user.clone(), pass.clone());
-        } else if let Some(token) = &self.token {
-            options = options.token(token.clone());
-        }
-        let addrs: Vec<async_nats::ServerAddr> = self
-            .servers
-            .split(',')
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .map_err(|e: std::io::Error| FleetError::Url {
-                url: self.servers.clone(),
-                why: e.to_string(),
-            })?;
         let unreachable = |error: String| FleetError::Unreachable {
             servers: self.servers.clone(),
             error,
         };
-        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect(addrs)).await {
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect(&self.address, name)).await {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(e)) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
                 Err(FleetError::Refused {
@@ -188,49 +147,9 @@ impl Endpoint {
         FleetError::JetStream {
             servers: self.servers.clone(),
             what: what.into(),
-            error: strip_credentials(&error.to_string()),
+            error: error.to_string(),
         }
     }
-}
-
-fn decode(text: &str) -> String {
-    // Percent-escapes, as in URLs (`%40` for `@`).
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `url` with any `creds@` removed.
-#[must_use]
-pub fn strip_credentials(url: &str) -> String {
-    url.split(',')
-        .map(|part| match part.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://{host}"),
-                None => part.to_string(),
-            },
-            None => match part.rsplit_once('@') {
-                Some((_, host)) => host.to_string(),
-                None => part.to_string(),
-            },
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The process's async runtime for NATS: one thread drives it; other threads
@@ -299,11 +218,7 @@ impl Fleet {
     async fn set_up(endpoint: &Endpoint, client: async_nats::Client) -> Result<Fleet, FleetError> {
         use async_nats::jetstream::{self, stream};
         let js = jetstream::new(client.clone());
-        let replicas = if client.server_info().cluster.is_some() {
-            3
-        } else {
-            1
-        };
+        let replicas = replicas(&client);
         let e = |what: &str, err: &dyn std::fmt::Display| endpoint.error(what, err);
         js.get_or_create_stream(stream::Config {
             name: JOBS.into(),
@@ -326,13 +241,13 @@ impl Fleet {
             })
             .await
             .map_err(|x| e("cannot set up the results (stream WFR_RESULTS)", &x))?;
-        let plans = key_value(&js, PLANS, replicas)
+        let plans = key_value(&js, PLANS, "wfr: plans by hash", replicas, RESULTS_AGE)
             .await
             .map_err(|x| e("cannot set up the plan store", &x))?;
-        let cancels = key_value(&js, CANCELS, replicas)
+        let cancels = key_value(&js, CANCELS, "wfr: cancelled runs", replicas, RESULTS_AGE)
             .await
             .map_err(|x| e("cannot set up the cancel bucket", &x))?;
-        let runs = key_value(&js, RUNS, replicas)
+        let runs = key_value(&js, RUNS, "wfr: runs on the fleet", replicas, RESULTS_AGE)
             .await
             .map_err(|x| e("cannot set up the run bucket", &x))?;
         Ok(Fleet {
@@ -345,35 +260,6 @@ impl Fleet {
             runs,
         })
     }
-}
-
-/// A KV bucket, made when missing. Made as its stream directly: async-nats's
-/// `create_key_value` first asks for the account's info, whose answer from a
-/// 2.9 server it cannot read.
-pub(crate) async fn key_value(
-    js: &async_nats::jetstream::Context,
-    bucket: &str,
-    replicas: usize,
-) -> Result<async_nats::jetstream::kv::Store, String> {
-    use async_nats::jetstream::stream;
-    if let Ok(kv) = js.get_key_value(bucket).await {
-        return Ok(kv);
-    }
-    js.get_or_create_stream(stream::Config {
-        name: format!("KV_{bucket}"),
-        subjects: vec![format!("$KV.{bucket}.>")],
-        max_messages_per_subject: 1,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: stream::DiscardPolicy::New,
-        num_replicas: replicas,
-        max_age: RESULTS_AGE,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    js.get_key_value(bucket).await.map_err(|e| e.to_string())
 }
 
 /// The subject part for a set of labels: `any`, or a hash of `k=v` sorted.
@@ -697,24 +583,32 @@ mod tests {
 
     #[test]
     fn credentials_come_from_the_url_and_are_never_shown() {
+        use crate::store::nats::Credentials;
         let e = Endpoint::parse("nats://s3cret@127.0.0.1:4222", None).unwrap();
         assert_eq!(e.servers, "nats://127.0.0.1:4222");
-        assert_eq!(e.token.as_deref(), Some("s3cret"));
+        assert!(e.address.credentials == Credentials::Token("s3cret".into()));
+        assert!(!format!("{e:?}").contains("s3cret"));
         let e = Endpoint::parse("nats://me:p%40ss@h:1,nats://h2:2", None).unwrap();
         assert_eq!(e.servers, "nats://h:1,nats://h2:2");
-        assert_eq!(e.user, Some(("me".into(), "p@ss".into())));
+        assert!(
+            e.address.credentials
+                == Credentials::User {
+                    user: "me".into(),
+                    password: "p@ss".into()
+                }
+        );
+        // No scheme: nats://; the token from the environment.
         let e = Endpoint::parse("127.0.0.1:4222", Some("t".into())).unwrap();
         assert_eq!(e.servers, "nats://127.0.0.1:4222");
-        assert_eq!(e.token.as_deref(), Some("t"));
-        assert!(!format!("{e:?}").contains('t') || !format!("{e:?}").contains("\"t\""));
-        let err = Endpoint::parse("http://tok@h:1", None)
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("tok"), "{err}");
-        assert_eq!(
-            strip_credentials("nats://a:b@h:1,x@h2:2"),
-            "nats://h:1,h2:2"
-        );
+        assert!(e.address.credentials == Credentials::Token("t".into()));
+        for bad in [
+            "http://tok@h:1",
+            "nats://tok@h:1/ns",
+            "nats://tok@h:1?replicas=3",
+        ] {
+            let err = Endpoint::parse(bad, None).unwrap_err().to_string();
+            assert!(!err.contains("tok"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -54,7 +54,11 @@ const REQUEST_WITHIN: Duration = Duration::from_secs(5);
 /// it over (as in the SQLite store).
 const ADOPTED: &str = "schedule-adopted";
 
-/// Where the store is, as `--store` / `$WFR_STORE` says.
+/// The buckets' prefix when the URL names none.
+pub const DEFAULT_NAMESPACE: &str = "wfc";
+
+/// Where the store is, as `--store` / `$WFR_STORE` says (and, without a
+/// namespace or replicas, where a worker fleet is: `fleet::Endpoint`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Address {
     /// `host:port` of each server.
@@ -93,13 +97,13 @@ impl Address {
             (true, rest)
         } else {
             return Err(
-                "a store is nats://[TOKEN@]HOST:PORT (a NATS server with JetStream, or several separated by commas)"
+                "a NATS URL is nats://[TOKEN@]HOST:PORT (a NATS server with JetStream, or several separated by commas)"
                     .into(),
             );
         };
         // Options after the last server: `/namespace` and `?replicas=N`.
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let mut namespace = "wfc".to_string();
+        let mut namespace = DEFAULT_NAMESPACE.to_string();
         let mut replicas = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
@@ -153,13 +157,13 @@ impl Address {
                 };
                 if credentials != Credentials::None && credentials != given {
                     return Err(
-                        "the store's URL gives different credentials for different servers".into(),
+                        "the NATS URL gives different credentials for different servers".into(),
                     );
                 }
                 credentials = given;
             }
             if host.is_empty() {
-                return Err("the store's URL names no server (nats://HOST:PORT)".into());
+                return Err("the NATS URL names no server (nats://HOST:PORT)".into());
             }
             let host = if host.starts_with('[') || host.rsplit_once(':').is_none() {
                 if host.ends_with(']') || !host.contains(':') {
@@ -175,7 +179,7 @@ impl Address {
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
             if !port_ok {
                 return Err(format!(
-                    "`{host}` in the store's URL is not HOST:PORT (a port is a number up to 65535)"
+                    "`{host}` in the NATS URL is not HOST:PORT (a port is a number up to 65535)"
                 ));
             }
             servers.push(host);
@@ -204,7 +208,7 @@ impl Address {
             .map(|s| format!("{scheme}://{s}"))
             .collect::<Vec<_>>()
             .join(",");
-        if self.namespace != "wfc" {
+        if self.namespace != DEFAULT_NAMESPACE {
             let _ = write!(text, "/{}", self.namespace);
         }
         text
@@ -476,7 +480,7 @@ impl Nats {
         let driver =
             Driver::start().map_err(|e| unreachable(format!("cannot start its client: {e}")))?;
         let client = driver.handle.block_on(async {
-            match tokio::time::timeout(OPEN_WITHIN, connect(&address)).await {
+            match tokio::time::timeout(OPEN_WITHIN, connect(&address, "wfr")).await {
                 Ok(Ok(client)) => Ok(client),
                 Ok(Err(e)) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
                     Err(StoreError::NatsRefused {
@@ -592,8 +596,12 @@ fn is_transient(failure: &str) -> bool {
     failure.contains("timed out") || failure.contains("no responders")
 }
 
-/// A client connected to `address`.
-async fn connect(address: &Address) -> Result<async_nats::Client, async_nats::ConnectError> {
+/// A client connected to `address`, named `name` to the server (the store's,
+/// and a worker fleet's).
+pub(crate) async fn connect(
+    address: &Address,
+    name: &str,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
     let options = match &address.credentials {
         Credentials::None => async_nats::ConnectOptions::new(),
         Credentials::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
@@ -609,7 +617,7 @@ async fn connect(address: &Address) -> Result<async_nats::Client, async_nats::Co
         .filter_map(|s| format!("{scheme}://{s}").parse().ok())
         .collect();
     options
-        .name("wfr")
+        .name(name)
         .connection_timeout(OPEN_WITHIN)
         .request_timeout(Some(REQUEST_WITHIN))
         // Past the first connection, a lost server is tried again for as long
@@ -621,54 +629,68 @@ async fn connect(address: &Address) -> Result<async_nats::Client, async_nats::Co
         .await
 }
 
+/// How many ways buckets and streams are replicated on the servers `client`
+/// reached: as many as the cluster advertises, at most 3; 1 on a lone server.
+pub(crate) fn replicas(client: &async_nats::Client) -> usize {
+    let info = client.server_info();
+    if info.cluster.as_deref().is_some_and(|c| !c.is_empty()) {
+        // The servers the cluster advertises to clients, this one among them.
+        info.connect_urls.len().clamp(1, 3)
+    } else {
+        1
+    }
+}
+
+/// The KV bucket `bucket`, made when missing (by this process or another one
+/// meanwhile); its entries kept `max_age` (zero: for ever).
+pub(crate) async fn key_value(
+    js: &jetstream::Context,
+    bucket: &str,
+    description: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<kv::Store, String> {
+    if let Ok(store) = js.get_key_value(bucket).await {
+        return Ok(store);
+    }
+    // The bucket's stream as async-nats's `create_key_value` makes it (but for
+    // direct reads), made directly: that one first reads the account's info,
+    // which async-nats 0.51 cannot parse from a 2.9 server (no
+    // `reserved_memory`).
+    let made = js
+        .create_stream(jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            description: Some(description.to_string()),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: replicas,
+            allow_rollup: true,
+            deny_delete: true,
+            // Reads through the stream's leader, not any replica: a replica
+            // behind it would not see a claim just made (a `wfr release
+            // --claimed` checks its scheduler's), nor a plan just stored.
+            allow_direct: false,
+            discard: jetstream::stream::DiscardPolicy::New,
+            max_age,
+            ..Default::default()
+        })
+        .await;
+    js.get_key_value(bucket).await.map_err(|error| match made {
+        Err(made) => format!("cannot make bucket {bucket} ({replicas} replicas): {made}"),
+        Ok(_) => format!("cannot open bucket {bucket}: {error}"),
+    })
+}
+
 /// The store's buckets, made when missing.
 async fn buckets(client: &async_nats::Client, address: &Address) -> Result<Buckets, Failure> {
     let mut js = jetstream::new(client.clone());
     js.set_timeout(REQUEST_WITHIN);
-    let info = client.server_info();
-    let replicas = address.replicas.unwrap_or_else(|| {
-        if info.cluster.as_deref().is_some_and(|c| !c.is_empty()) {
-            // The servers the cluster advertises to clients, this one among them.
-            info.connect_urls.len().clamp(1, 3)
-        } else {
-            1
-        }
-    });
+    let replicas = address.replicas.unwrap_or_else(|| replicas(client));
     let one = |name: &'static str, description: &'static str| {
         let js = js.clone();
         let bucket = address.bucket(name);
-        async move {
-            if let Ok(store) = js.get_key_value(&bucket).await {
-                return Ok(store);
-            }
-            // The bucket's stream as async-nats's `create_key_value` makes it
-            // (but for direct reads), made directly: that one first reads the account's info, which
-            // async-nats 0.51 cannot parse from a 2.9 server (no
-            // `reserved_memory`).
-            let made = js
-                .create_stream(jetstream::stream::Config {
-                    name: format!("KV_{bucket}"),
-                    description: Some(description.to_string()),
-                    subjects: vec![format!("$KV.{bucket}.>")],
-                    max_messages_per_subject: 1,
-                    storage: jetstream::stream::StorageType::File,
-                    num_replicas: replicas,
-                    allow_rollup: true,
-                    deny_delete: true,
-                    // Reads through the stream's leader, not any replica: a
-                    // replica behind it would not see a claim just made (a
-                    // `wfr release --claimed` checks its scheduler's).
-                    allow_direct: false,
-                    discard: jetstream::stream::DiscardPolicy::New,
-                    ..Default::default()
-                })
-                .await;
-            // Made here, or by another `wfr` meanwhile.
-            js.get_key_value(&bucket).await.map_err(|error| match made {
-                Err(made) => format!("cannot make bucket {bucket} ({replicas} replicas): {made}"),
-                Ok(_) => format!("cannot open bucket {bucket}: {error}"),
-            })
-        }
+        async move { key_value(&js, &bucket, description, replicas, Duration::ZERO).await }
     };
     Ok(Buckets {
         client: client.clone(),
