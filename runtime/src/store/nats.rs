@@ -590,10 +590,13 @@ impl Nats {
 const RETRY_AFTER: Duration = Duration::from_millis(100);
 
 /// A failure that may pass: async-nats says a request timed out (no answer
-/// yet: a stream's leader being elected) or that nobody answered (JetStream
-/// not ready on that server).
+/// yet: a stream's leader being elected), that nobody answered (JetStream not
+/// ready on that server), or the server says JetStream is temporarily
+/// unavailable (503, error 10008: a cluster that lost a node, meanwhile).
 fn is_transient(failure: &str) -> bool {
-    failure.contains("timed out") || failure.contains("no responders")
+    failure.contains("timed out")
+        || failure.contains("no responders")
+        || failure.contains("temporarily unavailable")
 }
 
 /// A client connected to `address`, named `name` to the server (the store's,
@@ -1073,6 +1076,14 @@ pub fn unkey(token: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jetstream_unavailable_for_a_moment_is_tried_again() {
+        assert!(super::is_transient(
+            "failed getting entry: JetStream system temporarily unavailable (code 503, error code 10008)"
+        ));
+        assert!(!super::is_transient("authorization violation"));
+    }
+
     use super::*;
 
     fn parse(url: &str) -> Result<Address, String> {
