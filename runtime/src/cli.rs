@@ -24,6 +24,8 @@ use crate::vm::{self, Ending, Engine, RunRequest};
 
 mod history;
 mod orchestrate;
+#[cfg(feature = "server")]
+mod server;
 #[cfg(feature = "nats")]
 mod worker;
 
@@ -76,6 +78,10 @@ enum Command {
     Logs(history::LogsArgs),
     /// Cancel a running run from another shell (its wfr ends it as a signal would).
     Stop(history::StopArgs),
+    /// Serve the HTTP API and web UI of a workspace's workflows and runs
+    /// (`/api/v1`, `/`): start, follow, stop and rerun runs.
+    #[cfg(feature = "server")]
+    Server(server::ServerArgs),
     /// Serve a worker fleet on NATS JetStream: run the `self_hosted` jobs (and
     /// `wfr run --workers`) that its labels allow, until SIGTERM.
     #[cfg(feature = "nats")]
@@ -169,6 +175,35 @@ pub(crate) struct RunOptions {
     /// (`nats://[TOKEN@]host:port`), as if each said `runs-on: self_hosted`.
     #[arg(long, value_name = "URL")]
     workers: Option<String>,
+
+    /// (internal, for `wfr server`) The id of the run to start, instead of a
+    /// new one: the server answers with it before the run starts.
+    #[arg(long, value_name = "ID", hide = true, value_parser = given_run_id)]
+    run_id: Option<String>,
+}
+
+/// A run id given with `--run-id`: as `wfr` makes them (letters, digits, `-`,
+/// `_`; at most 64), so it is a safe folder name.
+fn given_run_id(text: &str) -> Result<String, String> {
+    let fits = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fits {
+        Ok(text.to_string())
+    } else {
+        Err("a run id is 1 to 64 letters, digits, `-` or `_`".into())
+    }
+}
+
+impl RunOptions {
+    /// The id of a new run of `workflow`: the one given, else a new one.
+    pub(crate) fn new_run_id(&self, workflow: &str) -> String {
+        self.run_id
+            .clone()
+            .unwrap_or_else(|| vm::new_run_id(workflow))
+    }
 }
 
 /// A `--timeout` that is not one (clap says it as a usage error).
@@ -356,6 +391,8 @@ fn run() -> Result<Done, Error> {
         Command::Show(args) => history::show(&args),
         Command::Logs(args) => history::logs(&args),
         Command::Stop(args) => history::stop(&args),
+        #[cfg(feature = "server")]
+        Command::Server(args) => server::server(&args),
         #[cfg(feature = "nats")]
         Command::Worker(args) => worker::worker(&args),
         #[cfg(feature = "nats")]
@@ -385,7 +422,7 @@ fn run_workflow(args: &RunArgs) -> Result<Done, Error> {
     let resolved = resolve(&plan, &given)?;
     let how = Launch {
         dry_run: args.dry_run,
-        ..Launch::new(vm::new_run_id(&plan.name))
+        ..Launch::new(args.options.new_run_id(&plan.name))
     };
     launch(&args.options, plan, plans, resolved, how)
 }

@@ -108,6 +108,8 @@ pub struct RunQuery {
     pub state: Option<RunState>,
     pub since: Option<Timestamp>,
     pub limit: usize,
+    /// How many of the newest that match to pass over first (a page further on).
+    pub offset: usize,
 }
 
 /// How a claim of a workflow's logical time came out.

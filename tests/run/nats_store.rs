@@ -82,6 +82,7 @@ fn listing(store: &dyn Store) {
             state: Some(RunState::Running),
             since: Some(t("2026-01-02T00:00:00Z")),
             limit: 10,
+            offset: 0,
         })
         .expect("runs");
     assert_eq!(w1.len(), 1);
@@ -103,6 +104,26 @@ fn listing(store: &dyn Store) {
         })
         .expect("runs");
     assert_eq!(limited.len(), 1);
+    // A page further on: the newest passed over.
+    let page = store
+        .runs(&RunQuery {
+            limit: 1,
+            offset: 1,
+            ..RunQuery::default()
+        })
+        .expect("runs");
+    assert_eq!(
+        page.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    let past = store
+        .runs(&RunQuery {
+            limit: 5,
+            offset: 9,
+            ..RunQuery::default()
+        })
+        .expect("runs");
+    assert!(past.is_empty());
     assert_eq!(
         store.run("b").expect("read").map(|r| r.workflow),
         Some("w2".into())

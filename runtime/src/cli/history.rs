@@ -104,6 +104,7 @@ pub(crate) fn runs(args: &RunsArgs) -> Result<Done, Error> {
         state: args.status,
         since,
         limit: args.limit,
+        offset: 0,
     })?;
     let text = match args.output {
         ListFormat::Json => {
@@ -129,7 +130,7 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
 
 /// A run as `wfr runs --output json` writes it (the fields in this order).
 #[derive(serde::Serialize)]
-struct RunJson<'a> {
+pub(crate) struct RunJson<'a> {
     run_id: &'a str,
     workflow: &'a str,
     status: &'static str,
@@ -140,7 +141,7 @@ struct RunJson<'a> {
     record: &'a Path,
 }
 
-fn row_json(row: &RunRow) -> RunJson<'_> {
+pub(crate) fn row_json(row: &RunRow) -> RunJson<'_> {
     RunJson {
         run_id: &row.run_id,
         workflow: &row.workflow,
@@ -192,12 +193,12 @@ fn table(rows: &[RunRow]) -> String {
 }
 
 /// `2026-11-30 17:09:27Z`.
-fn short_time(t: Timestamp) -> String {
+pub(crate) fn short_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 /// How long a run took, or has been running (`running 3s`).
-fn took(row: &RunRow) -> String {
+pub(crate) fn took(row: &RunRow) -> String {
     let end = row.ended.unwrap_or_else(Timestamp::now);
     let seconds = end.duration_since(row.started).as_secs_f64().max(0.0);
     let shown = crate::human::duration(seconds);
@@ -235,16 +236,18 @@ pub(crate) struct ShowArgs {
 }
 
 /// What a run's log tells of a job or stage.
-#[derive(Debug, Default, Clone)]
-struct Step {
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub(crate) struct Step {
     /// The stage's path (`job`, `job/strategy`, `job[item]`); the job's id for a job.
-    at: String,
-    name: String,
-    status: Option<String>,
-    started: Option<String>,
-    seconds: Option<f64>,
+    pub at: String,
+    pub name: String,
+    pub status: Option<String>,
+    pub started: Option<String>,
+    pub seconds: Option<f64>,
     /// Why a job did not run.
-    not_run: Option<String>,
+    pub not_run: Option<String>,
+    /// Why a stage failed.
+    pub error: Option<String>,
 }
 
 /// `wfr show`.
@@ -257,7 +260,7 @@ pub(crate) fn show(args: &ShowArgs) -> Result<Done, Error> {
         let step = |s: &Step| {
             serde_json::json!({
                 "at": s.at, "name": s.name, "status": s.status, "started": s.started,
-                "seconds": s.seconds, "not_run": s.not_run,
+                "seconds": s.seconds, "not_run": s.not_run, "error": s.error,
             })
         };
         let mut value = serde_json::to_value(row_json(&row)).unwrap_or_default();
@@ -328,7 +331,7 @@ pub(crate) fn show(args: &ShowArgs) -> Result<Done, Error> {
 }
 
 /// The run's log: in its record, or in its partial record while it runs.
-fn log_path(row: &RunRow) -> Option<PathBuf> {
+pub(crate) fn log_path(row: &RunRow) -> Option<PathBuf> {
     let done = row.record.join("run.log");
     if done.is_file() {
         return Some(done);
@@ -343,7 +346,7 @@ fn log_path(row: &RunRow) -> Option<PathBuf> {
 
 /// The jobs and stages of the run, as its log's events tell (events of the
 /// runs it triggered are left out).
-fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
+pub(crate) fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
     let mut jobs: Vec<Step> = Vec::new();
     let mut stages: Vec<Step> = Vec::new();
     let Ok(file) = std::fs::File::open(log) else {
@@ -421,6 +424,7 @@ fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
                 {
                     stage.status = text("status");
                     stage.seconds = entry["seconds"].as_f64();
+                    stage.error = text("error");
                 }
             }
             _ => {}

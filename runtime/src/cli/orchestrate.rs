@@ -504,7 +504,7 @@ pub(crate) fn rerun(args: &RerunArgs) -> Result<Done, Error> {
         rerun: Some(prior),
         release: old.release.map(|t| (t, "rerun")),
         history: Some(history),
-        ..Launch::new(vm::new_run_id(&plan.name))
+        ..Launch::new(args.options.new_run_id(&plan.name))
     };
     super::launch(&args.options, plan, plans, resolved, how)
 }

@@ -941,6 +941,7 @@ impl Store for Nats {
                     .cmp(&a.started)
                     .then_with(|| b.run_id.cmp(&a.run_id))
             });
+            found.drain(..query.offset.min(found.len()));
             found.truncate(query.limit);
             Ok(found)
         })

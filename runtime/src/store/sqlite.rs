@@ -416,16 +416,18 @@ impl Store for Sqlite {
                    AND (?2 IS NULL OR state = ?2)
                    AND (?3 IS NULL OR started >= ?3)
                  ORDER BY started DESC, run_id DESC
-                 LIMIT ?4"
+                 LIMIT ?4 OFFSET ?5"
             ))?;
             let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
             statement
                 .query_map(
                     params![
                         query.workflow,
                         query.state.map(RunState::as_str),
                         query.since.map(micros),
-                        limit
+                        limit,
+                        offset
                     ],
                     row,
                 )?
@@ -635,6 +637,7 @@ mod tests {
                 state: Some(RunState::Running),
                 since: Some(t("2026-01-02T00:00:00Z")),
                 limit: 10,
+                offset: 0,
             })
             .expect("runs");
         assert_eq!(w1.len(), 1);
@@ -648,6 +651,26 @@ mod tests {
             })
             .expect("runs");
         assert_eq!(limited.len(), 1);
+        // A page further on: the newest passed over.
+        let page = store
+            .runs(&RunQuery {
+                limit: 1,
+                offset: 1,
+                ..RunQuery::default()
+            })
+            .expect("runs");
+        assert_eq!(
+            page.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        let past = store
+            .runs(&RunQuery {
+                limit: 5,
+                offset: 9,
+                ..RunQuery::default()
+            })
+            .expect("runs");
+        assert!(past.is_empty());
     }
 
     #[test]
