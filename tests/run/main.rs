@@ -24,6 +24,10 @@ mod numbers;
 mod orchestration;
 mod processes;
 mod rerun;
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+mod server_support;
 mod support;
 mod virtualpy;
 
