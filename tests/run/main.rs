@@ -1,6 +1,8 @@
 //! Integration tests of the runtime: the conformance suite against the reference
 //! engine's goldens, and the `wfr` command line.
 
+#[cfg(feature = "server")]
+mod browser;
 mod cli;
 mod conformance;
 #[cfg(feature = "docker")]

@@ -34,7 +34,10 @@ fn the_workflows_with_params_schedules_and_graph() {
     assert_eq!(hello["params"][0]["default"], "world");
     assert_eq!(hello["params"][1]["type"], "int");
     assert_eq!(hello["params"][1]["default"], 1);
-    assert_eq!(hello["params"][2]["options"], serde_json::json!(["calm", "loud"]));
+    assert_eq!(
+        hello["params"][2]["options"],
+        serde_json::json!(["calm", "loud"])
+    );
     assert_eq!(hello["last_run"], serde_json::Value::Null);
     let nightly = served.get("/api/v1/workflows/nightly").json();
     assert_eq!(nightly["schedules"][0]["cron"], "0 3 * * *");
@@ -85,7 +88,8 @@ fn a_run_starts_at_once_and_is_followed_to_its_end_by_sse_alone() {
         .filter_map(|(_, id, _)| id.as_deref()?.parse().ok())
         .collect();
     assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
-    let end: serde_json::Value = serde_json::from_str(&events.last().expect("end").2).expect("JSON");
+    let end: serde_json::Value =
+        serde_json::from_str(&events.last().expect("end").2).expect("JSON");
     assert_eq!(end["status"], "SUCCESS", "{end}");
     assert_eq!(end["context"]["params"]["who"], "ada");
     assert_eq!(end["context"]["params"]["times"], 3);
@@ -124,14 +128,22 @@ fn a_run_starts_at_once_and_is_followed_to_its_end_by_sse_alone() {
     assert_eq!(support::json_lines(&json.body).len(), events.len() - 1);
     // The run is in the history that `wfr runs` reads.
     let out = support::wfr(&["runs", "--output", "json"], served.dir(), None);
-    assert!(support::stdout(&out).contains(&id), "{}", support::stdout(&out));
+    assert!(
+        support::stdout(&out).contains(&id),
+        "{}",
+        support::stdout(&out)
+    );
 }
 
 #[test]
 fn params_are_checked_as_wfr_run_checks_them() {
     let served = serve(&[], &[]);
     let cases = [
-        (r#"{"params": {"who": "x", "tims": 2}}"#, 422, "did you mean `times`"),
+        (
+            r#"{"params": {"who": "x", "tims": 2}}"#,
+            422,
+            "did you mean `times`",
+        ),
         (r#"{"params": {"times": "many"}}"#, 422, "param `times`"),
         (r#"{"params": {"mood": "angry"}}"#, 422, "param `mood`"),
         (r#"{"params": [1]}"#, 400, "`params` is a JSON object"),
@@ -141,7 +153,10 @@ fn params_are_checked_as_wfr_run_checks_them() {
     for (body, status, says) in cases {
         let answer = served.post("/api/v1/workflows/hello/runs", body);
         assert_eq!(answer.status, status, "{body}: {answer:?}");
-        let error = answer.json()["error"].as_str().expect("an error").to_string();
+        let error = answer.json()["error"]
+            .as_str()
+            .expect("an error")
+            .to_string();
         assert!(error.contains(says), "{body}: {error}");
     }
     // The same message as `wfr run` gives.
@@ -152,7 +167,8 @@ fn params_are_checked_as_wfr_run_checks_them() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        support::stderr(&out).contains("workflow `hello`: unknown param `tims`: did you mean `times`"),
+        support::stderr(&out)
+            .contains("workflow `hello`: unknown param `tims`: did you mean `times`"),
         "{}",
         support::stderr(&out)
     );
@@ -219,7 +235,9 @@ fn a_long_run_is_stopped_and_the_history_filters_and_pages() {
     let hello = served.get("/api/v1/runs?workflow=hello&limit=2").json();
     assert_eq!(hello["runs"].as_array().expect("runs").len(), 2);
     assert_eq!(hello["next_offset"], 2);
-    let rest = served.get("/api/v1/runs?workflow=hello&limit=2&offset=2").json();
+    let rest = served
+        .get("/api/v1/runs?workflow=hello&limit=2&offset=2")
+        .json();
     assert_eq!(rest["runs"].as_array().expect("runs").len(), 1);
     assert!(rest["next_offset"].is_null());
     let cancelled = served.get("/api/v1/runs?status=cancel").json();
@@ -247,7 +265,11 @@ fn stopping_the_server_cancels_the_runs_it_started() {
 #[test]
 fn auth_refuses_what_it_should() {
     let served = serve(&[], &[("WFR_SERVER_TOKEN", TOKEN)]);
-    assert!(served.said().contains("auth: bearer token"), "{}", served.said());
+    assert!(
+        served.said().contains("auth: bearer token"),
+        "{}",
+        served.said()
+    );
     // /healthz is open; nothing else is.
     assert_eq!(served.get_as("/healthz", None).status, 200);
     for path in [
@@ -258,9 +280,17 @@ fn auth_refuses_what_it_should() {
     ] {
         let answer = served.get_as(path, None);
         assert_eq!(answer.status, 401, "{path}: {answer:?}");
-        assert_eq!(answer.header("www-authenticate"), Some("Bearer realm=\"wfr\""));
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Bearer realm=\"wfr\"")
+        );
         assert!(answer.body.contains("Bearer"), "{answer:?}");
-        assert_eq!(served.get_as(path, Some("0123456789abcdef0123456789abcdeX")).status, 401);
+        assert_eq!(
+            served
+                .get_as(path, Some("0123456789abcdef0123456789abcdeX"))
+                .status,
+            401
+        );
     }
     let refused = served.post_as("/api/v1/workflows/hello/runs", "{}", None);
     assert_eq!(refused.status, 401);
@@ -272,7 +302,10 @@ fn auth_refuses_what_it_should() {
     assert_eq!(page.status, 303, "{page:?}");
     assert_eq!(page.header("location"), Some("/login?next=/runs"));
     // No run was started by the refused requests.
-    assert_eq!(served.get("/api/v1/runs").json()["runs"], serde_json::json!([]));
+    assert_eq!(
+        served.get("/api/v1/runs").json()["runs"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -280,23 +313,40 @@ fn auth_is_required_off_loopback_and_no_auth_is_loopback_only() {
     let dir = tempfile::tempdir().expect("a workspace");
     let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
         (&["--listen", "0.0.0.0:0"], &[], "needs a token"),
-        (&["--listen", "0.0.0.0:0", "--no-auth"], &[], "loopback address only"),
+        (
+            &["--listen", "0.0.0.0:0", "--no-auth"],
+            &[],
+            "loopback address only",
+        ),
         (&["--no-auth"], &[("WFR_SERVER_TOKEN", TOKEN)], "drop one"),
-        (&["--listen", "0.0.0.0:0"], &[("WFR_SERVER_TOKEN", "short")], "at least 16"),
+        (
+            &["--listen", "0.0.0.0:0"],
+            &[("WFR_SERVER_TOKEN", "short")],
+            "at least 16",
+        ),
     ];
     for (args, envs, says) in cases {
         let mut all = vec!["server"];
         all.extend(args);
         let out = support::wfr_with(&all, dir.path(), None, envs);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(support::stderr(&out).contains(says), "{args:?}: {}", support::stderr(&out));
+        assert!(
+            support::stderr(&out).contains(says),
+            "{args:?}: {}",
+            support::stderr(&out)
+        );
     }
     // With a token file, off loopback: it serves, with auth.
     let token = dir.path().join("token");
     std::fs::write(&token, format!("{TOKEN}\n")).expect("token");
     let served = crate::server_support::serve_in(
         tempfile::tempdir().expect("a workspace"),
-        &["--listen", "0.0.0.0:0", "--token-file", token.to_str().expect("UTF-8")],
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--token-file",
+            token.to_str().expect("UTF-8"),
+        ],
         &[],
     );
     let url = served.url.replace("0.0.0.0", "127.0.0.1");
@@ -316,7 +366,12 @@ fn the_openapi_document_lists_the_api() {
     let doc = served.get("/api/v1/openapi.json");
     assert_eq!(doc.status, 200);
     let doc = doc.json();
-    assert!(doc["openapi"].as_str().expect("a version").starts_with("3."));
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .expect("a version")
+            .starts_with("3.")
+    );
     let paths = doc["paths"].as_object().expect("paths");
     for path in [
         "/api/v1/workflows",
@@ -330,7 +385,11 @@ fn the_openapi_document_lists_the_api() {
         "/api/v1/runs/{id}/logs",
         "/healthz",
     ] {
-        assert!(paths.contains_key(path), "{path} missing: {:?}", paths.keys());
+        assert!(
+            paths.contains_key(path),
+            "{path} missing: {:?}",
+            paths.keys()
+        );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
@@ -357,7 +416,15 @@ fn cors_is_off_unless_an_origin_is_given() {
             .and_then(|v| v.to_str().ok()),
         Some("https://ci.example.com")
     );
-    let out = support::wfr(&["server", "--cors-origin", "ci.example.com"], served.dir(), None);
+    let out = support::wfr(
+        &["server", "--cors-origin", "ci.example.com"],
+        served.dir(),
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(support::stderr(&out).contains("an origin is"), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("an origin is"),
+        "{}",
+        support::stderr(&out)
+    );
 }

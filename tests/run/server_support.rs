@@ -223,8 +223,7 @@ impl Served {
         last_id: Option<u64>,
         within: Duration,
     ) -> Vec<(String, Option<String>, String)> {
-        let mut request =
-            agent(within).get(format!("{}/api/v1/runs/{run}/events", self.url));
+        let mut request = agent(within).get(format!("{}/api/v1/runs/{run}/events", self.url));
         if let Some(token) = &self.token {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
@@ -286,7 +285,11 @@ impl Served {
     }
 
     /// Waits until `check` holds of the run (at most 30 s).
-    pub fn wait_run(&self, run: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_run(
+        &self,
+        run: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let answer = self.get(&format!("/api/v1/runs/{run}"));

@@ -233,13 +233,16 @@ fn workflow_card(server: &Server, plan: &Plan, error: Option<&str>) -> Result<Ma
                     }
                 }
             }
-            form.run method="post" action=(format!("/workflows/{}/run", segment(&plan.name))) {
-                @if let Some(error) = error {
-                    p.error role="alert" { (error) }
+            details.run-box open[error.is_some()] {
+                summary { "Run " (plan.name) "…" }
+                form.run method="post" action=(format!("/workflows/{}/run", segment(&plan.name))) {
+                    @if let Some(error) = error {
+                        p.error role="alert" { (error) }
+                    }
+                    @if plan.params.is_empty() { p.note { "No params." } }
+                    @for param in &plan.params { (field(&plan.name, param)) }
+                    button type="submit" { "Run " (plan.name) }
                 }
-                @if plan.params.is_empty() { p.note { "No params." } }
-                @for param in &plan.params { (field(&plan.name, param)) }
-                button type="submit" { "Run " (plan.name) }
             }
         }
     })
