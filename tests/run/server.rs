@@ -8,6 +8,9 @@ use crate::support;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
+/// A refused start: its arguments, environment and what it says.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn the_workflows_with_params_schedules_and_graph() {
     let served = serve(&[], &[]);
@@ -311,7 +314,7 @@ fn auth_refuses_what_it_should() {
 #[test]
 fn auth_is_required_off_loopback_and_no_auth_is_loopback_only() {
     let dir = tempfile::tempdir().expect("a workspace");
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    let cases: [Case<'_>; 4] = [
         (&["--listen", "0.0.0.0:0"], &[], "needs a token"),
         (
             &["--listen", "0.0.0.0:0", "--no-auth"],
@@ -427,4 +430,113 @@ fn cors_is_off_unless_an_origin_is_given() {
         "{}",
         support::stderr(&out)
     );
+}
+
+#[test]
+fn ten_thousand_runs_are_paged() {
+    let dir = tempfile::tempdir().expect("a workspace");
+    let runs = dir.path().join(".wfc/runs");
+    std::fs::create_dir_all(&runs).expect("runs");
+    drop(wfc_runtime::store::open(&runs).expect("the store"));
+    let mut db = rusqlite::Connection::open(dir.path().join(".wfc/wfc.db")).expect("the database");
+    let tx = db.transaction().expect("a transaction");
+    let start = jiff::Timestamp::now().as_microsecond() - 20_000 * 1_000_000;
+    for i in 0..10_000i64 {
+        tx.execute(
+            "INSERT INTO runs (run_id, workflow, state, started, ended, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![
+                format!("run{i:05}"),
+                if i % 2 == 0 { "hello" } else { "broken" },
+                if i % 2 == 0 { "SUCCESS" } else { "FAILED" },
+                start + i * 1_000_000,
+                start + i * 1_000_000 + 500_000,
+                runs.join(format!("run{i:05}")).to_string_lossy(),
+            ],
+        )
+        .expect("a row");
+    }
+    tx.commit().expect("committed");
+    drop(db);
+    let served = crate::server_support::serve_in(dir, &[], &[]);
+    // The first page: the newest 50, and a link to older ones.
+    let page = served.get("/runs");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.body.matches("<tr>").count(),
+        51,
+        "50 runs and the header"
+    );
+    assert!(page.body.contains("run09999") && !page.body.contains("run09949"));
+    assert!(page.body.contains("rel=\"next\" href=\"/runs?offset=50\""));
+    // The last page: the oldest, no link further.
+    let last = served.get("/runs?offset=9990&status=FAILED");
+    assert_eq!(last.status, 200);
+    assert!(!last.body.contains("rel=\"next\""));
+    let last = served.get("/runs?offset=4990&status=FAILED");
+    assert_eq!(last.body.matches("<tr>").count(), 11, "{}", last.body);
+    assert!(last.body.contains("run00001") && !last.body.contains("rel=\"next\""));
+    // The API pages at most 500 at once.
+    let api = served.get("/api/v1/runs?limit=100000").json();
+    assert_eq!(api["runs"].as_array().expect("runs").len(), 500);
+    assert_eq!(api["next_offset"], 500);
+    // The workflows page reads one run per workflow.
+    let workflows = served.get("/");
+    assert!(workflows.body.contains("run09998"), "hello's last run");
+}
+
+#[test]
+fn bad_requests_are_answered_in_the_apis_shape() {
+    let served = serve(&[], &[]);
+    for (path, status) in [
+        ("/api/v1/runs?limit=abc", 400),
+        ("/api/v1/runs/%FF/events", 400),
+        ("/api/v1/nothing", 404),
+        ("/api/v1/runs/x/logs?format=xml", 400),
+    ] {
+        let answer = served.get(path);
+        assert_eq!(answer.status, status, "{path}: {answer:?}");
+        assert!(answer.json()["error"].is_string(), "{path}: {answer:?}");
+    }
+    let big = format!("{{\"params\": {{\"who\": \"{}\"}}}}", "x".repeat(2 << 20));
+    let answer = served.post("/api/v1/workflows/hello/runs", &big);
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert!(answer.json()["error"].is_string());
+    let page = served.get("/runs?offset=-1");
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("<!DOCTYPE html>"), "{}", page.body);
+    let page = served.get("/nowhere");
+    assert_eq!(page.status, 404);
+    assert!(
+        page.body.contains("there is no page /nowhere"),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
+fn a_run_whose_wfr_is_killed_is_marked_lost() {
+    let served = serve(&[], &[]);
+    let id = served.start_run("slow", r#"{"seconds": 120}"#);
+    let run = served.wait_run(&id, |run| run["jobs"][0]["stages"][0]["name"] == "Sleep");
+    assert_eq!(run["status"], "RUNNING");
+    // Its wfr: the process given `--run-id ID`.
+    let pid: i32 = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
+                let args: Vec<&[u8]> = line.split(|b| *b == 0).collect();
+                args.windows(2)
+                    .any(|w| w[0] == b"--run-id" && w[1] == id.as_bytes())
+            })
+        })
+        .expect("the run's wfr");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("killed");
+    let run = served.wait_end(&id, Duration::from_secs(40));
+    assert_eq!(run["status"], "LOST", "{run}");
 }

@@ -515,13 +515,14 @@ pub(crate) fn server(args: &ServerArgs) -> Result<Done, Error> {
         return Err(Error::Usage(failure.message));
     }
     let cors = cors(&args.cors_origins)?;
+    watch_lost(Arc::clone(&server));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("wfr-server")
         .enable_all()
         .build()
         .map_err(Error::State)?;
-    let served = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -534,6 +535,7 @@ pub(crate) fn server(args: &ServerArgs) -> Result<Done, Error> {
         let mut app = axum::Router::new()
             .merge(api::routes())
             .merge(ui::routes())
+            .fallback(api::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&server),
                 guard,
@@ -551,7 +553,35 @@ pub(crate) fn server(args: &ServerArgs) -> Result<Done, Error> {
     // Stop taking requests, then the runs the server started get `--grace`.
     drop(runtime);
     server.launcher.stop_all(args.grace);
-    served.map(|()| Done::Success)
+    outcome.map(|()| Done::Success)
+}
+
+/// How often the server looks for runs whose `wfr` died (SIGKILL, the OOM
+/// killer): they are marked LOST and their leftovers cleaned up, as any
+/// command that reads the history does.
+const LOST_EVERY: Duration = Duration::from_secs(10);
+
+fn watch_lost(server: Arc<Server>) {
+    let _ = std::thread::Builder::new()
+        .name("wfr-server-lost".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(LOST_EVERY);
+                match store::find_lost(&*server.history, &server.runs) {
+                    Ok(lost) => {
+                        for run in lost {
+                            wfc_plan::errln!(
+                                "wfr server: run {} of `{}` was lost: its wfr (owner {}) is gone; marked LOST",
+                                run.run_id,
+                                run.workflow,
+                                run.owner.as_deref().unwrap_or("?")
+                            );
+                        }
+                    }
+                    Err(e) => wfc_plan::errln!("wfr server: cannot look for lost runs: {e}"),
+                }
+            }
+        });
 }
 
 /// The largest request body taken.

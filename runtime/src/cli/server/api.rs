@@ -48,6 +48,50 @@ pub(super) fn routes() -> axum::Router<Arc<Server>> {
         .route("/api/v1/runs/{id}/rerun", post(rerun))
         .route("/api/v1/runs/{id}/events", get(events))
         .route("/api/v1/runs/{id}/logs", get(logs))
+        .layer(axum::middleware::map_response(as_json))
+}
+
+/// An API answer that failed before a handler (a bad path, query or body,
+/// one too large: axum says those in plain text) in the API's JSON shape.
+async fn as_json(response: Response) -> Response {
+    let failed = response.status().is_client_error() || response.status().is_server_error();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !failed || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("failed")
+            .to_string()
+    } else {
+        text
+    };
+    Failure::new(parts.status, message).into_response()
+}
+
+/// A path that is nothing of the server's.
+pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return Failure::not_found(format!(
+            "no API path {}; GET /api/v1/openapi.json lists them",
+            uri.path()
+        ))
+        .into_response();
+    }
+    super::ui::failure_page(&Failure::not_found(format!(
+        "there is no page {}",
+        uri.path()
+    )))
 }
 
 #[derive(OpenApi)]
@@ -664,14 +708,13 @@ async fn events(
     let stream = futures_util::stream::unfold(Some(tail), move |state| async move {
         let mut tail = state?;
         loop {
-            let (tail_back, step) = match tokio::task::spawn_blocking(move || {
+            let Ok((tail_back, step)) = tokio::task::spawn_blocking(move || {
                 let step = tail.next();
                 (tail, step)
             })
             .await
-            {
-                Ok(done) => done,
-                Err(_) => return None,
+            else {
+                return None;
             };
             tail = tail_back;
             let (lines, ended) = match step {

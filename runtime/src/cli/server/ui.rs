@@ -4,6 +4,7 @@
 //! run's page live: its graph's colours and status words, and its log, from the
 //! run's events.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
@@ -28,6 +29,26 @@ pub(super) fn routes() -> axum::Router<Arc<Server>> {
         .route("/login", get(login_page).post(login))
         .route("/assets/ui.css", get(css))
         .route("/assets/ui.js", get(js))
+        .layer(axum::middleware::map_response(as_page))
+}
+
+/// A page's request that failed before its handler (a bad form, path or
+/// query: axum says those in plain text) as an error page.
+async fn as_page(response: Response) -> Response {
+    let failed = response.status().is_client_error() || response.status().is_server_error();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !failed || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    failure_page(&Failure::new(parts.status, text))
 }
 
 const CSS: &str = include_str!("ui.css");
@@ -59,7 +80,7 @@ pub(super) fn query_escape(text: &str) -> String {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -101,7 +122,7 @@ fn status(text: &str) -> Markup {
     html! { span.status data-status=(text) { (text) } }
 }
 
-fn failure_page(failure: &Failure) -> Response {
+pub(super) fn failure_page(failure: &Failure) -> Response {
     let body = html! {
         h1 { "Something went wrong" }
         p.error role="alert" { (failure.message) }
@@ -307,10 +328,10 @@ async fn runs_page(State(server): State<Arc<Server>>, Query(query): Query<RunsQu
         let link = |offset: usize| {
             let mut q = format!("/runs?offset={offset}");
             if let Some(w) = &workflow {
-                q.push_str(&format!("&workflow={}", query_escape(w)));
+                let _ = write!(q, "&workflow={}", query_escape(w));
             }
             if let Some(s) = state {
-                q.push_str(&format!("&status={}", s.as_str()));
+                let _ = write!(q, "&status={}", s.as_str());
             }
             q
         };
