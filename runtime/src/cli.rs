@@ -178,8 +178,8 @@ pub(crate) struct RunOptions {
 
     /// (internal, for `wfr server`) The id of the run to start, instead of a
     /// new one: the server answers with it before the run starts.
-    #[arg(long, value_name = "ID", hide = true, value_parser = given_run_id)]
-    run_id: Option<String>,
+    #[arg(long = "run-id", value_name = "ID", hide = true, value_parser = given_run_id)]
+    new_run_id: Option<String>,
 }
 
 /// A run id given with `--run-id`: as `wfr` makes them (letters, digits, `-`,
@@ -200,7 +200,7 @@ fn given_run_id(text: &str) -> Result<String, String> {
 impl RunOptions {
     /// The id of a new run of `workflow`: the one given, else a new one.
     pub(crate) fn new_run_id(&self, workflow: &str) -> String {
-        self.run_id
+        self.new_run_id
             .clone()
             .unwrap_or_else(|| vm::new_run_id(workflow))
     }
@@ -986,6 +986,14 @@ mod tests {
 
     fn io() -> std::io::Error {
         std::io::Error::other("disk full")
+    }
+
+    /// Every command's options are well formed (clap checks names, ids and
+    /// conflicts only when asked, or when the command runs).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
     }
 
     /// Every outcome and every error maps to the status README gives it.

@@ -205,6 +205,10 @@ fn a_failed_run_says_why_and_is_run_again() {
     let rerun = served.wait_end(&new, Duration::from_secs(60));
     assert_eq!(rerun["rerun_of"], id.as_str());
     assert_eq!(rerun["status"], "FAILED");
+    // It ran: its failed job again, from its record.
+    assert_eq!(rerun["jobs"][0]["id"], "first", "{rerun}");
+    assert_eq!(rerun["jobs"][0]["stages"][0]["status"], "FAILED", "{rerun}");
+    assert_eq!(rerun["context"]["status"], "FAILED", "{rerun}");
     // A run that succeeded, or one that runs, is not run again.
     let ok = served.start_run("hello", "{}");
     served.wait_end(&ok, Duration::from_secs(60));
@@ -539,4 +543,26 @@ fn a_run_whose_wfr_is_killed_is_marked_lost() {
     .expect("killed");
     let run = served.wait_end(&id, Duration::from_secs(40));
     assert_eq!(run["status"], "LOST", "{run}");
+}
+
+#[test]
+fn a_run_its_wfr_refuses_is_in_the_history_failed_with_why() {
+    // Every `wfr` the server starts inherits a logging filter that does not parse.
+    let served = serve(&[], &[("WFR_LOG", "loud")]);
+    let id = served.start_run("hello", "{}");
+    let run = served.wait_end(&id, Duration::from_secs(60));
+    assert_eq!(run["status"], "FAILED", "{run}");
+    let errors = run["errors"].to_string();
+    assert!(errors.contains("loud"), "{errors}");
+    assert!(
+        served.said().contains(&format!("run {id} did not start")),
+        "{}",
+        served.said()
+    );
+    let out = support::wfr(&["runs", "--output", "json"], served.dir(), None);
+    assert!(
+        support::stdout(&out).contains(&id),
+        "{}",
+        support::stdout(&out)
+    );
 }
