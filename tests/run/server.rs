@@ -566,3 +566,78 @@ fn a_run_its_wfr_refuses_is_in_the_history_failed_with_why() {
         support::stdout(&out)
     );
 }
+
+/// A raw HTTP/1.1 request (any `Host`), and the status line's code.
+fn raw_status(url: &str, request: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connected");
+    stream.write_all(request.as_bytes()).expect("sent");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer}"))
+}
+
+#[test]
+fn another_site_cannot_start_runs_through_a_browser() {
+    let served = serve(&[], &[]);
+    let host = served.url.trim_start_matches("http://").to_string();
+    let post = |headers: &str, body: &str| {
+        raw_status(
+            &served.url,
+            &format!(
+                "POST /api/v1/workflows/hello/runs HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    // A plain form of another site (text/plain, no preflight) is refused...
+    assert_eq!(
+        post(
+            "Origin: http://evil.example\r\nContent-Type: text/plain\r\n",
+            "{}"
+        ),
+        403
+    );
+    assert_eq!(post("Sec-Fetch-Site: cross-site\r\n", "{}"), 403);
+    assert_eq!(
+        raw_status(
+            &served.url,
+            &format!(
+                "POST /workflows/hello/run HTTP/1.1\r\nHost: {host}\r\nOrigin: http://evil.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        ),
+        403
+    );
+    // ... as is a name of another site pointed at loopback (DNS rebinding).
+    let port = host.rsplit(':').next().expect("a port");
+    assert_eq!(
+        raw_status(
+            &served.url,
+            &format!(
+                "GET /api/v1/runs HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"
+            )
+        ),
+        403
+    );
+    assert_eq!(
+        raw_status(
+            &served.url,
+            &format!(
+                "GET /api/v1/runs HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+            )
+        ),
+        200
+    );
+    assert_eq!(
+        served.get("/api/v1/runs").json()["runs"],
+        serde_json::json!([])
+    );
+    // The server's own pages (same origin) and clients without Origin may.
+    assert_eq!(post(&format!("Origin: http://{host}\r\n"), "{}"), 202);
+    assert_eq!(post("", "{}"), 202);
+}

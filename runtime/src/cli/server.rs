@@ -124,9 +124,13 @@ impl Auth {
             ))),
             (None, true) => Ok(Auth::Off),
             (Some((token, from)), false) => {
-                if token.chars().count() < MIN_TOKEN || token.chars().any(char::is_whitespace) {
+                let fits = token.len() >= MIN_TOKEN
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b));
+                if !fits {
                     return Err(Error::Usage(format!(
-                        "{from}: a token is one word of at least {MIN_TOKEN} characters (make one with `openssl rand -hex 32`)"
+                        "{from}: a token is at least {MIN_TOKEN} letters, digits or `._~+/=-` (make one with `openssl rand -hex 32`)"
                     )));
                 }
                 Ok(Auth::Token(digest(&token)))
@@ -179,6 +183,8 @@ pub(crate) struct Server {
     runs: PathBuf,
     history: Arc<dyn store::Store>,
     launcher: launch::Launcher,
+    /// The origins `--cors-origin` allows (without a trailing `/`).
+    cors_origins: Vec<String>,
     /// The workspace's plans, and the workflow files' names, sizes and times
     /// they were compiled from (compiled again when those change).
     workspace: Mutex<Option<(Fingerprint, Arc<Workspace>)>>,
@@ -460,6 +466,9 @@ fn params_from_json(body: &[u8]) -> Result<Map, Failure> {
 /// Lets a request through when it carries the token (or auth is off). An API
 /// request without one gets 401; a page, the login page.
 async fn guard(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
+    if let Err(why) = same_site(&server, request.method(), request.headers()) {
+        return Failure::new(StatusCode::FORBIDDEN, why).into_response();
+    }
     let path = request.uri().path();
     let open = path == "/healthz" || path == "/login" || path.starts_with("/assets/");
     if open || server.auth.allows(request.headers()) {
@@ -487,6 +496,65 @@ async fn guard(State(server): State<Arc<Server>>, request: Request, next: Next) 
     Redirect::to(&target).into_response()
 }
 
+/// Refuses what another site makes a browser send:
+/// * without auth (loopback only), a request for a host name that is not
+///   loopback's: a page of another site whose name was made to point at
+///   127.0.0.1 (DNS rebinding) would otherwise be this server's "same origin";
+/// * a request that changes something (not GET) from a page of another origin
+///   (its `Origin`, or `Sec-Fetch-Site: cross-site`), unless `--cors-origin`
+///   allows that origin: a plain form of any site could otherwise start runs
+///   on a server without auth, or with the UI's cookie.
+fn same_site(
+    server: &Server,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+) -> Result<(), String> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if matches!(server.auth, Auth::Off) && !is_loopback_host(host) {
+        return Err(format!(
+            "this server has no auth and answers requests for localhost, 127.0.0.1 or [::1] only, not for `{host}`"
+        ));
+    }
+    if matches!(
+        *method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) {
+        return Ok(());
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let cross = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    let allowed = |o: &str| server.cors_origins.iter().any(|a| a == o);
+    match origin {
+        Some(o) if o == format!("http://{host}") || allowed(o) => Ok(()),
+        Some(o) => Err(format!(
+            "a request from a page of {o} may not change anything here (allow that origin with --cors-origin)"
+        )),
+        None if cross => {
+            Err("a request from a page of another site may not change anything here".into())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Whether a `Host` header names loopback (`localhost`, `127.x.y.z`, `[::1]`,
+/// with any port).
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `wfr server`.
 pub(crate) fn server(args: &ServerArgs) -> Result<Done, Error> {
     let auth = Auth::of(args, std::env::var("WFR_SERVER_TOKEN").ok())?;
@@ -508,6 +576,11 @@ pub(crate) fn server(args: &ServerArgs) -> Result<Done, Error> {
         runs: args.place.runs.clone(),
         history,
         launcher,
+        cors_origins: args
+            .cors_origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_string())
+            .collect(),
         workspace: Mutex::new(None),
     });
     // The workspace compiles now, so that a broken one says so at the start.
@@ -777,6 +850,33 @@ mod tests {
         assert!(e.contains("drop one"), "{e}");
         let e = refused(&["--listen", "0.0.0.0:1"], Some("short"));
         assert!(e.contains("at least 16"), "{e}");
+        let e = refused(&["--listen", "0.0.0.0:1"], Some("0123456789abcdef;x=1"));
+        assert!(e.contains("at least 16"), "{e}");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:80",
+            "127.1.2.3",
+            "[::1]:8080",
+            "[::1]",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.1:80",
+            "localhost.evil.example",
+            "[::2]:1",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 
     #[test]
