@@ -308,13 +308,36 @@ fn a_failing_run_shows_its_error() {
 #[test]
 fn stop_on_a_long_run_cancels_it() {
     let served = serve(&[], &[]);
-    let id = served.start_run("slow", r#"{"seconds": 120}"#);
+    // Its first job naps 2 s; the page opens while it does.
+    let id = served.start_run("later", "{}");
     let browser = Browser::start();
     browser.goto(&format!("{}/runs/{id}", served.url));
-    // The job turns RUNNING live (from the run's events).
-    browser.wait("the job runs", Duration::from_secs(30), |b| {
-        graph_status(b, "wait") == "RUNNING"
+    assert!(
+        browser.text("#jobs").contains("first") || browser.text("#jobs").contains("No job"),
+        "{}",
+        browser.text("#jobs")
+    );
+    // The second job turns RUNNING live (from the run's events), in the graph
+    // and in the jobs, with its stage.
+    browser.wait("the second job runs", Duration::from_secs(30), |b| {
+        graph_status(b, "second") == "RUNNING"
     });
+    browser.wait("its stage shows", Duration::from_secs(10), |b| {
+        let row = b.text("article.job[data-job=\"second\"] tbody");
+        row.contains("Sleep") && row.contains("RUNNING")
+    });
+    assert_eq!(graph_status(&browser, "first"), "SUCCESS");
+    let first = browser.text("article.job[data-job=\"first\"]");
+    assert!(
+        first.contains("Nap") && first.contains("SUCCESS"),
+        "{first}"
+    );
+    assert_eq!(
+        browser.text("#jobs").matches("Nap").count(),
+        1,
+        "a stage is shown once: {}",
+        browser.text("#jobs")
+    );
     browser.click("button.stop");
     browser.wait("the run is cancelled", Duration::from_secs(30), |b| {
         b.text("#run-status") == "CANCEL"

@@ -51,6 +51,18 @@ slow:
       stages:
         - name: Sleep
           bash: "sleep ${{ params.seconds }}"
+later:
+  type: Workflow
+  jobs:
+    first:
+      stages:
+        - name: Nap
+          bash: sleep 2
+    second:
+      needs: [first]
+      stages:
+        - name: Sleep
+          bash: sleep 120
 nightly:
   type: Workflow
   on:

@@ -347,15 +347,29 @@ pub(crate) fn log_path(row: &RunRow) -> Option<PathBuf> {
 /// The jobs and stages of the run, as its log's events tell (events of the
 /// runs it triggered are left out).
 pub(crate) fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
+    let (jobs, stages, _) = steps_and_lines(log);
+    (jobs, stages)
+}
+
+/// [`steps`], and how many whole lines of the log they were read from (a line
+/// being written, not ended yet, is left for later).
+pub(crate) fn steps_and_lines(log: &Path) -> (Vec<Step>, Vec<Step>, u64) {
     let mut jobs: Vec<Step> = Vec::new();
     let mut stages: Vec<Step> = Vec::new();
+    let mut lines = 0u64;
     let Ok(file) = std::fs::File::open(log) else {
-        return (jobs, stages);
+        return (jobs, stages, lines);
     };
     let mut run: Option<String> = None;
-    let reader = std::io::BufReader::new(std::io::Read::take(file, 256 << 20));
-    for line in reader.lines().map_while(Result::ok) {
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+    let mut reader = std::io::BufReader::new(std::io::Read::take(file, 256 << 20));
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(n) if n > 0 && bytes.ends_with(b"\n") => lines += 1,
+            _ => break,
+        }
+        let Ok(entry) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             continue;
         };
         let text = |key: &str| entry[key].as_str().map(str::to_string);
@@ -430,7 +444,7 @@ pub(crate) fn steps(log: &Path) -> (Vec<Step>, Vec<Step>) {
             _ => {}
         }
     }
-    (jobs, stages)
+    (jobs, stages, lines)
 }
 
 #[derive(Debug, Args)]

@@ -720,6 +720,9 @@ pub(crate) struct RunView {
     stages: Vec<history::Step>,
     context: Option<serde_json::Value>,
     params: Option<serde_json::Value>,
+    /// How many lines of its log the jobs and stages were read from (its
+    /// events up to that one are in them).
+    lines: u64,
 }
 
 /// The largest record file read for a page.
@@ -728,7 +731,10 @@ const MAX_RECORD_FILE: u64 = 64 << 20;
 impl RunView {
     fn of(run: Run) -> RunView {
         let log = history::log_path(&run.row);
-        let (jobs, stages) = log.as_deref().map(history::steps).unwrap_or_default();
+        let (jobs, stages, lines) = log
+            .as_deref()
+            .map(history::steps_and_lines)
+            .unwrap_or_default();
         let read = |file: &str| -> Option<serde_json::Value> {
             let text =
                 wfc_plan::input::read_text(&run.row.record.join(file), MAX_RECORD_FILE).ok()?;
@@ -746,6 +752,7 @@ impl RunView {
             stages,
             context,
             params,
+            lines,
         }
     }
 

@@ -472,7 +472,7 @@ fn run_markup(view: &RunView, plan: Option<&Plan>) -> Markup {
                 None => { p { "The workflow is no longer in the workspace." } }
             }
         }
-        section aria-labelledby="jobs-h" {
+        section #jobs aria-labelledby="jobs-h" {
             h2 #jobs-h { "Jobs" }
             @if view.jobs.is_empty() { p #no-jobs { "No job has started yet." } }
             @for job in &view.jobs {
@@ -489,7 +489,7 @@ fn run_markup(view: &RunView, plan: Option<&Plan>) -> Markup {
                         thead { tr { th scope="col" { "Stage" } th scope="col" { "At" } th scope="col" { "Status" } th scope="col" { "Took" } } }
                         tbody {
                             @for stage in view.stages_of(&job.name) {
-                                tr {
+                                tr data-at=(stage.at) data-stage=(stage.name) data-open=(stage.status.is_none()) {
                                     td { (stage.name) }
                                     td { code { (stage.at) } }
                                     td { (status(stage.status.as_deref().unwrap_or("RUNNING"))) }
@@ -512,7 +512,7 @@ fn run_markup(view: &RunView, plan: Option<&Plan>) -> Markup {
     };
     html! {
         (page(&format!("Run {}", row.run_id), "runs", html! {
-            div #run data-run=(row.run_id) data-running=(running) { (body) }
+            div #run data-run=(row.run_id) data-running=(running) data-lines=(view.lines) { (body) }
         }))
     }
 }
