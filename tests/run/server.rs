@@ -646,12 +646,12 @@ fn another_site_cannot_start_runs_through_a_browser() {
         403
     );
     // ... as is a name of another site pointed at loopback (DNS rebinding).
-    let port = host.rsplit(':').next().expect("a port");
+    let server_port = host.rsplit(':').next().expect("a port");
     assert_eq!(
         raw_status(
             &served.url,
             &format!(
-                "GET /api/v1/runs HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"
+                "GET /api/v1/runs HTTP/1.1\r\nHost: evil.example:{server_port}\r\nConnection: close\r\n\r\n"
             )
         ),
         403
@@ -660,7 +660,7 @@ fn another_site_cannot_start_runs_through_a_browser() {
         raw_status(
             &served.url,
             &format!(
-                "GET /api/v1/runs HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+                "GET /api/v1/runs HTTP/1.1\r\nHost: localhost:{server_port}\r\nConnection: close\r\n\r\n"
             )
         ),
         200

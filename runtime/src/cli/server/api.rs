@@ -170,7 +170,7 @@ pub(super) struct WorkflowInfo {
     /// The next tick of its schedules (RFC 3339), if it has any.
     pub(super) next_tick: Option<String>,
     /// Its newest run.
-    last_run: Option<RunInfo>,
+    pub(super) last_run: Option<RunInfo>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -198,12 +198,12 @@ pub(super) struct StageNode {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct RunInfo {
-    run_id: String,
+    pub(super) run_id: String,
     workflow: String,
     /// RUNNING, SUCCESS, FAILED, SKIP, CANCEL or LOST.
-    status: &'static str,
+    pub(super) status: &'static str,
     release: Option<String>,
-    started: String,
+    pub(super) started: String,
     ended: Option<String>,
     /// How long it took (so far, while it runs).
     seconds: f64,
@@ -597,8 +597,10 @@ async fn rerun(
     .await
 }
 
-/// How often a stream looks for new lines of a running run's log.
-const POLL: Duration = Duration::from_millis(150);
+/// How often a stream looks for new lines of a running run's log: soon after
+/// the last lines came, then less and less often, down to [`POLL_SLOWEST`].
+const POLL_FIRST: Duration = Duration::from_millis(5);
+const POLL_SLOWEST: Duration = Duration::from_millis(150);
 
 /// The most read from a log at one look.
 const CHUNK: u64 = 1 << 20;
@@ -707,6 +709,7 @@ async fn events(
     let tail = Tail::new(server, id);
     let stream = futures_util::stream::unfold(Some(tail), move |state| async move {
         let mut tail = state?;
+        let mut wait = POLL_FIRST;
         loop {
             let Ok((tail_back, step)) = tokio::task::spawn_blocking(move || {
                 let step = tail.next();
@@ -751,7 +754,8 @@ async fn events(
             if !out.is_empty() {
                 return Some((out, Some(tail)));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(POLL_SLOWEST);
         }
     });
     let flat = futures_util::StreamExt::flat_map(stream, futures_util::stream::iter);

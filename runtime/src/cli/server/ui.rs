@@ -224,11 +224,6 @@ fn workflows_markup(server: &Server, error: Option<(&str, &str)>) -> Result<Mark
 
 fn workflow_card(server: &Server, plan: &Plan, error: Option<&str>) -> Result<Markup, Failure> {
     let info = api::workflow_info(server, plan)?;
-    let last = server.runs(&crate::store::RunQuery {
-        workflow: Some(plan.name.clone()),
-        limit: 1,
-        ..crate::store::RunQuery::default()
-    })?;
     let heading = format!("wf-{}", segment(&plan.name));
     Ok(html! {
         section.workflow aria-labelledby=(heading) data-workflow=(plan.name) {
@@ -244,11 +239,11 @@ fn workflow_card(server: &Server, plan: &Plan, error: Option<&str>) -> Result<Ma
                 dd { (info.next_tick.as_deref().map_or_else(|| "-".to_string(), short)) }
                 dt { "Last run" }
                 dd {
-                    @match last.first() {
-                        Some(row) => {
-                            (status(row.state.as_str())) " "
-                            a href=(format!("/runs/{}", segment(&row.run_id))) { (row.run_id) }
-                            " · " (history::short_time(row.started))
+                    @match &info.last_run {
+                        Some(run) => {
+                            (status(run.status)) " "
+                            a href=(format!("/runs/{}", segment(&run.run_id))) { (run.run_id) }
+                            " · " (short(&run.started))
                         }
                         None => { "never" }
                     }
