@@ -122,6 +122,13 @@ fn run() -> Result<Done, Error> {
         args::Command::Compile(args) => compile::run(&args),
         args::Command::Plan(command) => plan::run(&command),
         args::Command::Graph(args) => graph::run(&args),
+        args::Command::Schema => {
+            let mut text =
+                serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();
+            text.push('\n');
+            print(&text)?;
+            Ok(Done::Clean)
+        }
     }
 }
 

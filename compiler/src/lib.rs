@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod project;
 pub mod registry;
 pub mod render;
+pub mod schema;
 pub mod source;
 pub mod span;
 pub mod syntax;

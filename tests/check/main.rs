@@ -9,5 +9,6 @@ mod fuzz;
 mod input;
 mod project;
 mod scale;
+mod schema;
 mod spans;
 mod support;

@@ -30,6 +30,10 @@ pub enum Command {
     Plan(PlanCommand),
     /// Print a workflow's job graph, stages nested in their jobs.
     Graph(GraphArgs),
+    /// Print the JSON Schema (draft 2020-12) of a workflow file, for editors:
+    /// `wfc schema > wfc.schema.json`, then `# yaml-language-server: $schema=wfc.schema.json`
+    /// at the top of a workflow file.
+    Schema,
 }
 
 /// Which files, and what the checks need to know.

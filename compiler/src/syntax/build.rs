@@ -1,9 +1,9 @@
 //! YAML nodes to the typed model, with a diagnostic for every problem found.
 
-mod job;
+pub(crate) mod job;
 mod reader;
-mod stage;
-mod workflow;
+pub(crate) mod stage;
+pub(crate) mod workflow;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceFile;

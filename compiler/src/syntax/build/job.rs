@@ -9,7 +9,13 @@ use crate::syntax::model::{
 };
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
-const JOB_KEYS: &[&str] = &[
+/// The keys of `runs-on` written as a mapping.
+pub(crate) const RUNS_ON_KEYS: &[&str] = &["type", "with"];
+
+/// The bounds (from, below) of a strategy's `max-parallel`.
+pub(crate) const MAX_PARALLEL: (i64, i64) = (1, 10);
+
+pub(crate) const JOB_KEYS: &[&str] = &[
     "id",
     "desc",
     "runs-on",
@@ -97,7 +103,9 @@ fn trigger_rule(cx: &mut Cx<'_>, node: &Node) -> Option<Spanned<TriggerRule>> {
 }
 
 /// The `with:` keys of each `runs-on` type, required ones first.
-fn runs_on_args(kind: RunsOnKind) -> Option<(&'static [&'static str], &'static [&'static str])> {
+pub(crate) fn runs_on_args(
+    kind: RunsOnKind,
+) -> Option<(&'static [&'static str], &'static [&'static str])> {
     match kind {
         RunsOnKind::Local => None,
         RunsOnKind::SelfHosted => Some((&[], &["host", "token", "labels"])),
@@ -166,7 +174,7 @@ fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {
         });
     }
     let obj = cx.obj(node, "`runs-on`")?;
-    cx.check_keys(&obj, "`runs-on`", &["type", "with"]);
+    cx.check_keys(&obj, "`runs-on`", RUNS_ON_KEYS);
     let kind = match cx.string(&obj, "type") {
         Some(text) => runs_on_kind(cx, &text)?,
         None if obj.has("type") => return None,
@@ -262,13 +270,14 @@ fn self_hosted_token(cx: &mut Cx<'_>, args: Option<&WrittenValue>) {
     }
 }
 
-const STRATEGY_KEYS: &[&str] = &["matrix", "include", "exclude", "max-parallel", "fail-fast"];
+pub(crate) const STRATEGY_KEYS: &[&str] =
+    &["matrix", "include", "exclude", "max-parallel", "fail-fast"];
 
 fn strategy(cx: &mut Cx<'_>, node: &Node) -> Option<Strategy> {
     let obj = cx.obj(node, "`strategy`")?;
     cx.check_keys(&obj, "`strategy`", STRATEGY_KEYS);
     let fail_fast = cx.boolean(&obj, "fail-fast");
-    let max_parallel = cx.count_in(&obj, "max-parallel", 1, 10);
+    let max_parallel = cx.count_in(&obj, "max-parallel", MAX_PARALLEL.0, MAX_PARALLEL.1);
     let matrix = obj.get("matrix").map(|n| matrix(cx, n)).unwrap_or_default();
     let include = obj
         .get("include")

@@ -11,6 +11,17 @@ use crate::syntax::model::{
 };
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 
+/// The bounds (from, below) of a parallel stage's `max-workers`, a foreach's
+/// `concurrent` and an until's `max-loop`: what the check takes and the JSON
+/// Schema says (`schema.rs`).
+pub(crate) const MAX_WORKERS: (i64, i64) = (1, 20);
+pub(crate) const CONCURRENT: (i64, i64) = (1, 10);
+pub(crate) const MAX_LOOP: (i64, i64) = (1, 100);
+
+/// The keys of a case stage's arms.
+pub(crate) const CASE_ARM_KEYS: &[&str] = &["case", "stages"];
+pub(crate) const ELSE_ARM_KEYS: &[&str] = &["else"];
+
 /// Where a stage list sits; until loops cannot hold parallel stages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Place {
@@ -359,7 +370,7 @@ fn build_kind(cx: &mut Cx<'_>, obj: &Obj<'_>, kind: Kind) -> Option<StageKind> {
                 .unwrap_or_default();
             StageKind::Parallel {
                 branches,
-                max_workers: cx.count_in(obj, "max-workers", 1, 20),
+                max_workers: cx.count_in(obj, "max-workers", MAX_WORKERS.0, MAX_WORKERS.1),
             }
         }
         Kind::ForEach => {
@@ -373,7 +384,7 @@ fn build_kind(cx: &mut Cx<'_>, obj: &Obj<'_>, kind: Kind) -> Option<StageKind> {
             StageKind::ForEach {
                 foreach: foreach?,
                 stages,
-                concurrent: cx.int_in(obj, "concurrent", 1, 10),
+                concurrent: cx.int_in(obj, "concurrent", CONCURRENT.0, CONCURRENT.1),
                 use_index_as_key,
             }
         }
@@ -412,7 +423,7 @@ fn build_kind(cx: &mut Cx<'_>, obj: &Obj<'_>, kind: Kind) -> Option<StageKind> {
                 item,
                 until: until?,
                 stages,
-                max_loop: cx.int_in(obj, "max-loop", 1, 100),
+                max_loop: cx.int_in(obj, "max-loop", MAX_LOOP.0, MAX_LOOP.1),
             }
         }
         Kind::Case => {
@@ -635,7 +646,7 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
             continue;
         };
         if obj.has("else") {
-            cx.check_keys(&obj, "an else arm", &["else"]);
+            cx.check_keys(&obj, "an else arm", ELSE_ARM_KEYS);
             let stages = obj
                 .get("else")
                 .map(|n| stage_list(cx, n, Place::Nested))
@@ -648,7 +659,7 @@ fn arms(cx: &mut Cx<'_>, node: &Node) -> Vec<CaseArm> {
             });
             continue;
         }
-        cx.check_keys(&obj, "a case arm", &["case", "stages"]);
+        cx.check_keys(&obj, "a case arm", CASE_ARM_KEYS);
         let case = match obj.get("case") {
             Some(n)
                 if matches!(

@@ -10,7 +10,7 @@ use crate::syntax::model::{
 use crate::syntax::yaml::{Entry, Node, NodeKind};
 use wfc_plan::cron;
 
-const WORKFLOW_KEYS: &[&str] = &[
+pub(crate) const WORKFLOW_KEYS: &[&str] = &[
     "name", "type", "desc", "params", "on", "jobs", "tags", "extras",
 ];
 
@@ -189,7 +189,7 @@ fn params(cx: &mut Cx<'_>, node: &Node) -> Vec<Param> {
         .collect()
 }
 
-const PARAM_KEYS: &[&str] = &[
+pub(crate) const PARAM_KEYS: &[&str] = &[
     "type",
     "desc",
     "required",
@@ -461,9 +461,9 @@ fn parse_datetime(text: &str) -> bool {
         || text.parse::<jiff::civil::Date>().is_ok()
 }
 
-const ON_KEYS: &[&str] = &["schedule", "release"];
-const CRON_KEYS: &[&str] = &["cronjob", "timezone", "tz", "extras"];
-const INTERVAL_KEYS: &[&str] = &["interval", "day", "time", "timezone", "tz", "extras"];
+pub(crate) const ON_KEYS: &[&str] = &["schedule", "release"];
+pub(crate) const CRON_KEYS: &[&str] = &["cronjob", "timezone", "tz", "extras"];
+pub(crate) const INTERVAL_KEYS: &[&str] = &["interval", "day", "time", "timezone", "tz", "extras"];
 
 fn on(cx: &mut Cx<'_>, node: &Node) -> (Vec<Schedule>, Vec<Spanned<String>>) {
     if let NodeKind::Seq(_) = node.kind {
