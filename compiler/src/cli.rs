@@ -65,6 +65,9 @@ pub enum Error {
     Report(std::io::Error),
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
+    /// `wfc lsp` lost its client.
+    #[error(transparent)]
+    Lsp(#[from] crate::lsp::LspError),
 }
 
 /// Every code, one per line (after the line that asks for them).
@@ -96,7 +99,8 @@ pub fn exit_code(result: &Result<Done, Error>) -> u8 {
             | Error::Plan(_)
             | Error::Json(_)
             | Error::Report(_)
-            | Error::Stdout(_),
+            | Error::Stdout(_)
+            | Error::Lsp(_),
         ) => EXIT_USAGE,
     }
 }
@@ -122,6 +126,10 @@ fn run() -> Result<Done, Error> {
         args::Command::Compile(args) => compile::run(&args),
         args::Command::Plan(command) => plan::run(&command),
         args::Command::Graph(args) => graph::run(&args),
+        args::Command::Lsp { path } => {
+            crate::lsp::serve_stdio(path)?;
+            Ok(Done::Clean)
+        }
         args::Command::Schema => {
             let mut text =
                 serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();

@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod lsp;
 pub mod project;
 pub mod registry;
 pub mod render;

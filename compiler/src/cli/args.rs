@@ -34,6 +34,13 @@ pub enum Command {
     /// `wfc schema > wfc.schema.json`, then `# yaml-language-server: $schema=wfc.schema.json`
     /// at the top of a workflow file.
     Schema,
+    /// Serve the Language Server Protocol on stdin/stdout, for editors: every
+    /// `wfc check` finding as you type, quick fixes, hover and go to definition.
+    Lsp {
+        /// The workspace (default: the editor's, else $WORKFLOW_CORE_CONF_PATH,
+        /// ./conf or .).
+        path: Option<std::path::PathBuf>,
+    },
 }
 
 /// Which files, and what the checks need to know.

@@ -1,0 +1,763 @@
+//! `wfc lsp`: a language server over stdio (lsp-server, lsp-types).
+//!
+//! * Diagnostics: every `wfc check` finding of the workspace, with its code,
+//!   severity, range, related locations and help, published per file. The
+//!   editor's unsaved buffers are checked in place of their files on disk, and
+//!   the whole workspace is checked again (debounced) after a change, so
+//!   findings across files (an unknown trigger target, a cycle, a duplicate
+//!   name) follow an edit in another file.
+//! * Code actions: a finding whose help says "did you mean `x`" offers to
+//!   replace the word it marks with `x`.
+//! * Hover: on a key, its description (the JSON Schema's, `schema.rs`); on a
+//!   code (`WF101`), its `--explain` text.
+//! * Go to definition: a job's `needs` → the job; a stage's `trigger` → the
+//!   workflow, in whichever file defines it.
+//!
+//! Positions are UTF-16 code units, as LSP counts them by default.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lsp_server::{Connection, Message, Notification, Request, Response};
+use lsp_types::{
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
+    CodeActionProviderCapability, Diagnostic as LspDiagnostic, DiagnosticRelatedInformation,
+    DiagnosticSeverity, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, GotoDefinitionParams,
+    GotoDefinitionResponse, Hover, HoverContents, HoverParams, HoverProviderCapability,
+    InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, Position,
+    PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
+};
+
+use crate::check;
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::project::Project;
+use crate::schema::{self, Object};
+use crate::source::SourceFile;
+use crate::span::{FileId, Span};
+use crate::syntax::discover;
+use crate::syntax::yaml::{self, Node, NodeKind};
+
+/// How long after the last change the workspace is checked again.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Why the server stopped before its client said `exit`.
+#[derive(Debug, thiserror::Error)]
+pub enum LspError {
+    #[error("the LSP connection: {0}")]
+    Protocol(String),
+}
+
+/// Serves the client on stdin/stdout until it says `exit`. `root`: the
+/// workspace (default: the client's root, else `$WORKFLOW_CORE_CONF_PATH`,
+/// `./conf` or `.`).
+pub fn serve_stdio(root: Option<PathBuf>) -> Result<(), LspError> {
+    let (connection, threads) = Connection::stdio();
+    serve(&connection, root)?;
+    threads
+        .join()
+        .map_err(|e| LspError::Protocol(e.to_string()))
+}
+
+/// Serves the client on `connection` (see [`serve_stdio`]).
+pub fn serve(connection: &Connection, root: Option<PathBuf>) -> Result<(), LspError> {
+    let capabilities = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        ..ServerCapabilities::default()
+    };
+    let capabilities =
+        serde_json::to_value(capabilities).map_err(|e| LspError::Protocol(e.to_string()))?;
+    let params = connection
+        .initialize(capabilities)
+        .map_err(|e| LspError::Protocol(e.to_string()))?;
+    let params: InitializeParams =
+        serde_json::from_value(params).map_err(|e| LspError::Protocol(e.to_string()))?;
+    #[allow(deprecated)]
+    let client_root = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|f| f.first())
+        .map(|f| f.uri.clone())
+        .or(params.root_uri)
+        .and_then(|uri| path_of(&uri));
+    let roots = match root.or(client_root) {
+        Some(root) => vec![root],
+        None => discover::default_paths(),
+    };
+    let mut server = Server {
+        roots,
+        open: HashMap::new(),
+        published: HashSet::new(),
+        due: Some(Instant::now()),
+    };
+    loop {
+        let message = match server.due {
+            Some(due) => {
+                let wait = due.saturating_duration_since(Instant::now());
+                match connection.receiver.recv_timeout(wait) {
+                    Ok(message) => Some(message),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+                }
+            }
+            None => match connection.receiver.recv() {
+                Ok(message) => Some(message),
+                Err(_) => return Ok(()),
+            },
+        };
+        match message {
+            None => {
+                server.due = None;
+                server.check(connection);
+            }
+            Some(Message::Request(request)) => {
+                if connection
+                    .handle_shutdown(&request)
+                    .map_err(|e| LspError::Protocol(e.to_string()))?
+                {
+                    return Ok(());
+                }
+                let response = server.answer(request);
+                let _ = connection.sender.send(Message::Response(response));
+            }
+            Some(Message::Notification(notification)) => server.notice(notification),
+            Some(Message::Response(_)) => {}
+        }
+    }
+}
+
+struct Server {
+    roots: Vec<PathBuf>,
+    /// The editor's buffers, by path: checked instead of the files on disk.
+    open: HashMap<PathBuf, String>,
+    /// Files that were given findings, so that they are cleared when they have none.
+    published: HashSet<PathBuf>,
+    /// When the workspace is to be checked again.
+    due: Option<Instant>,
+}
+
+impl Server {
+    fn notice(&mut self, notification: Notification) {
+        let changed = match notification.method.as_str() {
+            "textDocument/didOpen" => notification
+                .extract::<DidOpenTextDocumentParams>("textDocument/didOpen")
+                .ok()
+                .and_then(|p| Some((path_of(&p.text_document.uri)?, p.text_document.text)))
+                .map(|(path, text)| self.open.insert(path, text))
+                .is_some(),
+            "textDocument/didChange" => notification
+                .extract::<DidChangeTextDocumentParams>("textDocument/didChange")
+                .ok()
+                .and_then(|p| {
+                    let text = p.content_changes.into_iter().last()?.text;
+                    Some((path_of(&p.text_document.uri)?, text))
+                })
+                .map(|(path, text)| self.open.insert(path, text))
+                .is_some(),
+            "textDocument/didClose" => notification
+                .extract::<DidCloseTextDocumentParams>("textDocument/didClose")
+                .ok()
+                .and_then(|p| path_of(&p.text_document.uri))
+                .map(|path| self.open.remove(&path))
+                .is_some(),
+            "textDocument/didSave" | "workspace/didChangeWatchedFiles" => {
+                let _ = notification.extract::<DidSaveTextDocumentParams>("textDocument/didSave");
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            self.due = Some(Instant::now() + DEBOUNCE);
+        }
+    }
+
+    /// The workspace's files, the editor's buffers in place of theirs.
+    fn files(&self) -> Vec<(PathBuf, String)> {
+        let found = discover::discover(&self.roots).map_or_else(|_| Vec::new(), |d| d.files);
+        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        for path in found {
+            let key = std::path::absolute(&path).unwrap_or(path.clone());
+            let text = match self.open.get(&key) {
+                Some(text) => text.clone(),
+                None => match wfc_plan::input::read_text(&path, wfc_plan::input::MAX_WORKFLOW_FILE)
+                {
+                    Ok(text) => text,
+                    Err(_) => continue,
+                },
+            };
+            seen.insert(key.clone());
+            files.push((key, text));
+        }
+        // Buffers of workflow files outside the workspace are checked too.
+        for (path, text) in &self.open {
+            if !seen.contains(path) && is_yaml(path) {
+                files.push((path.clone(), text.clone()));
+            }
+        }
+        files
+    }
+
+    /// Checks the workspace and publishes every file's findings.
+    fn check(&mut self, connection: &Connection) {
+        let loaded = Project::from_sources(self.files());
+        let project = loaded.project;
+        let mut all = loaded.diagnostics;
+        all.extend(check::run(&project, &check::Options::default()));
+        let mut by_file: HashMap<PathBuf, Vec<LspDiagnostic>> = HashMap::new();
+        for d in &all {
+            let path = project.sources.path(d.span.file).to_path_buf();
+            by_file.entry(path).or_default().push(to_lsp(&project, d));
+        }
+        let cleared: Vec<PathBuf> = self
+            .published
+            .iter()
+            .filter(|p| !by_file.contains_key(*p))
+            .cloned()
+            .collect();
+        for path in cleared {
+            by_file.insert(path, Vec::new());
+        }
+        self.published = by_file
+            .iter()
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(p, _)| p.clone())
+            .collect();
+        for (path, diagnostics) in by_file {
+            let Some(uri) = uri_of(&path) else { continue };
+            let params = PublishDiagnosticsParams {
+                uri,
+                diagnostics,
+                version: None,
+            };
+            let _ = connection
+                .sender
+                .send(Message::Notification(Notification::new(
+                    "textDocument/publishDiagnostics".into(),
+                    params,
+                )));
+        }
+    }
+
+    fn answer(&self, request: Request) -> Response {
+        let id = request.id.clone();
+        let result = match request.method.as_str() {
+            "textDocument/hover" => request
+                .extract::<HoverParams>("textDocument/hover")
+                .ok()
+                .map(|(_, p)| serde_json::to_value(self.hover(&p)).unwrap_or_default()),
+            "textDocument/definition" => request
+                .extract::<GotoDefinitionParams>("textDocument/definition")
+                .ok()
+                .map(|(_, p)| serde_json::to_value(self.definition(&p)).unwrap_or_default()),
+            "textDocument/codeAction" => request
+                .extract::<CodeActionParams>("textDocument/codeAction")
+                .ok()
+                .map(|(_, p)| serde_json::to_value(code_actions(&p)).unwrap_or_default()),
+            _ => {
+                return Response::new_err(
+                    id,
+                    lsp_server::ErrorCode::MethodNotFound as i32,
+                    format!("wfc lsp does not answer `{}`", request.method),
+                );
+            }
+        };
+        match result {
+            Some(value) => Response::new_ok(id, value),
+            None => Response::new_err(
+                id,
+                lsp_server::ErrorCode::InvalidParams as i32,
+                "the request's params do not fit its method".into(),
+            ),
+        }
+    }
+
+    /// The text of a document: the editor's buffer, else the file.
+    fn text(&self, uri: &Uri) -> Option<(PathBuf, String)> {
+        let path = path_of(uri)?;
+        if let Some(text) = self.open.get(&path) {
+            return Some((path, text.clone()));
+        }
+        let text = wfc_plan::input::read_text(&path, wfc_plan::input::MAX_WORKFLOW_FILE).ok()?;
+        Some((path, text))
+    }
+
+    fn hover(&self, params: &HoverParams) -> Option<Hover> {
+        let at = &params.text_document_position_params;
+        let (path, text) = self.text(&at.text_document.uri)?;
+        let source = SourceFile::new(path, text);
+        let offset = offset_of(&source, at.position);
+        // A code (`WF101`) under the cursor: what it means.
+        let word = word_at(&source.text, offset);
+        if let Some(code) = Code::lookup(word) {
+            let value = format!(
+                "**{} {}** ({})\n\n{}\n\n{}",
+                code.id(),
+                code.name(),
+                code.severity().as_str(),
+                code.summary(),
+                code.explanation()
+            );
+            return Some(markdown(value));
+        }
+        let root = yaml::parse(FileId(0), &source).ok()?;
+        let (object, key, span) = key_at(&root, offset)?;
+        let described = schema::key(object, &key)?;
+        let doc = described["description"].as_str().unwrap_or("");
+        let mut hover = markdown(format!("`{key}`: {doc}"));
+        hover.range = Some(range_of(&source, span));
+        Some(hover)
+    }
+
+    fn definition(&self, params: &GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
+        let at = &params.text_document_position_params;
+        let (path, text) = self.text(&at.text_document.uri)?;
+        let source = SourceFile::new(path.clone(), text);
+        let offset = offset_of(&source, at.position);
+        let root = yaml::parse(FileId(0), &source).ok()?;
+        match reference_at(&root, offset)? {
+            Target::Job { workflow, job } => {
+                let span = job_span(&root, &workflow, &job)?;
+                Some(GotoDefinitionResponse::Scalar(Location {
+                    uri: uri_of(&path)?,
+                    range: range_of(&source, span),
+                }))
+            }
+            Target::Workflow(name) => {
+                // The workflow may be in any file of the workspace.
+                for (file, text) in self.files() {
+                    let source = SourceFile::new(file.clone(), text);
+                    let Ok(root) = yaml::parse(FileId(0), &source) else {
+                        continue;
+                    };
+                    if let Some(span) = workflow_span(&root, &name) {
+                        return Some(GotoDefinitionResponse::Scalar(Location {
+                            uri: uri_of(&file)?,
+                            range: range_of(&source, span),
+                        }));
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+fn markdown(value: String) -> Hover {
+    Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value,
+        }),
+        range: None,
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yml" || e == "yaml")
+}
+
+/// A finding in LSP's words: the help and notes follow the message; a "did
+/// you mean" is kept in `data` for the code action.
+fn to_lsp(project: &Project, d: &Diagnostic) -> LspDiagnostic {
+    let source = project.sources.get(d.span.file);
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    for note in &d.notes {
+        message.push_str("\nnote: ");
+        message.push_str(note);
+    }
+    let related: Vec<DiagnosticRelatedInformation> = d
+        .secondary
+        .iter()
+        .filter_map(|label| {
+            let file = project.sources.get(label.span.file);
+            Some(DiagnosticRelatedInformation {
+                location: Location {
+                    uri: uri_of(&file.path)?,
+                    range: range_of(file, label.span),
+                },
+                message: label.message.clone(),
+            })
+        })
+        .collect();
+    let replacement = d.help.as_deref().and_then(suggested);
+    LspDiagnostic {
+        range: range_of(source, d.span),
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(d.code.id().to_string())),
+        code_description: None,
+        source: Some("wfc".into()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        tags: None,
+        data: replacement.map(|r| serde_json::json!({ "replace": r })),
+    }
+}
+
+/// The word a help's "did you mean `x`?" offers.
+fn suggested(help: &str) -> Option<String> {
+    let rest = help.split("did you mean `").nth(1)?;
+    let word = rest.split('`').next()?;
+    (!word.is_empty()).then(|| word.to_string())
+}
+
+/// The quick fixes of the findings the client sends: each replaces what its
+/// finding marks with the word it suggests.
+// `WorkspaceEdit::changes` is lsp-types' map keyed by `Uri` (whose cache is
+// interior-mutable); its hash does not change while it is a key here.
+#[allow(clippy::mutable_key_type)]
+fn code_actions(params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
+    params
+        .context
+        .diagnostics
+        .iter()
+        .filter_map(|d| {
+            let word = d.data.as_ref()?.get("replace")?.as_str()?.to_string();
+            let edit = TextEdit {
+                range: d.range,
+                new_text: word.clone(),
+            };
+            let mut changes = HashMap::new();
+            changes.insert(params.text_document.uri.clone(), vec![edit]);
+            Some(CodeActionOrCommand::CodeAction(CodeAction {
+                title: format!("Replace with `{word}`"),
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![d.clone()]),
+                edit: Some(WorkspaceEdit {
+                    changes: Some(changes),
+                    ..WorkspaceEdit::default()
+                }),
+                is_preferred: Some(true),
+                ..CodeAction::default()
+            }))
+        })
+        .collect()
+}
+
+/// A file's path from its `file://` URI.
+fn path_of(uri: &Uri) -> Option<PathBuf> {
+    let text = uri.as_str();
+    let rest = text.strip_prefix("file://")?;
+    let mut bytes = Vec::with_capacity(rest.len());
+    let raw = rest.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' && i + 2 < raw.len() {
+            let hex = std::str::from_utf8(&raw[i + 1..i + 3]).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            bytes.push(raw[i]);
+            i += 1;
+        }
+    }
+    let path = PathBuf::from(String::from_utf8(bytes).ok()?);
+    Some(std::path::absolute(&path).unwrap_or(path))
+}
+
+/// A path's `file://` URI.
+fn uri_of(path: &Path) -> Option<Uri> {
+    let path = std::path::absolute(path).ok()?;
+    let mut text = String::from("file://");
+    for b in path.to_str()?.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            text.push(char::from(b));
+        } else {
+            let _ = write!(text, "%{b:02X}");
+        }
+    }
+    text.parse().ok()
+}
+
+/// An LSP position (UTF-16 units) of a byte offset.
+fn position_of(source: &SourceFile, offset: u32) -> Position {
+    let offset = source.floor_boundary(offset as usize);
+    let line = source.line_index(offset);
+    let start = source.line_range(line).start;
+    let column = source.text[start..offset.max(start)].encode_utf16().count();
+    Position::new(
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
+}
+
+fn range_of(source: &SourceFile, span: Span) -> Range {
+    Range::new(
+        position_of(source, span.start),
+        position_of(source, span.end),
+    )
+}
+
+/// The byte offset of an LSP position.
+fn offset_of(source: &SourceFile, position: Position) -> u32 {
+    let line = position.line as usize;
+    let range = source.line_range(line.min(source.line_index(source.text.len())));
+    let text = &source.text[range.clone()];
+    let mut units = 0u32;
+    let mut at = text.len();
+    for (i, c) in text.char_indices() {
+        if units >= position.character {
+            at = i;
+            break;
+        }
+        units += u32::try_from(c.len_utf16()).unwrap_or(1);
+    }
+    u32::try_from(range.start + at).unwrap_or(u32::MAX)
+}
+
+/// The word (letters, digits, `-`, `_`) at a byte offset.
+fn word_at(text: &str, offset: u32) -> &str {
+    let offset = (offset as usize).min(text.len());
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let start = text[..offset]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !is_word(*c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = text[offset..]
+        .char_indices()
+        .find(|(_, c)| !is_word(*c))
+        .map_or(text.len(), |(i, _)| offset + i);
+    &text[start..end]
+}
+
+fn contains(span: Span, offset: u32) -> bool {
+    span.start <= offset && offset <= span.end
+}
+
+/// The workflows of a file's tree, with their names.
+fn workflows(root: &Node) -> Vec<(String, Span, &Node)> {
+    let NodeKind::Map(entries) = &root.kind else {
+        return Vec::new();
+    };
+    if let Some(name) = entries.iter().find(|e| e.key.name == "name") {
+        let shown = match &name.value.kind {
+            NodeKind::Str(s) => s.clone(),
+            _ => String::new(),
+        };
+        return vec![(shown, name.value.span, root)];
+    }
+    entries
+        .iter()
+        .filter(|e| matches!(e.value.kind, NodeKind::Map(_)))
+        .map(|e| (e.key.name.clone(), e.key.span, &e.value))
+        .collect()
+}
+
+/// The key under the cursor and the mapping it is a key of.
+fn key_at(root: &Node, offset: u32) -> Option<(Object, String, Span)> {
+    for (_, _, workflow) in workflows(root) {
+        if contains(workflow.span, offset)
+            && let Some(found) = key_in(workflow, Object::Workflow, offset)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// What the value of `key` of an `object` holds: mappings of which object,
+/// and how (a map of them, a list of them, one).
+fn children<'n>(object: Object, key: &str, value: &'n Node) -> Vec<(Object, &'n Node)> {
+    let each_value = |o: Object| -> Vec<(Object, &'n Node)> {
+        match &value.kind {
+            NodeKind::Map(entries) => entries.iter().map(|e| (o, &e.value)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let each_item = |pick: &dyn Fn(&Node) -> Object| -> Vec<(Object, &'n Node)> {
+        match &value.kind {
+            NodeKind::Seq(items) => items.iter().map(|n| (pick(n), n)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let has = |n: &Node, k: &str| {
+        n.as_map()
+            .is_some_and(|m| m.iter().any(|e| e.key.name == k))
+    };
+    match (object, key) {
+        (Object::Workflow, "params") => each_value(Object::Param),
+        (Object::Workflow, "on") => vec![(Object::On, value)],
+        (Object::Workflow, "jobs") => each_value(Object::Job),
+        (Object::On, "schedule") => each_item(&|n| {
+            if has(n, "interval") {
+                Object::Interval
+            } else {
+                Object::Cron
+            }
+        }),
+        (Object::Job, "strategy") => vec![(Object::Strategy, value)],
+        (Object::Job, "runs-on") => vec![(Object::RunsOn, value)],
+        (Object::Job | Object::Stage | Object::CaseArm, "stages") | (Object::ElseArm, "else") => {
+            each_item(&|_| Object::Stage)
+        }
+        (Object::Stage, "parallel") => match &value.kind {
+            NodeKind::Map(entries) => entries
+                .iter()
+                .flat_map(|e| match &e.value.kind {
+                    NodeKind::Seq(items) => items.iter().map(|n| (Object::Stage, n)).collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        (Object::Stage, "match") => each_item(&|n| {
+            if has(n, "else") {
+                Object::ElseArm
+            } else {
+                Object::CaseArm
+            }
+        }),
+        _ => Vec::new(),
+    }
+}
+
+fn key_in(node: &Node, object: Object, offset: u32) -> Option<(Object, String, Span)> {
+    let NodeKind::Map(entries) = &node.kind else {
+        return None;
+    };
+    for entry in entries {
+        if contains(entry.key.span, offset) {
+            return Some((object, entry.key.name.clone(), entry.key.span));
+        }
+        if contains(entry.value.span, offset) {
+            for (child, inner) in children(object, &entry.key.name, &entry.value) {
+                if contains(inner.span, offset) {
+                    return key_in(inner, child, offset);
+                }
+            }
+            return None;
+        }
+    }
+    None
+}
+
+/// What a name under the cursor refers to.
+enum Target {
+    Job { workflow: String, job: String },
+    Workflow(String),
+}
+
+fn reference_at(root: &Node, offset: u32) -> Option<Target> {
+    for (name, _, workflow) in workflows(root) {
+        if !contains(workflow.span, offset) {
+            continue;
+        }
+        let jobs = workflow.as_map()?.iter().find(|e| e.key.name == "jobs")?;
+        for job in jobs.value.as_map()? {
+            if !contains(job.value.span, offset) {
+                continue;
+            }
+            if let Some(needs) = job.value.as_map()?.iter().find(|e| e.key.name == "needs") {
+                let items: Vec<&Node> = match &needs.value.kind {
+                    NodeKind::Seq(items) => items.iter().collect(),
+                    _ => vec![&needs.value],
+                };
+                for item in items {
+                    if let NodeKind::Str(target) = &item.kind
+                        && contains(item.span, offset)
+                    {
+                        return Some(Target::Job {
+                            workflow: name.clone(),
+                            job: target.clone(),
+                        });
+                    }
+                }
+            }
+            return trigger_in(&job.value, offset);
+        }
+    }
+    None
+}
+
+/// A stage's `trigger` under the cursor, at any depth.
+fn trigger_in(node: &Node, offset: u32) -> Option<Target> {
+    match &node.kind {
+        NodeKind::Map(entries) => entries.iter().find_map(|e| {
+            if e.key.name == "trigger"
+                && let NodeKind::Str(target) = &e.value.kind
+                && contains(e.value.span, offset)
+            {
+                return Some(Target::Workflow(target.clone()));
+            }
+            contains(e.value.span, offset)
+                .then(|| trigger_in(&e.value, offset))
+                .flatten()
+        }),
+        NodeKind::Seq(items) => items.iter().find_map(|n| {
+            contains(n.span, offset)
+                .then(|| trigger_in(n, offset))
+                .flatten()
+        }),
+        _ => None,
+    }
+}
+
+fn job_span(root: &Node, workflow: &str, job: &str) -> Option<Span> {
+    let (_, _, node) = workflows(root)
+        .into_iter()
+        .find(|(n, _, _)| n == workflow)?;
+    let jobs = node.as_map()?.iter().find(|e| e.key.name == "jobs")?;
+    jobs.value
+        .as_map()?
+        .iter()
+        .find(|e| e.key.name == job)
+        .map(|e| e.key.span)
+}
+
+fn workflow_span(root: &Node, name: &str) -> Option<Span> {
+    workflows(root)
+        .into_iter()
+        .find(|(n, _, node)| {
+            n == name
+                && node.as_map().is_some_and(|m| {
+                    m.iter().any(|e| {
+                        e.key.name == "type"
+                            && matches!(&e.value.kind, NodeKind::Str(t) if t == "Workflow")
+                    }) || m.iter().any(|e| e.key.name == "name")
+                })
+        })
+        .map(|(_, span, _)| span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_utf16_units_both_ways() {
+        let source = SourceFile::new("a.yml".into(), "é😀x: 1\nab: 2\n".into());
+        let x = source.text.find('x').expect("x");
+        let at = position_of(&source, u32::try_from(x).expect("small"));
+        assert_eq!(at, Position::new(0, 3), "é is 1 unit, 😀 is 2");
+        assert_eq!(offset_of(&source, at) as usize, x);
+        let b = source.text.find('b').expect("b");
+        assert_eq!(offset_of(&source, Position::new(1, 1)) as usize, b);
+    }
+
+    #[test]
+    fn uris_and_paths() {
+        let uri = uri_of(Path::new("/tmp/a b/c.yml")).expect("a URI");
+        assert_eq!(uri.as_str(), "file:///tmp/a%20b/c.yml");
+        assert_eq!(path_of(&uri), Some(PathBuf::from("/tmp/a b/c.yml")));
+    }
+
+    #[test]
+    fn a_did_you_mean_is_the_word_offered() {
+        assert_eq!(suggested("did you mean `echo`?"), Some("echo".into()));
+        assert_eq!(suggested("write it as a list"), None);
+    }
+}
