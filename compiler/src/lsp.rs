@@ -41,8 +41,16 @@ use crate::span::{FileId, Span};
 use crate::syntax::discover;
 use crate::syntax::yaml::{self, Node, NodeKind};
 
-/// How long after the last change the workspace is checked again.
+/// How long after the last change the workspace is checked again
+/// (`WFC_LSP_DEBOUNCE_MS` sets another, such as 0 for a benchmark).
 const DEBOUNCE: Duration = Duration::from_millis(150);
+
+fn debounce() -> Duration {
+    std::env::var("WFC_LSP_DEBOUNCE_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEBOUNCE, |ms| Duration::from_millis(ms.min(10_000)))
+}
 
 /// Why the server stopped before its client said `exit`.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +101,9 @@ pub fn serve(connection: &Connection, root: Option<PathBuf>) -> Result<(), LspEr
     let mut server = Server {
         roots,
         open: HashMap::new(),
-        published: HashSet::new(),
+        files: HashMap::new(),
+        next_id: 0,
+        published: HashMap::new(),
         due: Some(Instant::now()),
     };
     loop {
@@ -136,10 +146,74 @@ struct Server {
     roots: Vec<PathBuf>,
     /// The editor's buffers, by path: checked instead of the files on disk.
     open: HashMap<PathBuf, String>,
-    /// Files that were given findings, so that they are cleared when they have none.
-    published: HashSet<PathBuf>,
+    /// Each workflow file's own check, kept until its text changes.
+    files: HashMap<PathBuf, FileState>,
+    /// The next file id to give a file (ids are never reused).
+    next_id: u32,
+    /// What each file was last given, so that only changes are sent.
+    published: HashMap<PathBuf, Vec<LspDiagnostic>>,
     /// When the workspace is to be checked again.
     due: Option<Instant>,
+}
+
+/// A file's size and time on disk.
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+/// A file's text to check again, and its stamp (None: an editor's buffer).
+type Changed = Option<(String, Option<Stamp>)>;
+
+/// A file's own check (everything but the checks across files), its spans on
+/// the file's own id.
+struct FileState {
+    id: FileId,
+    source: SourceFile,
+    /// Its size and time on disk when it was read (None: an editor's buffer).
+    stamp: Option<Stamp>,
+    own: Vec<Diagnostic>,
+    summaries: Vec<crate::check::summary::WorkflowSummary>,
+}
+
+impl FileState {
+    /// Loads and checks one file on its own, its spans moved to `id`.
+    fn check(
+        id: FileId,
+        path: PathBuf,
+        text: String,
+        stamp: Option<(u64, Option<std::time::SystemTime>)>,
+    ) -> FileState {
+        let loaded = Project::from_sources(vec![(path, text)]);
+        let mut own = loaded.diagnostics;
+        let mut summaries = Vec::new();
+        if let Some(model) = loaded.project.files.first() {
+            let report = check::check_file(
+                loaded.project.sources.get(model.file),
+                model,
+                &check::Options::default(),
+            );
+            own.extend(report.diagnostics);
+            summaries = report.workflows;
+        }
+        for d in &mut own {
+            d.span.file = id;
+            for label in &mut d.secondary {
+                label.span.file = id;
+            }
+        }
+        for summary in &mut summaries {
+            summary.set_file(id);
+        }
+        let source = loaded.project.sources.iter().next().map_or_else(
+            || SourceFile::new(PathBuf::new(), String::new()),
+            |(_, s)| SourceFile::new(s.path.clone(), s.text.clone()),
+        );
+        FileState {
+            id,
+            source,
+            stamp,
+            own,
+            summaries,
+        }
+    }
 }
 
 impl Server {
@@ -173,64 +247,118 @@ impl Server {
             _ => false,
         };
         if changed {
-            self.due = Some(Instant::now() + DEBOUNCE);
+            self.due = Some(Instant::now() + debounce());
         }
     }
 
-    /// The workspace's files, the editor's buffers in place of theirs.
-    fn files(&self) -> Vec<(PathBuf, String)> {
+    /// The workspace's files, the editor's buffers in place of theirs: each
+    /// file's path, and its text when it must be checked again (None: its
+    /// last check holds: the same buffer, or the same size and time on disk).
+    fn changed_files(&self) -> Vec<(PathBuf, Changed)> {
         let found = discover::discover(&self.roots).map_or_else(|_| Vec::new(), |d| d.files);
-        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let mut files = Vec::new();
         let mut seen = HashSet::new();
+        let mut add = |path: PathBuf| {
+            let key = std::path::absolute(&path).unwrap_or(path);
+            if !seen.insert(key.clone()) {
+                return;
+            }
+            let known = self.files.get(&key);
+            if let Some(text) = self.open.get(&key) {
+                let same = known.is_some_and(|f| f.stamp.is_none() && f.source.text == *text);
+                files.push((key, (!same).then(|| (text.clone(), None))));
+                return;
+            }
+            let meta = std::fs::metadata(&key).ok();
+            let stamp = meta.map(|m| (m.len(), m.modified().ok()));
+            if stamp.is_some() && known.is_some_and(|f| f.stamp == stamp) {
+                files.push((key, None));
+                return;
+            }
+            if let Ok(text) = wfc_plan::input::read_text(&key, wfc_plan::input::MAX_WORKFLOW_FILE) {
+                files.push((key, Some((text, stamp))));
+            }
+        };
         for path in found {
-            let key = std::path::absolute(&path).unwrap_or(path.clone());
-            let text = match self.open.get(&key) {
-                Some(text) => text.clone(),
-                None => match wfc_plan::input::read_text(&path, wfc_plan::input::MAX_WORKFLOW_FILE)
-                {
-                    Ok(text) => text,
-                    Err(_) => continue,
-                },
-            };
-            seen.insert(key.clone());
-            files.push((key, text));
+            add(path);
         }
         // Buffers of workflow files outside the workspace are checked too.
-        for (path, text) in &self.open {
-            if !seen.contains(path) && is_yaml(path) {
-                files.push((path.clone(), text.clone()));
+        for path in self.open.keys() {
+            if is_yaml(path) {
+                add(path.clone());
             }
         }
         files
     }
 
-    /// Checks the workspace and publishes every file's findings.
+    /// The workspace's files with their text, for what reads them all.
+    fn files(&self) -> Vec<(PathBuf, String)> {
+        self.files
+            .iter()
+            .map(|(path, state)| (path.clone(), state.source.text.clone()))
+            .collect()
+    }
+
+    /// Checks again the files that changed (in parallel), then the checks
+    /// across files over every file's summaries, and sends each file whose
+    /// findings changed its new list.
     fn check(&mut self, connection: &Connection) {
-        let loaded = Project::from_sources(self.files());
-        let project = loaded.project;
-        let mut all = loaded.diagnostics;
-        all.extend(check::run(&project, &check::Options::default()));
+        use rayon::prelude::*;
+        let listed = self.changed_files();
+        let present: HashSet<PathBuf> = listed.iter().map(|(p, _)| p.clone()).collect();
+        self.files.retain(|path, _| present.contains(path));
+        let mut work = Vec::new();
+        for (path, text) in listed {
+            if let Some((text, stamp)) = text {
+                let id = if let Some(state) = self.files.get(&path) {
+                    state.id
+                } else {
+                    self.next_id += 1;
+                    FileId(self.next_id)
+                };
+                work.push((id, path, text, stamp));
+            }
+        }
+        let checked: Vec<(PathBuf, FileState)> = work
+            .into_par_iter()
+            .map(|(id, path, text, stamp)| (path.clone(), FileState::check(id, path, text, stamp)))
+            .collect();
+        self.files.extend(checked);
+        let summaries: Vec<&crate::check::summary::WorkflowSummary> =
+            self.files.values().flat_map(|f| &f.summaries).collect();
+        let across = check::check_across(&summaries);
+        let by_id: HashMap<FileId, (&PathBuf, &FileState)> =
+            self.files.iter().map(|(p, f)| (f.id, (p, f))).collect();
         let mut by_file: HashMap<PathBuf, Vec<LspDiagnostic>> = HashMap::new();
-        for d in &all {
-            let path = project.sources.path(d.span.file).to_path_buf();
-            by_file.entry(path).or_default().push(to_lsp(&project, d));
+        for (path, state) in &self.files {
+            let list = by_file.entry(path.clone()).or_default();
+            for d in &state.own {
+                list.push(to_lsp(&by_id, d));
+            }
         }
-        let cleared: Vec<PathBuf> = self
-            .published
-            .iter()
-            .filter(|p| !by_file.contains_key(*p))
-            .cloned()
-            .collect();
-        for path in cleared {
-            by_file.insert(path, Vec::new());
+        for d in &across {
+            if let Some((path, _)) = by_id.get(&d.span.file) {
+                by_file
+                    .entry((*path).clone())
+                    .or_default()
+                    .push(to_lsp(&by_id, d));
+            }
         }
-        self.published = by_file
-            .iter()
-            .filter(|(_, d)| !d.is_empty())
-            .map(|(p, _)| p.clone())
-            .collect();
-        for (path, diagnostics) in by_file {
+        // Files gone since: their findings are cleared.
+        for path in self.published.keys() {
+            by_file.entry(path.clone()).or_default();
+        }
+        for (path, mut diagnostics) in by_file {
+            diagnostics.sort_by_key(|d| (d.range.start.line, d.range.start.character));
+            if self.published.get(&path) == Some(&diagnostics) {
+                continue;
+            }
             let Some(uri) = uri_of(&path) else { continue };
+            if diagnostics.is_empty() {
+                self.published.remove(&path);
+            } else {
+                self.published.insert(path, diagnostics.clone());
+            }
             let params = PublishDiagnosticsParams {
                 uri,
                 diagnostics,
@@ -365,8 +493,9 @@ fn is_yaml(path: &Path) -> bool {
 
 /// A finding in LSP's words: the help and notes follow the message; a "did
 /// you mean" is kept in `data` for the code action.
-fn to_lsp(project: &Project, d: &Diagnostic) -> LspDiagnostic {
-    let source = project.sources.get(d.span.file);
+fn to_lsp(files: &HashMap<FileId, (&PathBuf, &FileState)>, d: &Diagnostic) -> LspDiagnostic {
+    let empty = SourceFile::new(PathBuf::new(), String::new());
+    let source = files.get(&d.span.file).map_or(&empty, |(_, f)| &f.source);
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
         message.push_str("\nhelp: ");
@@ -380,11 +509,11 @@ fn to_lsp(project: &Project, d: &Diagnostic) -> LspDiagnostic {
         .secondary
         .iter()
         .filter_map(|label| {
-            let file = project.sources.get(label.span.file);
+            let (path, file) = files.get(&label.span.file)?;
             Some(DiagnosticRelatedInformation {
                 location: Location {
-                    uri: uri_of(&file.path)?,
-                    range: range_of(file, label.span),
+                    uri: uri_of(path)?,
+                    range: range_of(&file.source, label.span),
                 },
                 message: label.message.clone(),
             })
