@@ -15,6 +15,8 @@
 //!
 //! Positions are UTF-16 code units, as LSP counts them by default.
 
+mod names;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,13 +25,14 @@ use std::time::{Duration, Instant};
 use lsp_server::{Connection, Message, Notification, Request, Response};
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
-    CodeActionProviderCapability, Diagnostic as LspDiagnostic, DiagnosticRelatedInformation,
-    DiagnosticSeverity, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, DidSaveTextDocumentParams, GotoDefinitionParams,
-    GotoDefinitionResponse, Hover, HoverContents, HoverParams, HoverProviderCapability,
-    InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, Position,
-    PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
+    CodeActionProviderCapability, CompletionItem, CompletionItemKind, CompletionOptions,
+    CompletionParams, CompletionResponse, Diagnostic as LspDiagnostic,
+    DiagnosticRelatedInformation, DiagnosticSeverity, DidChangeTextDocumentParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
+    Documentation, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString,
+    OneOf, Position, PublishDiagnosticsParams, Range, ServerCapabilities,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
 };
 
 use crate::check;
@@ -76,6 +79,10 @@ pub fn serve(connection: &Connection, root: Option<PathBuf>) -> Result<(), LspEr
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".into(), "|".into(), " ".into()]),
+            ..CompletionOptions::default()
+        }),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..ServerCapabilities::default()
     };
@@ -104,8 +111,10 @@ pub fn serve(connection: &Connection, root: Option<PathBuf>) -> Result<(), LspEr
         files: HashMap::new(),
         next_id: 0,
         published: HashMap::new(),
-        due: Some(Instant::now()),
+        due: None,
     };
+    // The workspace as it is on disk, checked before the first request.
+    server.check(connection);
     loop {
         let message = match server.due {
             Some(due) => {
@@ -384,6 +393,10 @@ impl Server {
                 .extract::<GotoDefinitionParams>("textDocument/definition")
                 .ok()
                 .map(|(_, p)| serde_json::to_value(self.definition(&p)).unwrap_or_default()),
+            "textDocument/completion" => request
+                .extract::<CompletionParams>("textDocument/completion")
+                .ok()
+                .map(|(_, p)| serde_json::to_value(self.complete(&p)).unwrap_or_default()),
             "textDocument/codeAction" => request
                 .extract::<CodeActionParams>("textDocument/codeAction")
                 .ok()
@@ -435,6 +448,9 @@ impl Server {
             return Some(markdown(value));
         }
         let root = yaml::parse(FileId(0), &source).ok()?;
+        if let Some(hover) = template_hover(&source, &root, offset) {
+            return Some(hover);
+        }
         let (object, key, span) = key_at(&root, offset)?;
         let described = schema::key(object, &key)?;
         let doc = described["description"].as_str().unwrap_or("");
@@ -449,6 +465,12 @@ impl Server {
         let source = SourceFile::new(path.clone(), text);
         let offset = offset_of(&source, at.position);
         let root = yaml::parse(FileId(0), &source).ok()?;
+        if let Some(span) = template_definition(&source, &root, offset) {
+            return Some(GotoDefinitionResponse::Scalar(Location {
+                uri: uri_of(&path)?,
+                range: range_of(&source, span),
+            }));
+        }
         match reference_at(&root, offset)? {
             Target::Job { workflow, job } => {
                 let span = job_span(&root, &workflow, &job)?;
@@ -474,6 +496,248 @@ impl Server {
                 None
             }
         }
+    }
+}
+
+impl Server {
+    /// What may be written at the cursor: keys of the mapping it is in, param
+    /// names after `params.`, stage ids after `stages.`, the jobs needed after
+    /// `jobs.`, filters after `|`, workflows after `trigger:`.
+    fn complete(&self, params: &CompletionParams) -> Option<CompletionResponse> {
+        let at = &params.text_document_position;
+        let (path, text) = self.text(&at.text_document.uri)?;
+        let source = SourceFile::new(path, text);
+        let offset = offset_of(&source, at.position) as usize;
+        let line_start = source.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = &source.text[line_start..offset];
+        let item =
+            |label: String, kind: CompletionItemKind, detail: Option<String>| CompletionItem {
+                label,
+                kind: Some(kind),
+                documentation: detail.map(Documentation::String),
+                ..CompletionItem::default()
+            };
+        let expecting = names::expecting(prefix);
+        let items: Vec<CompletionItem> = match expecting {
+            names::Expecting::Filters => wfc_plan::filters::FILTERS
+                .iter()
+                .map(|f| {
+                    item(
+                        f.name.to_string(),
+                        CompletionItemKind::FUNCTION,
+                        Some(format!("{}: {}", f.signature(), f.doc)),
+                    )
+                })
+                .collect(),
+            names::Expecting::Workflows => {
+                let mut all = Vec::new();
+                for state in self.files.values() {
+                    for summary in &state.summaries {
+                        all.push(item(
+                            summary.name.value.clone(),
+                            CompletionItemKind::MODULE,
+                            None,
+                        ));
+                    }
+                }
+                all
+            }
+            names::Expecting::Keys => {
+                // The line as a key being written: the partial word becomes a
+                // placeholder key, and the tree says whose key it is.
+                let word_start = prefix
+                    .char_indices()
+                    .rev()
+                    .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+                    .map_or(0, |(i, c)| i + c.len_utf8());
+                let line_end = source.text[offset..]
+                    .find('\n')
+                    .map_or(source.text.len(), |i| offset + i);
+                let patched = format!(
+                    "{}{}{PLACEHOLDER}: null{}",
+                    &source.text[..line_start],
+                    &prefix[..word_start],
+                    &source.text[line_end..]
+                );
+                let at = u32::try_from(line_start + word_start).ok()?;
+                let patched = SourceFile::new(source.path.clone(), patched);
+                let root = yaml::parse(FileId(0), &patched).ok()?;
+                let (object, siblings) = mapping_at(&root, at)?;
+                object
+                    .keys()
+                    .into_iter()
+                    .filter(|k| !siblings.contains(&(*k).to_string()))
+                    .map(|k| {
+                        let doc = schema::key(object, k)
+                            .and_then(|d| d["description"].as_str().map(str::to_string));
+                        item(k.to_string(), CompletionItemKind::PROPERTY, doc)
+                    })
+                    .collect()
+            }
+            names::Expecting::Params | names::Expecting::Stages | names::Expecting::Jobs => {
+                // The line being written may not parse yet (an open quote): it
+                // is read as a placeholder key at its indentation, which is
+                // enough to know its workflow and job.
+                let indent = prefix.len() - prefix.trim_start().len();
+                let line_end = source.text[offset..]
+                    .find('\n')
+                    .map_or(source.text.len(), |i| offset + i);
+                let patched = format!(
+                    "{}{}{PLACEHOLDER}: null{}",
+                    &source.text[..line_start],
+                    &prefix[..indent],
+                    &source.text[line_end..]
+                );
+                let patched = SourceFile::new(source.path.clone(), patched);
+                let root = yaml::parse(FileId(0), &patched).ok()?;
+                let all = workflows(&root);
+                let scope = names::scope_at(&all, u32::try_from(line_start + indent).ok()?)?;
+                match expecting {
+                    names::Expecting::Params => scope
+                        .workflow
+                        .as_map()?
+                        .iter()
+                        .find(|e| e.key.name == "params")?
+                        .value
+                        .as_map()?
+                        .iter()
+                        .map(|p| {
+                            let (ty, default) = names::param_facts(p, &patched.text);
+                            let detail = match default {
+                                Some(d) => format!("{ty}, default {d}"),
+                                None => ty,
+                            };
+                            item(
+                                p.key.name.clone(),
+                                CompletionItemKind::VARIABLE,
+                                Some(detail),
+                            )
+                        })
+                        .collect(),
+                    names::Expecting::Stages => {
+                        let mut ids = Vec::new();
+                        names::stage_ids(&scope.job?.value, &mut ids);
+                        ids.into_iter()
+                            .filter_map(|(node, name)| match &node.kind {
+                                NodeKind::Str(id) => Some(item(
+                                    id.clone(),
+                                    CompletionItemKind::FIELD,
+                                    Some(format!("stage `{name}`")),
+                                )),
+                                _ => None,
+                            })
+                            .collect()
+                    }
+                    _ => names::needs(scope.job?)
+                        .into_iter()
+                        .map(|j| item(j, CompletionItemKind::MODULE, None))
+                        .collect(),
+                }
+            }
+        };
+        Some(CompletionResponse::Array(items))
+    }
+}
+
+/// The key a completion writes at the cursor, while the tree is read.
+const PLACEHOLDER: &str = "__wfc_cursor__";
+
+/// The mapping whose key starts at `offset` (the placeholder's), as an object,
+/// and the other keys it has.
+fn mapping_at(root: &Node, offset: u32) -> Option<(Object, Vec<String>)> {
+    for (_, _, workflow) in workflows(root) {
+        if contains(workflow.span, offset)
+            && let Some(found) = mapping_in(workflow, Object::Workflow, offset)
+        {
+            return Some(found);
+        }
+    }
+    // A new workflow's key at the top of a file of several.
+    None
+}
+
+fn mapping_in(node: &Node, object: Object, offset: u32) -> Option<(Object, Vec<String>)> {
+    let NodeKind::Map(entries) = &node.kind else {
+        return None;
+    };
+    for entry in entries {
+        if contains(entry.key.span, offset) && entry.key.name == PLACEHOLDER {
+            let siblings = entries
+                .iter()
+                .map(|e| e.key.name.clone())
+                .filter(|k| k != PLACEHOLDER)
+                .collect();
+            return Some((object, siblings));
+        }
+        if contains(entry.value.span, offset) {
+            for (child, inner) in children(object, &entry.key.name, &entry.value) {
+                if contains(inner.span, offset) {
+                    return mapping_in(inner, child, offset);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Hover on a name in a template: a param's type and default, a stage's name
+/// and job, a filter's signature.
+fn template_hover(source: &SourceFile, root: &Node, offset: u32) -> Option<Hover> {
+    let (found, start, end) = names::ref_at(&source.text, offset)?;
+    let all = workflows(root);
+    let scope = names::scope_at(&all, offset)?;
+    let value = match &found {
+        names::Ref::Param(name) => {
+            let entry = names::param(scope.workflow, name)?;
+            let (ty, default) = names::param_facts(entry, &source.text);
+            match default {
+                Some(d) => format!("param `{name}`: {ty}, default `{d}`"),
+                None => format!("param `{name}`: {ty}"),
+            }
+        }
+        names::Ref::Stage(id, job) => {
+            let job = match job {
+                Some(j) => names::job(scope.workflow, j)?,
+                None => scope.job?,
+            };
+            let (_, name) = names::stage(job, id)?;
+            format!("stage `{name}` (id `{id}`) of job `{}`", job.key.name)
+        }
+        names::Ref::Job(name) => {
+            names::job(scope.workflow, name)?;
+            format!("job `{name}`")
+        }
+        names::Ref::Filter(name) => {
+            let filter = wfc_plan::filters::FILTERS.iter().find(|f| f.name == name)?;
+            format!("`{}`: {}", filter.signature(), filter.doc)
+        }
+    };
+    let mut hover = markdown(value);
+    let span = Span {
+        file: FileId(0),
+        start: u32::try_from(start).ok()?,
+        end: u32::try_from(end).ok()?,
+    };
+    hover.range = Some(range_of(source, span));
+    Some(hover)
+}
+
+/// Where a name in a template is defined: a param's key, a stage's `id`, a job's key.
+fn template_definition(source: &SourceFile, root: &Node, offset: u32) -> Option<Span> {
+    let (found, _, _) = names::ref_at(&source.text, offset)?;
+    let all = workflows(root);
+    let scope = names::scope_at(&all, offset)?;
+    match found {
+        names::Ref::Param(name) => Some(names::param(scope.workflow, &name)?.key.span),
+        names::Ref::Stage(id, job) => {
+            let job = match job {
+                Some(j) => names::job(scope.workflow, &j)?,
+                None => scope.job?,
+            };
+            Some(names::stage(job, &id)?.0.span)
+        }
+        names::Ref::Job(name) => Some(names::job(scope.workflow, &name)?.key.span),
+        names::Ref::Filter(_) => None,
     }
 }
 

@@ -399,6 +399,40 @@ fn object_schema(object: Object) -> Value {
                 json!({ "properties": { "type": { "const": "choice" } }, "required": ["type"] });
             schema["then"] = json!({ "required": ["options"] });
         }
+        // Each `runs-on` type takes its own `with` keys (its required ones first).
+        Object::RunsOn => {
+            let per_type: Vec<Value> = RunsOnKind::ALL
+                .iter()
+                .map(|kind| {
+                    let needs_with = job::runs_on_args(*kind).is_some_and(|(r, _)| !r.is_empty());
+                    let with = match job::runs_on_args(*kind) {
+                        None => json!({ "type": "object", "maxProperties": 0 }),
+                        Some((required, optional)) => {
+                            let properties: Map<String, Value> = required
+                                .iter()
+                                .chain(optional)
+                                .map(|k| ((*k).to_string(), json!({})))
+                                .collect();
+                            json!({
+                                "type": "object",
+                                "properties": properties,
+                                "required": required,
+                                "additionalProperties": false,
+                            })
+                        }
+                    };
+                    json!({
+                        "if": { "properties": { "type": { "const": kind.name() } }, "required": ["type"] },
+                        "then": if needs_with {
+                            json!({ "properties": { "with": with }, "required": ["with"] })
+                        } else {
+                            json!({ "properties": { "with": with } })
+                        }
+                    })
+                })
+                .collect();
+            schema["allOf"] = Value::from(per_type);
+        }
         _ => {}
     }
     schema

@@ -269,3 +269,121 @@ fn hover_and_go_to_definition() {
     let _ = client.request("shutdown", Value::Null);
     client.notify("exit", Value::Null);
 }
+
+const NAMED: &str = "wf:\n  type: Workflow\n  params:\n    who: {type: str, default: world}\n  jobs:\n    build:\n      stages:\n        - name: hello\n          id: greet\n          echo: \"${{ params.who | upper }}\"\n    test:\n      needs: [build]\n      stages:\n        - name: go\n          echo: \"${{ jobs.build.stages.greet.outputs }}\"\n";
+
+#[test]
+fn names_in_templates_hover_and_lead_to_their_definition() {
+    let dir = tempfile::tempdir().expect("a workspace");
+    let file = dir.path().join("wf.yml");
+    std::fs::write(&file, NAMED).expect("written");
+    let mut client = Client::start(dir.path());
+    let file_uri = uri(&file);
+    let at = |line: u32, character: u32| json!({"textDocument": {"uri": file_uri}, "position": {"line": line, "character": character}});
+    let value = |hover: &Value| {
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let param = client.request("textDocument/hover", at(9, 24));
+    assert_eq!(
+        value(&param),
+        "param `who`: str, default `world`",
+        "{param}"
+    );
+    let filter = client.request("textDocument/hover", at(9, 35));
+    assert!(value(&filter).starts_with("`upper"), "{filter}");
+    let stage = client.request("textDocument/hover", at(14, 30));
+    assert_eq!(
+        value(&stage),
+        "stage `hello` (id `greet`) of job `build`",
+        "{stage}"
+    );
+    let to_param = client.request("textDocument/definition", at(9, 24));
+    assert_eq!(
+        to_param["range"]["start"],
+        json!({"line": 3, "character": 4}),
+        "{to_param}"
+    );
+    let to_stage = client.request("textDocument/definition", at(14, 30));
+    assert_eq!(
+        to_stage["range"]["start"],
+        json!({"line": 8, "character": 14}),
+        "{to_stage}"
+    );
+}
+
+#[test]
+fn completion_offers_what_fits_where_the_cursor_is() {
+    let dir = tempfile::tempdir().expect("a workspace");
+    let file = dir.path().join("wf.yml");
+    std::fs::write(&file, NAMED).expect("written");
+    std::fs::write(
+        dir.path().join("other.yml"),
+        "other:\n  type: Workflow\n  jobs: {}\n",
+    )
+    .expect("written");
+    let mut client = Client::start(dir.path());
+    let file_uri = uri(&file);
+    let mut version = 1;
+    let mut labels_at = |client: &mut Client, line_text: &str, line: u32| -> Vec<String> {
+        let mut lines: Vec<&str> = NAMED.lines().collect();
+        lines[line as usize] = line_text;
+        let text = lines.join("\n") + "\n";
+        version += 1;
+        if version == 2 {
+            client.notify(
+                "textDocument/didOpen",
+                json!({"textDocument": {"uri": file_uri, "languageId": "yaml", "version": version, "text": text}}),
+            );
+        } else {
+            client.notify(
+                "textDocument/didChange",
+                json!({"textDocument": {"uri": file_uri, "version": version}, "contentChanges": [{"text": text}]}),
+            );
+        }
+        let character = u32::try_from(line_text.len()).expect("short");
+        let items = client.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": file_uri}, "position": {"line": line, "character": character}}),
+        );
+        items
+            .as_array()
+            .unwrap_or_else(|| panic!("no list for {line_text:?}: {items}"))
+            .iter()
+            .map(|i| i["label"].as_str().expect("a label").to_string())
+            .collect()
+    };
+    // A stage's keys, but those it has.
+    let keys = labels_at(&mut client, "          ec", 9);
+    assert!(
+        keys.contains(&"echo".to_string()) && keys.contains(&"bash".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        !keys.contains(&"name".to_string()) && !keys.contains(&"id".to_string()),
+        "{keys:?}"
+    );
+    // A job's keys.
+    let keys = labels_at(&mut client, "      ne", 11);
+    assert!(
+        keys.contains(&"needs".to_string()) && !keys.contains(&"echo".to_string()),
+        "{keys:?}"
+    );
+    // Params, filters, the jobs needed, workflows.
+    assert_eq!(
+        labels_at(&mut client, "          echo: \"${{ params.", 9),
+        ["who"]
+    );
+    let filters = labels_at(&mut client, "          echo: \"${{ params.who | ", 9);
+    assert!(filters.contains(&"upper".to_string()), "{filters:?}");
+    assert_eq!(
+        labels_at(&mut client, "          echo: \"${{ jobs.", 14),
+        ["build"]
+    );
+    let stages = labels_at(&mut client, "          echo: \"${{ stages.", 9);
+    assert_eq!(stages, ["greet"]);
+    let targets = labels_at(&mut client, "          trigger: ot", 14);
+    assert!(targets.contains(&"other".to_string()), "{targets:?}");
+}

@@ -143,6 +143,32 @@ fn the_fixtures_of_key_and_type_mistakes_fail_at_their_key() {
 }
 
 #[test]
+fn runs_on_with_takes_its_types_keys() {
+    let validator = validator();
+    let with = |runs_on: &str| {
+        let text = format!(
+            "wf:\n  type: Workflow\n  jobs:\n    j:\n      runs-on: {runs_on}\n      stages: []\n"
+        );
+        let node = api::parse_yaml("w.yml", &text).expect("YAML");
+        validator
+            .iter_errors(&to_json(&node))
+            .map(|e| e.instance_path().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(with("{type: container, with: {image: python}}").is_empty());
+    assert!(with("local").is_empty());
+    assert!(with("{type: self_hosted, with: {host: 'nats://h:4222'}}").is_empty());
+    // A key another type takes; a required one missing.
+    assert!(
+        with("{type: container, with: {image: x, host: y}}")
+            .contains(&"/wf/jobs/j/runs-on/with".to_string())
+    );
+    assert!(with("{type: container, with: {}}").contains(&"/wf/jobs/j/runs-on/with".to_string()));
+    assert!(!with("{type: nowhere}").is_empty());
+    assert!(with("{type: container}").contains(&"/wf/jobs/j/runs-on".to_string()));
+}
+
+#[test]
 fn wfc_schema_prints_it() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
         .arg("schema")
