@@ -550,17 +550,8 @@ impl Server {
                     .rev()
                     .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
                     .map_or(0, |(i, c)| i + c.len_utf8());
-                let line_end = source.text[offset..]
-                    .find('\n')
-                    .map_or(source.text.len(), |i| offset + i);
-                let patched = format!(
-                    "{}{}{PLACEHOLDER}: null{}",
-                    &source.text[..line_start],
-                    &prefix[..word_start],
-                    &source.text[line_end..]
-                );
                 let at = u32::try_from(line_start + word_start).ok()?;
-                let patched = SourceFile::new(source.path.clone(), patched);
+                let patched = with_placeholder(&source, line_start, &prefix[..word_start], offset);
                 let root = yaml::parse(FileId(0), &patched).ok()?;
                 let (object, siblings) = mapping_at(&root, at)?;
                 object
@@ -579,16 +570,7 @@ impl Server {
                 // is read as a placeholder key at its indentation, which is
                 // enough to know its workflow and job.
                 let indent = prefix.len() - prefix.trim_start().len();
-                let line_end = source.text[offset..]
-                    .find('\n')
-                    .map_or(source.text.len(), |i| offset + i);
-                let patched = format!(
-                    "{}{}{PLACEHOLDER}: null{}",
-                    &source.text[..line_start],
-                    &prefix[..indent],
-                    &source.text[line_end..]
-                );
-                let patched = SourceFile::new(source.path.clone(), patched);
+                let patched = with_placeholder(&source, line_start, &prefix[..indent], offset);
                 let root = yaml::parse(FileId(0), &patched).ok()?;
                 let all = workflows(&root);
                 let scope = names::scope_at(&all, u32::try_from(line_start + indent).ok()?)?;
@@ -641,6 +623,25 @@ impl Server {
 
 /// The key a completion writes at the cursor, while the tree is read.
 const PLACEHOLDER: &str = "__wfc_cursor__";
+
+/// The text with the cursor's line (from `line_start` to its end) replaced by
+/// `kept` then a placeholder key: a line being written parses that way.
+fn with_placeholder(
+    source: &SourceFile,
+    line_start: usize,
+    kept: &str,
+    offset: usize,
+) -> SourceFile {
+    let line_end = source.text[offset..]
+        .find('\n')
+        .map_or(source.text.len(), |i| offset + i);
+    let text = format!(
+        "{}{kept}{PLACEHOLDER}: null{}",
+        &source.text[..line_start],
+        &source.text[line_end..]
+    );
+    SourceFile::new(source.path.clone(), text)
+}
 
 /// The mapping whose key starts at `offset` (the placeholder's), as an object,
 /// and the other keys it has.
@@ -913,17 +914,9 @@ fn offset_of(source: &SourceFile, position: Position) -> u32 {
 
 /// The word (letters, digits, `-`, `_`) at a byte offset.
 fn word_at(text: &str, offset: u32) -> &str {
-    let offset = (offset as usize).min(text.len());
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let start = text[..offset]
-        .char_indices()
-        .rev()
-        .find(|(_, c)| !is_word(*c))
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let end = text[offset..]
-        .char_indices()
-        .find(|(_, c)| !is_word(*c))
-        .map_or(text.len(), |(i, _)| offset + i);
+    let (start, end) = names::run_around(text, offset, |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    });
     &text[start..end]
 }
 

@@ -45,18 +45,24 @@ pub(super) fn scope_at<'n>(
     Some(Scope { workflow, job })
 }
 
-/// The name in a template under `offset`, and its byte range.
-pub(super) fn ref_at(text: &str, offset: u32) -> Option<(Ref, usize, usize)> {
+/// The byte range of the run of characters `part` takes around `offset`.
+pub(super) fn run_around(text: &str, offset: u32, part: impl Fn(char) -> bool) -> (usize, usize) {
     let offset = (offset as usize).min(text.len());
     let start = text[..offset]
         .char_indices()
         .rev()
-        .find(|(_, c)| !is_name(*c))
+        .find(|(_, c)| !part(*c))
         .map_or(0, |(i, c)| i + c.len_utf8());
     let end = text[offset..]
         .char_indices()
-        .find(|(_, c)| !is_name(*c))
+        .find(|(_, c)| !part(*c))
         .map_or(text.len(), |(i, _)| offset + i);
+    (start, end)
+}
+
+/// The name in a template under `offset`, and its byte range.
+pub(super) fn ref_at(text: &str, offset: u32) -> Option<(Ref, usize, usize)> {
+    let (start, end) = run_around(text, offset, is_name);
     let token = &text[start..end];
     // Only inside a template (`${{ … }}` opened on this line before it).
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);

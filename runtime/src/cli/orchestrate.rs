@@ -540,7 +540,7 @@ pub(crate) struct ScheduleArgs {
     place: Where,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
+pub(super) fn duration(text: &str) -> Result<Duration, String> {
     wfc_plan::when::parse_duration(text).map_err(|e| e.to_string())
 }
 

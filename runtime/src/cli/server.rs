@@ -64,7 +64,7 @@ pub(crate) struct ServerArgs {
 
     /// After SIGTERM or Ctrl-C, how long the runs the server started get to end
     /// (they are cancelled first, as `wfr stop` does).
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    #[arg(long, value_name = "DURATION", value_parser = super::orchestrate::duration, default_value = "30s")]
     grace: Duration,
 
     /// Where compiled plans are.
@@ -73,10 +73,6 @@ pub(crate) struct ServerArgs {
 
     #[command(flatten)]
     place: Where,
-}
-
-fn duration(text: &str) -> Result<Duration, String> {
-    wfc_plan::when::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// Who may use the server.
