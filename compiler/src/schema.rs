@@ -448,7 +448,6 @@ pub fn schema() -> Value {
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://wfc.dev/schema/workflow.json",
         "title": "wfc workflow file",
         "description": "A file of ddeutil-workflow workflows, as wfc checks them (`wfc check` says more than a schema can: references, cycles, templates).",
         "type": "object",
