@@ -300,14 +300,6 @@ impl Server {
         files
     }
 
-    /// The workspace's files with their text, for what reads them all.
-    fn files(&self) -> Vec<(PathBuf, String)> {
-        self.files
-            .iter()
-            .map(|(path, state)| (path.clone(), state.source.text.clone()))
-            .collect()
-    }
-
     /// Checks again the files that changed (in parallel), then the checks
     /// across files over every file's summaries, and sends each file whose
     /// findings changed its new list.
@@ -472,28 +464,21 @@ impl Server {
             }));
         }
         match reference_at(&root, offset)? {
-            Target::Job { workflow, job } => {
-                let span = job_span(&root, &workflow, &job)?;
-                Some(GotoDefinitionResponse::Scalar(Location {
-                    uri: uri_of(&path)?,
-                    range: range_of(&source, span),
-                }))
-            }
+            Target::Job(span) => Some(GotoDefinitionResponse::Scalar(Location {
+                uri: uri_of(&path)?,
+                range: range_of(&source, span),
+            })),
             Target::Workflow(name) => {
-                // The workflow may be in any file of the workspace.
-                for (file, text) in self.files() {
-                    let source = SourceFile::new(file.clone(), text);
-                    let Ok(root) = yaml::parse(FileId(0), &source) else {
-                        continue;
-                    };
-                    if let Some(span) = workflow_span(&root, &name) {
-                        return Some(GotoDefinitionResponse::Scalar(Location {
-                            uri: uri_of(&file)?,
-                            range: range_of(&source, span),
-                        }));
-                    }
-                }
-                None
+                // The workflow may be in any file of the workspace: its
+                // summary, from the last check, says where.
+                let (file, state, summary) = self.files.iter().find_map(|(path, f)| {
+                    let summary = f.summaries.iter().find(|w| w.name.value == name)?;
+                    Some((path, f, summary))
+                })?;
+                Some(GotoDefinitionResponse::Scalar(Location {
+                    uri: uri_of(file)?,
+                    range: range_of(&state.source, summary.name.span),
+                }))
             }
         }
     }
@@ -575,13 +560,7 @@ impl Server {
                 let all = workflows(&root);
                 let scope = names::scope_at(&all, u32::try_from(line_start + indent).ok()?)?;
                 match expecting {
-                    names::Expecting::Params => scope
-                        .workflow
-                        .as_map()?
-                        .iter()
-                        .find(|e| e.key.name == "params")?
-                        .value
-                        .as_map()?
+                    names::Expecting::Params => names::entries(scope.workflow, "params")?
                         .iter()
                         .map(|p| {
                             let (ty, default) = names::param_facts(p, &patched.text);
@@ -1033,40 +1012,35 @@ fn key_in(node: &Node, object: Object, offset: u32) -> Option<(Object, String, S
 
 /// What a name under the cursor refers to.
 enum Target {
-    Job { workflow: String, job: String },
+    /// A job of the same workflow: its key.
+    Job(Span),
     Workflow(String),
 }
 
 fn reference_at(root: &Node, offset: u32) -> Option<Target> {
-    for (name, _, workflow) in workflows(root) {
-        if !contains(workflow.span, offset) {
-            continue;
-        }
-        let jobs = workflow.as_map()?.iter().find(|e| e.key.name == "jobs")?;
-        for job in jobs.value.as_map()? {
-            if !contains(job.value.span, offset) {
-                continue;
-            }
-            if let Some(needs) = job.value.as_map()?.iter().find(|e| e.key.name == "needs") {
-                let items: Vec<&Node> = match &needs.value.kind {
-                    NodeKind::Seq(items) => items.iter().collect(),
-                    _ => vec![&needs.value],
-                };
-                for item in items {
-                    if let NodeKind::Str(target) = &item.kind
-                        && contains(item.span, offset)
-                    {
-                        return Some(Target::Job {
-                            workflow: name.clone(),
-                            job: target.clone(),
-                        });
-                    }
-                }
-            }
-            return trigger_in(&job.value, offset);
+    let all = workflows(root);
+    let scope = names::scope_at(&all, offset)?;
+    let job = scope.job?;
+    let needs = job
+        .value
+        .as_map()
+        .and_then(|m| m.iter().find(|e| e.key.name == "needs"));
+    let needed: Vec<&Node> = match needs.map(|e| &e.value) {
+        Some(Node {
+            kind: NodeKind::Seq(items),
+            ..
+        }) => items.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    for item in needed {
+        if let NodeKind::Str(target) = &item.kind
+            && contains(item.span, offset)
+        {
+            return Some(Target::Job(names::job(scope.workflow, target)?.key.span));
         }
     }
-    None
+    trigger_in(&job.value, offset)
 }
 
 /// A stage's `trigger` under the cursor, at any depth.
@@ -1090,33 +1064,6 @@ fn trigger_in(node: &Node, offset: u32) -> Option<Target> {
         }),
         _ => None,
     }
-}
-
-fn job_span(root: &Node, workflow: &str, job: &str) -> Option<Span> {
-    let (_, _, node) = workflows(root)
-        .into_iter()
-        .find(|(n, _, _)| n == workflow)?;
-    let jobs = node.as_map()?.iter().find(|e| e.key.name == "jobs")?;
-    jobs.value
-        .as_map()?
-        .iter()
-        .find(|e| e.key.name == job)
-        .map(|e| e.key.span)
-}
-
-fn workflow_span(root: &Node, name: &str) -> Option<Span> {
-    workflows(root)
-        .into_iter()
-        .find(|(n, _, node)| {
-            n == name
-                && node.as_map().is_some_and(|m| {
-                    m.iter().any(|e| {
-                        e.key.name == "type"
-                            && matches!(&e.value.kind, NodeKind::Str(t) if t == "Workflow")
-                    }) || m.iter().any(|e| e.key.name == "name")
-                })
-        })
-        .map(|(_, span, _)| span)
 }
 
 #[cfg(test)]

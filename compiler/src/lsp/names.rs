@@ -37,10 +37,7 @@ pub(super) fn scope_at<'n>(
     let (_, _, workflow) = workflows
         .iter()
         .find(|(_, _, w)| contains(w.span, offset))?;
-    let job = workflow
-        .as_map()
-        .and_then(|m| m.iter().find(|e| e.key.name == "jobs"))
-        .and_then(|jobs| jobs.value.as_map())
+    let job = entries(workflow, "jobs")
         .and_then(|jobs| jobs.iter().find(|j| contains(j.value.span, offset)));
     Some(Scope { workflow, job })
 }
@@ -87,14 +84,18 @@ pub(super) fn ref_at(text: &str, offset: u32) -> Option<(Ref, usize, usize)> {
     Some((found, start, end))
 }
 
+/// The entries of the mapping under `key` of a mapping.
+pub(super) fn entries<'n>(node: &'n Node, key: &str) -> Option<&'n [Entry]> {
+    node.as_map()?
+        .iter()
+        .find(|e| e.key.name == key)?
+        .value
+        .as_map()
+}
+
 /// A workflow's param entry.
 pub(super) fn param<'n>(workflow: &'n Node, name: &str) -> Option<&'n Entry> {
-    workflow
-        .as_map()?
-        .iter()
-        .find(|e| e.key.name == "params")?
-        .value
-        .as_map()?
+    entries(workflow, "params")?
         .iter()
         .find(|e| e.key.name == name)
 }
@@ -121,12 +122,7 @@ pub(super) fn param_facts(entry: &Entry, text: &str) -> (String, Option<String>)
 
 /// A workflow's job entry.
 pub(super) fn job<'n>(workflow: &'n Node, name: &str) -> Option<&'n Entry> {
-    workflow
-        .as_map()?
-        .iter()
-        .find(|e| e.key.name == "jobs")?
-        .value
-        .as_map()?
+    entries(workflow, "jobs")?
         .iter()
         .find(|e| e.key.name == name)
 }

@@ -538,6 +538,59 @@ pub(crate) struct StopArgs {
     place: Where,
 }
 
+/// Why a running run's `wfr` was not told to stop.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotSignalled {
+    #[error("run {0} names no owner to stop")]
+    NoOwner(String),
+    #[error("run {run} runs on {host} (pid {pid}); stop it there")]
+    OtherHost { run: String, host: String, pid: u32 },
+    /// Its `wfr` is gone: the run is lost.
+    #[error("its wfr is gone")]
+    Gone,
+    #[error("run {0} names a bad pid")]
+    BadPid(String),
+    #[error("cannot signal wfr (pid {pid}) of run {run}: {errno}")]
+    Refused {
+        run: String,
+        pid: u32,
+        errno: nix::errno::Errno,
+    },
+}
+
+/// Sends a running run's `wfr` SIGTERM, which cancels the run as a signal in
+/// its own shell would; the owner told. `wfr stop` and `wfr server` stop runs
+/// through it.
+pub(crate) fn signal_owner(row: &RunRow) -> Result<crate::owner::Owner, NotSignalled> {
+    let owner = row
+        .owner
+        .as_deref()
+        .and_then(crate::owner::Owner::parse)
+        .ok_or_else(|| NotSignalled::NoOwner(row.run_id.clone()))?;
+    let me = crate::owner::Owner::current();
+    if owner.host != me.host {
+        return Err(NotSignalled::OtherHost {
+            run: row.run_id.clone(),
+            host: owner.host,
+            pid: owner.pid,
+        });
+    }
+    if owner.is_gone() {
+        return Err(NotSignalled::Gone);
+    }
+    let pid = i32::try_from(owner.pid)
+        .map(nix::unistd::Pid::from_raw)
+        .map_err(|_| NotSignalled::BadPid(row.run_id.clone()))?;
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).map_err(|errno| {
+        NotSignalled::Refused {
+            run: row.run_id.clone(),
+            pid: owner.pid,
+            errno,
+        }
+    })?;
+    Ok(owner)
+}
+
 /// `wfr stop`: sends the run's `wfr` SIGTERM (it cancels the run as a signal in
 /// its own shell would: exit 3, CANCEL in its record) and waits for it to end.
 pub(crate) fn stop(args: &StopArgs) -> Result<Done, Error> {
@@ -551,33 +604,16 @@ pub(crate) fn stop(args: &StopArgs) -> Result<Done, Error> {
         );
         return Ok(Done::Failed);
     }
-    let owner = row
-        .owner
-        .as_deref()
-        .and_then(crate::owner::Owner::parse)
-        .ok_or_else(|| Error::Usage(format!("run {} names no owner to stop", row.run_id)))?;
-    let me = crate::owner::Owner::current();
-    if owner.host != me.host {
-        return Err(Error::Usage(format!(
-            "run {} runs on {} (pid {}); stop it there",
-            row.run_id, owner.host, owner.pid
-        )));
-    }
-    if owner.is_gone() {
-        // Found lost between the look and now: the next look marks it.
-        let _ = store::find_lost(&*history, &args.place.runs)?;
-        wfc_plan::errln!("wfr: run {} was lost (its wfr is gone)", row.run_id);
-        return Ok(Done::Failed);
-    }
-    let pid = i32::try_from(owner.pid)
-        .map(nix::unistd::Pid::from_raw)
-        .map_err(|_| Error::Usage(format!("run {} names a bad pid", row.run_id)))?;
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).map_err(|errno| {
-        Error::Usage(format!(
-            "cannot signal wfr (pid {}) of run {}: {errno}",
-            owner.pid, row.run_id
-        ))
-    })?;
+    let owner = match signal_owner(&row) {
+        Ok(owner) => owner,
+        Err(NotSignalled::Gone) => {
+            // Found lost between the look and now: the next look marks it.
+            let _ = store::find_lost(&*history, &args.place.runs)?;
+            wfc_plan::errln!("wfr: run {} was lost (its wfr is gone)", row.run_id);
+            return Ok(Done::Failed);
+        }
+        Err(other) => return Err(Error::Usage(other.to_string())),
+    };
     wfc_plan::errln!("wfr: stopping run {} (wfr pid {})", row.run_id, owner.pid);
     let deadline = std::time::Instant::now() + Duration::from_secs_f64(args.wait.max(0.0));
     loop {

@@ -605,7 +605,9 @@ impl Say {
 
 /// The workflow files' names, sizes and times: what changes when one is added,
 /// edited or removed.
-fn fingerprint(folder: Option<&Path>) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+pub(super) fn fingerprint(
+    folder: Option<&Path>,
+) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
     wfc_compiler::api::workflow_files(folder)
         .into_iter()
         .map(|p| {

@@ -21,7 +21,7 @@ mod launch;
 mod ui;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -245,7 +245,7 @@ pub(crate) const MAX_PAGE: usize = 500;
 impl Server {
     /// The workspace, compiled again when its files changed.
     fn workspace(&self) -> Result<Arc<Workspace>, Failure> {
-        let now = fingerprint(self.path.as_deref());
+        let now = super::orchestrate::fingerprint(self.path.as_deref());
         let mut cached = self
             .workspace
             .lock()
@@ -336,33 +336,19 @@ impl Server {
         if self.launcher.stop(id) {
             return Ok(row);
         }
-        let owner = row
-            .owner
-            .as_deref()
-            .and_then(crate::owner::Owner::parse)
-            .ok_or_else(|| Failure::conflict(format!("run {id} names no owner to stop")))?;
-        let me = crate::owner::Owner::current();
-        if owner.host != me.host {
-            return Err(Failure::conflict(format!(
-                "run {id} runs on {} (pid {}); stop it there",
-                owner.host, owner.pid
-            )));
+        match history::signal_owner(&row) {
+            Ok(_) => {}
+            Err(history::NotSignalled::Gone) => {
+                let _ = store::find_lost(&*self.history, &self.runs);
+                return Err(Failure::conflict(format!(
+                    "run {id} was lost: its wfr is gone"
+                )));
+            }
+            Err(e @ (history::NotSignalled::Refused { .. } | history::NotSignalled::BadPid(_))) => {
+                return Err(Failure::internal(e));
+            }
+            Err(other) => return Err(Failure::conflict(other.to_string())),
         }
-        if owner.is_gone() {
-            let _ = store::find_lost(&*self.history, &self.runs);
-            return Err(Failure::conflict(format!(
-                "run {id} was lost: its wfr is gone"
-            )));
-        }
-        let pid = i32::try_from(owner.pid)
-            .map(nix::unistd::Pid::from_raw)
-            .map_err(|_| Failure::internal(format!("run {id} names a bad pid")))?;
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).map_err(|errno| {
-            Failure::internal(format!(
-                "cannot signal wfr (pid {}) of run {id}: {errno}",
-                owner.pid
-            ))
-        })?;
         Ok(row)
     }
 
@@ -396,19 +382,6 @@ impl Server {
             .map_err(Failure::internal)?;
         Ok(run_id)
     }
-}
-
-/// The workflow files' names, sizes and times.
-fn fingerprint(folder: Option<&Path>) -> Fingerprint {
-    wfc_compiler::api::workflow_files(folder)
-        .into_iter()
-        .map(|p| {
-            let meta = std::fs::metadata(&p).ok();
-            let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
-            let time = meta.and_then(|m| m.modified().ok());
-            (p, size, time)
-        })
-        .collect()
 }
 
 /// A workflow's next tick after now (None without a schedule).
