@@ -152,6 +152,7 @@ pub fn check_paths_keeping(
                     project::load_file(file, &source, raw.problem.as_ref());
                 let mut report = check_file(&source, &model, options);
                 diagnostics.append(&mut report.diagnostics);
+                crate::diagnostic::drop_broken_fixes(&source.text, &mut diagnostics);
                 report.diagnostics = diagnostics;
                 (report, false, keep_models.then_some(model))
             };

@@ -47,6 +47,77 @@ pub struct Diagnostic {
     /// What to do about it.
     pub help: Option<String>,
     pub notes: Vec<String>,
+    /// A mechanical correction (`wfc check --fix`, an editor's quick fix).
+    pub fix: Option<Fix>,
+}
+
+/// Whether `wfc check --fix` applies a fix on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applicability {
+    /// Keeps what the workflow means (a misspelt key with one candidate, a
+    /// duplicate key whose values are equal).
+    Safe,
+    /// May change what the workflow does; applied only with `--unsafe-fixes`.
+    Unsafe,
+}
+
+impl Applicability {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// Replace the bytes of `span` with `replacement` (an insertion when the span
+/// is empty, a deletion when the replacement is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+    /// The text the span must hold for the edit to apply (checked once against
+    /// the file, see [`Fix::holds`]): a fix made from a decoded scalar is dropped
+    /// when the file writes it otherwise (quoted, escaped).
+    pub expected: Option<String>,
+}
+
+/// A correction: edits that do not overlap, applied together or not at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fix {
+    /// What the fix does, e.g. "replace `ecoh` with `echo`".
+    pub message: String,
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    /// Replaces `from`, written plainly at `span`, with `to`.
+    #[must_use]
+    pub fn rename(span: Span, from: &str, to: &str, applicability: Applicability) -> Self {
+        Self {
+            message: format!("replace `{from}` with `{to}`"),
+            applicability,
+            edits: vec![Edit {
+                span,
+                replacement: to.to_string(),
+                expected: Some(from.to_string()),
+            }],
+        }
+    }
+
+    /// Whether every edit's span holds the text it expects in `text` (and lies
+    /// on character boundaries inside it).
+    #[must_use]
+    pub fn holds(&self, text: &str) -> bool {
+        self.edits.iter().all(|edit| {
+            let Some(found) = text.get(edit.span.range()) else {
+                return false;
+            };
+            edit.expected.as_deref().is_none_or(|e| e == found)
+        })
+    }
 }
 
 impl Diagnostic {
@@ -62,6 +133,7 @@ impl Diagnostic {
             secondary: Vec::new(),
             help: None,
             notes: Vec::new(),
+            fix: None,
         }
     }
 
@@ -96,6 +168,52 @@ impl Diagnostic {
     }
 
     #[must_use]
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+
+    /// The help "did you mean `x`?" and, when `x` is a likely correction of the
+    /// text at the primary span, the fix that writes it: safe when `x` is the
+    /// only close candidate, unsafe when others are close too.
+    #[must_use]
+    pub fn did_you_mean<'a>(
+        self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.did_you_mean_or(word, candidates, || None)
+    }
+
+    /// [`Diagnostic::did_you_mean`], with `otherwise` as the help when no
+    /// candidate is close.
+    #[must_use]
+    pub fn did_you_mean_or<'a>(
+        mut self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        otherwise: impl FnOnce() -> Option<String>,
+    ) -> Self {
+        match close_candidates(word, candidates) {
+            Some(Close { best, unique }) => {
+                self.help = Some(format!("did you mean `{best}`?"));
+                let applicability = if unique {
+                    Applicability::Safe
+                } else {
+                    Applicability::Unsafe
+                };
+                self.fix = Some(Fix::rename(self.span, word, best, applicability));
+            }
+            None => {
+                if let Some(help) = otherwise() {
+                    self.help = Some(help);
+                }
+            }
+        }
+        self
+    }
+
+    #[must_use]
     pub fn note(mut self, text: impl Into<String>) -> Self {
         self.notes.push(text.into());
         self
@@ -112,6 +230,15 @@ impl Diagnostic {
     #[must_use]
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+/// Drops the fixes whose edits do not hold in `text` (see [`Fix::holds`]).
+pub fn drop_broken_fixes(text: &str, diagnostics: &mut [Diagnostic]) {
+    for d in diagnostics {
+        if d.fix.as_ref().is_some_and(|f| !f.holds(text)) {
+            d.fix = None;
+        }
     }
 }
 
@@ -203,8 +330,29 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    close_candidates(word, candidates).map(|c| c.best)
+}
+
+/// The closest candidate and whether it is the only close one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Close<'a> {
+    pub best: &'a str,
+    pub unique: bool,
+}
+
+/// How alike (Jaro-Winkler, case ignored) a word and a candidate must be for
+/// "did you mean".
+const CLOSE: f64 = 0.8;
+
+/// The closest candidate to `word` and whether no other candidate is close
+/// enough to be meant instead (then a fix may write it on its own).
+pub fn close_candidates<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<Close<'a>> {
     let word = word.to_ascii_lowercase();
     let mut best: Option<(f64, &str)> = None;
+    let mut others = false;
     let mut lowered = String::new();
     for candidate in candidates {
         let left = SUGGESTIONS_LEFT.get();
@@ -215,11 +363,23 @@ pub fn did_you_mean<'a>(
         lowered.clear();
         lowered.extend(candidate.chars().map(|c| c.to_ascii_lowercase()));
         let score = strsim::jaro_winkler(&word, &lowered);
-        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, candidate));
+        if score < CLOSE {
+            continue;
+        }
+        match best {
+            Some((_, b)) if b == candidate => {}
+            Some((s, _)) if score <= s => others = true,
+            Some(_) => {
+                others = true;
+                best = Some((score, candidate));
+            }
+            None => best = Some((score, candidate)),
         }
     }
-    best.map(|(_, c)| c)
+    best.map(|(_, best)| Close {
+        best,
+        unique: !others,
+    })
 }
 
 /// Names for a message: `` `a`, `b`, `c` ``, at most the first 20, then how many
@@ -262,5 +422,22 @@ mod tests {
             Some("max-workers")
         );
         assert_eq!(did_you_mean("zzz", ["echo", "sleep"]), None);
+    }
+
+    #[test]
+    fn a_fix_is_safe_only_when_one_candidate_is_close() {
+        let unique = close_candidates("ecoh", ["echo", "sleep"]).expect("close");
+        assert_eq!(unique, Close { best: "echo", unique: true });
+        let two = close_candidates("name", ["names", "named", "stages"]).expect("close");
+        assert!(!two.unique, "{two:?}");
+    }
+
+    #[test]
+    fn a_fix_holds_only_where_the_file_writes_the_word() {
+        let span = Span::new(FileId(0), 0, 4);
+        let fix = Fix::rename(span, "ecoh", "echo", Applicability::Safe);
+        assert!(fix.holds("ecoh: x"));
+        assert!(!fix.holds("\"ecoh\": x"));
+        assert!(!fix.holds("ec"));
     }
 }

@@ -192,6 +192,12 @@ codes! {
     ConstantCondition = "WF902", "constant-condition", Warning,
         "an `if` whose value never changes",
         "The condition refers to nothing that changes between runs, so the stage or job always runs or never runs. Remove the `if` (or the stage).";
+    UnusedSuppression = "WF905", "unused-suppression", Warning,
+        "a suppression comment that suppresses nothing",
+        "`# wfc: ignore[CODE]` hides findings of CODE on its line (or, alone on its line, on the next line that is not a comment); `# wfc: ignore-file[CODE]` hides them in the whole file. This one names a code that has no finding there, so it hides nothing: the finding it was written for is gone, or the comment is on the wrong line. A suppression that lingers would hide the next, unrelated finding of that code.\n\nRemove the code from the comment (or the comment). `wfc check --no-suppress` shows every finding, suppressed or not. (WF904 was taken before suppressions existed, so this is WF905.)";
+    InvalidSuppression = "WF906", "invalid-suppression", Warning,
+        "a suppression comment wfc cannot read",
+        "A suppression is a YAML comment `# wfc: ignore[WF101]` or `# wfc: ignore-file[WF404, template-in-script]`: the codes, by id or name, in brackets and separated by commas. This comment starts like one but names no code, names a code that does not exist, or is not of that form, so it suppresses nothing.\n\n`wfc check --explain` lists the codes.";
     NameMismatch = "WF903", "name-mismatch", Warning,
         "an inner `name` or `id` that is overridden by its key",
         "In the nested form a workflow's name is its key, and a job's id is its key under `jobs`; the inner `name:` / `id:` is replaced by the key when the workflow loads.";

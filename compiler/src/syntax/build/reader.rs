@@ -125,16 +125,6 @@ impl<'s> Cx<'s> {
 
     pub fn unknown_key(&mut self, entry: &Entry, what: &str, candidates: &[&str]) {
         let name = entry.key.name.as_str();
-        let help = suggestion(name, candidates.iter().copied()).unwrap_or_else(|| {
-            format!(
-                "{what} keys are: {}",
-                candidates
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        });
         self.report(
             Diagnostic::new(
                 Code::UnknownKey,
@@ -142,7 +132,16 @@ impl<'s> Cx<'s> {
                 format!("unknown key `{name}` in {what}"),
             )
             .label("unknown key")
-            .help(help),
+            .did_you_mean_or(name, candidates.iter().copied(), || {
+                Some(format!(
+                    "{what} keys are: {}",
+                    candidates
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }),
         );
     }
 
