@@ -42,6 +42,8 @@ pub struct Options {
 pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
     pub workflows: Vec<WorkflowSummary>,
+    /// Its `# wfc: ignore[…]` comments.
+    pub suppressions: Vec<crate::suppress::Suppression>,
 }
 
 /// Checks one file's workflows (everything that does not need other files).
@@ -60,6 +62,7 @@ pub fn check_file(source: &SourceFile, model: &FileModel, options: &Options) -> 
     FileReport {
         diagnostics,
         workflows: model.workflows.iter().map(WorkflowSummary::of).collect(),
+        suppressions: Vec::new(),
     }
 }
 
@@ -97,6 +100,8 @@ pub struct Checked {
     pub workflows: Vec<Vec<WorkflowSummary>>,
     /// Per file: its model, when asked for and the file was parsed in this run.
     pub models: Vec<Option<FileModel>>,
+    /// Per file: its suppression comments.
+    pub suppressions: Vec<Vec<crate::suppress::Suppression>>,
     /// Files whose findings came from the cache.
     pub cache_hits: usize,
     /// Per file: a hash of its content (and of the compiler build and the options),
@@ -133,7 +138,49 @@ pub fn check_paths_keeping(
     cache_file: Option<&Path>,
     keep_models: bool,
 ) -> Result<Checked, DiscoverError> {
-    let raw = project::read_files(paths)?;
+    check_paths_with(paths, options, cache_file, keep_models, None)
+}
+
+/// Text that stands for a file (`wfc check -` reads it from stdin): it replaces
+/// the file at `path` among those loaded, or joins them.
+#[derive(Clone, Debug)]
+pub struct Overlay {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+impl Overlay {
+    /// Whether `path` (as loaded) is the overlay's file.
+    fn is(&self, path: &Path) -> bool {
+        if path == self.path {
+            return true;
+        }
+        match (
+            std::fs::canonicalize(path),
+            std::fs::canonicalize(&self.path),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// [`check_paths_keeping`], with `overlay` in place of the file it names.
+pub fn check_paths_with(
+    paths: &[PathBuf],
+    options: &Options,
+    cache_file: Option<&Path>,
+    keep_models: bool,
+    overlay: Option<&Overlay>,
+) -> Result<Checked, DiscoverError> {
+    let mut raw = project::read_files(paths)?;
+    if let Some(overlay) = overlay {
+        raw.retain(|r| !overlay.is(&r.path));
+        let mut file = project::RawFile::from_bytes(overlay.path.clone(), overlay.bytes.clone());
+        file.explicit = true;
+        raw.push(file);
+        raw.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     let salt = cache_salt(options);
     let cached = cache_file.map(cache::Cache::read).unwrap_or_default();
     let results: Vec<FileResult> = raw
@@ -146,14 +193,19 @@ pub fn check_paths_keeping(
             let (report, from_cache, model) = if let Some(mut report) = cached.get(&key).cloned() {
                 report.diagnostics.iter_mut().for_each(|d| d.set_file(file));
                 report.workflows.iter_mut().for_each(|w| w.set_file(file));
+                report
+                    .suppressions
+                    .iter_mut()
+                    .for_each(|s| s.set_file(file));
                 (report, true, None)
             } else {
-                let (model, mut diagnostics) =
-                    project::load_file(file, &source, raw.problem.as_ref());
+                let (model, mut diagnostics, suppressions) =
+                    project::load_file_with_suppressions(file, &source, raw.problem.as_ref());
                 let mut report = check_file(&source, &model, options);
                 diagnostics.append(&mut report.diagnostics);
                 crate::diagnostic::drop_broken_fixes(&source.text, &mut diagnostics);
                 report.diagnostics = diagnostics;
+                report.suppressions = suppressions;
                 (report, false, keep_models.then_some(model))
             };
             FileResult {
@@ -187,6 +239,7 @@ pub fn check_paths_keeping(
     let mut workflows = Vec::with_capacity(results.len());
     let mut models = Vec::with_capacity(results.len());
     let mut content_hashes = Vec::with_capacity(results.len());
+    let mut suppressions = Vec::with_capacity(results.len());
     for result in results {
         if result.explicit
             && result.report.workflows.is_empty()
@@ -196,6 +249,7 @@ pub fn check_paths_keeping(
         }
         diagnostics.extend(result.report.diagnostics);
         workflows.push(result.report.workflows);
+        suppressions.push(result.report.suppressions);
         models.push(result.model);
         content_hashes.push(result.key);
         sources.add(result.source);
@@ -205,6 +259,7 @@ pub fn check_paths_keeping(
         diagnostics: diagnostics.into_sorted(),
         workflows,
         models,
+        suppressions,
         cache_hits,
         content_hashes,
     })

@@ -5,6 +5,7 @@ mod check;
 mod compile;
 mod graph;
 mod plan;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,6 +69,23 @@ pub enum Error {
     /// `wfc lsp` lost its client.
     #[error(transparent)]
     Lsp(#[from] crate::lsp::LspError),
+    /// The configuration file cannot be used.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Options that do not go together, said in words.
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read stdin: {0}")]
+    Stdin(std::io::Error),
+    /// `--fix` cannot write a fixed file (the file is left as it was).
+    #[error("cannot write the fixed {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// `--watch` cannot watch the paths.
+    #[error("cannot watch {}: {error}", path.display())]
+    Watch { path: PathBuf, error: String },
 }
 
 /// Every code, one per line (after the line that asks for them).
@@ -100,7 +118,12 @@ pub fn exit_code(result: &Result<Done, Error>) -> u8 {
             | Error::Json(_)
             | Error::Report(_)
             | Error::Stdout(_)
-            | Error::Lsp(_),
+            | Error::Lsp(_)
+            | Error::Config(_)
+            | Error::Usage(_)
+            | Error::Stdin(_)
+            | Error::Write { .. }
+            | Error::Watch { .. },
         ) => EXIT_USAGE,
     }
 }
@@ -160,19 +183,24 @@ impl args::InputArgs {
     /// `.wfc/cache/check.bin` in the project's root (see
     /// [`crate::state::project_root`]); `None` with `--no-cache`.
     fn cache_file(&self) -> Option<PathBuf> {
+        self.cache_file_in(None, &self.paths())
+    }
+
+    /// [`Self::cache_file`], with the configuration's `cache-dir` (which
+    /// `$WFC_CACHE_DIR` overrides) and the paths checked.
+    fn cache_file_in(&self, configured: Option<PathBuf>, paths: &[PathBuf]) -> Option<PathBuf> {
         if self.no_cache {
             return None;
         }
         let dir = std::env::var_os("WFC_CACHE_DIR")
             .filter(|d| !d.is_empty())
-            .map_or_else(
-                || {
-                    crate::state::project_root(&self.paths())
-                        .join(crate::state::STATE_DIR)
-                        .join("cache")
-                },
-                PathBuf::from,
-            );
+            .map(PathBuf::from)
+            .or(configured)
+            .unwrap_or_else(|| {
+                crate::state::project_root(paths)
+                    .join(crate::state::STATE_DIR)
+                    .join("cache")
+            });
         Some(dir.join("check.bin"))
     }
 }
@@ -183,12 +211,7 @@ fn report(
     sources: &Sources,
     diagnostics: &[Diagnostic],
 ) -> Result<(), Error> {
-    let format = match args.format {
-        args::FormatArg::Human => Format::Human,
-        args::FormatArg::Json => Format::Json,
-        args::FormatArg::Github => Format::Github,
-        args::FormatArg::Sarif => Format::Sarif,
-    };
+    let format = format_of(args.format);
     let color = match args.color {
         args::ColorArg::Always => Color::Always,
         args::ColorArg::Never => Color::Never,
@@ -201,6 +224,36 @@ fn report(
     };
     crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, color))
         .map_err(Error::Report)
+}
+
+/// Prints findings to stderr in the chosen format (`wfc check - --fix`, whose
+/// stdout is the fixed text).
+fn report_to_stderr(
+    args: &args::ReportArgs,
+    sources: &Sources,
+    diagnostics: &[Diagnostic],
+) -> Result<(), Error> {
+    let format = format_of(args.format);
+    let color = match args.color {
+        args::ColorArg::Always => Color::Always,
+        args::ColorArg::Auto
+            if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() =>
+        {
+            Color::Always
+        }
+        _ => Color::Never,
+    };
+    let mut err = std::io::stderr().lock();
+    render::write(&mut err, format, sources, diagnostics, color).map_err(Error::Report)
+}
+
+fn format_of(format: args::FormatArg) -> Format {
+    match format {
+        args::FormatArg::Human => Format::Human,
+        args::FormatArg::Json => Format::Json,
+        args::FormatArg::Github => Format::Github,
+        args::FormatArg::Sarif => Format::Sarif,
+    }
 }
 
 /// Prints `text` on stdout (a closed pipe ends it quietly).

@@ -427,7 +427,13 @@ mod tests {
     #[test]
     fn a_fix_is_safe_only_when_one_candidate_is_close() {
         let unique = close_candidates("ecoh", ["echo", "sleep"]).expect("close");
-        assert_eq!(unique, Close { best: "echo", unique: true });
+        assert_eq!(
+            unique,
+            Close {
+                best: "echo",
+                unique: true
+            }
+        );
         let two = close_candidates("name", ["names", "named", "stages"]).expect("close");
         assert!(!two.unique, "{two:?}");
     }

@@ -7,7 +7,9 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod config;
 pub mod diagnostic;
+pub mod fix;
 pub mod lsp;
 pub mod project;
 pub mod registry;
@@ -15,6 +17,7 @@ pub mod render;
 pub mod schema;
 pub mod source;
 pub mod span;
+pub mod suppress;
 pub mod syntax;
 
 // What the runtime shares, kept in `wfc_plan`, under the paths the compiler uses.

@@ -23,6 +23,8 @@ pub struct Project {
 pub struct Loaded {
     pub project: Project,
     pub diagnostics: Vec<Diagnostic>,
+    /// Per file: its `# wfc: ignore[…]` comments (see [`crate::suppress::apply`]).
+    pub suppressions: Vec<Vec<crate::suppress::Suppression>>,
 }
 
 /// A file's text as read from disk.
@@ -196,6 +198,40 @@ pub fn load_file(
     }
 }
 
+/// [`load_file`], with the file's suppression comments (and the findings about
+/// those that cannot be read among the diagnostics).
+#[must_use]
+pub fn load_file_with_suppressions(
+    file: FileId,
+    source: &SourceFile,
+    problem: Option<&FileProblem>,
+) -> (
+    FileModel,
+    Vec<Diagnostic>,
+    Vec<crate::suppress::Suppression>,
+) {
+    if problem.is_some() {
+        let (model, diagnostics) = load_file(file, source, problem);
+        return (model, diagnostics, Vec::new());
+    }
+    match yaml::parse(file, source) {
+        Ok(root) => {
+            let (model, mut diagnostics) = build::build_file(file, source, &root);
+            let (suppressions, problems) = crate::suppress::scan(file, source, Some(&root));
+            diagnostics.extend(problems);
+            (model, diagnostics, suppressions)
+        }
+        Err(diagnostic) => (
+            FileModel {
+                file,
+                workflows: Vec::new(),
+            },
+            vec![*diagnostic],
+            Vec::new(),
+        ),
+    }
+}
+
 /// The finding for a file that cannot be loaded as it is.
 fn problem_diagnostic(file: FileId, source: &SourceFile, problem: &FileProblem) -> Diagnostic {
     match problem {
@@ -258,25 +294,35 @@ impl Project {
     }
 
     fn from_raw(files: Vec<RawFile>) -> Loaded {
-        let built: Vec<(SourceFile, FileModel, Vec<Diagnostic>)> = files
+        type Built = (
+            SourceFile,
+            FileModel,
+            Vec<Diagnostic>,
+            Vec<crate::suppress::Suppression>,
+        );
+        let built: Vec<Built> = files
             .into_par_iter()
             .enumerate()
             .map(|(index, raw)| {
                 let source = SourceFile::new(raw.path, raw.text);
-                let (model, diagnostics) = load_file(file_id(index), &source, raw.problem.as_ref());
-                (source, model, diagnostics)
+                let (model, diagnostics, suppressions) =
+                    load_file_with_suppressions(file_id(index), &source, raw.problem.as_ref());
+                (source, model, diagnostics, suppressions)
             })
             .collect();
         let mut project = Project::default();
         let mut diagnostics = Vec::new();
-        for (source, model, found) in built {
+        let mut suppressions = Vec::new();
+        for (source, model, found, comments) in built {
             project.sources.add(source);
             project.files.push(model);
             diagnostics.extend(found);
+            suppressions.push(comments);
         }
         Loaded {
             project,
             diagnostics,
+            suppressions,
         }
     }
 

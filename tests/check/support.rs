@@ -21,6 +21,7 @@ pub fn check_files(files: &[(&str, &str)]) -> (Project, Vec<Diagnostic>) {
     let Loaded {
         project,
         diagnostics,
+        suppressions,
     } = Project::from_sources(
         files
             .iter()
@@ -30,7 +31,14 @@ pub fn check_files(files: &[(&str, &str)]) -> (Project, Vec<Diagnostic>) {
     let mut all = Diagnostics::default();
     all.extend(diagnostics);
     all.extend(check::run(&project, &check::Options::default()));
-    (project, all.into_sorted())
+    // As `wfc check` shows them, with no configuration: suppressed ones hidden.
+    let shown = wfc_compiler::suppress::apply(
+        wfc_compiler::suppress::Policy::default(),
+        &project.sources,
+        &suppressions,
+        all.into_sorted(),
+    );
+    (project, shown)
 }
 
 /// One finding as tests compare it: code, the text under the span, line, column.

@@ -93,6 +93,62 @@ pub struct CheckArgs {
     /// Print what a diagnostic code means (e.g. WF101 or unknown-key) and exit.
     #[arg(long, value_name = "CODE")]
     pub explain: Option<String>,
+
+    #[command(flatten)]
+    pub lint: LintArgs,
+
+    #[command(flatten)]
+    pub fixing: FixArgs,
+
+    /// The path stdin (`wfc check -`) stands for, in messages and for the
+    /// configuration; it replaces that file among the workflows checked.
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
+
+    /// Check again whenever a workflow file changes (unchanged files are not
+    /// parsed again). Stop with Ctrl-C.
+    #[arg(long, conflicts_with_all = ["fix", "diff", "show_config"])]
+    pub watch: bool,
+}
+
+/// `--fix` and `--diff`.
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Apply the safe fixes (`--unsafe-fixes`: the unsafe ones too), then report
+    /// what remains. Exit status 0 only when no error remains. With `-`, the
+    /// fixed text goes to stdout and the findings to stderr.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Print the fixes as a unified diff instead of applying them (exit status
+    /// 1 when there is one).
+    #[arg(long, conflicts_with = "fix")]
+    pub diff: bool,
+
+    /// With `--fix` or `--diff`: apply the fixes that may change what a
+    /// workflow does too.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+}
+
+/// The configuration (`wfc.toml`, `[tool.wfc]`) and what it decides.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Read this configuration file instead of looking for one.
+    #[arg(long, value_name = "FILE", conflicts_with = "isolated")]
+    pub config: Option<PathBuf>,
+
+    /// Read no configuration file.
+    #[arg(long)]
+    pub isolated: bool,
+
+    /// Print the configuration in force, and where each value came from, and exit.
+    #[arg(long)]
+    pub show_config: bool,
+
+    /// Show every finding, suppressed by a `# wfc: ignore[…]` comment or not.
+    #[arg(long)]
+    pub no_suppress: bool,
 }
 
 #[derive(Debug, Args)]
