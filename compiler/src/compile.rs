@@ -28,6 +28,11 @@ pub struct Compiled {
     pub failed: Vec<String>,
     /// Plans that could not be written, with why.
     pub write_errors: Vec<(PathBuf, String)>,
+    /// The findings to show: configured and suppressed (see [`crate::suppress`]).
+    pub shown: Vec<Diagnostic>,
+    /// Errors the configuration or a comment hides or makes warnings: they
+    /// still keep their workflow from a plan.
+    pub hidden_errors: Vec<Diagnostic>,
 }
 
 /// A file with plans to (re)write: the workflows and their source hashes, and the
@@ -46,7 +51,14 @@ pub fn compile_paths(
     options: &check::Options,
     cache_file: Option<&Path>,
 ) -> Result<Compiled, DiscoverError> {
-    compile_paths_with(paths, out_dir, options, cache_file, false)
+    compile_paths_with(
+        paths,
+        out_dir,
+        options,
+        cache_file,
+        false,
+        crate::suppress::Policy::default(),
+    )
 }
 
 /// [`compile_paths`]; with `rewrite_all`, every plan is rewritten, up to date or not
@@ -57,8 +69,35 @@ pub fn compile_paths_with(
     options: &check::Options,
     cache_file: Option<&Path>,
     rewrite_all: bool,
+    policy: crate::suppress::Policy<'_>,
 ) -> Result<Compiled, DiscoverError> {
     let mut checked = check::check_paths_keeping(paths, options, cache_file, true)?;
+    let shown = crate::suppress::apply(
+        policy,
+        &checked.sources,
+        &checked.suppressions,
+        checked.diagnostics.clone(),
+    );
+    // What stops a plan: the errors shown, and the errors hidden or demoted
+    // (a plan is never made of a workflow with an error).
+    let visible: std::collections::HashSet<(crate::diagnostic::Code, crate::span::Span, &str)> =
+        shown
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| (d.code, d.span, d.message.as_str()))
+            .collect();
+    let hidden_errors: Vec<Diagnostic> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && !visible.contains(&(d.code, d.span, d.message.as_str())))
+        .cloned()
+        .collect();
+    let blocking: Vec<Diagnostic> = shown
+        .iter()
+        .filter(|d| d.is_error())
+        .chain(&hidden_errors)
+        .cloned()
+        .collect();
     // What the check hashed already: the content of each file (with the build).
     let file_hashes = &checked.content_hashes;
     let mut by_name: HashMap<&str, (FileId, &WorkflowSummary)> = HashMap::new();
@@ -84,12 +123,7 @@ pub fn compile_paths_with(
                 continue;
             }
             let path = out_dir.join(plan::file_name(name));
-            if has_errors(
-                &checked.diagnostics,
-                file,
-                summary,
-                &checked.workflows[index],
-            ) {
+            if has_errors(&blocking, file, summary, &checked.workflows[index]) {
                 failed.push(name.to_string());
                 // A plan from an earlier, correct version would now be a lie.
                 let _ = std::fs::remove_file(&path);
@@ -167,6 +201,8 @@ pub fn compile_paths_with(
         up_to_date,
         failed,
         write_errors,
+        shown,
+        hidden_errors,
     })
 }
 

@@ -7,6 +7,7 @@ mod corpus;
 mod fixtures;
 mod fuzz;
 mod input;
+mod lint;
 mod lsp;
 mod project;
 mod scale;

@@ -159,6 +159,9 @@ pub struct CompileArgs {
     #[command(flatten)]
     pub report: ReportArgs,
 
+    #[command(flatten)]
+    pub lint: LintArgs,
+
     /// Where to write plans.
     #[arg(
         short = 'o',

@@ -49,30 +49,46 @@ pub(super) struct Session {
 
 impl Session {
     pub(super) fn new(args: &CheckArgs) -> Result<Session, Error> {
+        Self::of(
+            &args.input,
+            &args.lint,
+            args.stdin_filename.as_ref(),
+            args.watch,
+        )
+    }
+
+    /// The session of `wfc compile` or `wfc check`: the configuration found
+    /// for the paths, the paths (the configuration's `conf` when none are
+    /// given), filters and cache.
+    pub(super) fn of(
+        input: &super::args::InputArgs,
+        lint: &super::args::LintArgs,
+        stdin_filename: Option<&PathBuf>,
+        watch: bool,
+    ) -> Result<Session, Error> {
         let dash = Path::new("-");
-        let reads_stdin = args.input.paths.iter().any(|p| p == dash);
-        if args.stdin_filename.is_some() && !reads_stdin {
+        let reads_stdin = input.paths.iter().any(|p| p == dash);
+        if stdin_filename.is_some() && !reads_stdin {
             return Err(Error::Usage(
                 "`--stdin-filename` names what stdin stands for, but stdin is not read: add `-` to the paths".into(),
             ));
         }
-        if reads_stdin && args.watch {
+        if reads_stdin && watch {
             return Err(Error::Usage(
                 "`--watch` cannot watch stdin: name the files or folders".into(),
             ));
         }
-        let given: Vec<PathBuf> = args
-            .input
+        let given: Vec<PathBuf> = input
             .paths
             .iter()
             .filter(|p| p.as_path() != dash)
             .cloned()
             .collect();
         let mut starts = given.clone();
-        starts.extend(args.stdin_filename.iter().cloned());
-        let config = if args.lint.isolated {
+        starts.extend(stdin_filename.into_iter().cloned());
+        let config = if lint.isolated {
             Config::default()
-        } else if let Some(file) = &args.lint.config {
+        } else if let Some(file) = &lint.config {
             Config::read(file)?
         } else {
             Config::discover(&starts)?
@@ -96,9 +112,8 @@ impl Session {
                     "stdin holds more than {MAX_STDIN} bytes, more than a workflow file may"
                 )));
             }
-            let path = args
-                .stdin_filename
-                .clone()
+            let path = stdin_filename
+                .cloned()
                 .unwrap_or_else(|| PathBuf::from(STDIN_NAME));
             Some(Overlay {
                 path: path
@@ -109,20 +124,20 @@ impl Session {
         } else {
             None
         };
-        let mut options = args.input.options();
+        let mut options = input.options();
         for filter in &config.filters.0 {
             if !options.extra_filters.contains(filter) {
                 options.extra_filters.push(filter.clone());
             }
         }
-        let cache = args.input.cache_file_in(config.cache_path(), &paths);
+        let cache = input.cache_file_in(config.cache_path(), &paths);
         Ok(Session {
             config,
             paths,
             options,
             cache,
             stdin,
-            no_suppress: args.lint.no_suppress,
+            no_suppress: lint.no_suppress,
         })
     }
 
@@ -169,7 +184,7 @@ impl Session {
         text
     }
 
-    fn policy(&self) -> Policy<'_> {
+    pub(super) fn policy(&self) -> Policy<'_> {
         Policy {
             config: Some(&self.config),
             no_suppress: self.no_suppress,

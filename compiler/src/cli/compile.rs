@@ -7,19 +7,31 @@ use super::{Done, Error};
 use crate::compile;
 
 pub(super) fn run(args: &CompileArgs) -> Result<Done, Error> {
-    let cache = args.input.cache_file();
+    let session = super::check::Session::of(&args.input, &args.lint, None, false)?;
+    if args.lint.show_config {
+        super::print(&session.config.show())?;
+        return Ok(Done::Clean);
+    }
     let compiled = compile::compile_paths_with(
-        &args.input.paths(),
+        &session.paths,
         &args.out,
-        &args.input.options(),
-        cache.as_deref(),
+        &session.options,
+        session.cache.as_deref(),
         args.input.no_cache,
+        session.policy(),
     )?;
-    super::report(
-        &args.report,
-        &compiled.checked.sources,
-        &compiled.checked.diagnostics,
-    )?;
+    super::report(&args.report, &compiled.checked.sources, &compiled.shown)?;
+    for d in &compiled.hidden_errors {
+        let source = compiled.checked.sources.get(d.span.file);
+        let (line, column) = source.line_col(d.span.start);
+        crate::errln!(
+            "wfc: {}:{line}:{column}: {} {} is hidden by the configuration or a comment, but it is an error: {} (its workflow gets no plan; `wfc check --no-suppress --isolated` shows it)",
+            crate::suppress::shown(&source.path),
+            d.code.id(),
+            d.code.name(),
+            d.message
+        );
+    }
     // Each plan that cannot be written is said at once; the others are still
     // written, and the summary follows.
     for (path, error) in &compiled.write_errors {
@@ -46,8 +58,7 @@ pub(super) fn run(args: &CompileArgs) -> Result<Done, Error> {
         Done::PlansNotWritten
     } else if compiled.failed.is_empty()
         && !compiled
-            .checked
-            .diagnostics
+            .shown
             .iter()
             .any(crate::diagnostic::Diagnostic::is_error)
     {
