@@ -188,6 +188,8 @@ fn report(
         args::FormatArg::Json => Format::Json,
         args::FormatArg::Github => Format::Github,
         args::FormatArg::Sarif => Format::Sarif,
+        args::FormatArg::Junit => Format::Junit,
+        args::FormatArg::Gitlab => Format::Gitlab,
     };
     let color = match args.color {
         args::ColorArg::Always => Color::Always,
@@ -199,7 +201,11 @@ fn report(
         }
         args::ColorArg::Auto => Color::Never,
     };
-    crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, color))
+    let options = render::Options {
+        color,
+        ..render::Options::default()
+    };
+    crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, &options))
         .map_err(Error::Report)
 }
 
