@@ -88,7 +88,17 @@ fn render_all(files: Vec<(PathBuf, Vec<u8>)>) -> Vec<(Format, String)> {
             &render::Options::default(),
         )
         .expect("render");
-        (format, String::from_utf8(out).expect("UTF-8 output"))
+        let text = String::from_utf8(out).expect("UTF-8 output");
+        match format {
+            Format::Json | Format::Sarif | Format::Gitlab => {
+                serde_json::from_str::<serde_json::Value>(&text).expect("JSON");
+            }
+            Format::Junit => {
+                crate::formats::junit(&text);
+            }
+            Format::Human | Format::Github => {}
+        }
+        (format, text)
     })
     .collect()
 }
