@@ -297,7 +297,11 @@ fn rendered(sources: &Sources, findings: &[Diagnostic], show: Show) -> Vec<u8> {
     } else {
         render::Color::Never
     };
-    let _ = render::write(&mut out, render::Format::Human, sources, findings, color);
+    let options = render::Options {
+        color,
+        ..render::Options::default()
+    };
+    let _ = render::write(&mut out, render::Format::Human, sources, findings, &options);
     out
 }
 

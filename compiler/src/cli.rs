@@ -205,46 +205,57 @@ impl args::InputArgs {
     }
 }
 
+/// How findings are printed beyond their format and colour.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Reporting<'a> {
+    /// SARIF's `helpUri` template (the configuration's `help-uri`).
+    pub help_uri: Option<&'a str>,
+    /// `--deny-warnings` (JUnit reports warnings as failures then).
+    pub deny_warnings: bool,
+    /// To stderr (`wfc check - --fix`, whose stdout is the fixed text).
+    pub stderr: bool,
+}
+
 /// Prints findings to stdout in the chosen format.
 fn report(
     args: &args::ReportArgs,
     sources: &Sources,
     diagnostics: &[Diagnostic],
 ) -> Result<(), Error> {
-    let format = format_of(args.format);
-    let color = match args.color {
-        args::ColorArg::Always => Color::Always,
-        args::ColorArg::Never => Color::Never,
-        args::ColorArg::Auto
-            if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() =>
-        {
-            Color::Always
-        }
-        args::ColorArg::Auto => Color::Never,
-    };
-    crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, color))
-        .map_err(Error::Report)
+    report_with(args, sources, diagnostics, Reporting::default())
 }
 
-/// Prints findings to stderr in the chosen format (`wfc check - --fix`, whose
-/// stdout is the fixed text).
-fn report_to_stderr(
+/// [`report`], as `how` says.
+fn report_with(
     args: &args::ReportArgs,
     sources: &Sources,
     diagnostics: &[Diagnostic],
+    how: Reporting<'_>,
 ) -> Result<(), Error> {
     let format = format_of(args.format);
+    let terminal = if how.stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
     let color = match args.color {
         args::ColorArg::Always => Color::Always,
-        args::ColorArg::Auto
-            if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() =>
-        {
-            Color::Always
-        }
-        _ => Color::Never,
+        args::ColorArg::Never => Color::Never,
+        args::ColorArg::Auto if terminal && std::env::var_os("NO_COLOR").is_none() => Color::Always,
+        args::ColorArg::Auto => Color::Never,
     };
-    let mut err = std::io::stderr().lock();
-    render::write(&mut err, format, sources, diagnostics, color).map_err(Error::Report)
+    let options = render::Options {
+        color,
+        help_uri: how.help_uri.map(str::to_string),
+        deny_warnings: how.deny_warnings,
+    };
+    if how.stderr {
+        let mut err = std::io::stderr().lock();
+        return render::write(&mut err, format, sources, diagnostics, &options)
+            .map_err(Error::Report);
+    }
+    crate::output::stdout_with(|out| render::write(out, format, sources, diagnostics, &options))
+        .map_err(Error::Report)
 }
 
 fn format_of(format: args::FormatArg) -> Format {
@@ -253,6 +264,8 @@ fn format_of(format: args::FormatArg) -> Format {
         args::FormatArg::Json => Format::Json,
         args::FormatArg::Github => Format::Github,
         args::FormatArg::Sarif => Format::Sarif,
+        args::FormatArg::Junit => Format::Junit,
+        args::FormatArg::Gitlab => Format::Gitlab,
     }
 }
 

@@ -82,7 +82,8 @@ fn findings(out: &std::process::Output) -> Vec<(u64, u64, String, String)> {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    json.as_array()
+    json["findings"]
+        .as_array()
         .expect("a list of findings")
         .iter()
         .map(|d| {

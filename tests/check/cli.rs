@@ -78,7 +78,7 @@ fn usage_and_io_errors_exit_two() {
 }
 
 #[test]
-fn json_format_is_one_array_with_positions() {
+fn json_format_is_one_versioned_object_with_positions() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "conf/a.yml", BROKEN);
     write(dir.path(), "conf/b.yml", WARNING);
@@ -86,7 +86,8 @@ fn json_format_is_one_array_with_positions() {
     assert_eq!(out.status.code(), Some(1));
     let value: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
-    let findings = value.as_array().expect("an array");
+    assert_eq!(value["version"], 1);
+    let findings = value["findings"].as_array().expect("an array");
     assert_eq!(findings.len(), 2);
     let first = &findings[0];
     assert_eq!(first["file"], "conf/a.yml");
@@ -101,13 +102,34 @@ fn json_format_is_one_array_with_positions() {
     assert_eq!(first["code"], "WF101");
     assert_eq!(first["severity"], "error");
     assert_eq!(findings[1]["severity"], "warning");
+    // Every key, always (serde_json's maps list them sorted).
     let keys: Vec<&str> = first
         .as_object()
         .expect("object")
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 8, "{keys:?}");
+    assert_eq!(
+        keys,
+        [
+            "code",
+            "column",
+            "end_column",
+            "end_line",
+            "end_offset",
+            "file",
+            "fix",
+            "help",
+            "label",
+            "labels",
+            "line",
+            "message",
+            "name",
+            "notes",
+            "offset",
+            "severity"
+        ]
+    );
 }
 
 #[test]
@@ -235,7 +257,7 @@ fn cache_gives_the_same_findings_and_notices_changes() {
     );
     let after = wfc(&["check", "--format", "json", "conf"], dir.path());
     let findings: serde_json::Value = serde_json::from_slice(&after.stdout).expect("json");
-    let codes: Vec<&str> = findings
+    let codes: Vec<&str> = findings["findings"]
         .as_array()
         .expect("array")
         .iter()

@@ -20,7 +20,7 @@ fn check_text(text: String) {
         wfc_compiler::render::Format::Human,
         &loaded.project.sources,
         &loaded.diagnostics,
-        wfc_compiler::render::Color::Never,
+        &wfc_compiler::render::Options::default(),
     );
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use wfc_compiler::check;
 use wfc_compiler::project::Project;
-use wfc_compiler::render::{self, Color, Format};
+use wfc_compiler::render::{self, Format};
 
 use crate::support::{bounded, mkfifo, stdout, write};
 
@@ -46,9 +46,9 @@ fn symlink(target: &str, link: &Path) {
 fn json_findings(out: &Output) -> Vec<(String, u64, u64, String)> {
     let value: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("json: {e}\n{}", stdout(out)));
-    value
+    value["findings"]
         .as_array()
-        .expect("array")
+        .expect("an array of findings")
         .iter()
         .map(|f| {
             (
@@ -69,21 +69,38 @@ fn render_all(files: Vec<(PathBuf, Vec<u8>)>) -> Vec<(Format, String)> {
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(check::run(&loaded.project, &check::Options::default()));
     diagnostics.sort_by_key(|d| (d.span.file, d.span.start));
-    [Format::Human, Format::Json, Format::Github, Format::Sarif]
-        .into_iter()
-        .map(|format| {
-            let mut out = Vec::new();
-            render::write(
-                &mut out,
-                format,
-                &loaded.project.sources,
-                &diagnostics,
-                Color::Never,
-            )
-            .expect("render");
-            (format, String::from_utf8(out).expect("UTF-8 output"))
-        })
-        .collect()
+    [
+        Format::Human,
+        Format::Json,
+        Format::Github,
+        Format::Sarif,
+        Format::Junit,
+        Format::Gitlab,
+    ]
+    .into_iter()
+    .map(|format| {
+        let mut out = Vec::new();
+        render::write(
+            &mut out,
+            format,
+            &loaded.project.sources,
+            &diagnostics,
+            &render::Options::default(),
+        )
+        .expect("render");
+        let text = String::from_utf8(out).expect("UTF-8 output");
+        match format {
+            Format::Json | Format::Sarif | Format::Gitlab => {
+                serde_json::from_str::<serde_json::Value>(&text).expect("JSON");
+            }
+            Format::Junit => {
+                crate::formats::junit(&text);
+            }
+            Format::Human | Format::Github => {}
+        }
+        (format, text)
+    })
+    .collect()
 }
 
 /// Bytes that have broken renderers: encodings, marks, controls, line breaks.
@@ -159,7 +176,7 @@ fn files_that_are_not_utf8_are_named_and_shown() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (bytes, message, place) in cases {
         std::fs::write(dir.path().join("bad.yml"), bytes).expect("write");
-        for format in ["human", "json", "github", "sarif"] {
+        for format in ["human", "json", "github", "sarif", "junit", "gitlab"] {
             let out = wfc(
                 &["check", "--no-cache", "--format", format, "bad.yml"],
                 dir.path(),
@@ -321,7 +338,7 @@ fn a_finding_at_the_end_of_the_file_renders() {
         "\t",
     ] {
         write(dir.path(), "t.yml", text);
-        for format in ["human", "json", "github", "sarif"] {
+        for format in ["human", "json", "github", "sarif", "junit", "gitlab"] {
             let out = wfc(
                 &["check", "--no-cache", "--format", format, "t.yml"],
                 dir.path(),
@@ -587,7 +604,7 @@ fn a_first_line_ends_at_any_line_break() {
             dir.path(),
         );
         let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        let finding = &value[0];
+        let finding = &value["findings"][0];
         assert_eq!(finding["code"], "WF003", "{value}");
         assert_eq!(
             (

@@ -5,6 +5,7 @@ mod calls;
 mod cli;
 mod corpus;
 mod fixtures;
+mod formats;
 mod fuzz;
 mod input;
 mod lint;

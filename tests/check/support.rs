@@ -9,7 +9,7 @@ pub use common::{bounded, mkfifo, stdout, write};
 use wfc_compiler::check;
 use wfc_compiler::diagnostic::{Code, Diagnostic, Diagnostics};
 use wfc_compiler::project::{Loaded, Project};
-use wfc_compiler::render::{self, Color, Format};
+use wfc_compiler::render::{self, Format};
 
 /// The repository's `tests/` folder.
 pub fn tests_dir() -> PathBuf {
@@ -94,7 +94,7 @@ pub fn render_human(project: &Project, diagnostics: &[Diagnostic]) -> String {
         Format::Human,
         &project.sources,
         diagnostics,
-        Color::Never,
+        &render::Options::default(),
     )
     .expect("render");
     String::from_utf8(out).expect("utf-8")

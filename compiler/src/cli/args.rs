@@ -200,6 +200,8 @@ pub enum FormatArg {
     Json,
     Github,
     Sarif,
+    Junit,
+    Gitlab,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

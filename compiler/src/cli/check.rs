@@ -184,6 +184,15 @@ impl Session {
         text
     }
 
+    /// How `wfc check` prints findings in this session.
+    pub(super) fn reporting(&self, args: &CheckArgs, stderr: bool) -> super::Reporting<'_> {
+        super::Reporting {
+            help_uri: self.config.help_uri.0.as_deref(),
+            deny_warnings: args.deny_warnings,
+            stderr,
+        }
+    }
+
     pub(super) fn policy(&self) -> Policy<'_> {
         Policy {
             config: Some(&self.config),
@@ -261,7 +270,12 @@ impl Session {
             return self.fix(args, &checked);
         }
         let shown = self.shown(&checked);
-        super::report(&args.report, &checked.sources, &shown)?;
+        super::report_with(
+            &args.report,
+            &checked.sources,
+            &shown,
+            self.reporting(args, false),
+        )?;
         Ok(status(&shown, args.deny_warnings))
     }
 
@@ -344,9 +358,19 @@ impl Session {
                 .map(|o| String::from_utf8_lossy(&o.bytes).into_owned())
         }) {
             super::print(&text)?;
-            super::report_to_stderr(&args.report, &after.0.sources, &after.1)?;
+            super::report_with(
+                &args.report,
+                &after.0.sources,
+                &after.1,
+                self.reporting(args, true),
+            )?;
         } else {
-            super::report(&args.report, &after.0.sources, &after.1)?;
+            super::report_with(
+                &args.report,
+                &after.0.sources,
+                &after.1,
+                self.reporting(args, false),
+            )?;
         }
         if applied > 0 {
             crate::errln!(

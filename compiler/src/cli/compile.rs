@@ -20,7 +20,15 @@ pub(super) fn run(args: &CompileArgs) -> Result<Done, Error> {
         args.input.no_cache,
         session.policy(),
     )?;
-    super::report(&args.report, &compiled.checked.sources, &compiled.shown)?;
+    super::report_with(
+        &args.report,
+        &compiled.checked.sources,
+        &compiled.shown,
+        super::Reporting {
+            help_uri: session.config.help_uri.0.as_deref(),
+            ..super::Reporting::default()
+        },
+    )?;
     for d in &compiled.hidden_errors {
         let source = compiled.checked.sources.get(d.span.file);
         let (line, column) = source.line_col(d.span.start);

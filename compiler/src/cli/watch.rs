@@ -102,7 +102,12 @@ fn check_once(
         with_cache.check(args.resolve_calls)?
     };
     let shown = session.shown(&checked);
-    super::report(&args.report, &checked.sources, &shown)?;
+    super::report_with(
+        &args.report,
+        &checked.sources,
+        &shown,
+        session.reporting(args, false),
+    )?;
     let errors = shown.iter().filter(|d| d.is_error()).count();
     let warnings = shown.len() - errors;
     let files = checked.sources.len();

@@ -19,9 +19,10 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{SourceFile, Sources};
 use crate::span::{FileId, Span};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Color {
     Always,
+    #[default]
     Never,
 }
 
@@ -236,12 +237,26 @@ pub(super) fn write(
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         writeln!(
             out,
-            "{} and {}",
+            "{} and {}{}",
             plural(errors, "error"),
-            plural(warnings, "warning")
+            plural(warnings, "warning"),
+            fixable_note(diagnostics)
         )?;
     }
     Ok(())
+}
+
+/// What the summary line says of fixes: how many findings `wfc check --fix`
+/// fixes, and how many more `--unsafe-fixes` would (nothing when none has a fix).
+fn fixable_note(diagnostics: &[Diagnostic]) -> String {
+    match super::fixable(diagnostics) {
+        (0, 0) => String::new(),
+        (0, not) => format!(", {not} fixable with `wfc check --fix --unsafe-fixes`"),
+        (safe, 0) => format!(", {safe} fixable with `wfc check --fix`"),
+        (safe, not) => {
+            format!(", {safe} fixable with `wfc check --fix` ({not} more with `--unsafe-fixes`)")
+        }
+    }
 }
 
 /// A finding none of whose lines can be shown, in the shape of ariadne's reports.
@@ -316,6 +331,36 @@ mod tests {
         let e = text.find('e').unwrap();
         assert_eq!(view.chars(Span::new(FileId(0), e, e + 1)), 13..14);
         assert_eq!(source.line_col(u32::try_from(e).unwrap()), (3, 1));
+    }
+
+    #[test]
+    fn the_summary_counts_safe_and_unsafe_fixes() {
+        use crate::diagnostic::{Applicability, Code, Fix};
+        let span = Span::new(FileId(0), 0, 4);
+        let with = |applicability| {
+            Diagnostic::new(Code::UnknownKey, span, "unknown key").with_fix(Fix::rename(
+                span,
+                "ecoh",
+                "echo",
+                applicability,
+            ))
+        };
+        let plain = Diagnostic::new(Code::UnknownKey, span, "unknown key");
+        let safe = with(Applicability::Safe);
+        let unsafe_ = with(Applicability::Unsafe);
+        assert_eq!(fixable_note(std::slice::from_ref(&plain)), "");
+        assert_eq!(
+            fixable_note(&[safe.clone(), plain.clone(), safe.clone()]),
+            ", 2 fixable with `wfc check --fix`"
+        );
+        assert_eq!(
+            fixable_note(&[unsafe_.clone(), plain]),
+            ", 1 fixable with `wfc check --fix --unsafe-fixes`"
+        );
+        assert_eq!(
+            fixable_note(&[safe, unsafe_]),
+            ", 1 fixable with `wfc check --fix` (1 more with `--unsafe-fixes`)"
+        );
     }
 
     #[test]

@@ -1,23 +1,131 @@
-//! The JSON format: one array of findings, nothing else on stdout.
+//! The JSON format: one object, nothing else on stdout.
+//!
+//! ```json
+//! {"version": 1, "findings": [{
+//!   "file": "conf/a.yml", "line": 6, "column": 21, "end_line": 6, "end_column": 25,
+//!   "offset": 95, "end_offset": 99,
+//!   "code": "WF101", "name": "unknown-key", "severity": "error",
+//!   "message": "unknown key `ecoh`", "label": "not a key of an empty stage",
+//!   "help": "did you mean `echo`?",
+//!   "labels": [{"file": …, "line": …, …, "message": "…"}],
+//!   "notes": ["…"],
+//!   "fix": {"message": "replace `ecoh` with `echo`", "applicability": "safe",
+//!           "edits": [{"file": …, "line": 6, "column": 21, "end_line": 6,
+//!                      "end_column": 25, "offset": 95, "end_offset": 99,
+//!                      "replacement": "echo"}]}
+//! }]}
+//! ```
+//!
+//! Lines and columns are 1-based, columns count characters, ends are exclusive
+//! (the place just past the span); offsets are bytes from the start of the file.
+//! `label`, `help` and `fix` are `null` when there is none; `labels` and `notes`
+//! may be empty. Every key is always present.
+//!
+//! [`VERSION`] changes when a key is removed or changes meaning; new keys may be
+//! added within a version. (Version 1 replaced the bare array of findings that
+//! wfc printed before it was versioned.)
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{file_name, position};
-use crate::diagnostic::Diagnostic;
+use super::{Position, file_name, position};
+use crate::diagnostic::{Diagnostic, Fix};
 use crate::source::Sources;
+use crate::span::Span;
+
+/// The version of the JSON output's shape.
+pub const VERSION: u32 = 1;
 
 #[derive(Serialize)]
-struct Finding<'a> {
+struct Report<'a> {
+    version: u32,
+    findings: Vec<Finding<'a>>,
+}
+
+/// A place in a file.
+#[derive(Serialize)]
+struct Place {
     file: String,
     line: usize,
     column: usize,
     end_line: usize,
     end_column: usize,
+    offset: usize,
+    end_offset: usize,
+}
+
+impl Place {
+    fn new(sources: &Sources, span: Span) -> Self {
+        let Position {
+            line,
+            column,
+            end_line,
+            end_column,
+            offset,
+            end_offset,
+        } = position(sources, span);
+        Self {
+            file: file_name(sources, span),
+            line,
+            column,
+            end_line,
+            end_column,
+            offset,
+            end_offset,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Finding<'a> {
+    #[serde(flatten)]
+    place: Place,
     code: &'static str,
+    name: &'static str,
     severity: &'static str,
     message: &'a str,
+    label: Option<&'a str>,
+    help: Option<&'a str>,
+    labels: Vec<Label<'a>>,
+    notes: &'a [String],
+    fix: Option<FixOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct Label<'a> {
+    #[serde(flatten)]
+    place: Place,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct FixOut<'a> {
+    message: &'a str,
+    applicability: &'static str,
+    edits: Vec<EditOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct EditOut<'a> {
+    #[serde(flatten)]
+    place: Place,
+    replacement: &'a str,
+}
+
+fn fix<'a>(sources: &Sources, fix: &'a Fix) -> FixOut<'a> {
+    FixOut {
+        message: &fix.message,
+        applicability: fix.applicability.as_str(),
+        edits: fix
+            .edits
+            .iter()
+            .map(|e| EditOut {
+                place: Place::new(sources, e.span),
+                replacement: &e.replacement,
+            })
+            .collect(),
+    }
 }
 
 pub(super) fn write(
@@ -27,20 +135,30 @@ pub(super) fn write(
 ) -> io::Result<()> {
     let findings: Vec<Finding<'_>> = diagnostics
         .iter()
-        .map(|d| {
-            let p = position(sources, d.span);
-            Finding {
-                file: file_name(sources, d.span),
-                line: p.line,
-                column: p.column,
-                end_line: p.end_line,
-                end_column: p.end_column,
-                code: d.code.id(),
-                severity: d.severity.as_str(),
-                message: &d.message,
-            }
+        .map(|d| Finding {
+            place: Place::new(sources, d.span),
+            code: d.code.id(),
+            name: d.code.name(),
+            severity: d.severity.as_str(),
+            message: &d.message,
+            label: Some(d.label.as_str()).filter(|l| !l.is_empty()),
+            help: d.help.as_deref(),
+            labels: d
+                .secondary
+                .iter()
+                .map(|l| Label {
+                    place: Place::new(sources, l.span),
+                    message: &l.message,
+                })
+                .collect(),
+            notes: &d.notes,
+            fix: d.fix.as_ref().map(|f| fix(sources, f)),
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &findings).map_err(super::json_error)?;
+    let report = Report {
+        version: VERSION,
+        findings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(super::json_error)?;
     writeln!(out)
 }
