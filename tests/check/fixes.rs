@@ -422,8 +422,12 @@ fn a_misspelt_function_and_argument_of_a_call_are_renamed() {
     crate::support::write(dir.path(), "tasks/__init__.py", tasks);
     crate::support::write(dir.path(), "conf/flow.yml", flow);
     let conf = dir.path().join("conf");
-    let checked =
-        check::check_paths(&[conf.clone()], &check::Options::default(), None).expect("checked");
+    let checked = check::check_paths(
+        std::slice::from_ref(&conf),
+        &check::Options::default(),
+        None,
+    )
+    .expect("checked");
     let registry =
         wfc_compiler::registry::query(&checked, &[conf]).expect("python3 imports the tasks");
     let found = wfc_compiler::registry::check_calls(&checked, &registry);
@@ -443,5 +447,18 @@ fn a_misspelt_function_and_argument_of_a_call_are_renamed() {
             Some((Applicability::Safe, flow.replace("limt", "limit"))),
         ],
         "{found:#?}"
+    );
+}
+
+#[test]
+fn fixes_keep_crlf_line_breaks() {
+    let yaml = "wf:\r\n  type: Workflow\r\n  jobs:\r\n    build:\r\n      retry: 1\r\n      stages: []\r\n      retry: 1\r\n      needs: [a]\r\n";
+    let found = findings(yaml, Code::DuplicateKey);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let fix = found[0].fix.as_ref().expect("a fix");
+    assert_eq!(fix.applicability, Applicability::Safe);
+    assert_eq!(
+        apply(yaml, fix),
+        "wf:\r\n  type: Workflow\r\n  jobs:\r\n    build:\r\n      retry: 1\r\n      stages: []\r\n      needs: [a]\r\n"
     );
 }
