@@ -6,8 +6,8 @@
 //!   the whole workspace is checked again (debounced) after a change, so
 //!   findings across files (an unknown trigger target, a cycle, a duplicate
 //!   name) follow an edit in another file.
-//! * Code actions: a finding whose help says "did you mean `x`" offers to
-//!   replace the word it marks with `x`.
+//! * Code actions: a finding's fix (`wfc check --fix`'s), kept in the LSP
+//!   diagnostic's `data`, is offered as a quick fix; preferred when safe.
 //! * Hover: on a key, its description (the JSON Schema's, `schema.rs`); on a
 //!   code (`WF101`), its `--explain` text.
 //! * Go to definition: a job's `needs` → the job; a stage's `trigger` → the
@@ -215,6 +215,7 @@ impl FileState {
             || SourceFile::new(PathBuf::new(), String::new()),
             |(_, s)| SourceFile::new(s.path.clone(), s.text.clone()),
         );
+        crate::diagnostic::drop_broken_fixes(&source.text, &mut own);
         FileState {
             id,
             source,
@@ -735,8 +736,9 @@ fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yml" || e == "yaml")
 }
 
-/// A finding in LSP's words: the help and notes follow the message; a "did
-/// you mean" is kept in `data` for the code action.
+/// A finding in LSP's words: the help and notes follow the message; its fix,
+/// when the file still holds what the fix replaces, is kept in `data` for the
+/// code action (see [`fix_data`]).
 fn to_lsp(files: &HashMap<FileId, (&PathBuf, &FileState)>, d: &Diagnostic) -> LspDiagnostic {
     let empty = SourceFile::new(PathBuf::new(), String::new());
     let source = files.get(&d.span.file).map_or(&empty, |(_, f)| &f.source);
@@ -763,7 +765,11 @@ fn to_lsp(files: &HashMap<FileId, (&PathBuf, &FileState)>, d: &Diagnostic) -> Ls
             })
         })
         .collect();
-    let replacement = d.help.as_deref().and_then(suggested);
+    let fix = d
+        .fix
+        .as_ref()
+        .filter(|f| f.holds(&source.text))
+        .map(|f| fix_data(source, f));
     LspDiagnostic {
         range: range_of(source, d.span),
         severity: Some(match d.severity {
@@ -776,19 +782,37 @@ fn to_lsp(files: &HashMap<FileId, (&PathBuf, &FileState)>, d: &Diagnostic) -> Ls
         message,
         related_information: (!related.is_empty()).then_some(related),
         tags: None,
-        data: replacement.map(|r| serde_json::json!({ "replace": r })),
+        data: fix.map(|fix| serde_json::json!({ "fix": fix })),
     }
 }
 
-/// The word a help's "did you mean `x`?" offers.
-fn suggested(help: &str) -> Option<String> {
-    let rest = help.split("did you mean `").nth(1)?;
-    let word = rest.split('`').next()?;
-    (!word.is_empty()).then(|| word.to_string())
+/// A fix as a code action needs it: its message, its applicability and its
+/// edits as LSP text edits of the finding's file.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct FixData {
+    message: String,
+    /// `safe` or `unsafe` (`Applicability::as_str`).
+    applicability: String,
+    edits: Vec<TextEdit>,
 }
 
-/// The quick fixes of the findings the client sends: each replaces what its
-/// finding marks with the word it suggests.
+fn fix_data(source: &SourceFile, fix: &crate::diagnostic::Fix) -> FixData {
+    FixData {
+        message: fix.message.clone(),
+        applicability: fix.applicability.as_str().to_string(),
+        edits: fix
+            .edits
+            .iter()
+            .map(|e| TextEdit {
+                range: range_of(source, e.span),
+                new_text: e.replacement.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The quick fixes of the findings the client sends: each applies the fix its
+/// finding carries in `data`.
 // `WorkspaceEdit::changes` is lsp-types' map keyed by `Uri` (whose cache is
 // interior-mutable); its hash does not change while it is a key here.
 #[allow(clippy::mutable_key_type)]
@@ -798,22 +822,22 @@ fn code_actions(params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
         .diagnostics
         .iter()
         .filter_map(|d| {
-            let word = d.data.as_ref()?.get("replace")?.as_str()?.to_string();
-            let edit = TextEdit {
-                range: d.range,
-                new_text: word.clone(),
-            };
+            let fix: FixData = serde_json::from_value(d.data.as_ref()?.get("fix")?.clone()).ok()?;
             let mut changes = HashMap::new();
-            changes.insert(params.text_document.uri.clone(), vec![edit]);
+            changes.insert(params.text_document.uri.clone(), fix.edits);
+            let mut title = fix.message;
+            if let Some(first) = title.get(..1) {
+                title.replace_range(..1, &first.to_ascii_uppercase());
+            }
             Some(CodeActionOrCommand::CodeAction(CodeAction {
-                title: format!("Replace with `{word}`"),
+                title,
                 kind: Some(CodeActionKind::QUICKFIX),
                 diagnostics: Some(vec![d.clone()]),
                 edit: Some(WorkspaceEdit {
                     changes: Some(changes),
                     ..WorkspaceEdit::default()
                 }),
-                is_preferred: Some(true),
+                is_preferred: Some(fix.applicability == "safe"),
                 ..CodeAction::default()
             }))
         })
@@ -1089,8 +1113,21 @@ mod tests {
     }
 
     #[test]
-    fn a_did_you_mean_is_the_word_offered() {
-        assert_eq!(suggested("did you mean `echo`?"), Some("echo".into()));
-        assert_eq!(suggested("write it as a list"), None);
+    fn a_fix_is_sent_as_utf16_text_edits() {
+        use crate::diagnostic::{Applicability, Fix};
+        let source = SourceFile::new("a.yml".into(), "é: {ecoh: x}\n".into());
+        let at = source.text.find("ecoh").expect("ecoh");
+        let span = Span::new(FileId(0), at, at + 4);
+        let data = fix_data(
+            &source,
+            &Fix::rename(span, "ecoh", "echo", Applicability::Safe),
+        );
+        assert_eq!(data.applicability, "safe");
+        assert_eq!(data.edits.len(), 1);
+        assert_eq!(data.edits[0].new_text, "echo");
+        assert_eq!(
+            data.edits[0].range,
+            Range::new(Position::new(0, 4), Position::new(0, 8))
+        );
     }
 }

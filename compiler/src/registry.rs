@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use crate::check::Checked;
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::diagnostic::{Code, Diagnostic, Fix};
+use crate::span::Span;
 
 /// The support module the runtime embeds (registry, `@tag`, shims).
 const SUPPORT: &str = include_str!("../../runtime/python/wfc_support.py");
@@ -285,14 +286,25 @@ pub fn check_calls(checked: &Checked, registry: &Registry) -> Vec<Diagnostic> {
                     format!("no function `{func}` is registered in {where_}"),
                 )
                 .label("unknown function")
-                .maybe_help(suggestion(func, known.iter().copied()).or_else(|| {
+                .did_you_mean_or(func, known.iter().copied(), || {
                     Some(if known.is_empty() {
                         "mark a function with `@tag(\"<tag>\", alias=\"<name>\")`".to_string()
                     } else {
                         format!("registered: {}", known.join(", "))
                     })
-                })),
+                }),
             );
+            // The fix renames the function inside `uses` (path/func@tag).
+            if let Some(last) = out.last_mut() {
+                last.fix = last.fix.take().and_then(|fix| {
+                    let offset = call.uses.value.find('/')? + 1;
+                    let at = span.start as usize + offset;
+                    let word = Span::new(span.file, at, at + func.len());
+                    let fix = Fix::rename(word, func, &fix.edits[0].replacement, fix.applicability);
+                    fix.holds(&checked.sources.get(span.file).text)
+                        .then_some(fix)
+                });
+            }
             continue;
         };
         let Some(signature) = tags.get(tag) else {
@@ -332,11 +344,20 @@ pub fn check_calls(checked: &Checked, registry: &Registry) -> Vec<Diagnostic> {
                         format!("`{func}@{tag}` has no argument `{}`", key.value),
                     )
                     .label("unknown argument")
-                    .maybe_help(
-                        suggestion(&key.value, names.iter().map(String::as_str))
-                            .or_else(|| Some(format!("its arguments: {}", names.join(", ")))),
+                    .did_you_mean_or(
+                        &key.value,
+                        names.iter().map(String::as_str),
+                        || Some(format!("its arguments: {}", names.join(", "))),
                     ),
                 );
+                if let Some(last) = out.last_mut()
+                    && last
+                        .fix
+                        .as_ref()
+                        .is_some_and(|f| !f.holds(&checked.sources.get(key.span.file).text))
+                {
+                    last.fix = None;
+                }
             }
         }
         let missing: Vec<&str> = signature

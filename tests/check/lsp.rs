@@ -1,6 +1,6 @@
 //! `wfc lsp`, driven over stdio as an editor drives it: diagnostics of an
 //! unsaved buffer and after a fix, across files, hover, go to definition and a
-//! quick fix.
+//! quick fix (a safe one, and an unsafe one over whole lines).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -186,9 +186,19 @@ fn findings_follow_the_buffer_and_other_files() {
         "textDocument/codeAction",
         json!({"textDocument": {"uri": file_uri}, "range": typo["range"], "context": {"diagnostics": [typo]}}),
     );
-    let edit = &actions[0]["edit"]["changes"][&file_uri][0];
-    assert_eq!(edit["newText"], "echo", "{actions}");
-    assert_eq!(edit["range"], typo["range"]);
+    // It is the finding's fix, kept in its `data`: safe, so preferred.
+    assert_eq!(typo["data"]["fix"]["applicability"], "safe", "{typo}");
+    assert_eq!(actions.as_array().map(Vec::len), Some(1), "{actions}");
+    assert_eq!(
+        actions[0]["title"], "Replace `ecoh` with `echo`",
+        "{actions}"
+    );
+    assert_eq!(actions[0]["kind"], "quickfix", "{actions}");
+    assert_eq!(actions[0]["isPreferred"], true, "{actions}");
+    let edits = &actions[0]["edit"]["changes"][&file_uri];
+    assert_eq!(edits.as_array().map(Vec::len), Some(1), "{actions}");
+    assert_eq!(edits[0]["newText"], "echo", "{actions}");
+    assert_eq!(edits[0]["range"], typo["range"]);
     // Another file defines the trigger's target: its finding goes.
     std::fs::write(&other, "other:\n  type: Workflow\n  jobs: {}\n").expect("written");
     client.notify(
@@ -386,4 +396,33 @@ fn completion_offers_what_fits_where_the_cursor_is() {
     assert_eq!(stages, ["greet"]);
     let targets = labels_at(&mut client, "          trigger: ot", 14);
     assert!(targets.contains(&"other".to_string()), "{targets:?}");
+}
+
+#[test]
+fn an_unsafe_fix_over_whole_lines_is_offered_but_not_preferred() {
+    let dir = tempfile::tempdir().expect("a workspace");
+    let text = "wf:\n  type: Workflow\n  jobs:\n    build:\n      retry: 1\n      stages: []\n      retry: 2\n";
+    let file = dir.path().join("wf.yml");
+    std::fs::write(&file, text).expect("written");
+    let mut client = Client::start(dir.path());
+    let file_uri = uri(&file);
+    let found = client.diagnostics_of(&file_uri);
+    let duplicate = found
+        .iter()
+        .find(|d| d["code"] == "WF002")
+        .expect("the duplicate key");
+    assert_eq!(duplicate["data"]["fix"]["applicability"], "unsafe");
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": file_uri}, "range": duplicate["range"], "context": {"diagnostics": [duplicate]}}),
+    );
+    assert_eq!(actions[0]["isPreferred"], false, "{actions}");
+    let edit = &actions[0]["edit"]["changes"][&file_uri][0];
+    // The earlier `retry: 1` line, its line break included.
+    assert_eq!(
+        edit["range"],
+        json!({"start": {"line": 4, "character": 0}, "end": {"line": 5, "character": 0}}),
+        "{actions}"
+    );
+    assert_eq!(edit["newText"], "");
 }

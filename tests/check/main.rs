@@ -4,6 +4,7 @@ mod bar;
 mod calls;
 mod cli;
 mod corpus;
+mod fixes;
 mod fixtures;
 mod formats;
 mod fuzz;

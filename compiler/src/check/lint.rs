@@ -7,6 +7,8 @@ use crate::syntax::model::{Condition, Job, Stage, StageKind, Workflow};
 use crate::syntax::visit::{Visitor, walk_job, walk_stage};
 
 pub(super) fn check(source: &SourceFile, workflow: &Workflow, out: &mut Vec<Diagnostic>) {
+    // `needs::check` has no text to make its fixes from; this has.
+    super::needs::fix_duplicates(source, workflow, out);
     Lint { source, out }.visit_workflow(workflow);
 }
 

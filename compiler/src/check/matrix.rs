@@ -2,7 +2,7 @@
 //! static matrix whose combinations are all excluded takes no `include`), and a
 //! static matrix may make at most `limits::MAX_MATRIX_COMBINATIONS` strategies.
 
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::plan::matrix::MatrixError;
 use crate::syntax::model::Workflow;
 
@@ -65,8 +65,8 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                     } else {
                         "an exclude entry with another key never matches anything"
                     };
-                    let help = suggestion(&key.name, keys.iter().copied()).unwrap_or_else(|| {
-                        if keys.is_empty() {
+                    let otherwise = || {
+                        Some(if keys.is_empty() {
                             "the job has no matrix keys; add the key under `strategy.matrix`"
                                 .to_string()
                         } else {
@@ -74,8 +74,8 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                                 "matrix keys are: {}",
                                 crate::diagnostic::name_list(keys.iter().copied())
                             )
-                        }
-                    });
+                        })
+                    };
                     out.push(
                         Diagnostic::new(
                             Code::MatrixKey,
@@ -86,7 +86,7 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                             ),
                         )
                         .label("not a matrix key")
-                        .help(help)
+                        .did_you_mean_or(&key.name, keys.iter().copied(), otherwise)
                         .note(why),
                     );
                 }

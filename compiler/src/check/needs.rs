@@ -4,8 +4,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::cycles;
 
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::diagnostic::{Applicability, Code, Diagnostic, Fix};
+use crate::source::SourceFile;
 use crate::span::Span;
+use crate::syntax::build::edits::list_item_removal;
 use crate::syntax::model::Workflow;
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
@@ -43,19 +45,17 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
                         ),
                     )
                     .label("no such job")
-                    .help(
-                        suggestion(
-                            &need.value,
-                            workflow.jobs.iter().map(|j| j.id.value.as_str()),
-                        )
-                        .unwrap_or_else(|| {
-                            format!(
+                    .did_you_mean_or(
+                        &need.value,
+                        workflow.jobs.iter().map(|j| j.id.value.as_str()),
+                        || {
+                            Some(format!(
                                 "jobs are: {}",
                                 crate::diagnostic::name_list(
                                     workflow.jobs.iter().map(|j| j.id.value.as_str())
                                 )
-                            )
-                        }),
+                            ))
+                        },
                     ),
                 ),
             }
@@ -72,4 +72,29 @@ pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
         },
         out,
     );
+}
+
+/// Gives the repeated `needs` entries [`check`] reported their fix: the entry's
+/// removal (its line of a block list, `, x` in a flow list). The edit needs the
+/// file's text, which `check` is not given; `lint::check` calls this.
+pub(super) fn fix_duplicates(source: &SourceFile, workflow: &Workflow, out: &mut [Diagnostic]) {
+    for job in &workflow.jobs {
+        for (n, need) in job.needs.iter().enumerate() {
+            if !job.needs[..n].iter().any(|m| m.value == need.value) {
+                continue;
+            }
+            let Some(diagnostic) = out
+                .iter_mut()
+                .rev()
+                .find(|d| d.code == Code::DuplicateNeed && d.span == need.span && d.fix.is_none())
+            else {
+                continue;
+            };
+            diagnostic.fix = list_item_removal(&source.text, need.span).map(|edit| Fix {
+                message: format!("remove the repeated `{}`", need.value),
+                applicability: Applicability::Safe,
+                edits: vec![edit],
+            });
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use wfc_plan::filters::{BuiltinFilter, FILTERS};
 
 use super::{Options, cond_span, text_span};
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::ids::hash_id;
 use crate::source::SourceFile;
 use crate::span::Span;
@@ -217,34 +217,37 @@ impl JobRef {
         let id = self.id.as_str();
         let job = &workflow.jobs[self.from];
         let exists = upstream.index.contains_key(id);
-        let (message, help) = if exists {
-            (
-                format!(
-                    "job `{id}` is not upstream of job `{}`, so it may not have run yet",
-                    job.id.value
-                ),
-                format!("add `{id}` to the `needs` of job `{}`", job.id.value),
+        let message = if exists {
+            format!(
+                "job `{id}` is not upstream of job `{}`, so it may not have run yet",
+                job.id.value
             )
         } else {
-            (
-                format!("workflow `{}` has no job `{id}`", workflow.name.value),
-                suggestion(id, workflow.jobs.iter().map(|j| j.id.value.as_str())).unwrap_or_else(
-                    || {
-                        format!(
-                            "jobs are: {}",
-                            list_names(workflow.jobs.iter().map(|j| j.id.value.as_str()))
-                        )
-                    },
-                ),
-            )
+            format!("workflow `{}` has no job `{id}`", workflow.name.value)
         };
-        Diagnostic::new(Code::JobNotUpstream, self.span, message)
-            .label(if exists {
+        let diagnostic =
+            Diagnostic::new(Code::JobNotUpstream, self.span, message).label(if exists {
                 "not in `needs`"
             } else {
                 "no such job"
-            })
-            .help(help)
+            });
+        if exists {
+            diagnostic.help(format!(
+                "add `{id}` to the `needs` of job `{}`",
+                job.id.value
+            ))
+        } else {
+            diagnostic.did_you_mean_or(
+                id,
+                workflow.jobs.iter().map(|j| j.id.value.as_str()),
+                || {
+                    Some(format!(
+                        "jobs are: {}",
+                        list_names(workflow.jobs.iter().map(|j| j.id.value.as_str()))
+                    ))
+                },
+            )
+        }
     }
 }
 
@@ -601,12 +604,12 @@ fn check_path(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, out: &
                     ),
                 )
                 .label("undeclared param")
-                .help(suggestion(name, declared.clone()).unwrap_or_else(|| {
-                    format!(
+                .did_you_mean_or(name, declared.clone(), || {
+                    Some(format!(
                         "declare it under `params:` (declared: {})",
                         list_names(declared)
-                    )
-                })),
+                    ))
+                }),
             );
         }
         "matrix" => {
@@ -643,13 +646,13 @@ fn check_path(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, out: &
             out.push(
                 Diagnostic::new(Code::UnknownMatrixKey, span(), message)
                     .label("unknown matrix key")
-                    .help(suggestion(key, keys.iter().copied()).unwrap_or_else(|| {
-                        if keys.is_empty() {
+                    .did_you_mean_or(key, keys.iter().copied(), || {
+                        Some(if keys.is_empty() {
                             "add a `strategy.matrix` to the job".to_string()
                         } else {
                             format!("matrix keys are: {}", list_names(keys.iter().copied()))
-                        }
-                    })),
+                        })
+                    }),
             );
         }
         "stages" => check_stage_ref(env, path, at, out),
@@ -692,12 +695,12 @@ fn check_path(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, out: &
                 format!("unknown name `{root}`"),
             )
             .label("not a context name")
-            .help(suggestion(root, ROOTS.iter().copied()).unwrap_or_else(|| {
-                format!(
+            .did_you_mean_or(root, ROOTS.iter().copied(), || {
+                Some(format!(
                     "templates start from one of {}",
                     list_names(ROOTS.iter().copied())
-                )
-            })),
+                ))
+            }),
         ),
     }
 }
@@ -735,8 +738,8 @@ fn check_stage_ref(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, o
             .iter()
             .find(|&&j| j != env.job_index)
             .map(|&j| &env.workflow.jobs[j]);
-        let help = suggestion(id, visible.iter()).unwrap_or_else(|| {
-            if let Some(other) = elsewhere {
+        let otherwise = || {
+            Some(if let Some(other) = elsewhere {
                 let via = if other
                     .strategy
                     .as_ref()
@@ -762,8 +765,8 @@ fn check_stage_ref(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, o
                     "stages visible here: {}",
                     list_names(visible.iter().filter(|v| !is_hash(v)))
                 )
-            }
-        });
+            })
+        };
         out.push(
             Diagnostic::new(
                 Code::UnknownStageRef,
@@ -775,7 +778,7 @@ fn check_stage_ref(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, o
             } else {
                 "unknown stage id"
             })
-            .help(help),
+            .did_you_mean_or(id, visible.iter(), otherwise),
         );
         return;
     }
@@ -789,14 +792,12 @@ fn check_stage_ref(env: &Env<'_>, path: &Path, at: &dyn Fn(TextRange) -> Span, o
                 format!("a stage result has no `{field}`"),
             )
             .label("unknown field")
-            .help(
-                suggestion(field, RESULT_FIELDS.iter().copied()).unwrap_or_else(|| {
-                    format!(
-                        "a stage result has {}",
-                        list_names(RESULT_FIELDS.iter().copied())
-                    )
-                }),
-            ),
+            .did_you_mean_or(field, RESULT_FIELDS.iter().copied(), || {
+                Some(format!(
+                    "a stage result has {}",
+                    list_names(RESULT_FIELDS.iter().copied())
+                ))
+            }),
         );
     }
 }
@@ -815,29 +816,27 @@ fn check_filter(env: &Env<'_>, filter: &Filter, at: &dyn Fn(TextRange) -> Span, 
             .iter()
             .map(|f| f.name)
             .chain(env.options.extra_filters.iter().map(String::as_str));
-        out.push(
-            Diagnostic::new(
-                Code::UnknownFilter,
-                at(filter.name_range),
-                format!("unknown filter `{name}`"),
-            )
-            .label("no such filter")
-            .help(if name.chars().count() <= 2 {
-                // Upstream's pattern wants a name of 3 or more characters.
-                format!(
-                    "ddeutil-workflow leaves a template with a filter name this short as \
-                     literal text, `${{{{ … | {name} }}}}` included; filters are {}",
+        let diagnostic = Diagnostic::new(
+            Code::UnknownFilter,
+            at(filter.name_range),
+            format!("unknown filter `{name}`"),
+        )
+        .label("no such filter");
+        out.push(if name.chars().count() <= 2 {
+            // Upstream's pattern wants a name of 3 or more characters.
+            diagnostic.help(format!(
+                "ddeutil-workflow leaves a template with a filter name this short as \
+                 literal text, `${{{{ … | {name} }}}}` included; filters are {}",
+                list_names(names)
+            ))
+        } else {
+            diagnostic.did_you_mean_or(name, names.clone(), || {
+                Some(format!(
+                    "filters are {}; declare Python filters with `wfc check --filter NAME`",
                     list_names(names)
-                )
-            } else {
-                suggestion(name, names.clone()).unwrap_or_else(|| {
-                    format!(
-                        "filters are {}; declare Python filters with `wfc check --filter NAME`",
-                        list_names(names)
-                    )
-                })
-            }),
-        );
+                ))
+            })
+        });
         return;
     };
     let given = filter.args.len() + filter.kwargs.len();

@@ -81,11 +81,16 @@ fn unknown_workflow(at: Span, name: &str, binding: &str, names: &[&str]) -> Diag
     } else {
         format!("no workflow is named `{name}` (the name when {binding})")
     };
-    Diagnostic::new(Code::UnknownWorkflow, at, message)
-        .label("unknown workflow")
-        .help(suggestion(name, names.iter().copied()).unwrap_or_else(|| {
-            "define the workflow in one of the checked files, or fix the name".to_string()
-        }))
+    let otherwise =
+        || Some("define the workflow in one of the checked files, or fix the name".into());
+    let diagnostic = Diagnostic::new(Code::UnknownWorkflow, at, message).label("unknown workflow");
+    if binding.is_empty() {
+        // The name is written at `at` (the fix is dropped where it is quoted).
+        diagnostic.did_you_mean_or(name, names.iter().copied(), otherwise)
+    } else {
+        // The name comes through a template: the help only.
+        diagnostic.maybe_help(suggestion(name, names.iter().copied()).or_else(otherwise))
+    }
 }
 
 /// `a*b*c`: starts with `a`, ends with `c`, holds `b` in between.
@@ -141,17 +146,15 @@ fn check_params(trigger: &TriggerSummary, target: &WorkflowSummary, out: &mut Ve
                     ),
                 )
                 .label("not declared by the triggered workflow")
-                .help(
-                    suggestion(
-                        &key.value,
-                        target.params.iter().map(|p| p.name.value.as_str()),
-                    )
-                    .unwrap_or_else(|| {
-                        format!(
+                .did_you_mean_or(
+                    &key.value,
+                    target.params.iter().map(|p| p.name.value.as_str()),
+                    || {
+                        Some(format!(
                             "declare `{}` in workflow `{}`, or remove it here",
                             key.value, target.name.value
-                        )
-                    }),
+                        ))
+                    },
                 ),
             );
         }

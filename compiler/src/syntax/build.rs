@@ -1,5 +1,6 @@
 //! YAML nodes to the typed model, with a diagnostic for every problem found.
 
+pub(crate) mod edits;
 pub(crate) mod job;
 mod reader;
 pub(crate) mod stage;

@@ -1,8 +1,9 @@
 //! Jobs: `runs-on`, `needs`, `trigger-rule`, `strategy` and their stages.
 
+use super::edits::{self, MaybeFix};
 use super::reader::Cx;
 use super::stage;
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Spanned;
 use crate::syntax::model::{
     AxisValues, Job, MatrixAxis, MatrixRow, RunsOn, RunsOnKind, Strategy, TriggerRule, WrittenValue,
@@ -46,7 +47,8 @@ fn job(cx: &mut Cx<'_>, entry: &Entry) -> Option<Job> {
     cx.literal_only(&id, "a job id");
     let obj = cx.obj(&entry.value, &format!("job `{}`", id.value))?;
     cx.check_keys(&obj, "a job", JOB_KEYS);
-    if let Some(inner) = obj.get("id") {
+    if let Some(inner_entry) = obj.entry("id") {
+        let inner = &inner_entry.value;
         match inner.as_str() {
             Some(inner_id) if inner_id != id.value => cx.report(
                 Diagnostic::new(
@@ -59,7 +61,12 @@ fn job(cx: &mut Cx<'_>, entry: &Entry) -> Option<Job> {
                 )
                 .label("ignored")
                 .with_secondary(id.span, "the job's id")
-                .help("remove `id:` or make it equal to the key"),
+                .help("remove `id:` or make it equal to the key")
+                .maybe_fix(edits::remove_ignored_entry(
+                    &cx.source.text,
+                    obj.entries.len(),
+                    inner_entry,
+                )),
             ),
             Some(_) => {}
             None => cx.wrong_type(inner, "`id` must be a string", "a string"),
@@ -188,8 +195,6 @@ fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {
         let all: Vec<&str> = required.iter().chain(optional).copied().collect();
         for (key, _) in entries {
             if !all.contains(&key.name.as_str()) {
-                let help = suggestion(&key.name, all.iter().copied())
-                    .unwrap_or_else(|| format!("its `with` keys are: {}", all.join(", ")));
                 cx.report(
                     Diagnostic::new(
                         Code::UnknownKey,
@@ -197,7 +202,9 @@ fn runs_on(cx: &mut Cx<'_>, node: &Node) -> Option<RunsOn> {
                         format!("unknown key `{}` in `with` of {what}", key.name),
                     )
                     .label("unknown key")
-                    .help(help),
+                    .did_you_mean_or(&key.name, all.iter().copied(), || {
+                        Some(format!("its `with` keys are: {}", all.join(", ")))
+                    }),
                 );
             }
         }

@@ -4,7 +4,8 @@
 //! model is read by hand through these helpers. Each helper reports a wrong type,
 //! bound or duplicate at its exact span and returns `None`, and the caller carries on.
 
-use crate::diagnostic::{Code, Diagnostic, suggestion};
+use super::edits;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{SourceFile, map_content_range};
 use crate::span::{Span, Spanned};
 use std::collections::HashMap;
@@ -95,8 +96,8 @@ impl<'s> Cx<'s> {
                 None => kept.iter().find(|k| k.key.name == entry.key.name).copied(),
             };
             match earlier {
-                Some(first) => self.report(
-                    Diagnostic::new(
+                Some(first) => {
+                    let mut diagnostic = Diagnostic::new(
                         code,
                         entry.key.span,
                         format!("duplicate {noun} `{}`", entry.key.name),
@@ -105,8 +106,11 @@ impl<'s> Cx<'s> {
                     .with_secondary(first.key.span, "first defined here")
                     .help(format!(
                         "remove or rename one of the two; YAML keeps only one {noun}"
-                    )),
-                ),
+                    ));
+                    diagnostic.fix =
+                        edits::duplicate_entry_fix(&self.source.text, first, entry, noun);
+                    self.report(diagnostic);
+                }
                 None => kept.push(entry),
             }
         }
@@ -208,10 +212,9 @@ impl<'s> Cx<'s> {
         self.report(
             Diagnostic::new(code, text.span, format!("unknown {what} `{}`", text.value))
                 .label(format!("not a {what}"))
-                .help(
-                    suggestion(&text.value, names.iter().copied())
-                        .unwrap_or_else(|| format!("{what}s are: {}", names.join(", "))),
-                ),
+                .did_you_mean_or(&text.value, names.iter().copied(), || {
+                    Some(format!("{what}s are: {}", names.join(", ")))
+                }),
         );
         None
     }

@@ -2,7 +2,7 @@
 //! stage that fits no kind, or several, is an error instead of a silent empty stage.
 
 use super::reader::{Cx, Obj};
-use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::diagnostic::{Applicability, Code, Diagnostic, Fix, did_you_mean};
 use crate::kind::{COMMON_KEYS, Kind, RETRY_KEY};
 use crate::span::Span;
 use crate::syntax::expr::ast::Part;
@@ -241,6 +241,13 @@ fn check_stage_keys(
                         .help(format!(
                             "did you mean `{other}` (a key of {} stages)?",
                             join_and(&kinds_taking(other))
+                        ))
+                        // Unsafe: the key makes the stage another kind.
+                        .with_fix(Fix::rename(
+                            entry.key.span,
+                            key,
+                            other,
+                            Applicability::Unsafe,
                         )),
                     ),
                     None => cx.unknown_key(entry, &a_stage(label), &allowed),

@@ -1,8 +1,9 @@
 //! The top level of a file, workflows, params and schedules.
 
+use super::edits::{self, MaybeFix};
 use super::job;
 use super::reader::{Cx, Obj};
-use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::diagnostic::{Applicability, Code, Diagnostic, Fix, did_you_mean};
 use crate::span::Spanned;
 use crate::syntax::model::{
     Param, ParamType, Schedule, ScheduleKind, ValueKind, Workflow, WrittenValue,
@@ -76,7 +77,14 @@ fn is_workflow(cx: &mut Cx<'_>, node: &Node, name_span: crate::span::Span) -> bo
                         format!("`type: {t}` is not `Workflow`, so this entry is ignored"),
                     )
                     .label("not a workflow type")
-                    .help("write `type: Workflow` (the case matters)"),
+                    .help("write `type: Workflow` (the case matters)")
+                    // Unsafe: the entry becomes a workflow that is checked and run.
+                    .with_fix(Fix::rename(
+                        *span,
+                        t,
+                        "Workflow",
+                        Applicability::Unsafe,
+                    )),
                 );
             }
             false
@@ -112,7 +120,8 @@ fn nested(cx: &mut Cx<'_>, entry: &Entry) -> Option<Workflow> {
     let name = Spanned::new(entry.key.name.clone(), entry.key.span);
     cx.literal_only(&name, "a workflow name");
     let obj = cx.obj(&entry.value, "a workflow")?;
-    if let Some(inner) = obj.get("name") {
+    if let Some(inner_entry) = obj.entry("name") {
+        let inner = &inner_entry.value;
         match inner.as_str() {
             Some(inner_name) if inner_name != name.value => cx.report(
                 Diagnostic::new(
@@ -125,7 +134,12 @@ fn nested(cx: &mut Cx<'_>, entry: &Entry) -> Option<Workflow> {
                 )
                 .label("ignored")
                 .with_secondary(name.span, "the workflow's name")
-                .help("remove `name:` or make it equal to the key"),
+                .help("remove `name:` or make it equal to the key")
+                .maybe_fix(edits::remove_ignored_entry(
+                    &cx.source.text,
+                    obj.entries.len(),
+                    inner_entry,
+                )),
             ),
             Some(_) => {}
             None => cx.wrong_type(inner, "`name` must be a string", "a string"),
@@ -159,7 +173,7 @@ fn workflow(
     cx.check_keys(obj, "a workflow", WORKFLOW_KEYS);
     let desc = cx.desc(obj);
     let params = obj.get("params").map(|n| params(cx, n)).unwrap_or_default();
-    let (schedule, release) = obj.get("on").map(|n| on(cx, n)).unwrap_or_default();
+    let (schedule, release) = obj.entry("on").map(|e| on(cx, e)).unwrap_or_default();
     let jobs = obj
         .get("jobs")
         .map(|n| job::jobs(cx, n))
@@ -465,15 +479,18 @@ pub(crate) const ON_KEYS: &[&str] = &["schedule", "release"];
 pub(crate) const CRON_KEYS: &[&str] = &["cronjob", "timezone", "tz", "extras"];
 pub(crate) const INTERVAL_KEYS: &[&str] = &["interval", "day", "time", "timezone", "tz", "extras"];
 
-fn on(cx: &mut Cx<'_>, node: &Node) -> (Vec<Schedule>, Vec<Spanned<String>>) {
+fn on(cx: &mut Cx<'_>, entry: &Entry) -> (Vec<Schedule>, Vec<Spanned<String>>) {
+    let node = &entry.value;
     if let NodeKind::Seq(_) = node.kind {
         cx.wrong_type(
             node,
             "`on` must be a mapping with `schedule` (the list form is no longer accepted)",
             "a mapping",
         );
+        let fix = edits::schedule_list_fix(&cx.source.text, entry.key.span, node);
         if let Some(last) = cx.diags.last_mut() {
             last.help = Some("write `on: {schedule: [{cronjob: \"0 0 * * *\"}]}`".into());
+            last.fix = fix;
         }
         return Default::default();
     }
