@@ -225,6 +225,11 @@ impl Diagnostic {
         for label in &mut self.secondary {
             label.span.file = file;
         }
+        if let Some(fix) = &mut self.fix {
+            for edit in &mut fix.edits {
+                edit.span.file = file;
+            }
+        }
     }
 
     #[must_use]
