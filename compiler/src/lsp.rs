@@ -36,6 +36,7 @@ use lsp_types::{
 };
 
 use crate::check;
+use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::project::Project;
 use crate::schema::{self, Object};
@@ -105,8 +106,27 @@ pub fn serve(connection: &Connection, root: Option<PathBuf>) -> Result<(), LspEr
         Some(root) => vec![root],
         None => discover::default_paths(),
     };
+    // The workspace's `wfc.toml` / `[tool.wfc]`, as `wfc check` finds it; a
+    // mistake in it is shown, and the defaults are used meanwhile.
+    let config = Config::discover(&roots).unwrap_or_else(|error| {
+        let _ = connection
+            .sender
+            .send(Message::Notification(Notification::new(
+                "window/showMessage".into(),
+                lsp_types::ShowMessageParams {
+                    typ: lsp_types::MessageType::ERROR,
+                    message: format!("wfc: {error}"),
+                },
+            )));
+        Config::default()
+    });
+    let roots = config.conf_path().map_or(roots, |conf| vec![conf]);
+    let mut options = check::Options::default();
+    options.extra_filters.clone_from(&config.filters.0);
     let mut server = Server {
         roots,
+        config,
+        options,
         open: HashMap::new(),
         files: HashMap::new(),
         next_id: 0,
@@ -153,6 +173,9 @@ pub fn serve(connection: &Connection, root: Option<PathBuf>) -> Result<(), LspEr
 
 struct Server {
     roots: Vec<PathBuf>,
+    /// What decides the findings shown, as for `wfc check`.
+    config: Config,
+    options: check::Options,
     /// The editor's buffers, by path: checked instead of the files on disk.
     open: HashMap<PathBuf, String>,
     /// Each workflow file's own check, kept until its text changes.
@@ -180,6 +203,8 @@ struct FileState {
     stamp: Option<Stamp>,
     own: Vec<Diagnostic>,
     summaries: Vec<crate::check::summary::WorkflowSummary>,
+    /// Its `# wfc: ignore[…]` comments.
+    suppressions: Vec<crate::suppress::Suppression>,
 }
 
 impl FileState {
@@ -189,24 +214,22 @@ impl FileState {
         path: PathBuf,
         text: String,
         stamp: Option<(u64, Option<std::time::SystemTime>)>,
+        options: &check::Options,
     ) -> FileState {
-        let loaded = Project::from_sources(vec![(path, text)]);
+        let mut loaded = Project::from_sources(vec![(path, text)]);
         let mut own = loaded.diagnostics;
+        let mut suppressions = loaded.suppressions.pop().unwrap_or_default();
+        for s in &mut suppressions {
+            s.set_file(id);
+        }
         let mut summaries = Vec::new();
         if let Some(model) = loaded.project.files.first() {
-            let report = check::check_file(
-                loaded.project.sources.get(model.file),
-                model,
-                &check::Options::default(),
-            );
+            let report = check::check_file(loaded.project.sources.get(model.file), model, options);
             own.extend(report.diagnostics);
             summaries = report.workflows;
         }
         for d in &mut own {
-            d.span.file = id;
-            for label in &mut d.secondary {
-                label.span.file = id;
-            }
+            d.set_file(id);
         }
         for summary in &mut summaries {
             summary.set_file(id);
@@ -222,6 +245,7 @@ impl FileState {
             stamp,
             own,
             summaries,
+            suppressions,
         }
     }
 }
@@ -321,9 +345,15 @@ impl Server {
                 work.push((id, path, text, stamp));
             }
         }
+        let options = &self.options;
         let checked: Vec<(PathBuf, FileState)> = work
             .into_par_iter()
-            .map(|(id, path, text, stamp)| (path.clone(), FileState::check(id, path, text, stamp)))
+            .map(|(id, path, text, stamp)| {
+                (
+                    path.clone(),
+                    FileState::check(id, path, text, stamp, options),
+                )
+            })
             .collect();
         self.files.extend(checked);
         let summaries: Vec<&crate::check::summary::WorkflowSummary> =
@@ -331,20 +361,25 @@ impl Server {
         let across = check::check_across(&summaries);
         let by_id: HashMap<FileId, (&PathBuf, &FileState)> =
             self.files.iter().map(|(p, f)| (f.id, (p, f))).collect();
+        let mut found: HashMap<FileId, Vec<Diagnostic>> = HashMap::new();
+        for d in across {
+            found.entry(d.span.file).or_default().push(d);
+        }
+        let policy = crate::suppress::Policy {
+            config: Some(&self.config),
+            no_suppress: false,
+        };
         let mut by_file: HashMap<PathBuf, Vec<LspDiagnostic>> = HashMap::new();
         for (path, state) in &self.files {
-            let list = by_file.entry(path.clone()).or_default();
-            for d in &state.own {
-                list.push(to_lsp(&by_id, d));
-            }
-        }
-        for d in &across {
-            if let Some((path, _)) = by_id.get(&d.span.file) {
-                by_file
-                    .entry((*path).clone())
-                    .or_default()
-                    .push(to_lsp(&by_id, d));
-            }
+            let mut all = found.remove(&state.id).unwrap_or_default();
+            all.extend(state.own.iter().cloned());
+            // Configured and suppressed as `wfc check` shows them.
+            let shown =
+                crate::suppress::apply_file(policy, &state.source, &state.suppressions, all);
+            by_file
+                .entry(path.clone())
+                .or_default()
+                .extend(shown.iter().map(|d| to_lsp(&by_id, d)));
         }
         // Files gone since: their findings are cleared.
         for path in self.published.keys() {

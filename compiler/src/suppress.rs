@@ -279,48 +279,21 @@ pub fn apply(
     suppressions: &[Vec<Suppression>],
     diagnostics: Vec<Diagnostic>,
 ) -> Vec<Diagnostic> {
-    let default = Config::default();
-    let config = policy.config.unwrap_or(&default);
-    let enabled = |d: &Diagnostic| config.enabled(d.code, sources.path(d.span.file));
-    let mut used: Vec<Vec<Vec<bool>>> = suppressions
-        .iter()
-        .map(|list| list.iter().map(|s| vec![false; s.codes.len()]).collect())
-        .collect();
-    let mut kept = Vec::with_capacity(diagnostics.len());
+    let mut by_file: Vec<Vec<Diagnostic>> = vec![Vec::new(); sources.len()];
+    let mut kept = Vec::new();
     for d in diagnostics {
-        if !enabled(&d) {
-            continue;
-        }
-        if !policy.no_suppress
-            && !crate::config::ALWAYS_ON.contains(&d.code)
-            && suppressed(sources, suppressions, &mut used, &d)
-        {
-            continue;
-        }
-        kept.push(d);
-    }
-    if !policy.no_suppress {
-        for (file, list) in suppressions.iter().enumerate() {
-            for (index, suppression) in list.iter().enumerate() {
-                for (at, &(code, span)) in suppression.codes.iter().enumerate() {
-                    if used[file][index][at] {
-                        continue;
-                    }
-                    let path = sources.path(FileId(u32::try_from(file).unwrap_or(u32::MAX)));
-                    // A code the configuration turns off cannot be judged here.
-                    if !config.enabled(code, path) {
-                        continue;
-                    }
-                    let unused = unused(sources, suppression, at, code, span);
-                    if enabled(&unused) {
-                        kept.push(unused);
-                    }
-                }
-            }
+        match by_file.get_mut(d.span.file.0 as usize) {
+            Some(list) => list.push(d),
+            None => kept.push(d),
         }
     }
-    for d in &mut kept {
-        d.severity = config.severity_of(d.code);
+    for (index, list) in by_file.into_iter().enumerate() {
+        let comments = suppressions.get(index).map_or(&[][..], Vec::as_slice);
+        if list.is_empty() && comments.is_empty() {
+            continue;
+        }
+        let file = crate::project::file_id(index);
+        kept.extend(apply_file(policy, sources.get(file), comments, list));
     }
     kept.sort_by(|a, b| {
         (a.span.file, a.span.start, a.span.end, a.code).cmp(&(
@@ -333,26 +306,73 @@ pub fn apply(
     kept
 }
 
+/// [`apply`] for one file's findings (`source`: the file, `comments`: its
+/// suppressions), in the order given.
+#[must_use]
+pub fn apply_file(
+    policy: Policy<'_>,
+    source: &SourceFile,
+    comments: &[Suppression],
+    diagnostics: Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
+    let default = Config::default();
+    let config = policy.config.unwrap_or(&default);
+    let path = source.path.as_path();
+    let mut used: Vec<Vec<bool>> = comments
+        .iter()
+        .map(|s| vec![false; s.codes.len()])
+        .collect();
+    let mut kept = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics {
+        if !config.enabled(d.code, path) {
+            continue;
+        }
+        if !policy.no_suppress
+            && !crate::config::ALWAYS_ON.contains(&d.code)
+            && suppressed(source, comments, &mut used, &d)
+        {
+            continue;
+        }
+        kept.push(d);
+    }
+    if !policy.no_suppress {
+        for (index, suppression) in comments.iter().enumerate() {
+            for (at, &(code, span)) in suppression.codes.iter().enumerate() {
+                // A code the configuration turns off cannot be judged here.
+                if used[index][at] || !config.enabled(code, path) {
+                    continue;
+                }
+                if config.enabled(Code::UnusedSuppression, path) {
+                    kept.push(unused(&source.text, suppression, at, code, span));
+                }
+            }
+        }
+    }
+    for d in &mut kept {
+        d.severity = config.severity_of(d.code);
+    }
+    kept
+}
+
 /// Whether a comment suppresses `d` (and marks the code used).
 fn suppressed(
-    sources: &Sources,
-    suppressions: &[Vec<Suppression>],
-    used: &mut [Vec<Vec<bool>>],
+    source: &SourceFile,
+    comments: &[Suppression],
+    used: &mut [Vec<bool>],
     d: &Diagnostic,
 ) -> bool {
-    let file = d.span.file.0 as usize;
-    let Some(list) = suppressions.get(file).filter(|l| !l.is_empty()) else {
+    if comments.is_empty() {
         return false;
-    };
-    let line = sources.get(d.span.file).line_index(d.span.start as usize);
+    }
+    let line = source.line_index(d.span.start as usize);
     let mut hit = false;
-    for (index, s) in list.iter().enumerate() {
+    for (index, s) in comments.iter().enumerate() {
         if !s.file_wide && s.line as usize != line {
             continue;
         }
         for (at, (code, _)) in s.codes.iter().enumerate() {
             if *code == d.code {
-                used[file][index][at] = true;
+                used[index][at] = true;
                 hit = true;
             }
         }
@@ -362,8 +382,7 @@ fn suppressed(
 
 /// The finding for one code of a comment that suppressed nothing, with the fix
 /// that removes the code (or the comment, when it is the only one).
-fn unused(sources: &Sources, s: &Suppression, at: usize, code: Code, span: Span) -> Diagnostic {
-    let text = &sources.get(span.file).text;
+fn unused(text: &str, s: &Suppression, at: usize, code: Code, span: Span) -> Diagnostic {
     let (edit_span, what) = if s.codes.len() == 1 {
         (s.removal, "remove the comment")
     } else if at + 1 < s.codes.len() {

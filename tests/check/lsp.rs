@@ -426,3 +426,38 @@ fn an_unsafe_fix_over_whole_lines_is_offered_but_not_preferred() {
     );
     assert_eq!(edit["newText"], "");
 }
+
+#[test]
+fn the_configuration_and_suppressions_decide_what_the_editor_shows() {
+    let dir = tempfile::tempdir().expect("a workspace");
+    std::fs::write(
+        dir.path().join("wfc.toml"),
+        "[severity]\nWF101 = \"warning\"\n",
+    )
+    .expect("written");
+    let file = dir.path().join("wf.yml");
+    let text = "wf:\n  type: Workflow\n  params:\n    name: str\n  jobs:\n    build:\n      stages:\n        - name: hello\n          ecoh: hi\n        - name: script\n          bash: echo ${{ params.name }}  # wfc: ignore[WF901]\n";
+    std::fs::write(&file, text).expect("written");
+    let mut client = Client::start(dir.path());
+    let file_uri = uri(&file);
+    let found = loop {
+        let found = client.diagnostics_of(&file_uri);
+        if !found.is_empty() {
+            break found;
+        }
+    };
+    // WF901 is suppressed on its line; WF101 is a warning (2) by the configuration.
+    let codes: Vec<&Value> = found.iter().map(|d| &d["code"]).collect();
+    assert_eq!(codes, vec!["WF101"], "{found:?}");
+    assert_eq!(found[0]["severity"], 2, "{found:?}");
+    // A suppression that suppresses nothing is shown, with its fix.
+    let unused = text.replace("ecoh: hi", "echo: hi  # wfc: ignore[WF404]");
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": file_uri, "languageId": "yaml", "version": 1, "text": unused}}),
+    );
+    let now = client.diagnostics_of(&file_uri);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0]["code"], "WF905", "{now:?}");
+    assert_eq!(now[0]["data"]["fix"]["applicability"], "safe", "{now:?}");
+}

@@ -11,7 +11,7 @@ use crate::config::{Config, Origin};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::fix;
 use crate::registry;
-use crate::source::{SourceFile, Sources};
+use crate::source::SourceFile;
 use crate::span::FileId;
 use crate::suppress::{self, Policy};
 
@@ -413,7 +413,7 @@ impl Session {
     fn recheck(&self, checked: &Checked, file: FileId, text: &str) -> Vec<Diagnostic> {
         let path = checked.sources.path(file).to_path_buf();
         let source = SourceFile::new(path, text.to_string());
-        let (model, mut diagnostics, mut suppressions) =
+        let (model, mut diagnostics, suppressions) =
             crate::project::load_file_with_suppressions(file, &source, None);
         let report = check::check_file(&source, &model, &self.options);
         diagnostics.extend(report.diagnostics);
@@ -431,21 +431,7 @@ impl Session {
                 .into_iter()
                 .filter(|d| d.span.file == file),
         );
-        // One file, as file 0, for the policy.
-        let zero = FileId(0);
-        for d in &mut diagnostics {
-            d.set_file(zero);
-        }
-        for s in &mut suppressions {
-            s.set_file(zero);
-        }
-        let mut sources = Sources::default();
-        sources.add(source);
-        let mut shown = suppress::apply(self.policy(), &sources, &[suppressions], diagnostics);
-        for d in &mut shown {
-            d.set_file(file);
-        }
-        shown
+        suppress::apply_file(self.policy(), &source, &suppressions, diagnostics)
     }
 }
 
