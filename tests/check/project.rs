@@ -122,3 +122,92 @@ fn the_cache_lives_in_the_project_not_where_the_command_runs() {
     assert_eq!(wfc(&["check", "conf"], &bare).status.code(), Some(0));
     assert!(bare.join(".wfc/cache/check.bin").is_file());
 }
+
+/// pre-commit, as setup-tests installs it ($WFC_PRE_COMMIT overrides).
+fn pre_commit() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("WFC_PRE_COMMIT") {
+        return path.into();
+    }
+    let state = std::env::var_os("WFC_TEST_STATE").map_or_else(
+        || {
+            Path::new(&std::env::var_os("HOME").expect("HOME"))
+                .join(".cache")
+                .join("wfc-test")
+        },
+        std::path::PathBuf::from,
+    );
+    let path = state.join("pre-commit/bin/pre-commit");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/setup-tests (or set WFC_PRE_COMMIT)",
+        path.display()
+    );
+    path
+}
+
+/// The hooks of `.pre-commit-hooks.yaml`, run by pre-commit itself on a
+/// repository that uses them: `wfc-check-fix` fixes, fails once because it
+/// changed files, then passes; `wfc-check` reads the repository's `wfc.toml`.
+#[test]
+fn the_hooks_run_under_pre_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&["init", "-q", "-b", "main"], &repo);
+    let broken = CLEAN.replace("echo: hi", "ecoh: hi");
+    write(&repo, "conf/a.yml", &broken);
+    git(&["add", "-A"], &repo);
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = Path::new(env!("CARGO_BIN_EXE_wfc"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let run = |hook: &str| -> Output {
+        Command::new(pre_commit())
+            .args(["try-repo", &project.to_string_lossy(), hook, "--all-files"])
+            .current_dir(&repo)
+            .env("PATH", &path)
+            .env("PRE_COMMIT_HOME", dir.path().join("pre-commit-home"))
+            .env("HOME", dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env_remove("WORKFLOW_CORE_CONF_PATH")
+            .env_remove("WFC_CACHE_DIR")
+            .output()
+            .expect("run pre-commit")
+    };
+    let said = |out: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let out = run("wfc-check");
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(said(&out).contains("WF101"), "{}", said(&out));
+    // The repository's configuration is read by the hook.
+    write(&repo, "wfc.toml", "[severity]\nWF101 = \"warning\"\n");
+    let out = run("wfc-check");
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    std::fs::remove_file(repo.join("wfc.toml")).expect("rm");
+    // The fixing hook: fixes, and fails because it changed a file.
+    let out = run("wfc-check-fix");
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("files were modified by this hook"),
+        "{}",
+        said(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("conf/a.yml")).expect("read"),
+        CLEAN
+    );
+    // Then it passes.
+    git(&["add", "-A"], &repo);
+    let out = run("wfc-check-fix");
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+}
