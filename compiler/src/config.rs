@@ -228,26 +228,38 @@ impl Config {
     /// Whether findings of `code` are reported in `file` (a path as shown).
     #[must_use]
     pub fn enabled(&self, code: Code, file: &Path) -> bool {
-        if ALWAYS_ON.contains(&code) {
-            return true;
+        self.for_file(file).enabled(code)
+    }
+
+    /// The codes reported in `file`, decided once for all its findings.
+    #[must_use]
+    pub fn for_file(&self, file: &Path) -> FileRules {
+        let mut on = [true; Code::ALL.len()];
+        for (at, code) in Code::ALL.iter().enumerate() {
+            let selected = self
+                .select
+                .0
+                .as_ref()
+                .is_none_or(|s| s.codes.contains(code));
+            on[at] = selected && !self.ignore.0.codes.contains(code);
         }
-        if let Some(select) = &self.select.0
-            && !select.codes.contains(&code)
-        {
-            return false;
+        if !self.per_file.0.is_empty() {
+            let relative = self.relative(file);
+            for rule in self
+                .per_file
+                .0
+                .iter()
+                .filter(|p| p.matcher.is_match(&relative))
+            {
+                for &code in &rule.ignore.codes {
+                    on[code as usize] = false;
+                }
+            }
         }
-        if self.ignore.0.codes.contains(&code) {
-            return false;
+        for &code in ALWAYS_ON {
+            on[code as usize] = true;
         }
-        if self.per_file.0.is_empty() {
-            return true;
-        }
-        let relative = self.relative(file);
-        !self
-            .per_file
-            .0
-            .iter()
-            .any(|p| p.ignore.codes.contains(&code) && p.matcher.is_match(&relative))
+        FileRules { on }
     }
 
     /// `file` relative to the configuration's folder, as per-file globs see it.
@@ -409,6 +421,20 @@ impl Config {
             enabled.join(" ")
         );
         out
+    }
+}
+
+/// Which codes are reported in one file ([`Config::for_file`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FileRules {
+    on: [bool; Code::ALL.len()],
+}
+
+impl FileRules {
+    #[must_use]
+    pub fn enabled(&self, code: Code) -> bool {
+        // `Code::ALL` lists the variants in their order.
+        self.on[code as usize]
     }
 }
 
@@ -704,6 +730,13 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, text).expect("write");
         Config::read(&path)
+    }
+
+    #[test]
+    fn codes_index_their_table() {
+        for (at, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, at);
+        }
     }
 
     #[test]

@@ -317,14 +317,14 @@ pub fn apply_file(
 ) -> Vec<Diagnostic> {
     let default = Config::default();
     let config = policy.config.unwrap_or(&default);
-    let path = source.path.as_path();
+    let rules = config.for_file(&source.path);
     let mut used: Vec<Vec<bool>> = comments
         .iter()
         .map(|s| vec![false; s.codes.len()])
         .collect();
     let mut kept = Vec::with_capacity(diagnostics.len());
     for d in diagnostics {
-        if !config.enabled(d.code, path) {
+        if !rules.enabled(d.code) {
             continue;
         }
         if !policy.no_suppress
@@ -339,10 +339,10 @@ pub fn apply_file(
         for (index, suppression) in comments.iter().enumerate() {
             for (at, &(code, span)) in suppression.codes.iter().enumerate() {
                 // A code the configuration turns off cannot be judged here.
-                if used[index][at] || !config.enabled(code, path) {
+                if used[index][at] || !rules.enabled(code) {
                     continue;
                 }
-                if config.enabled(Code::UnusedSuppression, path) {
+                if rules.enabled(Code::UnusedSuppression) {
                     kept.push(unused(&source.text, suppression, at, code, span));
                 }
             }
