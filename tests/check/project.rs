@@ -145,9 +145,11 @@ fn pre_commit() -> std::path::PathBuf {
     path
 }
 
-/// The hooks of `.pre-commit-hooks.yaml`, run by pre-commit itself on a
-/// repository that uses them: `wfc-check-fix` fixes, fails once because it
-/// changed files, then passes; `wfc-check` reads the repository's `wfc.toml`.
+/// The hooks of `.pre-commit-hooks.yaml` that run the `wfc` on PATH (this
+/// build's), run by pre-commit itself on a repository that uses them:
+/// `wfc-check-fix-system` fixes, fails once because it changed files, then
+/// passes; `wfc-check-system` reads the repository's `wfc.toml`. (The hooks that
+/// install wfc themselves are tested by tests/dist/check_dist.py.)
 #[test]
 fn the_hooks_run_under_pre_commit() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -186,16 +188,16 @@ fn the_hooks_run_under_pre_commit() {
             String::from_utf8_lossy(&out.stderr)
         )
     };
-    let out = run("wfc-check");
+    let out = run("wfc-check-system");
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(said(&out).contains("WF101"), "{}", said(&out));
     // The repository's configuration is read by the hook.
     write(&repo, "wfc.toml", "[severity]\nWF101 = \"warning\"\n");
-    let out = run("wfc-check");
+    let out = run("wfc-check-system");
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     std::fs::remove_file(repo.join("wfc.toml")).expect("rm");
     // The fixing hook: fixes, and fails because it changed a file.
-    let out = run("wfc-check-fix");
+    let out = run("wfc-check-fix-system");
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
         said(&out).contains("files were modified by this hook"),
@@ -208,6 +210,43 @@ fn the_hooks_run_under_pre_commit() {
     );
     // Then it passes.
     git(&["add", "-A"], &repo);
-    let out = run("wfc-check-fix");
+    let out = run("wfc-check-fix-system");
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+}
+
+/// `dist/` (the installed programs' own workspace) pins what the main workspace
+/// pins, and has its version: an update of one lock file without the other
+/// would ship versions the tests never ran.
+#[test]
+fn dist_pins_what_the_workspace_pins() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let packages = |path: &Path| -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(path).expect("lock file");
+        text.split("[[package]]")
+            .skip(1)
+            .filter_map(|block| {
+                let field = |key: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+                        .map(|v| v.trim_end_matches('"').to_string())
+                };
+                Some((field("name")?, field("version")?))
+            })
+            .collect()
+    };
+    let workspace = packages(&root.join("Cargo.lock"));
+    let dist = packages(&root.join("dist/Cargo.lock"));
+    assert!(dist.len() > 100, "{} packages", dist.len());
+    for (name, version) in &dist {
+        if name == "wfc" {
+            assert_eq!(version, env!("CARGO_PKG_VERSION"), "dist's version");
+            continue;
+        }
+        assert!(
+            workspace.contains(&(name.clone(), version.clone())),
+            "dist/Cargo.lock pins {name} {version}, which Cargo.lock does not: \
+             copy Cargo.lock to dist/Cargo.lock and run `cargo metadata --offline` in dist/"
+        );
+    }
 }
