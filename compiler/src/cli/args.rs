@@ -49,12 +49,13 @@ pub struct InputArgs {
     /// Files or folders [default: $WORKFLOW_CORE_CONF_PATH, else ./conf, else .]
     pub paths: Vec<PathBuf>,
 
-    /// A filter registered in Python with `@custom_filter` (repeatable).
+    /// A filter registered in Python with `@custom_filter` (repeatable; added to
+    /// the configuration's `filters`).
     #[arg(long = "filter", value_name = "NAME")]
     pub filters: Vec<String>,
 
     /// Do not read or write the check cache (`.wfc/cache/check.bin` in the project's
-    /// root, or under `$WFC_CACHE_DIR`), which lets unchanged files skip parsing;
+    /// root, or under `$WFC_CACHE_DIR` or the configuration's `cache-dir`), which lets unchanged files skip parsing;
     /// `wfc compile` also rewrites every plan, up to date or not.
     #[arg(long)]
     pub no_cache: bool,
