@@ -1,5 +1,6 @@
 //! Gives the compiler a build id: a hash of its own sources and grammar. Caches
 //! and plan files record it, so a rebuilt compiler never trusts results of another.
+//! And the git commit `wfc --version` says (`WFC_BUILD_COMMIT`).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -19,7 +20,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+include!("../plan/build/commit.rs");
+
 fn main() {
+    commit();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut all = Vec::new();
     for dir in [root.join("src"), root.join("../plan")] {

@@ -1,8 +1,28 @@
 //! With the `python` feature: the `wfr` binary (and the tests) load the libpython
 //! they were built against, from its own folder (an rpath), and know that
 //! interpreter's home, so no environment variable is needed to run them.
+//!
+//! Always: the git commit `wfr --version` says (`WFC_BUILD_COMMIT`). This script
+//! is `runtime/wfr-python`'s too, whose sources are `runtime/src`.
+
+use std::path::Path;
+
+include!("../plan/build/commit.rs");
 
 fn main() {
+    // The sources, so that `-dirty` follows them (these lines replace cargo's
+    // default of running the script again when any file of the package changes).
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for path in [
+        manifest.join("src"),
+        manifest.join("../src"),
+        manifest.join("main.rs"),
+    ] {
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    commit();
     #[cfg(feature = "python")]
     python();
 }

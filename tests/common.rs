@@ -135,3 +135,70 @@ pub fn damaged_plans(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         ("trailing bytes", [good, b"x"].concat()),
     ]
 }
+
+/// Whether `shell` is installed (a syntax check of its completions is run only then).
+pub fn installed(shell: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {shell}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Checks the syntax of `script` with `shell` (`bash -n`, `zsh -n`,
+/// `fish --no-execute`), failing the test with the shell's words.
+pub fn syntax_ok(shell: &str, script: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("completions");
+    std::fs::write(&file, script).expect("write");
+    let flag = if shell == "fish" {
+        "--no-execute"
+    } else {
+        "-n"
+    };
+    let out = std::process::Command::new(shell)
+        .arg(flag)
+        .arg(&file)
+        .output()
+        .expect("run the shell");
+    assert!(
+        out.status.success(),
+        "{shell} {flag}: {}\n{script}",
+        stderr(&out)
+    );
+}
+
+/// `git rev-parse --short=12 HEAD` of the repository the tests are in, if they
+/// are in one.
+pub fn git_head() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Checks a `--version` line, `NAME VERSION (commit COMMIT, plan format N)`:
+/// the package's version, the plan format `format`, and the commit of the
+/// checkout (`-dirty` or not) when the tests run in one.
+pub fn assert_version_line(text: &str, name: &str, format: u32) {
+    let line = text.strip_suffix('\n').unwrap_or(text);
+    let rest = line
+        .strip_prefix(&format!("{name} {} (commit ", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|| panic!("`{line}` does not start with `{name} <version> (commit `"));
+    let (commit, rest) = rest
+        .split_once(", ")
+        .unwrap_or_else(|| panic!("no `, ` after the commit in `{line}`"));
+    assert_eq!(rest, format!("plan format {format})"), "{line}");
+    let hash = commit.strip_suffix("-dirty").unwrap_or(commit);
+    match git_head() {
+        Some(head) => assert_eq!(hash, head, "{line}: built from this checkout's HEAD"),
+        None => assert!(
+            hash == "unknown" || hash.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{line}"
+        ),
+    }
+}

@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod compile;
+pub mod dist;
 mod graph;
 mod plan;
 mod watch;
@@ -10,13 +11,17 @@ mod watch;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::LazyLock;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::render::{self, Color, Format};
 use crate::source::Sources;
 use crate::syntax::discover::{self, DiscoverError};
+
+/// What `wfc --version` says after `wfc` (see [`dist::version`]).
+pub static VERSION: LazyLock<String> = LazyLock::new(|| dist::version(env!("WFC_BUILD_COMMIT")));
 
 /// Exit status when the input was checked and is clean.
 pub const EXIT_OK: u8 = 0;
@@ -75,6 +80,9 @@ pub enum Error {
     /// Options that do not go together, said in words.
     #[error("{0}")]
     Usage(String),
+    /// `wfc completions`, `wfc man` cannot write.
+    #[error(transparent)]
+    Dist(#[from] dist::DistError),
     #[error("cannot read stdin: {0}")]
     Stdin(std::io::Error),
     /// `--fix` cannot write a fixed file (the file is left as it was).
@@ -121,6 +129,7 @@ pub fn exit_code(result: &Result<Done, Error>) -> u8 {
             | Error::Lsp(_)
             | Error::Config(_)
             | Error::Usage(_)
+            | Error::Dist(_)
             | Error::Stdin(_)
             | Error::Write { .. }
             | Error::Watch { .. },
@@ -158,6 +167,14 @@ fn run() -> Result<Done, Error> {
                 serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();
             text.push('\n');
             print(&text)?;
+            Ok(Done::Clean)
+        }
+        args::Command::Completions(args) => {
+            dist::completions(args::Cli::command(), "wfc", VERSION.as_str(), &args)?;
+            Ok(Done::Clean)
+        }
+        args::Command::Man(args) => {
+            dist::man(args::Cli::command(), "wfc", &args)?;
             Ok(Done::Clean)
         }
     }

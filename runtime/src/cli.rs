@@ -3,11 +3,12 @@
 use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use wfc_compiler::api;
+use wfc_compiler::cli::dist;
 use wfc_plan::{self as plan, Plan};
 
 use crate::cancel::Cancel;
@@ -46,9 +47,12 @@ pub mod exit {
     pub const NO_RECORD: u8 = 5;
 }
 
+/// What `wfr --version` says after `wfr` (see [`dist::version`]).
+static VERSION: LazyLock<String> = LazyLock::new(|| dist::version(env!("WFC_BUILD_COMMIT")));
+
 /// wfr: runs compiled wfc workflow plans.
 #[derive(Debug, Parser)]
-#[command(name = "wfr", version, about)]
+#[command(name = "wfr", version = VERSION.as_str(), about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,6 +94,15 @@ enum Command {
     /// finished keep their results, those still running are waited for.
     #[cfg(feature = "nats")]
     Resume(worker::ResumeArgs),
+    /// Print the shell completion script of wfr.
+    ///
+    /// For example `wfr completions bash > ~/.local/share/bash-completion/completions/wfr`
+    /// (README, "Shell completions and man pages").
+    Completions(dist::CompletionsArgs),
+    /// Print wfr's man page, or write it and one per subcommand into a folder.
+    ///
+    /// For example `wfr man --out ~/.local/share/man/man1`, then `man wfr-run`.
+    Man(dist::ManArgs),
     /// (internal) Watches a `wfr` and cleans up after it if it is killed.
     #[command(hide = true)]
     Guard {
@@ -325,6 +338,9 @@ pub enum Error {
     /// `wfr guard --owner` of something that is not an owner label.
     #[error(transparent)]
     Guard(#[from] crate::guard::NotAnOwner),
+    /// `wfr completions`, `wfr man` cannot write.
+    #[error(transparent)]
+    Dist(#[from] dist::DistError),
 }
 
 /// The exit status of `wfr`: the one place statuses are chosen (README, "Exit
@@ -353,7 +369,8 @@ pub fn exit_code(result: &Result<Done, Error>) -> u8 {
             | Error::Store(_)
             | Error::Usage(_)
             | Error::ReleaseParam { .. }
-            | Error::Guard(_),
+            | Error::Guard(_)
+            | Error::Dist(_),
         ) => exit::BAD_INPUT,
     }
 }
@@ -397,6 +414,14 @@ fn run() -> Result<Done, Error> {
         Command::Worker(args) => worker::worker(&args),
         #[cfg(feature = "nats")]
         Command::Resume(args) => worker::resume(&args),
+        Command::Completions(args) => {
+            dist::completions(Cli::command(), "wfr", VERSION.as_str(), &args)?;
+            Ok(Done::Success)
+        }
+        Command::Man(args) => {
+            dist::man(Cli::command(), "wfr", &args)?;
+            Ok(Done::Success)
+        }
         Command::Guard { owner, scratch } => {
             crate::guard::run(&owner, &scratch)?;
             Ok(Done::Success)

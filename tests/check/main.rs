@@ -4,6 +4,7 @@ mod bar;
 mod calls;
 mod cli;
 mod corpus;
+mod dist;
 mod fixes;
 mod fixtures;
 mod formats;

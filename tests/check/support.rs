@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 #[path = "../common.rs"]
 mod common;
-pub use common::{bounded, mkfifo, stdout, write};
+pub use common::{assert_version_line, bounded, installed, mkfifo, stdout, syntax_ok, write};
 
 use wfc_compiler::check;
 use wfc_compiler::diagnostic::{Code, Diagnostic, Diagnostics};

@@ -4,7 +4,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{context, run_and_terminate, stderr, stdout, wfr, write};
+use crate::support::{
+    assert_version_line, context, installed, run_and_terminate, stderr, stdout, syntax_ok, wfr,
+    write,
+};
 
 const HELLO: &str = "hello:\n  type: Workflow\n  params:\n    who: {type: str, required: true}\n    times: {type: int, default: 2}\n  jobs:\n    say:\n      stages:\n        - name: Say\n          id: say\n          bash: echo \"hi $W x$T\"\n          env: {W: '${{ params.who }}', T: '${{ params.times }}'}\n";
 
@@ -443,4 +446,86 @@ fn foreach_keys_are_the_items_text_and_one_text_keeps_one_place() {
     assert!(at("\"jobs\"") < at("\"status\""), "{text}");
     assert!(at("\"3\": {\n") < at("\"item\": 3"), "{text}");
     assert!(at("\"item\": 3") < at("\"echo\""), "{text}");
+}
+
+/// The script `wfr completions SHELL` prints (it must succeed).
+fn completions(shell: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = wfr(&["completions", shell], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn completions_of_every_shell_offer_subcommands_and_their_flags_but_not_internal_ones() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = completions(shell);
+        for word in ["run", "release", "runs", "logs", "completions", "man"] {
+            assert!(script.contains(word), "{shell}: no `{word}`");
+        }
+        // fish names long flags as `-l params-file`.
+        let flag = if shell == "fish" {
+            "-l params-file"
+        } else {
+            "--params-file"
+        };
+        assert!(script.contains(flag), "{shell}: no `{flag}`");
+        assert!(
+            !script.contains("guard"),
+            "{shell}: offers the hidden `wfr guard`"
+        );
+    }
+    syntax_ok("bash", &completions("bash"));
+    for shell in ["zsh", "fish"] {
+        if installed(shell) {
+            syntax_ok(shell, &completions(shell));
+        }
+    }
+}
+
+#[test]
+fn man_prints_the_page_and_out_writes_one_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = wfr(&["man"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains("\n.TH wfr 1 "), "{page}");
+    for sub in ["run", "release", "schedule", "runs", "show", "logs", "stop"] {
+        assert!(
+            page.contains(&format!("wfr\\-{sub}(1)")),
+            "no {sub}: {page}"
+        );
+    }
+    assert!(!page.contains("guard"), "{page}");
+
+    let out = wfr(&["man", "--out", "man1"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let man1 = dir.path().join("man1");
+    for file in [
+        "wfr.1",
+        "wfr-run.1",
+        "wfr-release.1",
+        "wfr-logs.1",
+        "wfr-man.1",
+    ] {
+        let text =
+            std::fs::read_to_string(man1.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(text.contains("\n.TH wfr"), "{file}: {text}");
+    }
+    assert!(
+        !man1.join("wfr-guard.1").exists(),
+        "a page of the hidden `wfr guard`"
+    );
+    assert!(!man1.join("wfr-help.1").exists());
+}
+
+#[test]
+fn version_says_the_commit_and_the_plan_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [&["--version"][..], &["-V"], &["run", "--version"]] {
+        let out = wfr(args, dir.path(), None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let name = if args[0] == "run" { "wfr-run" } else { "wfr" };
+        assert_version_line(&stdout(&out), name, wfc_plan::FORMAT_VERSION);
+    }
 }

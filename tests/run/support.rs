@@ -11,7 +11,10 @@ use std::process::{Command, Output};
 mod common;
 // Not every crate that includes this file uses every helper.
 #[allow(unused_imports)]
-pub use common::{Tmpfs, bounded, damaged_plans, mkfifo, stderr, stdout, write};
+pub use common::{
+    Tmpfs, assert_version_line, bounded, damaged_plans, installed, mkfifo, stderr, stdout,
+    syntax_ok, write,
+};
 
 pub fn tests_dir() -> PathBuf {
     PathBuf::from(crate::TESTS)

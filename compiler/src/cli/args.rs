@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// wfc: compiler for ddeutil-workflow YAML workflows.
 #[derive(Debug, Parser)]
-#[command(name = "wfc", version, about, propagate_version = true)]
+#[command(name = "wfc", version = super::VERSION.as_str(), about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +41,15 @@ pub enum Command {
         /// ./conf or .).
         path: Option<std::path::PathBuf>,
     },
+    /// Print the shell completion script of wfc.
+    ///
+    /// For example `wfc completions bash > ~/.local/share/bash-completion/completions/wfc`
+    /// (README, "Shell completions and man pages").
+    Completions(super::dist::CompletionsArgs),
+    /// Print wfc's man page, or write it and one per subcommand into a folder.
+    ///
+    /// For example `wfc man --out ~/.local/share/man/man1`, then `man wfc-check`.
+    Man(super::dist::ManArgs),
 }
 
 /// Which files, and what the checks need to know.
