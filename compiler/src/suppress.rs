@@ -158,41 +158,11 @@ fn collect_scalars(text: &str, node: &Node, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// The bytes a scalar's text takes. A quoted scalar's span may run on to the
-/// end of its line (over a comment after it): it ends at its closing quote.
+/// The bytes a scalar's text takes (a quoted one's span ends at its quote:
+/// see [`crate::syntax::yaml::quoted_span`]).
 fn scalar_range(text: &str, span: Span) -> (usize, usize) {
-    let (start, end) = (span.start as usize, span.end as usize);
-    let Some(body) = text.get(start..end.max(start)) else {
-        return (start, end);
-    };
-    let mut chars = body.char_indices();
-    let close = match chars.next() {
-        Some((_, '"')) => {
-            let mut escaped = false;
-            chars.find(|&(_, c)| {
-                let closes = c == '"' && !escaped;
-                escaped = c == '\\' && !escaped;
-                closes
-            })
-        }
-        Some((_, '\'')) => {
-            let mut rest = body.char_indices().skip(1).peekable();
-            let mut found = None;
-            while let Some((i, c)) = rest.next() {
-                if c == '\'' {
-                    if rest.peek().is_some_and(|&(_, n)| n == '\'') {
-                        rest.next();
-                    } else {
-                        found = Some((i, c));
-                        break;
-                    }
-                }
-            }
-            found
-        }
-        _ => return (start, end),
-    };
-    close.map_or((start, end), |(i, _)| (start, start + i + 1))
+    let span = crate::syntax::yaml::quoted_span(text, span);
+    (span.start as usize, span.end as usize)
 }
 
 /// Where a YAML comment starts on a line: a `#` at the start or after a blank,

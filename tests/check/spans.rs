@@ -397,3 +397,13 @@ fn volume_host_paths_are_templates_the_check_sees() {
     );
     assert_eq!(found(&yaml).len(), 3, "{:#?}", found(&yaml));
 }
+
+/// A quoted value or key followed by a comment: the finding's span ends at the
+/// closing quote, not at the end of the line.
+#[test]
+fn a_quoted_scalar_ends_at_its_quote() {
+    let yaml = wf("- name: t\n  trigger: \"othr\"   # the comment is not the name");
+    assert_one(&yaml, Code::UnknownWorkflow, "\"othr\"", 10, 20);
+    let yaml = wf("- name: a\n  'ec''oh': hi   # nor here");
+    assert_one(&yaml, Code::UnknownKey, "'ec''oh'", 10, 11);
+}

@@ -295,7 +295,13 @@ impl<'t> Reader<'t> {
                     offset: at.start as usize,
                     message,
                 })?;
-                (Node { span: at, kind }, anchor)
+                let span = if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted)
+                {
+                    quoted_span(self.text, at)
+                } else {
+                    at
+                };
+                (Node { span, kind }, anchor)
             }
             Event::SequenceStart(anchor, _) => {
                 let mut items: Vec<Node> = Vec::new();
@@ -354,7 +360,12 @@ impl<'t> Reader<'t> {
         let mut last: Option<Span> = None;
         loop {
             let (event, span) = self.next()?;
-            let key_span = self.span(span);
+            let mut key_span = self.span(span);
+            if let Event::Scalar(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, _, _) =
+                &event
+            {
+                key_span = quoted_span(self.text, key_span);
+            }
             let key = match event {
                 Event::MappingEnd => {
                     end = end.cover(key_span);
@@ -472,6 +483,45 @@ fn merge_entries(value: Node) -> Result<Vec<Entry>, usize> {
 
 /// Resolves a scalar the way ddeutil-workflow's loader does: PyYAML's YAML 1.1
 /// SafeLoader rules without the `yes/no/on/off` booleans. Dates stay strings.
+/// A quoted scalar's span, ending at its closing quote: the parser's end runs on
+/// over what follows on the line (blanks and a comment), which a finding's span
+/// and a fix's edit must not cover.
+pub(crate) fn quoted_span(text: &str, span: Span) -> Span {
+    let (start, end) = (span.start as usize, span.end as usize);
+    let Some(body) = text.get(start..end.max(start)) else {
+        return span;
+    };
+    let mut chars = body.char_indices();
+    let close = match chars.next() {
+        Some((_, '"')) => {
+            let mut escaped = false;
+            chars.find(|&(_, c)| {
+                let closes = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                closes
+            })
+        }
+        Some((_, '\'')) => {
+            // `''` is a quote inside the scalar.
+            let mut rest = chars.peekable();
+            let mut found = None;
+            while let Some((i, c)) = rest.next() {
+                if c == '\'' {
+                    if rest.peek().is_some_and(|&(_, n)| n == '\'') {
+                        rest.next();
+                    } else {
+                        found = Some((i, c));
+                        break;
+                    }
+                }
+            }
+            found
+        }
+        _ => None,
+    };
+    close.map_or(span, |(i, _)| Span::new(span.file, start, start + i + 1))
+}
+
 fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind, String> {
     if let Some(tag) = tag {
         if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
