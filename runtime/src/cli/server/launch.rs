@@ -176,6 +176,15 @@ impl Launcher {
                 let refused = (code == Some(i32::from(super::super::exit::BAD_INPUT))
                     || !in_history)
                     .then(|| said_errors(&said, code));
+                // Why, before the history says FAILED: a client that sees the
+                // run ended reads why at once.
+                {
+                    let mut children = children.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(child) = children.get_mut(&run_id) {
+                        child.exited = true;
+                        child.refused.clone_from(&refused);
+                    }
+                }
                 if !in_history {
                     // Its wfr ended before the run was in the history: the run
                     // goes there as FAILED, with why.
@@ -201,10 +210,6 @@ impl Launcher {
                     wfc_plan::errln!("wfr server: run {run_id} did not start: {why}");
                 }
                 let mut children = children.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(child) = children.get_mut(&run_id) {
-                    child.exited = true;
-                    child.refused = refused;
-                }
                 // Forget the oldest ended ones beyond what is remembered.
                 if children.len() > REMEMBERED {
                     let mut ended: Vec<(Timestamp, String)> = children
