@@ -679,11 +679,33 @@ pub(crate) async fn key_value(
             ..Default::default()
         })
         .await;
-    js.get_key_value(bucket).await.map_err(|error| match made {
-        Err(made) => format!("cannot make bucket {bucket} ({replicas} replicas): {made}"),
-        Ok(_) => format!("cannot open bucket {bucket}: {error}"),
-    })
+    // A stream just made on a cluster (by this store or a racing one) may not
+    // be known yet to the server this client talks to: "stream not found" for
+    // a moment, then found.
+    let visible_by = tokio::time::Instant::now() + BUCKET_VISIBLE_WITHIN;
+    loop {
+        match js.get_key_value(bucket).await {
+            Ok(store) => return Ok(store),
+            Err(error)
+                if error.to_string().contains("stream not found")
+                    && tokio::time::Instant::now() < visible_by =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => {
+                return Err(match made {
+                    Err(made) => {
+                        format!("cannot make bucket {bucket} ({replicas} replicas): {made}")
+                    }
+                    Ok(_) => format!("cannot open bucket {bucket}: {error}"),
+                });
+            }
+        }
+    }
 }
+
+/// How long a bucket just made may stay unknown to the server a client talks to.
+const BUCKET_VISIBLE_WITHIN: Duration = Duration::from_secs(5);
 
 /// The store's buckets, made when missing.
 async fn buckets(client: &async_nats::Client, address: &Address) -> Result<Buckets, Failure> {
