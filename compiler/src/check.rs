@@ -149,22 +149,6 @@ pub struct Overlay {
     pub bytes: Vec<u8>,
 }
 
-impl Overlay {
-    /// Whether `path` (as loaded) is the overlay's file.
-    fn is(&self, path: &Path) -> bool {
-        if path == self.path {
-            return true;
-        }
-        match (
-            std::fs::canonicalize(path),
-            std::fs::canonicalize(&self.path),
-        ) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
 /// [`check_paths_keeping`], with `overlay` in place of the file it names.
 pub fn check_paths_with(
     paths: &[PathBuf],
@@ -175,7 +159,14 @@ pub fn check_paths_with(
 ) -> Result<Checked, DiscoverError> {
     let mut raw = project::read_files(paths)?;
     if let Some(overlay) = overlay {
-        raw.retain(|r| !overlay.is(&r.path));
+        // The file it stands for, as loaded: by its path, or by where it leads.
+        let real = std::fs::canonicalize(&overlay.path).ok();
+        raw.retain(|r| {
+            r.path != overlay.path
+                && real
+                    .as_ref()
+                    .is_none_or(|real| std::fs::canonicalize(&r.path).ok().as_ref() != Some(real))
+        });
         let mut file = project::RawFile::from_bytes(overlay.path.clone(), overlay.bytes.clone());
         file.explicit = true;
         raw.push(file);

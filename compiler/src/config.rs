@@ -83,6 +83,8 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// The folder relative paths (`conf`, `cache-dir`, per-file globs) start from.
     pub base: PathBuf,
+    /// `base` with its links resolved, which per-file globs match files under.
+    base_real: Option<PathBuf>,
     pub conf: (Option<PathBuf>, Origin),
     pub filters: (Vec<String>, Origin),
     pub cache_dir: (Option<PathBuf>, Origin),
@@ -124,6 +126,7 @@ impl Config {
     fn empty(base: PathBuf) -> Self {
         Self {
             file: None,
+            base_real: std::fs::canonicalize(&base).ok(),
             base,
             conf: (None, Origin::Default),
             filters: (Vec::new(), Origin::Default),
@@ -264,10 +267,9 @@ impl Config {
 
     /// `file` relative to the configuration's folder, as per-file globs see it.
     fn relative(&self, file: &Path) -> PathBuf {
-        let canonical = |p: &Path| std::fs::canonicalize(p).ok();
-        match (canonical(file), canonical(&self.base)) {
+        match (std::fs::canonicalize(file).ok(), &self.base_real) {
             (Some(file), Some(base)) => file
-                .strip_prefix(&base)
+                .strip_prefix(base)
                 .map_or_else(|_| file.clone(), Path::to_path_buf),
             _ => file.strip_prefix("./").unwrap_or(file).to_path_buf(),
         }
@@ -281,16 +283,6 @@ impl Config {
             .iter()
             .find(|(c, _)| *c == code)
             .map_or(code.severity(), |(_, s)| *s)
-    }
-
-    /// Whether the configuration changes nothing about which findings are
-    /// shown or how.
-    #[must_use]
-    pub fn filters_nothing(&self) -> bool {
-        self.select.0.is_none()
-            && self.ignore.0.codes.is_empty()
-            && self.per_file.0.is_empty()
-            && self.severity.0.is_empty()
     }
 
     /// `conf`, relative to where wfc runs.

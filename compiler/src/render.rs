@@ -93,6 +93,7 @@ pub fn write(
 
 /// 1-based start and end line/column of a span, columns in characters, and
 /// its byte offsets.
+#[derive(serde::Serialize)]
 pub(crate) struct Position {
     pub line: usize,
     pub column: usize,
@@ -120,7 +121,13 @@ pub(crate) fn position(sources: &Sources, span: Span) -> Position {
 
 /// The file path as shown to users, with `/` separators.
 pub(crate) fn file_name(sources: &Sources, span: Span) -> String {
-    sources.path(span.file).to_string_lossy().replace('\\', "/")
+    shown_path(sources.path(span.file))
+}
+
+/// A path as findings show it, with `/` separators.
+#[must_use]
+pub fn shown_path(path: &std::path::Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
 }
 
 /// How many findings have a safe fix, and how many only an unsafe one.

@@ -2,8 +2,6 @@
 //! the line above, `# wfc: ignore-file[WF404]` for a whole file; and the policy
 //! that decides which findings are shown (configuration, then suppressions).
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -399,12 +397,6 @@ fn unused(text: &str, s: &Suppression, at: usize, code: Code, span: Span) -> Dia
             expected,
         }],
     })
-}
-
-/// `path` as shown, for messages.
-#[must_use]
-pub fn shown(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
 }
 
 #[cfg(test)]

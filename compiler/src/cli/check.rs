@@ -299,7 +299,7 @@ impl Session {
             let source = checked.sources.get(file);
             let mut recheck = |text: &str| self.recheck(checked, file, text);
             let outcome = fix::fix_text(&source.text, args.fixing.unsafe_fixes, &mut recheck);
-            let path = suppress::shown(&source.path);
+            let path = crate::render::shown_path(&source.path);
             for refused in &outcome.refused {
                 crate::errln!(
                     "wfc: {path}:{}: not fixed: {} {} ({}): {}",

@@ -34,7 +34,7 @@ pub(super) fn run(args: &CompileArgs) -> Result<Done, Error> {
         let (line, column) = source.line_col(d.span.start);
         crate::errln!(
             "wfc: {}:{line}:{column}: {} {} is hidden by the configuration or a comment, but it is an error: {} (its workflow gets no plan; `wfc check --no-suppress --isolated` shows it)",
-            crate::suppress::shown(&source.path),
+            crate::render::shown_path(&source.path),
             d.code.id(),
             d.code.name(),
             d.message

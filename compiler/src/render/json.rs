@@ -47,32 +47,15 @@ struct Report<'a> {
 #[derive(Serialize)]
 struct Place {
     file: String,
-    line: usize,
-    column: usize,
-    end_line: usize,
-    end_column: usize,
-    offset: usize,
-    end_offset: usize,
+    #[serde(flatten)]
+    at: Position,
 }
 
 impl Place {
     fn new(sources: &Sources, span: Span) -> Self {
-        let Position {
-            line,
-            column,
-            end_line,
-            end_column,
-            offset,
-            end_offset,
-        } = position(sources, span);
         Self {
             file: file_name(sources, span),
-            line,
-            column,
-            end_line,
-            end_column,
-            offset,
-            end_offset,
+            at: position(sources, span),
         }
     }
 }
