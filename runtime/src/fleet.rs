@@ -179,6 +179,14 @@ fn runtime() -> &'static tokio::runtime::Handle {
     })
 }
 
+/// Ticks every `period`, the first a period from now. (Not
+/// `tokio::time::interval` and its first tick: that tick is "now", which
+/// the timer rounds up to its next millisecond, so awaiting it put up to a
+/// millisecond and more into every job's trip.)
+pub(crate) fn ticks(period: Duration) -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+}
+
 /// Waits for `future` on the NATS runtime, from a thread that is not one of
 /// its own.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {

@@ -489,8 +489,7 @@ async fn take(
                 let mut running = tokio::task::spawn_blocking(move || {
                     unit.map(|unit| vm::run_unit(&engine, unit))
                 });
-                let mut beat = tokio::time::interval(heartbeat);
-                beat.tick().await;
+                let mut beat = fleet::ticks(heartbeat);
                 let result = loop {
                     tokio::select! {
                         done = &mut running => break done,

@@ -449,8 +449,7 @@ mod fleet_runner {
             .map_err(|e| shown(&e))?;
         let mut taken = false;
         let mut cancel_deadline: Option<tokio::time::Instant> = None;
-        let mut poll = tokio::time::interval(RESULT_POLL);
-        poll.tick().await;
+        let mut poll = fleet::ticks(RESULT_POLL);
         loop {
             tokio::select! {
                 // Events first: a worker sends a unit's events before its
