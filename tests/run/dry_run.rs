@@ -2,7 +2,7 @@
 //! side effect starts, and what would have started is told with its templates
 //! rendered.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -52,16 +52,6 @@ dry:
       stages:
         - {name: Cell, bash: 'touch cell-${{ matrix.n }}.txt'}
 "#;
-
-/// Copies `wfr` alone into `dir/bin`: a run that needs Python cannot be handed
-/// to `wfr-python` from there.
-fn lone_wfr(dir: &Path) -> PathBuf {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).expect("mkdir");
-    let copy = bin.join("wfr");
-    std::fs::copy(crate::WFR, &copy).expect("copy wfr");
-    copy
-}
 
 /// The files the workflow's stages would write, found in `dir`.
 fn written(dir: &Path) -> Vec<String> {
@@ -269,7 +259,7 @@ fn a_template_that_does_not_render_fails_its_stage_in_a_dry_run() {
 fn a_dry_run_of_python_stages_needs_no_python() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "conf/flows.yml", FLOWS);
-    let lone = lone_wfr(dir.path());
+    let lone = crate::handoff::lone_wfr(dir.path());
     let run = |args: &[&str]| {
         Command::new(&lone)
             .args(args)

@@ -7,13 +7,31 @@ use std::process::{Command, Output};
 
 use crate::support::{context, stderr, wfr, write};
 
-/// Copies `wfr` alone into `dir/bin`.
+/// Copies `wfr` alone into `dir/bin`, ready to run.
+///
+/// A copy may not run at once: a child that another test's thread forks while
+/// the copy's file is open for writing holds that descriptor until it execs,
+/// and running the copy meanwhile fails with "Text file busy". Once one run of
+/// it started, no writer is left (ours is closed, and theirs close on exec):
+/// so the copy is run (`--version`) until it starts.
 pub(crate) fn lone_wfr(dir: &Path) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("mkdir");
     let copy = bin.join("wfr");
     std::fs::copy(env!("CARGO_BIN_EXE_wfr"), &copy).expect("copy wfr");
-    copy
+    let started = std::time::Instant::now();
+    loop {
+        match Command::new(&copy).arg("--version").output() {
+            Ok(_) => return copy,
+            Err(e)
+                if e.raw_os_error() == Some(nix::libc::ETXTBSY)
+                    && started.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("the copy of wfr does not run: {e}"),
+        }
+    }
 }
 
 fn run(binary: &Path, dir: &Path, args: &[&str]) -> Output {
