@@ -14,7 +14,10 @@
 //! * Results: the stream `WFR_RESULTS`, one message per finished unit on
 //!   `wfr.res.<run>.<unit>`, kept a week: a coordinator that died finds them
 //!   there (`wfr resume`). Events: core NATS on `wfr.ev.<run>.<unit>`, as they
-//!   happen (a coordinator that is gone misses them; the worker logs them too).
+//!   happen, each message a JSON list of them (a stage's events gathered for a
+//!   few milliseconds; those still unsent when the unit ends go in its result);
+//!   a coordinator that is gone misses them (the worker logs them too). A
+//!   coordinator listens on one subscription per run, `wfr.*.<run>.*`.
 //! * Plans: the KV bucket `wfr-plans`, by the hash of the plan file; workers
 //!   keep the ones they fetched. (A KV bucket, not an object store: a plan is
 //!   a few kilobytes, and after a cluster node's loss, reads from an object
@@ -27,8 +30,9 @@
 //! `nats://user:pass@host:port`) or `WFR_NATS_TOKEN`; they are never shown:
 //! every message names the servers without them.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -203,6 +207,8 @@ pub(crate) struct Fleet {
     pub plans: async_nats::jetstream::kv::Store,
     pub cancels: async_nats::jetstream::kv::Store,
     pub runs: async_nats::jetstream::kv::Store,
+    /// A coordinator's subscriptions: see [`Fleet::listen`].
+    listening: Listening,
 }
 
 impl Fleet {
@@ -266,6 +272,7 @@ impl Fleet {
             plans,
             cancels,
             runs,
+            listening: Listening::default(),
         })
     }
 }
@@ -382,6 +389,10 @@ pub(crate) struct ResultMsg {
     pub status: String,
     /// Why the list stopped: `cancelled_before`, `failed:<stage>`, `cancelled`.
     pub stop: Option<String>,
+    /// The unit's last events ([`EventMsg`]s), not sent on their own: told
+    /// before the result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// A run event from a worker.
@@ -583,6 +594,216 @@ pub(crate) struct RunManifest {
     /// The run sent every job to the fleet (`--workers`).
     #[serde(default)]
     pub every_job: bool,
+}
+
+/// The events in a message on `wfr.ev.<run>.<unit>`: a list of them (or one).
+pub(crate) fn events_of(payload: &[u8]) -> Vec<EventMsg> {
+    serde_json::from_slice::<Vec<EventMsg>>(payload)
+        .or_else(|_| serde_json::from_slice::<EventMsg>(payload).map(|one| vec![one]))
+        .unwrap_or_default()
+}
+
+/// What a unit's worker says, as its coordinator hears it: a message on
+/// `wfr.ev.<run>.<unit>` or on `wfr.res.<run>.<unit>`.
+pub(crate) enum Said {
+    Events(async_nats::Message),
+    Result(async_nats::Message),
+}
+
+/// How long a run's subscription outlives its last waiting strategy (the
+/// run's next job usually comes sooner, and reuses it).
+const QUIET: Duration = Duration::from_secs(30);
+
+/// A coordinator's subscriptions: one per run (`wfr.*.<run>.*`, its units'
+/// events and results), shared by the strategies waiting on it and dropped
+/// once the run has been quiet for [`QUIET`]; one per process for JetStream's
+/// advisories of jobs delivered too many times. (A subscription per strategy
+/// cost the server six more operations per job.)
+#[derive(Default)]
+struct Listening {
+    runs: Arc<Mutex<HashMap<String, Arc<Ears>>>>,
+    gave_up: tokio::sync::OnceCell<tokio::sync::broadcast::Sender<u64>>,
+}
+
+/// A run's subscription's listeners, by unit.
+#[derive(Default)]
+struct Ears {
+    state: Mutex<EarsState>,
+}
+
+#[derive(Default)]
+struct EarsState {
+    units: HashMap<String, tokio::sync::mpsc::UnboundedSender<Said>>,
+    /// When the last unit stopped listening.
+    quiet_since: Option<tokio::time::Instant>,
+    /// The subscription is gone: a new one is needed.
+    closed: bool,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What one unit's worker says, until it is dropped.
+pub(crate) struct UnitInbox {
+    said: tokio::sync::mpsc::UnboundedReceiver<Said>,
+    ears: Arc<Ears>,
+    unit: String,
+}
+
+impl UnitInbox {
+    pub(crate) async fn next(&mut self) -> Option<Said> {
+        self.said.recv().await
+    }
+}
+
+impl Drop for UnitInbox {
+    fn drop(&mut self) {
+        let mut state = locked(&self.ears.state);
+        state.units.remove(&self.unit);
+        if state.units.is_empty() {
+            state.quiet_since = Some(tokio::time::Instant::now());
+        }
+    }
+}
+
+impl Fleet {
+    /// Listens to what the worker of `unit` (of the run whose subject token
+    /// is `run_key`) says. Messages sent after this returns are not missed:
+    /// the subscription is made (or was) on this connection before anything
+    /// this coordinator publishes next.
+    pub(crate) async fn listen(
+        &self,
+        run_key: &str,
+        unit: &str,
+    ) -> Result<UnitInbox, async_nats::SubscribeError> {
+        let (tx, said) = tokio::sync::mpsc::unbounded_channel();
+        loop {
+            let existing = locked(&self.listening.runs).get(run_key).cloned();
+            if let Some(ears) = existing {
+                let mut state = locked(&ears.state);
+                if !state.closed {
+                    state.units.insert(unit.to_string(), tx);
+                    state.quiet_since = None;
+                    drop(state);
+                    return Ok(UnitInbox {
+                        said,
+                        ears,
+                        unit: unit.to_string(),
+                    });
+                }
+                drop(state);
+                let mut runs = locked(&self.listening.runs);
+                if runs.get(run_key).is_some_and(|e| Arc::ptr_eq(e, &ears)) {
+                    runs.remove(run_key);
+                }
+                continue;
+            }
+            let subscription = self.client.subscribe(format!("wfr.*.{run_key}.*")).await?;
+            let ears = Arc::new(Ears::default());
+            {
+                let mut runs = locked(&self.listening.runs);
+                if runs.contains_key(run_key) {
+                    // Another strategy of the run subscribed meanwhile.
+                    continue;
+                }
+                runs.insert(run_key.to_string(), Arc::clone(&ears));
+            }
+            tokio::spawn(route(
+                subscription,
+                ears,
+                Arc::clone(&self.listening.runs),
+                run_key.to_string(),
+            ));
+        }
+    }
+
+    /// The stream sequences of jobs JetStream gave up on (delivered
+    /// [`MAX_DELIVER`] times), from now on.
+    pub(crate) async fn gave_up(
+        &self,
+    ) -> Result<tokio::sync::broadcast::Receiver<u64>, async_nats::SubscribeError> {
+        let sender = self
+            .listening
+            .gave_up
+            .get_or_try_init(|| async {
+                let mut advisories = self
+                    .client
+                    .subscribe(format!(
+                        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS}.>"
+                    ))
+                    .await?;
+                let (sender, _) = tokio::sync::broadcast::channel(64);
+                let tell = sender.clone();
+                tokio::spawn(async move {
+                    use futures_util::StreamExt as _;
+                    while let Some(msg) = advisories.next().await {
+                        let advisory: serde_json::Value =
+                            serde_json::from_slice(&msg.payload).unwrap_or_default();
+                        if let Some(seq) = advisory
+                            .get("stream_seq")
+                            .and_then(serde_json::Value::as_u64)
+                        {
+                            let _ = tell.send(seq);
+                        }
+                    }
+                });
+                Ok::<_, async_nats::SubscribeError>(sender)
+            })
+            .await?;
+        Ok(sender.subscribe())
+    }
+}
+
+/// Passes a run's messages to the units listening; ends the subscription
+/// once none has listened for [`QUIET`].
+async fn route(
+    mut subscription: async_nats::Subscriber,
+    ears: Arc<Ears>,
+    runs: Arc<Mutex<HashMap<String, Arc<Ears>>>>,
+    run_key: String,
+) {
+    use futures_util::StreamExt as _;
+    let mut tick = ticks(QUIET);
+    loop {
+        tokio::select! {
+            msg = subscription.next() => {
+                let Some(msg) = msg else { break };
+                let mut parts = msg.subject.split('.').skip(1);
+                let (Some(kind), Some(unit)) = (parts.next(), parts.nth(1)) else {
+                    continue;
+                };
+                let (kind, unit) = (kind.to_string(), unit.to_string());
+                let unit = unit.as_str();
+                let said = match kind.as_str() {
+                    "ev" => Said::Events(msg),
+                    "res" => Said::Result(msg),
+                    _ => continue,
+                };
+                if let Some(tx) = locked(&ears.state).units.get(unit) {
+                    let _ = tx.send(said);
+                }
+            }
+            _ = tick.tick() => {
+                let state = locked(&ears.state);
+                if state.units.is_empty()
+                    && state.quiet_since.is_some_and(|t| t.elapsed() >= QUIET)
+                {
+                    break;
+                }
+            }
+        }
+    }
+    // Closed first (a unit that finds it closed subscribes anew), then
+    // forgotten; the subscription ends when dropped.
+    let mut runs = locked(&runs);
+    let mut state = locked(&ears.state);
+    state.closed = true;
+    state.units.clear();
+    drop(state);
+    if runs.get(&run_key).is_some_and(|e| Arc::ptr_eq(e, &ears)) {
+        runs.remove(&run_key);
+    }
 }
 
 #[cfg(test)]

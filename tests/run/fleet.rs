@@ -147,6 +147,28 @@ plain:
         - name: where
           id: where
           bash: echo "$${WFR_WORKER:-here}"
+chatty:
+  type: Workflow
+  params:
+    marker: str
+  jobs:
+    remote:
+      runs-on:
+        type: self_hosted
+        with:
+          host: ${FLEET_URL}
+          token: ${FLEET_TOKEN}
+      stages:
+        - name: count
+          id: count
+          bash: |
+            seq 1 60 | sed 's/^/line /'
+            # Held until the test has seen the lines on the coordinator.
+            for _ in $(seq 600); do
+              [ -e "${{ params.marker }}.go" ] && break
+              sleep 0.05
+            done
+            echo "released"
 slow:
   type: Workflow
   params:
@@ -252,6 +274,62 @@ fn a_self_hosted_job_runs_on_a_worker_and_its_token_is_kept_nowhere() {
     );
     let holding = files_hold(dir.path(), nats.token());
     assert!(holding.is_empty(), "the token is in {holding:?}");
+}
+
+/// A stage's events go to the coordinator as they happen (gathered for a few
+/// milliseconds into one message, not one message per event); those of a unit
+/// that ends within that time go with its result.
+#[test]
+fn a_stage_s_lines_reach_the_coordinator_while_it_runs_and_in_few_messages() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    workspace(dir.path());
+    let _w = Worker::start(dir.path(), &nats.url(), nats.token(), "w1", &[]);
+    let tap = nats.tap("wfr.ev.>");
+    let marker = format!("marker={}", dir.path().join("m").display());
+    let conf = dir.path().join("conf");
+    let run = start_with(
+        &["run", "chatty", "-p", &marker, "--output", "json"],
+        dir.path(),
+        &[
+            ("WORKFLOW_CORE_CONF_PATH", conf.to_str().expect("utf-8")),
+            ("FLEET_URL", &nats.url()),
+            ("FLEET_TOKEN", nats.token()),
+        ],
+    );
+    // The lines are told while the stage still runs (it waits for `.go`).
+    let waited = Instant::now();
+    while !run.stderr_so_far().contains(" line 60 stream=stdout") {
+        assert!(
+            waited.elapsed() < Duration::from_secs(25),
+            "the stage's lines did not reach the coordinator while it ran:\n{}",
+            run.stderr_so_far()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = run.stderr_so_far();
+    for n in [1, 30, 59] {
+        assert!(
+            log.contains(&format!(" line {n} stream=stdout")),
+            "line {n}:\n{log}"
+        );
+    }
+    assert!(!log.contains("released"), "{log}");
+    // 60 lines, the stage's start and `Taken`: a few messages, not 62.
+    let messages = tap.seen();
+    assert!(
+        (1..=8).contains(&messages),
+        "{messages} event messages for 62 events"
+    );
+    std::fs::write(dir.path().join("m.go"), "").expect("the release file");
+    let ended = run.end_within(Duration::from_secs(30));
+    let context: serde_json::Value = serde_json::from_str(&ended.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", ended.stdout, ended.stderr));
+    assert_eq!(context["status"], "SUCCESS", "{}", ended.stderr);
+    // The last line and the stage's end came (with the result, or just before it).
+    assert!(ended.stderr.contains("released"), "{}", ended.stderr);
 }
 
 #[test]

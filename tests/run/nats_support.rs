@@ -252,6 +252,83 @@ impl NatsServer {
     pub fn store_dir(&self) -> &Path {
         &self.node.store
     }
+
+    /// Counts the messages published on `subject` (wildcards allowed) from
+    /// now on, as a plain NATS client that speaks the text protocol.
+    pub fn tap(&self, subject: &str) -> Tap {
+        Tap::start(self.port(), self.token(), subject)
+    }
+}
+
+/// A subscriber on its own connection and thread that counts the messages
+/// it gets (see [`NatsServer::tap`]).
+pub struct Tap {
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stream: TcpStream,
+}
+
+impl Tap {
+    fn start(port: u16, token: &str, subject: &str) -> Tap {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("a connection to NATS");
+        let mut reader = std::io::BufReader::new(stream.try_clone().expect("a second handle"));
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("the server's INFO");
+        assert!(line.starts_with("INFO"), "not a NATS server: {line}");
+        write!(
+            stream,
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"auth_token\":\"{token}\",\"protocol\":1}}\r\nSUB {subject} 1\r\nPING\r\n"
+        )
+        .expect("subscribing");
+        // The PONG comes once the subscription is in place.
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("the server's PONG");
+            assert!(!line.starts_with("-ERR"), "NATS refused the tap: {line}");
+            if line.starts_with("PONG") {
+                break;
+            }
+        }
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&seen);
+        let mut writer = stream.try_clone().expect("a third handle");
+        std::thread::spawn(move || {
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                if line.starts_with("PING") {
+                    let _ = writer.write_all(b"PONG\r\n");
+                } else if line.starts_with("MSG ") {
+                    // MSG <subject> <sid> [reply] <bytes>: skip the payload and its CRLF.
+                    let bytes: usize = line
+                        .split_whitespace()
+                        .last()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    let mut payload = vec![0u8; bytes + 2];
+                    if reader.read_exact(&mut payload).is_err() {
+                        return;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        Tap { seen, stream }
+    }
+
+    /// How many messages came so far.
+    pub fn seen(&self) -> usize {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// A JetStream cluster of `nats-server`s on loopback, with one token (see the

@@ -424,27 +424,21 @@ async fn take(
         }
     );
     // Events, in order, through one task.
-    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    let publisher = {
-        let client = fleet.client.clone();
-        let subject = events_subject.clone();
-        tokio::spawn(async move {
-            while let Some(bytes) = events_rx.recv().await {
-                let _ = client.publish(subject.clone(), bytes.into()).await;
-            }
-        })
-    };
-    let send = |event: RemoteEvent, run: &str, tx: &tokio::sync::mpsc::UnboundedSender<Vec<u8>>| {
-        let msg = EventMsg {
-            worker: state.name.clone(),
-            attempt,
-            run: run.to_string(),
-            event,
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel::<EventMsg>();
+    let publisher = tokio::spawn(publish_events(
+        fleet.client.clone(),
+        events_subject.clone(),
+        events_rx,
+    ));
+    let send =
+        |event: RemoteEvent, run: &str, tx: &tokio::sync::mpsc::UnboundedSender<EventMsg>| {
+            let _ = tx.send(EventMsg {
+                worker: state.name.clone(),
+                attempt,
+                run: run.to_string(),
+                event,
+            });
         };
-        if let Ok(bytes) = serde_json::to_vec(&msg) {
-            let _ = tx.send(bytes);
-        }
-    };
     send(RemoteEvent::Taken, &job.run_id, &events_tx);
     let list = if cancelled {
         Ok(ListResult {
@@ -519,7 +513,7 @@ async fn take(
         }
     };
     drop(events_tx);
-    let _ = publisher.await;
+    let last_events = publisher.await.unwrap_or_default();
     if state.returning.load(Ordering::SeqCst) {
         // The worker is stopping: the job goes to another worker.
         let _ = msg.ack_with(AckKind::Nak(None)).await;
@@ -537,6 +531,7 @@ async fn take(
             attempt,
             stages: wire::map_of(&list.stages),
             status: list.status.as_str().to_string(),
+            events: Vec::new(),
             stop: list.stop.map(|stop| match stop {
                 Stop::CancelledBefore => "cancelled_before".to_string(),
                 Stop::Cancelled => "cancelled".to_string(),
@@ -548,6 +543,10 @@ async fn take(
             }),
         },
         Err(why) => failed(&state.name, attempt, &why),
+    };
+    let result = ResultMsg {
+        events: last_events,
+        ..result
     };
     let status = result.status.clone();
     let Ok(payload) = serde_json::to_vec(&result) else {
@@ -607,6 +606,7 @@ fn failed(worker: &str, attempt: u64, why: &str) -> ResultMsg {
         )],
         status: "FAILED".into(),
         stop: Some("failed:fleet".into()),
+        events: Vec::new(),
     }
 }
 
@@ -676,9 +676,78 @@ async fn read_plan(fleet: &Fleet, hash: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// How long a stage's events wait for more to go with them in one message.
+const LINGER: Duration = Duration::from_millis(5);
+/// How many bytes of events one message holds at most.
+const BATCH_BYTES: usize = 256 * 1024;
+/// How many bytes of events may go with a unit's result instead.
+const CARRIED_BYTES: usize = 64 * 1024;
+
+/// Publishes a unit's events on `subject`, in order: `Taken` at once, a
+/// stage's events gathered for up to [`LINGER`], in one message (a JSON
+/// list). When the unit ends (the channel closes) the events not sent yet are
+/// returned, to go with the result: a unit that ends within the linger sends
+/// one message, its result, instead of one per event.
+async fn publish_events(
+    client: async_nats::Client,
+    subject: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<EventMsg>,
+) -> Vec<Box<serde_json::value::RawValue>> {
+    let mut batch: Vec<Box<serde_json::value::RawValue>> = Vec::new();
+    let mut bytes = 0;
+    let send = |batch: &mut Vec<Box<serde_json::value::RawValue>>, bytes: &mut usize| {
+        let payload = serde_json::to_vec(&*batch).unwrap_or_default();
+        batch.clear();
+        *bytes = 0;
+        let client = client.clone();
+        let subject = subject.clone();
+        async move {
+            let _ = client.publish(subject, payload.into()).await;
+        }
+    };
+    let push =
+        |batch: &mut Vec<Box<serde_json::value::RawValue>>, bytes: &mut usize, e: &EventMsg| {
+            if let Ok(raw) = serde_json::value::to_raw_value(e) {
+                *bytes += raw.get().len() + 1;
+                batch.push(raw);
+            }
+        };
+    let mut closed = false;
+    while !closed {
+        let Some(first) = rx.recv().await else { break };
+        let urgent = matches!(first.event, RemoteEvent::Taken);
+        push(&mut batch, &mut bytes, &first);
+        if !urgent {
+            let deadline = tokio::time::Instant::now() + LINGER;
+            while bytes < BATCH_BYTES {
+                tokio::select! {
+                    more = rx.recv() => {
+                        let Some(event) = more else {
+                            closed = true;
+                            break;
+                        };
+                        push(&mut batch, &mut bytes, &event);
+                    }
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+        }
+        while bytes < BATCH_BYTES
+            && let Ok(event) = rx.try_recv()
+        {
+            push(&mut batch, &mut bytes, &event);
+        }
+        if closed && bytes <= CARRIED_BYTES {
+            break;
+        }
+        send(&mut batch, &mut bytes).await;
+    }
+    batch
+}
+
 /// Sends a unit's stage events to its coordinator.
 struct Publisher {
-    tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    tx: tokio::sync::mpsc::UnboundedSender<EventMsg>,
     worker: String,
     attempt: u64,
 }
@@ -700,15 +769,12 @@ impl events::Subscriber for Publisher {
         let Some(remote) = RemoteEvent::of(&event.event) else {
             return;
         };
-        let msg = EventMsg {
+        let _ = self.tx.send(EventMsg {
             worker: self.worker.clone(),
             attempt: self.attempt,
             run: event.run.to_string(),
             event: remote,
-        };
-        if let Ok(bytes) = serde_json::to_vec(&msg) {
-            let _ = self.tx.send(bytes);
-        }
+        });
     }
 }
 

@@ -50,12 +50,12 @@ mod fleet_runner {
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Duration;
 
-    use futures_util::{FutureExt as _, StreamExt as _};
     use wfc_plan::{JobPlan, Plan};
 
     use crate::executor::{Context as _, ListResult, Stop};
     use crate::fleet::{
         self, Endpoint, EventMsg, Fleet, FleetError, JobMsg, RemoteEvent, ResultMsg, RunManifest,
+        Said,
     };
     use crate::runner::{JobRunner, refused};
     use crate::status::{self, ErrorName, Status};
@@ -390,24 +390,18 @@ mod fleet_runner {
         let run_id = message.run_id.clone();
         let unit = message.unit.clone();
         let result_subject = format!("wfr.res.{}.{unit}", fleet::token(&run_id));
-        let events_subject = format!("wfr.ev.{}.{unit}", fleet::token(&run_id));
         let shown = |e: &dyn std::fmt::Display| fleet.endpoint.error("", e).to_string();
         // Listen first: nothing the worker says is missed.
-        let mut events = fleet
-            .client
-            .subscribe(events_subject)
+        let mut inbox = fleet
+            .listen(&fleet::token(&run_id), &unit)
             .await
             .map_err(|e| shown(&e))?;
-        let mut results = fleet
-            .client
-            .subscribe(result_subject.clone())
-            .await
-            .map_err(|e| shown(&e))?;
+        let mut gave_up = fleet.gave_up().await.map_err(|e| shown(&e))?;
         // A resumed coordinator: the unit may have finished already.
         if cx.run.engine.resume_of.is_some()
             && let Some(done) = stored_result(fleet, &result_subject).await
         {
-            return to_list(done);
+            return finish(cx, job, strategy, &run_id, done);
         }
         // The run's manifest, for `wfr resume`: once per run.
         let first = manifests()
@@ -438,46 +432,30 @@ mod fleet_runner {
             .await
             .map_err(|e| format!("the job queue did not take the job: {}", shown(&e)))?;
         let sequence = ack.sequence;
-        // JetStream's advisory when a job was delivered too many times.
-        let mut gave_up = fleet
-            .client
-            .subscribe(format!(
-                "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.>",
-                fleet::JOBS
-            ))
-            .await
-            .map_err(|e| shown(&e))?;
         let mut taken = false;
         let mut cancel_deadline: Option<tokio::time::Instant> = None;
         let mut poll = fleet::ticks(RESULT_POLL);
         loop {
             tokio::select! {
-                // Events first: a worker sends a unit's events before its
-                // result, on one connection, so those already here are told
-                // before the result ends the strategy.
-                biased;
-                Some(msg) = events.next() => {
-                    if let Ok(event) = serde_json::from_slice::<EventMsg>(&msg.payload) {
-                        if matches!(event.event, RemoteEvent::Taken) {
-                            taken = true;
-                        }
-                        replay(cx, job, strategy, &run_id, &event);
-                    }
-                }
-                Some(msg) = results.next() => {
-                    if let Ok(done) = serde_json::from_slice::<ResultMsg>(&msg.payload) {
-                        while let Some(Some(msg)) = events.next().now_or_never() {
-                            if let Ok(event) = serde_json::from_slice::<EventMsg>(&msg.payload) {
-                                replay(cx, job, strategy, &run_id, &event);
+                // A worker sends a unit's events before its result, on one
+                // connection: they come in that order.
+                Some(said) = inbox.next() => match said {
+                    Said::Events(msg) => {
+                        for event in fleet::events_of(&msg.payload) {
+                            if matches!(event.event, RemoteEvent::Taken) {
+                                taken = true;
                             }
+                            replay(cx, job, strategy, &run_id, &event);
                         }
-                        return to_list(done);
                     }
-                }
-                Some(msg) = gave_up.next() => {
-                    let advisory: serde_json::Value =
-                        serde_json::from_slice(&msg.payload).unwrap_or_default();
-                    if advisory.get("stream_seq").and_then(serde_json::Value::as_u64) == Some(sequence) {
+                    Said::Result(msg) => {
+                        if let Ok(done) = serde_json::from_slice::<ResultMsg>(&msg.payload) {
+                            return finish(cx, job, strategy, &run_id, done);
+                        }
+                    }
+                },
+                Ok(seq) = gave_up.recv() => {
+                    if seq == sequence {
                         return Err(format!(
                             "JetStream delivered it {} times and no worker finished it (each worker that took it died or returned it); it is not run again",
                             fleet::MAX_DELIVER
@@ -486,7 +464,7 @@ mod fleet_runner {
                 }
                 _ = poll.tick() => {
                     if let Some(done) = stored_result(fleet, &result_subject).await {
-                        return to_list(done);
+                        return finish(cx, job, strategy, &run_id, done);
                     }
                     if let Some(deadline) = cancel_deadline
                         && tokio::time::Instant::now() >= deadline
@@ -514,6 +492,23 @@ mod fleet_runner {
             .await
             .ok()?;
         serde_json::from_slice(&raw.payload).ok()
+    }
+
+    /// A unit's result: the events it carries (those its worker had not
+    /// sent yet) are told first.
+    fn finish(
+        cx: &StageCx,
+        job: &JobPlan,
+        strategy: &str,
+        run_id: &str,
+        mut done: ResultMsg,
+    ) -> Result<ListResult, String> {
+        for raw in std::mem::take(&mut done.events) {
+            if let Ok(event) = serde_json::from_str::<EventMsg>(raw.get()) {
+                replay(cx, job, strategy, run_id, &event);
+            }
+        }
+        to_list(done)
     }
 
     fn to_list(done: ResultMsg) -> Result<ListResult, String> {
