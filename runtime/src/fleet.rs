@@ -202,6 +202,8 @@ pub(crate) struct Fleet {
     pub endpoint: Endpoint,
     pub client: async_nats::Client,
     pub js: async_nats::jetstream::Context,
+    /// The job queue (a work-queue stream).
+    pub jobs: async_nats::jetstream::stream::Stream,
     /// The results stream.
     pub results: async_nats::jetstream::stream::Stream,
     pub plans: async_nats::jetstream::kv::Store,
@@ -221,7 +223,8 @@ impl Fleet {
         // SETUP_TIME has passed.
         let deadline = tokio::time::Instant::now() + SETUP_TIME;
         loop {
-            match Self::set_up(endpoint, client.clone()).await {
+            // Boxed: the streams' and buckets' handles make a large future.
+            match Box::pin(Self::set_up(endpoint, client.clone())).await {
                 Ok(fleet) => return Ok(fleet),
                 Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
                 Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
@@ -234,16 +237,17 @@ impl Fleet {
         let js = jetstream::new(client.clone());
         let replicas = replicas(&client);
         let e = |what: &str, err: &dyn std::fmt::Display| endpoint.error(what, err);
-        js.get_or_create_stream(stream::Config {
-            name: JOBS.into(),
-            subjects: vec!["wfr.jobs.>".into()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            num_replicas: replicas,
-            duplicate_window: DUPLICATE_WINDOW,
-            ..Default::default()
-        })
-        .await
-        .map_err(|x| e("cannot set up the job queue (stream WFR_JOBS)", &x))?;
+        let jobs = js
+            .get_or_create_stream(stream::Config {
+                name: JOBS.into(),
+                subjects: vec!["wfr.jobs.>".into()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                num_replicas: replicas,
+                duplicate_window: DUPLICATE_WINDOW,
+                ..Default::default()
+            })
+            .await
+            .map_err(|x| e("cannot set up the job queue (stream WFR_JOBS)", &x))?;
         let results = js
             .get_or_create_stream(stream::Config {
                 name: RESULTS.into(),
@@ -268,6 +272,7 @@ impl Fleet {
             endpoint: endpoint.clone(),
             client,
             js,
+            jobs,
             results,
             plans,
             cancels,

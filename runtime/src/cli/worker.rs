@@ -213,11 +213,9 @@ async fn serve(
     stop_now: Arc<tokio::sync::Notify>,
 ) -> Result<(), FleetError> {
     let fleet = Arc::new(Fleet::open(&endpoint, &format!("wfr worker {}", state.name)).await?);
-    let stream = fleet
-        .js
-        .get_stream(fleet::JOBS)
-        .await
-        .map_err(|e| endpoint.error("cannot open the job queue", e))?;
+    // The queue as set up above: asking the server for it again could fail
+    // on a cluster whose node this client talks to does not know it yet.
+    let stream = &fleet.jobs;
     let mut consumers = Vec::new();
     for key in fleet::label_subsets(&labels) {
         let name = format!("wfr-{key}");
