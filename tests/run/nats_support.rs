@@ -430,7 +430,10 @@ impl NatsCluster {
 
     /// Waits (at most `limit`) until a stream with as many replicas as there are
     /// running nodes can be made (JetStream has a meta leader and knows its
-    /// peers), and removes it.
+    /// peers), and removes it; and until every stream's replicas are current.
+    /// (A node just restarted answers before it has caught up: killing another
+    /// then leaves a stream one current replica of three, no quorum, and
+    /// "JetStream system temporarily unavailable" for as long as that lasts.)
     pub fn wait_for_jetstream(&self, limit: Duration) {
         let running: Vec<&Node> = self.nodes.iter().filter(|n| n.child.is_some()).collect();
         let urls: Vec<String> = running.iter().map(|n| n.url()).collect();
@@ -487,6 +490,36 @@ async fn try_stream(urls: &[String], token: &str, replicas: usize) -> Result<(),
     js.delete_stream(&name)
         .await
         .map_err(|e| format!("remove the stream: {e}"))?;
+    let mut names = js.stream_names();
+    let mut all = Vec::new();
+    while let Some(name) = futures_util::StreamExt::next(&mut names).await {
+        all.push(name.map_err(|e| format!("list the streams: {e}"))?);
+    }
+    for name in all {
+        let mut stream = js
+            .get_stream(&name)
+            .await
+            .map_err(|e| format!("stream {name}: {e}"))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| format!("stream {name}: {e}"))?;
+        let Some(cluster) = &info.cluster else {
+            continue;
+        };
+        if cluster.leader.is_none() {
+            return Err(format!("stream {name} has no leader"));
+        }
+        if cluster.replicas.len() + 1 < info.config.num_replicas {
+            return Err(format!("stream {name} lacks a replica"));
+        }
+        if let Some(behind) = cluster.replicas.iter().find(|p| !p.current || p.offline) {
+            return Err(format!(
+                "stream {name}: replica {} is not current",
+                behind.name
+            ));
+        }
+    }
     Ok(())
 }
 
