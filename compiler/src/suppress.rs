@@ -56,7 +56,7 @@ pub fn scan(
         return (found, problems);
     }
     let mut scalars = Vec::new();
-    collect_scalars(text, root, &mut scalars);
+    collect_scalars(root, &mut scalars);
     scalars.sort_unstable();
     let inside_scalar = |offset: usize| {
         let at = scalars.partition_point(|&(start, _)| start <= offset);
@@ -142,25 +142,21 @@ pub fn scan(
     (found, problems)
 }
 
-fn collect_scalars(text: &str, node: &Node, out: &mut Vec<(usize, usize)>) {
+/// The bytes each scalar's text takes (the parser ends a quoted one at its
+/// closing quote).
+fn collect_scalars(node: &Node, out: &mut Vec<(usize, usize)>) {
+    let range = |span: Span| (span.start as usize, span.end as usize);
     match &node.kind {
-        NodeKind::Str(_) => out.push(scalar_range(text, node.span)),
-        NodeKind::Seq(items) => items.iter().for_each(|n| collect_scalars(text, n, out)),
+        NodeKind::Str(_) => out.push(range(node.span)),
+        NodeKind::Seq(items) => items.iter().for_each(|n| collect_scalars(n, out)),
         NodeKind::Map(entries) => {
             for entry in entries {
-                out.push(scalar_range(text, entry.key.span));
-                collect_scalars(text, &entry.value, out);
+                out.push(range(entry.key.span));
+                collect_scalars(&entry.value, out);
             }
         }
         _ => {}
     }
-}
-
-/// The bytes a scalar's text takes (a quoted one's span ends at its quote:
-/// see [`crate::syntax::yaml::quoted_span`]).
-fn scalar_range(text: &str, span: Span) -> (usize, usize) {
-    let span = crate::syntax::yaml::quoted_span(text, span);
-    (span.start as usize, span.end as usize)
 }
 
 /// Where a YAML comment starts on a line: a `#` at the start or after a blank,

@@ -32,12 +32,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::events::{Kind, RunEvent, RunEvents};
+use crate::lock;
 use crate::status::Status;
 use crate::store::nats::{Address, DEFAULT_NAMESPACE, connect, key_value, replicas};
 use crate::value::wire::{self, Wire};
@@ -645,10 +646,6 @@ struct EarsState {
     closed: bool,
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// What one unit's worker says, until it is dropped.
 pub(crate) struct UnitInbox {
     said: tokio::sync::mpsc::UnboundedReceiver<Said>,
@@ -664,7 +661,7 @@ impl UnitInbox {
 
 impl Drop for UnitInbox {
     fn drop(&mut self) {
-        let mut state = locked(&self.ears.state);
+        let mut state = lock(&self.ears.state);
         state.units.remove(&self.unit);
         if state.units.is_empty() {
             state.quiet_since = Some(tokio::time::Instant::now());
@@ -684,9 +681,9 @@ impl Fleet {
     ) -> Result<UnitInbox, async_nats::SubscribeError> {
         let (tx, said) = tokio::sync::mpsc::unbounded_channel();
         loop {
-            let existing = locked(&self.listening.runs).get(run_key).cloned();
+            let existing = lock(&self.listening.runs).get(run_key).cloned();
             if let Some(ears) = existing {
-                let mut state = locked(&ears.state);
+                let mut state = lock(&ears.state);
                 if !state.closed {
                     state.units.insert(unit.to_string(), tx);
                     state.quiet_since = None;
@@ -698,7 +695,7 @@ impl Fleet {
                     });
                 }
                 drop(state);
-                let mut runs = locked(&self.listening.runs);
+                let mut runs = lock(&self.listening.runs);
                 if runs.get(run_key).is_some_and(|e| Arc::ptr_eq(e, &ears)) {
                     runs.remove(run_key);
                 }
@@ -707,7 +704,7 @@ impl Fleet {
             let subscription = self.client.subscribe(format!("wfr.*.{run_key}.*")).await?;
             let ears = Arc::new(Ears::default());
             {
-                let mut runs = locked(&self.listening.runs);
+                let mut runs = lock(&self.listening.runs);
                 if runs.contains_key(run_key) {
                     // Another strategy of the run subscribed meanwhile.
                     continue;
@@ -774,23 +771,22 @@ async fn route(
         tokio::select! {
             msg = subscription.next() => {
                 let Some(msg) = msg else { break };
+                // wfr.<ev|res>.<run>.<unit>
                 let mut parts = msg.subject.split('.').skip(1);
                 let (Some(kind), Some(unit)) = (parts.next(), parts.nth(1)) else {
                     continue;
                 };
-                let (kind, unit) = (kind.to_string(), unit.to_string());
-                let unit = unit.as_str();
-                let said = match kind.as_str() {
-                    "ev" => Said::Events(msg),
-                    "res" => Said::Result(msg),
-                    _ => continue,
-                };
-                if let Some(tx) = locked(&ears.state).units.get(unit) {
+                let (events, unit) = (kind == "ev", unit.to_string());
+                if !events && kind != "res" {
+                    continue;
+                }
+                let said = if events { Said::Events(msg) } else { Said::Result(msg) };
+                if let Some(tx) = lock(&ears.state).units.get(&unit) {
                     let _ = tx.send(said);
                 }
             }
             _ = tick.tick() => {
-                let state = locked(&ears.state);
+                let state = lock(&ears.state);
                 if state.units.is_empty()
                     && state.quiet_since.is_some_and(|t| t.elapsed() >= QUIET)
                 {
@@ -801,8 +797,8 @@ async fn route(
     }
     // Closed first (a unit that finds it closed subscribes anew), then
     // forgotten; the subscription ends when dropped.
-    let mut runs = locked(&runs);
-    let mut state = locked(&ears.state);
+    let mut runs = lock(&runs);
+    let mut state = lock(&ears.state);
     state.closed = true;
     state.units.clear();
     drop(state);

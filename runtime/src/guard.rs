@@ -13,10 +13,11 @@
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use nix::unistd::Pid;
 
+use crate::lock;
 use crate::owner::Owner;
 
 struct Guard {
@@ -29,10 +30,6 @@ static GUARD: Mutex<Option<Guard>> = Mutex::new(None);
 
 /// Starting the guard failed once: it is not tried again.
 static CANNOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Starts the guard if it is not running (before a stage's first process or
 /// container; again if it died). False when there is none: the stage's first

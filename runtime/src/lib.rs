@@ -30,3 +30,11 @@ pub mod status;
 pub mod store;
 pub mod value;
 pub mod vm;
+
+/// Locks `mutex`, and goes on with its data when a thread panicked holding it
+/// (what it guards stays usable: records, logs, routes, processes).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -26,6 +26,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::events::{self, Interest, Kind, RunEvent, Source};
 use crate::human::duration;
+use crate::lock;
 
 /// The shape of the lines on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,10 +220,6 @@ fn parse_filter(text: &str) -> Result<Targets, NotALevel> {
         };
     }
     Ok(targets)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One captured line.

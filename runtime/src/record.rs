@@ -14,11 +14,12 @@
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Receiver;
 
 use crate::events::{self, Interest, Kind, RunEvent};
+use crate::lock;
 use crate::owner::Owner;
 use crate::status::{self, ErrorName, Status};
 use crate::value::{Map, Value};
@@ -419,10 +420,6 @@ fn json_line(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {
 fn write_file(path: &Path, text: &[u8]) -> std::io::Result<()> {
     let mut file = File::create(path)?;
     file.write_all(text)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The owner named in the `plan.json` of the partial record `tmp`.

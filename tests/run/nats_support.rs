@@ -254,80 +254,73 @@ impl NatsServer {
     }
 
     /// Counts the messages published on `subject` (wildcards allowed) from
-    /// now on, as a plain NATS client that speaks the text protocol.
+    /// now on, on a connection and thread of its own.
     pub fn tap(&self, subject: &str) -> Tap {
-        Tap::start(self.port(), self.token(), subject)
+        let (url, token, subject) = (self.url(), self.token().to_string(), subject.to_string());
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&seen);
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shown = subject.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let tapped = async {
+                    let client = async_nats::ConnectOptions::with_token(token)
+                        .connect(url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let subscriber = client.subscribe(subject).await.map_err(|e| e.to_string())?;
+                    // Flushed: the server has the subscription before `tap` returns.
+                    client.flush().await.map_err(|e| e.to_string())?;
+                    Ok::<_, String>((client, subscriber))
+                };
+                let (_client, mut subscriber) = match tapped.await {
+                    Ok(tapped) => {
+                        let _ = ready_tx.send(Ok(()));
+                        tapped
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let counting = async {
+                    while futures_util::StreamExt::next(&mut subscriber)
+                        .await
+                        .is_some()
+                    {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                };
+                tokio::select! {
+                    () = counting => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        ready
+            .recv()
+            .expect("the tap's thread")
+            .unwrap_or_else(|e| panic!("cannot tap {shown}: {e}"));
+        Tap { seen, _stop: stop }
     }
 }
 
-/// A subscriber on its own connection and thread that counts the messages
-/// it gets (see [`NatsServer::tap`]).
+/// A subscriber that counts the messages it gets (see [`NatsServer::tap`]);
+/// it stops when dropped.
 pub struct Tap {
     seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    stream: TcpStream,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Tap {
-    fn start(port: u16, token: &str, subject: &str) -> Tap {
-        use std::io::{BufRead as _, Read as _, Write as _};
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("a connection to NATS");
-        let mut reader = std::io::BufReader::new(stream.try_clone().expect("a second handle"));
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("the server's INFO");
-        assert!(line.starts_with("INFO"), "not a NATS server: {line}");
-        write!(
-            stream,
-            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"auth_token\":\"{token}\",\"protocol\":1}}\r\nSUB {subject} 1\r\nPING\r\n"
-        )
-        .expect("subscribing");
-        // The PONG comes once the subscription is in place.
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("the server's PONG");
-            assert!(!line.starts_with("-ERR"), "NATS refused the tap: {line}");
-            if line.starts_with("PONG") {
-                break;
-            }
-        }
-        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = std::sync::Arc::clone(&seen);
-        let mut writer = stream.try_clone().expect("a third handle");
-        std::thread::spawn(move || {
-            loop {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                if line.starts_with("PING") {
-                    let _ = writer.write_all(b"PONG\r\n");
-                } else if line.starts_with("MSG ") {
-                    // MSG <subject> <sid> [reply] <bytes>: skip the payload and its CRLF.
-                    let bytes: usize = line
-                        .split_whitespace()
-                        .last()
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(0);
-                    let mut payload = vec![0u8; bytes + 2];
-                    if reader.read_exact(&mut payload).is_err() {
-                        return;
-                    }
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-        });
-        Tap { seen, stream }
-    }
-
     /// How many messages came so far.
     pub fn seen(&self) -> usize {
         self.seen.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl Drop for Tap {
-    fn drop(&mut self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -281,7 +281,7 @@ impl<'t> Reader<'t> {
         span: saphyr_parser::Span,
         depth: usize,
     ) -> Result<Node, ReadError> {
-        let at = self.span(span);
+        let at = self.event_span(&event, span);
         if depth > MAX_DEPTH {
             return Err(ReadError {
                 offset: at.start as usize,
@@ -295,13 +295,7 @@ impl<'t> Reader<'t> {
                     offset: at.start as usize,
                     message,
                 })?;
-                let span = if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted)
-                {
-                    quoted_span(self.text, at)
-                } else {
-                    at
-                };
-                (Node { span, kind }, anchor)
+                (Node { span: at, kind }, anchor)
             }
             Event::SequenceStart(anchor, _) => {
                 let mut items: Vec<Node> = Vec::new();
@@ -353,6 +347,17 @@ impl<'t> Reader<'t> {
         Ok(node)
     }
 
+    /// Where `event` is: a quoted scalar ends at its closing quote.
+    fn event_span(&self, event: &Event<'t>, span: saphyr_parser::Span) -> Span {
+        let at = self.span(span);
+        match event {
+            Event::Scalar(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, _, _) => {
+                quoted_span(self.text, at)
+            }
+            _ => at,
+        }
+    }
+
     fn mapping(&mut self, at: Span, depth: usize) -> Result<Node, ReadError> {
         let mut entries: Vec<Entry> = Vec::new();
         let mut merged: Vec<Entry> = Vec::new();
@@ -360,12 +365,7 @@ impl<'t> Reader<'t> {
         let mut last: Option<Span> = None;
         loop {
             let (event, span) = self.next()?;
-            let mut key_span = self.span(span);
-            if let Event::Scalar(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, _, _) =
-                &event
-            {
-                key_span = quoted_span(self.text, key_span);
-            }
+            let key_span = self.event_span(&event, span);
             let key = match event {
                 Event::MappingEnd => {
                     end = end.cover(key_span);
@@ -481,12 +481,10 @@ fn merge_entries(value: Node) -> Result<Vec<Entry>, usize> {
     }
 }
 
-/// Resolves a scalar the way ddeutil-workflow's loader does: PyYAML's YAML 1.1
-/// SafeLoader rules without the `yes/no/on/off` booleans. Dates stay strings.
 /// A quoted scalar's span, ending at its closing quote: the parser's end runs on
 /// over what follows on the line (blanks and a comment), which a finding's span
 /// and a fix's edit must not cover.
-pub(crate) fn quoted_span(text: &str, span: Span) -> Span {
+fn quoted_span(text: &str, span: Span) -> Span {
     let (start, end) = (span.start as usize, span.end as usize);
     let Some(body) = text.get(start..end.max(start)) else {
         return span;
@@ -522,6 +520,8 @@ pub(crate) fn quoted_span(text: &str, span: Span) -> Span {
     close.map_or(span, |(i, _)| Span::new(span.file, start, start + i + 1))
 }
 
+/// Resolves a scalar the way ddeutil-workflow's loader does: PyYAML's YAML 1.1
+/// SafeLoader rules without the `yes/no/on/off` booleans. Dates stay strings.
 fn scalar(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<NodeKind, String> {
     if let Some(tag) = tag {
         if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {

@@ -691,56 +691,62 @@ async fn publish_events(
     subject: String,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<EventMsg>,
 ) -> Vec<Box<serde_json::value::RawValue>> {
-    let mut batch: Vec<Box<serde_json::value::RawValue>> = Vec::new();
-    let mut bytes = 0;
-    let send = |batch: &mut Vec<Box<serde_json::value::RawValue>>, bytes: &mut usize| {
-        let payload = serde_json::to_vec(&*batch).unwrap_or_default();
-        batch.clear();
-        *bytes = 0;
-        let client = client.clone();
-        let subject = subject.clone();
-        async move {
-            let _ = client.publish(subject, payload.into()).await;
-        }
-    };
-    let push =
-        |batch: &mut Vec<Box<serde_json::value::RawValue>>, bytes: &mut usize, e: &EventMsg| {
-            if let Ok(raw) = serde_json::value::to_raw_value(e) {
-                *bytes += raw.get().len() + 1;
-                batch.push(raw);
-            }
-        };
+    let mut batch = Batch::default();
     let mut closed = false;
     while !closed {
         let Some(first) = rx.recv().await else { break };
         let urgent = matches!(first.event, RemoteEvent::Taken);
-        push(&mut batch, &mut bytes, &first);
+        batch.push(&first);
         if !urgent {
             let deadline = tokio::time::Instant::now() + LINGER;
-            while bytes < BATCH_BYTES {
+            while batch.bytes < BATCH_BYTES {
                 tokio::select! {
                     more = rx.recv() => {
                         let Some(event) = more else {
                             closed = true;
                             break;
                         };
-                        push(&mut batch, &mut bytes, &event);
+                        batch.push(&event);
                     }
                     () = tokio::time::sleep_until(deadline) => break,
                 }
             }
         }
-        while bytes < BATCH_BYTES
+        while batch.bytes < BATCH_BYTES
             && let Ok(event) = rx.try_recv()
         {
-            push(&mut batch, &mut bytes, &event);
+            batch.push(&event);
         }
-        if closed && bytes <= CARRIED_BYTES {
+        if closed && batch.bytes <= CARRIED_BYTES {
             break;
         }
-        send(&mut batch, &mut bytes).await;
+        let _ = client
+            .publish(subject.clone(), batch.take_payload().into())
+            .await;
     }
-    batch
+    batch.events
+}
+
+/// Events serialized, waiting to be sent, and their size.
+#[derive(Default)]
+struct Batch {
+    events: Vec<Box<serde_json::value::RawValue>>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn push(&mut self, event: &EventMsg) {
+        if let Ok(raw) = serde_json::value::to_raw_value(event) {
+            self.bytes += raw.get().len() + 1;
+            self.events.push(raw);
+        }
+    }
+
+    /// The events as one message (a JSON list), leaving none.
+    fn take_payload(&mut self) -> Vec<u8> {
+        self.bytes = 0;
+        serde_json::to_vec(&std::mem::take(&mut self.events)).unwrap_or_default()
+    }
 }
 
 /// Sends a unit's stage events to its coordinator.
