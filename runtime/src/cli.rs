@@ -7,8 +7,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
-use wfc_compiler::api;
-use wfc_compiler::cli::dist;
+use wfc_compiler::api::{self, dist};
 use wfc_plan::{self as plan, Plan};
 
 use crate::cancel::Cancel;
@@ -152,8 +151,9 @@ pub(crate) struct RunOptions {
     #[arg(long, value_enum, default_value_t = OutputArg::Summary)]
     output: OutputArg,
 
-    /// Stop the run after this many seconds (exit status 4); at most 30 days.
-    #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds)]
+    /// Stop the run after this long (exit status 4): seconds (`90`, `0.5`) or a
+    /// duration (`90s`, `10m`, `1h30m`); at most 30 days.
+    #[arg(long, value_name = "DURATION", value_parser = timeout_seconds)]
     timeout: Option<f64>,
 
     /// How many jobs may run at once.
@@ -227,17 +227,31 @@ enum BadTimeout {
         wfc_plan::limits::MAX_TIMEOUT_TEXT
     )]
     OutOfRange,
-    #[error("a timeout is a number of seconds, such as `90` or `0.5`")]
-    NotANumber,
+    #[error(
+        "a timeout is a number of seconds (`90`, `0.5`) or a duration (`90s`, `10m`, `1h30m`) of at most {max}: {0}",
+        max = wfc_plan::limits::MAX_TIMEOUT_TEXT
+    )]
+    NotATimeout(String),
 }
 
-/// `--timeout`: a number of seconds above 0, up to wfc's longest timeout.
+/// `--timeout`: seconds above 0 (`90`, `0.5`) or a duration as `--for` takes it
+/// (`90s`, `1h30m`), up to wfc's longest timeout.
 fn timeout_seconds(text: &str) -> Result<f64, BadTimeout> {
     let max = wfc_plan::limits::MAX_TIMEOUT_SECONDS;
-    match text.trim().parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= max => Ok(seconds),
-        Ok(_) => Err(BadTimeout::OutOfRange),
-        Err(_) => Err(BadTimeout::NotANumber),
+    let seconds = match text.trim().parse::<f64>() {
+        Ok(seconds) => seconds,
+        Err(_) => match wfc_plan::when::parse_duration(text) {
+            Ok(duration) => duration.as_secs_f64(),
+            Err(wfc_plan::when::WhenError::Duration { problem, .. }) => {
+                return Err(BadTimeout::NotATimeout(problem));
+            }
+            Err(other) => return Err(BadTimeout::NotATimeout(other.to_string())),
+        },
+    };
+    if seconds > 0.0 && seconds <= max {
+        Ok(seconds)
+    } else {
+        Err(BadTimeout::OutOfRange)
     }
 }
 

@@ -10,10 +10,13 @@ const QUICK: &str =
     "quick:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - {name: Hi, echo: hi}\n";
 
 #[test]
-fn timeouts_that_are_not_a_sane_number_of_seconds_are_usage_errors() {
+fn timeouts_that_are_not_a_sane_duration_are_usage_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "conf/quick.yml", QUICK);
-    for bad in ["inf", "1e308", "nan", "NaN", "0", "-1", "2592001", "soon"] {
+    for bad in [
+        "inf", "1e308", "nan", "NaN", "0", "-1", "2592001", "soon", "0s", "31d", "400d", "5 s",
+        "1m1h", "5x",
+    ] {
         let out = wfr(
             &["run", "quick", &format!("--timeout={bad}")],
             dir.path(),
@@ -32,7 +35,7 @@ fn timeouts_that_are_not_a_sane_number_of_seconds_are_usage_errors() {
         );
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
-    for good in ["0.5", "2592000"] {
+    for good in ["0.5", "2592000", "90s", "1h30m", "30d"] {
         let out = wfr(
             &["run", "quick", "--timeout", good, "--output", "json"],
             dir.path(),
