@@ -16,6 +16,8 @@ use crate::syntax::discover;
 use crate::syntax::yaml;
 use wfc_plan::{self as plan, Plan};
 
+/// What `--version`, `completions` and `man` print: the same for `wfc` and `wfr`.
+pub use crate::cli::dist;
 pub use crate::diagnostic::suggestion;
 pub use crate::registry::{call_roots, filter_modules};
 pub use crate::syntax::yaml::{Node as YamlNode, NodeKind as YamlKind};

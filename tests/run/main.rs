@@ -15,6 +15,7 @@ mod fleet;
 mod fuzz;
 mod handoff;
 mod input;
+mod layering;
 mod limits;
 mod logs;
 #[cfg(feature = "nats")]
