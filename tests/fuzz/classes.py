@@ -180,6 +180,28 @@ def pasted_conditions(case):
             and may_quote(case, n["if"])]
 
 
+SHORT_CIRCUIT = re.compile(r"^(?P<left>.+?) (?P<op>and|or) (?P<right>.+)$")
+
+
+def two_sided_conditions(case):
+    """Conditions `A and B` / `A or B` whose right side holds a template: wfr does not
+    evaluate it when the left side decides, upstream renders every template first."""
+    nodes = list(stages(case)) + list(jobs(case))
+    return [n for n in nodes
+            if isinstance(n.get("if"), str)
+            and (m := SHORT_CIRCUIT.match(n["if"])) and "${{" in m["right"]]
+
+
+def swapped_sides(case):
+    """The case with both sides of each such condition swapped: the same truth value,
+    but the template that may fail is evaluated first, in both engines."""
+    def swap(c):
+        for node in two_sided_conditions(c):
+            m = SHORT_CIRCUIT.match(node["if"])
+            node["if"] = f"{m['right']} {m['op']} {m['left']}"
+    return edit(case, swap)
+
+
 def hang_after_stop(case, outcome):
     """Upstream never ends: a fail-fast failure stopped the run, and a job needs a job
     that the stop kept from starting (it waits for a status that never comes)."""
@@ -346,6 +368,11 @@ CLASSES = [
           "a quoted template in a condition whose text holds a quote: a value in wfr, pasted source upstream",
           lambda c: bool(pasted_conditions(c)), dropping(pasted_conditions, "if"),
           readme="a template in a condition is a value, never text pasted into it"),
+    Class("short-circuit", "documented",
+          "`A or B` / `A and B` where A decides: wfr does not evaluate B, upstream renders "
+          "B's templates first and fails when one cannot be rendered",
+          lambda c: bool(two_sided_conditions(c)), swapped_sides,
+          readme="`and` and `or` in a condition do not evaluate their right side"),
     # ------------------------------------------------------------- upstream defects
     Class("hang-after-stop", "upstream defect",
           "after a fail-fast stop, a job that needs a job the stop kept from starting waits forever",

@@ -369,7 +369,9 @@ def shrink(runner, case, outcome, budget=150):
 
 
 # --------------------------------------------------------------------- driving
-def run_batch(seed, count, jobs, work, minimize=True, progress=True, quick=False):
+def run_batch(seed, count, jobs, work, minimize=True, progress=True, quick=False,
+              indexes=None):
+    """Cases 0 to `count` - 1 of `seed` (or the cases `indexes`), each classified."""
     runner = Runner(work)
     results = {}
 
@@ -386,7 +388,7 @@ def run_batch(seed, count, jobs, work, minimize=True, progress=True, quick=False
 
     try:
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            for index, names, note, small in pool.map(one, range(count)):
+            for index, names, note, small in pool.map(one, indexes or range(count)):
                 results[index] = (names, note, small)
                 if progress:
                     print(f"{seed}/{index}: {', '.join(names)}", file=sys.stderr)
@@ -411,7 +413,9 @@ def cmd_run(args):
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**9)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="wfc-fuzz-"))
     started = time.monotonic()
-    results = run_batch(seed, args.n, args.jobs, work, not args.no_minimize, quick=args.quick)
+    indexes = [int(i) for i in args.cases.split(",")] if args.cases else None
+    results = run_batch(seed, args.n, args.jobs, work, not args.no_minimize, quick=args.quick,
+                        indexes=indexes)
     print(table(results, seed))
     print(f"\n{time.monotonic() - started:.0f} s")
     odd = [(i, r) for i, r in sorted(results.items())
@@ -516,6 +520,7 @@ def main():
     p.add_argument("-n", type=int, default=100)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--keep")
+    p.add_argument("--cases", help="only these cases of the seed (`17,40`), to look at them again")
     p.add_argument("--no-minimize", action="store_true")
     p.add_argument("--quick", action="store_true",
                    help="no reruns, no neutralizing: name the classes whose construct a case holds")
