@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod human;
 pub mod json;
 pub mod logs;
+mod output;
 pub mod owner;
 pub mod params;
 pub mod plans;

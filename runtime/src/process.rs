@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use crate::events::{self, RunEvent, RunEvents, Source};
+use crate::events;
+use crate::output::{CAPTURE_LIMIT, LineLog, StreamOutput};
 use crate::owner::{Owner, STAGE_ENV};
 
 /// How long cancelled processes get between SIGTERM and SIGKILL.
@@ -40,9 +41,6 @@ const DRAIN: Duration = Duration::from_millis(200);
 /// How often a stage whose pipes stay open is checked for its first process's
 /// end, where the kernel cannot tell (no pidfd).
 const CHECK_EVERY: Duration = Duration::from_millis(100);
-
-/// How much of each output stream a stage keeps in its outputs.
-pub(crate) const CAPTURE_LIMIT: usize = 16 << 20;
 
 /// Set by a second SIGINT/SIGTERM: no more grace periods.
 static HURRY: AtomicBool = AtomicBool::new(false);
@@ -410,34 +408,6 @@ pub(crate) struct Output {
     pub status: ExitStatus,
 }
 
-/// Where a stage's lines go: its run's events.
-pub(crate) struct LineLog<'a> {
-    pub events: &'a RunEvents,
-    pub source: Source,
-    pub run: &'a str,
-    pub at: &'a str,
-    /// Someone wants the lines.
-    pub enabled: bool,
-}
-
-impl<'a> LineLog<'a> {
-    /// Lines of a Bash stage (`bash` is true) or of a VirtualPy stage.
-    pub(crate) fn new(bash: bool, events: &'a RunEvents, run: &'a str, at: &'a str) -> Self {
-        let source = if bash {
-            Source::Bash
-        } else {
-            Source::VirtualPy
-        };
-        LineLog {
-            events,
-            source,
-            run,
-            at,
-            enabled: events.wants_line(source),
-        }
-    }
-}
-
 /// Reads the output of the stage's first process `child` until it ends, logging
 /// each line as it comes, then kills what the stage left behind and reads what
 /// is left in the pipes until they close (or [`DRAIN`] passes: a process that
@@ -446,6 +416,7 @@ pub(crate) fn collect(
     stage: &Stage,
     mut child: Child,
     log: &LineLog<'_>,
+    run: &str,
 ) -> std::io::Result<Output> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let root = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
@@ -463,8 +434,8 @@ pub(crate) fn collect(
         child.stderr.take().map(|p| file(p.into())),
     ];
     let mut streams = [
-        Stream::new(events::Stream::Stdout),
-        Stream::new(events::Stream::Stderr),
+        StreamOutput::new(events::Stream::Stdout),
+        StreamOutput::new(events::Stream::Stderr),
     ];
     let mut status = None;
     let mut drain_until: Option<Instant> = None;
@@ -543,92 +514,15 @@ pub(crate) fn collect(
     }
     let [o, e] = streams;
     if drain_until.is_some() && pipes.iter().any(Option::is_some) {
-        tracing::warn!(target: "wfr::stage", run = log.run, at = log.at, "the stage's output pipes are still held open by a process that is not below wfr; stopped reading them");
+        tracing::warn!(target: "wfr::stage", run = run, at = log.at, "the stage's output pipes are still held open by a process that is not below wfr; stopped reading them");
     }
-    let dropped = o.dropped + e.dropped;
+    let dropped = o.dropped() + e.dropped();
     if dropped > 0 {
-        tracing::warn!(target: "wfr::stage", run = log.run, at = log.at, bytes = dropped, "the stage wrote more than its outputs keep ({} MiB of each stream); the rest is in the log only", CAPTURE_LIMIT >> 20);
+        tracing::warn!(target: "wfr::stage", run = run, at = log.at, bytes = dropped, "the stage wrote more than its outputs keep ({} MiB of each stream): they end with a note, and the log has the rest, within its bounds", CAPTURE_LIMIT >> 20);
     }
     Ok(Output {
         stdout: o.text(),
         stderr: e.text(),
         status,
     })
-}
-
-/// One output stream: the bytes kept, and the line being put together.
-struct Stream {
-    of: events::Stream,
-    kept: Vec<u8>,
-    dropped: usize,
-    line: Vec<u8>,
-}
-
-/// Longest line logged in one piece.
-const LINE_LIMIT: usize = 64 * 1024;
-
-impl Stream {
-    fn new(of: events::Stream) -> Self {
-        Stream {
-            of,
-            kept: Vec::new(),
-            dropped: 0,
-            line: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8], log: &LineLog<'_>) {
-        let room = CAPTURE_LIMIT.saturating_sub(self.kept.len());
-        let keep = bytes.len().min(room);
-        self.kept.extend_from_slice(&bytes[..keep]);
-        self.dropped += bytes.len() - keep;
-        if !log.enabled {
-            return;
-        }
-        let mut rest = bytes;
-        while let Some(at) = rest.iter().position(|b| *b == b'\n') {
-            self.line.extend_from_slice(&rest[..at]);
-            self.emit(log);
-            rest = &rest[at + 1..];
-        }
-        self.line.extend_from_slice(rest);
-        while self.line.len() >= LINE_LIMIT {
-            let tail = self.line.split_off(LINE_LIMIT);
-            self.emit(log);
-            self.line = tail;
-        }
-    }
-
-    fn finish(&mut self, log: &LineLog<'_>) {
-        if !self.line.is_empty() {
-            self.emit(log);
-        }
-    }
-
-    fn emit(&mut self, log: &LineLog<'_>) {
-        let line = String::from_utf8_lossy(&self.line);
-        let line = line.strip_suffix('\r').unwrap_or(&line);
-        log.events.emit(log.source, || RunEvent::Line {
-            at: log.at,
-            source: log.source,
-            stream: Some(self.of),
-            text: line,
-        });
-        self.line.clear();
-    }
-
-    fn text(self) -> String {
-        let mut text = String::from_utf8_lossy(&self.kept).into_owned();
-        if self.dropped > 0 {
-            use std::fmt::Write as _;
-            let _ = write!(
-                text,
-                "\n[wfr: {} more bytes of {} were not kept: a stage keeps at most {} MiB of each stream]",
-                self.dropped,
-                self.of.name(),
-                CAPTURE_LIMIT >> 20
-            );
-        }
-        text
-    }
 }

@@ -364,3 +364,51 @@ fn durations_are_written_for_people() {
         stderr(&out)
     );
 }
+
+/// The lines logged on `stream` in a run log (JSON lines).
+fn stage_lines(log: &str, stream: &str) -> Vec<String> {
+    json_lines(log)
+        .into_iter()
+        .filter(|l| l["event"] == "line" && l["stream"] == stream)
+        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A stage that writes a flood of short lines (`yes | head`) does not make a
+/// log a hundred times its size: its first lines are logged as they come, then
+/// a note of what was left out, then its last lines, the last one included.
+/// Its outputs keep their own bound, and say so.
+#[test]
+fn a_flood_of_output_logs_its_head_a_note_and_its_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/f.yml",
+        "f:\n  type: Workflow\n  jobs:\n    j:\n      stages:\n        - name: Flood\n          id: flood\n          bash: |\n            yes | head -n 300000\n            head -c 20000000 /dev/zero | tr '\\0' x\n            echo; echo the last line\n",
+    );
+    let out = wfr(&["run", "f", "--output", "json"], dir.path(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = record_log(dir.path());
+    assert!(log.len() < 40 << 20, "the log takes {} bytes", log.len());
+    let lines = stage_lines(&log, "stdout");
+    assert!(
+        lines.len() <= 100_000 + 1 + 1_000,
+        "{} lines logged",
+        lines.len()
+    );
+    assert_eq!(lines[0], "y");
+    let note = lines
+        .iter()
+        .find(|l| l.starts_with("[wfr: "))
+        .expect("a note of what was not logged");
+    assert!(note.contains("of stdout were not logged"), "{note}");
+    assert_eq!(lines.last().map(String::as_str), Some("the last line"));
+    // The same flood on stderr, for the console.
+    assert!(stderr(&out).len() < 40 << 20);
+    let ctx = crate::support::context(&out);
+    let kept = ctx["jobs"]["j"]["stages"]["flood"]["outputs"]["stdout"]
+        .as_str()
+        .expect("stdout");
+    assert!(kept.len() <= (16 << 20) + 200, "{} bytes kept", kept.len());
+    assert!(kept.ends_with("a stage keeps at most 16 MiB of each stream]"));
+}

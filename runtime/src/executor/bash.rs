@@ -17,6 +17,8 @@ use wfc_plan::expr::ast::Template;
 
 use super::{Context, Outcome};
 use crate::eval;
+use crate::events::Source;
+use crate::output::LineLog;
 use crate::process;
 use crate::status::ErrorName;
 use crate::value::{Map, Value};
@@ -180,8 +182,13 @@ pub(super) fn run_process(
         let stage = Arc::clone(&stage);
         cx.cancel().on_cancel(move || stop(&stage, Some(root)))
     };
-    let log = process::LineLog::new(bash, cx.events(), cx.run_id(), cx.at());
-    let output = cx.blocking(|| process::collect(&stage, child, &log))?;
+    let source = if bash {
+        Source::Bash
+    } else {
+        Source::VirtualPy
+    };
+    let log = LineLog::new(cx.events(), source, cx.at());
+    let output = cx.blocking(|| process::collect(&stage, child, &log, cx.run_id()))?;
     Ok(Finished {
         status: output.status,
         stdout: output.stdout,

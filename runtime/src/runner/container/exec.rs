@@ -21,9 +21,10 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures_util::StreamExt as _;
 
 use super::Session;
-use crate::events::{RunEvent, Source, Stream};
+use crate::events::{Source, Stream};
 use crate::executor::docker::{self as stage, mounts};
 use crate::executor::{Context, ExecError, Outcome};
+use crate::output::{LineLog, StreamOutput};
 use crate::process;
 use crate::status::ErrorName;
 use crate::value::Map;
@@ -284,7 +285,7 @@ impl Session {
             self.runtime.block_on(async {
                 let (output, exec_id) =
                     start_with_id(self, command, env, self.user.clone()).await?;
-                let mut lines = Lines::new(Some((cx.events(), cx.at(), source)));
+                let mut lines = Lines::new(Some(LineLog::new(cx.events(), source, cx.at())));
                 let stopping = async {
                     stop.notified().await;
                     self.stop_processes(&marker).await;
@@ -457,60 +458,42 @@ async fn exit_code(session: &Session, exec: &str) -> i64 {
     }
 }
 
-/// A process's output: kept, and logged line by line as it comes (when
-/// `log` says where).
+/// A process's output: kept (within bounds), and logged line by line as it
+/// comes (when `log` says where).
 struct Lines<'a> {
-    log: Option<(&'a crate::events::RunEvents, &'a str, Source)>,
-    out: [String; 2],
-    /// Where the current (unfinished) line of each stream starts.
-    line_start: [usize; 2],
+    log: Option<LineLog<'a>>,
+    streams: [StreamOutput; 2],
 }
 
 impl<'a> Lines<'a> {
-    fn new(log: Option<(&'a crate::events::RunEvents, &'a str, Source)>) -> Self {
+    fn new(log: Option<LineLog<'a>>) -> Self {
         Lines {
             log,
-            out: [String::new(), String::new()],
-            line_start: [0, 0],
+            streams: [
+                StreamOutput::new(Stream::Stdout),
+                StreamOutput::new(Stream::Stderr),
+            ],
         }
     }
 
     fn push(&mut self, stream: Stream, bytes: &[u8]) {
         let i = usize::from(stream == Stream::Stderr);
-        self.out[i].push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = self.out[i][self.line_start[i]..].find('\n') {
-            let end = self.line_start[i] + end;
-            self.emit(stream, self.line_start[i], end);
-            self.line_start[i] = end + 1;
+        match &self.log {
+            Some(log) => self.streams[i].push(bytes, log),
+            None => self.streams[i].keep(bytes),
         }
     }
 
     fn end(&mut self) {
-        for (i, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
-            let len = self.out[i].len();
-            if self.line_start[i] < len {
-                self.emit(stream, self.line_start[i], len);
-                self.line_start[i] = len;
+        if let Some(log) = &self.log {
+            for stream in &mut self.streams {
+                stream.finish(log);
             }
         }
     }
 
-    fn emit(&self, stream: Stream, from: usize, to: usize) {
-        let Some((events, at, source)) = self.log else {
-            return;
-        };
-        let i = usize::from(stream == Stream::Stderr);
-        let text = self.out[i][from..to].trim_end_matches('\r');
-        events.emit(source, || RunEvent::Line {
-            at,
-            source,
-            stream: Some(stream),
-            text,
-        });
-    }
-
     fn exited(self, code: i64) -> Exited {
-        let [stdout, stderr] = self.out;
+        let [stdout, stderr] = self.streams.map(StreamOutput::text);
         Exited {
             code,
             stdout,
