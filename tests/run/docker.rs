@@ -123,6 +123,48 @@ fn env_volume_command_and_outputs() {
     assert!(containers_of(&run_id(dir.path())).is_empty());
 }
 
+/// A container's output is kept within the stage's bound (as a Bash stage's),
+/// not whole in wfr's memory and the record, and its lines are logged within
+/// theirs: the first ones, a note, the last one.
+#[test]
+fn a_container_s_flood_of_output_is_kept_and_logged_within_bounds() {
+    let _engine = ready();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "conf/d.yml",
+        &flow(
+            "        - name: Flood\n          id: flood\n          image: wfc-test/busybox\n          tag: '1'\n          command: [sh, -c, 'yes | head -n 200000; head -c 40000000 /dev/zero | tr \"\\\\0\" x; echo; echo the end']\n",
+        ),
+    );
+    let out = wfr(&["run", "d", "--output", "json"], dir.path(), None);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &err[err.len().saturating_sub(2000)..]
+    );
+    let ctx = context(&out);
+    let kept = ctx["jobs"]["j"]["stages"]["flood"]["outputs"]["stdout"]
+        .as_str()
+        .expect("stdout");
+    assert!(kept.len() <= (16 << 20) + 200, "{} bytes kept", kept.len());
+    assert!(
+        kept.ends_with("a stage keeps at most 16 MiB of each stream]"),
+        "{}",
+        &kept[kept.len().saturating_sub(200)..]
+    );
+    assert!(err.len() < 40 << 20, "{} bytes of log on stderr", err.len());
+    assert!(err.contains("of stdout were not logged"));
+    let last = err
+        .lines()
+        .rfind(|l| l.contains("stream=stdout"))
+        .expect("lines");
+    assert!(last.contains("the end"), "{last}");
+    assert!(containers_of(&run_id(dir.path())).is_empty());
+}
+
 #[test]
 fn a_failing_exit_code_fails_the_stage() {
     let _engine = ready();

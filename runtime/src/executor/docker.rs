@@ -23,8 +23,8 @@ use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    KillContainerOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
 };
 use futures_util::StreamExt as _;
 use wfc_plan::expr::ast::Template;
@@ -33,7 +33,8 @@ use wfc_plan::{CommandPlan, DockerPlan, PlanValue};
 use super::bash::trimmed;
 use super::{Context, ExecError, Outcome};
 use crate::eval;
-use crate::events::{RunEvent, Source, Stream};
+use crate::events::{Source, Stream};
+use crate::output::{LineLog, StreamOutput};
 use crate::owner::{self, Owner};
 use crate::process;
 use crate::status::ErrorName;
@@ -378,21 +379,43 @@ async fn container(
             return error.into();
         }
     };
-    let started = if cx.cancel().is_cancelled() {
+    // Its output is read from the container's own streams, attached before it
+    // starts: the engine's log files may rotate (a `max-size` log option) and
+    // lose what a chatty container writes before anyone reads it.
+    let attached = if cx.cancel().is_cancelled() {
         Err(ExecError::Cancelled(
             "Cancel before start the Docker container.".into(),
         ))
     } else {
         bounded(
+            &format!("cannot attach to the container of {reference}"),
+            REQUEST,
+            docker.attach_container(
+                &id,
+                Some(
+                    AttachContainerOptionsBuilder::default()
+                        .stream(true)
+                        .stdout(true)
+                        .stderr(true)
+                        .build(),
+                ),
+            ),
+        )
+        .await
+    };
+    let started = match attached {
+        Ok(attached) => bounded(
             &format!("cannot start the container of {reference}"),
             REQUEST,
             docker.start_container(&id, None),
         )
         .await
+        .map(|()| attached.output),
+        Err(error) => Err(error),
     };
     held.release(&docker).await;
     let outcome = match started {
-        Ok(()) => run_created(cx, &docker, &id, &reference, logs, stop).await,
+        Ok(output) => run_created(cx, &docker, &id, &reference, logs, stop, output).await,
         Err(error) => error.into(),
     };
     // The container goes, whatever happened to it.
@@ -586,38 +609,32 @@ async fn run_created(
     reference: &str,
     logs: &Path,
     stop: &tokio::sync::Notify,
+    mut output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
 ) -> Outcome {
-    let mut output = docker.logs(
-        id,
-        Some(
-            LogsOptionsBuilder::default()
-                .follow(true)
-                .stdout(true)
-                .stderr(true)
-                .build(),
-        ),
-    );
-    let mut stdout = String::new();
-    let mut stderr = String::new();
+    let log = LineLog::new(cx.events(), Source::Docker, cx.at());
+    let mut streams = [
+        StreamOutput::new(Stream::Stdout),
+        StreamOutput::new(Stream::Stderr),
+    ];
     let follow = async {
-        while let Some(Ok(chunk)) = output.next().await {
-            let (stream, buffer, bytes) = match chunk {
-                LogOutput::StdErr { message } => (Stream::Stderr, &mut stderr, message),
+        while let Some(chunk) = output.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    tracing::warn!(target: "wfr::docker", run = cx.run_id(), at = cx.at(), "lost the rest of the container's output: {e}");
+                    break;
+                }
+            };
+            let (stream, bytes) = match chunk {
+                LogOutput::StdErr { message } => (&mut streams[1], message),
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    (Stream::Stdout, &mut stdout, message)
+                    (&mut streams[0], message)
                 }
                 LogOutput::StdIn { .. } => continue,
             };
-            let text = String::from_utf8_lossy(&bytes);
-            for line in text.lines() {
-                cx.events().emit(Source::Docker, || RunEvent::Line {
-                    at: cx.at(),
-                    source: Source::Docker,
-                    stream: Some(stream),
-                    text: line,
-                });
-            }
-            buffer.push_str(&text);
+            stream.push(&bytes, &log);
         }
     };
     let mut wait = docker.wait_container(id, None::<WaitContainerOptions>);
@@ -640,6 +657,10 @@ async fn run_created(
             return Outcome::cancelled("Cancel while the Docker container was running.");
         }
     };
+    for stream in &mut streams {
+        stream.finish(&log);
+    }
+    let [stdout, stderr] = streams.map(StreamOutput::text);
     let code = match code {
         Ok(code) => code,
         Err(error) => return error.into(),
