@@ -7,13 +7,29 @@
 //! to write a report is an error, never a panic.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Write};
+use std::sync::OnceLock;
+
+/// Where the reports go when stdout was set aside for them ([`report_to`]).
+static REPORTS: OnceLock<File> = OnceLock::new();
+
+/// From now on, what [`stdout_with`] writes goes to `file` (a copy of the
+/// process's stdout made before something else took file descriptor 1): wfr does
+/// this before an embedded Python runs stages, whose C code and child processes
+/// write to descriptor 1 behind its back, so that `--output json` stays JSON.
+/// Only the first call counts.
+pub fn report_to(file: File) {
+    let _ = REPORTS.set(file);
+}
 
 /// Writes to stdout through `write`, then flushes. A reader that went away is not
 /// an error; any other failure is returned.
 pub fn stdout_with(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out: io::BufWriter<Box<dyn Write>> = io::BufWriter::new(match REPORTS.get() {
+        Some(file) => Box::new(file),
+        None => Box::new(io::stdout().lock()),
+    });
     let written = write(&mut out).and_then(|()| out.flush());
     match written {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {

@@ -19,13 +19,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_DEPTH = 256
 
 
-def _log(stream, run, at, line):
+class _Lines:
     """The support module's line sink: the stage's lines go to this process's
-    own stdout or stderr (the exec's), one line at a time."""
-    fd = 2 if stream == "stderr" else 1
-    data = (line + "\n").encode("utf-8", "replace")
-    while data:
-        data = data[os.write(fd, data):]
+    own stdout or stderr (the exec's), one line at a time; wfr logs them, within
+    its bounds."""
+
+    def __init__(self, stream, run, at):
+        self._fd = 2 if stream == "stderr" else 1
+
+    def line(self, text):
+        data = (text + "\n").encode("utf-8", "replace")
+        while data:
+            data = data[os.write(self._fd, data):]
+
+    def end(self):
+        pass
 
 
 def _spawning(marker):
@@ -35,7 +43,7 @@ def _spawning(marker):
 
 def _support():
     module = types.ModuleType("_wfc_support")
-    module._wfr_log = _log
+    module._wfr_lines = _Lines
     module._wfr_spawning = _spawning
     sys.modules["_wfc_support"] = module
     path = os.path.join(HERE, "wfc_support.py")

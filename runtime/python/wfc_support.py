@@ -23,7 +23,8 @@ class _Capture:
     encoding = "utf-8"
     errors = "replace"
 
-    # A line longer than this is logged in pieces.
+    # An unfinished line is logged once it is this long (in pieces: never held
+    # whole), as wfr does with a process's output.
     LINE = 65536
 
     def __init__(self, fallback, name):
@@ -33,17 +34,28 @@ class _Capture:
 
     def write(self, text):
         local = self._local
-        place = getattr(local, "place", None)
-        if place is None:
+        lines = getattr(local, "lines", None)
+        if lines is None:
             return self._fallback.write(text)
         text = str(text)
-        lines = (local.line + text).split("\n")
-        local.line = lines.pop()
-        for line in lines:
-            _wfr_log(self._name, place[0], place[1], line.removesuffix("\r"))
-        while len(local.line) >= self.LINE:
-            _wfr_log(self._name, place[0], place[1], local.line[: self.LINE])
-            local.line = local.line[self.LINE :]
+        if "\n" in text:
+            parts = text.split("\n")
+            local.parts.append(parts[0])
+            first = "".join(local.parts)
+            lines.line(first.removesuffix("\r"))
+            for line in parts[1:-1]:
+                lines.line(line.removesuffix("\r"))
+            local.parts = [parts[-1]]
+            local.size = len(parts[-1])
+        else:
+            # Pieces are joined once, at the line's end: many small writes to
+            # one line cost no more than one.
+            local.parts.append(text)
+            local.size += len(text)
+        if local.size >= self.LINE:
+            lines.line("".join(local.parts))
+            local.parts = []
+            local.size = 0
         return len(text)
 
     def writelines(self, lines):
@@ -51,7 +63,7 @@ class _Capture:
             self.write(line)
 
     def flush(self):
-        if getattr(self._local, "place", None) is None:
+        if getattr(self._local, "lines", None) is None:
             self._fallback.flush()
 
     def isatty(self):
@@ -66,15 +78,20 @@ class _Capture:
     def begin(self, place):
         """From now on this thread's writes are the stage's; `place` is
         `(run id, where the stage runs)`."""
-        self._local.place = place
-        self._local.line = ""
+        self._local.lines = _wfr_lines(self._name, place[0], place[1])
+        self._local.parts = []
+        self._local.size = 0
 
     def end(self):
-        place = getattr(self._local, "place", None)
-        if place is not None and self._local.line:
-            _wfr_log(self._name, place[0], place[1], self._local.line)
-        self._local.place = None
-        self._local.line = ""
+        lines = getattr(self._local, "lines", None)
+        if lines is not None:
+            rest = "".join(self._local.parts)
+            if rest:
+                lines.line(rest)
+            lines.end()
+        self._local.lines = None
+        self._local.parts = []
+        self._local.size = 0
 
 
 class _NoInput:
@@ -85,7 +102,7 @@ class _NoInput:
         self._fallback = fallback
 
     def _stream(self):
-        if getattr(STDOUT._local, "place", None) is not None:
+        if getattr(STDOUT._local, "lines", None) is not None:
             import io
 
             return io.StringIO("")
@@ -256,6 +273,37 @@ def _stage_env(env):
     return out
 
 
+def _forward(fd, lines):
+    """Logs what a stage's process writes on the pipe `fd` as the stage's lines,
+    from a thread of its own, until the pipe closes (the stage waits a little
+    for it when it ends)."""
+
+    def read():
+        pending = b""
+        try:
+            while True:
+                chunk = _os.read(fd, 65536)
+                if not chunk:
+                    break
+                *complete, pending = (pending + chunk).split(b"\n")
+                for line in complete:
+                    lines.line(line.decode("utf-8", "replace").removesuffix("\r"))
+                if len(pending) >= _Capture.LINE:
+                    lines.line(pending.decode("utf-8", "replace"))
+                    pending = b""
+            if pending:
+                lines.line(pending.decode("utf-8", "replace").removesuffix("\r"))
+        finally:
+            _os.close(fd)
+
+    reader = threading.Thread(target=read, name="wfr-stage-output", daemon=True)
+    reader.start()
+    readers = getattr(_STAGE, "readers", None)
+    if readers is not None:
+        readers.append(reader)
+    return reader
+
+
 def _patch_subprocess(module):
     popen = module.Popen
     if getattr(popen, "_wfr_marked", False):
@@ -276,9 +324,41 @@ def _patch_subprocess(module):
             # terminal: they would wait for it.
             if len(rest) < 3 and kwargs.get("stdin") is None and "input" not in kwargs:
                 kwargs["stdin"] = module.DEVNULL
+            # What they write where the stage's own print() would go is the
+            # stage's log, line by line, as a Bash stage's is.
+            ends = []
+            for index, name, capture in ((3, "stdout", STDOUT), (4, "stderr", STDERR)):
+                lines = getattr(capture._local, "lines", None)
+                if len(rest) <= index and kwargs.get(name) is None and lines is not None:
+                    read, write = _os.pipe()
+                    kwargs[name] = write
+                    ends.append((read, write, lines))
+            try:
+                real_init(self, args, *rest, **kwargs)
+            except BaseException:
+                for read, write, _ in ends:
+                    _os.close(read)
+                    _os.close(write)
+                raise
+            self._wfr_readers = []
+            for read, write, lines in ends:
+                _os.close(write)
+                self._wfr_readers.append(_forward(read, lines))
+            return
         real_init(self, args, *rest, **kwargs)
 
+    real_wait = popen.wait
+
+    def wait(self, timeout=None):
+        """Once the process ended, its last lines are logged before the stage
+        goes on (a moment at most: a process it left behind may hold the pipe)."""
+        code = real_wait(self, timeout)
+        for reader in getattr(self, "_wfr_readers", ()):
+            reader.join(1.0)
+        return code
+
     popen.__init__ = __init__
+    popen.wait = wait
     popen._wfr_marked = True
 
 
@@ -351,11 +431,19 @@ def _tracked(token, marker, place, work):
     _RUNNING[token] = ident
     _WAKE[ident] = threading.Event()
     _STAGE.marker = marker
+    _STAGE.readers = []
     STDOUT.begin(place)
     STDERR.begin(place)
     try:
         return work()
     finally:
+        # What the stage's processes wrote before it ended is its log's: a
+        # process that outlives the stage (wfr then kills it) is waited for a
+        # moment only.
+        until = time.monotonic() + 1.0
+        for reader in _STAGE.readers:
+            reader.join(max(0.0, until - time.monotonic()))
+        _STAGE.readers = None
         STDOUT.end()
         STDERR.end()
         _STAGE.marker = None

@@ -31,7 +31,7 @@ fn support(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
                 pyo3::exceptions::PyValueError::new_err(format!("support module: {e}"))
             })?;
             let module = PyModule::from_code(py, &code, c"wfc_support.py", c"_wfc_support")?;
-            module.add_function(pyo3::wrap_pyfunction!(log_line, &module)?)?;
+            module.add_function(pyo3::wrap_pyfunction!(stage_lines, &module)?)?;
             module.add_function(pyo3::wrap_pyfunction!(spawning, &module)?)?;
             py.import("sys")?
                 .getattr("modules")?
@@ -67,31 +67,94 @@ pub(crate) fn spawned(marker: &str) -> bool {
     spawned.len() != before
 }
 
-/// A line a stage's Python code printed on `stream` (`stdout`, `stderr`), told
-/// as it comes.
-#[pyfunction(name = "_wfr_log")]
-fn log_line(stream: &str, run: &str, at: &str, line: &str) {
-    use crate::events::{RunEvent, Source, Stream};
-    let Some(events) = crate::events::of_run(run) else {
-        return;
-    };
-    let stream = if stream == "stderr" {
-        Stream::Stderr
-    } else {
-        Stream::Stdout
-    };
-    events.emit(Source::Py, || RunEvent::Line {
-        at,
-        source: Source::Py,
-        stream: Some(stream),
-        text: line,
-    });
+/// The lines a stage's Python code prints on one stream, made by the support
+/// module when the stage starts (`_wfr_lines(stream, run id, at)`): each is
+/// logged as it comes, within the stream's budget (see [`crate::output`]), and
+/// `end()` logs what the budget held back.
+#[pyclass(name = "_WfrLines", frozen)]
+struct StageLines {
+    events: Option<Arc<crate::events::RunEvents>>,
+    stream: crate::events::Stream,
+    at: String,
+    budget: std::sync::Mutex<crate::output::LineBudget>,
+}
+
+impl StageLines {
+    fn log(&self, f: impl FnOnce(&mut crate::output::LineBudget, &mut dyn FnMut(&str))) {
+        use crate::events::{RunEvent, Source};
+        let Some(events) = &self.events else {
+            return;
+        };
+        let mut emit = |text: &str| {
+            events.emit(Source::Py, || RunEvent::Line {
+                at: &self.at,
+                source: Source::Py,
+                stream: Some(self.stream),
+                text,
+            });
+        };
+        f(&mut crate::lock(&self.budget), &mut emit);
+    }
+}
+
+#[pymethods]
+impl StageLines {
+    fn line(&self, text: &str) {
+        self.log(|budget, emit| budget.line(text, emit));
+    }
+
+    fn end(&self) {
+        let stream = self.stream.name();
+        self.log(|budget, emit| budget.finish(stream, emit));
+    }
+}
+
+#[pyfunction(name = "_wfr_lines")]
+fn stage_lines(stream: &str, run: &str, at: &str) -> StageLines {
+    use crate::events::{Source, Stream};
+    StageLines {
+        events: crate::events::of_run(run).filter(|events| events.wants_line(Source::Py)),
+        stream: if stream == "stderr" {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        },
+        at: at.to_owned(),
+        budget: std::sync::Mutex::default(),
+    }
 }
 
 /// Starts the interpreter (once) and attaches this thread to it.
 pub(crate) fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    Python::initialize();
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        set_stdout_aside();
+        Python::initialize();
+    });
     Python::attach(f)
+}
+
+/// Keeps wfr's stdout for its reports before Python starts: they go to a copy
+/// of it, and descriptor 1 becomes a copy of stderr. A Py stage's print() is the
+/// stage's log line (the support module's `_Capture`), but what its C code or
+/// the processes it starts (`subprocess.run(["echo", ...])`, `os.system`) write to
+/// descriptor 1 would otherwise land in the middle of `--output json`; it shows
+/// on stderr instead.
+fn set_stdout_aside() {
+    use std::io::Write as _;
+    use std::os::fd::AsFd as _;
+    let _ = std::io::stdout().flush();
+    let copy = std::io::stdout().as_fd().try_clone_to_owned();
+    let moved = copy.and_then(|copy| {
+        nix::unistd::dup2_stdout(std::io::stderr().as_fd())?;
+        Ok(copy)
+    });
+    match moved {
+        Ok(copy) => wfc_plan::output::report_to(std::fs::File::from(copy)),
+        Err(e) => {
+            tracing::warn!(target: "wfr::py", "cannot keep stdout for wfr's own output ({e}): what Py stages' processes write to it is mixed with it");
+        }
+    }
 }
 
 /// A Python object kept alive inside a job's context (a function a Py stage made).

@@ -239,3 +239,65 @@ fn a_run_cancelled_or_timed_out_while_python_is_stuck_in_c_still_ends() {
         assert_eq!(ctx["status"], status, "{how}: {ctx:#}");
     }
 }
+
+/// What the processes a Py stage starts write is the stage's log, as a Bash
+/// stage's is, and never lands in `--output json`; a flood of lines printed or
+/// written by them logs its head, a note and its tail, in order.
+#[test]
+fn what_a_stage_s_processes_write_is_its_log_and_not_wfr_s_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    workflow(
+        dir.path(),
+        "",
+        "import os, subprocess\nsubprocess.run(['echo', 'from a child'])\nsubprocess.run('echo child error >&2', shell=True)\nos.system('echo from os.system')\nkept = subprocess.run(['echo', 'captured'], capture_output=True, text=True).stdout.strip()\nfor i in range(150000):\n    print(i)\nsubprocess.run(['bash', '-c', 'yes | head -n 50000'])\nprint('kept', kept)",
+        "",
+    );
+    let out = crate::support::wfr(&["run", "p", "--output", "json"], dir.path(), None);
+    let err = crate::support::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let ctx: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not the context ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(ctx["status"], "SUCCESS");
+    for line in [
+        "from a child stream=stdout",
+        "child error stream=stderr",
+        "kept captured stream=stdout",
+    ] {
+        assert!(
+            err.contains(line),
+            "no {line:?} in the log:\n{}",
+            tail(&err)
+        );
+    }
+    // os.system's child is not the stage's (no pipe of its own): it shows on
+    // stderr, still not in stdout.
+    assert!(err.contains("from os.system"), "{}", tail(&err));
+    assert!(
+        !err.lines()
+            .any(|l| l.ends_with(" j captured stream=stdout")),
+        "captured output is not logged"
+    );
+    let note = err
+        .lines()
+        .find(|l| l.contains("of stdout were not logged"))
+        .unwrap_or_else(|| panic!("no note of what was not logged:\n{}", tail(&err)));
+    assert!(note.contains("[wfr: "), "{note}");
+    let printed = err.matches(" stream=stdout").count();
+    assert!(
+        printed <= 100_000 + 1 + 1_000 + 10,
+        "{printed} lines logged"
+    );
+    let after_note = &err[err.find(note).expect("the note")..];
+    assert!(
+        after_note.contains("kept captured stream=stdout"),
+        "the last line comes after the note, in order"
+    );
+}
+
+fn tail(text: &str) -> &str {
+    &text[text.len().saturating_sub(3000)..]
+}
