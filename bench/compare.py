@@ -6,8 +6,8 @@ the max RSS of foreach-100k: the before/after figures a change quotes.
 Each DIR holds a release build's `wfc`, `wfr` and `wfr-python` (for example a
 worktree of the old commit built with its own CARGO_TARGET_DIR). Each build runs
 the plans its own `wfc` compiled, so builds of different plan formats compare.
-ROUNDS defaults to 30; logs are off (`WFR_LOG=off`) except for the one foreach
-run marked `logs=on`.
+ROUNDS defaults to 30; logs are off (`WFR_LOG=off`) except for the foreach and
+Bash runs marked `logs=on`.
 """
 import importlib.util
 import os
@@ -27,6 +27,7 @@ WORKLOADS = [
     ("bench-foreach", False),
     ("bench-foreach", True),
     ("bench-bash", False),
+    ("bench-bash", True),
     ("bench-py", False),
     ("bench-py-sleep", False),
 ]
