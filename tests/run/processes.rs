@@ -313,7 +313,9 @@ fn a_stage_keeps_a_bounded_part_of_its_output() {
         &kept[kept.len() - 200..]
     );
     assert!(
-        ended.stderr.contains("the log has the rest, within its bounds"),
+        ended
+            .stderr
+            .contains("the log has the rest, within its bounds"),
         "{}",
         &ended.stderr[..2000.min(ended.stderr.len())]
     );
