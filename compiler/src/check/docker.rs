@@ -1,4 +1,4 @@
-//! Docker stages: a volume may only mount a path inside the working directory,
+//! Docker stages: an `image` does not name its tag (`tag` does), and a volume may only mount a path inside the working directory,
 //! never one that holds the engine's socket (see `volume.rs`). What the text of a
 //! host path shows is checked here: relative paths that climb out with `..`,
 //! absolute paths, the engine's sockets. A templated host path is judged by its
@@ -21,13 +21,13 @@ use crate::volume::{self, Refusal};
 use wfc_plan::vocab::RunsOnKind;
 
 pub(super) fn check(workflow: &Workflow, out: &mut Vec<Diagnostic>) {
-    Volumes(out).visit_workflow(workflow);
+    DockerStages(out).visit_workflow(workflow);
 }
 
-/// Docker stages' and container jobs' volumes.
-struct Volumes<'a>(&'a mut Vec<Diagnostic>);
+/// Docker stages' images and volumes, and container jobs' volumes.
+struct DockerStages<'a>(&'a mut Vec<Diagnostic>);
 
-impl<'a> Visitor<'a> for Volumes<'_> {
+impl<'a> Visitor<'a> for DockerStages<'_> {
     fn visit_job(&mut self, job: &'a Job) {
         if let Some(runs_on) = &job.runs_on
             && let Some(args) = runs_on.args.as_ref().and_then(WrittenValue::as_map)
@@ -75,6 +75,9 @@ impl<'a> Visitor<'a> for Volumes<'_> {
     }
 
     fn visit_stage(&mut self, stage: &'a Stage) {
+        if let StageKind::Docker { image, tag, .. } = &stage.kind {
+            image_with_tag(image, tag.as_ref(), self.0);
+        }
         if let StageKind::Docker {
             volume: Some(volume),
             ..
@@ -91,6 +94,36 @@ impl<'a> Visitor<'a> for Volumes<'_> {
         }
         walk_stage(self, stage);
     }
+}
+
+/// WF107 when a literal `image` names its tag (`busybox:1`): the engine is
+/// asked for `image:tag` (`busybox:1:latest`, with the default tag), which is no
+/// image reference at all. A registry's port (`host:5000/name`) is not a tag.
+fn image_with_tag(image: &Text, tag: Option<&Text>, out: &mut Vec<Diagnostic>) {
+    if !image.template.is_literal() {
+        return;
+    }
+    let raw = image.raw.as_str();
+    let name_start = raw.rfind('/').map_or(0, |slash| slash + 1);
+    let Some(colon) = raw[name_start..].find(':').map(|c| name_start + c) else {
+        return;
+    };
+    if raw.contains('@') {
+        return;
+    }
+    let (name, named_tag) = (&raw[..colon], &raw[colon + 1..]);
+    let given = tag.map_or("latest", |t| t.raw.as_str());
+    out.push(
+        Diagnostic::new(
+            Code::InvalidValue,
+            image.span,
+            format!(
+                "`image` names its tag (`{named_tag}`), and the stage's `tag` adds another: the engine would be asked for `{raw}:{given}`"
+            ),
+        )
+        .label("the tag goes in `tag`")
+        .help(format!("write `image: {name}` and `tag: '{named_tag}'`")),
+    );
 }
 
 fn host(text: &Text, out: &mut Vec<Diagnostic>) {
