@@ -59,6 +59,8 @@ impl LineBudget {
 
     fn piece(&mut self, text: &str, log: &mut impl FnMut(&str)) {
         let len = text.len() as u64;
+        // A held-back line means the head is spent: nothing is logged as it comes
+        // again until the stream ends (and `finish` empties the tail).
         if self.tail.is_empty()
             && self.head_lines < LOG_HEAD_LINES
             && self.head_bytes + len <= LOG_HEAD_BYTES

@@ -1,5 +1,6 @@
-//! Docker stages: an `image` does not name its tag (`tag` does), and a volume may only mount a path inside the working directory,
-//! never one that holds the engine's socket (see `volume.rs`). What the text of a
+//! Docker stages: an `image` does not name its tag (`tag` does), and a volume
+//! may only mount a path inside the working directory, never one that holds the
+//! engine's socket (see `volume.rs`). What the text of a
 //! host path shows is checked here: relative paths that climb out with `..`,
 //! absolute paths, the engine's sockets. A templated host path is judged by its
 //! text before the first template (`../${{ params.d }}` climbs out whatever the
@@ -75,15 +76,12 @@ impl<'a> Visitor<'a> for DockerStages<'_> {
     }
 
     fn visit_stage(&mut self, stage: &'a Stage) {
-        if let StageKind::Docker { image, tag, .. } = &stage.kind {
-            image_with_tag(image, tag.as_ref(), self.0);
-        }
         if let StageKind::Docker {
-            volume: Some(volume),
-            ..
+            image, tag, volume, ..
         } = &stage.kind
         {
-            for entry in volume {
+            image_with_tag(image, tag.as_ref(), self.0);
+            for entry in volume.iter().flatten() {
                 host(&entry.host, self.0);
                 if let ValueKind::Text(text) = &entry.container.kind
                     && text.template.is_literal()
@@ -104,13 +102,14 @@ fn image_with_tag(image: &Text, tag: Option<&Text>, out: &mut Vec<Diagnostic>) {
         return;
     }
     let raw = image.raw.as_str();
+    // A digest (`name@sha256:…`) is not a tag either.
+    if raw.contains('@') {
+        return;
+    }
     let name_start = raw.rfind('/').map_or(0, |slash| slash + 1);
     let Some(colon) = raw[name_start..].find(':').map(|c| name_start + c) else {
         return;
     };
-    if raw.contains('@') {
-        return;
-    }
     let (name, named_tag) = (&raw[..colon], &raw[colon + 1..]);
     let given = tag.map_or("latest", |t| t.raw.as_str());
     out.push(

@@ -650,16 +650,20 @@ async fn run_created(
             )),
         }
     };
-    let code = tokio::select! {
-        code = waited => code,
-        () = cancelled(cx, stop) => {
-            stop_container(docker, id).await;
-            return Outcome::cancelled("Cancel while the Docker container was running.");
-        }
+    let ended = tokio::select! {
+        code = waited => Some(code),
+        () = cancelled(cx, stop) => None,
     };
+    if ended.is_none() {
+        stop_container(docker, id).await;
+    }
+    // Cancelled or not, what the budget held back of its lines is logged.
     for stream in &mut streams {
         stream.finish(&log);
     }
+    let Some(code) = ended else {
+        return Outcome::cancelled("Cancel while the Docker container was running.");
+    };
     let [stdout, stderr] = streams.map(StreamOutput::text);
     let code = match code {
         Ok(code) => code,
